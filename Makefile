@@ -1,0 +1,58 @@
+# fsapp: two entry points for a fresh Debian machine.
+#   make demo   run the embedded default (emulated FreeSWITCH, SQLite, in-memory state)
+#   make test   install everything (apt when root), start redis/PostgreSQL/MariaDB, run all tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES_DIR ?= /tmp/fsapp-services
+export FSAPP_SERVICES_DIR := $(SERVICES_DIR)
+
+# Debian packages: what the demo needs, and what the full test suite needs on top.
+DEMO_DEBS := python3 python3-venv python3-dev gcc unixodbc libsqliteodbc espeak-ng sox
+TEST_DEBS := $(DEMO_DEBS) unixodbc-dev odbc-postgresql odbc-mariadb postgresql mariadb-server \
+             redis-server graphviz
+
+.PHONY: demo test venv sysdeps-demo sysdeps-test services services-stop sounds clean
+
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "apt-get install $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages (run as root, or: sudo apt-get install $$missing)"; exit 1; fi; \
+	fi
+endef
+
+sysdeps-demo:
+	$(call apt_install,$(DEMO_DEBS))
+
+sysdeps-test:
+	$(call apt_install,$(TEST_DEBS))
+
+$(BIN)/fsapp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/fsapp
+
+sounds: venv
+	$(BIN)/fsapp sounds build --quiet
+
+services:
+	scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+demo: sysdeps-demo venv
+	$(BIN)/fsapp demo
+
+test: sysdeps-test venv services
+	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

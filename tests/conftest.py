@@ -1,0 +1,63 @@
+"""Shared test set-up.
+
+gevent's monkey patching must happen before anything imports socket/threading users
+(redis-py, the runtime), so it is the first thing the test session does.
+
+Real services (redis-server, PostgreSQL, MariaDB) are started by scripts/services.sh,
+which `make test` runs; their addresses arrive as FSAPP_TEST_* variables. Without them a
+test that needs one is skipped, unless FSAPP_REQUIRE_SERVICES=1 (set by `make test` and
+CI), where a missing service is a failure, so CI cannot go green by skipping.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT.parent / "shared" / "esl-captures"
+
+
+def _service(env_name: str, what: str) -> str:
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    if os.environ.get("FSAPP_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{env_name} is not set: {what} was not started (scripts/services.sh start)")
+    pytest.skip(f"{what} not available: run `scripts/services.sh start` and source its env")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return _service("FSAPP_TEST_REDIS_URL", "redis-server")
+
+
+@pytest.fixture(scope="session")
+def pg_odbc() -> str:
+    return _service("FSAPP_TEST_PG_ODBC", "PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def mariadb_odbc() -> str:
+    return _service("FSAPP_TEST_MARIADB_ODBC", "MariaDB")
+
+
+@pytest.fixture
+def sqlite_odbc(tmp_path) -> str:
+    return f"Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
+
+
+@pytest.fixture(scope="session")
+def captures_dir() -> Path:
+    if not CAPTURES.is_dir():
+        pytest.fail(f"ESL captures not found at {CAPTURES}")
+    return CAPTURES
+
+
+def services_script(*args: str) -> None:
+    """Stop/start a real service mid-test (e.g. PostgreSQL for the outbox tests)."""
+    subprocess.run([str(ROOT / "scripts" / "services.sh"), *args], check=True)
