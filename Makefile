@@ -48,10 +48,10 @@ services:
 services-stop:
 	scripts/services.sh stop
 
-demo: sysdeps-demo venv
+demo: sysdeps-demo venv sounds
 	$(BIN)/fsapp demo
 
-test: sysdeps-test venv services
+test: sysdeps-test venv services sounds
 	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -1,0 +1,70 @@
+"""Prompt names a flow file refers to, with line numbers, for `fsapp sounds check`.
+
+This reads the YAML itself instead of compiling the flow, so a flow with other errors
+still gets its prompts checked: every string under a prompt-carrying key (prompt,
+invalid, play, ...) that looks like a catalog name (hotline/main_menu) counts, in lists
+too. Templated strings ({{ }}), absolute file paths, tone specs and say/text items are
+not catalog names and are skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from fsapp.sounds.catalog import NAME
+
+# Keys whose values are prompts in fsapp's flow language (and common spellings of the
+# same idea). `fsapp sounds check` adds the prompt fields declared in fsapp.flow.spec;
+# this module cannot import fsapp.flow itself (flow depends on sounds, not the reverse).
+PROMPT_KEYS = frozenset({
+    "prompt", "prompts", "repeat_prompt", "invalid", "no_input", "invalid_prompt",
+    "no_input_prompt", "timeout_prompt", "confirm_prompt", "exit_prompt", "greeting",
+    "greet_long", "greet_short", "invalid_sound", "exit_sound", "announce", "play",
+    "files", "beep",
+})
+
+
+@dataclass(frozen=True)
+class PromptRef:
+    name: str
+    file: Path
+    line: int
+
+
+class FlowReadError(ValueError):
+    pass
+
+
+def prompt_refs(path: Path, keys: frozenset[str] = PROMPT_KEYS) -> tuple[list[PromptRef], list[str] | None]:
+    """(references in file order, the flow's own `languages:` list if it declares one)."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except OSError as exc:
+        raise FlowReadError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise FlowReadError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
+                            f"{getattr(exc, 'problem', exc)}") from None
+    refs: list[PromptRef] = []
+    languages = None
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "languages" and isinstance(value, yaml.SequenceNode):
+                languages = [item.value for item in value.value if isinstance(item, yaml.ScalarNode)]
+    _walk(root, path, refs, keys, under_prompt_key=False)
+    return refs, languages
+
+
+def _walk(node, path: Path, refs: list[PromptRef], keys: frozenset[str], under_prompt_key: bool) -> None:
+    if isinstance(node, yaml.ScalarNode):
+        if under_prompt_key and NAME.match(node.value):
+            refs.append(PromptRef(node.value, path, node.start_mark.line + 1))
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _walk(item, path, refs, keys, under_prompt_key)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            is_prompt_key = isinstance(key, yaml.ScalarNode) and key.value in keys
+            _walk(value, path, refs, keys, is_prompt_key)
