@@ -57,21 +57,42 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "heartbeat": Setting(float, 20.0, "HEARTBEAT interval of the emulator, seconds."),
     },
     "store": {
-        "default": Setting(str, "main", "Name of the connection fsapp's own tables live in."),
+        "breaker_cooldown": Setting(float, 2.0, "Seconds a connection's circuit breaker stays open "
+                                    "before one trial call (doubles on each failed trial, max 30)."),
+        "breaker_failures": Setting(int, 3, "Consecutive failures that open a connection's circuit breaker."),
+        "connect_timeout": Setting(float, 5.0, "Seconds to wait for a database login (per connection: "
+                                   "connect_timeout)."),
         "connections": Setting(dict, {"main": {"odbc": "Driver={SQLite3};Database=var/fsapp.db"}},
                                "Named connections: [store.connections.NAME] odbc = '...' "
-                               "(secrets as ${ENV_VAR}), pool_size, query_timeout."),
+                               "(secrets as ${ENV_VAR}), pool_size, query_timeout, connect_timeout, dialect."),
+        "default": Setting(str, "main", "Name of the connection fsapp's own tables live in."),
         "queries": Setting(str, "queries", "Directory of named .sql query files."),
-        "spool": Setting(str, "var/spool", "Directory of the durable outbox spool."),
+        "query_timeout": Setting(float, 10.0, "Seconds a query may run (per connection: query_timeout)."),
+        "serial_block": Setting(int, 100, "Ticket numbers reserved from the database at a time; at "
+                                "least this many tickets can still be opened during an outage."),
+        "spool": Setting(str, "var/spool", "Directory of the durable outbox spool and serial blocks."),
         "threads": Setting(int, 10, "Size of the thread pool that runs pyodbc calls."),
     },
     "flows": {
+        "calendars": Setting(str, "calendars.yaml", "Business calendars the schedule node uses "
+                             "(fsapp.calendar); names are checked by `fsapp validate`."),
+        "control": Setting(str, "var/run/fsapp-flows.sock", "Unix socket on which `fsapp serve "
+                           "--flows` takes `fsapp reload`/`deploy` requests."),
         "dir": Setting(str, "ivr_flows", "Directory of flow YAML files."),
         "recordings": Setting(str, "var/recordings", "Where recordings are written."),
+        "tts": Setting(str, "", "FreeSWITCH `speak` engine|voice for {text: ...} prompt items, "
+                       "e.g. flite|kal; empty: TTS off, and text prompts fail validation."),
     },
     "sounds": {
+        "cache": Setting(str, "var/tts", "Cache of WAVs rendered at run time from arbitrary text "
+                         "(fsapp.sounds.tts), keyed by a hash of language, voice and text."),
         "dir": Setting(str, "sounds", "Prompt directory: catalog.yaml and rendered WAV files."),
-        "tts": Setting(str, "espeak-ng", "TTS engine used by `fsapp sounds build`."),
+        "jobs": Setting(int, 2, "Prompts `fsapp sounds build` renders in parallel."),
+        "tts": Setting(str, "espeak-ng", "TTS engine used by `fsapp sounds build`.",
+                       choices=("espeak-ng",)),
+        "voices": Setting(dict, {"zh-CN": "cmn-latn-pinyin", "en-US": "en-us"},
+                          "espeak-ng voice per language: [sounds.voices] zh-CN = '...'. "
+                          "cmn-latn-pinyin, because espeak-ng 1.51's cmn misreads many hanzi."),
     },
     "routing": {
         "backend": Setting(str, "memory", "Shared state: memory (single process) or redis.",
@@ -79,6 +100,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "redis_url": Setting(str, "redis://127.0.0.1:6379/0", "Redis URL when backend = redis."),
         "config": Setting(str, "routing.yaml", "Queues, agents, tiers and calendars file."),
         "claim_lease": Setting(float, 30.0, "Seconds an agent claim lives unless renewed."),
+        "redis_prefix": Setting(str, "fsapp:", "Key prefix of the routing state in Redis (one per "
+                                "call center sharing a Redis)."),
+        "reconcile_interval": Setting(float, 60.0, "Seconds between periodic reconciler runs (it also "
+                                      "runs after every ESL reconnect and at worker start)."),
+        "worker_id": Setting(str, "", "Name of this worker in claims and logs; default host:pid."),
     },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -8,7 +8,8 @@
 #   scripts/services.sh env          # prints the FSAPP_TEST_* variables the tests read
 #
 # State lives in $FSAPP_SERVICES_DIR (default /tmp/fsapp-services). The store tests stop
-# and restart PostgreSQL mid-test through this same script.
+# and restart PostgreSQL mid-test through this same script. `start` also registers the
+# ODBC drivers "PostgreSQL Unicode", "MariaDB Unicode" and "SQLite3" if they are missing.
 set -euo pipefail
 
 DIR=${FSAPP_SERVICES_DIR:-/tmp/fsapp-services}
@@ -89,6 +90,28 @@ stop_mariadb() {
   mariadb-admin --protocol=tcp -h 127.0.0.1 -P "$MARIADB_PORT" -u root shutdown >/dev/null 2>&1 || true
 }
 
+register_odbc() {  # the ODBC driver names tests, docs and config use; Debian's odbc-mariadb registers none
+  # Problems are warnings: starting redis alone must not need ODBC; the store tests then
+  # fail with the driver manager's "Can't open lib" naming the missing driver.
+  command -v odbcinst >/dev/null || { echo "services: warning: unixodbc is not installed (apt-get install unixodbc)" >&2; return 0; }
+  local libdir pair name lib
+  libdir=$(ls -d /usr/lib/*/odbc 2>/dev/null | head -n 1)
+  for pair in "PostgreSQL Unicode:psqlodbcw.so" "MariaDB Unicode:libmaodbc.so" "SQLite3:libsqlite3odbc.so"; do
+    name=${pair%%:*}; lib=${pair#*:}
+    odbcinst -q -d -n "$name" >/dev/null 2>&1 && continue
+    if [ -z "$libdir" ] || [ ! -f "$libdir/$lib" ]; then
+      echo "services: warning: ODBC driver $lib not found (apt-get install odbc-postgresql odbc-mariadb libsqliteodbc)" >&2; continue
+    fi
+    if [ "$(id -u)" != 0 ]; then
+      echo "services: warning: ODBC driver '$name' is not registered; as root: odbcinst -i -d -f <file with [$name] Driver=$libdir/$lib>" >&2
+      continue
+    fi
+    printf '[%s]\nDescription=%s (registered by scripts/services.sh)\nDriver=%s\n' "$name" "$name" "$libdir/$lib" \
+      > "$DIR/odbc-driver.ini"
+    odbcinst -i -d -f "$DIR/odbc-driver.ini" >/dev/null
+  done
+}
+
 print_env() {
   cat <<ENV
 export FSAPP_SERVICES_DIR=$DIR
@@ -101,7 +124,7 @@ ENV
 cmd=${1:-start}; shift || true
 services=("$@"); [ ${#services[@]} -gt 0 ] || services=(redis postgres mariadb)
 case "$cmd" in
-  start) for s in "${services[@]}"; do "start_$s"; done; print_env > "$DIR/env" ;;
+  start) register_odbc; for s in "${services[@]}"; do "start_$s"; done; print_env > "$DIR/env" ;;
   stop) for s in "${services[@]}"; do "stop_$s"; done ;;
   restart) for s in "${services[@]}"; do "stop_$s"; "start_$s"; done ;;
   env) print_env ;;

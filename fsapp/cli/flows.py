@@ -1,0 +1,375 @@
+"""Flow verbs: validate, compile, simulate, test, graph, deploy, reload."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from fsapp.flow.compiler import compile_paths
+from fsapp.flow.model import FlowSet
+
+
+def _environment(cfg, check_env: bool):
+    from fsapp.flow.compiler import Environment
+    if not check_env:
+        return Environment(tts=True)
+    from fsapp.flow.environment import from_config
+    return from_config(cfg)
+
+
+def _report(result: FlowSet, env, as_json: bool, quiet: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({
+            "ok": not result.problems,
+            "flows": {n: {"version": f.version, "path": f.path, "nodes": len(f.nodes),
+                          "numbers": list(f.numbers)} for n, f in result.flows.items()},
+            "problems": [p.__dict__ for p in result.problems],
+            "notes": list(env.notes)}, ensure_ascii=False, indent=2))
+        return
+    for note in env.notes:
+        click.echo(f"note: {note}", err=True)
+    for problem in result.problems:
+        click.echo(str(problem))
+    if result.problems:
+        files = len({p.file for p in result.problems})
+        click.echo(f"{len(result.problems)} problem(s) in {files} file(s)", err=True)
+    elif not quiet:
+        for flow in result.flows.values():
+            click.echo(f"ok {flow.path}: flow {flow.name} v{flow.version}, {len(flow.nodes)} nodes, "
+                       f"numbers {', '.join(flow.numbers) or '(none: subflow)'}")
+
+
+def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quiet: bool = False) -> FlowSet:
+    """Compile and report; exit 1 on any problem (shared by validate, simulate, test, deploy)."""
+    env = _environment(cfg, check_env)
+    result = compile_paths(paths, env)
+    if not result.flows and not result.problems:
+        raise click.ClickException(f"no flow files (*.yaml) in {', '.join(map(str, paths))}")
+    _report(result, env, as_json, quiet=quiet)
+    if result.problems:
+        sys.exit(1)
+    return result
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--no-env", is_flag=True, help="Check the flows alone: skip prompt, query, queue "
+              "and calendar names.")
+@click.pass_obj
+def validate(cfg, paths, as_json, no_env):
+    """Check flow files (or directories of them); print every problem as file:line:col.
+
+    Exit status 1 when any problem was found.
+    """
+    load_checked(cfg, paths, check_env=not no_env, as_json=as_json)
+
+
+@click.command("compile")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--target", type=click.Choice(["json", "freeswitch-xml"]), default="json",
+              show_default=True, help="json: the compiled graph; freeswitch-xml: native IVR menus.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--lang", "language", help="freeswitch-xml: the prompt language (default: the flow's first).")
+@click.option("--entry", help="freeswitch-xml: the node to start from (default: the flow's start).")
+@click.option("--no-env", is_flag=True, help="Skip prompt, query, queue and calendar name checks.")
+@click.pass_obj
+def compile_(cfg, path, target, output, language, entry, no_env):
+    """Compile one flow after validating it."""
+    result = load_checked(cfg, [path], check_env=not no_env, quiet=True)
+    flow = next(iter(result.flows.values()))
+    if target == "json":
+        from fsapp.flow.export import to_json
+        text = json.dumps(to_json(flow), ensure_ascii=False, indent=2) + "\n"
+    else:
+        try:
+            from fsapp.flow import native_xml
+        except ImportError:
+            raise click.ClickException("--target freeswitch-xml is not available yet "
+                                       "(fsapp/flow/native_xml.py)") from None
+        try:
+            text = native_xml.render(flow, language=language, entry=entry, sounds_dir=cfg.get("sounds", "dir"))
+        except ValueError as exc:  # NativeCompileError: the part that needs fsapp, and why
+            raise click.ClickException(str(exc)) from None
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@click.option("--no-env", is_flag=True, help="Skip prompt, query, queue and calendar name checks.")
+@click.pass_obj
+def graph(cfg, path, output, no_env):
+    """Draw a flow as a graph (graphviz)."""
+    result = load_checked(cfg, [path], check_env=not no_env, quiet=True)
+    try:
+        from fsapp.flow import graphviz
+    except ImportError:
+        raise click.ClickException("graph drawing is not available yet (fsapp/flow/graphviz.py)") from None
+    try:
+        graphviz.draw(next(iter(result.flows.values())), output)
+    except Exception as exc:  # GraphError / no `dot` binary: one clear line, not a traceback
+        raise click.ClickException(f"cannot draw {path}: {exc}") from None
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--no-env", is_flag=True, help="Validate flows without prompt/query/queue/calendar names.")
+@click.option("-v", "--verbose", is_flag=True, help="Print what each case heard and its path.")
+@click.pass_obj
+def test(cfg, paths, no_env, verbose):
+    """Run flow tests (X.test.yaml beside X.yaml) and print node and edge coverage.
+
+    Exit status 1 when a flow is invalid, a test file is malformed or a case fails.
+    """
+    from fsapp.flow.flowtests import BadTestFile, Coverage, find_test_file, heard_of, load_cases, run_case
+
+    result = load_checked(cfg, paths, check_env=not no_env, quiet=True)
+    failed = 0
+    passed = 0
+    coverage = {name: Coverage(flow) for name, flow in result.flows.items()}
+    untested = []
+    for flow in result.flows.values():
+        test_path = find_test_file(flow.path)
+        if test_path is None:
+            untested.append(flow)
+            continue
+        try:
+            flow_name, cases = load_cases(test_path)
+        except BadTestFile as exc:
+            for problem in exc.problems:
+                click.echo(str(problem))
+            failed += 1
+            continue
+        if flow_name and flow_name != flow.name:
+            click.echo(f"{test_path}:1:1: flow: {flow_name!r} but the flow beside it is {flow.name!r}")
+            failed += 1
+            continue
+        for case in cases:
+            outcome = run_case(flow, case, result.flows)
+            for cov in coverage.values():
+                cov.add(outcome.events)
+            status = "PASS" if outcome.ok else "FAIL"
+            click.echo(f"{status} {test_path}:{case.line}: {case.name}")
+            if verbose or not outcome.ok:
+                click.echo(f"     path:  {' -> '.join(outcome.outcome.trail)}")
+                click.echo(f"     heard: {', '.join(heard_of(outcome.events))}")
+                click.echo(f"     ended: {outcome.outcome.reason} in {outcome.outcome.node}")
+            for failure in outcome.failures:
+                click.echo(f"     {failure}")
+            passed += outcome.ok
+            failed += not outcome.ok
+    click.echo("")
+    click.echo("coverage:")
+    for name, cov in coverage.items():
+        flow = result.flows[name]
+        click.echo(f"  {cov.summary()}" + ("  (no test file)" if flow in untested else ""))
+        missing_nodes = [n for n in flow.nodes if n not in cov.nodes]
+        if missing_nodes and flow not in untested:
+            click.echo(f"    nodes never entered: {', '.join(missing_nodes)}")
+        for edge in ([] if flow in untested else cov.uncovered()):
+            click.echo(f"    uncovered: {edge}")
+    click.echo(f"\n{passed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("flow_path", metavar="FLOW", type=click.Path(exists=True, dir_okay=False))
+@click.option("--press", "presses", multiple=True, metavar="DIGITS",
+              help="The caller's answer to the next question, in order: digits (1, 12345678#), "
+                   "'' to stay silent, or hangup. After the last one the caller hangs up at the "
+                   "next question.")
+@click.option("--caller", "caller_id", default="13800138000", show_default=True, help="Caller's number.")
+@click.option("--fixtures", type=click.Path(exists=True, dir_okay=False),
+              help="Answer queries/queues/calendars from a flow test file's fixtures instead of "
+                   "the configured database, routing and calendars.")
+@click.option("--delay", type=float, default=1.0, show_default=True,
+              help="Emulated seconds after a question's prompt starts before the caller presses.")
+@click.option("--hangup-after", type=float, help="The caller hangs up this many emulated seconds in.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Wall seconds for the call.")
+@click.option("--json", "as_json", is_flag=True, help="Print the trace events as JSON lines.")
+@click.pass_obj
+def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, timeout, as_json):
+    """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
+    pressed, and where the call ended.
+
+    Example: fsapp simulate ivr_flows/hotline.yaml --press 3 --press 12345678#
+    """
+    from pathlib import Path
+
+    from fsapp.flow.simulate import simulate as run_simulation
+
+    from fsapp.flow.compiler import compile_paths
+
+    flows_dir = Path(flow_path).parent
+    env = _environment(cfg, True)
+    result = compile_paths([flows_dir], env)
+    target = Path(flow_path).resolve()
+    own = [p for p in result.problems if Path(p.file).resolve() == target]
+    if own:
+        _report(type(result)(problems=own), env, False)
+        sys.exit(1)
+    flow = next((f for f in result.flows.values() if Path(f.path).resolve() == target), None)
+    if flow is None:
+        raise click.ClickException(f"{flow_path} is not a flow file, or a flow it calls has problems "
+                                   f"(fsapp validate {flows_dir})")
+    others = sorted({p.file for p in result.problems})
+    if others:
+        click.echo(f"note: left out (they have problems): {', '.join(others)}", err=True)
+    good_files = [Path(f.path) for f in result.flows.values()]
+    import logging
+    if logging.getLogger("fsapp").level > logging.DEBUG:
+        logging.getLogger("fsapp").setLevel(logging.WARNING)  # the transcript is the output
+    services = None
+    if fixtures:
+        services = _fixture_services(cfg, Path(fixtures))
+    try:
+        transcript = run_simulation(flow, good_files, cfg, list(presses), caller_id=caller_id, delay=delay,
+                                    timeout=timeout, services=services, hangup_after=hangup_after)
+    except TimeoutError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        for event in transcript.events:
+            click.echo(json.dumps(event, ensure_ascii=False, default=str))
+        return
+    for note in transcript.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"calling {flow.numbers[0]} ({flow.name} v{flow.version}) from {caller_id}")
+    for line in transcript.lines:
+        click.echo(line)
+    report = transcript.report
+    missing = len(transcript.heard) - len(getattr(report, "heard", []) or [])
+    if missing > 0:
+        click.echo(f"note: the emulator found no sound file for {missing} prompt(s); "
+                   "`fsapp sounds build` renders them", err=True)
+    if getattr(report, "error", None):
+        click.echo(f"note: caller script: {report.error}", err=True)
+
+
+def _fixture_services(cfg, path):
+    from fsapp.flow.flowtests import BadTestFile, load_cases
+    from fsapp.flow.interpreter import Services
+    from fsapp.flow.testing import FakeRouter, FakeStore, fake_calendars
+    try:
+        load_cases(path)
+    except BadTestFile as exc:
+        raise click.ClickException(str(exc)) from None
+    from fsapp.flow import loader
+    fixtures = loader.plain(loader.compose(path.read_text(encoding="utf-8"))).get("fixtures") or {}
+    from fsapp.say import render
+    from fsapp.sounds.catalog import Catalog
+    from pathlib import Path as _Path
+    return Services(catalog=Catalog.load(_Path(cfg.get("sounds", "dir")) / "catalog.yaml"), say=render,
+                    store=FakeStore(fixtures.get("queries")), router=FakeRouter(fixtures.get("queues")),
+                    calendars=fake_calendars(fixtures.get("calendars")),
+                    recordings=_Path(cfg.get("flows", "recordings")), tts=cfg.get("flows", "tts"))
+
+
+def _control_path(cfg, socket_path):
+    return socket_path or cfg.get("flows", "control")
+
+
+def _print_reload(answer: dict) -> None:
+    if answer.get("ok"):
+        changed = answer.get("changed") or {}
+        click.echo(f"reloaded: generation {answer.get('generation')}, {len(answer.get('flows', {}))} flow(s)"
+                   + (f"; new versions: {', '.join(f'{n} v{v}' for n, v in changed.items())}" if changed
+                      else "; nothing changed"))
+    else:
+        for problem in answer.get("problems", []):
+            click.echo(problem)
+        click.echo("not reloaded: the running flows are unchanged", err=True)
+
+
+@click.command()
+@click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.pass_obj
+def reload(cfg, socket_path):
+    """Hot-reload flows in a running `fsapp serve --flows`; live calls keep their version.
+
+    The server validates its flows directory again and switches only if it is clean.
+    """
+    from fsapp.flow.runtime import request
+    path = _control_path(cfg, socket_path)
+    try:
+        answer = request(path, "reload")
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise click.ClickException(f"no running `fsapp serve --flows` at {path} ([flows] control)") from None
+    except OSError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    _print_reload(answer)
+    if not answer.get("ok"):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--to", "target_dir", type=click.Path(file_okay=False),
+              help="Flows directory of the service (default: [flows] dir).")
+@click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.pass_obj
+def deploy(cfg, paths, target_dir, socket_path):
+    """Validate flow files together with the service's flows, install them, reload.
+
+    Test files beside the flows (X.test.yaml) are installed with them. Nothing is
+    installed if any flow of the resulting directory has a problem.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from fsapp.flow.compiler import is_flow_file
+    from fsapp.flow.flowtests import find_test_file
+    from fsapp.flow.runtime import request
+
+    target = Path(target_dir or cfg.get("flows", "dir"))
+    files = []
+    for p in map(Path, paths):
+        if not is_flow_file(p):
+            raise click.BadParameter(f"{p} is not a flow file (*.yaml, not *.test.yaml)", param_hint="PATHS")
+        files.append(p)
+        test_file = find_test_file(p)
+        if test_file:
+            files.append(test_file)
+    with tempfile.TemporaryDirectory(prefix="fsapp-deploy-") as tmp:
+        staged = Path(tmp)
+        if target.is_dir():
+            for existing in target.iterdir():
+                if existing.is_file():
+                    shutil.copy2(existing, staged / existing.name)
+        for f in files:
+            shutil.copy2(f, staged / f.name)
+        from dataclasses import replace
+
+        from fsapp.flow.compiler import compile_paths
+        env = _environment(cfg, True)
+        result = compile_paths([staged], env)
+        origin = {f.name: str(f) for f in files}
+        result.problems = [replace(p, file=origin.get(Path(p.file).name, str(target / Path(p.file).name)))
+                           for p in result.problems]
+        _report(result, env, False, quiet=True)
+        if result.problems:
+            click.echo(f"nothing installed into {target}", err=True)
+            sys.exit(1)
+    target.mkdir(parents=True, exist_ok=True)
+    for f in files:  # each file appears at once, complete: write beside, then rename
+        tmp_path = target / f".{f.name}.deploying"
+        shutil.copy2(f, tmp_path)
+        tmp_path.replace(target / f.name)
+        click.echo(f"installed {target / f.name}")
+    path = _control_path(cfg, socket_path)
+    try:
+        answer = request(path, "reload")
+    except (FileNotFoundError, ConnectionRefusedError):
+        click.echo(f"no running service at {path}: the flows load when `fsapp serve --flows {target}` starts",
+                   err=True)
+        return
+    _print_reload(answer)
+    if not answer.get("ok"):
+        sys.exit(1)

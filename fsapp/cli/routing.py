@@ -1,0 +1,212 @@
+"""`fsapp queue|agent|tier`: the ACD's state from the command line (docs/routing.md).
+
+    fsapp queue list                 queues with waiting callers and free agents
+    fsapp queue status hotline       members (position, wait, estimate) and agents
+    fsapp agent login 1001           -> Available     (logout, break, available [--on-demand])
+    fsapp agent status [1001]        status, state, counters
+    fsapp tier add hotline 1001 --level 2 --position 1;  fsapp tier remove hotline 1001
+
+Each takes --json. With [routing] backend = memory the state lives in the serving
+process only, so the CLI shows routing.yaml's initial state; use redis to share it.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from fsapp import config as config_mod
+
+
+def _state(ctx):
+    from fsapp.calendar.yamlsrc import SourceError
+    from fsapp.routing.state import open_state
+    cfg = ctx.find_object(config_mod.Config) or config_mod.load(None)
+    try:
+        return open_state(cfg)
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # redis down, etc.: one clear line, not a traceback
+        raise click.ClickException(f"routing state unavailable ({type(exc).__name__}: {exc}); "
+                                   f"check [routing] backend/redis_url") from None
+
+
+def _emit(as_json: bool, data, text_lines):
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for line in text_lines:
+            click.echo(line)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.group()
+def queue():
+    """Call-center queues: list, status."""
+
+
+@queue.command("list")
+@json_option
+@click.pass_context
+def queue_list(ctx, as_json):
+    """Queues with their strategy, waiting callers and agents."""
+    from fsapp.routing.state import queue_status
+    routing, backend = _state(ctx)
+    now = time.time()
+    rows = []
+    for name in sorted(routing.queues):
+        st = queue_status(routing, backend, name, now)
+        rows.append({k: st[k] for k in ("queue", "strategy", "waiting", "agents_logged_in", "agents_free")})
+    lines = [f"{'queue':<20} {'strategy':<30} {'waiting':>7} {'logged-in':>9} {'free':>5}"]
+    lines += [f"{r['queue']:<20} {r['strategy']:<30} {r['waiting']:>7} {r['agents_logged_in']:>9} "
+              f"{r['agents_free']:>5}" for r in rows]
+    _emit(as_json, rows, lines)
+    backend.close()
+
+
+@queue.command("status")
+@click.argument("name")
+@json_option
+@click.pass_context
+def queue_status_cmd(ctx, name, as_json):
+    """Members in NAME (position, wait, estimated wait) and its agents."""
+    from fsapp.routing.state import queue_status
+    routing, backend = _state(ctx)
+    try:
+        st = queue_status(routing, backend, name, time.time())
+    except KeyError as exc:
+        raise click.ClickException(exc.args[0]) from None
+    lines = [f"queue {name}: {st['strategy']}, {st['waiting']} waiting, {st['agents_logged_in']} agents "
+             f"logged in, {st['agents_free']} free"]
+    for m in st["members"]:
+        lines.append(f"  member {m['uuid']} {m['caller_id']} pos={m['position']} waited={m['waited_s']}s "
+                     f"prio={m['priority']} {m['state']}" +
+                     (f" est={m['estimated_wait_s']}s" if m.get("estimated_wait_s") is not None else ""))
+    for a in st["agents"]:
+        lines.append(f"  agent {a['agent']} level={a['level']} pos={a['position']} {a['status']} / {a['state']}")
+    _emit(as_json, st, lines)
+    backend.close()
+
+
+@click.group()
+def agent():
+    """Agents: login, logout, break, available, status."""
+
+
+def _set_status(ctx, name, status, as_json):
+    from fsapp.routing.backend import UnknownAgent
+    routing, backend = _state(ctx)
+    try:
+        rec = backend.set_status(name, status, time.time())
+    except UnknownAgent as exc:
+        raise click.ClickException(str(exc)) from None
+    _emit(as_json, rec.to_json(time.time()), [f"agent {name}: {rec.status.value}"])
+    backend.close()
+
+
+@agent.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def login(ctx, name, as_json):
+    """Log NAME in (status Available)."""
+    from fsapp.routing.model import AgentStatus
+    _set_status(ctx, name, AgentStatus.AVAILABLE, as_json)
+
+
+@agent.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def logout(ctx, name, as_json):
+    """Log NAME out (no more offers; a call in progress continues)."""
+    from fsapp.routing.model import AgentStatus
+    _set_status(ctx, name, AgentStatus.LOGGED_OUT, as_json)
+
+
+@agent.command("break")
+@click.argument("name")
+@json_option
+@click.pass_context
+def break_(ctx, name, as_json):
+    """Put NAME on break (pause)."""
+    from fsapp.routing.model import AgentStatus
+    _set_status(ctx, name, AgentStatus.ON_BREAK, as_json)
+
+
+@agent.command()
+@click.argument("name")
+@click.option("--on-demand", is_flag=True, help="Available (On Demand): one call, then On Break.")
+@json_option
+@click.pass_context
+def available(ctx, name, on_demand, as_json):
+    """Make NAME available again (after a break or an automatic pause)."""
+    from fsapp.routing.model import AgentStatus
+    _set_status(ctx, name, AgentStatus.AVAILABLE_ON_DEMAND if on_demand else AgentStatus.AVAILABLE, as_json)
+
+
+@agent.command()
+@click.argument("name", required=False)
+@json_option
+@click.pass_context
+def status(ctx, name, as_json):
+    """Status and state of NAME (or of every agent)."""
+    routing, backend = _state(ctx)
+    now = time.time()
+    records = backend.agents([name] if name else None)
+    if name and not records:
+        raise click.ClickException(f"unknown agent {name!r}: add it to {routing.path}")
+    data = [r.to_json(now) for r in records]
+    lines = [f"{'agent':<10} {'status':<22} {'state':<16} {'calls':>5} {'talk_s':>8} {'no-answer':>9}  queues"]
+    for r in records:
+        queues = ",".join(t.queue for t in backend.tiers(agent=r.name))
+        lines.append(f"{r.name:<10} {r.status.value:<22} {r.state(now).value:<16} {r.calls_answered:>5} "
+                     f"{r.talk_time:>8.0f} {r.no_answer_count:>9}  {queues}")
+    _emit(as_json, data[0] if name else data, lines)
+    backend.close()
+
+
+@click.group()
+def tier():
+    """Tiers (agent to queue): add, remove."""
+
+
+@tier.command("add")
+@click.argument("queue_name", metavar="QUEUE")
+@click.argument("agent_name", metavar="AGENT")
+@click.option("--level", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--position", type=click.IntRange(min=0), default=1, show_default=True)
+@json_option
+@click.pass_context
+def tier_add(ctx, queue_name, agent_name, level, position, as_json):
+    """Let AGENT take calls from QUEUE at a tier level and position."""
+    from fsapp.routing.model import Tier
+    routing, backend = _state(ctx)
+    if queue_name not in routing.queues:
+        raise click.ClickException(f"unknown queue {queue_name!r}; queues: {', '.join(sorted(routing.queues))}")
+    if backend.get_agent(agent_name) is None:
+        raise click.ClickException(f"unknown agent {agent_name!r}: add it to {routing.path}")
+    t = Tier(queue_name, agent_name, level, position)
+    backend.add_tier(t)
+    _emit(as_json, t.__dict__, [f"tier {queue_name}/{agent_name}: level {level}, position {position}"])
+    backend.close()
+
+
+@tier.command("remove")
+@click.argument("queue_name", metavar="QUEUE")
+@click.argument("agent_name", metavar="AGENT")
+@json_option
+@click.pass_context
+def tier_remove(ctx, queue_name, agent_name, as_json):
+    """Stop offering QUEUE's calls to AGENT."""
+    routing, backend = _state(ctx)
+    if not backend.remove_tier(queue_name, agent_name):
+        raise click.ClickException(f"no tier {queue_name}/{agent_name}")
+    _emit(as_json, {"queue": queue_name, "agent": agent_name, "removed": True},
+          [f"tier {queue_name}/{agent_name} removed"])
+    backend.close()

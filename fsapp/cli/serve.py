@@ -1,0 +1,102 @@
+"""`fsapp serve`: run the outbound socket server; each call runs a Python handler
+(--app module:function) or the flows of a directory (--flows DIR)."""
+from gevent import monkey
+
+monkey.patch_all()  # before redis/pyodbc users are imported by the handler
+
+import importlib  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+
+
+def load_app(spec: str):
+    """'package.module:function' -> the callable, with errors that say what to fix."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise click.BadParameter(f"expected module:function, got {spec!r}", param_hint="--app")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # like `python -m`: the current project is importable
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}", param_hint="--app") from None
+    target = module
+    for part in attr.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise click.BadParameter(f"{module_name!r} has no attribute {attr!r}", param_hint="--app") from None
+    if not callable(target):
+        raise click.BadParameter(f"{spec!r} is not callable", param_hint="--app")
+    return target
+
+
+def flows_handler(flows_dir: str, cfg):
+    path = Path(flows_dir)
+    if not path.is_dir():
+        raise click.BadParameter(f"{flows_dir!r} is not a directory", param_hint="--flows")
+    try:
+        runtime = importlib.import_module("fsapp.flow.runtime")
+        make_handler = runtime.make_handler
+    except (ImportError, AttributeError) as exc:
+        raise click.ClickException(
+            f"--flows needs fsapp.flow.runtime.make_handler(flows_dir, cfg), which is not "
+            f"available in this build ({exc}); use --app module:function instead") from None
+    return make_handler(str(path), cfg)
+
+
+@click.command()
+@click.option("--app", "app_spec", metavar="MODULE:FUNCTION",
+              help="Python handler called with each Call (default: [serve] app).")
+@click.option("--flows", "flows_dir", metavar="DIR", help="Answer calls with the flows in DIR "
+              "(default: [serve] flows).")
+@click.option("--listen", metavar="HOST:PORT", help="Listen address (default: [serve] listen, "
+              "127.0.0.1:8084). FreeSWITCH dialplan: socket HOST:PORT async full.")
+@click.option("--max-calls", type=click.IntRange(min=1), help="Concurrent calls (default: [serve] max_calls).")
+@click.pass_obj
+def serve(cfg, app_spec, flows_dir, listen, max_calls):
+    """Run the outbound socket server: answer calls with an app or flows."""
+    from fsapp.esl.outbound import OutboundServer, parse_listen
+    from fsapp.log import get_logger
+
+    log = get_logger("fsapp.serve")
+    serve_cfg = cfg.section("serve")
+    if app_spec and flows_dir:
+        raise click.UsageError("give either --app or --flows, not both")
+    if not app_spec and not flows_dir:
+        app_spec, flows_dir = serve_cfg["app"], serve_cfg["flows"]
+    if not app_spec and not flows_dir:
+        raise click.UsageError("nothing to run: give --app module:function or --flows DIR "
+                               "(or set [serve] app / flows in the config)")
+    handler = load_app(app_spec) if app_spec else flows_handler(flows_dir, cfg)
+    listen = listen or serve_cfg["listen"]
+    try:
+        parse_listen(listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    server = OutboundServer.from_config(cfg, handler, listen=listen)
+    if max_calls:
+        server.max_calls = max_calls
+    try:
+        server.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {listen}: {exc}") from None
+    click.echo(f"fsapp serve: listening on {server.address[0]}:{server.port} "
+               f"({'app ' + app_spec if app_spec else 'flows ' + flows_dir})", err=True)
+
+    stopping = gevent.event.Event()
+
+    def on_signal():
+        log.info("stopping: waiting for running calls", extra={"active": server.active_calls})
+        stopping.set()
+
+    gevent.signal_handler(signal.SIGTERM, on_signal)
+    gevent.signal_handler(signal.SIGINT, on_signal)
+    stopping.wait()
+    server.stop(timeout=serve_cfg["linger"])
+    log.info("stopped", extra={"calls": server.total_calls})

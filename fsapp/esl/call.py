@@ -1,0 +1,388 @@
+"""The Call API: one call on an outbound (`socket ... async full`) Event Socket.
+
+Every blocking method sends `sendmsg` with `event-lock: true` and a fresh `Event-UUID`,
+and waits for the CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` echoes it
+(captures, observations 21-23): `sendmsg`'s `+OK` only means "queued". Each wait has a
+deadline; when it passes the application is stopped with `uuid_break` and
+CommandTimeout is raised. Once the caller hangs up, every pending and later command
+raises CallHangup.
+
+Type-ahead: digits pressed while no collecting application runs are eaten by the socket
+application's park loop (they arrive only as DTMF events), so the Call keeps them and
+the next play_and_get_digits/read starts with them (see docs/api.md).
+"""
+from __future__ import annotations
+
+import re
+import time
+import uuid as uuid_mod
+from dataclasses import dataclass, field
+
+import gevent
+from gevent.event import AsyncResult
+
+from fsapp.esl import wire
+from fsapp.esl.connection import Connection
+from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ConnectionLost
+from fsapp.esl.wire import Event, Message
+from fsapp.log import call_context, get_logger
+
+log = get_logger("fsapp.esl.call")
+
+# Applications whose digits FreeSWITCH hands to the app itself, not to the park loop.
+COLLECTING_APPS = frozenset({"play_and_get_digits", "read"})
+BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
+
+
+@dataclass
+class RecordResult:
+    path: str
+    duration_s: float
+    silence_hits_exhausted: bool
+    response: str
+    event: Event | None = field(default=None, repr=False)
+
+
+@dataclass
+class BridgeResult:
+    ok: bool
+    cause: str | None          # hangup cause of the far leg / originate failure, if any
+    disposition: str | None    # originate_disposition, e.g. SUCCESS, USER_BUSY
+    response: str
+    event: Event | None = field(default=None, repr=False)
+
+
+def _word(what: str, value) -> str:
+    """Positional app arguments are space-separated: refuse values that would shift them."""
+    text = str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"{what} must be one non-empty word without spaces, got {text!r}")
+    return text
+
+
+class Call:
+    """Handle of one call, given to the handler by OutboundServer."""
+
+    def __init__(self, conn: Connection, channel_data: dict[str, str], *,
+                 app_timeout: float = 120.0, command_timeout: float = 10.0):
+        self._conn = conn
+        self.variables = channel_data
+        self.uuid: str = channel_data.get("Unique-ID") or channel_data.get("Channel-Unique-ID", "")
+        self.caller_id: str | None = channel_data.get("Caller-Caller-ID-Number")
+        self.caller_name: str | None = channel_data.get("Caller-Caller-ID-Name")
+        self.destination: str | None = channel_data.get("Caller-Destination-Number")
+        self.full_control = channel_data.get("Control") == "full"
+        self.app_timeout = app_timeout
+        self.command_timeout = command_timeout
+        self.hangup_cause: str | None = None
+        self._ended: str | None = None        # why the call is over, once it is
+        self._apps: dict[str, AsyncResult] = {}  # Application-UUID -> completion
+        self._collect_ids: set[str] = set()   # Application-UUIDs of collecting apps sent
+        self._collecting = 0                  # collecting apps currently executing
+        self._typeahead: list[str] = []
+        self.last_event: Event | None = None
+
+    def __repr__(self) -> str:
+        return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
+
+    # -- state fed by the reader greenlet ---------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self._ended is not None
+
+    def _hangup_error(self) -> CallHangup:
+        return CallHangup(self.uuid, self.hangup_cause, self._ended or "")
+
+    def _end(self, why: str, cause: str | None = None) -> None:
+        if cause and not self.hangup_cause:
+            self.hangup_cause = cause
+        if self._ended is not None:
+            return
+        self._ended = why
+        with call_context(self.uuid):  # may run in the reader greenlet
+            log.info("call ended", extra={"why": why, "cause": self.hangup_cause})
+        apps, self._apps = self._apps, {}
+        for result in apps.values():
+            if not result.ready():
+                result.set_exception(self._hangup_error())
+
+    def _on_message(self, msg: Message) -> None:
+        event = msg.event
+        if event is not None:
+            name = event.get("Event-Name")
+            if name == "CHANNEL_EXECUTE_COMPLETE":
+                app_id = event.get("Application-UUID")
+                if app_id in self._collect_ids:
+                    self._collect_ids.discard(app_id)
+                    self._collecting = max(0, self._collecting - 1)
+                result = self._apps.pop(app_id, None)
+                if result is not None:
+                    self.last_event = event
+                    result.set(event)
+            elif name == "DTMF":
+                if not self._collecting:
+                    digit = event.get("DTMF-Digit")
+                    if digit:
+                        self._typeahead.append(digit)
+            elif name == "CHANNEL_EXECUTE":
+                if event.get("Application-UUID") in self._collect_ids:
+                    self._collecting += 1
+            elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
+                if event.get("Unique-ID") in (None, self.uuid):
+                    self._end("caller hung up", event.get("Hangup-Cause"))
+        elif msg.content_type == wire.DISCONNECT_NOTICE:
+            if msg.headers.get("Content-Disposition") == "linger":
+                self._end("channel hung up (linger notice)")
+            else:
+                self._end("FreeSWITCH ended the session")
+
+    def _on_close(self, reason: str) -> None:
+        self._end(f"socket closed: {reason}")
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _check(self) -> None:
+        if self._ended is not None:
+            raise self._hangup_error()
+
+    def _command(self, data: bytes, what: str) -> Message:
+        try:
+            return self._conn.send(data, timeout=self.command_timeout, what=what)
+        except ConnectionLost:
+            self._end("socket closed")
+            raise self._hangup_error() from None
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """`api` over the full outbound socket; returns the body (may start with -ERR).
+        Works during linger (after hangup), so clean-up code can use it."""
+        try:
+            reply = self._conn.send(wire.encode_command(f"api {command}"),
+                                    timeout=timeout or self.command_timeout, what=f"api {command}")
+        except ConnectionLost:
+            self._end("socket closed")
+            raise self._hangup_error() from None
+        if reply.content_type == wire.COMMAND_REPLY:  # not-full socket: -ERR command not found
+            raise CommandError(f"api {command}", reply.reply_text)
+        return reply.body
+
+    def execute(self, app: str, args: str | None = None, timeout: float | None = None) -> Event:
+        """Run one dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE.
+        Returns that event (its headers carry Application-Response and all variables)."""
+        self._check()
+        app_id = str(uuid_mod.uuid4())
+        result = AsyncResult()
+        self._apps[app_id] = result
+        collecting = app in COLLECTING_APPS
+        if collecting:
+            self._collect_ids.add(app_id)
+        deadline = self.app_timeout if timeout is None else timeout
+        started = time.monotonic()
+        try:
+            reply = self._command(wire.encode_sendmsg(app, args, event_uuid=app_id), f"sendmsg {app}")
+            if not reply.ok:
+                raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
+            try:
+                event = result.get(timeout=deadline)
+            except gevent.Timeout:
+                stopped = self._break(app_id, result)
+                raise CommandTimeout(f"{app} {args or ''}".strip(), deadline, stopped) from None
+        except BaseException:
+            self._apps.pop(app_id, None)
+            self._collect_ids.discard(app_id)
+            raise
+        log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
+                                         "response": event.get("Application-Response")})
+        return event
+
+    def _break(self, app_id: str, result: AsyncResult) -> bool:
+        """Stop the overrunning app (otherwise, with event-lock, every later command
+        would queue behind it) and wait a little for its completion."""
+        log.warning("application overran its deadline, sending uuid_break")
+        try:
+            body = self.api(f"uuid_break {self.uuid} all")
+        except (CommandError, CommandTimeout) as exc:
+            log.error("uuid_break failed", extra={"error": str(exc)})
+            return False
+        if body.startswith("-ERR"):
+            log.error("uuid_break failed", extra={"error": body.strip()})
+            return False
+        try:
+            result.get(timeout=BREAK_GRACE_S)
+        except gevent.Timeout:
+            return False
+        return True
+
+    # -- simple applications -------------------------------------------------------------
+    def answer(self, timeout: float | None = None) -> None:
+        self.execute("answer", timeout=timeout)
+
+    def pre_answer(self, timeout: float | None = None) -> None:
+        self.execute("pre_answer", timeout=timeout)
+
+    def playback(self, path_or_list, timeout: float | None = None) -> str:
+        """Play one file or several in turn; returns the last Application-Response
+        (FILE PLAYED, FILE NOT FOUND, PLAYBACK ERROR)."""
+        paths = [path_or_list] if isinstance(path_or_list, str) else list(path_or_list)
+        if not paths:
+            raise ValueError("playback needs at least one path")
+        response = ""
+        for path in paths:
+            response = self.execute("playback", path, timeout).get("Application-Response", "")
+        return response
+
+    def say(self, lang_module: str, say_type: str, say_method: str, text, gender: str | None = None,
+            timeout: float | None = None) -> None:
+        words = [_word("lang_module", lang_module), _word("say_type", say_type),
+                 _word("say_method", say_method)]
+        if gender:
+            words.append(_word("gender", gender))
+        words.append(str(text))
+        self.execute("say", " ".join(words), timeout)
+
+    def set(self, name: str, value, timeout: float | None = None) -> None:
+        self.execute("set", f"{_word('variable name', name)}={value}", timeout)
+
+    def export(self, name: str, value, timeout: float | None = None) -> None:
+        self.execute("export", f"{_word('variable name', name)}={value}", timeout)
+
+    def unset(self, name: str, timeout: float | None = None) -> None:
+        self.execute("unset", _word("variable name", name), timeout)
+
+    def get(self, name: str) -> str | None:
+        """A channel variable now (`uuid_getvar`); None when unset."""
+        self._check()
+        value = self.api(f"uuid_getvar {self.uuid} {_word('variable name', name)}")
+        if value.startswith("-ERR"):
+            if self.last_event is not None and self._ended:
+                return self.last_event.get(f"variable_{name}")
+            raise CommandError(f"uuid_getvar {name}", value)
+        return None if value in ("_undef_", "") else value
+
+    def sleep(self, ms: int, timeout: float | None = None) -> None:
+        self.execute("sleep", str(int(ms)), timeout if timeout is not None else ms / 1000 + 10)
+
+    def send_dtmf(self, digits: str, timeout: float | None = None) -> None:
+        self.execute("send_dtmf", _word("digits", digits), timeout)
+
+    def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
+               timeout: float | None = None) -> RecordResult:
+        args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
+        event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
+        ms = event.get("variable_record_ms")
+        seconds = event.get("variable_record_seconds")
+        duration = int(ms) / 1000 if ms and ms.isdigit() else float(seconds or 0)
+        return RecordResult(path=path, duration_s=duration,
+                            silence_hits_exhausted=event.get("variable_silence_hits_exhausted") == "true",
+                            response=event.get("Application-Response", ""), event=event)
+
+    def bridge(self, dial_string: str, timeout: float | None = None) -> BridgeResult:
+        """Returns when the bridge ends (far end hung up, or it failed). If the caller
+        hangs up while bridged, CallHangup is raised like for any command."""
+        event = self.execute("bridge", dial_string, timeout)
+        disposition = event.get("variable_originate_disposition")
+        cause = (event.get("variable_bridge_hangup_cause") or event.get("variable_last_bridge_hangup_cause")
+                 or event.get("variable_originate_failed_cause"))
+        ok = disposition in ("SUCCESS", "ANSWER") or event.get("variable_DIALSTATUS") == "SUCCESS"
+        return BridgeResult(ok=ok, cause=cause, disposition=disposition,
+                            response=event.get("Application-Response", ""), event=event)
+
+    def transfer(self, extension: str, dialplan: str = "XML", context: str = "default",
+                 timeout: float | None = None) -> None:
+        """Send the call to another extension; the socket session ends with it."""
+        self.execute("transfer", f"{_word('extension', extension)} {_word('dialplan', dialplan)} "
+                     f"{_word('context', context)}", timeout)
+        self._end(f"transferred to {extension}")
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang up. A no-op once the call has already ended (so clean-up code may call it)."""
+        if self._ended is not None:
+            return
+        data = wire.encode_command("sendmsg", {"call-command": "hangup", "hangup-cause": _word("cause", cause)})
+        try:
+            self._command(data, "sendmsg hangup")
+        except CallHangup:
+            return
+        self._end("hung up by the application", cause)
+
+    # -- digits ------------------------------------------------------------------------------
+    def take_typeahead(self) -> str:
+        """Digits pressed while no collect ran, oldest first; the buffer is emptied."""
+        digits, self._typeahead = "".join(self._typeahead), []
+        return digits
+
+    def flush_typeahead(self) -> str:
+        """Discard buffered digits (e.g. before a question the caller must hear first)."""
+        return self.take_typeahead()
+
+    @property
+    def typeahead(self) -> str:
+        return "".join(self._typeahead)
+
+    @staticmethod
+    def _finished(prefix: str, max_digits: int, terminators: str) -> tuple[bool, str]:
+        for i, digit in enumerate(prefix):
+            if digit in terminators:
+                return True, prefix[:i]
+        return len(prefix) >= max_digits, prefix[:max_digits]
+
+    def _collect_result(self, event: Event, var: str) -> str:
+        if event.get("variable_read_result", "success") != "success":
+            return ""
+        return event.get(f"variable_{var}") or ""
+
+    def play_and_get_digits(self, min_digits: int, max_digits: int, tries: int, timeout_ms: int,
+                            terminators: str, prompt: str, invalid_prompt: str | None = None,
+                            regex: str | None = None, digit_timeout_ms: int | None = None,
+                            var: str = "fsapp_digits", timeout: float | None = None) -> str:
+        """FreeSWITCH's play_and_get_digits; returns the digits ('' on no valid input).
+        Type-ahead digits count as the start of the answer (see take_typeahead)."""
+        terminators = terminators or ""
+        pattern = re.compile(regex) if regex else None
+        prefix = self.take_typeahead()
+        if prefix:
+            done, digits = self._finished(prefix, max_digits, terminators)
+            if done and len(digits) >= min_digits and (pattern is None or pattern.fullmatch(digits)):
+                log.debug("answered from type-ahead", extra={"digits": digits})
+                return digits
+            if not done:
+                rest = self._pgd(max(0, min_digits - len(prefix)), max_digits - len(prefix), 1,
+                                 timeout_ms, terminators, prompt, invalid_prompt, None,
+                                 digit_timeout_ms, var, timeout)
+                digits = prefix + rest
+                if len(digits) >= min_digits and (pattern is None or pattern.fullmatch(digits)):
+                    return digits
+            tries -= 1
+            if tries <= 0:
+                return ""
+            if invalid_prompt:
+                self.playback(invalid_prompt, timeout)
+        return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                         regex, digit_timeout_ms, var, timeout)
+
+    def _pgd(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+             regex, digit_timeout_ms, var, timeout) -> str:
+        args = " ".join([str(int(min_digits)), str(int(max_digits)), str(int(tries)), str(int(timeout_ms)),
+                         _word("terminators", terminators or "none"), _word("prompt", prompt),
+                         _word("invalid_prompt", invalid_prompt or "silence_stream://250"),
+                         _word("var", var), _word("regex", regex or "[0-9*#]+"),
+                         str(int(digit_timeout_ms or timeout_ms))])
+        if timeout is None:
+            timeout = max(self.app_timeout, tries * (timeout_ms / 1000 + 30))
+        return self._collect_result(self.execute("play_and_get_digits", args, timeout), var)
+
+    def read(self, min_digits: int, max_digits: int, prompt: str, timeout_ms: int,
+             terminators: str = "#", var: str = "fsapp_digits", timeout: float | None = None) -> str:
+        """FreeSWITCH's read (one try, no validation); type-ahead digits come first."""
+        terminators = terminators or ""
+        wanted = min_digits
+        prefix = self.take_typeahead()
+        if prefix:
+            done, digits = self._finished(prefix, max_digits, terminators)
+            if done:
+                return digits if len(digits) >= wanted else ""
+            min_digits, max_digits = max(0, min_digits - len(prefix)), max_digits - len(prefix)
+        args = (f"{int(min_digits)} {int(max_digits)} {_word('prompt', prompt)} {_word('var', var)} "
+                f"{int(timeout_ms)} {_word('terminators', terminators or 'none')}")
+        if timeout is None:
+            timeout = max(self.app_timeout, timeout_ms / 1000 + 30)
+        digits = prefix + self._collect_result(self.execute("read", args, timeout), var)
+        return digits if len(digits) >= wanted else ""

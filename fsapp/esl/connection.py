@@ -1,0 +1,173 @@
+"""One Event Socket TCP connection on gevent: a reader greenlet that feeds
+fsapp.esl.wire.Parser, and a FIFO of pending command replies.
+
+It subclasses greenswitch's ESLProtocol, keeping its handler registry
+(register_handle/unregister_handle) and its `connected` flag, and replaces the parts
+docs/esl.md lists as wrong or slow: line-by-line reads, whole-block URL decoding, the
+extra event-queue greenlet that polls every second, and `send()` without a deadline.
+
+Correlation (captures, observation 13): the reply to a command is the next
+command/reply or api/response on the same connection, whatever events come between,
+so pending replies are a FIFO. A command whose deadline passed keeps its place in the
+FIFO (marked abandoned) so the late reply cannot be handed to the next command.
+"""
+from __future__ import annotations
+
+import socket
+import time
+from collections import deque
+from typing import Callable
+
+import gevent
+from gevent.event import AsyncResult, Event as GEvent
+from gevent.lock import Semaphore
+from greenswitch.esl import ESLProtocol
+
+from fsapp.esl.errors import CommandTimeout, ConnectionLost
+from fsapp.esl.wire import API_RESPONSE, COMMAND_REPLY, Message, Parser, ProtocolError
+from fsapp.log import get_logger
+
+log = get_logger("fsapp.esl")
+
+READ_SIZE = 65536
+
+
+class Connection(ESLProtocol):
+    """`send()` a framed command and get its reply; every other message goes to
+    `on_message(msg)`, called in the reader greenlet (it must not block)."""
+
+    def __init__(self, sock, name: str = "esl", on_message: Callable[[Message], None] | None = None,
+                 on_close: Callable[[str], None] | None = None):
+        super().__init__()
+        self.sock = sock
+        self.sock_file = None  # greenswitch reads through a file object; fsapp does not
+        self.name = name
+        self.on_message = on_message
+        self.on_close = on_close
+        self._early: list[Message] = []  # messages that came before on_message was set
+        self.parser = Parser()
+        self._pending: deque[AsyncResult] = deque()
+        self._send_lock = Semaphore()
+        self._closed = GEvent()
+        self.close_reason: str | None = None
+        self.last_received = time.monotonic()
+        self.connected = True
+        try:  # commands and events are small: do not let Nagle hold them back
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start_event_handlers(self) -> None:
+        # One reader greenlet; events are dispatched inline (greenswitch spawns a
+        # second greenlet that polls a queue every second).
+        self._receive_events_greenlet = gevent.spawn(self._read_loop)
+
+    start = start_event_handlers
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        return self._closed.wait(timeout)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def close(self, reason: str = "closed by fsapp") -> None:
+        self._shutdown(reason)
+        reader = self._receive_events_greenlet
+        if reader is not None and reader is not gevent.getcurrent():
+            reader.kill(block=True, timeout=1)
+
+    stop = close  # greenswitch's name
+
+    def _shutdown(self, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        self.close_reason = reason
+        self.connected = False
+        self._run = False
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        pending, self._pending = self._pending, deque()
+        for result in pending:
+            if not result.ready():
+                result.set_exception(ConnectionLost(f"{self.name}: {reason}"))
+        self._closed.set()
+        if self.on_close is not None:
+            try:
+                self.on_close(reason)
+            except Exception:  # a broken callback must not kill the reader's clean-up
+                log.exception("on_close callback failed", extra={"conn": self.name})
+
+    # -- reading ---------------------------------------------------------------------
+    def receive_events(self) -> None:  # greenswitch's name for the reader loop
+        self._read_loop()
+
+    def _read_loop(self) -> None:
+        reason = "connection closed by peer"
+        try:
+            while True:
+                data = self.sock.recv(READ_SIZE)
+                if not data:
+                    break
+                self.last_received = time.monotonic()
+                for message in self.parser.feed(data):
+                    self._dispatch(message)
+        except ProtocolError as exc:
+            reason = f"protocol error: {exc}"
+            log.error("protocol error, closing", extra={"conn": self.name, "error": str(exc)})
+        except OSError as exc:
+            reason = f"socket error: {exc}"
+        except gevent.GreenletExit:
+            reason = self.close_reason or "reader stopped"
+        finally:
+            self._shutdown(reason)
+
+    def _dispatch(self, message: Message) -> None:
+        if message.content_type in (COMMAND_REPLY, API_RESPONSE) and self._pending:
+            self._pending.popleft().set(message)
+            return
+        if self.on_message is not None:
+            self.on_message(message)
+        else:
+            self._early.append(message)
+
+    def set_handlers(self, on_message: Callable[[Message], None],
+                     on_close: Callable[[str], None] | None = None) -> None:
+        """Install the owner's callbacks; messages and a close that came earlier (between
+        a reply and this call) are delivered now, in order."""
+        self.on_message, self.on_close = on_message, on_close
+        early, self._early = self._early, []
+        for message in early:
+            on_message(message)
+        if self._closed.is_set() and on_close is not None:
+            on_close(self.close_reason or "closed")
+
+    # -- writing ---------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Send bytes that expect no reply (none in ESL but for tests)."""
+        with self._send_lock:
+            self.sock.sendall(data)
+
+    def send(self, data: bytes | str, timeout: float | None = 10.0, what: str | None = None) -> Message:
+        """Send one framed command (bytes from wire.encode_*, or a str command line as
+        greenswitch takes it) and return its reply Message."""
+        if isinstance(data, str):
+            data = (data + "\n\n").encode("utf-8")
+        if self._closed.is_set():
+            raise ConnectionLost(f"{self.name}: {self.close_reason}")
+        result = AsyncResult()
+        with self._send_lock:  # FIFO order == byte order on the wire
+            self._pending.append(result)
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                self._shutdown(f"socket error: {exc}")
+                raise ConnectionLost(f"{self.name}: {exc}") from None
+        try:
+            return result.get(timeout=timeout)
+        except gevent.Timeout:
+            label = what or data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            raise CommandTimeout(f"{self.name}: reply to {label!r}", timeout) from None

@@ -1,0 +1,381 @@
+"""Inbound Event Socket client: fsapp connects to FreeSWITCH (port 8021) to run api/bgapi
+commands, originate calls and watch events.
+
+    client = InboundClient.from_config(cfg)      # host, port, password: config or env
+    client.start()                               # connects, authenticates, keeps it up
+    client.subscribe("CHANNEL_HANGUP", "DTMF"); client.on("CHANNEL_HANGUP", handler)
+    uuid = client.originate("loopback/7000/default", "&park", {"origination_caller_id_number": "100"})
+
+The link is supervised: on loss (or when nothing, not even FreeSWITCH's 20-second
+HEARTBEAT, arrived within heartbeat_timeout) it reconnects with capped exponential
+back-off and restores the subscriptions and filters, once, on the new connection.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid as uuid_mod
+from typing import Callable
+
+import gevent
+import gevent.event
+from gevent import socket
+from gevent.event import AsyncResult
+from gevent.queue import Queue
+
+from fsapp.esl import wire
+from fsapp.esl.connection import Connection
+from fsapp.esl.errors import (AuthError, CommandError, CommandTimeout, ConnectionLost, ESLError,
+                              NotConnected, OriginateError)
+from fsapp.esl.wire import Event, Message
+from fsapp.log import get_logger
+
+log = get_logger("fsapp.esl.inbound")
+
+ALWAYS_SUBSCRIBED = ("BACKGROUND_JOB", "HEARTBEAT")
+EventHandler = Callable[[Event], object]
+
+
+def _originate_vars(variables: dict | None) -> str:
+    if not variables:
+        return ""
+    parts = []
+    for name, value in variables.items():
+        text = str(value)
+        if any(c in text for c in "\n\r") or any(c in str(name) for c in ",={} \n"):
+            raise ValueError(f"originate variable {name}={text!r}: name/value not allowed")
+        parts.append(f"{name}={text.replace(',', chr(92) + ',')}")
+    return "{" + ",".join(parts) + "}"
+
+
+class InboundClient:
+    def __init__(self, host: str, port: int, password: str, *, connect_timeout: float = 5.0,
+                 command_timeout: float = 10.0, heartbeat_timeout: float = 60.0,
+                 reconnect_max_delay: float = 30.0, reconnect_base_delay: float = 0.1,
+                 event_format: str = "plain"):
+        if not password:
+            raise ValueError("InboundClient needs the event-socket password: set [esl] password "
+                             "in the config file or FSAPP_ESL_PASSWORD")
+        if event_format not in ("plain", "json"):
+            raise ValueError("event_format must be plain or json")
+        self.host, self.port, self._password = host, int(port), password
+        self.connect_timeout = connect_timeout
+        self.command_timeout = command_timeout
+        self.heartbeat_timeout = heartbeat_timeout
+        self.reconnect_max_delay = reconnect_max_delay
+        self.reconnect_base_delay = reconnect_base_delay
+        self.event_format = event_format
+        self.connects = 0                      # successful (re)connections so far
+        self._conn: Connection | None = None
+        self._ready = gevent.event.Event()
+        self._running = False
+        self._supervisor: gevent.Greenlet | None = None
+        self._dispatcher: gevent.Greenlet | None = None
+        self._events: set[str] = set()         # desired subscriptions
+        self._filters: list[tuple[str, str]] = []
+        self._handlers: dict[str, list[EventHandler]] = {}
+        self._jobs: dict[str, AsyncResult] = {}
+        self._orphan_jobs: dict[str, Event] = {}
+        self._queue: Queue = Queue()
+
+    @classmethod
+    def from_config(cls, cfg, **overrides) -> "InboundClient":
+        esl = cfg.section("esl")
+        password = cfg.require("esl", "password")
+        kwargs = dict(connect_timeout=esl["connect_timeout"], command_timeout=esl["command_timeout"],
+                      heartbeat_timeout=esl["heartbeat_timeout"],
+                      reconnect_max_delay=esl["reconnect_max_delay"])
+        kwargs.update(overrides)
+        return cls(esl["host"], esl["port"], password, **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, wait: bool = True) -> "InboundClient":
+        """Connect (first attempt errors are raised when wait=True) and keep connected."""
+        if self._running:
+            return self
+        self._running = True
+        self._dispatcher = gevent.spawn(self._dispatch_loop)
+        if wait:
+            try:
+                self._connect_once()
+            except Exception:
+                self.stop()
+                raise
+        self._supervisor = gevent.spawn(self._supervise)
+        return self
+
+    def stop(self) -> None:
+        self._running = False
+        for greenlet in (self._supervisor, self._dispatcher):
+            if greenlet is not None and greenlet is not gevent.getcurrent():
+                greenlet.kill(block=True, timeout=2)
+        conn, self._conn = self._conn, None
+        self._ready.clear()
+        if conn is not None:
+            if not conn.closed:
+                try:
+                    conn.send(b"exit\n\n", timeout=1.0)
+                except ESLError:
+                    pass
+            conn.close("client stopped")
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def _connect_once(self) -> None:
+        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        sock.settimeout(None)
+        auth = AsyncResult()
+
+        def first_messages(msg: Message) -> None:
+            if msg.content_type == wire.AUTH_REQUEST and not auth.ready():
+                auth.set(msg)
+            elif msg.content_type == "text/rude-rejection" and not auth.ready():
+                auth.set_exception(AuthError(f"FreeSWITCH rejected the connection: {msg.body.strip()}"))
+
+        conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages)
+        conn.start()
+        try:
+            try:
+                auth.get(timeout=self.connect_timeout)
+            except gevent.Timeout:
+                raise CommandTimeout(f"auth/request from {self.host}:{self.port}", self.connect_timeout) from None
+            reply = conn.send(wire.encode_command(f"auth {self._password}"), timeout=self.connect_timeout,
+                              what="auth")
+            if not reply.reply_text.startswith("+OK"):
+                raise AuthError(f"{self.host}:{self.port} refused the password: {reply.reply_text} "
+                                f"(check [esl] password / FSAPP_ESL_PASSWORD)")
+            conn.on_message = self._on_message
+            self._restore(conn)
+        except BaseException:
+            conn.close("connect failed")
+            raise
+        self._conn = conn
+        self.connects += 1
+        self._ready.set()
+        log.info("connected to FreeSWITCH", extra={"host": self.host, "port": self.port,
+                                                   "connects": self.connects})
+
+    def _restore(self, conn: Connection) -> None:
+        """Subscriptions and filters, exactly once per connection."""
+        events = " ".join(sorted(set(ALWAYS_SUBSCRIBED) | self._events))
+        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
+                                timeout=self.command_timeout), "event")
+        for header, value in self._filters:
+            self._checked(conn.send(wire.encode_command(f"filter {header} {value}"),
+                                    timeout=self.command_timeout), "filter")
+
+    def _supervise(self) -> None:
+        attempt = 0
+        while self._running:
+            conn = self._conn
+            if conn is not None and not conn.closed:
+                # Watchdog: a peer that died silently sends nothing, not even HEARTBEAT.
+                check = min(1.0, self.heartbeat_timeout / 4)
+                conn.wait_closed(check)
+                if not conn.closed and time.monotonic() - conn.last_received > self.heartbeat_timeout:
+                    log.warning("no message within heartbeat_timeout, reconnecting",
+                                extra={"heartbeat_timeout": self.heartbeat_timeout})
+                    conn.close("heartbeat timeout")
+                if not conn.closed:
+                    continue
+                self._ready.clear()
+                log.warning("connection to FreeSWITCH lost", extra={"reason": conn.close_reason})
+                self._fail_jobs(ConnectionLost(conn.close_reason or "connection lost"))
+                attempt = 0
+            delay = min(self.reconnect_max_delay, self.reconnect_base_delay * (2 ** attempt))
+            if attempt:
+                gevent.sleep(delay * (0.5 + random.random() / 2))
+            attempt += 1
+            try:
+                self._connect_once()
+                attempt = 0
+            except AuthError as exc:
+                log.error("authentication failed; retrying", extra={"error": str(exc)})
+            except (OSError, ESLError) as exc:
+                log.info("reconnect failed", extra={"attempt": attempt, "error": str(exc)})
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_message(self, msg: Message) -> None:
+        event = msg.event
+        if event is None:
+            if msg.content_type == wire.DISCONNECT_NOTICE and self._conn is not None:
+                pass  # the close follows; the supervisor reconnects
+            return
+        name = event.get("Event-Name")
+        if name == "BACKGROUND_JOB":
+            job = event.get("Job-UUID")
+            result = self._jobs.pop(job, None)
+            if result is not None:
+                result.set(event)
+            elif job:
+                if len(self._orphan_jobs) > 1000:
+                    self._orphan_jobs.clear()
+                self._orphan_jobs[job] = event
+        if self._handlers:
+            self._queue.put(event)
+
+    def _dispatch_loop(self) -> None:
+        # User handlers run here, not in the reader, so they may call api() themselves.
+        while True:
+            event = self._queue.get()
+            name = event.get("Event-Name")
+            if name == "CUSTOM":
+                name = event.get("Event-Subclass") or name
+            for handler in self._handlers.get(name, []) + self._handlers.get("*", []):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler failed", extra={"event": name})
+
+    def on(self, event_name: str, handler: EventHandler) -> None:
+        """Call handler(event) for each such event ('*' for all, subclass name for CUSTOM)."""
+        self._handlers.setdefault(event_name, []).append(handler)
+
+    def off(self, event_name: str, handler: EventHandler) -> None:
+        self._handlers.get(event_name, []).remove(handler)
+
+    def subscribe(self, *event_names: str) -> None:
+        """Add event names (`CUSTOM callcenter::info` as two words) to the subscription."""
+        new = {n for name in event_names for n in name.split()}
+        self._events |= new
+        if self.connected:
+            self._checked(self._send(f"event {self.event_format} {' '.join(sorted(new))}"), "event")
+
+    def unsubscribe(self, *event_names: str) -> None:
+        gone = {n for name in event_names for n in name.split()} - set(ALWAYS_SUBSCRIBED)
+        self._events -= gone
+        if gone and self.connected:
+            self._checked(self._send(f"nixevent {' '.join(sorted(gone))}"), "nixevent")
+
+    def add_filter(self, header: str, value: str) -> None:
+        """Only events whose header equals value (FreeSWITCH `filter`)."""
+        self._filters.append((header, value))
+        if self.connected:
+            self._checked(self._send(f"filter {header} {value}"), "filter")
+
+    def delete_filter(self, header: str, value: str) -> None:
+        self._filters.remove((header, value))
+        if self.connected:
+            self._checked(self._send(f"filter delete {header} {value}"), "filter delete")
+
+    # -- commands ----------------------------------------------------------------------------
+    @staticmethod
+    def _checked(reply: Message, what: str) -> Message:
+        if not reply.ok:
+            raise CommandError(what, reply.reply_text or reply.body)
+        return reply
+
+    def _send(self, command: str, timeout: float | None = None, headers: dict | None = None) -> Message:
+        timeout = self.command_timeout if timeout is None else timeout
+        if not self._ready.wait(timeout):
+            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port} within {timeout:g} s")
+        conn = self._conn
+        if conn is None:
+            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port}")
+        return conn.send(wire.encode_command(command, headers), timeout=timeout, what=command)
+
+    def api(self, command: str, timeout: float | None = None) -> str:
+        """Run `api command`; returns the body (which may start with -ERR)."""
+        return self._send(f"api {command}", timeout).body
+
+    def api_ok(self, command: str, timeout: float | None = None) -> str:
+        """Like api() but raises CommandError on an -ERR body."""
+        body = self.api(command, timeout)
+        if body.startswith("-ERR"):
+            raise CommandError(f"api {command}", body)
+        return body
+
+    def bgapi(self, command: str, timeout: float | None = None) -> str:
+        """Run `bgapi command` and wait for its BACKGROUND_JOB (correlated by Job-UUID);
+        returns the job's body."""
+        timeout = self.command_timeout if timeout is None else timeout
+        job_id = str(uuid_mod.uuid4())
+        result = AsyncResult()
+        self._jobs[job_id] = result
+        started = time.monotonic()
+        try:
+            reply = self._checked(self._send(f"bgapi {command}", timeout, {"Job-UUID": job_id}),
+                                  f"bgapi {command}")
+            granted = reply.headers.get("Job-UUID") or job_id
+            if granted != job_id:  # a server that ignores our Job-UUID
+                self._jobs.pop(job_id, None)
+                job_id = granted
+                orphan = self._orphan_jobs.pop(job_id, None)
+                if orphan is not None:
+                    return orphan.body
+                self._jobs[job_id] = result
+            left = max(0.0, timeout - (time.monotonic() - started))
+            try:
+                return result.get(timeout=left).body
+            except gevent.Timeout:
+                raise CommandTimeout(f"bgapi {command}", timeout) from None
+        finally:
+            self._jobs.pop(job_id, None)
+
+    def _fail_jobs(self, exc: Exception) -> None:
+        jobs, self._jobs = self._jobs, {}
+        for result in jobs.values():
+            if not result.ready():
+                result.set_exception(exc)
+
+    def originate(self, dial_string: str, app_or_extension: str = "&park", variables: dict | None = None,
+                  timeout: float = 60.0) -> str:
+        """Place a call; returns the new channel's uuid, or raises OriginateError with
+        FreeSWITCH's hangup cause (USER_BUSY, NO_ANSWER, DESTINATION_OUT_OF_ORDER, ...).
+        `app_or_extension`: '&app(args)' or 'EXTENSION [DIALPLAN [CONTEXT]]'."""
+        merged = dict(variables or {})
+        merged.setdefault("originate_timeout", int(timeout))
+        command = f"originate {_originate_vars(merged)}{dial_string} {app_or_extension}"
+        body = self.bgapi(command, timeout=timeout + self.command_timeout)
+        if body.startswith("+OK"):
+            return body[3:].strip()
+        cause = body[4:].strip() if body.startswith("-ERR") else body.strip()
+        raise OriginateError(dial_string, cause or "UNKNOWN")
+
+    # -- helpers ------------------------------------------------------------------------------
+    def uuid_kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
+        self.api_ok(f"uuid_kill {uuid} {cause}")
+
+    def uuid_exists(self, uuid: str) -> bool:
+        return self.api(f"uuid_exists {uuid}").strip() == "true"
+
+    def uuid_bridge(self, uuid: str, other_uuid: str) -> None:
+        self.api_ok(f"uuid_bridge {uuid} {other_uuid}")
+
+    def uuid_transfer(self, uuid: str, destination: str, dialplan: str = "XML", context: str = "default",
+                      leg: str | None = None) -> None:
+        legs = f"{leg} " if leg in ("-bleg", "-both") else ""
+        self.api_ok(f"uuid_transfer {uuid} {legs}{destination} {dialplan} {context}")
+
+    def uuid_broadcast(self, uuid: str, path: str, leg: str = "aleg") -> None:
+        self.api_ok(f"uuid_broadcast {uuid} {path} {leg}")
+
+    def uuid_recv_dtmf(self, uuid: str, digits: str) -> None:
+        self.api_ok(f"uuid_recv_dtmf {uuid} {digits}")
+
+    def uuid_setvar(self, uuid: str, name: str, value) -> None:
+        self.api_ok(f"uuid_setvar {uuid} {name} {value}")
+
+    def uuid_getvar(self, uuid: str, name: str) -> str | None:
+        value = self.api_ok(f"uuid_getvar {uuid} {name}")
+        return None if value in ("_undef_", "") else value
+
+    def show_channels(self) -> list[dict]:
+        body = self.api_ok("show channels as json")
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise CommandError("show channels as json", f"not JSON: {body[:80]!r}") from None
+        return data.get("rows", []) if data.get("row_count") else []

@@ -1,0 +1,159 @@
+"""Outbound Event Socket server: FreeSWITCH connects to us once per call
+(dialplan `socket 127.0.0.1:8084 async full`), one greenlet runs the handler.
+
+Session set-up, as the captures show it must be:
+  connect      -> the reply's header block IS the channel data (observation 7)
+  myevents     -> this channel's events, incl. CHANNEL_EXECUTE_COMPLETE and DTMF
+  linger N     -> after hangup FreeSWITCH keeps the socket N s so clean-up code can run;
+                  a bare `linger` would keep it open forever (observation 30)
+and at the end, whatever the handler did: `exit`, then close.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import gevent
+import gevent.event
+from gevent.server import StreamServer
+
+from fsapp.esl import wire
+from fsapp.esl.call import Call
+from fsapp.esl.connection import Connection
+from fsapp.esl.errors import CallHangup, ESLError
+from fsapp.log import call_context, get_logger
+
+log = get_logger("fsapp.esl.outbound")
+
+Handler = Callable[[Call], object]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"listen address must be HOST:PORT, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+class OutboundServer:
+    """`OutboundServer(handler, "127.0.0.1:8084").serve_forever()`; `handler(call)` runs
+    in its own greenlet per call. When it returns the session ends."""
+
+    def __init__(self, handler: Handler, listen: str | tuple[str, int] = ("127.0.0.1", 8084), *,
+                 linger: int = 30, app_timeout: float = 120.0, command_timeout: float = 10.0,
+                 max_calls: int = 2000, event_format: str = "plain"):
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, got {handler!r}")
+        if linger < 1:
+            raise ValueError("linger must be >= 1 s (a bare linger never closes the socket)")
+        if event_format not in ("plain", "json"):
+            raise ValueError("event_format must be plain or json")
+        self.handler = handler
+        self.listen_address = parse_listen(listen) if isinstance(listen, str) else tuple(listen)
+        self.linger = int(linger)
+        self.app_timeout = app_timeout
+        self.command_timeout = command_timeout
+        self.max_calls = max_calls
+        self.event_format = event_format
+        self.active_calls = 0
+        self.total_calls = 0
+        self.refused_calls = 0
+        self._server = StreamServer(self.listen_address, self._handle)
+        self._idle = gevent.event.Event()
+        self._idle.set()
+
+    @classmethod
+    def from_config(cls, cfg, handler: Handler, listen: str | None = None) -> "OutboundServer":
+        serve = cfg.section("serve")
+        esl = cfg.section("esl")
+        return cls(handler, listen or serve["listen"], linger=serve["linger"],
+                   app_timeout=serve["app_timeout"], command_timeout=esl["command_timeout"],
+                   max_calls=serve["max_calls"])
+
+    # -- server lifecycle ---------------------------------------------------------------
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._server.address
+
+    @property
+    def port(self) -> int:
+        return self._server.address[1]
+
+    def start(self) -> "OutboundServer":
+        self._server.start()
+        log.info("outbound server listening", extra={"listen": f"{self.address[0]}:{self.port}"})
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting; wait up to `timeout` for running calls to finish."""
+        self._server.close()
+        self._idle.wait(timeout)
+        self._server.stop(timeout=0)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- one call --------------------------------------------------------------------------
+    def _handle(self, sock, address) -> None:
+        if self.active_calls >= self.max_calls:
+            self.refused_calls += 1
+            log.warning("refusing call: at max_calls", extra={"max_calls": self.max_calls})
+            sock.close()
+            return
+        self.active_calls += 1
+        self._idle.clear()
+        try:
+            self._run_session(sock, address)
+        finally:
+            self.active_calls -= 1
+            if self.active_calls == 0:
+                self._idle.set()
+
+    def _run_session(self, sock, address) -> None:
+        conn = Connection(sock, name=f"outbound {address[0]}:{address[1]}")
+        conn.start()
+        try:
+            reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")
+        except ESLError as exc:  # a port probe, or not FreeSWITCH at all
+            log.info("connection closed before connect", extra={"peer": address[0], "error": str(exc)})
+            conn.close()
+            return
+        call = Call(conn, reply.headers, app_timeout=self.app_timeout, command_timeout=self.command_timeout)
+        self.total_calls += 1
+        with call_context(call.uuid):
+            conn.name = f"call {call.uuid}"
+            conn.set_handlers(call._on_message, call._on_close)
+            started = time.monotonic()
+            log.info("call connected", extra={"caller": call.caller_id, "destination": call.destination,
+                                              "control": reply.headers.get("Control")})
+            try:
+                self._setup(call, conn)
+                self.handler(call)
+            except CallHangup as exc:
+                log.info("handler stopped by hangup", extra={"detail": str(exc)})
+            except Exception:
+                log.exception("handler failed")
+            finally:
+                self._finish(conn)
+                log.info("session closed", extra={"seconds": round(time.monotonic() - started, 3)})
+
+    def _setup(self, call: Call, conn: Connection) -> None:
+        events = "myevents" if self.event_format == "plain" else f"myevents {self.event_format}"
+        for command in (events, f"linger {self.linger}"):
+            reply = call._command(wire.encode_command(command), command)
+            if not reply.ok:
+                raise ESLError(f"{command!r} refused: {reply.reply_text}")
+
+    def _finish(self, conn: Connection) -> None:
+        if not conn.closed:
+            try:
+                conn.send(b"exit\n\n", timeout=2.0, what="exit")
+            except ESLError:
+                pass
+        conn.close("session finished")

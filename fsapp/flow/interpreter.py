@@ -1,0 +1,598 @@
+"""The interpreter: runs a compiled Flow on one Call (fsapp.esl.call.Call or anything with
+the same methods), node by node, emitting trace events, and always runs on_hangup.
+
+Every dependency comes in through Services, so each node kind can be tested with a fake
+call and fake services (tests/flow/test_interpreter.py) and run for real over ESL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from fsapp.esl.errors import CallHangup
+from fsapp.flow import expr
+from fsapp.flow.model import Flow, Node, thaw
+from fsapp.flow.trace import Tracer
+from fsapp.log import call_context, get_logger
+
+log = get_logger("fsapp.flow.interpreter")
+
+BEEP = "tone_stream://%(500,0,1000)"
+MAX_STEPS_WITHOUT_INPUT = 1000  # a runtime guard behind the validator's loop check
+
+
+class FlowRuntimeError(RuntimeError):
+    """The flow cannot go on (bad value at run time, missing service); names flow and node."""
+
+
+@dataclass
+class Services:
+    """What the interpreter needs from the rest of fsapp; each part is optional until a
+    node needs it (a flow without sql nodes runs without a store)."""
+    catalog: Any = None                  # fsapp.sounds.Catalog: .path(name, lang)
+    say: Callable[[str, str, Any], list[str]] | None = None   # fsapp.say.render
+    store: Any = None                    # fsapp.store.Store: query, query_one, write
+    router: Any = None                   # fsapp.routing.Router: enqueue
+    calendars: Mapping[str, Any] | None = None
+    recordings: Path = Path("var/recordings")
+    tracer: Tracer | None = None
+    tts: str = ""                        # "engine|voice" for {text: ...} prompts
+    clock: Callable[[], dt.datetime] = dt.datetime.now
+    unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
+
+    def need(self, name: str, node: str):
+        value = getattr(self, name)
+        if value is None:
+            why = self.unavailable.get(name, "not configured")
+            raise FlowRuntimeError(f"node {node!r} needs the {name} ({why})")
+        return value
+
+    def prompt_path(self, name: str, lang: str) -> str:
+        if self.catalog is None:
+            return name
+        return str(self.catalog.path(name, lang))
+
+
+@dataclass
+class Outcome:
+    """How the call's run ended (also returned to the handler and printed by simulate)."""
+    reason: str            # hangup, transfer, queue, caller_hangup, error
+    node: str | None
+    flow: str
+    version: str
+    cause: str | None = None
+    error: str | None = None
+    vars: dict = field(default_factory=dict)
+    trail: list = field(default_factory=list)
+
+
+class _Ended(Exception):
+    def __init__(self, reason: str, cause: str | None = None):
+        self.reason, self.cause = reason, cause
+
+
+class _Return(Exception):
+    pass
+
+
+@dataclass
+class _Frame:
+    flow: Flow
+    vars: dict
+
+
+def _say_render(lang: str, kind: str, value) -> list[str]:
+    from fsapp.say import render
+    return render(lang, kind, value)
+
+
+class Session:
+    """One call through one flow (and the subflows it calls)."""
+
+    def __init__(self, call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None):
+        self.call = call
+        self.flow = flow
+        self.s = services
+        self.flows = dict(flows or {}) or {flow.name: flow}  # the registry as the call began
+        self.trail: list[str] = []
+        self.error = ""
+        self.hangup_cause = ""
+        self.visits: dict[str, int] = {}
+        self.steps_without_input = 0
+        self.node: Node | None = None
+        self.in_on_hangup = False
+        self.started = services.clock()
+        self.frame = _Frame(flow, self._initial_vars(flow))
+        self.main_vars = self.frame.vars
+
+    # ---- entry point ----------------------------------------------------------------------
+    def run(self, answer: bool = True) -> Outcome:
+        reason, cause, error = "hangup", None, None
+        with call_context(getattr(self.call, "uuid", None)):
+            try:
+                if answer:
+                    self.call.answer()
+                self._run(self.frame)
+                reason = "hangup"  # a main flow's `return` ends the call like a hangup
+                self.call.hangup()
+            except _Ended as end:
+                reason, cause = end.reason, end.cause
+            except CallHangup as exc:
+                reason, cause = "caller_hangup", exc.cause
+            except Exception as exc:  # anything unplanned: log it, hang up cleanly, keep serving
+                reason, error = "error", f"{type(exc).__name__}: {exc}"
+                log.exception("flow failed", extra={"flow": self.flow.name,
+                                                    "node": self.node.name if self.node else None})
+                self._trace("error", error=error)
+                self._hangup_quietly("NORMAL_TEMPORARY_FAILURE")
+            self.hangup_cause = cause or ("NORMAL_CLEARING" if reason != "error" else "NORMAL_TEMPORARY_FAILURE")
+            self._trace("end", reason=reason, cause=self.hangup_cause)
+            end_node = self.node.name if self.node else None
+            self._on_hangup()
+        return Outcome(reason, end_node, self.flow.name, self.flow.version,
+                       cause=self.hangup_cause, error=error, vars=self.main_vars, trail=list(self.trail))
+
+    def _hangup_quietly(self, cause: str) -> None:
+        try:
+            self.call.hangup(cause)
+        except Exception:  # the call may already be gone; nothing more to do for it
+            pass
+
+    # ---- the node loop --------------------------------------------------------------------
+    def _initial_vars(self, flow: Flow) -> dict:
+        values = thaw(flow.vars)
+        values.setdefault("lang", flow.languages[0])
+        return values
+
+    def _run(self, frame: _Frame) -> None:
+        """Run a flow from its start until a `return` (returns) or an end (raises _Ended)."""
+        previous = self.frame
+        self.frame = frame
+        try:
+            name = frame.flow.start
+            while True:
+                node = frame.flow.nodes[name]
+                self.node = node
+                self.trail.append(name)
+                self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
+                self._trace("enter", kind=node.kind)
+                self._guard_loop(node)
+                try:
+                    step = getattr(self, f"_k_{node.kind}")(node, frame)
+                except _Return:
+                    return
+                if step is None:
+                    return
+                target, label = step
+                self._trace("edge", to=target, label=label)
+                name = target
+        finally:
+            self.frame = previous
+
+    def _guard_loop(self, node: Node) -> None:
+        if node.kind in ("menu", "collect", "record", "queue", "transfer"):
+            self.steps_without_input = 0
+            return
+        self.steps_without_input += 1
+        if self.steps_without_input > MAX_STEPS_WITHOUT_INPUT:
+            raise FlowRuntimeError(f"flow {self.frame.flow.name}: {MAX_STEPS_WITHOUT_INPUT} nodes without "
+                                   f"caller input (loop at {node.name!r})")
+
+    def _trace(self, event: str, **fields) -> None:
+        if self.s.tracer is None:
+            return
+        node = self.node
+        self.s.tracer({"event": event, "flow": self.frame.flow.name, "version": self.frame.flow.version,
+                       "node": node.name if node else None, "uuid": getattr(self.call, "uuid", None),
+                       "t": time.time(), **fields})
+
+    # ---- values ---------------------------------------------------------------------------
+    def scope(self, frame: _Frame | None = None) -> dict:
+        frame = frame or self.frame
+        call = self.call
+        return {**frame.vars,
+                "call": {"uuid": getattr(call, "uuid", None), "caller_id": getattr(call, "caller_id", None),
+                         "destination": getattr(call, "destination", None), "started": self.started,
+                         "variables": getattr(call, "variables", {})},
+                "flow": {"name": frame.flow.name, "version": frame.flow.version},
+                "trail": list(self.trail), "now": self.s.clock(), "error": self.error,
+                "hangup_cause": self.hangup_cause, "ticket_serial": self._ticket_serial}
+
+    def _ticket_serial(self) -> str:
+        return self.s.need("store", self.node.name if self.node else "?").next_ticket_serial()
+
+    def render(self, value, frame: _Frame | None = None):
+        scope = self.scope(frame)
+        if isinstance(value, Mapping):
+            return {k: expr.render(v, scope) for k, v in value.items()}
+        return expr.render(value, scope)
+
+    def evaluate(self, value, frame: _Frame | None = None):
+        return expr.evaluate(value, self.scope(frame))
+
+    @property
+    def lang(self) -> str:
+        return self.frame.vars.get("lang") or self.frame.flow.languages[0]
+
+    def _set(self, frame: _Frame, name: str, value) -> None:
+        if name == "lang" and value not in frame.flow.languages:
+            raise FlowRuntimeError(f"node {self.node.name!r}: language {value!r} is not one of the flow's "
+                                   f"languages ({', '.join(frame.flow.languages)})")
+        frame.vars[name] = value
+
+    # ---- prompts --------------------------------------------------------------------------
+    def _playable(self, items) -> tuple[list[str], list[str]]:
+        """(things to hand to playback, names for the trace) for a prompt sequence."""
+        paths, names = [], []
+        lang = self.lang
+        for item in items or ():
+            if "name" in item:
+                name = str(self.render(item["name"]))
+                paths.append(self.s.prompt_path(name, lang))
+                names.append(name)
+            elif "say" in item:
+                value = self.render(item["value"])
+                say = self.s.say or _say_render
+                for name in say(lang, item["say"], value):
+                    paths.append(self.s.prompt_path(name, lang))
+                    names.append(name)
+            elif "tone" in item:
+                paths.append("tone_stream://" + str(self.render(item["tone"])))
+                names.append(paths[-1])
+            elif "silence" in item:
+                paths.append(f"silence_stream://{int(item['silence'] * 1000)}")
+                names.append(paths[-1])
+            elif "file" in item:
+                paths.append(str(self.render(item["file"])))
+                names.append(paths[-1])
+            elif "text" in item:
+                if not self.s.tts:
+                    raise FlowRuntimeError("text prompt but no TTS configured ([flows] tts)")
+                text = str(self.render(item["text"]))
+                paths.append("say:" + text)
+                names.append("say:" + text)
+        return paths, names
+
+    def play(self, items) -> None:
+        paths, names = self._playable(items)
+        if not paths:
+            return
+        if self.s.tts and any(p.startswith("say:") for p in paths):
+            engine, _, voice = self.s.tts.partition("|")
+            self.call.set("tts_engine", engine)
+            if voice:
+                self.call.set("tts_voice", voice)
+        self._trace("prompt", prompts=names)
+        self.call.playback(paths)
+
+    def _prompt_arg(self, items) -> str:
+        """One word for play_and_get_digits: a file, or file_string://a!b!c. Prompts that
+        cannot be one word (TTS text with spaces) are played first instead."""
+        paths, names = self._playable(items)
+        self._trace("prompt", prompts=names, question=True)
+        if len(paths) == 1 and not any(c.isspace() for c in paths[0]):
+            return paths[0]
+        if paths and not any(c.isspace() or c == "!" for p in paths for c in p):
+            return "file_string://" + "!".join(paths)
+        self.call.playback(paths)
+        return "silence_stream://250"
+
+    def ask(self, items, *, min_digits: int, max_digits: int, timeout: float, terminators: str,
+            digit_timeout: float | None = None) -> str:
+        digits = self.call.play_and_get_digits(min_digits, max_digits, 1, int(timeout * 1000), terminators,
+                                               self._prompt_arg(items),
+                                               digit_timeout_ms=int((digit_timeout or timeout) * 1000))
+        return digits or ""
+
+    # ---- node kinds: each returns (target, edge label), or None when the flow part ends --
+    def _k_play(self, node: Node, frame: _Frame):
+        self.play(node.args["prompt"])
+        return node.args["next"], "next"
+
+    def _k_say(self, node: Node, frame: _Frame):
+        self.play([{"say": node.args["type"], "value": node.args["value"]}])
+        return node.args["next"], "next"
+
+    def _k_menu(self, node: Node, frame: _Frame):
+        a = node.args
+        options = a["options"]
+        longest = max(len(k) for k in options)
+        for attempt in range(a["tries"]):
+            prompt = a["prompt"] if attempt == 0 else (a["repeat_prompt"] or a["prompt"])
+            digits = self.ask(prompt, min_digits=1, max_digits=longest, timeout=a["timeout"],
+                              terminators="#" if longest > 1 and "#" not in options else "",
+                              digit_timeout=a["digit_timeout"])
+            valid = digits in options
+            self._trace("input", digits=digits, valid=valid, attempt=attempt + 1)
+            if valid:
+                return options[digits], f"options.{digits}"
+            sorry = a["invalid"] if digits else (a["no_input"] or a["invalid"])
+            if sorry:
+                self.play(sorry)
+        return a["on_fail"], "on_fail"
+
+    def _k_collect(self, node: Node, frame: _Frame):
+        a = node.args
+        for attempt in range(a["tries"]):
+            digits = self.ask(a["prompt"], min_digits=1, max_digits=a["max"], timeout=a["timeout"],
+                              terminators=a["terminators"], digit_timeout=a["digit_timeout"])
+            problem = _digits_problem(digits, a)
+            self._trace("input", digits=digits, valid=problem is None, attempt=attempt + 1,
+                        **({"problem": problem} if problem else {}))
+            if problem is not None:
+                sorry = (a["no_input"] or a["invalid"]) if not digits else a["invalid"]
+                if sorry:
+                    self.play(sorry)
+                continue
+            if a["readback"]:
+                self.play([{"say": "digits", "value": digits}])
+            if a["confirm"]:
+                answer = self.ask(a["confirm"]["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
+                                  terminators="")
+                confirmed = answer == a["confirm"]["yes"]
+                self._trace("input", digits=answer, valid=confirmed, confirm=True)
+                if not confirmed:
+                    continue
+            self._set(frame, a["into"], digits)
+            return a["next"], "next"
+        return a["on_fail"], "on_fail"
+
+    def _k_record(self, node: Node, frame: _Frame):
+        a = node.args
+        count = self.visits.get(f"{frame.flow.name}.{node.name}", 1)
+        day = self.s.clock().strftime("%Y%m%d")
+        path = Path(self.s.recordings).absolute() / frame.flow.name / day / \
+            f"{getattr(self.call, 'uuid', 'call')}-{node.name}-{count}.wav"
+        try:  # FreeSWITCH writes the file; on the same host the directory must exist
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("cannot create recordings directory", extra={"dir": str(path.parent), "error": str(exc)})
+        review = a["review"]
+        while True:
+            self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
+            if a["prompt"]:
+                self.play(a["prompt"])
+            if a["beep"]:
+                self._trace("prompt", prompts=[BEEP])
+                self.call.playback(BEEP)
+            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])))
+            duration = float(getattr(result, "duration_s", 0.0) or 0.0)
+            self._set(frame, a["into"], {"path": str(path), "duration": duration, "saved": False})
+            self._trace("input", recording=str(path), duration=duration, valid=True)
+            if not review:
+                frame.vars[a["into"]]["saved"] = True
+                return a["next"], "next"
+            decision = self._review(review, path)
+            if decision == "rerecord":
+                continue
+            if decision == "discard":
+                _remove_quietly(path)
+                self._set(frame, a["into"], None)
+                return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+            frame.vars[a["into"]]["saved"] = True
+            return a["next"], "next"
+
+    def _review(self, review, path: Path) -> str:
+        keys = {review["listen"]: "listen", review["rerecord"]: "rerecord", review["save"]: "save",
+                review["discard"]: "discard"}
+        tries = review["tries"]
+        while tries > 0:
+            digits = self.ask(review["prompt"], min_digits=1, max_digits=1, timeout=5.0, terminators="")
+            choice = keys.get(digits)
+            self._trace("input", digits=digits, valid=choice is not None, review=choice)
+            if choice == "listen":
+                self._trace("prompt", prompts=[str(path)])
+                self.call.playback(str(path))
+                continue
+            if choice is not None:
+                return choice
+            tries -= 1
+        return "save"  # a caller who stops answering keeps the message: the usual voicemail rule
+
+    def _k_sql(self, node: Node, frame: _Frame):
+        a = node.args
+        params = self.render(a["params"])
+        try:
+            store = self.s.need("store", node.name)
+            if a["rows"] == "one":
+                result = store.query_one(a["query"], params)
+            else:
+                result = store.query(a["query"], params)
+        except CallHangup:
+            raise
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._trace("error", error=self.error, query=a["query"])
+            if a.get("on_error"):
+                return a["on_error"], "on_error"
+            raise
+        self._trace("store", query=a["query"], rows=_count(result))
+        self._set(frame, a["into"], result)
+        return (a["next"], "next") if "next" in a and a["next"] else None
+
+    def _k_write(self, node: Node, frame: _Frame):
+        a = node.args
+        store = self.s.need("store", node.name)
+        row = self.render(a["row"])
+        visit = self.visits.get(f"{frame.flow.name}.{node.name}", 1)
+        where = f"on_hangup.{node.name}" if self.in_on_hangup else node.name
+        key = self.render(a["key"]) if a["key"] else f"{getattr(self.call, 'uuid', '')}:{where}:{visit}"
+        store.write(a["kind"], row, key=str(key))
+        self._trace("store", kind=a["kind"], key=str(key))
+        return (a["next"], "next") if a.get("next") else None
+
+    def _k_set(self, node: Node, frame: _Frame):
+        for name, value in node.args["vars"].items():
+            self._set(frame, name, self.evaluate(value, frame))
+        return (node.args["next"], "next") if node.args.get("next") else None
+
+    def _k_branch(self, node: Node, frame: _Frame):
+        for i, case in enumerate(node.args["cases"]):
+            if self.evaluate(case["when"], frame):
+                return case["goto"], f"cases[{i}]"
+        return node.args["else"], "else"
+
+    def _k_goto(self, node: Node, frame: _Frame):
+        return node.args["target"], "target"
+
+    def _k_subflow(self, node: Node, frame: _Frame):
+        a = node.args
+        callee = self._flow_named(a["flow"])
+        args = self.render(a["args"])
+        sub = _Frame(callee, {**self._initial_vars(callee), **args, "lang": self.lang})
+        if self.lang not in callee.languages:
+            sub.vars["lang"] = callee.languages[0]
+        self._run(sub)
+        self.node = node
+        for var, output in a["returns"].items():
+            self._set(frame, var, sub.vars.get(output))
+        if "lang" in sub.vars and sub.vars["lang"] in frame.flow.languages:
+            frame.vars["lang"] = sub.vars["lang"]  # a language menu in a subflow switches the call
+        return a["next"], "next"
+
+    def _k_return(self, node: Node, frame: _Frame):
+        raise _Return()
+
+    def _k_queue(self, node: Node, frame: _Frame):
+        a = node.args
+        router = self.s.need("router", node.name)
+        kwargs = {"priority": int(self.evaluate(a["priority"], frame) or 0),
+                  "skills": list(a["skills"]) or None}
+        if a["timeout"]:
+            kwargs["timeout"] = a["timeout"]
+        outcome = router.enqueue(self.call, a["queue"], **kwargs)
+        kind, target = getattr(outcome, "kind", str(outcome)), getattr(outcome, "target", None)
+        self._trace("input", queue=a["queue"], outcome=kind, agent=target, valid=True)
+        if a["into"]:
+            self._set(frame, a["into"], {"kind": kind, "target": target})
+        if kind == "abandoned":
+            raise _Ended("caller_hangup", "NORMAL_CLEARING")
+        label = {"answered": "next", "overflow": "on_overflow", "timeout": "on_timeout",
+                 "callback": "on_callback"}.get(kind)
+        if label and a.get(label):
+            return a[label], label
+        self.call.hangup()
+        raise _Ended("queue", "NORMAL_CLEARING")
+
+    def _k_transfer(self, node: Node, frame: _Frame):
+        a = node.args
+        if a["extension"]:
+            self.call.transfer(a["extension"], "XML", a["context"])
+            raise _Ended("transfer")
+        if a["number"]:
+            result = self.call.bridge(f"sofia/gateway/{a['gateway']}/{a['number']}")
+            if getattr(result, "ok", False):
+                self.call.hangup()
+                raise _Ended("transfer")
+            self.error = f"bridge to {a['number']} failed: {getattr(result, 'cause', None)}"
+            self._trace("error", error=self.error)
+            if a["on_fail"]:
+                return a["on_fail"], "on_fail"
+            self.call.hangup()
+            raise _Ended("transfer", getattr(result, "cause", None))
+        target = self._flow_named(a["flow"])
+        self._run(_Frame(target, {**self._initial_vars(target), "lang": self.lang
+                                  if self.lang in target.languages else target.languages[0]}))
+        self.call.hangup()
+        raise _Ended("hangup")
+
+    def _k_schedule(self, node: Node, frame: _Frame):
+        a = node.args
+        calendar = self.s.need("calendars", node.name).get(a["calendar"])
+        if calendar is None:
+            raise FlowRuntimeError(f"node {node.name!r}: calendar {a['calendar']!r} is not loaded")
+        now = self.s.clock()
+        mode = calendar.mode(now)
+        if mode in a["modes"]:
+            return a["modes"][mode], f"modes.{mode}"
+        return (a["open"], "open") if calendar.is_open(now) else (a["closed"], "closed")
+
+    def _k_hangup(self, node: Node, frame: _Frame):
+        if node.args["prompt"]:
+            self.play(node.args["prompt"])
+        self.call.hangup(node.args["cause"])
+        raise _Ended("hangup", node.args["cause"])
+
+    def _flow_named(self, name: str) -> Flow:
+        try:
+            return self.flows[name]
+        except KeyError:
+            raise FlowRuntimeError(f"flow {name!r} is not loaded") from None
+
+    # ---- on_hangup ------------------------------------------------------------------------
+    def _on_hangup(self) -> None:
+        """Run every on_hangup step; a failing step is logged and the next still runs."""
+        self.frame = _Frame(self.flow, self.main_vars)
+        self.in_on_hangup = True
+        for step in self.flow.on_hangup:
+            self.node = step
+            try:
+                getattr(self, f"_k_{step.kind}")(step, self.frame)
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}"
+                log.warning("on_hangup step failed", extra={"step": step.name, "error": message})
+                self._trace("error", error=message, stage="on_hangup")
+
+
+def _digits_problem(digits: str, a: Mapping) -> str | None:
+    if not digits:
+        return "no input"
+    if len(digits) < a["min"] or len(digits) > a["max"]:
+        return f"{len(digits)} digits, expected {a['min']}-{a['max']}"
+    if a["validate"] and not re.fullmatch(a["validate"], digits):
+        return "does not match validate"
+    if a["check"] and not CHECKS[a["check"]](digits):
+        return f"fails {a['check']} check"
+    return None
+
+
+def luhn(digits: str) -> bool:
+    """Luhn mod-10: the check digit of bank cards and many account numbers."""
+    if not digits.isdigit() or len(digits) < 2:
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def mod11(digits: str) -> bool:
+    """ISO 7064 MOD 11-2 as in China's 18-digit resident ID; X (10) is keyed as *."""
+    if len(digits) != 18 or not digits[:17].isdigit():
+        return False
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = (12 - sum(int(d) * w for d, w in zip(digits, weights)) % 11) % 11
+    return digits[17] == ("*" if check == 10 else str(check))
+
+
+def mobile_cn(digits: str) -> bool:
+    return re.fullmatch(r"1[3-9]\d{9}", digits) is not None
+
+
+CHECKS = {"luhn": luhn, "mod11": mod11, "mobile_cn": mobile_cn}
+
+
+def _count(result) -> int:
+    if result is None:
+        return 0
+    return len(result) if isinstance(result, list) else 1
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        os.remove(path)
+    except OSError:  # written by FreeSWITCH on another host, or never written: nothing to undo
+        pass
+
+
+def run_call(call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None,
+             answer: bool = True) -> Outcome:
+    return Session(call, flow, services, flows).run(answer=answer)

@@ -1,0 +1,166 @@
+"""YAML source with positions: PyYAML's compose API keeps a line/column mark on every
+node, so every problem can be reported as file:line:col.
+
+The composed node tree is converted by the compiler itself; this module only parses,
+rejects what the flow language does not allow (duplicate keys, merge keys, custom tags,
+alias bombs) and turns plain values into Python values.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+try:  # libyaml is ~10x faster; the pure-Python parser gives the same marks
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Loader = yaml.SafeLoader
+
+MAX_NODES = 200_000  # walking aliases of aliases can explode ("billion laughs")
+_CONSTRUCTOR = SafeConstructor()
+_SCALARS = {
+    "tag:yaml.org,2002:str": lambda node: node.value,
+    "tag:yaml.org,2002:null": lambda node: None,
+    "tag:yaml.org,2002:bool": _CONSTRUCTOR.construct_yaml_bool,
+    "tag:yaml.org,2002:int": _CONSTRUCTOR.construct_yaml_int,
+    "tag:yaml.org,2002:float": _CONSTRUCTOR.construct_yaml_float,
+    "tag:yaml.org,2002:timestamp": _CONSTRUCTOR.construct_yaml_timestamp,
+}
+
+
+class SourceError(Exception):
+    """Bad YAML at a position (1-based line and column)."""
+
+    def __init__(self, line: int, col: int, message: str, hint: str = ""):
+        super().__init__(message)
+        self.line, self.col, self.message, self.hint = line, col, message, hint
+
+
+def position(node: Node) -> tuple[int, int]:
+    mark = node.start_mark
+    return mark.line + 1, mark.column + 1
+
+
+def compose(text: str) -> Node | None:
+    """Parse one YAML document into a node tree; SourceError on a syntax error."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
+        raise SourceError(line, col, f"YAML syntax: {message}",
+                          "check indentation, quoting and that `#` and `:` in values are quoted") \
+            from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # e.g. bad unicode in the reader
+        raise SourceError(1, 1, f"YAML error: {exc}") from None
+    if root is not None:
+        check_tree(root)
+    return root
+
+
+_COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def check_tree(root: Node) -> None:
+    """Refuse custom tags, aliases that contain themselves, and alias bombs, before anything
+    walks the tree recursively."""
+    budget = MAX_NODES
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, True)]
+    while stack:
+        node, entering = stack.pop()
+        if not entering:
+            on_path.discard(id(node))
+            continue
+        budget -= 1
+        if budget < 0:
+            line, col = position(node)
+            raise SourceError(line, col, "file too large (aliases expand to too many values)")
+        if id(node) in on_path:
+            line, col = position(node)
+            raise SourceError(line, col, "recursive alias: a value contains itself")
+        if isinstance(node, ScalarNode):
+            if node.tag == "tag:yaml.org,2002:merge":
+                line, col = position(node)
+                raise SourceError(line, col, "merge keys (<<) are not supported",
+                                  "write the fields out, or use a subflow for shared steps")
+            if node.tag not in _SCALARS:
+                line, col = position(node)
+                raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+                                  "flow files use plain YAML values only")
+            continue
+        if node.tag not in _COLLECTION_TAGS:
+            line, col = position(node)
+            raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+                              "flow files use plain YAML values only")
+        on_path.add(id(node))
+        stack.append((node, False))
+        children = node.value if isinstance(node, SequenceNode) else \
+            [child for pair in node.value for child in pair]
+        stack.extend((child, True) for child in reversed(children))
+
+
+def scalar(node: ScalarNode) -> Any:
+    convert = _SCALARS.get(node.tag)
+    if convert is None:
+        line, col = position(node)
+        raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+                          "flow files use plain YAML values only")
+    try:
+        return convert(node)
+    except (ConstructorError, ValueError, OverflowError) as exc:
+        line, col = position(node)
+        raise SourceError(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}") \
+            from None
+
+
+def pairs(node: MappingNode, report=None) -> list[tuple[str, Node, Node]]:
+    """(key, key node, value node) of a mapping; keys must be unique scalars.
+
+    Without `report` the first bad key raises SourceError; with it, each bad key is passed
+    to report(SourceError) and skipped, so the rest of the mapping is still checked.
+    """
+    seen: dict[str, Node] = {}
+    out = []
+    for key_node, value_node in node.value:
+        line, col = position(key_node)
+        if not isinstance(key_node, ScalarNode):
+            error = SourceError(line, col, "a key must be a plain name, not a list or mapping")
+        elif key_node.tag == "tag:yaml.org,2002:merge":
+            error = SourceError(line, col, "merge keys (<<) are not supported",
+                                "write the fields out, or use a subflow for shared steps")
+        elif key_node.value in seen:
+            first = position(seen[key_node.value])
+            error = SourceError(line, col, f"duplicate key {key_node.value!r} (first at line {first[0]})",
+                                "each key may appear once in a mapping")
+        else:
+            seen[key_node.value] = key_node
+            out.append((key_node.value, key_node, value_node))
+            continue
+        if report is None:
+            raise error
+        report(error)
+    return out
+
+
+def plain(node: Node, budget: list[int] | None = None, path: tuple = ()) -> Any:
+    """A node tree as Python values (lists, dicts, scalars), refusing cycles and bombs."""
+    budget = budget if budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        line, col = position(node)
+        raise SourceError(line, col, "value too large (aliases expand to too many nodes)")
+    if any(node is seen for seen in path):
+        line, col = position(node)
+        raise SourceError(line, col, "recursive alias: a value contains itself")
+    if isinstance(node, ScalarNode):
+        return scalar(node)
+    if isinstance(node, SequenceNode):
+        return [plain(item, budget, path + (node,)) for item in node.value]
+    if isinstance(node, MappingNode):
+        return {key: plain(value, budget, path + (node,)) for key, _, value in pairs(node)}
+    line, col = position(node)  # pragma: no cover - compose yields only these three
+    raise SourceError(line, col, "unsupported YAML node")

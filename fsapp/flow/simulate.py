@@ -1,0 +1,144 @@
+"""`fsapp simulate`: one call through a flow, over real TCP, against the emulator.
+
+The emulated FreeSWITCH (fsapp.sim) sends the call to an outbound socket server
+(fsapp.esl) running the flow's handler (fsapp.flow.runtime), exactly as in production.
+The caller answers each question the flow asks with the next entry of its script, like
+in flow tests: digits ("1", "12345678#"), "" (stay silent: the question times out) or
+"hangup"; it presses `delay` emulated seconds after the question's prompt starts
+(barging in, as callers who know the menu do), and hangs up at the first question after
+its script ran out. The flow's trace gives the transcript: what the caller heard, what
+they pressed, where the call ended.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fsapp.flow.interpreter import Outcome, Services
+from fsapp.flow.model import Flow
+from fsapp.flow.runtime import FlowHandler
+from fsapp.flow.trace import Recorder, fan_out, log_tracer
+
+
+@dataclass
+class Transcript:
+    flow: Flow
+    lines: list[str] = field(default_factory=list)
+    outcome: Outcome | None = None
+    report: object = None
+    events: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def heard(self) -> list[str]:
+        return [p for e in self.events if e["event"] == "prompt" for p in e["prompts"]]
+
+    @property
+    def pressed(self) -> list[str]:
+        return [e["digits"] for e in self.events if e["event"] == "input" and "digits" in e]
+
+
+def transcript_lines(events: list[dict], verbose: bool = False) -> list[str]:
+    lines = []
+    for e in events:
+        kind = e["event"]
+        if kind == "enter":
+            lines.append(f"[{e['flow']}.{e['node']}] {e['kind']}")
+        elif kind == "prompt":
+            lines.extend(f"  heard    {name}" for name in e["prompts"])
+        elif kind == "input" and "digits" in e:
+            verdict = "" if e.get("valid") else f"  (not accepted{': ' + e['problem'] if e.get('problem') else ''})"
+            lines.append(f"  pressed  {e['digits'] or '(nothing)'}{verdict}")
+        elif kind == "input" and "recording" in e:
+            lines.append(f"  recorded {e['duration']:.1f} s -> {_relative(e['recording'])}")
+        elif kind == "input" and "queue" in e:
+            lines.append(f"  queue    {e['queue']}: {e['outcome']}" + (f" (agent {e['agent']})" if e.get("agent") else ""))
+        elif kind == "error":
+            lines.append(f"  error    {e['error']}")
+        elif kind == "edge" and verbose:
+            lines.append(f"  -> {e['to']} via {e['label']}")
+        elif kind == "end":
+            lines.append(f"ended: {e['reason']} in {e['flow']}.{e['node']} ({e.get('cause')})")
+    return lines
+
+
+def _relative(path: str) -> str:
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+class QuestionPacedCaller:
+    """A tracer that answers the flow's questions: on each `prompt` event of a question it
+    presses the next script entry on the caller's leg (what fsapp.sim's Press step does)."""
+
+    def __init__(self, presses: list[str], clock, delay: float):
+        self.presses = list(presses)
+        self.clock = clock
+        self.delay = delay
+        self.caller = None
+
+    def __call__(self, event: dict) -> None:
+        if event["event"] == "prompt" and event.get("question") and self.caller is not None:
+            entry = self.presses.pop(0) if self.presses else "hangup"
+            import gevent
+            gevent.spawn(self._answer, entry)
+
+    def _answer(self, entry: str) -> None:
+        self.clock.sleep(self.delay)
+        leg = self.caller.leg
+        if leg is None or leg.hungup:
+            return
+        if entry == "hangup":
+            self.caller.report.hung_up_by = "caller"
+            leg.hangup("NORMAL_CLEARING")
+            return
+        target = leg.peer or leg
+        for i, digit in enumerate(entry):
+            if i:
+                self.clock.sleep(0.1)
+            target.queue_dtmf(digit, source="RTP")
+        self.caller.report.pressed.append(entry)
+
+
+def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "13800138000",
+             delay: float = 1.0, timeout: float = 120.0, scale: float = 20.0,
+             services: Services | None = None, hangup_after: float | None = None) -> Transcript:
+    """Run one emulated call to the flow's first number; returns the transcript."""
+    from fsapp.esl.outbound import OutboundServer
+    from fsapp.sim import CallerScript, Hangup, RealClock, Socket, Switch
+
+    if not flow.numbers:
+        raise ValueError(f"flow {flow.name} answers no numbers: simulate the flow that calls it")
+    recorder = Recorder()
+    clock = RealClock(scale=scale)
+    answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay)
+    handler = FlowHandler(flows_dir, cfg, services=services)
+    handler.services.tracer = fan_out(recorder, answering, log_tracer)
+    switch = Switch(password="ClueCon", esl=("127.0.0.1", 0), clock=clock).start()
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
+                            command_timeout=10.0).start()
+    try:
+        number = flow.numbers[0]
+        switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{server.port} async full"))
+        steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
+        caller = switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=steps))
+        answering.caller = caller
+        report = caller.wait(timeout)
+        outcome = _wait_outcome(handler, timeout=10.0)
+    finally:
+        server.stop(timeout=5.0)
+        switch.stop()
+    return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
+                      notes=list(handler.warnings))
+
+
+def _wait_outcome(handler: FlowHandler, timeout: float) -> Outcome | None:
+    """on_hangup runs after the caller is gone: give the handler a moment to finish."""
+    import gevent
+    deadline = timeout
+    while not handler.outcomes and deadline > 0:
+        gevent.sleep(0.05)
+        deadline -= 0.05
+    return handler.outcomes[-1] if handler.outcomes else None

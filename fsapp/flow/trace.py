@@ -1,0 +1,74 @@
+"""Trace events: every node reports what happened, and simulate, flow tests (coverage),
+reports and metrics all read the same stream.
+
+An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and `t`
+(time.time()). Kinds:
+
+    enter    a node starts                      kind
+    prompt   prompts were played                prompts: [names]
+    input    the caller answered a question     digits ('' = no input), valid: bool
+    edge     the flow moves on                  to, label (next, options.1, cases[0], ...)
+    error    something failed                   error (message)
+    store    a row was written / query run      query or kind
+    end      the call's flow part ended         reason (hangup, transfer, queue, caller_hangup,
+                                                error, return), cause
+"""
+from __future__ import annotations
+
+import collections
+from typing import Callable
+
+from fsapp.log import get_logger
+
+Tracer = Callable[[dict], None]
+log = get_logger("fsapp.flow.trace")
+
+
+class Recorder:
+    """Keeps every event (simulate, flow tests)."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+
+    def __call__(self, event: dict) -> None:
+        self.events.append(event)
+
+    def of(self, kind: str) -> list[dict]:
+        return [e for e in self.events if e["event"] == kind]
+
+
+class NodeCounter:
+    """Per-node and per-edge counts, the figures behind "which menu nodes callers reach and
+    where they give up" (domain brief section 4)."""
+
+    def __init__(self):
+        self.entered: collections.Counter = collections.Counter()
+        self.edges: collections.Counter = collections.Counter()
+        self.ended: collections.Counter = collections.Counter()  # (flow, node, reason)
+
+    def __call__(self, event: dict) -> None:
+        key = (event.get("flow"), event.get("node"))
+        if event["event"] == "enter":
+            self.entered[key] += 1
+        elif event["event"] == "edge":
+            self.edges[key + (event.get("label"), event.get("to"))] += 1
+        elif event["event"] == "end":
+            self.ended[key + (event.get("reason"),)] += 1
+
+
+def log_tracer(event: dict) -> None:
+    """Trace events as DEBUG log lines (errors as WARNING), carrying the call uuid."""
+    fields = {k: v for k, v in event.items() if k not in ("event", "t", "uuid")}
+    if event["event"] == "error":
+        log.warning("flow error", extra=fields)
+    else:
+        log.debug(f"flow {event['event']}", extra=fields)
+
+
+def fan_out(*tracers: Tracer | None) -> Tracer:
+    live = [t for t in tracers if t is not None]
+
+    def trace(event: dict) -> None:
+        for tracer in live:
+            tracer(event)
+    return trace

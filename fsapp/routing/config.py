@@ -1,0 +1,254 @@
+"""routing.yaml -> RoutingConfig (queues, agents, tiers), every mistake as file:line.
+
+Keys use mod_callcenter's names; both `max-wait-time` and `max_wait_time` are accepted.
+
+    queues:
+      hotline:
+        strategy: longest-idle-agent
+        max-wait-time: 600
+        overflow:
+          - {after: 120, queue: experts}
+          - {no_agent: 0, flow: mailbox}
+    agents:
+      "1001": {contact: user/1001, skills: {mandarin: 9}, wrap-up-time: 10, status: Available}
+    tiers:
+      - {queue: hotline, agent: "1001", level: 1, position: 1}
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fsapp.calendar.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
+from fsapp.routing.model import AgentConfig, AgentStatus, OverflowRule, Queue, Tier
+from fsapp.routing.policy import ACTIONS, CONDITIONS
+from fsapp.routing.strategies import STRATEGIES
+
+
+@dataclass
+class RoutingConfig:
+    queues: dict[str, Queue] = field(default_factory=dict)
+    agents: dict[str, AgentConfig] = field(default_factory=dict)
+    tiers: list[Tier] = field(default_factory=list)
+    calendars_file: str = ""
+    path: str = ""
+
+    def queue(self, name: str) -> Queue:
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise KeyError(f"unknown queue {name!r}; queues in {self.path or 'routing.yaml'}: "
+                           f"{', '.join(sorted(self.queues)) or '(none)'}") from None
+
+    def levels(self, queue: str) -> list[int]:
+        return sorted({t.level for t in self.tiers if t.queue == queue})
+
+
+def load_routing(path: str | Path) -> RoutingConfig:
+    return parse_routing(load_located(path), str(path))
+
+
+def loads_routing(text: str, path: str = "<string>") -> RoutingConfig:
+    return parse_routing(loads_located(text, path), path)
+
+
+def _norm(key) -> str:
+    return str(key).replace("-", "_")
+
+
+def _fields(cls, skip=()):
+    return {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+
+
+def _coerce(value, typ, path, line, what):
+    typ = {"float": float, "int": int, "bool": bool, "str": str}.get(typ, typ) if isinstance(typ, str) else typ
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "yes", "1"):
+            return True
+        if str(value).lower() in ("false", "no", "0"):
+            return False
+    elif typ in (int, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if typ is int and float(value) != int(value):
+                raise SourceError(path, line, f"{what}: expected a whole number, got {value!r}")
+            if value < 0:
+                raise SourceError(path, line, f"{what}: must not be negative, got {value!r}")
+            return typ(value)
+        try:
+            out = typ(str(value))
+            if out < 0:
+                raise ValueError
+            return out
+        except ValueError:
+            pass
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:
+        return value
+    raise SourceError(path, line, f"{what}: expected {typ.__name__}, got {value!r}")
+
+
+def parse_routing(doc, path: str) -> RoutingConfig:
+    if not isinstance(doc, Located):
+        raise SourceError(path, getattr(doc, "line", 1), "expected a mapping with queues, agents, tiers")
+    for key in doc:
+        if key not in ("queues", "agents", "tiers", "calendars"):
+            raise SourceError(path, doc.key_line(key), f"unknown top-level key {key!r}; "
+                                                       f"known: queues, agents, tiers, calendars")
+    cfg = RoutingConfig(path=path, calendars_file=str(doc.get("calendars", "")))
+    queues = doc.get("queues") or Located()
+    if not isinstance(queues, Located):
+        raise SourceError(path, doc.key_line("queues"), "queues must map queue names to settings")
+    for name, spec in queues.items():
+        cfg.queues[str(name)] = _queue(str(name), spec, path, queues.key_line(name))
+    agents = doc.get("agents") or Located()
+    if not isinstance(agents, Located):
+        raise SourceError(path, doc.key_line("agents"), "agents must map agent names to settings")
+    for name, spec in agents.items():
+        cfg.agents[str(name)] = _agent(str(name), spec, path, agents.key_line(name))
+    tiers = doc.get("tiers") or LocatedList()
+    if not isinstance(tiers, list):
+        raise SourceError(path, doc.key_line("tiers"), "tiers must be a list of {queue, agent, level, position}")
+    seen = set()
+    for index, spec in enumerate(tiers):
+        line = tiers.item_line(index) if isinstance(tiers, LocatedList) else doc.key_line("tiers")
+        tier = _tier(spec, path, line, cfg)
+        if (tier.queue, tier.agent) in seen:
+            raise SourceError(path, line, f"tier {tier.queue}/{tier.agent} is listed twice")
+        seen.add((tier.queue, tier.agent))
+        cfg.tiers.append(tier)
+    for queue in cfg.queues.values():
+        for rule in queue.overflow:
+            if rule.action == "queue" and rule.target not in cfg.queues:
+                raise SourceError(path, rule.line, f"overflow to unknown queue {rule.target!r}; "
+                                                   f"known: {', '.join(sorted(cfg.queues))}")
+    return cfg
+
+
+def _queue(name, spec, path, line) -> Queue:
+    if spec is None:
+        spec = Located()
+    if not isinstance(spec, Located):
+        raise SourceError(path, line, f"queue {name!r} must be a mapping of settings")
+    known = _fields(Queue, skip=("name", "overflow", "line"))
+    kwargs = {}
+    rules = []
+    for key, value in spec.items():
+        key_line = spec.key_line(key)
+        norm = _norm(key)
+        if norm == "overflow":
+            rules = _overflow(value, path, key_line)
+            continue
+        if norm not in known:
+            raise SourceError(path, key_line, f"queue {name!r}: unknown setting {key!r}; "
+                                              f"see docs/routing.md for the list")
+        if norm == "skills":
+            kwargs[norm] = _skills(value, path, key_line)
+            continue
+        kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"queue {name!r} {key}")
+    strategy = kwargs.get("strategy", "longest-idle-agent")
+    if strategy not in STRATEGIES:
+        raise SourceError(path, spec.key_line("strategy"), f"unknown strategy {strategy!r}; "
+                                                           f"one of: {', '.join(STRATEGIES)}")
+    return Queue(name=name, overflow=rules, line=line, **kwargs)
+
+
+def _overflow(value, path, line) -> list[OverflowRule]:
+    if not isinstance(value, list):
+        raise SourceError(path, line, "overflow must be a list of rules like {after: 120, queue: experts}")
+    out = []
+    for index, rule in enumerate(value):
+        rline = value.item_line(index) if isinstance(value, LocatedList) else line
+        if not isinstance(rule, dict):
+            raise SourceError(path, rline, "an overflow rule is a mapping like {after: 120, queue: experts}")
+        conds = [k for k in rule if _norm(k) in CONDITIONS]
+        acts = [k for k in rule if _norm(k) in ACTIONS]
+        unknown = [k for k in rule if _norm(k) not in CONDITIONS + ACTIONS]
+        if unknown:
+            raise SourceError(path, rline, f"overflow rule: unknown key {unknown[0]!r}; conditions: "
+                                           f"{', '.join(CONDITIONS)}; actions: {', '.join(ACTIONS)}")
+        if len(conds) != 1 or len(acts) != 1:
+            raise SourceError(path, rline, f"an overflow rule needs exactly one condition "
+                                           f"({', '.join(CONDITIONS)}) and one action ({', '.join(ACTIONS)})")
+        cond, act = conds[0], acts[0]
+        raw = rule[cond]
+        amount = 0.0 if raw is True or raw is None else _coerce(raw, float, path, rline, f"overflow {cond}")
+        out.append(OverflowRule(_norm(cond), amount, _norm(act), str(rule[act]), rline))
+    return out
+
+
+def _skills(value, path, line) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise SourceError(path, line, "skills must map skill names to levels 1-10, e.g. {mandarin: 8}")
+    out = {}
+    for skill, level in value.items():
+        level = _coerce(level, int, path, line, f"skill {skill!r}")
+        if not 0 <= level <= 10:
+            raise SourceError(path, line, f"skill {skill!r}: level must be 0-10, got {level}")
+        out[str(skill)] = level
+    return out
+
+
+def _agent(name, spec, path, line) -> AgentConfig:
+    if not isinstance(spec, Located):
+        raise SourceError(path, line, f"agent {name!r} must be a mapping (contact, skills, ...)")
+    known = _fields(AgentConfig, skip=("name",))
+    kwargs = {}
+    for key, value in spec.items():
+        key_line = spec.key_line(key)
+        norm = _norm(key)
+        if norm not in known:
+            raise SourceError(path, key_line, f"agent {name!r}: unknown setting {key!r}; "
+                                              f"known: {', '.join(sorted(known))}")
+        if norm == "skills":
+            kwargs[norm] = _skills(value, path, key_line)
+        elif norm == "status":
+            try:
+                kwargs[norm] = AgentStatus.parse(str(value))
+            except ValueError as exc:
+                raise SourceError(path, key_line, str(exc)) from None
+        else:
+            kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"agent {name!r} {key}")
+    if not kwargs.get("contact"):
+        raise SourceError(path, line, f"agent {name!r}: 'contact' (dial string, e.g. user/{name}) is required")
+    if kwargs.get("capacity", 1) < 1:
+        raise SourceError(path, spec.key_line("capacity"), f"agent {name!r}: capacity must be at least 1")
+    return AgentConfig(name=name, **kwargs)
+
+
+def _tier(spec, path, line, cfg: RoutingConfig) -> Tier:
+    if not isinstance(spec, dict) or "queue" not in spec or "agent" not in spec:
+        raise SourceError(path, line, "a tier is {queue: NAME, agent: NAME, level: 1, position: 1}")
+    extra = set(spec) - {"queue", "agent", "level", "position"}
+    if extra:
+        raise SourceError(path, line, f"tier: unknown key {sorted(extra)[0]!r}")
+    queue, agent = str(spec["queue"]), str(spec["agent"])
+    if queue not in cfg.queues:
+        raise SourceError(path, line, f"tier: unknown queue {queue!r}; define it under queues:")
+    if agent not in cfg.agents:
+        raise SourceError(path, line, f"tier: unknown agent {agent!r}; define it under agents:")
+    level = _coerce(spec.get("level", 1), int, path, line, "tier level")
+    position = _coerce(spec.get("position", 1), int, path, line, "tier position")
+    return Tier(queue, agent, level, position)
+
+
+def seed_backend(cfg: RoutingConfig, backend, now: float) -> None:
+    """Make the backend know the file's agents and tiers. Agents already known keep their
+    status and counters. Tiers are (re)applied when the file's tiers changed since the
+    last seeding, so `fsapp tier remove` sticks until routing.yaml itself changes."""
+    for agent in cfg.agents.values():
+        backend.put_agent(agent, now)
+    digest = hashlib.sha256(repr(sorted((t.queue, t.agent, t.level, t.position)
+                                        for t in cfg.tiers)).encode()).hexdigest()
+    if backend.get_meta("tiers_seeded") == digest:
+        return
+    existing = {(t.queue, t.agent): t for t in backend.tiers()}
+    for tier in cfg.tiers:
+        if existing.get((tier.queue, tier.agent)) != tier:
+            backend.add_tier(tier)
+    backend.set_meta("tiers_seeded", digest)

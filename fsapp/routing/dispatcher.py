@@ -1,0 +1,250 @@
+"""The event-driven heart of routing: match waiting members with free agents.
+
+One Dispatcher runs per worker process. It sleeps until something happens (an agent
+becomes free or changes status, a member joins or leaves, a tier changes; these arrive
+as backend events from every worker and node) or until the earliest timer it computed
+(an overflow deadline, a tier level opening, a ring-progressively step). No polling.
+
+On each pass, per queue, it takes one snapshot of the queue's agents and members, orders
+*all* waiting members of the queue (every worker's: priority with aging, so fairness is
+global) and lets this worker claim agents only for its own members among the first K,
+K being the number of free agents. Claims are atomic in the backend, so two workers
+racing for one agent cannot both win. The member's own greenlet (Router.enqueue, or a
+test) receives the Assignment and does the I/O: ring, bridge, release.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import gevent
+import gevent.event
+import gevent.queue
+
+from fsapp.log import get_logger
+from fsapp.routing.config import RoutingConfig
+from fsapp.routing.model import AgentRecord, AgentStatus, Member, MemberState, Queue
+from fsapp.routing.policy import Decision, QueueSnapshot, next_overflow_check, overflow_decision
+from fsapp.routing.strategies import (Candidate, QueueMemo, get_strategy, next_level_at, order_agents,
+                                      order_members)
+
+log = get_logger("fsapp.routing.dispatcher")
+
+WAKE_EVENTS = {"agent-status", "agent-released", "member-joined", "member-left", "tier-added",
+               "tier-removed", "member-requeued", "reconciled"}
+
+
+@dataclass
+class Assignment:
+    """Agents claimed for one member: one, or several at once for ring-all/progressively."""
+    agents: list[AgentRecord]
+    queue: Queue
+
+
+@dataclass
+class Ticket:
+    """A local member's mailbox: the dispatcher puts an Assignment or a Decision in it."""
+    member: Member
+    queue: Queue
+    inbox: gevent.queue.Queue = field(default_factory=lambda: gevent.queue.Queue())
+    active: bool = True          # False once the caller left or was served
+
+    def wait(self, timeout: float | None) -> Assignment | Decision | None:
+        try:
+            return self.inbox.get(timeout=timeout)
+        except gevent.queue.Empty:
+            return None
+
+
+
+class Dispatcher:
+    def __init__(self, backend, config: RoutingConfig, worker_id: str, lease: float = 30.0,
+                 clock: Callable[[], float] = time.time, max_attempts: int = 5,
+                 fallback_wake: float = 30.0):
+        self.backend = backend
+        self.config = config
+        self.worker_id = worker_id
+        self.lease = lease
+        self.clock = clock
+        self.max_attempts = max_attempts
+        # Safety net only (a lost pub/sub message must not strand a caller forever);
+        # routing itself is driven by events and computed timers.
+        self.fallback_wake = fallback_wake
+        self.tickets: dict[str, Ticket] = {}
+        self._wake = gevent.event.Event()
+        self._loop: gevent.Greenlet | None = None
+        self._renewer: gevent.Greenlet | None = None
+        self._unsubscribe = None
+        self._no_agent_since: dict[str, float] = {}
+        self.passes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "Dispatcher":
+        self._unsubscribe = self.backend.subscribe(self._on_event)
+        self._loop = gevent.spawn(self._run)
+        self._renewer = gevent.spawn(self._renew_leases)
+        return self
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        for g in (self._loop, self._renewer):
+            if g is not None:
+                g.kill(block=True, timeout=2)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _on_event(self, event: dict) -> None:
+        if event.get("event") in WAKE_EVENTS:
+            self._wake.set()
+
+    # -- members -------------------------------------------------------------------------
+    def join(self, member: Member) -> Ticket:
+        queue = self.config.queue(member.queue)
+        member.owner = self.worker_id
+        member.state = MemberState.WAITING
+        member.expires = self.clock() + self.lease
+        ticket = Ticket(member, queue)
+        self.tickets[member.id] = ticket
+        self.backend.add_member(member)
+        self._wake.set()
+        return ticket
+
+    def requeue(self, member_id: str) -> None:
+        """After a failed offer the member waits again (keeping its place: joined_at)."""
+        if member_id in self.tickets:
+            self.backend.update_member(member_id, state=MemberState.WAITING, serving_agent="")
+            self.backend.publish({"event": "member-requeued", "member": member_id})
+            self._wake.set()
+
+    def leave(self, member_id: str) -> None:
+        ticket = self.tickets.pop(member_id, None)
+        if ticket is not None:
+            ticket.active = False
+        self.backend.remove_member(member_id)
+
+    # -- the loop ------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            timeout = self.fallback_wake
+            try:
+                next_at = self.dispatch_once()
+                if next_at is not None:
+                    timeout = max(0.01, min(timeout, next_at - self.clock()))
+            except Exception:
+                log.exception("dispatch pass failed; retrying on the next event")
+                timeout = 1.0
+            self._wake.wait(timeout)
+            self._wake.clear()
+
+    def dispatch_once(self) -> float | None:
+        """One pass over the queues this worker has members in. Returns the next timer."""
+        self.passes += 1
+        now = self.clock()
+        next_times: list[float] = []
+        queues = sorted({t.queue.name for t in self.tickets.values() if t.active})
+        for name in queues:
+            next_at = self._dispatch_queue(self.config.queue(name), now)
+            if next_at is not None:
+                next_times.append(next_at)
+        return min(next_times) if next_times else None
+
+    def _snapshot(self, queue: Queue, candidates: list[Candidate], waiting: int, now: float) -> QueueSnapshot:
+        logged_in = sum(1 for c in candidates if c.agent.status != AgentStatus.LOGGED_OUT)
+        free = sum(1 for c in candidates if c.agent.offerable(now))
+        if logged_in:
+            self._no_agent_since.pop(queue.name, None)
+            since = None
+        elif candidates:  # shared truth: when the last agent of the queue logged out
+            since = max(c.agent.last_status_change for c in candidates)
+        else:             # no tier at all: since this worker first noticed
+            since = self._no_agent_since.setdefault(queue.name, now)
+        return QueueSnapshot(waiting=waiting, logged_in=logged_in, free=free,
+                             handle_times=self.backend.handle_times(queue.name), no_agent_since=since)
+
+    def _dispatch_queue(self, queue: Queue, now: float) -> float | None:
+        candidates = self.backend.candidates(queue.name)
+        members = order_members(queue, self.backend.members(queue.name), now)
+        snap = self._snapshot(queue, candidates, len(members), now)
+        levels = sorted({c.level for c in candidates})   # the backend's tiers are the truth (CLI edits)
+        strategy = get_strategy(queue.strategy)
+        timers: list[float] = []
+        # overflow / exits for local members, in order
+        for position, member in enumerate(members, start=1):
+            ticket = self.tickets.get(member.id)
+            if ticket is None or not ticket.active:
+                continue
+            decision = overflow_decision(queue, member, position, snap, now)
+            if decision is not None:
+                ticket.active = False
+                self.backend.update_member(member.id, state=MemberState.ABANDONED)
+                ticket.inbox.put(decision)
+                continue
+            t = next_overflow_check(queue, member, snap)
+            if t is not None:
+                timers.append(t)
+            t = next_level_at(queue, levels, {c.level for c in candidates if c.agent.offerable(now)},
+                              member.joined_at, now)
+            if t is not None:
+                timers.append(t)
+        free = [c for c in candidates if c.agent.offerable(now)]
+        if not free:
+            return min(timers) if timers else None
+        taken: set[str] = set()
+        budget = len({c.name for c in free})
+        for rank, member in enumerate(members):
+            if budget <= 0:
+                break
+            ticket = self.tickets.get(member.id)
+            if ticket is None or not ticket.active:
+                # another worker's member ahead of ours keeps its share of the free agents
+                if member.state == MemberState.WAITING and member.id not in self.tickets:
+                    budget -= 1
+                continue
+            pool = [c for c in free if c.name not in taken]
+            ordered = order_agents(queue, member, pool, now, self.backend.get_memo(queue.name)
+                                   if queue.strategy == "round-robin" else None, levels)
+            if not ordered:
+                continue
+            waited = now - member.joined_at
+            want = strategy.ring_count(queue, waited, len(ordered))
+            claimed: list[AgentRecord] = []
+            for cand in ordered[:max(want, self.max_attempts) if want == 1 else want]:
+                if len(claimed) >= want:
+                    break
+                if self.backend.claim(cand.name, member.id, self.worker_id, self.lease, self.clock()):
+                    claimed.append(cand.agent)
+                    taken.add(cand.name)
+                else:
+                    taken.add(cand.name)      # someone else got it: not free any more
+            if not claimed:
+                continue
+            budget -= len(claimed)
+            if queue.strategy == "round-robin":
+                first = next(c for c in ordered if c.name == claimed[0].name)
+                self.backend.set_memo(queue.name, QueueMemo(first.level, first.position, first.name))
+            if strategy.name == "ring-progressively" and want < len(ordered):
+                timers.append(member.joined_at + (int(waited // queue.ring_progressively_delay) + 1)
+                              * queue.ring_progressively_delay)
+            self.backend.update_member(member.id, state=MemberState.TRYING,
+                                       serving_agent=",".join(a.name for a in claimed))
+            self.backend.publish({"event": "member-offered", "queue": queue.name, "member": member.id,
+                                  "agents": [a.name for a in claimed], "at": now})
+            ticket.inbox.put(Assignment(claimed, queue))
+        return min(timers) if timers else None
+
+    # -- leases ----------------------------------------------------------------------------
+    def _renew_leases(self) -> None:
+        """Members this worker serves stay leased while it lives (the reconciler drops
+        the members of a dead worker once their lease has lapsed)."""
+        while True:
+            gevent.sleep(self.lease / 3)
+            expires = self.clock() + self.lease
+            for member_id, ticket in list(self.tickets.items()):
+                if ticket.active or ticket.member.state != MemberState.ABANDONED:
+                    try:
+                        self.backend.update_member(member_id, expires=expires)
+                    except Exception:
+                        log.exception("member lease renewal failed", extra={"member": member_id})

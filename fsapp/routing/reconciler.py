@@ -1,0 +1,108 @@
+"""The reconciler: compare the shared routing state with what the switches say is live,
+and repair what a crash, a lost event or a lost connection left behind.
+
+It runs when a worker starts, after every ESL reconnect (it watches the clients'
+connection counters), and every `interval` seconds. Each repair is logged and returned:
+
+* a claim whose lease lapsed (its worker died): dropped, the agent is free again;
+* a member whose lease lapsed (its worker died): removed from the queue;
+* a member of this worker whose channel no longer exists on its switch: removed, and
+  its claims released;
+* a claim of a member that no longer exists: released.
+"""
+from __future__ import annotations
+
+import time
+
+import gevent
+
+from fsapp.esl.errors import ESLError
+from fsapp.log import get_logger
+from fsapp.routing.model import OfferResult
+
+log = get_logger("fsapp.routing.reconciler")
+
+
+class Reconciler:
+    def __init__(self, backend, switches: list, worker_id: str, clock=time.time, interval: float = 60.0,
+                 local_members: dict | None = None):
+        self.backend = backend
+        self.switches = switches
+        self.worker_id = worker_id
+        self.clock = clock
+        self.interval = interval
+        self.local_members = local_members if local_members is not None else {}
+        self.runs = 0
+        self._loop = None
+        self._seen_connects = [getattr(s, "connects", 0) for s in switches]
+
+    def start(self) -> "Reconciler":
+        self._loop = gevent.spawn(self._run)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.kill(block=True, timeout=2)
+
+    def _run(self) -> None:
+        next_periodic = 0.0
+        while True:
+            connects = [getattr(s, "connects", 0) for s in self.switches]
+            reconnected = connects != self._seen_connects
+            if reconnected or time.monotonic() >= next_periodic:
+                self._seen_connects = connects
+                try:
+                    self.run_once()
+                except Exception:
+                    log.exception("reconcile failed; retrying later")
+                next_periodic = time.monotonic() + self.interval
+            gevent.sleep(min(1.0, self.interval))   # local counter check, no network I/O
+
+    def _live_channels(self) -> set[str] | None:
+        """uuids of live channels on this worker's switches, or None if one cannot be asked
+        (then nothing is judged dead on the switches' word)."""
+        live: set[str] = set()
+        for switch in self.switches:
+            try:
+                live |= {row.get("uuid") for row in switch.show_channels()}
+            except ESLError as exc:
+                log.warning("reconcile: switch not reachable; channel checks skipped", extra={"error": str(exc)})
+                return None
+        return live
+
+    def run_once(self) -> list[str]:
+        self.runs += 1
+        now = self.clock()
+        repairs: list[str] = []
+        live = self._live_channels() if self.switches else None
+        members = {}
+        for member_id in self.backend.all_member_ids():
+            m = self.backend.get_member(member_id)
+            if m is not None:
+                members[m.id] = m
+        gone_members = set()
+        for m in members.values():
+            if m.expires and m.expires <= now and m.id not in self.local_members:
+                gone_members.add(m.id)
+                repairs.append(f"member {m.id} of queue {m.queue}: lease of worker {m.owner or '?'} lapsed, removed")
+            elif (m.owner == self.worker_id and live is not None and m.id not in live):
+                gone_members.add(m.id)
+                repairs.append(f"member {m.id} of queue {m.queue}: channel gone from the switch, removed")
+        for agent in self.backend.agents():
+            for claim in list(agent.claims.values()):
+                if claim.expires <= now:
+                    # lapsed: the claim script ignores it already; drop it so state reads clean
+                    self.backend.release(agent.name, claim.member, claim.owner, OfferResult.CANCELLED, now)
+                    repairs.append(f"agent {agent.name}: lapsed claim of worker {claim.owner} for {claim.member} dropped")
+                elif claim.member in gone_members or (claim.member not in members
+                                                       and claim.owner == self.worker_id
+                                                       and claim.member not in self.local_members):
+                    self.backend.release(agent.name, claim.member, claim.owner, OfferResult.CANCELLED, now)
+                    repairs.append(f"agent {agent.name}: claim for vanished member {claim.member} released")
+        for member_id in gone_members:
+            self.backend.remove_member(member_id)
+        for line in repairs:
+            log.warning("reconcile: %s", line)
+        if repairs:
+            self.backend.publish({"event": "reconciled", "worker": self.worker_id, "repairs": repairs, "at": now})
+        return repairs

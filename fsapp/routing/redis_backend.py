@@ -1,0 +1,403 @@
+"""Redis implementation of StateBackend, shared by every worker on every node.
+
+Claims are taken, renewed and released by Lua scripts, so "is the agent free, and
+take it" is one atomic step however many workers race for the same agent; each claim
+carries its expiry, so the claims of a crashed worker lapse by themselves after the
+lease. The clock is the caller's (`now`): keep the workers' clocks NTP-synchronised.
+
+Keys (all under `prefix`): agents (set), agent:NAME (hash), claims:NAME (hash member ->
+"owner<TAB>phase<TAB>expires"), tiers:QUEUE (hash agent -> "level:position"),
+agentq:AGENT (set of queues), member:ID (JSON), qm:QUEUE (set of member ids),
+memo:QUEUE (hash), aht:QUEUE (list), channel `events`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict
+
+import redis
+
+from fsapp.routing.backend import StateBackend, UnknownAgent
+from fsapp.routing.model import AgentConfig, AgentRecord, AgentStatus, Claim, Member, MemberState, Tier
+from fsapp.routing.strategies import QueueMemo
+
+_OFFERABLE_LUA = "(st == 'Available' or st == 'Available (On Demand)')"
+
+# KEYS: agent hash, claims hash. ARGV: member, owner, now, lease -> 1 claimed, 0 not.
+CLAIM_LUA = f"""
+local now = tonumber(ARGV[3])
+local f = redis.call('HMGET', KEYS[1], 'status', 'ready_at', 'capacity')
+local st = f[1]
+if not st then return 0 end
+if not {_OFFERABLE_LUA} then return 0 end
+if tonumber(f[2] or '0') > now then return 0 end
+local claims = redis.call('HGETALL', KEYS[2])
+local live = 0
+local mine = false
+for i = 1, #claims, 2 do
+  local exp = tonumber(string.match(claims[i + 1], '([^\\t]+)$'))
+  if exp <= now then
+    redis.call('HDEL', KEYS[2], claims[i])
+  else
+    live = live + 1
+    if claims[i] == ARGV[1] then mine = true end
+  end
+end
+if mine or live >= tonumber(f[3] or '1') then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. '\\t' .. 'reserved' .. '\\t' .. string.format('%.3f', now + tonumber(ARGV[4])))
+redis.call('HSET', KEYS[1], 'last_offered_at', ARGV[3])
+return 1
+"""
+
+# KEYS: agent hash, claims hash. ARGV: member, owner, now, lease, phase ('' keeps it).
+RENEW_LUA = """
+local now = tonumber(ARGV[3])
+local c = redis.call('HGET', KEYS[2], ARGV[1])
+if not c then return 0 end
+local owner, phase, exp = string.match(c, '^(.-)\\t(.-)\\t(.+)$')
+if owner ~= ARGV[2] or tonumber(exp) <= now then return 0 end
+if ARGV[5] ~= '' then phase = ARGV[5] end
+redis.call('HSET', KEYS[2], ARGV[1], owner .. '\\t' .. phase .. '\\t' .. string.format('%.3f', now + tonumber(ARGV[4])))
+if ARGV[5] == 'talking' then redis.call('HSET', KEYS[1], 'no_answer_count', '0') end
+return 1
+"""
+
+# KEYS: agent hash, claims hash. ARGV: member, owner, now, result, talk_time.
+# Mirrors backend.apply_release. Returns a JSON list of changes, or nil if not ours.
+RELEASE_LUA = """
+local now = tonumber(ARGV[3])
+local c = redis.call('HGET', KEYS[2], ARGV[1])
+if not c then return false end
+local owner = string.match(c, '^(.-)\\t')
+if owner ~= ARGV[2] then return false end
+redis.call('HDEL', KEYS[2], ARGV[1])
+local r = ARGV[4]
+local changes = {}
+local function num(k) return tonumber(redis.call('HGET', KEYS[1], k) or '0') or 0 end
+local function later(delay)
+  local ready = math.max(num('ready_at'), now + delay)
+  redis.call('HSET', KEYS[1], 'ready_at', string.format('%.3f', ready))
+end
+if r == 'completed' then
+  redis.call('HSET', KEYS[1], 'calls_answered', tostring(num('calls_answered') + 1))
+  redis.call('HSET', KEYS[1], 'talk_time', string.format('%.3f', num('talk_time') + tonumber(ARGV[5])))
+  redis.call('HSET', KEYS[1], 'last_bridge_end', ARGV[3])
+  later(num('wrap_up_time'))
+  table.insert(changes, 'wrap-up')
+elseif r == 'no_answer' or r == 'busy' or r == 'reject' then
+  local delay = {no_answer = 'no_answer_delay_time', busy = 'busy_delay_time', reject = 'reject_delay_time'}
+  later(num(delay[r]))
+  if r == 'no_answer' then
+    local n = num('no_answer_count') + 1
+    redis.call('HSET', KEYS[1], 'no_answer_count', tostring(n))
+    local max = num('max_no_answer')
+    local st = redis.call('HGET', KEYS[1], 'status')
+    if max > 0 and n >= max and """ + _OFFERABLE_LUA + """ then
+      redis.call('HSET', KEYS[1], 'status', 'On Break', 'last_status_change', ARGV[3])
+      table.insert(changes, 'auto-break')
+    end
+  end
+  table.insert(changes, r .. '-delay')
+end
+return cjson.encode({changes = changes, status = redis.call('HGET', KEYS[1], 'status')})
+"""
+
+# KEYS: agent hash. ARGV: status, now. Atomic status change returning the old status.
+STATUS_LUA = """
+local old = redis.call('HGET', KEYS[1], 'status')
+if not old then return false end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'last_status_change', ARGV[2])
+if ARGV[1] == 'Available' or ARGV[1] == 'Available (On Demand)' then
+  redis.call('HSET', KEYS[1], 'no_answer_count', '0')
+end
+return old
+"""
+
+_CONFIG_FIELDS = [f for f in AgentConfig.__dataclass_fields__ if f != "status"]
+_FLOATS = {"wrap_up_time", "no_answer_delay_time", "busy_delay_time", "reject_delay_time", "ready_at",
+           "last_bridge_end", "last_offered_at", "last_status_change", "talk_time"}
+_INTS = {"capacity", "max_no_answer", "calls_answered", "no_answer_count"}
+
+
+class RedisBackend(StateBackend):
+    def __init__(self, client: redis.Redis, prefix: str = "fsapp:"):
+        self.r = client
+        self.p = prefix
+        self._claim = client.register_script(CLAIM_LUA)
+        self._renew = client.register_script(RENEW_LUA)
+        self._release = client.register_script(RELEASE_LUA)
+        self._status = client.register_script(STATUS_LUA)
+        self._pubsub = None
+        self._listeners: list = []
+        self._reader = None
+        self._stop = threading.Event()
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "fsapp:", max_connections: int = 64) -> "RedisBackend":
+        # A bounded, blocking pool: thousands of call greenlets share a few connections and
+        # wait (up to 10 s) for one instead of failing with "Too many connections".
+        pool = redis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5,
+            health_check_interval=30, max_connections=max_connections, timeout=10)
+        return cls(redis.Redis(connection_pool=pool), prefix)
+
+    def k(self, *parts: str) -> str:
+        return self.p + ":".join(parts)
+
+    # -- agents --------------------------------------------------------------------------
+    def put_agent(self, cfg, now):
+        key = self.k("agent", cfg.name)
+        values = {f: _enc(getattr(cfg, f)) for f in _CONFIG_FIELDS}
+        pipe = self.r.pipeline()
+        pipe.hset(key, mapping=values)
+        # runtime fields only on creation: a reload keeps status and counters
+        pipe.hsetnx(key, "status", cfg.status.value)
+        pipe.hsetnx(key, "last_status_change", _enc(now))
+        pipe.sadd(self.k("agents"), cfg.name)
+        pipe.execute()
+
+    def get_agent(self, name):
+        found = self.agents([name])
+        return found[0] if found else None
+
+    def agents(self, names=None):
+        if names is None:
+            names = sorted(self.r.smembers(self.k("agents")))
+        if not names:
+            return []
+        pipe = self.r.pipeline(transaction=False)
+        for n in names:
+            pipe.hgetall(self.k("agent", n))
+            pipe.hgetall(self.k("claims", n))
+        raw = pipe.execute()
+        out = []
+        for i, n in enumerate(names):
+            fields, claims = raw[2 * i], raw[2 * i + 1]
+            if fields:
+                out.append(_decode_agent(n, fields, claims))
+        return out
+
+    def set_status(self, name, status, now):
+        old = self._status(keys=[self.k("agent", name)], args=[status.value, _enc(now)])
+        if old is None:
+            raise UnknownAgent(name)
+        self.publish({"event": "agent-status", "agent": name, "status": status.value, "old": old, "at": now})
+        return self.get_agent(name)
+
+    # -- tiers ---------------------------------------------------------------------------
+    def add_tier(self, tier):
+        pipe = self.r.pipeline()
+        pipe.hset(self.k("tiers", tier.queue), tier.agent, f"{tier.level}:{tier.position}")
+        pipe.sadd(self.k("agentq", tier.agent), tier.queue)
+        pipe.sadd(self.k("queues"), tier.queue)
+        pipe.execute()
+        self.publish({"event": "tier-added", "queue": tier.queue, "agent": tier.agent})
+
+    def remove_tier(self, queue, agent):
+        pipe = self.r.pipeline()
+        pipe.hdel(self.k("tiers", queue), agent)
+        pipe.srem(self.k("agentq", agent), queue)
+        gone = bool(pipe.execute()[0])
+        if gone:
+            self.publish({"event": "tier-removed", "queue": queue, "agent": agent})
+        return gone
+
+    def tiers(self, queue=None, agent=None):
+        if queue is not None:
+            queues = [queue]
+        elif agent is not None:
+            queues = sorted(self.r.smembers(self.k("agentq", agent)))
+        else:
+            queues = sorted(self.r.smembers(self.k("queues")))
+        pipe = self.r.pipeline(transaction=False)
+        for q in queues:
+            pipe.hgetall(self.k("tiers", q))
+        out = []
+        for q, table in zip(queues, pipe.execute()):
+            for a, lp in sorted(table.items()):
+                if agent is None or a == agent:
+                    level, position = lp.split(":")
+                    out.append(Tier(q, a, int(level), int(position)))
+        return out
+
+    # -- members -------------------------------------------------------------------------
+    def add_member(self, member):
+        pipe = self.r.pipeline()
+        pipe.set(self.k("member", member.id), json.dumps(member.to_json()))
+        pipe.sadd(self.k("qm", member.queue), member.id)
+        pipe.execute()
+        self.publish({"event": "member-joined", "queue": member.queue, "member": member.id,
+                      "priority": member.priority, "at": member.joined_at})
+
+    def get_member(self, member_id):
+        raw = self.r.get(self.k("member", member_id))
+        return _decode_member(raw) if raw else None
+
+    def update_member(self, member_id, **fields):
+        key = self.k("member", member_id)
+        # optimistic transaction: concurrent updates of one member retry, never interleave
+        with self.r.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None:
+                        pipe.unwatch()
+                        return None
+                    m = _decode_member(raw)
+                    for name, value in fields.items():
+                        setattr(m, name, value)
+                    pipe.multi()
+                    pipe.set(key, json.dumps(m.to_json()))
+                    pipe.execute()
+                    return m
+                except redis.WatchError:
+                    continue
+
+    def remove_member(self, member_id):
+        m = self.get_member(member_id)
+        if m is None:
+            return False
+        pipe = self.r.pipeline()
+        pipe.delete(self.k("member", member_id))
+        pipe.srem(self.k("qm", m.queue), member_id)
+        removed = pipe.execute()[0]
+        if removed:
+            self.publish({"event": "member-left", "queue": m.queue, "member": member_id})
+        return bool(removed)
+
+    def members(self, queue):
+        ids = sorted(self.r.smembers(self.k("qm", queue)))
+        if not ids:
+            return []
+        raws = self.r.mget([self.k("member", i) for i in ids])
+        return [_decode_member(raw) for raw in raws if raw]
+
+    # -- claims --------------------------------------------------------------------------
+    def claim(self, agent, member_id, owner, lease, now):
+        return bool(self._claim(keys=[self.k("agent", agent), self.k("claims", agent)],
+                                args=[member_id, owner, _enc(now), _enc(lease)]))
+
+    def renew(self, agent, member_id, owner, lease, now, phase=None):
+        return bool(self._renew(keys=[self.k("agent", agent), self.k("claims", agent)],
+                                args=[member_id, owner, _enc(now), _enc(lease), phase or ""]))
+
+    def release(self, agent, member_id, owner, result, now, talk_time=0.0):
+        raw = self._release(keys=[self.k("agent", agent), self.k("claims", agent)],
+                            args=[member_id, owner, _enc(now), result.value, _enc(talk_time)])
+        if raw is None:
+            return False
+        info = json.loads(raw)
+        changes = info.get("changes") or []
+        self.publish({"event": "agent-released", "agent": agent, "member": member_id,
+                      "result": result.value, "changes": changes if isinstance(changes, list) else [],
+                      "status": info.get("status"), "at": now})
+        return True
+
+    # -- memo and stats ------------------------------------------------------------------
+    def get_memo(self, queue):
+        raw = self.r.hgetall(self.k("memo", queue))
+        return QueueMemo(int(raw.get("rr_last_level", 0)), int(raw.get("rr_last_position", 0)),
+                         raw.get("rr_last_agent", ""))
+
+    def set_memo(self, queue, memo):
+        self.r.hset(self.k("memo", queue), mapping={k: str(v) for k, v in asdict(memo).items()})
+
+    def record_handle_time(self, queue, seconds):
+        pipe = self.r.pipeline()
+        pipe.rpush(self.k("aht", queue), _enc(seconds))
+        pipe.ltrim(self.k("aht", queue), -50, -1)
+        pipe.execute()
+
+    def handle_times(self, queue):
+        return [float(x) for x in self.r.lrange(self.k("aht", queue), 0, -1)]
+
+    def get_meta(self, key):
+        return self.r.hget(self.k("meta"), key)
+
+    def set_meta(self, key, value):
+        self.r.hset(self.k("meta"), key, value)
+
+    def all_member_ids(self):
+        ids = set()
+        for key in self.r.scan_iter(match=self.k("qm", "*"), count=500):
+            ids |= self.r.smembers(key)
+        return sorted(ids)
+
+    # -- events --------------------------------------------------------------------------
+    def publish(self, event):
+        self.r.publish(self.k("events"), json.dumps(event))
+
+    def subscribe(self, listener):
+        self._listeners.append(listener)
+        if self._reader is None:
+            self._pubsub = self.r.pubsub(ignore_subscribe_messages=True)
+            self._pubsub.subscribe(self.k("events"))
+            self._reader = threading.Thread(target=self._read_events, name="routing-events", daemon=True)
+            self._reader.start()
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _read_events(self):
+        while not self._stop.is_set():
+            try:
+                message = self._pubsub.get_message(timeout=1.0)
+            except (redis.ConnectionError, redis.TimeoutError, ValueError, AttributeError):
+                if self._stop.is_set():
+                    return
+                self._stop.wait(0.5)
+                continue
+            if message and message.get("type") == "message":
+                event = json.loads(message["data"])
+                for listener in list(self._listeners):
+                    listener(event)
+
+    def close(self):
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=3)
+            self._pubsub.close()
+        self.r.close()
+
+    def delete_all(self) -> int:
+        """Remove every key under the prefix (tests and `fsapp queue reset`)."""
+        keys = list(self.r.scan_iter(match=self.p + "*", count=1000))
+        return self.r.delete(*keys) if keys else 0
+
+
+def _enc(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, AgentStatus):
+        return value.value
+    return str(value)
+
+
+def _decode_agent(name: str, fields: dict, claims: dict) -> AgentRecord:
+    kwargs = {}
+    for key, value in fields.items():
+        if key in _FLOATS:
+            kwargs[key] = float(value)
+        elif key in _INTS:
+            kwargs[key] = int(float(value))
+        elif key == "skills":
+            kwargs[key] = {k: int(v) for k, v in json.loads(value).items()}
+        elif key == "status":
+            kwargs[key] = AgentStatus(value)
+        elif key == "contact":
+            kwargs[key] = value
+    rec = AgentRecord(name=name, **kwargs)
+    for member, raw in claims.items():
+        owner, phase, expires = raw.split("\t")
+        rec.claims[member] = Claim(member, owner, phase, float(expires))
+    return rec
+
+
+def _decode_member(raw: str) -> Member:
+    data = json.loads(raw)
+    data["state"] = MemberState(data["state"])
+    return Member(**data)

@@ -1,0 +1,434 @@
+"""Router: what the `queue` flow node calls. The I/O half of routing.
+
+    router = Router.from_config(cfg, esl=InboundClient.from_config(cfg)).start()
+    outcome = router.enqueue(call, "hotline", priority=1, skills={"cantonese": 5})
+    outcome.kind in {"answered", "abandoned", "overflow", "timeout", "callback"}; outcome.target
+
+While the caller waits, a hold greenlet plays music on hold and the periodic
+announcement on the caller's Call (each playback has a deadline; uuid_break ends it
+when an agent answers). The Dispatcher (event-driven, shared state) hands this caller
+an Assignment: the agents are rung with `originate` over the inbound client, the caller
+still on hold; the first to answer is bridged with uuid_bridge, the others are cancelled.
+No answer / busy / reject release the agent with the matching delay (and auto-break after
+max-no-answer) and the caller waits again, keeping its place. If the caller hangs up
+while an agent rings, the agent's leg is killed at once.
+"""
+from __future__ import annotations
+
+import time
+import uuid as uuid_mod
+from dataclasses import dataclass
+
+import gevent
+import gevent.event
+from gevent.event import AsyncResult
+
+from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ESLError, OriginateError
+from fsapp.log import call_context, get_logger
+from fsapp.routing.backend import StateBackend
+from fsapp.routing.config import RoutingConfig
+from fsapp.routing.dispatcher import Assignment, Dispatcher
+from fsapp.routing.model import Member, MemberState, OfferResult, Queue
+from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
+from fsapp.routing.strategies import order_members
+
+log = get_logger("fsapp.routing.router")
+
+CAUSE_RESULT = {
+    "USER_BUSY": OfferResult.BUSY,
+    "CALL_REJECTED": OfferResult.REJECT,
+    "ORIGINATOR_CANCEL": OfferResult.CANCELLED,
+    "LOSE_RACE": OfferResult.CANCELLED,
+}  # anything else (NO_ANSWER, NO_USER_RESPONSE, USER_NOT_REGISTERED, ...) counts as no answer
+
+
+@dataclass
+class Outcome:
+    kind: str                 # answered | abandoned | overflow | timeout | callback
+    target: str = ""          # overflow: "queue:experts", "flow:mailbox", "number:95598", ...
+    agent: str = ""
+    reason: str = ""
+    waited_s: float = 0.0
+    talk_s: float = 0.0
+
+
+@dataclass
+class CallerGone:
+    cause: str
+
+
+@dataclass
+class LeftQueue:
+    digit: str
+
+
+@dataclass
+class OfferAnswered:
+    agent: str
+    leg: str
+
+
+@dataclass
+class OfferFailed:
+    agent: str
+    cause: str
+
+
+class Router:
+    def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
+                 lease: float = 30.0, clock=time.time, store=None, node: str = ""):
+        from fsapp.routing.state import default_worker_id
+        self.config = config
+        self.backend = backend
+        self.esl = esl
+        self.worker_id = worker_id or default_worker_id()
+        self.lease = lease
+        self.clock = clock
+        self.store = store
+        self.node = node or f"{getattr(esl, 'host', '')}:{getattr(esl, 'port', '')}"
+        self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock)
+        self._hangups: dict[str, AsyncResult] = {}
+        self._event_serial = 0
+        self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
+        self.reconciler = None
+
+    @classmethod
+    def from_config(cls, cfg, esl, store=None) -> "Router":
+        from fsapp.routing.state import open_state
+        routing, backend = open_state(cfg)
+        section = cfg.section("routing")
+        return cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
+                   lease=section["claim_lease"], store=store)
+
+    def start(self, reconcile_interval: float = 60.0) -> "Router":
+        from fsapp.routing.reconciler import Reconciler
+        self.esl.subscribe("CHANNEL_HANGUP")
+        self.esl.on("CHANNEL_HANGUP", self._on_hangup)
+        self.dispatcher.start()
+        self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
+                                     interval=reconcile_interval, local_members=self.dispatcher.tickets).start()
+        return self
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        if self.reconciler is not None:
+            self.reconciler.stop()
+        try:
+            self.esl.off("CHANNEL_HANGUP", self._on_hangup)
+        except ValueError:
+            pass
+
+    # -- hangup watching (events, not polling) ----------------------------------------------
+    def _on_hangup(self, event) -> None:
+        result = self._hangups.get(event.get("Unique-ID") or "")
+        if result is not None and not result.ready():
+            result.set(event.get("Hangup-Cause") or "NORMAL_CLEARING")
+
+    def _watch(self, uuid: str) -> AsyncResult:
+        return self._hangups.setdefault(uuid, AsyncResult())
+
+    def _unwatch(self, *uuids: str) -> None:
+        for uuid in uuids:
+            self._hangups.pop(uuid, None)
+
+    # -- the queue node's call -----------------------------------------------------------------
+    def enqueue(self, call, queue: str, priority: int = 0, skills: dict | None = None,
+                announce: bool | None = None, timeout: float | None = None,
+                caller_id: str | None = None) -> Outcome:
+        q = self.config.queue(queue)
+        with call_context(call.uuid):
+            return self._enqueue(call, q, priority, skills, announce, timeout, caller_id)
+
+    def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
+        started = self.clock()
+        caller = caller_id or call.caller_id or ""
+        last_agent, last_at = self._affinity(caller)
+        member = Member(call.uuid, q.name, caller, started, int(priority), dict(skills or {}),
+                        last_agent, last_at, node=self.node)
+        gone = self._watch(call.uuid)
+        ticket = self.dispatcher.join(member)
+        gone.rawlink(lambda r: ticket.inbox.put(CallerGone(r.value)))
+        self._record("enter", member, position=self._position(q, member.id))
+        log.info("member joined", extra={"queue": q.name, "priority": priority, "caller": caller})
+        stop_hold = gevent.event.Event()
+        hold = gevent.spawn(self._hold, call, q, ticket, stop_hold, announce)
+        deadline = started + timeout if timeout else None
+        outcome: Outcome | None = None
+        try:
+            while outcome is None:
+                wait = None if deadline is None else max(0.0, deadline - self.clock())
+                msg = ticket.wait(wait)
+                if msg is None:
+                    outcome = Outcome("timeout", reason="node-timeout")
+                elif isinstance(msg, CallerGone):
+                    outcome = Outcome("abandoned", reason=msg.cause)
+                elif isinstance(msg, LeftQueue):
+                    outcome = Outcome("overflow", target=f"flow:{q.leave_target}", reason="leave-key")
+                elif isinstance(msg, Decision):
+                    outcome = (Outcome("overflow", target=f"{msg.action}:{msg.target}", reason=msg.rule.condition)
+                               if msg.kind == "overflow" else Outcome("timeout", reason=msg.action))
+                elif isinstance(msg, Assignment):
+                    outcome = self._offer(call, member, ticket, msg, stop_hold, hold)
+                    if outcome is None:           # nobody answered: wait again, same place
+                        self.dispatcher.requeue(member.id)
+                # stale offer results of an earlier round are ignored
+        finally:
+            stop_hold.set()
+            hold.kill(block=True, timeout=2)
+            self.dispatcher.leave(member.id)
+            self._unwatch(call.uuid)
+        outcome.waited_s = round(self.clock() - started, 3) if not outcome.waited_s else outcome.waited_s
+        event = {"answered": "answered", "abandoned": "abandoned", "overflow": "overflow",
+                 "timeout": "timeout", "callback": "callback"}[outcome.kind]
+        if outcome.kind != "answered":   # answered was recorded at answer time
+            self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s)
+            self.backend.publish({"event": f"member-{event}", "queue": q.name, "member": member.id,
+                                  "target": outcome.target, "reason": outcome.reason, "at": self.clock()})
+        log.info("member left the queue", extra={"queue": q.name, "outcome": outcome.kind,
+                                                 "target": outcome.target, "agent": outcome.agent})
+        return outcome
+
+    # -- hold: music, announcements, leave key ---------------------------------------------------
+    def _hold(self, call, q: Queue, ticket, stop: gevent.event.Event, announce: bool | None) -> None:
+        frequency = q.announce_frequency if announce is not False else 0.0
+        try:
+            if q.leave_key:
+                call.set("playback_terminators", q.leave_key)
+                call.flush_typeahead()
+            next_announce = self.clock() + frequency if frequency else None
+            while not stop.is_set():
+                now = self.clock()
+                if next_announce is not None and now >= next_announce:
+                    self._announce(call, q, ticket.member.id)
+                    next_announce = self.clock() + frequency
+                    continue
+                segment = min(60.0, next_announce - now) if next_announce is not None else 60.0
+                began = time.monotonic()
+                try:
+                    call.playback(q.moh_sound, timeout=max(segment, 0.5))
+                except CommandTimeout:
+                    pass                      # the deadline is how a segment ends
+                if stop.is_set():
+                    return
+                digits = call.take_typeahead()
+                if q.leave_key and q.leave_key in digits:
+                    ticket.inbox.put(LeftQueue(q.leave_key))
+                    return
+                if time.monotonic() - began < 0.5:   # missing hold music: wait, do not spin
+                    call.sleep(int(min(segment, 2.0) * 1000), timeout=5.0)
+        except CallHangup as exc:
+            ticket.inbox.put(CallerGone(getattr(exc, "cause", None) or "hangup"))
+        except (CommandError, ESLError) as exc:
+            if not stop.is_set():
+                log.warning("hold failed; the caller keeps waiting in silence", extra={"error": str(exc)})
+
+    def _announce(self, call, q: Queue, member_id: str) -> None:
+        if q.announce_sound:
+            call.playback(q.announce_sound, timeout=30.0)
+        if q.announce_position:
+            position = self._position(q, member_id)
+            if position:
+                call.set("fsapp_queue_position", position)
+                call.say("en", "NUMBER", "pronounced", position, timeout=10.0)
+                estimate = self.estimate(q.name, position)
+                if estimate is not None:
+                    minutes = max(1, round(estimate / 60))
+                    call.set("fsapp_queue_estimated_wait_s", int(estimate))
+                    call.say("en", "NUMBER", "pronounced", minutes, timeout=10.0)
+
+    def _position(self, q: Queue, member_id: str) -> int | None:
+        waiting = order_members(q, self.backend.members(q.name), self.clock())
+        for i, m in enumerate(waiting, start=1):
+            if m.id == member_id:
+                return i
+        return None
+
+    def estimate(self, queue: str, position: int) -> float | None:
+        """Estimated wait (s) of the member at `position`, from recent handle times and
+        the agents logged in; None when no agent is logged in."""
+        now = self.clock()
+        cands = self.backend.candidates(queue)
+        from fsapp.routing.model import AgentStatus
+        snap = QueueSnapshot(waiting=position, logged_in=sum(c.agent.status != AgentStatus.LOGGED_OUT for c in cands),
+                             free=sum(c.agent.offerable(now) for c in cands),
+                             handle_times=self.backend.handle_times(queue))
+        return estimate_wait(position, snap)
+
+    # -- offering agents -------------------------------------------------------------------------
+    def _offer(self, call, member: Member, ticket, assignment: Assignment, stop_hold, hold) -> Outcome | None:
+        q = assignment.queue
+        ringing: dict[str, gevent.Greenlet] = {}
+        offer_id = uuid_mod.uuid4().hex[:8]
+        for agent in assignment.agents:
+            self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
+            ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
+        keeper = gevent.spawn(self._keep_claims, member.id, set(ringing))
+        deadline = time.monotonic() + q.offer_timeout + getattr(self.esl, "command_timeout", 10.0) + 5.0
+        try:
+            while ringing:
+                msg = ticket.wait(max(0.0, deadline - time.monotonic()))
+                if msg is None:
+                    log.warning("originate gave no result in time; cancelling the offer")
+                    self._cancel(ringing, member, OfferResult.NO_ANSWER)
+                    return None
+                if isinstance(msg, (CallerGone, LeftQueue)):
+                    # the caller left while agents ring: cancel their legs at once
+                    self._cancel(ringing, member, OfferResult.CANCELLED)
+                    if isinstance(msg, LeftQueue):
+                        return Outcome("overflow", target=f"flow:{q.leave_target}", reason="leave-key")
+                    return Outcome("abandoned", reason=msg.cause)
+                if isinstance(msg, OfferFailed) and msg.agent in ringing:
+                    ringing.pop(msg.agent)
+                    result = CAUSE_RESULT.get(msg.cause, OfferResult.NO_ANSWER)
+                    self.backend.release(msg.agent, member.id, self.worker_id, result, self.clock())
+                    log.info("agent did not take the call", extra={"agent": msg.agent, "cause": msg.cause})
+                elif isinstance(msg, OfferAnswered) and msg.agent in ringing:
+                    ringing.pop(msg.agent)
+                    self._cancel(ringing, member, OfferResult.CANCELLED)
+                    return self._connect(call, member, q, msg.agent, msg.leg, stop_hold, hold, keeper)
+                elif isinstance(msg, (OfferAnswered, OfferFailed)):
+                    if isinstance(msg, OfferAnswered):   # a late answer of a cancelled leg
+                        self._kill(msg.leg)
+            return None
+        finally:
+            keeper.kill(block=False)    # _connect keeps the winner's claim with its own keeper
+
+    def _ring(self, agent, member: Member, q: Queue, ticket, offer_id: str) -> None:
+        variables = {"origination_uuid": str(uuid_mod.uuid4()),
+                     "origination_caller_id_number": member.caller_id or "0000000000",
+                     "fsapp_queue": q.name, "fsapp_member_uuid": member.id, "fsapp_offer": offer_id,
+                     "ignore_early_media": "true"}
+        self._pending_legs[member.id + agent.name] = variables["origination_uuid"]
+        try:
+            leg = self.esl.originate(agent.contact, "&park", variables, timeout=q.offer_timeout)
+        except OriginateError as exc:
+            ticket.inbox.put(OfferFailed(agent.name, exc.cause))
+        except ESLError as exc:
+            log.warning("originate failed", extra={"agent": agent.name, "error": str(exc)})
+            ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER"))
+        else:
+            ticket.inbox.put(OfferAnswered(agent.name, leg))
+        finally:
+            self._pending_legs.pop(member.id + agent.name, None)
+
+    def _cancel(self, ringing: dict, member: Member, result: OfferResult) -> None:
+        for agent_name, greenlet in list(ringing.items()):
+            leg = self._pending_legs.get(member.id + agent_name)
+            if leg is not None and not self._kill(leg, "ORIGINATOR_CANCEL"):
+                self._kill_by_lookup(agent_name, member)
+            self.backend.release(agent_name, member.id, self.worker_id, result, self.clock())
+        ringing.clear()
+
+    def _kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
+        try:
+            return not self.esl.api(f"uuid_kill {uuid} {cause}", timeout=5.0).startswith("-ERR")
+        except ESLError:
+            return False
+
+    def _kill_by_lookup(self, agent_name: str, member: Member) -> None:
+        """A switch that ignored origination_uuid: find the ringing leg by destination and
+        caller number in `show channels`."""
+        contact = self.config.agents.get(agent_name)
+        user = (contact.contact if contact else agent_name).rsplit("/", 1)[-1].split("@")[0]
+        try:
+            rows = self.esl.show_channels()
+        except ESLError:
+            return
+        for row in rows:
+            if row.get("dest") == user and row.get("cid_num") == (member.caller_id or "0000000000") \
+                    and row.get("direction") == "outbound":
+                self._kill(row["uuid"], "ORIGINATOR_CANCEL")
+
+    def _keep_claims(self, member_id: str, agents: set[str]) -> None:
+        while agents:
+            gevent.sleep(self.lease / 3)
+            for agent in list(agents):
+                if not self.backend.renew(agent, member_id, self.worker_id, self.lease, self.clock()):
+                    agents.discard(agent)
+
+    # -- answered: bridge, talk, wrap-up ------------------------------------------------------------
+    def _connect(self, call, member: Member, q: Queue, agent: str, leg: str, stop_hold, hold, keeper) -> Outcome:
+        answered_at = self.clock()
+        agent_gone = self._watch(leg)
+        keeper.kill(block=False)
+        keeper = gevent.spawn(self._keep_claims, member.id, {agent})
+        self.backend.answered(agent, member.id, self.worker_id, self.lease, answered_at)
+        self.backend.update_member(member.id, state=MemberState.ANSWERED, serving_agent=agent)
+        waited = answered_at - member.joined_at
+        self._record("answered", member, agent=agent, wait_s=waited)
+        self.backend.publish({"event": "member-answered", "queue": q.name, "member": member.id,
+                              "agent": agent, "at": answered_at})
+        talk = 0.0
+        try:
+            stop_hold.set()
+            try:
+                self.esl.api(f"uuid_break {call.uuid} all", timeout=5.0)
+            except ESLError:
+                pass
+            hold.join(timeout=3)
+            if not hold.dead:
+                hold.kill(block=True, timeout=2)
+            try:
+                self.esl.uuid_bridge(call.uuid, leg)
+            except (CommandError, ESLError) as exc:
+                log.warning("bridge failed; caller gone", extra={"agent": agent, "error": str(exc)})
+                self._kill(leg)
+                return Outcome("abandoned", agent=agent, reason="bridge-failed", waited_s=waited)
+            self._set_affinity(member.caller_id, agent, answered_at)
+            # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
+            # uuid_exists as the safety net for an event lost across a reconnect
+            caller_gone = self._watch(call.uuid)
+            while True:
+                ready = gevent.wait([agent_gone, caller_gone], timeout=self.lease / 3, count=1)
+                if ready:
+                    break
+                try:
+                    if not self.esl.uuid_exists(leg) or not self.esl.uuid_exists(call.uuid):
+                        break
+                except ESLError:
+                    continue
+            if not agent_gone.ready():
+                # the caller hung up first: end the agent's leg too
+                self._kill(leg)
+            talk = self.clock() - answered_at
+            return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
+        finally:
+            keeper.kill(block=False)
+            self._unwatch(leg)
+            self.backend.release(agent, member.id, self.worker_id, OfferResult.COMPLETED, self.clock(), talk)
+            agent_rec = self.config.agents.get(agent)
+            self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
+
+    # -- affinity and records ----------------------------------------------------------------------
+    def _affinity(self, caller: str) -> tuple[str, float]:
+        if not caller:
+            return "", 0.0
+        raw = self.backend.get_meta(f"affinity:{caller}")
+        if not raw:
+            return "", 0.0
+        agent, _, at = raw.partition("|")
+        return agent, float(at or 0)
+
+    def _set_affinity(self, caller: str, agent: str, at: float) -> None:
+        if caller:
+            self.backend.set_meta(f"affinity:{caller}", f"{agent}|{at:.3f}")
+
+    def _record(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
+                position: int | None = None) -> None:
+        """Queue events for the reports (fsapp_queue_events through the store's outbox) and
+        as a CUSTOM event on the switch (fsapp::queue) for anyone listening there."""
+        self._event_serial += 1
+        if self.store is not None:
+            row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
+                   "agent_id": agent or None, "queue_position": position,
+                   "wait_ms": int(wait_s * 1000) if wait_s is not None else None}
+            try:
+                self.store.write("queue_event", row, key=f"{member.id}:{member.queue}:{event}:{member.joined_at:.3f}")
+            except Exception:
+                log.exception("queue event not recorded", extra={"event": event})
+        try:
+            self.esl._send("sendevent CUSTOM", timeout=5.0, headers={
+                "Event-Subclass": "fsapp::queue", "Action": event, "Queue": member.queue,
+                "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id})
+        except (ESLError, AttributeError) as exc:
+            log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})

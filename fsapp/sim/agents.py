@@ -1,0 +1,59 @@
+"""Scripted agents reached as user/<id>: ring, then answer (and hang up after talk_s),
+or fail with NO_ANSWER, USER_BUSY or CALL_REJECTED."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gevent
+
+from .channel import Channel
+
+FAILURES = {False: "NO_ANSWER", "busy": "USER_BUSY", "reject": "CALL_REJECTED"}
+
+
+@dataclass
+class AgentEndpoint:
+    agent_id: str
+    ring_s: float = 1.0
+    talk_s: float = 30.0
+    answer: object = True   # True, False (no answer), "busy", "reject"
+    calls: list[dict] = field(default_factory=list)  # one entry per offered call
+
+    def __post_init__(self):
+        if self.answer not in (True, False, "busy", "reject"):
+            raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
+                             f"got {self.answer!r}")
+
+    def new_leg(self, switch, var_list, cid_num: str, cid_name: str) -> Channel:
+        leg = Channel(switch, name=f"sofia/internal/{self.agent_id}@{switch.ipv4}", direction="outbound",
+                      destination=self.agent_id, cid_num=cid_num, cid_name=cid_name,
+                      callee_num=self.agent_id, source="mod_sofia", hit_dialplan=False, variables=var_list)
+        leg.agent = self
+        return leg
+
+    def ring(self, leg: Channel) -> None:
+        record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None,
+                  "ended_at": None, "result": None}
+        self.calls.append(record)
+        gevent.spawn(self._run, leg, record)
+
+    def _run(self, leg: Channel, record: dict) -> None:
+        clock = leg.clock
+        leg.set_call_state("RINGING")
+        reason, _ = leg.wait_media(self.ring_s, nested=False)
+        if reason == "hangup":
+            record["result"] = leg.hangup_cause
+            record["ended_at"] = clock.now()
+            return
+        if self.answer is not True:
+            record["result"] = FAILURES[self.answer]
+            leg.hangup(FAILURES[self.answer])
+            record["ended_at"] = clock.now()
+            return
+        leg.mark_answered()
+        record["answered_at"] = clock.now()
+        reason, _ = leg.wait_media(self.talk_s, nested=False)
+        if not leg.hungup:
+            leg.hangup("NORMAL_CLEARING")
+        record["result"] = "answered"
+        record["ended_at"] = clock.now()

@@ -1,0 +1,336 @@
+"""Dialplan applications (mod_dptools and friends), run in the channel's greenlet.
+
+Each app takes (channel, arg). Results go where FreeSWITCH puts them: channel
+variables, and current_application_response (which becomes Application-Response of
+CHANNEL_EXECUTE_COMPLETE, '_none_' when unset).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shlex
+
+from . import media
+from .channel import Channel
+
+log = logging.getLogger("fsapp.sim")
+
+SAY_SECONDS = 0.5  # say has no sound files here; a short fixed duration stands in
+
+
+def _split(arg: str) -> list[str]:
+    try:
+        return shlex.split(arg, posix=True) if ("'" in arg or '"' in arg) else arg.split()
+    except ValueError:
+        return arg.split()
+
+
+def _terminators(ch: Channel) -> str:
+    t = ch.get_var("playback_terminators", "*")
+    return "" if t.lower() == "none" else t
+
+
+def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None):
+    """Play one file; returns (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
+    if path.startswith("say:"):
+        seconds = SAY_SECONDS
+    else:
+        seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.switch.sound_prefix)
+    if seconds is None:
+        log.info("sim: playback of missing file %s on %s", path, ch.uuid)
+        return "notfound", ""
+    far = ch.far
+    listener = far.caller if far is not None else None
+    if listener is not None:
+        listener.on_prompt_start(path, seconds)
+    ch.fire("PLAYBACK_START", post=[("Playback-File-Path", path)])
+    t0 = ch.clock.now()
+    reason, digit = ch.wait_media(seconds, dtmf=dtmf,
+                                  terminators=_terminators(ch) if terminators is None else terminators)
+    played = min(seconds, max(0.0, ch.clock.now() - t0)) if seconds != math.inf else ch.clock.now() - t0
+    samples = int(played * media.RATE)
+    ch.set_var("playback_last_offset_pos", str(samples))
+    ch.set_var("playback_seconds", str(int(played)))
+    ch.set_var("playback_ms", str(int(played * 1000)))
+    ch.set_var("playback_samples", str(samples))
+    ch.fire("PLAYBACK_STOP", post=[("Playback-File-Path", path),
+                                   ("Playback-Status", "done" if reason == "done" else "break")])
+    if listener is not None:
+        listener.on_prompt_end(path, reason)
+    return {"done": "played"}.get(reason, reason), digit
+
+
+def _files(arg: str) -> list[str]:
+    arg = arg.strip()
+    if arg.startswith("file_string://"):
+        return [p for p in arg[len("file_string://"):].split("!") if p]
+    return [arg] if arg else []
+
+
+def app_playback(ch: Channel, arg: str) -> None:
+    status = "played"
+    for path in _files(arg):
+        status, digit = play_one(ch, path)
+        if digit:
+            ch.set_var("playback_terminator_used", digit)
+        if status != "played":
+            break
+    ch.set_var("current_application_response", {
+        "played": "FILE PLAYED", "break": "FILE PLAYED", "terminator": "FILE PLAYED",
+        "notfound": "FILE NOT FOUND"}.get(status, "PLAYBACK ERROR"))
+
+
+def app_answer(ch: Channel, arg: str) -> None:
+    ch.mark_answered()
+
+
+def app_pre_answer(ch: Channel, arg: str) -> None:
+    ch.mark_pre_answered()
+
+
+def app_set(ch: Channel, arg: str) -> None:
+    name, _, value = arg.partition("=")
+    if name.strip():
+        ch.set_var(name.strip(), value)
+
+
+def app_export(ch: Channel, arg: str) -> None:
+    name, _, value = arg.partition("=")
+    name = name.strip()
+    if name.startswith("nolocal:"):
+        name = name[len("nolocal:"):]
+    else:
+        ch.set_var(name, value)
+    exported = [v for v in (ch.get_var("export_vars") or "").split(",") if v]
+    if name not in exported:
+        exported.append(name)
+    ch.set_var("export_vars", ",".join(exported))
+
+
+def app_unset(ch: Channel, arg: str) -> None:
+    ch.set_var(arg.strip(), None)
+
+
+def app_sleep(ch: Channel, arg: str) -> None:
+    try:
+        ms = int(arg.strip() or "0")
+    except ValueError:
+        ms = 0
+    eat = (ch.get_var("sleep_eat_digits") or "").lower() == "true"
+    ch.wait_media(ms / 1000.0, dtmf="consume" if eat else "keep", terminators="")
+
+
+def app_hangup(ch: Channel, arg: str) -> None:
+    ch.hangup(arg.strip() or "NORMAL_CLEARING")
+
+
+def app_park(ch: Channel, arg: str) -> None:
+    ch.park_loop()
+
+
+def app_echo(ch: Channel, arg: str) -> None:
+    ch.wait_media(math.inf, dtmf="keep")
+
+
+def app_log(ch: Channel, arg: str) -> None:
+    log.debug("sim log on %s: %s", ch.uuid, arg)
+
+
+def app_info(ch: Channel, arg: str) -> None:
+    return None
+
+
+def app_say(ch: Channel, arg: str) -> None:
+    # say <module> <type> <method> [gender] <text>: no sound files in the emulator.
+    ch.set_var("sound_prefix", ch.get_var("sound_prefix") or ch.switch.sound_prefix)
+    play_one(ch, "say:" + arg.strip())
+
+
+def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,
+             digit_timeout: float) -> tuple[str, str, str]:
+    """switch_ivr_collect_digits_count: returns (digits, terminator, status)."""
+    digits = have
+    timeout = first_timeout if not digits else digit_timeout
+    while len(digits) < max_digits:
+        if not ch.dtmf:
+            reason, _ = ch.wait_media(timeout, dtmf="collect")
+            if reason == "hangup":
+                return digits, "", "hangup"
+            if reason == "break":
+                return digits, "", "break"
+            if reason == "done":
+                return digits, "", "timeout"
+        d = ch.take_dtmf()
+        if d in terminators:
+            return digits, d, "success"
+        digits += d
+        timeout = digit_timeout
+    return digits, "", "success"
+
+
+def _read(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, timeout_ms: int,
+          terminators: str, digit_timeout_ms: int) -> str:
+    """switch_ivr_read: prompt with barge-in, then collect. Returns status."""
+    ch.set_var("read_result", None)
+    digits, term, status = "", "", "success"
+    for path in _files(prompt):
+        # Digits pressed during the prompt stop it and are collected (not eaten).
+        st, _ = play_one(ch, path, dtmf="collect")
+        if st in ("hangup", "break"):
+            status = st
+            break
+        if st == "dtmf":
+            break
+    if status == "success":
+        # Take what is already queued (typed during the prompt), then wait for more.
+        digits, term, status = _collect(ch, "", max_d, terminators, timeout_ms / 1000.0,
+                                        digit_timeout_ms / 1000.0)
+    if term:
+        ch.set_var("read_terminator_used", term)
+    if max_d == 1 and len(digits) == 1 and digits in terminators:
+        digits = ""
+    if len(digits) < min_d and status in ("success", "timeout"):
+        status = "too_small"
+    result = {"success": "success", "timeout": "timeout"}.get(status, "failure")
+    ch.set_var("read_result", result)
+    if digits:
+        ch.set_var(var, digits)
+    ch._last_read_digits = digits
+    return status
+
+
+def app_read(ch: Channel, arg: str) -> None:
+    # read <min> <max> <sound file> <variable name> <timeout ms> <terminators> [digit timeout]
+    a = _split(arg)
+    if len(a) < 6:
+        log.info("sim: read needs 6 arguments, got %r", arg)
+        return
+    min_d, max_d, prompt, var, timeout, terms = int(a[0]), int(a[1]), a[2], a[3], int(a[4]), a[5]
+    digit_timeout = int(a[6]) if len(a) > 6 else timeout
+    _read(ch, min_d, max_d, prompt, var, timeout, terms, digit_timeout)
+
+
+def app_play_and_get_digits(ch: Channel, arg: str) -> None:
+    # <min> <max> <tries> <timeout> <terminators> <file> <invalid_file> <var> <regexp> [digit_timeout] [transfer_on_failure]
+    a = _split(arg)
+    if len(a) < 5:
+        log.info("sim: play_and_get_digits needs at least 5 arguments, got %r", arg)
+        return
+    min_d, max_d, tries, timeout, terms = int(a[0]), int(a[1]), int(a[2]), int(a[3]), a[4]
+    prompt = a[5] if len(a) > 5 else ""
+    invalid = a[6] if len(a) > 6 else ""
+    var = a[7] if len(a) > 7 else "pagd_input"
+    regex = a[8] if len(a) > 8 else ""
+    digit_timeout = int(a[9]) if len(a) > 9 else timeout
+    if terms.lower() == "none":
+        terms = ""
+    # switch_play_and_get_digits(), step by step.
+    if regex and var:
+        ch.set_var(f"{var}_invalid", None)
+    while tries > 0 and not ch.hungup:
+        status = _read(ch, min_d, max_d, prompt, var, timeout, terms, digit_timeout)
+        digits = ch._last_read_digits
+        if status == "timeout" and len(digits) >= min_d:
+            status = "success"
+        if min_d == 0 and not digits and ch.get_var("read_terminator_used"):
+            return
+        if not (status == "too_small" and not digits):
+            if status == "success" and digits:
+                if not regex or re.search(regex, digits):
+                    return
+                ch.set_var(var, None)
+                ch.set_var(f"{var}_invalid", digits)
+        if ch.hungup:
+            break
+        if invalid:
+            for path in _files(invalid):
+                play_one(ch, path, dtmf="keep")
+        tries -= 1
+
+
+def app_record(ch: Channel, arg: str) -> None:
+    # record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]
+    a = _split(arg)
+    if not a:
+        return
+    path = a[0]
+    limit = int(a[1]) if len(a) > 1 and a[1].lstrip("-").isdigit() else 0
+    thresh = int(a[2]) if len(a) > 2 and a[2].isdigit() else 0
+    hits = int(a[3]) if len(a) > 3 and a[3].isdigit() else (3 if thresh else 0)
+    if not ch.is_answered:
+        ch.mark_answered()   # record answers the channel first, like FreeSWITCH
+    voice = ch.far.voice if ch.far is not None and ch.far.voice is not None else None
+    ch.fire("RECORD_START", post=[("Record-File-Path", path)])
+    if voice is not None:
+        voice.watchers.add(ch)
+    start = ch.clock.now()
+    exhausted = False
+    try:
+        while True:
+            now = ch.clock.now()
+            deadlines = []
+            if limit > 0:
+                deadlines.append(start + limit)
+            silence_since = None
+            if thresh > 0 and hits > 0:
+                silence_since = voice.silence_since(start, now) if voice is not None else start
+                if silence_since is not None:
+                    if now >= silence_since + hits - 1e-6:
+                        exhausted = True
+                        break
+                    deadlines.append(silence_since + hits)
+            if limit > 0 and now >= start + limit - 1e-6:
+                break
+            wait = (min(deadlines) - now) if deadlines else math.inf
+            reason, _ = ch.wait_media(wait, dtmf="consume", terminators=_terminators(ch), wake_returns=True)
+            if reason in ("hangup", "break", "terminator"):
+                break
+    finally:
+        if voice is not None:
+            voice.watchers.discard(ch)
+    end = min(ch.clock.now(), start + limit) if limit > 0 else ch.clock.now()
+    segments = voice.segments(start, end) if voice is not None else []
+    samples = media.write_wav(path, segments)
+    size = 44 + 2 * samples
+    if exhausted:
+        ch.set_var("silence_hits_exhausted", "true")
+    ch.set_var("record_record_file_size", str(size))
+    ch.set_var("record_file_size", str(size))
+    ch.set_var("record_seconds", str(samples // media.RATE))
+    ch.set_var("record_ms", str(samples * 1000 // media.RATE))
+    ch.set_var("record_samples", str(samples))
+    ch.fire("RECORD_STOP", post=[("Record-File-Path", path),
+                                 ("Record-Completion-Cause", "success-silence" if exhausted else "success-maxtime")])
+    if ch.far is not None and ch.far.caller is not None:
+        ch.far.caller.on_recording(path, samples / media.RATE)
+
+
+def app_bridge(ch: Channel, arg: str) -> None:
+    from .bridge import bridge
+    bridge(ch, arg)
+
+
+def app_transfer(ch: Channel, arg: str) -> None:
+    a = _split(arg)
+    if not a:
+        return
+    ext = a[0]
+    ctx = a[2] if len(a) > 2 else ch.context
+    ch.transfer_to = (ext, ctx)
+    ch.times["Channel-Transfer-Time"] = ch.now_us()
+    ch.wake.set()
+
+
+def app_socket(ch: Channel, arg: str) -> None:
+    from .outbound import run_socket_app
+    run_socket_app(ch, arg)
+
+
+APPS = {
+    "answer": app_answer, "pre_answer": app_pre_answer, "playback": app_playback,
+    "play_and_get_digits": app_play_and_get_digits, "read": app_read, "record": app_record,
+    "say": app_say, "set": app_set, "export": app_export, "unset": app_unset, "sleep": app_sleep,
+    "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
+    "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
+}

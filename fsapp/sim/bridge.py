@@ -1,0 +1,79 @@
+"""The bridge application: dial another leg, connect the two, wait until one side ends."""
+from __future__ import annotations
+
+import math
+
+from .channel import Channel
+from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
+
+DIALSTATUS = {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY", "SUCCESS": "SUCCESS"}
+
+
+def bridge(ch: Channel, arg: str) -> None:
+    global_vars, rest = parse_vars(arg)
+    cause = "NORMAL_CLEARING"
+    leg = None
+    # '|' separates sequential alternatives; ',' simultaneous ones (tried in order here).
+    for alternative in [p for p in rest.replace(",", "|").split("|") if p.strip()]:
+        leg_vars, endpoint = parse_vars(alternative)
+        vars_ = {**global_vars, **leg_vars}
+        timeout = originate_timeout({**{k: v for k, v in ch.vars.items()}, **vars_})
+        try:
+            leg = new_leg(ch.switch, endpoint.strip(), vars_, ch.cid_num, ch.cid_name)
+        except DialError as exc:
+            cause, leg = exc.cause, None
+            continue
+        leg.originator = ch
+        leg.other, leg.other_type = ch, "originator"
+        start_leg(ch.switch, leg)
+        failure = wait_answer(leg, timeout, early_ok=False, dialler=ch)
+        if failure is None:
+            break
+        cause, leg = failure, None
+        if ch.hungup:
+            break
+    if leg is None:
+        ch.set_var("originate_disposition", cause)
+        ch.set_var("DIALSTATUS", DIALSTATUS.get(cause, cause))
+        ch.set_var("originate_failed_cause", cause)
+        ch.set_var("originate_causes", cause)
+        return
+    if not ch.is_answered and not ch.hungup:
+        ch.mark_answered()
+    ch.set_var("originated_legs", f"{leg.uuid};Outbound Call;{leg.destination}")
+    ch.set_var("originate_disposition", "SUCCESS")
+    ch.set_var("DIALSTATUS", "SUCCESS")
+    ch.set_var("originate_causes", f"{leg.uuid};NONE")
+    ch.set_var("signal_bond", leg.uuid)
+    connect(ch, leg)
+
+
+def connect(ch: Channel, leg: Channel) -> None:
+    """Bridge two up legs until one ends (or ch's bridge is broken); ch is the A side."""
+    ch.other, ch.other_type = leg, "originatee"
+    leg.other, leg.other_type = ch, "originator"
+    ch.bridged_to, leg.bridged_to = leg, ch
+    now = ch.now_us()
+    ch.times["Channel-Bridged-Time"] = leg.times["Channel-Bridged-Time"] = now
+    ch.set_var("bridge_to", leg.uuid)
+    ch.set_var("last_bridge_role", "originator")
+    ch.set_var("last_bridge_to", leg.uuid)
+    ch.set_var("bridge_channel", leg.name)
+    ch.set_var("bridge_uuid", leg.uuid)
+    leg.set_var("bridge_uuid", ch.uuid)
+    ch.fire("CHANNEL_BRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
+    if ch.far is not None and ch.far.caller is not None:
+        ch.far.caller.on_bridge(leg)
+    while not ch.hungup and not leg.hungup:
+        reason, _ = ch.wait_media(math.inf, dtmf="keep", nested=False, wake_returns=True)
+        if reason == "break":
+            break
+    ch.set_var("last_sent_callee_id_name", "Outbound Call")
+    ch.set_var("last_sent_callee_id_number", leg.destination)
+    ch.set_var("last_bridge_role", "originator")
+    ch.set_var("bridge_hangup_cause", leg.hangup_cause or ch.hangup_cause or "NORMAL_CLEARING")
+    ch.fire("CHANNEL_UNBRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
+    ch.bridged_to = None
+    leg.bridged_to = None
+    if not leg.hungup:
+        leg.hangup("NORMAL_CLEARING")

@@ -1,0 +1,484 @@
+"""One emulated call leg: its variables, states, answer state, queues and events.
+
+Everything a FreeSWITCH channel shows on the wire comes from here, so the header set
+and order of every channel event is decided in one place (`_channel_headers`).
+Variables keep insertion order and a re-set moves a variable to the end, as
+switch_channel_set_variable() does (it deletes, then appends).
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import uuid as uuidlib
+
+import gevent
+from gevent.event import Event as GEvent
+
+log = logging.getLogger("fsapp.sim")
+
+STATE_NUMBERS = {"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+                 "CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8,
+                 "CS_RESET": 9, "CS_HANGUP": 10, "CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13}
+# The captures show CHANNEL_CREATE with Channel-State CS_INIT and number 2 (FreeSWITCH
+# reports the *running* state number there); we copy the observed pairs.
+Q850 = {"NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19,
+        "CALL_REJECTED": 21, "DESTINATION_OUT_OF_ORDER": 27, "NORMAL_UNSPECIFIED": 31,
+        "NO_ROUTE_DESTINATION": 3, "UNALLOCATED_NUMBER": 1, "ORIGINATOR_CANCEL": 487,
+        "MANAGER_REQUEST": 503, "USER_NOT_REGISTERED": 606,
+        "SUBSCRIBER_ABSENT": 20, "LOSE_RACE": 502, "CHAN_NOT_IMPLEMENTED": 66,
+        "INVALID_NUMBER_FORMAT": 28, "RECOVERY_ON_TIMER_EXPIRE": 102}
+
+PROFILE_FIELDS = ["Direction", "Logical-Direction", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
+                  "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
+                  "ANI", "Destination-Number", "Unique-ID", "Source", "Context", "Channel-Name"]
+TIME_FIELDS = ["Channel-Created-Time", "Channel-Answered-Time", "Channel-Progress-Time",
+               "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time",
+               "Channel-Resurrect-Time", "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum"]
+
+
+FRAME_S = 0.02  # one media frame
+POLL_S = 0.5  # longest a waiting channel sleeps (wall seconds) before re-checking its state
+
+
+class Hangup(Exception):
+    """Unwinds an application when its channel hangs up."""
+
+
+class Message:
+    """A queued sendmsg / broadcast: executed by the channel's own greenlet."""
+
+    def __init__(self, command: str, headers: dict, event_lock: bool, body: str = ""):
+        self.command = command
+        self.headers = headers
+        self.event_lock = event_lock
+        self.body = body
+
+
+class Channel:
+    def __init__(self, switch, *, name: str, direction: str, destination: str, context: str = "default",
+                 cid_num: str = "0000000000", cid_name: str = "", callee_name: str = "Outbound Call",
+                 callee_num: str = "", source: str = "mod_loopback", hit_dialplan: bool = True,
+                 variables: list[tuple[str, str]] | None = None, uuid: str | None = None):
+        self.switch = switch
+        self.clock = switch.clock
+        self.uuid = uuid or str(uuidlib.uuid4())
+        self.name = name
+        self.direction = direction
+        self.destination = destination
+        self.context = context
+        self.cid_num, self.cid_name = cid_num, cid_name
+        self.orig_cid_num, self.orig_cid_name = cid_num, cid_name
+        self.callee_name, self.callee_num = callee_name, callee_num
+        self.source = source
+        self.hit_dialplan = hit_dialplan
+        self.state, self.state_number = "CS_NEW", 0
+        self.call_state = "DOWN"
+        self.answer_state = "ringing"
+        self.hangup_cause: str | None = None
+        now_us = self.now_us()
+        self.times = dict.fromkeys(TIME_FIELDS, 0)
+        self.times["Channel-Created-Time"] = now_us
+        self.profile_created = now_us
+        self.session_id = switch.next_session_id()
+        self.vars: dict[str, str] = {}
+        base = [("direction", direction), ("uuid", self.uuid), ("session_id", str(self.session_id)),
+                ("channel_name", name), ("read_codec", "L16"), ("read_rate", "8000"),
+                ("write_codec", "L16"), ("write_rate", "8000")]
+        for k, v in base + list(variables or []):
+            self.set_var(k, v)
+        self.peer: Channel | None = None          # loopback partner
+        self.other: Channel | None = None         # Other-Leg-* of events (bridge partner)
+        self.other_type = "originatee"
+        self.bridged_to: Channel | None = None
+        self.originator: Channel | None = None    # leg that dialled this one (bridge)
+        self.msgs: collections.deque[Message] = collections.deque()
+        self.dtmf: collections.deque[tuple[str, int, str]] = collections.deque()
+        self.digits_dialed: list[str] = []
+        self.app_stack: list[str] = []
+        self.wake = GEvent()
+        self.answered = GEvent()      # set on answer or pre-answer (media up)
+        self.ended = GEvent()         # set after CHANNEL_HANGUP_COMPLETE
+        self.hungup = False
+        self.break_requested = False
+        self.transfer_to: tuple[str, str] | None = None
+        self.caller = None            # scripted caller attached to this leg (it hears what the far side plays)
+        self.voice = None             # VoiceLog of the caller on this leg
+        self.sessions: list = []      # outbound socket sessions controlling this channel
+        self.program = None           # callable(channel) run by the channel's greenlet
+        self._greenlet = None
+        self.park_fired = False
+
+    # ---- time and variables ---------------------------------------------------------
+    def now_us(self) -> int:
+        return int(self.clock.now() * 1_000_000)
+
+    def set_var(self, name: str, value) -> None:
+        self.vars.pop(name, None)
+        if value is not None and value != "":
+            self.vars[name] = str(value)
+
+    def get_var(self, name: str, default=None):
+        return self.vars.get(name, default)
+
+    @property
+    def far(self) -> "Channel | None":
+        """The leg that hears this one: the loopback partner."""
+        return self.peer
+
+    # ---- events ---------------------------------------------------------------------
+    def _profile(self, prefix: str, with_index: bool) -> list[tuple[str, str]]:
+        values = {"Direction": self.direction,
+                  "Logical-Direction": "inbound" if self.peer and self.direction == "outbound" and self.other_type == "originatee" and prefix == "Other-Leg" else self.direction,
+                  "Dialplan": "xml", "Caller-ID-Name": self.cid_name, "Caller-ID-Number": self.cid_num,
+                  "Orig-Caller-ID-Name": self.orig_cid_name, "Orig-Caller-ID-Number": self.orig_cid_num,
+                  "Callee-ID-Name": self.callee_name, "Callee-ID-Number": self.callee_num,
+                  "ANI": self.cid_num, "Destination-Number": self.destination, "Unique-ID": self.uuid,
+                  "Source": self.source, "Context": self.context, "Channel-Name": self.name}
+        out = [(f"{prefix}-{k}", values[k]) for k in PROFILE_FIELDS if values[k] not in ("", None)]
+        if with_index:
+            out.append((f"{prefix}-Profile-Index", "1"))
+        out.append((f"{prefix}-Profile-Created-Time", str(self.profile_created)))
+        out += [(f"{prefix}-{k}", str(self.times[k])) for k in TIME_FIELDS]
+        out += [(f"{prefix}-Screen-Bit", "true"), (f"{prefix}-Privacy-Hide-Name", "false"),
+                (f"{prefix}-Privacy-Hide-Number", "false")]
+        return out
+
+    def channel_headers(self, with_vars: bool = True) -> list[tuple[str, str]]:
+        h = [("Channel-State", self.state), ("Channel-Call-State", self.call_state),
+             ("Channel-State-Number", str(self.state_number)), ("Channel-Name", self.name),
+             ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
+             ("Presence-Call-Direction", self.direction),
+             ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
+             ("Channel-Call-UUID", self.uuid), ("Answer-State", self.answer_state)]
+        if self.hangup_cause:
+            h.append(("Hangup-Cause", self.hangup_cause))
+        h += [("Channel-Read-Codec-Name", "L16"), ("Channel-Read-Codec-Rate", "8000"),
+              ("Channel-Read-Codec-Bit-Rate", "128000"), ("Channel-Write-Codec-Name", "L16"),
+              ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "128000")]
+        h += self._profile("Caller", True)
+        if self.other is not None:
+            h.append(("Other-Type", self.other_type))
+            h += self.other._profile("Other-Leg", False)
+        if with_vars:
+            h += [(f"variable_{k}", v) for k, v in self.vars.items()]
+        return h
+
+    def fire(self, name: str, pre=(), post=(), with_vars: bool = True, body: str | None = None):
+        ev = self.switch.events.new(name, uuid=self.uuid)
+        ev.headers += list(pre)
+        ev.headers += self.channel_headers(with_vars)
+        ev.headers += list(post)
+        ev.body = body
+        self.switch.fire(ev)
+        return ev
+
+    # ---- states -----------------------------------------------------------------------
+    def set_state(self, state: str, fire: bool = True) -> None:
+        self.state, self.state_number = state, STATE_NUMBERS[state]
+        if fire:
+            self.fire("CHANNEL_STATE", with_vars=False)
+
+    def set_call_state(self, call_state: str) -> None:
+        old, self.call_state = self.call_state, call_state
+        self.fire("CHANNEL_CALLSTATE", pre=[("Original-Channel-Call-State", old),
+                                             ("Channel-Call-State-Number", str(
+                                                 ["DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD",
+                                                  "RING_WAIT", "HANGUP", "UNHELD"].index(call_state)))],
+                  with_vars=False)
+
+    def mark_pre_answered(self) -> None:
+        if self.hungup or self.answer_state in ("early", "answered"):
+            return
+        self.answer_state = "early"
+        now = self.now_us()
+        self.times["Channel-Progress-Media-Time"] = now
+        self.set_var("endpoint_disposition", "EARLY MEDIA")
+        self.fire("CHANNEL_PROGRESS_MEDIA")
+        self.call_state = "EARLY"
+        self.answered.set()
+        if self.peer is not None and not self.peer.hungup:
+            self.peer.mark_pre_answered()
+
+    def flip_cid(self) -> None:
+        """An originated A leg that runs an app shows the far end as its caller (FreeSWITCH
+        sets channel_cid_flipped)."""
+        self.set_var("pre_transfer_caller_id_number", self.cid_num)
+        self.set_var("channel_cid_flipped", "yes")
+        self.set_var("call_uuid", self.uuid)
+        self.callee_num = self.cid_num
+        self.cid_name, self.cid_num = self.callee_name, self.destination
+        self.callee_name = ""
+
+    def mark_answered(self) -> None:
+        if self.hungup or self.answer_state == "answered":
+            return
+        self.answer_state = "answered"
+        self.times["Channel-Answered-Time"] = self.now_us()
+        # A loopback pair: the other leg's CHANNEL_ANSWER comes first (as captured).
+        if self.peer is not None and not self.peer.hungup:
+            self.peer.mark_answered()
+        self.fire("CHANNEL_ANSWER")
+        self.call_state = "ACTIVE"
+        self.set_var("endpoint_disposition", "ANSWER")
+        self.answered.set()
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answer_state == "answered"
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def start(self, announce: bool = True) -> None:
+        """Register, fire CHANNEL_CREATE and run self.program in the channel's greenlet."""
+        self.switch.channels[self.uuid] = self
+        self.state, self.state_number = "CS_INIT", 2
+        if announce:
+            self.fire("CHANNEL_CREATE")
+        self._greenlet = gevent.spawn(self._lifecycle)
+
+    def _lifecycle(self) -> None:
+        try:
+            while self.program is not None and not self.hungup:
+                program, self.program = self.program, None
+                try:
+                    program(self)
+                except Hangup:
+                    pass
+                if self.transfer_to and not self.hungup:
+                    ext, ctx = self.transfer_to
+                    self.transfer_to = None
+                    self.switch.route_transfer(self, ext, ctx)
+            if not self.hungup:
+                self.hangup("NORMAL_CLEARING")
+        except Exception:  # a bug in the emulator must not leave the call hanging forever
+            log.exception("sim channel %s crashed", self.uuid)
+            if not self.hungup:
+                self.hangup("NORMAL_TEMPORARY_FAILURE")
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        # The loopback partner goes down once this leg's apps have unwound (capture order:
+        # HANGUP a, EXECUTE_COMPLETE a, HANGUP b, HANGUP_COMPLETE a, ...).
+        if self.peer is not None and not self.peer.hungup:
+            self.peer.hangup(self.hangup_cause or "NORMAL_CLEARING")
+        self.set_state("CS_HANGUP")
+        self.call_state = "HANGUP"
+        self.set_state("CS_REPORTING")
+        self._set_report_vars()
+        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
+        self.set_state("CS_DESTROY", fire=False)
+        self.fire("CHANNEL_DESTROY", with_vars=True)
+        self.switch.channels.pop(self.uuid, None)
+        self.ended.set()
+        for s in list(self.sessions):
+            s.channel_destroyed(self)
+
+    def _set_report_vars(self) -> None:
+        from .events import local_stamp
+        t = self.times
+        created = t["Channel-Created-Time"]
+        end = t["Channel-Hangup-Time"] or self.now_us()
+        answered = t["Channel-Answered-Time"]
+        self.set_var("hangup_cause", self.hangup_cause)
+        self.set_var("hangup_cause_q850", str(Q850.get(self.hangup_cause or "", 0)))
+        self.set_var("digits_dialed", "".join(self.digits_dialed) or "none")
+        self.set_var("start_stamp", local_stamp(created / 1e6))
+        if answered:
+            self.set_var("answer_stamp", local_stamp(answered / 1e6))
+        self.set_var("end_stamp", local_stamp(end / 1e6))
+        self.set_var("start_epoch", str(created // 1_000_000))
+        self.set_var("start_uepoch", str(created))
+        self.set_var("answer_epoch", str(answered // 1_000_000))
+        self.set_var("answer_uepoch", str(answered))
+        self.set_var("end_epoch", str(end // 1_000_000))
+        self.set_var("end_uepoch", str(end))
+        if self.app_last:
+            self.set_var("last_app", self.app_last[0])
+            self.set_var("last_arg", self.app_last[1])
+        self.set_var("caller_id", self.cid_num)
+        self.set_var("duration", str((end - created) // 1_000_000))
+        self.set_var("billsec", str((end - answered) // 1_000_000 if answered else 0))
+        self.set_var("answersec", str((answered - created) // 1_000_000 if answered else 0))
+        self.set_var("mduration", str((end - created) // 1000))
+        self.set_var("billmsec", str((end - answered) // 1000 if answered else 0))
+        self.set_var("answermsec", str((answered - created) // 1000 if answered else 0))
+        self.set_var("uduration", str(end - created))
+        self.set_var("billusec", str(end - answered if answered else 0))
+
+    app_last: tuple[str, str] | None = None
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
+        """Hang up now: CHANNEL_HANGUP fires at once; the channel's greenlet finishes."""
+        if self.hungup:
+            return False
+        self.hungup = True
+        self.hangup_cause = cause or "NORMAL_CLEARING"
+        self.answer_state = "hangup"
+        self.state_number = STATE_NUMBERS["CS_HANGUP"]
+        self.times["Channel-Hangup-Time"] = self.now_us()
+        self.fire("CHANNEL_HANGUP")
+        for s in list(self.sessions):
+            s.channel_hungup(self)
+        self.answered.set()
+        self.wake.set()
+        if self._greenlet is None and self.peer is not None and not self.peer.hungup:
+            gevent.spawn(self.peer.hangup, cause)
+        if self.bridged_to is not None and not self.bridged_to.hungup:
+            partner = self.bridged_to
+            if partner.originator is self:   # we dialled it: the called leg goes too
+                gevent.spawn(partner.hangup, cause)
+            else:
+                partner.wake.set()           # its bridge app returns
+        if self.caller is not None:
+            self.caller.on_hangup(self)
+        if self._greenlet is None:
+            gevent.spawn(self._finish)
+        return True
+
+    # ---- input ------------------------------------------------------------------------
+    def queue_dtmf(self, digits: str, source: str = "APP", duration: int = 2000) -> None:
+        for d in digits:
+            self.dtmf.append((d, duration, source))
+        self.wake.set()
+
+    def take_dtmf(self) -> str:
+        """Dequeue one digit, firing DTMF like switch_channel_dequeue_dtmf()."""
+        digit, duration, source = self.dtmf.popleft()
+        self.digits_dialed.append(digit)
+        self.fire("DTMF", post=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
+                                ("DTMF-Source", source)], with_vars=False)
+        return digit
+
+    def enqueue(self, msg: Message) -> None:
+        self.msgs.append(msg)
+        self.wake.set()
+
+    # ---- waiting ----------------------------------------------------------------------
+    def wait_media(self, seconds: float, *, dtmf: str = "keep", terminators: str = "",
+                   nested: bool = True, wake_returns: bool = False) -> tuple[str, str]:
+        """Let `seconds` of emulated media time pass, like an app's frame loop.
+
+        dtmf: "keep" leaves digits queued, "consume" dequeues them (DTMF events) and stops
+        on a terminator, "collect" returns as soon as a digit is queued.
+        Queued messages without event-lock run nested (the app pauses meanwhile).
+        Returns (reason, digit): reason in done, hangup, break, terminator, dtmf, wake.
+        """
+        deadline = self.clock.now() + seconds
+        while True:
+            if self.hungup:
+                return "hangup", ""
+            if self.break_requested or self.transfer_to:
+                self.break_requested = False
+                return "break", ""
+            if dtmf == "collect" and self.dtmf:
+                return "dtmf", ""
+            if dtmf == "consume":
+                while self.dtmf:
+                    d = self.take_dtmf()
+                    if d in terminators:
+                        return "terminator", d
+            if nested and self.msgs and not self.msgs[0].event_lock:
+                t0 = self.clock.now()
+                self.run_message(self.msgs.popleft())
+                deadline += self.clock.now() - t0
+                continue
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:
+                return "done", ""
+            self.wake.clear()
+            if self.hungup or self.break_requested or (self.dtmf and dtmf != "keep") or \
+                    (nested and self.msgs and not self.msgs[0].event_lock):
+                continue
+            # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
+            woke = self.wake.wait(timeout=min(POLL_S, self.clock.to_wall(remaining)))
+            if wake_returns:
+                # The caller re-checks its own condition (woken, or after a poll interval).
+                return "wake", ""
+
+    # ---- applications ---------------------------------------------------------------
+    def execute(self, app: str, arg: str = "", app_uuid: str | None = None, loops: bool = False) -> None:
+        from .apps import APPS
+        fn = APPS.get(app)
+        if fn is None:
+            # FreeSWITCH logs "Invalid Application" and hangs the call up, firing no events.
+            log.info("sim: invalid application %r on %s", app, self.uuid)
+            self.hangup("DESTINATION_OUT_OF_ORDER")
+            return
+        if self.hungup:
+            return
+        app_uuid = app_uuid or str(uuidlib.uuid4())
+        if loops:
+            self.set_var("current_loop", "1")
+            self.set_var("total_loops", "1")
+        self.set_var("current_application", app)
+        self.set_var("current_application_data", arg)
+        self.set_var("current_application_response", None)
+        tail = [("Application", app)] + ([("Application-Data", arg)] if arg else [])
+        self.fire("CHANNEL_EXECUTE", post=tail + [("Application-UUID", app_uuid)])
+        self.app_stack.append(app)
+        self.app_last = (app, arg)
+        try:
+            fn(self, arg)
+        except Hangup:
+            pass
+        finally:
+            self.app_stack.pop()
+        resp = self.vars.get("current_application_response") or "_none_"
+        self.fire("CHANNEL_EXECUTE_COMPLETE",
+                  post=tail + [("Application-Response", resp), ("Application-UUID", app_uuid)])
+
+    def run_message(self, msg: Message) -> None:
+        h = msg.headers
+        cmd = (h.get("call-command") or msg.command or "").lower()
+        if self.hungup:
+            return  # observation 29: after hangup sendmsg gets +OK and nothing happens
+        if cmd == "execute":
+            app = h.get("execute-app-name", "")
+            arg = h.get("execute-app-arg", "")
+            if not arg and msg.body and h.get("content-type", "").lower() == "text/plain":
+                arg = msg.body
+            try:
+                count = max(1, int(h.get("loops", "1")))
+            except ValueError:
+                count = 1
+            for _ in range(count):
+                self.execute(app, arg, h.get("event-uuid"), loops=True)
+        elif cmd == "hangup":
+            self.hangup(h.get("hangup-cause") or "NORMAL_CLEARING")
+        elif cmd == "unicast" or cmd == "nomedia" or cmd == "xferext":
+            log.info("sim: call-command %s accepted but not emulated", cmd)
+
+    def park_loop(self) -> None:
+        """What park (and the socket app in async mode) does: run messages, eat DTMF."""
+        if not self.park_fired:
+            self.park_fired = True
+            self.fire("CHANNEL_PARK")
+        fresh = False
+        while not self.hungup:
+            if (self.msgs or self.dtmf) and fresh:
+                # Input that arrives while parked is handled on the next media frame
+                # (20 ms), so FreeSWITCH's reply always precedes the events it causes.
+                fresh = False
+                self.clock.sleep(FRAME_S)
+                continue
+            while self.dtmf:
+                self.take_dtmf()
+            if self.msgs:
+                if fresh:
+                    # A message that arrives while parked runs on the next media frame
+                    # (20 ms), so FreeSWITCH's reply always precedes CHANNEL_EXECUTE.
+                    fresh = False
+                    self.clock.sleep(FRAME_S)
+                    continue
+                self.run_message(self.msgs.popleft())
+                continue
+            fresh = True
+            if self.transfer_to or self.break_out:
+                break
+            self.wake.clear()
+            if self.dtmf or self.msgs or self.hungup or self.transfer_to or self.break_out:
+                continue
+            self.wake.wait(timeout=POLL_S)
+        self.fire("CHANNEL_UNPARK")
+
+    break_out = False  # set when the controlling socket closes: leave the park loop

@@ -1,0 +1,91 @@
+"""A small dialplan: regex on the destination number -> one route.
+
+Routes: Socket("host:port async full"), Park(), Echo(), Agent("1001") (bridge to a
+scripted agent), Apps([("answer", ""), ("playback", "/x.wav"), ...]).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+class Route:
+    def apps(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+
+@dataclass
+class Socket(Route):
+    target: str  # "127.0.0.1:8084 async full"
+
+    def __post_init__(self):
+        host, _, port = self.target.split()[0].rpartition(":") if self.target.split() else ("", "", "")
+        if not host or not port.isdigit():
+            raise ValueError(f"Socket({self.target!r}): expected 'host:port async full'")
+
+    def apps(self):
+        return [("socket", self.target)]
+
+
+@dataclass
+class Park(Route):
+    def apps(self):
+        return [("park", "")]
+
+
+@dataclass
+class Echo(Route):
+    def apps(self):
+        return [("answer", ""), ("echo", "")]
+
+
+@dataclass
+class Agent(Route):
+    agent_id: str
+
+    def apps(self):
+        return [("bridge", f"user/{self.agent_id}")]
+
+
+@dataclass
+class Apps(Route):
+    steps: list[tuple[str, str]] = field(default_factory=list)
+
+    def apps(self):
+        return list(self.steps)
+
+
+class Dialplan:
+    def __init__(self):
+        self.routes: list[tuple[re.Pattern, Route]] = []
+        # Apps every routed call runs first (the captures' vanilla config runs
+        # `set open=true` and four `log` lines); empty by default.
+        self.preamble: list[tuple[str, str]] = []
+
+    def add(self, pattern: str, route: Route) -> None:
+        if not isinstance(route, Route):
+            raise TypeError(f"dialplan.add({pattern!r}, ...): route must be Socket/Park/Echo/Agent/Apps, "
+                            f"got {type(route).__name__}")
+        self.routes.append((re.compile(pattern), route))
+
+    def match(self, destination: str) -> Route | None:
+        for pattern, route in self.routes:
+            if pattern.search(destination):
+                return route
+        return None
+
+
+def run_dialplan(ch) -> None:
+    """The program of a leg that hits the dialplan (CS_ROUTING -> CS_EXECUTE)."""
+    ch.set_state("CS_ROUTING")
+    if ch.call_state == "DOWN":
+        ch.set_call_state("RINGING")
+    route = ch.switch.dialplan.match(ch.destination)
+    if route is None:
+        ch.hangup("NO_ROUTE_DESTINATION")
+        return
+    ch.set_state("CS_EXECUTE")
+    for app, arg in ch.switch.dialplan.preamble + route.apps():
+        if ch.hungup or ch.transfer_to:
+            return
+        ch.execute(app, arg)

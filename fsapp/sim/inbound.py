@@ -1,0 +1,70 @@
+"""The inbound Event Socket (what fsapp's InboundClient connects to, port 8021)."""
+from __future__ import annotations
+
+import logging
+
+from . import wire
+from .commands import event_commands, run_api, run_bgapi, sendmsg, split_command
+from .listener import MYEVENTS, Listener
+
+log = logging.getLogger("fsapp.sim")
+
+
+class InboundConnection(Listener):
+    def run(self) -> None:
+        reader = wire.CommandReader(self.sock)
+        self.send(wire.auth_request())
+        authed = False
+        try:
+            while not self.closed:
+                cmd = reader.read()
+                if cmd is None:
+                    break
+                first, headers, body = cmd
+                name, rest = split_command(first)
+                if not authed:
+                    if name == "auth":
+                        if rest == self.switch.password:
+                            authed = True
+                            self.send(wire.command_reply("+OK accepted"))
+                            continue
+                        self.send(wire.command_reply("-ERR invalid"))
+                        self.send(wire.inbound_disconnect())
+                        self.close()
+                        break
+                    self.send(wire.command_reply("-ERR invalid"))
+                    continue
+                self.handle(name, rest, headers, body)
+        except OSError:
+            pass
+        finally:
+            self.close()
+            # StreamServer closes the socket when this handler returns: flush first.
+            self._writer.join(timeout=5)
+
+    def handle(self, name: str, rest: str, headers, body) -> None:
+        if name == "api":
+            run_api(self, rest)
+        elif name == "bgapi":
+            run_bgapi(self, rest, headers)
+        elif name == "exit":
+            self.send(wire.command_reply("+OK bye"))
+            self.send(wire.inbound_disconnect())
+            self.close()
+        elif name == "sendmsg":
+            self.send(wire.command_reply(sendmsg(self, rest, headers, body, None)))
+        elif name == "myevents":
+            parts = rest.split()
+            if not parts:
+                self.send(wire.command_reply("-ERR invalid syntax"))
+                return
+            self.myevents_uuid = parts[0]
+            self.names |= MYEVENTS
+            self.format = "json" if "json" in parts[1:] else "plain"
+            self.switch.listeners.add(self)
+            self.send(wire.command_reply("+OK Events Enabled"))
+        elif name in ("log", "nolog", "sendevent", "divert_events", "resume"):
+            self.send(wire.command_reply("+OK"))
+        else:
+            reply = event_commands(self, name, rest)
+            self.send(wire.command_reply(reply if reply is not None else "-ERR command not found"))

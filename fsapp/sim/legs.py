@@ -1,0 +1,135 @@
+"""Creating call legs from dial strings: loopback/, user/ (scripted agents), null/, error/.
+
+`dial()` is shared by the originate API and the bridge application. It returns the
+leg that is (or will be) connected to the dialler, and waits for answer with a
+deadline, like switch_ivr_originate().
+"""
+from __future__ import annotations
+
+import re
+
+import gevent
+
+from .channel import Channel
+
+_VARS = re.compile(r"^\s*[{\[<]([^}\]>]*)[}\]>]")
+
+
+class DialError(Exception):
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def parse_vars(dial: str) -> tuple[dict[str, str], str]:
+    """Strip leading {a=b,c=d} blocks; return (vars, rest)."""
+    out: dict[str, str] = {}
+    while True:
+        m = _VARS.match(dial)
+        if not m:
+            return out, dial.strip()
+        for part in m.group(1).split(","):
+            k, _, v = part.partition("=")
+            if k.strip():
+                out[k.strip()] = v.strip().strip("'")
+        dial = dial[m.end():]
+
+
+def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name: str = "") -> Channel:
+    """Create (not start) the leg a dial string names. Raises DialError for bad endpoints."""
+    kind, _, rest = endpoint.partition("/")
+    var_list = list(vars_.items())
+    if kind == "loopback":
+        ext, _, ctx = rest.partition("/")
+        if not ext:
+            raise DialError("INVALID_NUMBER_FORMAT")
+        ctx = ctx or "default"
+        a = Channel(switch, name=f"loopback/{ext}-a", direction="outbound", destination=ext, context=ctx,
+                    cid_num=cid_num, cid_name=cid_name, callee_num=ext, hit_dialplan=False,
+                    variables=var_list)
+        b_vars = [(k, v) for k, v in var_list]
+        b = Channel(switch, name=f"loopback/{ext}-b", direction="inbound", destination=ext, context=ctx,
+                    cid_num=cid_num, cid_name=cid_name, callee_num=ctx if "/" in rest else ext,
+                    variables=b_vars + [("other_loopback_leg_uuid", a.uuid), ("loopback_leg", "B")])
+        b.set_var("call_uuid", b.uuid)
+        for k, v in (("is_outbound", "true"), ("call_uuid", a.uuid), ("originate_early_media", "true"),
+                     ("originate_endpoint", "loopback")):
+            a.set_var(k, v)
+        a.set_var("other_loopback_leg_uuid", b.uuid)
+        a.set_var("loopback_leg", "A")
+        a.set_var("is_loopback", "1")
+        b.set_var("is_loopback", "1")
+        a.peer, b.peer = b, a
+        a.loopback_b = b
+        return a
+    if kind == "user":
+        agent_id = rest.split("@")[0]
+        agent = switch.agents.get(agent_id)
+        if agent is None:
+            raise DialError("USER_NOT_REGISTERED")
+        return agent.new_leg(switch, var_list, cid_num, cid_name)
+    if kind == "null":
+        leg = Channel(switch, name=f"null/{rest}", direction="outbound", destination=rest,
+                      cid_num=cid_num, cid_name=cid_name, callee_num=rest, source="mod_null",
+                      hit_dialplan=False, variables=var_list)
+        leg.auto_answer = True
+        return leg
+    if kind == "error":
+        raise DialError(rest.upper() or "NORMAL_CLEARING")
+    raise DialError("CHAN_NOT_IMPLEMENTED")
+
+
+def start_leg(switch, leg: Channel) -> None:
+    """Start the leg's lifecycle (and its loopback partner's dialplan)."""
+    from .dialplan import run_dialplan
+    b = getattr(leg, "loopback_b", None)
+    leg.program = _wait_until_hangup
+    leg.start()
+    if b is not None:
+        b.program = run_dialplan
+        b.start()
+    elif getattr(leg, "auto_answer", False):
+        gevent.spawn(leg.mark_answered)
+    elif getattr(leg, "agent", None) is not None:
+        leg.agent.ring(leg)
+
+
+def _wait_until_hangup(ch: Channel) -> None:
+    while not ch.hungup and not ch.transfer_to and ch.program is None:
+        ch.wake.clear()
+        if ch.msgs:
+            ch.run_message(ch.msgs.popleft())
+            continue
+        if ch.hungup or ch.transfer_to or ch.program is not None:
+            break
+        ch.wake.wait(timeout=0.5)
+
+
+def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel | None = None) -> str | None:
+    """Wait for answer (or early media when early_ok). Returns None or a failure cause."""
+    clock = leg.clock
+    deadline = clock.now() + timeout_s
+    while True:
+        if leg.hungup:
+            return leg.hangup_cause or "NORMAL_CLEARING"
+        if leg.answer_state == "answered" or (early_ok and leg.answer_state == "early"):
+            return None
+        if dialler is not None and dialler.hungup:
+            leg.hangup("ORIGINATOR_CANCEL")
+            return "ORIGINATOR_CANCEL"
+        remaining = deadline - clock.now()
+        if remaining <= 0:
+            leg.hangup("NO_ANSWER" if leg.answer_state != "early" else "NO_ANSWER")
+            return "NO_ANSWER"
+        leg.answered.clear()
+        if leg.hungup or leg.answer_state == "answered":
+            continue
+        waiters = [leg.answered] + ([dialler.wake] if dialler is not None else [])
+        gevent.wait(waiters, timeout=clock.to_wall(remaining), count=1)
+
+
+def originate_timeout(vars_: dict[str, str], default: float = 60.0) -> float:
+    for key in ("leg_timeout", "originate_timeout", "call_timeout"):
+        if vars_.get(key, "").strip().isdigit():
+            return float(vars_[key])
+    return default

@@ -1,0 +1,171 @@
+"""Switch: one emulated FreeSWITCH node (inbound ESL server, channels, dialplan, agents)."""
+from __future__ import annotations
+
+import logging
+import socket
+import uuid as uuidlib
+
+import gevent
+from gevent.server import StreamServer
+
+from .agents import AgentEndpoint
+from .api import VERSION, Api, uptime_text
+from .caller import Caller, CallerScript
+from .clock import RealClock
+from .dialplan import Dialplan, run_dialplan
+from .events import EventFactory
+from .inbound import InboundConnection
+from .legs import new_leg, start_leg
+
+log = logging.getLogger("fsapp.sim")
+
+DEFAULT_SOUND_PREFIX = "/usr/local/freeswitch/share/freeswitch/sounds/en/us/callie"
+
+
+class Switch:
+    def __init__(self, password: str = "ClueCon", esl: tuple[str, int] = ("127.0.0.1", 0),
+                 heartbeat: float = 20.0, clock=None, hostname: str | None = None,
+                 sound_prefix: str = DEFAULT_SOUND_PREFIX):
+        if heartbeat <= 0:
+            raise ValueError(f"heartbeat must be > 0 seconds, got {heartbeat!r}")
+        self.password = password
+        self.esl = (esl[0], int(esl[1]))
+        self.heartbeat = float(heartbeat)
+        self.clock = clock or RealClock()
+        self.hostname = hostname or socket.gethostname()
+        self.ipv4 = esl[0] if esl[0] not in ("0.0.0.0", "") else "127.0.0.1"
+        self.ipv6 = "::1"
+        self.sound_prefix = sound_prefix
+        self.core_uuid = str(uuidlib.uuid4())
+        self.events = EventFactory(self.core_uuid, self.hostname, self.ipv4, self.ipv6, self.clock)
+        self.dialplan = Dialplan()
+        self.api = Api(self)
+        self.channels: dict = {}
+        self.listeners: set = set()
+        self.agents: dict[str, AgentEndpoint] = {}
+        self.callers: dict[str, Caller] = {}     # by leg uuid (both legs), for per-call events
+        self.started_at = self.clock.now()
+        self.sessions_since_start = 0
+        self.peak_sessions = 0
+        self._server: StreamServer | None = None
+        self._heartbeat = None
+        self._connections: set = set()
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def start(self) -> "Switch":
+        self._server = StreamServer(self.esl, self._serve_inbound)
+        self._server.start()
+        self.started_at = self.clock.now()
+        self._heartbeat = gevent.spawn(self._heartbeat_loop)
+        log.info("sim: emulated FreeSWITCH listening on %s:%d", self.esl[0], self.esl_port)
+        return self
+
+    @property
+    def esl_port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("Switch not started: call start() first")
+        return self._server.server_port
+
+    def stop(self, timeout: float = 5.0) -> None:
+        for ch in list(self.channels.values()):
+            ch.hangup("SYSTEM_SHUTDOWN")
+        gevent.wait([ch.ended for ch in list(self.channels.values())], timeout=timeout)
+        if self._heartbeat is not None:
+            self._heartbeat.kill(block=False)
+        if self._server is not None:
+            self._server.stop(timeout=1)
+        for conn in list(self._connections) + list(self.listeners):
+            conn.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def _serve_inbound(self, sock, addr) -> None:
+        conn = InboundConnection(self, sock)
+        self._connections.add(conn)
+        try:
+            conn.run()
+        finally:
+            self._connections.discard(conn)
+
+    def _heartbeat_loop(self) -> None:
+        while True:
+            self.clock.sleep(self.heartbeat)
+            self.fire(self._heartbeat_event())
+
+    def _heartbeat_event(self):
+        ev = self.events.new("HEARTBEAT")
+        up = self.clock.now() - self.started_at
+        ev.headers += [("Event-Info", "System Ready"), ("Up-Time", uptime_text(up)),
+                       ("FreeSWITCH-Version", VERSION), ("Uptime-msec", str(int(up * 1000))),
+                       ("Session-Count", str(len(self.channels))), ("Max-Sessions", "1000"),
+                       ("Session-Per-Sec", "30"), ("Session-Per-Sec-Last", "0"),
+                       ("Session-Per-Sec-Max", "0"), ("Session-Per-Sec-FiveMin", "0"),
+                       ("Session-Since-Startup", str(self.sessions_since_start)),
+                       ("Session-Peak-Max", str(self.peak_sessions)),
+                       ("Session-Peak-FiveMin", str(self.peak_sessions)), ("Idle-CPU", "99.000000")]
+        return ev
+
+    # ---- events -----------------------------------------------------------------------
+    def fire(self, ev) -> None:
+        for listener in list(self.listeners):
+            listener.offer(ev)
+        if ev.uuid and self.callers:
+            caller = self.callers.get(ev.uuid)
+            if caller is not None:
+                caller.on_event(ev)
+
+    def next_session_id(self) -> int:
+        self.sessions_since_start += 1
+        self.peak_sessions = max(self.peak_sessions, len(self.channels) + 1)
+        return self.sessions_since_start
+
+    # ---- calls ------------------------------------------------------------------------
+    def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True) -> AgentEndpoint:
+        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer)
+        self.agents[agent.agent_id] = agent
+        return agent
+
+    def place_call(self, script: CallerScript) -> Caller:
+        """A scripted caller dials script.dial; returns a Caller (caller.wait() -> report)."""
+        if self._server is None:
+            raise RuntimeError("Switch not started: call start() before place_call()")
+        vars_ = {"origination_caller_id_number": script.caller_id, **script.variables}
+        leg = new_leg(self, f"loopback/{script.dial}/default", vars_, script.caller_id, script.caller_name)
+        caller = Caller(self, script)
+        leg.caller = caller
+        leg.voice = caller.voice
+        self.callers[leg.uuid] = caller
+        self.callers[leg.peer.uuid] = caller
+        caller.start(leg)
+        start_leg(self, leg)
+        leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.peer.uuid, None)))
+        return caller
+
+    def route_transfer(self, ch, ext: str, ctx: str) -> None:
+        """Continue a transferred channel: normal extensions go back through the dialplan."""
+        from .bridge import connect
+        if ext == "__join__":
+            other = self.channels.get(ctx)
+            if other is not None and not other.hungup:
+                connect(ch, other)
+            return
+        if ext == "__joined__":
+            while not ch.hungup and (ch.bridged_to is not None or ch.switch.channels.get(ctx) is not None
+                                     and ch.bridged_to is None and not ch.switch.channels[ctx].hungup
+                                     and ch.switch.channels[ctx].transfer_to is not None):
+                ch.wake.clear()
+                ch.wake.wait(timeout=0.5)
+            return
+        ch.destination, ch.context = ext, ctx
+        ch.program = run_dialplan
+
+    def join(self, a, b) -> None:
+        """uuid_bridge: take both legs out of what they run and bridge them."""
+        b.transfer_to = ("__joined__", a.uuid)
+        a.transfer_to = ("__join__", b.uuid)
+        a.wake.set()
+        b.wake.set()

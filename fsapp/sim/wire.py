@@ -1,0 +1,149 @@
+"""Byte-level framing of the Event Socket, as FreeSWITCH 1.10 writes it.
+
+Pure functions, no I/O: the listeners build frames here and write them whole.
+The shapes (header order, where Content-Length goes, which bodies end with a newline)
+follow the captures in /work/shared/esl-captures (README observations 1-8).
+"""
+from __future__ import annotations
+
+import json
+
+# switch_url_encode(): everything below ' ' or above '~' and these characters are
+# %XX-encoded; a '%' that already starts a %XX (upper-case hex) sequence is kept.
+_UNSAFE = set('\r\n "#%&+:;<=>?@[\\]^`{|}')
+_HEX = "0123456789ABCDEF"
+
+DISCONNECT_BODY = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+
+
+def url_encode(value: str) -> str:
+    raw = value.encode("utf-8")
+    out = []
+    n = len(raw)
+    for i, byte in enumerate(raw):
+        ch = chr(byte)
+        if ch == "%" and i + 2 < n and chr(raw[i + 1]) in _HEX and chr(raw[i + 2]) in _HEX:
+            out.append(ch)
+        elif byte < 0x20 or byte > 0x7E or ch in _UNSAFE:
+            out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def url_decode(value: str) -> str:
+    from urllib.parse import unquote
+    return unquote(value)
+
+
+def command_reply(text: str, extra: list[tuple[str, str]] | None = None) -> bytes:
+    lines = ["Content-Type: command/reply", f"Reply-Text: {text}"]
+    lines += [f"{k}: {v}" for k, v in (extra or [])]
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def api_response(body: str) -> bytes:
+    data = body.encode("utf-8")
+    return b"Content-Type: api/response\nContent-Length: %d\n\n" % len(data) + data
+
+
+def auth_request() -> bytes:
+    return b"Content-Type: auth/request\n\n"
+
+
+def inbound_disconnect() -> bytes:
+    body = DISCONNECT_BODY.encode()
+    return b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n" % len(body) + body
+
+
+def outbound_disconnect(uuid: str) -> bytes:
+    body = DISCONNECT_BODY.encode()
+    return (f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+            f"Content-Disposition: disconnect\nContent-Length: {len(body)}\n\n").encode() + body
+
+
+def linger_notice(uuid: str, channel_name: str, linger_time: int) -> bytes:
+    return (f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {uuid}\n"
+            f"Content-Disposition: linger\nChannel-Name: {channel_name}\n"
+            f"Linger-Time: {linger_time}\nContent-Length: 0\n\n").encode()
+
+
+def event_plain(headers: list[tuple[str, str]], body: str | None) -> bytes:
+    text = "".join(f"{k}: {url_encode(v)}\n" for k, v in headers)
+    if body is not None:
+        data = body.encode("utf-8")
+        text += f"Content-Length: {len(data)}\n\n"
+        payload = text.encode("utf-8") + data
+    else:
+        payload = (text + "\n").encode("utf-8")
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(payload) + payload
+
+
+def event_json(headers: list[tuple[str, str]], body: str | None) -> bytes:
+    obj: dict[str, str] = {}
+    for k, v in headers:
+        obj[k] = v
+    if body is not None:
+        obj["Content-Length"] = str(len(body.encode("utf-8")))
+        obj["_body"] = body
+    payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(payload) + payload
+
+
+def connect_reply(channel_headers: list[tuple[str, str]], full: bool) -> bytes:
+    """The outbound `connect` reply: the CHANNEL_DATA headers, then the reply headers."""
+    lines = [f"{k}: {url_encode(v)}" for k, v in channel_headers]
+    lines += ["Content-Type: command/reply", "Reply-Text: %2BOK%0A", "Socket-Mode: async",
+              "Control: " + ("full" if full else "single-channel")]
+    return ("\n".join(lines) + "\n\n").encode("utf-8")
+
+
+class CommandReader:
+    """Splits what an ESL client writes into commands.
+
+    A command is header lines ended by an empty line; `sendmsg`/`sendevent` may carry a
+    body of Content-Length bytes. FreeSWITCH tolerates `\\r\\n`, so do we.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._buf = b""
+
+    def _fill(self) -> bool:
+        data = self._sock.recv(65536)
+        if not data:
+            return False
+        self._buf += data
+        return True
+
+    def read(self) -> tuple[str, list[tuple[str, str]], str] | None:
+        """Return (first line, headers, body) or None on EOF."""
+        while True:
+            self._buf = self._buf.lstrip(b"\r\n") if self._buf[:1] in (b"\r", b"\n") else self._buf
+            end = self._find_end()
+            if end is not None:
+                break
+            if not self._fill():
+                return None
+        block, self._buf = self._buf[:end[0]], self._buf[end[1]:]
+        lines = block.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        first, headers = lines[0].strip(), []
+        for line in lines[1:]:
+            if ":" in line:
+                k, _, v = line.partition(":")
+                headers.append((k.strip(), v.strip()))
+        body = ""
+        length = next((int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), 0)
+        if length:
+            while len(self._buf) < length:
+                if not self._fill():
+                    return None
+            body, self._buf = self._buf[:length].decode("utf-8", "replace"), self._buf[length:]
+        return first, headers, body
+
+    def _find_end(self):
+        for sep in (b"\n\n", b"\r\n\r\n"):
+            i = self._buf.find(sep)
+            if i >= 0:
+                return i, i + len(sep)
+        return None

@@ -1,0 +1,192 @@
+"""Everything that differs between SQL dialects, in one place.
+
+fsapp talks to every database through pyodbc with qmark (`?`) parameters; what still
+differs is DDL types, auto-increment, the idempotent insert used by the outbox, how a
+query timeout is set, and which errors mean "the query took too long".
+
+| dialect    | tested against a real server        | idempotent insert                    |
+|------------|-------------------------------------|--------------------------------------|
+| sqlite     | yes (SQLite ODBC driver "SQLite3")  | INSERT ... ON CONFLICT DO NOTHING    |
+| postgresql | yes (psqlodbc "PostgreSQL Unicode") | INSERT ... ON CONFLICT DO NOTHING    |
+| mysql      | yes (MariaDB Connector/ODBC)        | INSERT ... ON DUPLICATE KEY UPDATE   |
+| mssql      | no: DDL/DML generated, parsed only  | MERGE ... WITH (HOLDLOCK)            |
+| oracle     | no: DDL/DML generated, parsed only  | MERGE ... USING (SELECT .. FROM dual)|
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from .errors import StoreConfigError
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str            # id | str | text | int | bigint | decimal | datetime | date
+    length: int = 0      # str/text: characters; decimal: precision
+    scale: int = 0       # decimal only
+    nullable: bool = True
+    primary_key: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    short: str                      # for constraint/index names (Oracle: 30 chars max)
+    columns: tuple[Column, ...]
+    unique: tuple[str, ...] = ()    # single-column unique constraints
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    tested: bool
+    types: dict
+    table_suffix: str = ""
+    ping_sql: str = "SELECT 1"
+    transactional_ddl: bool = False
+
+    # --- DDL ---------------------------------------------------------------------------
+    def column_type(self, col: Column) -> str:
+        template = self.types[col.type]
+        return template.format(n=col.length, p=col.length, s=col.scale)
+
+    def create_table(self, table: Table) -> list[str]:
+        lines = []
+        for col in table.columns:
+            if col.type == "id":
+                lines.append(f"{col.name} {self.column_type(col)}")
+                continue
+            spec = f"{col.name} {self.column_type(col)}"
+            if not col.nullable or col.primary_key:
+                spec += " NOT NULL"
+            if col.primary_key:
+                spec += " PRIMARY KEY"
+            lines.append(spec)
+        for name in table.unique:
+            lines.append(f"CONSTRAINT uq_{table.short}_{name} UNIQUE ({name})")
+        body = ",\n  ".join(lines)
+        statements = [f"CREATE TABLE {table.name} (\n  {body}\n){self.table_suffix}"]
+        for cols in table.indexes:
+            statements.append(f"CREATE INDEX ix_{table.short}_{'_'.join(cols)} "
+                              f"ON {table.name} ({', '.join(cols)})")
+        return statements
+
+    # --- DML ---------------------------------------------------------------------------
+    def insert_ignore(self, table: str, columns: list[str], key: str = "idem_key") -> str:
+        """An INSERT that does nothing when a row with the same `key` exists.
+
+        Exactly-once replay rests on it: re-inserting a spooled row that already made it
+        into the database (crash between commit and spool truncation) is a no-op.
+        """
+        cols = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        if self.name in ("sqlite", "postgresql"):
+            return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
+        if self.name == "mysql":
+            # Not INSERT IGNORE: that would also swallow truncation and NOT NULL errors.
+            return f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {key} = {key}"
+        src = ", ".join(f"? AS {c}" for c in columns)
+        values = ", ".join(f"src.{c}" for c in columns)
+        if self.name == "mssql":
+            return (f"MERGE INTO {table} WITH (HOLDLOCK) AS tgt USING (SELECT {src}) AS src "
+                    f"ON tgt.{key} = src.{key} WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values});")
+        if self.name == "oracle":
+            return (f"MERGE INTO {table} tgt USING (SELECT {src} FROM dual) src "
+                    f"ON (tgt.{key} = src.{key}) WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})")
+        raise AssertionError(self.name)
+
+    def adapt_params(self, values: list) -> list:
+        """MariaDB Connector/ODBC drops the fraction of a bound TIMESTAMP: send text instead."""
+        if self.name != "mysql":
+            return values
+        return [v.isoformat(" ", "milliseconds") if isinstance(v, dt.datetime) and v.microsecond else v
+                for v in values]
+
+    # --- timeouts ----------------------------------------------------------------------
+    def timeout_statement(self, seconds: float, dbms_name: str = "") -> str | None:
+        """SQL that sets the session's statement timeout, or None to use the ODBC attribute.
+
+        psqlodbc rejects SQL_ATTR_QUERY_TIMEOUT on the connection and MariaDB's driver
+        accepts but ignores it, so those two get a session variable instead.
+        """
+        if self.name == "postgresql":
+            return f"SET statement_timeout = {max(1, int(seconds * 1000))}"
+        if self.name == "mysql":
+            if "mysql" in dbms_name.lower() and "maria" not in dbms_name.lower():
+                return f"SET SESSION max_execution_time = {max(1, int(seconds * 1000))}"
+            return f"SET SESSION max_statement_time = {max(0.001, round(seconds, 3))}"
+        return None
+
+    def is_timeout(self, sqlstate: str, message: str) -> bool:
+        if sqlstate in ("HYT00", "HYT01", "57014"):
+            return True
+        return self.name == "mysql" and bool(re.search(r"\((1969|3024)\)", message))
+
+
+_SQLITE = {"id": "INTEGER PRIMARY KEY AUTOINCREMENT", "str": "VARCHAR({n})", "text": "VARCHAR({n})",
+           "int": "INTEGER", "bigint": "BIGINT", "decimal": "DECIMAL({p},{s})",
+           "datetime": "TIMESTAMP", "date": "DATE"}
+_POSTGRES = {"id": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "str": "VARCHAR({n})",
+             "text": "VARCHAR({n})", "int": "INTEGER", "bigint": "BIGINT", "decimal": "NUMERIC({p},{s})",
+             "datetime": "TIMESTAMP(3)", "date": "DATE"}
+_MYSQL = {"id": "BIGINT AUTO_INCREMENT PRIMARY KEY", "str": "VARCHAR({n})", "text": "VARCHAR({n})",
+          "int": "INT", "bigint": "BIGINT", "decimal": "DECIMAL({p},{s})",
+          "datetime": "DATETIME(3)", "date": "DATE"}
+# NVARCHAR: callers' names and summaries are Chinese; VARCHAR would depend on the collation.
+_MSSQL = {"id": "BIGINT IDENTITY(1,1) PRIMARY KEY", "str": "NVARCHAR({n})", "text": "NVARCHAR({n})",
+          "int": "INT", "bigint": "BIGINT", "decimal": "DECIMAL({p},{s})",
+          "datetime": "DATETIME2(3)", "date": "DATE"}
+# Oracle: VARCHAR2 is limited to 4000 bytes; long Chinese text (3 bytes a character in
+# AL32UTF8) goes to NVARCHAR2 (2 bytes a character), which holds 2000 characters.
+_ORACLE = {"id": "NUMBER(19) GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "str": "VARCHAR2({n} CHAR)",
+           "text": "NVARCHAR2({n})", "int": "NUMBER(10)", "bigint": "NUMBER(19)",
+           "decimal": "NUMBER({p},{s})", "datetime": "TIMESTAMP(3)", "date": "DATE"}
+
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": Dialect("sqlite", True, _SQLITE, transactional_ddl=True),
+    "postgresql": Dialect("postgresql", True, _POSTGRES, transactional_ddl=True),
+    "mysql": Dialect("mysql", True, _MYSQL, table_suffix=" ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"),
+    "mssql": Dialect("mssql", False, _MSSQL),
+    "oracle": Dialect("oracle", False, _ORACLE, ping_sql="SELECT 1 FROM dual"),
+}
+ALIASES = {"postgres": "postgresql", "pg": "postgresql", "mariadb": "mysql", "sqlserver": "mssql",
+           "sql server": "mssql", "tsql": "mssql", "sqlite3": "sqlite"}
+
+
+def get_dialect(name: str) -> Dialect:
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in DIALECTS:
+        raise StoreConfigError(f"unknown SQL dialect {name!r}; known: {', '.join(DIALECTS)}")
+    return DIALECTS[key]
+
+
+def dialect_from_dbms(dbms_name: str) -> Dialect:
+    """Map ODBC SQL_DBMS_NAME ('PostgreSQL', 'MariaDB', 'SQLite', ...) to a dialect."""
+    low = dbms_name.lower()
+    for needle, name in (("postgres", "postgresql"), ("maria", "mysql"), ("mysql", "mysql"),
+                         ("sqlite", "sqlite"), ("sql server", "mssql"), ("oracle", "oracle")):
+        if needle in low:
+            return DIALECTS[name]
+    raise StoreConfigError(f"database reports DBMS name {dbms_name!r}, which fsapp has no dialect for; "
+                           f"set dialect = one of {', '.join(DIALECTS)} on the connection")
+
+
+def dialect_from_connection_string(odbc: str) -> Dialect | None:
+    """Guess from the Driver= name; None when only a DSN is given (ask the server then)."""
+    m = re.search(r"(?i)(?:^|;)\s*driver\s*=\s*\{?([^};]*)", odbc)
+    if not m:
+        return None
+    driver = m.group(1).lower()
+    for needle, name in (("postgres", "postgresql"), ("maria", "mysql"), ("mysql", "mysql"),
+                         ("sqlite", "sqlite"), ("sql server", "mssql"), ("freetds", "mssql"),
+                         ("oracle", "oracle")):
+        if needle in driver:
+            return DIALECTS[name]
+    return None

@@ -1,0 +1,62 @@
+"""Schema migrations for fsapp's own tables, one list for every dialect.
+
+Each migration is a version number, a description and a list of steps; a step is a
+Table to create or a callable `dialect -> [sql, ...]` for anything else (add a column,
+an index). The applied version is kept in fsapp_schema_version. Append new migrations;
+never edit one that has shipped.
+
+On PostgreSQL and SQLite a migration runs in one transaction (their DDL is
+transactional); on MariaDB, SQL Server and Oracle each DDL statement commits on its
+own, so a migration interrupted half-way must be finished by hand (the error says which
+statement failed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from . import schema
+from .dialects import Dialect, Table
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    steps: tuple[Table | Callable[[Dialect], list[str]], ...]
+
+    def statements(self, dialect: Dialect) -> list[str]:
+        out: list[str] = []
+        for step in self.steps:
+            out.extend(dialect.create_table(step) if isinstance(step, Table) else step(dialect))
+        return out
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "tickets, recordings, survey answers, call records, queue events, node visits, "
+                 "serial blocks", (
+        schema.TICKETS, schema.RECORDINGS, schema.SURVEY_ANSWERS, schema.CALL_RECORDS,
+        schema.QUEUE_EVENTS, schema.NODE_VISITS, schema.SERIAL_BLOCKS,
+    )),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def bootstrap_statements(dialect: Dialect) -> list[str]:
+    """The version table itself, created before migration 1."""
+    return dialect.create_table(schema.SCHEMA_VERSION)
+
+
+def full_ddl(dialect: Dialect) -> str:
+    """Every statement from an empty database to LATEST, as a script (`fsapp db migrate --sql`)."""
+    lines = [f"-- fsapp schema version {LATEST} for {dialect.name}"
+             f"{'' if dialect.tested else ' (generated; not tested against a real server)'}"]
+    for sql in bootstrap_statements(dialect):
+        lines.append(sql + ";")
+    for m in MIGRATIONS:
+        lines.append(f"-- migration {m.version}: {m.description}")
+        lines.extend(sql if sql.endswith(";") else sql + ";" for sql in m.statements(dialect))
+        lines.append(f"INSERT INTO fsapp_schema_version (version, description, applied_at) "
+                     f"VALUES ({m.version}, '{m.description}', CURRENT_TIMESTAMP);")
+    return "\n".join(lines) + "\n"

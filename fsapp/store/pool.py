@@ -1,0 +1,229 @@
+"""Pooled pyodbc connections whose every call runs in a gevent thread pool.
+
+pyodbc is blocking C code (it releases the GIL while the driver works). Running it on
+the gevent hub would freeze every call in the process for as long as one query takes;
+so the hub only hands out connections and waits on a ThreadResult with a deadline,
+and the driver call runs in a worker thread.
+
+Pool bookkeeping (idle list, count) is touched only from the hub, never from a worker
+thread, so it needs no locks. When a caller's deadline passes while its query is
+still running, the caller gets QueryTimeout at once; the worker finishes in its own
+time and a hub callback then returns (or discards) the connection.
+
+unixODBC's own pooling is switched off (pyodbc.pooling = False): a pool we can see
+and reason about beats one configured in odbcinst.ini.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import gevent
+import pyodbc
+from gevent.event import Event
+from gevent.threadpool import ThreadPool
+
+from fsapp.log import get_logger
+
+from .dialects import Dialect, dialect_from_dbms
+from .errors import QueryError, QueryTimeout, StoreUnavailable
+
+pyodbc.pooling = False
+log = get_logger("fsapp.store.pool")
+
+# Native error codes that mean "connection gone" although the SQLSTATE says HY000.
+_MYSQL_GONE = re.compile(r"\((2002|2003|2006|2013|2055)\)")
+
+
+def describe_odbc(odbc: str) -> str:
+    """The connection string with passwords masked, for logs and error messages."""
+    return re.sub(r"(?i)((?:pwd|password)\s*=\s*)(\{[^}]*\}|[^;]*)", r"\1***", odbc)
+
+
+@dataclass
+class Conn:
+    raw: Any                       # pyodbc.Connection
+    dialect: Dialect
+    dbms_name: str
+    created: float = field(default_factory=time.monotonic)
+    timeout_set: float | None = None   # statement timeout currently set on the session
+    broken: bool = False
+    uses: int = 0
+
+
+class ConnectionPool:
+    """At most `size` connections to one database; callers wait up to their deadline."""
+
+    def __init__(self, name: str, odbc: str, threads: ThreadPool, *, size: int = 5,
+                 connect_timeout: float = 5.0, query_timeout: float = 10.0,
+                 dialect: Dialect | None = None):
+        self.name = name
+        self.odbc = odbc
+        self.threads = threads
+        self.size = size
+        self.connect_timeout = connect_timeout
+        self.query_timeout = query_timeout
+        self.dialect = dialect              # from config/driver name; confirmed on connect
+        self.dbms_name = ""
+        self._idle: list[Conn] = []
+        self._count = 0                     # connections open or being opened
+        self._released = Event()
+
+    # --- connections -------------------------------------------------------------------
+    def _open(self) -> Conn:  # runs in a worker thread
+        try:
+            raw = pyodbc.connect(self.odbc, autocommit=True, timeout=max(1, int(round(self.connect_timeout))))
+        except pyodbc.Error as exc:
+            raise StoreUnavailable(f"connection {self.name!r} ({describe_odbc(self.odbc)}): "
+                                   f"cannot connect: {_message(exc)}") from None
+        dbms = raw.getinfo(pyodbc.SQL_DBMS_NAME) or ""
+        dialect = self.dialect or dialect_from_dbms(dbms)
+        if dialect.name in ("sqlite",):
+            # pyodbc returns str for sqlite TEXT; decode as UTF-8 like every other driver.
+            raw.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+        return Conn(raw, dialect, dbms)
+
+    def _checkout(self, deadline: float) -> tuple[Conn, bool]:
+        """Return (connection, reused). Waits on the hub, never blocks it."""
+        while True:
+            if self._idle:
+                return self._idle.pop(), True
+            if self._count < self.size:
+                self._count += 1
+                try:
+                    conn = self._in_thread(self._open, deadline, what="connect")
+                except BaseException:
+                    self._count -= 1
+                    self._released.set()
+                    raise
+                self.dialect, self.dbms_name = conn.dialect, conn.dbms_name
+                return conn, False
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise QueryTimeout(f"connection {self.name!r}: all {self.size} pooled connections busy "
+                                   f"until the deadline; raise pool_size or check for slow queries")
+            self._released.clear()
+            self._released.wait(remaining)
+
+    def _checkin(self, conn: Conn) -> None:
+        if conn.broken:
+            self._count -= 1
+            self.threads.spawn(_close_quietly, conn)
+        else:
+            self._idle.append(conn)
+        self._released.set()
+
+    def discard_idle(self) -> None:
+        """After a lost connection the idle ones are probably dead too (server restart)."""
+        stale, self._idle = self._idle, []
+        self._count -= len(stale)
+        for conn in stale:
+            self.threads.spawn(_close_quietly, conn)
+        self._released.set()
+
+    def close(self) -> None:
+        self.discard_idle()
+
+    # --- running work --------------------------------------------------------------------
+    def _in_thread(self, fn: Callable, deadline: float, *args, what: str = "query",
+                   on_done: Callable | None = None):
+        # Exceptions travel back as values: gevent's pool would print a traceback for
+        # every expected failure (a refused connection, a rejected query) otherwise.
+        result = self.threads.spawn(_capture, fn, *args)
+        if on_done is not None:
+            result.rawlink(on_done)
+        remaining = deadline - time.monotonic()
+        try:
+            ok, value = result.get(timeout=max(0.0, remaining))
+        except gevent.Timeout:
+            raise QueryTimeout(f"connection {self.name!r}: {what} did not finish within its deadline") from None
+        if not ok:
+            raise value
+        return value
+
+    def run(self, work: Callable[[Conn, float], Any], timeout: float | None = None) -> Any:
+        """Run work(conn, timeout) in a worker thread on a pooled connection.
+
+        Connection-level failures come back as StoreUnavailable. If the failure happened
+        on a reused idle connection (e.g. the server restarted since), it is retried once
+        on a fresh connection: every statement fsapp sends is a read or an idempotent
+        write, so the retry is safe.
+        """
+        timeout = self.query_timeout if timeout is None else timeout
+        # The DB-side statement timeout fires first; the hub-side deadline is the backstop
+        # for drivers that ignore it (and for connect, which has its own timeout).
+        deadline = time.monotonic() + timeout + min(2.0, timeout / 2) + self.connect_timeout
+        for attempt in (1, 2):
+            conn, reused = self._checkout(deadline)
+            done = lambda _result, conn=conn: self._checkin(conn)  # noqa: E731
+            try:
+                return self._in_thread(_guarded, deadline, conn, work, timeout, on_done=done)
+            except StoreUnavailable:
+                if conn.broken:
+                    self.discard_idle()
+                if attempt == 1 and reused and conn.broken and time.monotonic() < deadline:
+                    log.info("retrying on a fresh connection", extra={"connection": self.name})
+                    continue
+                raise
+
+    def stats(self) -> dict:
+        return {"open": self._count, "idle": len(self._idle), "size": self.size}
+
+
+def _capture(fn: Callable, *args) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args)
+    except Exception as exc:  # noqa: BLE001 - re-raised on the hub by _in_thread
+        return False, exc
+
+
+def _close_quietly(conn: Conn) -> None:
+    try:
+        conn.raw.close()
+    except Exception:  # noqa: BLE001 - closing a dead connection may fail in many ways
+        pass
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, pyodbc.Error) and len(exc.args) >= 2:
+        return re.sub(r"\s+", " ", str(exc.args[1])).strip()
+    return str(exc)
+
+
+def _sqlstate(exc: BaseException) -> str:
+    return str(exc.args[0]) if isinstance(exc, pyodbc.Error) and exc.args else ""
+
+
+def set_timeout(conn: Conn, seconds: float) -> None:
+    if conn.timeout_set == seconds:
+        return
+    stmt = conn.dialect.timeout_statement(seconds, conn.dbms_name)
+    if stmt:
+        conn.raw.cursor().execute(stmt).close()
+    else:
+        conn.raw.timeout = max(1, int(round(seconds)))
+    conn.timeout_set = seconds
+
+
+def _guarded(conn: Conn, work: Callable[[Conn, float], Any], timeout: float) -> Any:
+    """In the worker thread: run work, then sort a failure into unavailable vs rejected."""
+    conn.uses += 1
+    try:
+        set_timeout(conn, timeout)
+        return work(conn, timeout)
+    except pyodbc.Error as exc:
+        state, msg = _sqlstate(exc), _message(exc)
+        if conn.dialect.is_timeout(state, msg):
+            raise QueryTimeout(f"query timed out after {timeout:g}s: {msg}") from None
+        if state.startswith("08") or _MYSQL_GONE.search(msg) or state in ("57P01", "57P02", "57P03"):
+            conn.broken = True
+            raise StoreUnavailable(f"connection lost: {msg}") from None
+        # Is it the statement or the link? Ask the link.
+        try:
+            conn.raw.cursor().execute(conn.dialect.ping_sql).fetchall()
+        except pyodbc.Error:
+            conn.broken = True
+            raise StoreUnavailable(f"connection lost: {msg}") from None
+        raise QueryError(f"[{state}] {msg}") from None

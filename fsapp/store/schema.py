@@ -1,0 +1,127 @@
+"""fsapp's own tables, described once and rendered per dialect by fsapp.store.dialects.
+
+All tables carry `idem_key`, unique: the outbox's idempotency key, which makes a
+replayed write a no-op when the row is already there. Timestamps are naive local time
+of the fsapp host (set TZ to the call centre's zone), with millisecond precision.
+
+Outbox kinds map to tables through WRITE_KINDS; `store.write(kind, row)` accepts only
+the columns listed here (a typo in a flow is an error at once, not a lost record).
+"""
+from __future__ import annotations
+
+from .dialects import Column as C
+from .dialects import Table
+
+ID = C("id", "id")
+KEY = C("idem_key", "str", 200, nullable=False)  # e.g. "<call uuid>:<node>:<visit>"
+CALL_UUID = C("call_uuid", "str", 64)
+CREATED = C("created_at", "datetime", nullable=False)
+
+TICKET_KINDS = ("mailbox", "complaint", "work_order")
+TICKET_STATUSES = ("accepted", "in_progress", "forwarded", "closed")
+
+TICKETS = Table("fsapp_tickets", "tk", (
+    ID, KEY,
+    C("serial", "str", 8, nullable=False),
+    C("kind", "str", 16, nullable=False),          # mailbox | complaint | work_order
+    C("category", "str", 60),
+    C("summary", "text", 2000),
+    C("status", "str", 20, nullable=False),        # accepted | in_progress | forwarded | closed
+    C("result", "text", 2000),
+    C("accepted_at", "datetime", nullable=False),
+    C("agent_id", "str", 40),
+    C("handling_unit", "str", 100),
+    C("responsible", "str", 60),
+    C("reminder_at", "datetime"),                  # follow-up time; past it and not closed = overdue
+    C("due_at", "datetime"),                       # work orders
+    C("closed_at", "datetime"),
+    C("caller_contact", "str", 100),
+    C("caller_number", "str", 40),
+    C("language", "str", 10),
+    C("menu_path", "str", 200),
+    C("recording_path", "str", 255),
+    CALL_UUID, CREATED,
+), unique=("idem_key", "serial"), indexes=(("status", "reminder_at"), ("caller_number",)))
+
+RECORDINGS = Table("fsapp_recordings", "rec", (
+    ID, KEY, CALL_UUID,
+    C("path", "str", 255, nullable=False),
+    C("purpose", "str", 40),                       # mailbox | complaint | survey ...
+    C("duration_ms", "int"),
+    C("ticket_serial", "str", 8),
+    C("caller_number", "str", 40),
+    C("language", "str", 10),
+    CREATED,
+), unique=("idem_key",), indexes=(("ticket_serial",),))
+
+SURVEY_ANSWERS = Table("fsapp_survey_answers", "sa", (
+    ID, KEY, CALL_UUID,
+    C("survey", "str", 60, nullable=False),
+    C("question", "str", 60, nullable=False),
+    C("answer", "str", 40),
+    C("agent_id", "str", 40),
+    C("ticket_serial", "str", 8),
+    C("caller_number", "str", 40),
+    CREATED,
+), unique=("idem_key",), indexes=(("survey", "question"),))
+
+CALL_RECORDS = Table("fsapp_call_records", "cr", (
+    ID, KEY, CALL_UUID,
+    C("caller_number", "str", 40),
+    C("destination", "str", 40),
+    C("flow", "str", 80),
+    C("flow_version", "str", 40),
+    C("started_at", "datetime", nullable=False),
+    C("answered_at", "datetime"),
+    C("ended_at", "datetime"),
+    C("duration_ms", "int"),
+    C("hangup_cause", "str", 40),
+    C("outcome", "str", 40),
+    C("queue_name", "str", 60),
+    C("agent_id", "str", 40),
+    C("language", "str", 10),
+    CREATED,
+), unique=("idem_key",), indexes=(("started_at",), ("caller_number",)))
+
+QUEUE_EVENTS = Table("fsapp_queue_events", "qe", (
+    ID, KEY, CALL_UUID,
+    C("queue_name", "str", 60, nullable=False),
+    C("event", "str", 20, nullable=False),         # enter | answered | abandoned | overflow | timeout | callback
+    C("agent_id", "str", 40),
+    C("wait_ms", "int"),
+    C("queue_position", "int"),
+    C("event_at", "datetime", nullable=False),
+    CREATED,
+), unique=("idem_key",), indexes=(("queue_name", "event_at"),))
+
+NODE_VISITS = Table("fsapp_node_visits", "nv", (
+    ID, KEY, CALL_UUID,
+    C("flow", "str", 80, nullable=False),
+    C("node", "str", 80, nullable=False),
+    C("entered_at", "datetime", nullable=False),
+    C("left_at", "datetime"),
+    C("outcome", "str", 40),
+    C("digits", "str", 40),
+    CREATED,
+), unique=("idem_key",), indexes=(("flow", "node"),))
+
+SERIAL_BLOCKS = Table("fsapp_serial_blocks", "sb", (
+    C("name", "str", 40, primary_key=True),
+    C("next_value", "bigint", nullable=False),
+    C("updated_at", "datetime", nullable=False),
+))
+
+SCHEMA_VERSION = Table("fsapp_schema_version", "sv", (
+    C("version", "int", primary_key=True),
+    C("description", "str", 200, nullable=False),
+    C("applied_at", "datetime", nullable=False),
+))
+
+WRITE_KINDS: dict[str, Table] = {
+    "ticket": TICKETS,
+    "recording": RECORDINGS,
+    "survey_answer": SURVEY_ANSWERS,
+    "call_record": CALL_RECORDS,
+    "queue_event": QUEUE_EVENTS,
+    "node_visit": NODE_VISITS,
+}

@@ -1,0 +1,47 @@
+"""The Python examples of docs/api.md, run against the emulator."""
+import re
+from pathlib import Path
+
+from fsapp.esl import OutboundServer
+from fsapp.sim import Apps, CallerScript, Echo, Press, Socket, Switch, WaitPrompt
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def examples() -> list[str]:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 2, "docs/api.md examples changed: update this test"
+    return blocks
+
+
+def test_ivr_handler_example():
+    namespace = {}
+    exec(compile(examples()[0], f"{DOC}:myivr", "exec"), namespace)
+    srv = OutboundServer(namespace["handler"], "127.0.0.1:0").start()
+    sw = Switch(esl=("127.0.0.1", 0)).start()
+    try:
+        sw.dialplan.add(r"^12345$", Socket(f"127.0.0.1:{srv.port} async full"))
+        transferred_tone = "tone_stream://%(100,0,999)"
+        sw.dialplan.add(r"^7100$", Apps(steps=[("answer", ""), ("playback", transferred_tone), ("hangup", "")]))
+        sales = sw.place_call(CallerScript(dial="12345", caller_id="1", steps=[WaitPrompt("600"), Press("1")]))
+        report = sales.wait(30)
+        assert report.heard[-1] == "tone_stream://%(100,0,800)"
+        assert report.hangup_cause == "NORMAL_CLEARING"
+        transfer = sw.place_call(CallerScript(dial="12345", caller_id="2", steps=[WaitPrompt("600"), Press("2")]))
+        report = transfer.wait(30)
+        assert report.heard[-1] == transferred_tone  # played by extension 7100 after the transfer
+    finally:
+        sw.stop()
+        srv.stop(timeout=2)
+
+
+def test_inbound_example():
+    sw = Switch(password="s3cret", esl=("127.0.0.1", 0)).start()
+    try:
+        sw.dialplan.add(r"^7100$", Echo())
+        namespace = {"port": sw.esl_port, "password": "s3cret"}
+        exec(compile(examples()[1], f"{DOC}:inbound", "exec"), namespace)
+        assert namespace["status"].startswith("UP")
+        assert namespace["cause"]
+    finally:
+        sw.stop()

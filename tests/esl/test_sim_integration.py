@@ -1,0 +1,185 @@
+"""The Call API and the inbound client over real TCP against the emulator (fsapp.sim)."""
+import itertools
+
+import gevent
+import pytest
+
+from fsapp.esl import CallHangup, CommandTimeout, InboundClient, OriginateError, OutboundServer
+from fsapp.sim import apps as sim_apps
+from fsapp.sim import Apps, CallerScript, Echo, Hangup, Press, Socket, Speak, Switch, Wait, WaitPrompt
+
+TONE = "tone_stream://%(100,0,800)"
+MENU = "tone_stream://%(200,0,600)"
+BAD = "tone_stream://%(100,0,300)"
+_numbers = itertools.count(20000)
+
+
+@pytest.fixture(scope="module")
+def rig():
+    srv = OutboundServer(lambda call: None, "127.0.0.1:0", command_timeout=5, app_timeout=20).start()
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    sw.dialplan.add(r"^7100$", Echo())
+    sw.dialplan.add(r"^7300$", Apps(steps=[("answer", ""), ("playback", TONE), ("hangup", "")]))
+    yield sw, srv
+    sw.stop()
+    srv.stop(timeout=2)
+
+
+def place(rig, handler, steps, caller_id="13800138000", timeout=30):
+    sw, srv = rig
+    number = str(next(_numbers))
+    sw.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{srv.port} async full"))
+    srv.handler = handler
+    report = sw.place_call(CallerScript(dial=number, caller_id=caller_id, steps=steps)).wait(timeout)
+    with gevent.Timeout(10):
+        while srv.active_calls:
+            gevent.sleep(0.02)
+    return report
+
+
+def test_every_call_method(rig):
+    seen = {}
+
+    def handler(call):
+        seen["caller"], seen["dest"] = call.caller_id, call.destination
+        call.pre_answer()
+        call.answer()
+        seen["playback"] = call.playback([TONE, TONE])
+        seen["pgd"] = call.play_and_get_digits(1, 4, 3, 3000, "#", MENU, BAD)
+        seen["read"] = call.read(1, 3, MENU, 3000, "#")
+        call.set("fsapp_test", "yes")
+        seen["get"] = call.get("fsapp_test")
+        call.export("fsapp_exported", "1")
+        call.unset("fsapp_test")
+        seen["unset"] = call.get("fsapp_test")
+        call.say("en", "number", "pronounced", 12)
+        call.sleep(100)
+        seen["record"] = call.record("/tmp/fsapp_sim_rec.wav", 2, 200, 3)
+        seen["bridge"] = call.bridge("loopback/7300")
+        seen["exists"] = call.api(f"uuid_exists {call.uuid}")
+        seen["execute"] = call.execute("log", "INFO fsapp").get("Application")
+        call.hangup()
+
+    report = place(rig, handler, [WaitPrompt("600"), Press("42#"), WaitPrompt("600"), Press("7#"),
+                                  Speak(0.5)])
+    assert seen["caller"] == "13800138000"
+    assert seen["playback"] == "FILE PLAYED"
+    assert seen["pgd"] == "42" and seen["read"] == "7"
+    assert seen["get"] == "yes" and seen["unset"] is None
+    assert seen["record"].path == "/tmp/fsapp_sim_rec.wav"
+    assert seen["bridge"].ok, seen["bridge"]
+    assert seen["exists"].strip() == "true"
+    assert seen["execute"] == "log"
+    assert report.hangup_cause == "NORMAL_CLEARING"
+
+
+@pytest.mark.skipif("send_dtmf" not in sim_apps.APPS, reason="fsapp.sim has no send_dtmf application yet")
+def test_send_dtmf(rig):
+    def handler(call):
+        call.answer()
+        call.send_dtmf("9")
+        call.hangup()
+
+    report = place(rig, handler, [])
+    assert "9" in report.received_dtmf
+
+
+def test_transfer_ends_the_session(rig):
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        call.transfer("7100", "XML", "default")
+        try:
+            call.playback(TONE)
+        except CallHangup:
+            seen["after"] = "CallHangup"
+
+    place(rig, handler, [Wait(0.5), Hangup()])
+    assert seen == {"after": "CallHangup"}
+
+
+@pytest.mark.parametrize("at", [0.05, 0.15, 0.3, 0.5, 0.8])
+def test_caller_hangs_up_at_any_point(rig, at):
+    seen = {"cleanup": False}
+
+    def handler(call):
+        try:
+            call.answer()
+            call.playback([TONE, TONE])
+            call.play_and_get_digits(1, 4, 1, 2000, "#", MENU, BAD)
+            call.sleep(2000)
+            seen["completed"] = True
+        except CallHangup as exc:
+            seen["cause"] = exc.cause
+            seen["cleanup"] = True
+            with pytest.raises(CallHangup):
+                call.playback(TONE)
+
+    place(rig, handler, [Hangup(at=at)])
+    assert seen["cleanup"] and "completed" not in seen
+    assert rig[1].active_calls == 0
+
+
+def test_deadline_stops_the_app_on_the_switch(rig):
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        try:
+            call.playback("tone_stream://%(20000,0,500)", timeout=0.3)
+        except CommandTimeout as exc:
+            seen["stopped"] = exc.stopped
+        seen["next"] = call.playback(TONE)  # not stuck behind the broken app
+        call.hangup()
+
+    report = place(rig, handler, [])
+    assert seen == {"stopped": True, "next": "FILE PLAYED"}
+    assert report.hangup_cause == "NORMAL_CLEARING"
+
+
+def test_typeahead_from_the_switch(rig):
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        call.sleep(600)  # the caller types ahead while nothing collects
+        seen["buffered"] = call.typeahead
+        seen["pgd"] = call.play_and_get_digits(1, 4, 1, 2000, "#", MENU, BAD)
+        call.hangup()
+
+    place(rig, handler, [Wait(0.2), Press("3#")])
+    assert seen == {"buffered": "3#", "pgd": "3"}
+
+
+def test_inbound_client_against_the_switch_and_reconnect(rig):
+    sw, _ = rig
+    other = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    port = other.esl_port
+    client = InboundClient("127.0.0.1", port, "ClueCon", reconnect_base_delay=0.05,
+                           reconnect_max_delay=0.2).start()
+    try:
+        assert client.api("status").startswith("UP")
+        other.dialplan.add(r"^7100$", Echo())
+        hangups = []
+        client.subscribe("CHANNEL_HANGUP")
+        client.on("CHANNEL_HANGUP", lambda ev: hangups.append(ev.get("Unique-ID")))
+        uuid = client.originate("loopback/7100/default", "&park", timeout=5)
+        assert client.uuid_exists(uuid)
+        client.uuid_kill(uuid)
+        with gevent.Timeout(5):
+            while uuid not in hangups:
+                gevent.sleep(0.02)
+        with pytest.raises(OriginateError) as info:
+            client.originate("user/nobody", "&park", timeout=2)
+        assert info.value.cause
+        other.stop()
+        with gevent.Timeout(5):
+            while client.connected:
+                gevent.sleep(0.02)
+        other = Switch(password="ClueCon", esl=("127.0.0.1", port)).start()
+        assert client.wait_connected(10) and client.connects == 2
+        assert client.api("status").startswith("UP")
+    finally:
+        client.stop()
+        other.stop()

@@ -1,0 +1,159 @@
+"""fsapp.esl.wire against every message FreeSWITCH sent in the captures, split reads,
+hostile values, UTF-8 and the serializer."""
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fsapp.esl import wire
+from fsapp.esl.wire import Parser, ProtocolError, encode_command, encode_sendmsg
+
+
+def capture_messages(captures_dir):
+    """(file, raw bytes) of every fs->app message, per connection stream."""
+    streams = {}
+    for path in sorted(captures_dir.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry["dir"] == "fs->app" and entry["raw"]:
+                streams.setdefault((path.name, entry["conn"]), []).append(entry["raw"].encode("utf-8"))
+    return streams
+
+
+def test_every_captured_message_frames_exactly(captures_dir):
+    streams = capture_messages(captures_dir)
+    assert len(streams) >= 12
+    total = 0
+    for (name, conn), raws in streams.items():
+        parser = Parser()
+        messages = parser.feed(b"".join(raws))
+        assert len(messages) == len(raws), (name, conn)
+        assert parser.pending_bytes == 0
+        for raw, msg in zip(raws, messages):
+            head, _, body = raw.partition(b"\n\n")
+            assert msg.content_type, (name, raw[:80])
+            assert msg.body.encode("utf-8") == body, (name, conn)
+            if msg.content_type == "text/event-plain":
+                inner_head = body.split(b"\n\n", 1)[0].decode()
+                names = [line.split(": ", 1)[0] for line in inner_head.split("\n")]
+                assert list(msg.event.headers) == list(dict.fromkeys(names))
+                lazy = Parser().feed(raw)[0].event  # get() before .headers: same values
+                assert {k: lazy.get(k) for k in names} == msg.event.headers
+                if "Content-Length" in msg.event.headers:
+                    assert len(msg.event.body.encode()) == int(msg.event.headers["Content-Length"])
+            elif msg.content_type == "text/event-json":
+                obj = json.loads(body)
+                assert msg.json == obj
+                assert msg.event.body == obj.get("_body", "")
+                assert msg.event.get("Event-Name") == obj["Event-Name"]
+        total += len(messages)
+    assert total >= 500
+
+
+def test_split_reads_at_every_byte_of_a_session(captures_dir):
+    raws = capture_messages(captures_dir)[("outbound_hangup_mid_playback.jsonl", "outbound")]
+    data = b"".join(raws)
+    whole = [m.headers for m in Parser().feed(data)]
+    for size in (1, 2, 3, 7, 64, 1000, 4096):
+        parser = Parser()
+        got = []
+        for i in range(0, len(data), size):
+            got += parser.feed(data[i:i + size])
+        assert [m.headers for m in got] == whole
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(b"x" * 3000)), min_size=1, max_size=12))
+def test_split_anywhere_property(cuts):
+    raw = (b"Content-Type: api/response\nContent-Length: 6\n\n+OK 1\n" +
+           wire_event_plain({"Event-Name": "DTMF", "DTMF-Digit": "#"}) +
+           b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+    points = sorted({c % len(raw) for c in cuts})
+    parser = Parser()
+    out = []
+    last = 0
+    for p in points + [len(raw)]:
+        out += parser.feed(raw[last:p])
+        last = p
+    assert [m.content_type for m in out] == ["api/response", "text/event-plain", "command/reply"]
+    assert out[1].event["DTMF-Digit"] == "#"
+
+
+def wire_event_plain(headers, body=""):
+    from urllib.parse import quote
+    lines = [f"{k}: {quote(v, safe='')}" for k, v in headers.items()]
+    raw_body = body.encode()
+    if raw_body:
+        lines.append(f"Content-Length: {len(raw_body)}")
+    inner = ("\n".join(lines) + "\n\n").encode() + raw_body
+    return f"Content-Length: {len(inner)}\nContent-Type: text/event-plain\n\n".encode() + inner
+
+
+def test_encoded_newline_cannot_forge_a_header():
+    raw = wire_event_plain({"Event-Name": "CHANNEL_EXECUTE",
+                            "variable_evil": "x\nUnique-ID: forged\nApplication-UUID: forged",
+                            "Unique-ID": "real"})
+    event = Parser().feed(raw)[0].event
+    assert event.get("Unique-ID") == "real"
+    assert event.get("Application-UUID") is None
+    assert event.headers["Unique-ID"] == "real"
+    assert event.headers["variable_evil"] == "x\nUnique-ID: forged\nApplication-UUID: forged"
+    assert "Application-UUID" not in event.headers
+
+
+def test_utf8_caller_name_and_body_byte_lengths():
+    name = "张三（市民）"
+    body = "+OK 回拨成功\n"
+    raw = wire_event_plain({"Event-Name": "BACKGROUND_JOB", "Caller-Caller-ID-Name": name}, body)
+    # FreeSWITCH also sends raw UTF-8 (not only %-encoded) in some values
+    raw += b"Content-Type: api/response\nContent-Length: " + str(len(body.encode())).encode() + b"\n\n" + body.encode()
+    for size in (1, 5, len(raw)):
+        parser = Parser()
+        out = []
+        for i in range(0, len(raw), size):
+            out += parser.feed(raw[i:i + size])
+        assert out[0].event.get("Caller-Caller-ID-Name") == name
+        assert out[0].event.headers["Caller-Caller-ID-Name"] == name
+        assert out[0].event.body == body
+        assert out[1].body == body
+
+
+def test_json_event_and_greenswitch_compat_fields():
+    obj = {"Event-Name": "DTMF", "DTMF-Digit": "5", "Unique-ID": "u1"}
+    body = json.dumps(obj).encode()
+    raw = f"Content-Length: {len(body)}\nContent-Type: text/event-json\n\n".encode() + body
+    msg = Parser().feed(raw)[0]
+    assert msg.event.name == "DTMF" and msg.event["DTMF-Digit"] == "5"
+    assert msg.json == obj
+    reply = Parser().feed(b"Content-Type: command/reply\nReply-Text: -ERR invalid\n\n")[0]
+    assert reply.data == "-ERR invalid" and not reply.ok
+
+
+def test_connect_reply_is_channel_data(captures_dir):
+    raws = capture_messages(captures_dir)[("outbound_full_session.jsonl", "outbound")]
+    msg = Parser().feed(raws[0])[0]
+    assert msg.content_type == "command/reply"
+    assert msg.headers["Event-Name"] == "CHANNEL_DATA"
+    assert msg.headers["Reply-Text"] == "+OK\n"  # %2BOK%0A decoded
+    assert msg.headers["Control"] == "full"
+    assert msg.headers["Caller-Caller-ID-Number"] == "13800138000"
+
+
+def test_protocol_errors_are_clear():
+    with pytest.raises(ProtocolError, match="Content-Length"):
+        Parser().feed(b"Content-Type: api/response\nContent-Length: abc\n\n")
+    with pytest.raises(ProtocolError, match="header line"):
+        Parser().feed(b"Content-Type: api/response\ngarbage\n\n")
+
+
+def test_serializer():
+    assert encode_command("api status") == b"api status\n\n"
+    raw = encode_sendmsg("playback", "tone_stream://%(500,0,800)", event_uuid="abc")
+    assert raw == (b"sendmsg\ncall-command: execute\nexecute-app-name: playback\n"
+                   b"execute-app-arg: tone_stream://%(500,0,800)\nevent-lock: true\nEvent-UUID: abc\n\n")
+    with pytest.raises(ValueError, match="newline"):
+        encode_command("api status\n\nexit")
+    with pytest.raises(ValueError, match="newline"):
+        encode_sendmsg("playback", "x\nexecute-app-name: hangup")
+    assert encode_command("sendmsg", body="héllo").endswith(b"Content-Length: 6\n\nh\xc3\xa9llo")

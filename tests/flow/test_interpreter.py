@@ -1,0 +1,329 @@
+"""Node semantics, one kind at a time, on a scripted in-process call with fake services."""
+import datetime as dt
+
+import pytest
+
+from flow_helpers import compiled, flow_text
+from fsapp.flow.compiler import Environment, compile_text
+from fsapp.flow.interpreter import Services, luhn, mod11, run_call
+from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
+from fsapp.flow.trace import NodeCounter, Recorder
+
+ANY = Environment(tts=True)
+
+
+def run(nodes, presses=(), header="", tail="", languages="[zh-CN, en-US]", store=None, router=None,
+        calendars=None, flows=None, **call_kw):
+    flow = compiled(flow_text(nodes, header=header, tail=tail, languages=languages), ANY)
+    call = ScriptedCall(presses, **call_kw)
+    recorder = Recorder()
+    store = store if store is not None else FakeStore()
+    services = Services(store=store, router=router or FakeRouter(), calendars=calendars or {},
+                        tracer=recorder, say=lambda lang, kind, value: [f"say/{lang}/{kind}/{value}"],
+                        recordings="/tmp/fsapp-flow-test-recordings", tts="flite|kal",
+                        clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
+    outcome = run_call(call, flow, services, {flow.name: flow, **(flows or {})})
+    return outcome, call, recorder, store
+
+
+def test_play_plays_prompt_sequences_and_hangup_ends():
+    outcome, call, rec, _ = run("""
+        welcome:
+          play: [hotline/welcome, {tone: "%(500,0,800)"}, {silence: 250ms}, {say: money, value: "{{ 12.5 }}"},
+                 {file: /tmp/x.wav}, {text: "hello there"}]
+          next: bye
+        bye: {hangup: {prompt: common/goodbye, cause: NORMAL_CLEARING}}
+    """)
+    assert call.heard == ["hotline/welcome", "tone_stream://%(500,0,800)", "silence_stream://250",
+                          "say/zh-CN/money/12.5", "/tmp/x.wav", "say:hello there", "common/goodbye"]
+    assert call.channel["tts_engine"] == "flite" and call.channel["tts_voice"] == "kal"
+    assert outcome.reason == "hangup" and outcome.node == "bye" and outcome.trail == ["welcome", "bye"]
+    assert ("hangup", "NORMAL_CLEARING") in call.actions
+    kinds = [e["event"] for e in rec.events]
+    assert kinds[:3] == ["enter", "prompt", "edge"] and kinds[-1] == "end"
+
+
+MENU = """
+    welcome:
+      menu:
+        prompt: hotline/main_menu
+        repeat_prompt: common/repeat_menu
+        options: {"1": one, "2": two}
+        tries: 3
+        invalid: common/invalid
+        no_input: common/no_input
+        on_fail: failed
+    one: {hangup: {}}
+    two: {hangup: {}}
+    failed: {hangup: {prompt: common/goodbye}}
+"""
+
+
+def test_menu_option_and_repeat_prompt_and_separate_no_input_and_invalid():
+    outcome, call, rec, _ = run(MENU, ["", "7", "2"])
+    assert outcome.trail == ["welcome", "two"]
+    assert call.heard == ["hotline/main_menu", "common/no_input", "common/repeat_menu", "common/invalid",
+                          "common/repeat_menu"]
+    inputs = rec.of("input")
+    assert [(e["digits"], e["valid"]) for e in inputs] == [("", False), ("7", False), ("2", True)]
+    edge = rec.of("edge")[0]
+    assert edge["label"] == "options.2" and edge["to"] == "two"
+
+
+def test_menu_fails_after_tries():
+    outcome, call, _, _ = run(MENU, ["9", "9", "9"])
+    assert outcome.trail == ["welcome", "failed"]
+    assert call.heard.count("common/invalid") == 3
+
+
+def test_caller_hangup_mid_menu_still_runs_on_hangup():
+    store = FakeStore()
+    outcome, call, _, _ = run(MENU, [], store=store, tail="""
+        on_hangup:
+          - write: {kind: call_record, row: {trail: "{{ trail | join('>') }}", cause: "{{ hangup_cause }}"}}
+    """)
+    assert outcome.reason == "caller_hangup"
+    assert store.writes == [{"kind": "call_record", "row": {"trail": "welcome", "cause": "NORMAL_CLEARING"},
+                             "key": f"{call.uuid}:on_hangup.1:1"}]
+
+
+COLLECT = """
+    welcome:
+      collect:
+        prompt: hotline/enter_ticket
+        min: 4
+        max: 8
+        validate: '^[0-9]+$'
+        invalid: common/invalid
+        tries: 4
+        readback: true
+        confirm: {prompt: hotline/confirm, yes: "1"}
+        into: acct
+      next: ok
+      on_fail: failed
+    ok: {play: "x/{{ acct }}", next: bye}
+    failed: {hangup: {}}
+    bye: {hangup: {}}
+"""
+
+
+def test_collect_validates_reads_back_and_confirms():
+    outcome, call, rec, _ = run(COLLECT, ["12#", "1234*#", "123456#", "2", "654321#", "1"])
+    assert outcome.trail == ["welcome", "ok", "bye"]
+    assert outcome.vars["acct"] == "654321"
+    assert call.heard.count("common/invalid") == 2
+    assert "say/zh-CN/digits/123456" in call.heard and "x/654321" in call.heard
+    problems = [e.get("problem") for e in rec.of("input") if not e.get("confirm")]
+    assert problems[:2] == ["2 digits, expected 4-8", "does not match validate"]
+
+
+def test_collect_on_fail_leaves_variable_unset():
+    outcome, _, _, _ = run(COLLECT, ["", "", "", ""])
+    assert outcome.trail == ["welcome", "failed"] and "acct" not in outcome.vars
+
+
+def test_named_check_digits():
+    assert luhn("79927398713") and not luhn("79927398710")
+    assert mod11("11010519491231002*") and not mod11("110105194912310021")
+    outcome, _, _, _ = run("""
+        welcome: {collect: {prompt: hotline/enter_ticket, max: 11, check: luhn, into: card, tries: 2},
+                  next: bye, on_fail: bye}
+        bye: {hangup: {}}
+    """, ["79927398710#", "79927398713#"])
+    assert outcome.vars["card"] == "79927398713"
+
+
+def test_record_with_review_listen_rerecord_save():
+    outcome, call, _, _ = run("""
+        welcome:
+          record: {prompt: hotline/leave_message, max: 60s, silence: 3s, into: msg,
+                   review: {prompt: hotline/review}}
+          next: bye
+        bye: {hangup: {}}
+    """, ["1", "2", "3"], record_seconds=4.0)
+    records = [a for a in call.actions if a[0] == "record"]
+    assert len(records) == 2  # re-recorded once
+    path = records[0][1]
+    assert path.endswith(f"/t/20261130/{call.uuid}-welcome-1.wav")
+    assert call.heard.count(path) == 1  # listened once
+    assert outcome.vars["msg"] == {"path": path, "duration": 4.0, "saved": True}
+
+
+def test_record_discard_goes_to_on_discard():
+    outcome, _, _, _ = run("""
+        welcome:
+          record: {into: msg, beep: false, review: {prompt: hotline/review}}
+          next: bye
+          on_discard: gone
+        bye: {hangup: {}}
+        gone: {hangup: {}}
+    """, ["4"])
+    assert outcome.trail == ["welcome", "gone"] and outcome.vars["msg"] is None
+
+
+def test_hangup_during_recording_keeps_the_path_for_on_hangup():
+    store = FakeStore()
+    call_holder = {}
+
+    class HangsUpWhileRecording(ScriptedCall):
+        def record(self, path, *a, **kw):
+            call_holder["path"] = path
+            self._caller_hangs_up("hung up while recording")
+
+    flow = compiled(flow_text("""
+        welcome: {record: {into: msg}, next: bye}
+        bye: {hangup: {}}
+    """, header="vars: {msg: null}\n", tail="""
+        on_hangup:
+          - write: {kind: message, row: {path: "{{ msg.path }}"}}
+    """), ANY)
+    outcome = run_call(HangsUpWhileRecording([]), flow, Services(store=store, recordings="/tmp/fsapp-rec"))
+    assert outcome.reason == "caller_hangup"
+    assert store.writes[0]["row"] == {"path": call_holder["path"]}
+
+
+def test_sql_binds_rows_and_errors_take_on_error():
+    store = FakeStore({"billing.balance": [{"params": {"acct": "42"}, "rows": [{"due": 12.5}]},
+                                           {"params": {"acct": "13"}, "error": "db down"}]})
+    nodes = """
+        welcome: {set: {acct: "call.caller_id"}, next: look}
+        look:
+          sql: {query: billing.balance, params: {acct: "{{ acct }}"}, into: bal, on_error: sorry}
+          next: check
+        check:
+          branch: [{when: "bal is none", goto: none}]
+          else: bye
+        none: {hangup: {}}
+        sorry: {play: "x/{{ error }}", next: bye}
+        bye: {hangup: {}}
+    """
+    outcome, _, _, _ = run(nodes, store=store, caller_id="42")
+    assert outcome.trail == ["welcome", "look", "check", "bye"] and outcome.vars["bal"] == {"due": 12.5}
+    assert store.calls == [("billing.balance", {"acct": "42"})]
+    outcome, _, _, _ = run(nodes, store=store, caller_id="7")
+    assert outcome.trail[-1] == "none"
+    outcome, call, rec, _ = run(nodes, store=store, caller_id="13")
+    assert outcome.trail[-2:] == ["sorry", "bye"] and "x/FakeStoreError: db down" in call.heard
+    assert rec.of("error")[0]["error"] == "FakeStoreError: db down"
+
+
+def test_sql_without_on_error_fails_the_call_cleanly():
+    store = FakeStore({"q.x": [{"error": "boom"}]})
+    outcome, call, _, _ = run("""
+        welcome: {sql: {query: q.x, into: r}, next: bye}
+        bye: {hangup: {}}
+    """, store=store)
+    assert outcome.reason == "error" and "boom" in outcome.error
+    assert ("hangup", "NORMAL_TEMPORARY_FAILURE") in call.actions
+
+
+def test_set_and_language_switch():
+    outcome, call, _, _ = run("""
+        welcome: {set: {n: "1", m: "n + 1", lang: "'en-US'"}, next: bye}
+        bye: {hangup: {prompt: common/goodbye}}
+    """)
+    assert outcome.vars["m"] == 2 and outcome.vars["lang"] == "en-US"
+    outcome, _, _, _ = run("""
+        welcome: {set: {lang: "'fr-FR'"}, next: bye}
+        bye: {hangup: {}}
+    """)
+    assert outcome.reason == "error" and "fr-FR" in outcome.error
+
+
+def test_schedule_modes_then_open_closed():
+    nodes = """
+        welcome: {schedule: office_hours, modes: {night: night}, open: day, closed: shut}
+        day: {hangup: {}}
+        night: {hangup: {}}
+        shut: {hangup: {}}
+    """
+    for state, end in [("open", "day"), ("night", "night"), ("closed", "shut"), ("holiday", "shut")]:
+        outcome, _, _, _ = run(nodes, calendars=fake_calendars({"office_hours": state}))
+        assert outcome.trail[-1] == end, state
+
+
+def test_queue_outcomes():
+    nodes = """
+        welcome: {queue: {queue: hotline_agents, priority: "2 if call.caller_id == '1' else 0",
+                          skills: [mandarin], into: q, on_overflow: mailbox}, next: survey}
+        survey: {hangup: {}}
+        mailbox: {hangup: {}}
+    """
+    router = FakeRouter({"hotline_agents": "answered"})
+    outcome, _, _, _ = run(nodes, router=router, caller_id="1")
+    assert outcome.trail[-1] == "survey" and outcome.vars["q"] == {"kind": "answered", "target": "1001"}
+    assert router.enqueued == [{"queue": "hotline_agents", "priority": 2, "skills": ["mandarin"], "timeout": None}]
+    outcome, _, _, _ = run(nodes, router=FakeRouter({"hotline_agents": "overflow"}))
+    assert outcome.trail[-1] == "mailbox"
+    outcome, call, _, _ = run(nodes, router=FakeRouter({"hotline_agents": "timeout"}))
+    assert outcome.reason == "queue" and ("hangup", "NORMAL_CLEARING") in call.actions
+    outcome, _, _, _ = run(nodes, router=FakeRouter({"hotline_agents": "abandoned"}))
+    assert outcome.reason == "caller_hangup"
+
+
+def test_transfer_extension_number_and_flow():
+    outcome, call, _, _ = run("welcome: {transfer: {extension: '1001', context: agents}}\n")
+    assert outcome.reason == "transfer" and ("transfer", "1001 XML agents") in call.actions
+    nodes = """
+        welcome: {transfer: {number: "95598", gateway: carrier, on_fail: busy}}
+        busy: {hangup: {prompt: common/goodbye}}
+    """
+    outcome, call, _, _ = run(nodes)
+    assert outcome.reason == "transfer" and ("bridge", "sofia/gateway/carrier/95598") in call.actions
+    outcome, call, _, _ = run(nodes, bridge_ok=False)
+    assert outcome.trail == ["welcome", "busy"]
+    other = compiled("flow: other\nlanguages: [en-US]\nstart: hi\nnodes:\n  hi: {hangup: {prompt: common/hi}}\n", ANY)
+    outcome, call, _, _ = run("welcome: {transfer: {flow: other}}\n", flows={"other": other})
+    assert outcome.trail == ["welcome", "hi"] and call.heard == ["common/hi"]
+
+
+def test_subflow_arguments_return_values_and_language():
+    sub = compiled("""flow: ask
+languages: [zh-CN, en-US]
+inputs: [question]
+outputs: [answer]
+start: q
+nodes:
+  q: {collect: {prompt: "{{ question }}", max: 4, into: answer}, next: lang, on_fail: done}
+  lang: {set: {lang: "'en-US'"}, next: done}
+  done: {return: {}}
+""", ANY)
+    outcome, call, _, _ = run("""
+        welcome: {subflow: {flow: ask, args: {question: "hotline/enter_ticket"}, returns: {got: answer}}, next: bye}
+        bye: {hangup: {prompt: common/goodbye}}
+    """, ["42#"], flows={"ask": sub})
+    assert outcome.vars["got"] == "42" and outcome.vars["lang"] == "en-US"
+    assert outcome.trail == ["welcome", "q", "lang", "done", "bye"]
+    assert call.heard == ["hotline/enter_ticket", "common/goodbye"]
+
+
+def test_running_call_keeps_its_version():
+    text = flow_text("welcome: {menu: {prompt: a/b, options: {1: bye}, on_fail: bye}}\nbye: {hangup: {}}\n")
+    v1, _ = compile_text(text, "f.yaml", ANY)
+    v2, _ = compile_text(text.replace("a/b", "a/c"), "f.yaml", ANY)
+    counter, recorder = NodeCounter(), Recorder()
+    from fsapp.flow.trace import fan_out
+    registry = {"t": v1}
+
+    class ReloadingCall(ScriptedCall):
+        def play_and_get_digits(self, *a, **kw):
+            registry["t"] = v2  # a deploy lands while this call waits in the menu
+            return super().play_and_get_digits(*a, **kw)
+
+    run_call(ReloadingCall(["1"]), registry["t"], Services(tracer=fan_out(counter, recorder)), dict(registry))
+    assert {e["version"] for e in recorder.events} == {v1.version} != {v2.version}
+    assert counter.entered[("t", "welcome")] == 1 and counter.edges[("t", "welcome", "options.1", "bye")] == 1
+
+
+def test_runtime_loop_guard():
+    from fsapp.flow.interpreter import Session
+    flow = compiled(flow_text("""
+        welcome: {set: {n: "0"}, next: spin}
+        spin: {set: {n: "n + 1"}, next: check}
+        check:
+          branch: [{when: "n < 100000", goto: spin}]
+          else: bye
+        bye: {hangup: {}}
+    """), ANY)
+    outcome = Session(ScriptedCall([]), flow, Services()).run()
+    assert outcome.reason == "error" and "without caller input" in outcome.error

@@ -1,0 +1,111 @@
+"""Fixtures of the reference-flow tests: one fresh database per test on SQLite,
+PostgreSQL and MariaDB (the servers of scripts/services.sh), holding fsapp's tables, the
+example billing database (examples/billing) and the announcements table
+(ivr_flows/sql/notices.<dialect>.sql), and a Store over it."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyodbc
+import pytest
+
+from fsapp.calendar import load_calendars
+from fsapp.flow.interpreter import Services
+from fsapp.say import render
+from fsapp.store import Store
+
+from .harness import DAY, ROOT, build_sounds
+
+pyodbc.pooling = False
+
+
+@dataclass
+class Db:
+    kind: str          # sqlite | postgresql | mysql (the dialect name of the SQL files)
+    odbc: str
+
+
+def _with_database(odbc: str, name: str) -> str:
+    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc)
+
+
+@pytest.fixture
+def pg_database(pg_odbc):
+    name = f"fsapp_rf_{uuid.uuid4().hex[:12]}"
+    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    admin.close()
+    yield _with_database(pg_odbc, name)
+    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()
+
+
+@pytest.fixture
+def mariadb_database(mariadb_odbc):
+    name = f"fsapp_rf_{uuid.uuid4().hex[:12]}"
+    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
+    admin.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
+    admin.close()
+    yield _with_database(mariadb_odbc, name)
+    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
+    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.close()
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mariadb),
+])
+def db(request, sqlite_odbc) -> Db:
+    if request.param == "sqlite":
+        return Db("sqlite", sqlite_odbc)
+    if request.param == "postgresql":
+        return Db("postgresql", request.getfixturevalue("pg_database"))
+    return Db("mysql", request.getfixturevalue("mariadb_database"))
+
+
+def prepare_database(store: Store, kind: str) -> None:
+    """fsapp's tables, the example billing database and the notices table, in one database."""
+    store.migrate()
+    for script in (ROOT / "examples" / "billing" / f"schema.{kind}.sql",
+                   ROOT / "examples" / "billing" / f"seed.{kind}.sql",
+                   ROOT / "ivr_flows" / "sql" / f"notices.{kind}.sql"):
+        store.execute_script(script.read_text(encoding="utf-8"))
+
+
+def open_store(odbc: str, spool: Path, **kw) -> Store:
+    kw.setdefault("query_timeout", 10.0)
+    kw.setdefault("connect_timeout", 5.0)
+    return Store({"main": odbc, "billing": odbc}, queries_dir=ROOT / "queries", spool_dir=spool, **kw)
+
+
+@pytest.fixture
+def store(db, tmp_path):
+    s = open_store(db.odbc, tmp_path / "spool")
+    prepare_database(s, db.kind)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    return build_sounds()
+
+
+@pytest.fixture(scope="session")
+def calendars():
+    return load_calendars(ROOT / "calendars.yaml")
+
+
+@pytest.fixture
+def make_services(catalog, calendars, tmp_path):
+    """Services for one Line: real catalog, say engine, calendars; the clock fixed at `at`."""
+    def make(store, at=DAY, router=None) -> Services:
+        return Services(catalog=catalog, say=render, store=store, router=router, calendars=calendars,
+                        recordings=tmp_path / "recordings", clock=lambda: at)
+    return make

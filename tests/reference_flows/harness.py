@@ -1,0 +1,159 @@
+"""End-to-end harness for the reference flows: the emulated FreeSWITCH (fsapp.sim) sends
+each call over real TCP to fsapp's outbound socket server running the flows of
+ivr_flows/ (fsapp.flow.runtime.FlowHandler), with a real Store on a real database.
+
+    line = Line(services)                      # one emulated switch + socket server
+    result = line.call("12345", [WaitPrompt("hotline/language_offer"), Press("2"), ...])
+    result.heard    # prompt names the caller heard, in order (sounds/<lang>/<name>.wav -> name)
+    result.outcome  # the interpreter's Outcome (vars, trail, reason)
+
+Emulated time runs SCALE times faster than wall time; every wait has a deadline.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gevent
+
+from fsapp.esl.outbound import OutboundServer
+from fsapp.flow.compiler import Environment
+from fsapp.flow.interpreter import Outcome, Services
+from fsapp.flow.runtime import FlowHandler
+from fsapp.flow.trace import Recorder
+from fsapp.sim import CallerScript, CallReport, RealClock, Socket, Switch
+from fsapp.sounds import Catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+FLOWS = ROOT / "ivr_flows"
+SOUNDS = ROOT / "sounds"
+QUERIES = ROOT / "queries"
+BEEP = "tone_stream://%(500,0,1000)"
+SCALE = 10.0            # emulated seconds per wall second
+CALL_TIMEOUT = 90.0     # wall seconds one scripted call may take
+
+# Moments the business calendars (calendars.yaml) put the lines in a known mode.
+DAY = dt.datetime(2026, 11, 30, 10, 0)        # Monday: hotline day service, utility office open
+NIGHT = dt.datetime(2026, 11, 30, 23, 30)     # Monday night: hotline self-service only
+HOLIDAY = dt.datetime(2026, 10, 1, 10, 0)     # National Day: hotline holiday service
+
+
+def build_sounds() -> Catalog:
+    """The emulator times playback from the WAV headers: render missing prompts first."""
+    subprocess.run([str(Path(sys.executable).parent / "fsapp"), "sounds", "build", "--quiet"], cwd=ROOT,
+                   check=True, timeout=300)
+    return Catalog.load(SOUNDS / "catalog.yaml")
+
+
+def prompt_name(path: str) -> str:
+    """sounds/zh-CN/hotline/main_menu.wav -> hotline/main_menu; other media unchanged."""
+    p = Path(path)
+    try:
+        rel = p.relative_to(SOUNDS)
+    except ValueError:
+        return path
+    return str(Path(*rel.parts[1:]).with_suffix(""))
+
+
+def wav_seconds(path: str | Path) -> float:
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2), path
+        return w.getnframes() / w.getframerate()
+
+
+@dataclass
+class Result:
+    report: CallReport
+    outcome: Outcome | None
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def heard(self) -> list[str]:
+        """Prompt names in the order the caller heard them. The 250 ms silence the Call API
+        passes to play_and_get_digits as its "invalid input" file is left out; a recording
+        played back to the caller shows as "<recording>"."""
+        out = []
+        for path in self.report.heard:
+            if path.startswith("silence_stream://"):
+                continue
+            out.append("<recording>" if path in self.report.recordings or "/recordings/" in path
+                       else prompt_name(path))
+        return out
+
+    @property
+    def trail(self) -> list[str]:
+        return list(self.outcome.trail) if self.outcome else []
+
+    @property
+    def vars(self) -> dict:
+        return self.outcome.vars if self.outcome else {}
+
+    def describe(self) -> str:
+        return (f"heard {self.heard}\ntrail {self.trail}\npressed {self.report.pressed}\n"
+                f"outcome {self.outcome and (self.outcome.reason, self.outcome.node, self.outcome.error)}\n"
+                f"caller error {self.report.error}")
+
+
+class Line:
+    """One emulated FreeSWITCH whose dialplan sends every reference-flow number to an
+    outbound socket server running ivr_flows/ with the given services."""
+
+    def __init__(self, services: Services):
+        self.recorder = Recorder()
+        services.tracer = self.recorder
+        self.handler = FlowHandler(str(FLOWS), None, services=services, env=Environment(tts=True))
+        self.outcomes: dict[str, Outcome | None] = {}   # by the uuid of the channel fsapp controls
+        self.server = OutboundServer(self._run, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
+                                     command_timeout=15.0).start()
+        self.switch = Switch(password="ClueCon", esl=("127.0.0.1", 0), clock=RealClock(scale=SCALE)).start()
+        for number in self.handler.registry.numbers:
+            self.switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{self.server.port} async full"))
+
+    def _run(self, call) -> None:
+        self.outcomes[call.uuid] = self.handler(call)
+
+    def call(self, number: str, steps: list, caller_id: str = "13800138000",
+             variables: dict | None = None) -> Result:
+        caller = self.switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=list(steps),
+                                                     variables=variables or {}))
+        report = caller.wait(CALL_TIMEOUT)
+        # on_hangup runs after the caller is gone: wait for the handler to finish
+        with gevent.Timeout(15.0, False):
+            while report.uuid not in self.outcomes:
+                gevent.sleep(0.05)
+        events = [e for e in self.recorder.events if e.get("uuid") == report.uuid]
+        return Result(report, self.outcomes.get(report.uuid), events)
+
+    def close(self) -> None:
+        self.server.stop(timeout=5.0)
+        self.switch.stop()
+
+
+def digits(lang: str, value: str) -> list[str]:
+    """The prompt names of a number read digit by digit (ticket serials, account numbers)."""
+    from fsapp.say import render
+    return render(lang, "digits", value)
+
+
+def check(failures: list[str], name: str, what: str, expected, actual) -> None:
+    if expected != actual:
+        failures.append(f"{name}: {what}:\n  expected {expected!r}\n  actual   {actual!r}")
+
+
+def run_all(jobs: dict) -> dict:
+    """Run {name: callable} concurrently (one greenlet per scripted call); {name: result}.
+    An exception in one job is returned as its result, so every scenario reports."""
+    greenlets = {name: gevent.spawn(job) for name, job in jobs.items()}
+    gevent.joinall(list(greenlets.values()), timeout=CALL_TIMEOUT + 30)
+    out = {}
+    for name, g in greenlets.items():
+        if not g.ready():
+            g.kill(block=False)
+            out[name] = TimeoutError(f"{name}: still running after {CALL_TIMEOUT + 30} s")
+        else:
+            out[name] = g.value if g.successful() else g.exception
+    return out

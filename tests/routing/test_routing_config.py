@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import pytest
+
+from fsapp.calendar import SourceError
+from fsapp.routing.config import load_routing, loads_routing
+from fsapp.routing.model import AgentStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_file_loads():
+    cfg = load_routing(ROOT / "routing.yaml")
+    hotline = cfg.queue("hotline")
+    assert hotline.tier_rules_apply and hotline.tier_rule_wait_second == 60
+    assert [(r.condition, r.action, r.target) for r in hotline.overflow] == [
+        ("estimated_wait_over", "flow", "callback_offer"), ("no_agent", "flow", "mayors_mailbox"),
+        ("queue_longer_than", "queue", "overflow_site")]
+    assert cfg.agents["1001"].status == AgentStatus.AVAILABLE
+    assert cfg.agents["1003"].max_no_answer == 2
+    assert cfg.levels("hotline") == [1, 2]
+    with pytest.raises(KeyError, match="unknown queue 'nope'"):
+        cfg.queue("nope")
+
+
+BASE = "agents:\n  a: {contact: user/a}\n"
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("queues:\n  q:\n    strategy: fastest\n", 3, "unknown strategy 'fastest'"),
+    ("queues:\n  q:\n    max-wait-tim: 5\n", 3, "unknown setting 'max-wait-tim'"),
+    ("queues:\n  q:\n    max-wait-time: soon\n", 3, "expected float"),
+    ("queues:\n  q:\n    max-wait-time: -5\n", 3, "negative"),
+    ("queues:\n  q:\n    overflow:\n      - {after: 5}\n", 4, "exactly one condition"),
+    ("queues:\n  q:\n    overflow:\n      - {after: 5, queue: nowhere}\n", 4, "unknown queue 'nowhere'"),
+    ("queues:\n  q:\n    overflow:\n      - {aftr: 5, flow: x}\n", 4, "unknown key 'aftr'"),
+    ("agents:\n  a: {skills: {x: 1}}\n", 2, "'contact'"),
+    ("agents:\n  a:\n    contact: user/a\n    status: Sleeping\n", 4, "unknown agent status"),
+    ("agents:\n  a:\n    contact: user/a\n    skills: {x: 11}\n", 4, "0-10"),
+    ("queues:\n  q: {}\n" + BASE + "tiers:\n  - {queue: q, agent: b}\n", 6, "unknown agent 'b'"),
+    ("queues:\n  q: {}\n" + BASE + "tiers:\n  - {queue: r, agent: a}\n", 6, "unknown queue 'r'"),
+    ("queues:\n  q: {}\n" + BASE + "tiers:\n  - {queue: q, agent: a}\n  - {queue: q, agent: a}\n", 7, "twice"),
+    ("queue:\n  q: {}\n", 1, "unknown top-level key 'queue'"),
+])
+def test_errors_name_the_line(text, line, words):
+    with pytest.raises(SourceError) as err:
+        loads_routing(text, "r.yaml")
+    assert str(err.value).startswith(f"r.yaml:{line}: "), str(err.value)
+    assert words in str(err.value)

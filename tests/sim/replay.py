@@ -1,0 +1,400 @@
+"""Replays a FreeSWITCH wire capture against the emulator and compares the replies.
+
+The capture's app->fs messages are sent at their recorded times (divided by a time
+scale, with the emulator's clock scaled the same way), capture UUIDs replaced by
+the emulator's. The fs->app messages of both are reduced to comparable keys per
+connection and aligned; what may legitimately differ is listed in ALLOW below, each
+entry with the reason.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gevent
+
+from fsapp.sim import Apps, Echo, RealClock, Socket, Switch
+
+from .eslclient import Conn, Msg, OutboundServer
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# ---------------------------------------------------------------------------------
+# ALLOW-LIST: what legitimately differs between the capture and the emulator.
+# ---------------------------------------------------------------------------------
+ALLOW = {
+    # Values that are per run: never compared, only the header names (and order).
+    "values_never_compared": "UUIDs, Core-UUID, hostnames, IP addresses, dates, timestamps, "
+                             "Event-Sequence, session ids, durations in status/HEARTBEAT",
+    # Events whose presence depends on FreeSWITCH thread timing (README obs. 31/32):
+    # CHANNEL_PARK was missing in one capture; CHANNEL_DESTROY is never delivered on the
+    # session's own socket but may appear on inbound listeners.
+    "optional_events": {"CHANNEL_PARK", "CHANNEL_DESTROY"},
+    # Observation 31: the linger notice came right after CHANNEL_HANGUP in two captures and
+    # after CHANNEL_HANGUP_COMPLETE in another; only its presence is compared.
+    "linger_notice_position": "not compared",
+    # Observation 28: after an invalid application FreeSWITCH lost the hangup events on
+    # the socket (a race); the emulator delivers them, as in the trial run.
+    "after_invalid_app_extra": {"CHANNEL_HANGUP", "CHANNEL_UNPARK", "CHANNEL_EXECUTE_COMPLETE",
+                                "CHANNEL_STATE", "CHANNEL_HANGUP_COMPLETE"},
+    # The capture cut the `event ... ALL` window to its first 30 messages (README
+    # "Trimmed"); events inside that window are not compared, only the replies.
+    "trimmed_all_window": True,
+    # Channel variables FreeSWITCH sets from internals the emulator does not model
+    # (codec negotiation, XML dialplan bookkeeping, media statistics).
+    "variables_not_emulated": {
+        "variable_DP_MATCH", "variable_sip_", "variable_rtp_", "variable_last_bridge_proto_specific_hangup_cause",
+        "variable_progresssec", "variable_waitsec", "variable_progress_mediasec", "variable_flow_billsec",
+        "variable_progressmsec", "variable_waitmsec", "variable_progress_mediamsec", "variable_flow_billmsec",
+        "variable_progressusec", "variable_waitusec", "variable_progress_mediausec", "variable_flow_billusec",
+        "variable_answerusec", "variable_profile_start_stamp", "variable_profile_start_epoch",
+        "variable_profile_start_uepoch", "variable_bridge_stamp", "variable_bridge_epoch",
+        "variable_bridge_uepoch", "variable_last_hold_epoch", "variable_last_hold_uepoch",
+        "variable_hold_accum_seconds", "variable_hold_accum_usec", "variable_hold_accum_ms",
+        "variable_resurrect_epoch", "variable_resurrect_uepoch", "variable_progress_epoch",
+        "variable_progress_uepoch", "variable_progress_media_epoch", "variable_progress_media_uepoch",
+        "variable_current_application_response", "variable_playback_terminator_used",
+        "variable_bridge_hangup_cause", "variable_originate_early_media", "variable_originated_legs",
+        "variable_last_sent_callee_id_name", "variable_last_sent_callee_id_number",
+        "variable_channel_name", "variable_is_loopback", "variable_export_vars",
+    },
+}
+
+# The capture system's dialplan (README "Dialplan additions"), rebuilt on the emulator.
+PREAMBLE = [("set", "open=true"),
+            ("log", "CRIT WARNING WARNING WARNING WARNING WARNING WARNING WARNING WARNING WARNING "),
+            ("log", "CRIT Open /usr/local/freeswitch/etc/freeswitch/vars.xml and change the default_password."),
+            ("log", "CRIT Once changed type 'reloadxml' at the console."),
+            ("log", "CRIT WARNING WARNING WARNING WARNING WARNING WARNING WARNING WARNING WARNING ")]
+
+
+@dataclass
+class Rec:
+    t: float
+    dir: str
+    conn: str
+    raw: str
+    eof: bool
+
+
+def load(path: Path) -> list[Rec]:
+    out = []
+    for line in path.read_text().splitlines():
+        m = json.loads(line)
+        out.append(Rec(m["t"], m["dir"], m["conn"], m["raw"], bool(m.get("eof"))))
+    return out
+
+
+def parse_raw(raw: str) -> Msg:
+    head, _, body = raw.partition("\n\n")
+    headers = [tuple(l.split(": ", 1)) if ": " in l else (l, "") for l in head.split("\n")]
+    return Msg(raw.encode(), headers, body)
+
+
+def build_switch(scale: float, port: int, heartbeat: float) -> Switch:
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0), heartbeat=heartbeat,
+                clock=RealClock(scale), hostname="fs1")
+    sw.dialplan.preamble = list(PREAMBLE)
+    sw.dialplan.add(r"^7000$", Socket(f"127.0.0.1:{port} async full"))
+    sw.dialplan.add(r"^7001$", Socket(f"127.0.0.1:{port} async"))
+    sw.dialplan.add(r"^7100$", Apps([("answer", ""), ("playback", "tone_stream://%(500,0,440)"),
+                                     ("sleep", "60000"), ("hangup", "")]))
+    sw.dialplan.add(r"^9196$", Echo())
+    return sw
+
+
+# ---- keys for comparison ------------------------------------------------------------
+def _norm(text: str) -> str:
+    return UUID.sub("<uuid>", text)
+
+
+def key(m: Msg | None) -> tuple:
+    if m is None:
+        return ("eof",)
+    ct = m.content_type
+    if ct == "command/reply":
+        if m.h.get("Event-Name") == "CHANNEL_DATA":
+            return ("connect", m.h.get("Reply-Text"), m.h.get("Control"))
+        return ("reply", _norm(m.h.get("Reply-Text", "")))
+    if ct == "api/response":
+        body = m.body
+        if body.startswith("UP "):
+            return ("api", "status", len(body.splitlines()))
+        if body.startswith("{"):
+            data = json.loads(body)
+            return ("api", "json", data.get("row_count"))
+        return ("api", _norm(body))
+    if ct == "text/disconnect-notice":
+        return ("notice", m.h.get("Content-Disposition", ""), m.body)
+    ev = m.event
+    if ev is not None:
+        return ("event", ev.get("Event-Name"), ev.get("Application", ""),
+                ev.get("Application-Response", ""), ev.get("Hangup-Cause", ""),
+                ev.get("DTMF-Digit", ""), ev.get("Answer-State", ""), (m.body.split("\n\n", 1) + [""])[1][:3]
+                if ct == "text/event-plain" else ev.get("_body", "")[:3])
+    return ("other", ct)
+
+
+# ---- driving --------------------------------------------------------------------------
+class Replay:
+    def __init__(self, capture: Path, scale: float = 2.0):
+        self.capture = capture
+        self.scale = scale
+        self.recs = load(capture)
+        heartbeats = [r.t for r in self.recs if r.dir == "fs->app" and "Event-Name: HEARTBEAT" in r.raw[:400] or '"Event-Name":"HEARTBEAT"' in r.raw[:400]]
+        self.heartbeat = (heartbeats[0] - 0.3) if heartbeats else 3600.0
+        self.map: dict[str, str] = {}
+        self.got: dict[str, list] = {}
+        self.conns: dict[str, Conn] = {}
+        self.closed_by_app: set[str] = set()
+
+    def expected(self) -> dict[str, list[Msg | None]]:
+        out: dict[str, list] = {}
+        for r in self.recs:
+            if r.dir == "fs->app":
+                out.setdefault(r.conn, []).append(None if r.eof else parse_raw(r.raw))
+        return out
+
+    def run(self) -> dict[str, list[Msg | None]]:
+        srv = OutboundServer()
+        sw = build_switch(self.scale, srv.port, self.heartbeat).start()
+        self.expected_msgs = self.expected()
+        try:
+            t0 = time.monotonic()
+            needs = self._needs()
+            for i, r in enumerate(self.recs):
+                if r.dir != "app->fs":
+                    continue
+                gevent.sleep(max(0.0, t0 + r.t / self.scale - time.monotonic()))
+                conn = self._conn(r.conn, sw, srv)
+                self._wait_for(needs[i], deadline=time.monotonic() + 3.0)
+                if r.eof:
+                    self.closed_by_app.add(r.conn)
+                    conn.close()
+                    continue
+                conn.send(UUID.sub(lambda m: self.map.get(m.group(0), m.group(0)), r.raw))
+            last = max(r.t for r in self.recs)
+            gevent.sleep(max(0.0, t0 + last / self.scale - time.monotonic()))
+            self._wait_for(needs["end"], deadline=time.monotonic() + 5.0)
+            gevent.sleep(0.3)  # trailing events that are not counted
+        finally:
+            sw.stop()
+            srv.stop()
+        return self.got
+
+    def _needs(self) -> dict[int, dict[str, int]]:
+        """Before app->fs record i: how many countable fs->app messages each connection
+        had delivered in the capture. The replay waits for the same number, so a command
+        is never sent before what it reacted to (wall-clock jitter would reorder them).
+        Events inside an `event ... ALL` window and optional events are not counted."""
+        counts: dict[str, int] = {}
+        in_all: dict[str, bool] = {}
+        needs = {}
+        for i, r in enumerate(self.recs):
+            if r.dir == "app->fs":
+                needs[i] = dict(counts)
+                if re.match(r"event \w+ ALL", r.raw):
+                    in_all[r.conn] = True
+                elif r.raw.startswith("noevents"):
+                    in_all[r.conn] = False
+                continue
+            if self._countable(None if r.eof else parse_raw(r.raw), in_all.get(r.conn, False)):
+                counts[r.conn] = counts.get(r.conn, 0) + 1
+        needs["end"] = dict(counts)
+        return needs
+
+    @staticmethod
+    def _countable(m: Msg | None, in_all_window: bool) -> bool:
+        if m is None:
+            return False
+        k = key(m)
+        if k[0] == "event":
+            return not in_all_window and k[1] not in ALLOW["optional_events"] and k[1] != "HEARTBEAT"
+        return True
+
+    def _wait_for(self, need: dict[str, int], deadline: float) -> None:
+        while time.monotonic() < deadline:
+            in_all = self._emu_in_all
+            if all(sum(1 for m in self.got.get(c, []) if self._countable(m, in_all.get(c, False))) >= n
+                   for c, n in need.items()):
+                return
+            gevent.sleep(0.001)
+
+    _emu_in_all: dict = {}
+
+    def _conn(self, name: str, sw, srv) -> Conn:
+        if name not in self.conns:
+            conn = Conn.connect(sw.esl_port) if name == "inbound" else srv.accept(timeout=10)
+            self.conns[name] = conn
+            self.got[name] = []
+            gevent.spawn(self._collect, name, conn)
+            gevent.sleep(0.05)
+        return self.conns[name]
+
+    def _collect(self, name: str, conn: Conn) -> None:
+        while True:
+            m = conn.q.get()
+            if m is None and name in self.closed_by_app:
+                return  # our own close, not FreeSWITCH's
+            self.got[name].append(m)
+            self._learn(name, m)
+            if m is None:
+                return
+
+    def _learn(self, name: str, m: Msg | None) -> None:
+        """Map capture UUIDs to the emulator's from the k-th message of the same key."""
+        if m is None:
+            return
+        k = key(m)
+        same = [x for x in self.got[name] if x is not None and key(x) == k]
+        cands = [x for x in self.expected_msgs.get(name, []) if x is not None and key(x) == k]
+        if len(same) > len(cands):
+            return
+        ref = cands[len(same) - 1]
+        for a, b in zip(_ids(ref), _ids(m)):
+            self.map.setdefault(a, b)
+
+
+def _ids(m: Msg) -> list[str]:
+    ids = []
+    if m.content_type == "api/response" and m.body.startswith("{"):
+        rows = sorted(json.loads(m.body).get("rows", []), key=lambda r: r["name"])
+        return [r["uuid"] for r in rows]
+    fields = m.event or m.h
+    for f in ("Unique-ID", "Job-UUID", "variable_other_loopback_leg_uuid", "Controlled-Session-UUID"):
+        if fields.get(f):
+            ids.append(fields[f])
+    if m.content_type == "text/event-plain":
+        ids += UUID.findall(m.body.split("\n\n", 1)[1] if "\n\n" in m.body else "")
+    elif m.content_type == "text/event-json":
+        ids += UUID.findall(m.event.get("_body", ""))
+    elif m.content_type == "api/response":
+        ids += UUID.findall(m.body)
+    return ids
+
+
+# ---- comparing ------------------------------------------------------------------------
+@dataclass
+class Diff:
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.problems.append(text)
+
+
+def _window_mask(keys: list[tuple]) -> list[bool]:
+    """True for events inside an `event ... ALL` window (trimmed in the captures)."""
+    mask, inside = [], False
+    for k in keys:
+        if k[0] == "reply" and k[1].startswith("+OK event listener enabled") and inside is False and \
+                getattr(_window_mask, "all_next", False):
+            pass
+        mask.append(inside and k[0] == "event")
+        if k[0] == "reply" and k[1] == "+OK no longer listening for events":
+            inside = False
+        if k == ("reply", "__ALL__"):
+            inside = True
+    return mask
+
+
+def compare(capture_name: str, sent: list[Rec], expected: dict, got: dict) -> Diff:
+    diff = Diff()
+    for conn, exp_msgs in expected.items():
+        got_msgs = got.get(conn, [])
+        exp_keys, got_keys = [key(m) for m in exp_msgs], [key(m) for m in got_msgs]
+        all_windows = _all_windows(sent, conn)
+        exp_skip = _in_windows(exp_keys, all_windows)
+        got_skip = _in_windows(got_keys, all_windows)
+        invalid_app = any("execute-app-name: no_such_app" in r.raw for r in sent if r.conn == conn)
+        # Optional events and the linger notice (whose position is not fixed, obs. 31)
+        # are taken out before aligning; the linger notice must still be there.
+        exp_skip = [s or _floating(k) for s, k in zip(exp_skip, exp_keys)]
+        got_skip = [s or _floating(k) for s, k in zip(got_skip, got_keys)]
+        lingers = (exp_keys.count(("notice", "linger", "")), got_keys.count(("notice", "linger", "")))
+        if lingers[0] != lingers[1]:
+            diff.add(f"{conn}: {lingers[0]} linger notices expected, got {lingers[1]}")
+        ek = [k for k, s in zip(exp_keys, exp_skip) if not s]
+        em = [m for m, s in zip(exp_msgs, exp_skip) if not s]
+        gk = [k for k, s in zip(got_keys, got_skip) if not s]
+        gm = [m for m, s in zip(got_msgs, got_skip) if not s]
+        sm = difflib.SequenceMatcher(a=ek, b=gk, autojunk=False)
+        for op, i1, i2, j1, j2 in sm.get_opcodes():
+            if op == "equal":
+                for a, b in zip(em[i1:i2], gm[j1:j2]):
+                    _compare_headers(diff, conn, a, b)
+                continue
+            for k in ek[i1:i2]:
+                if k[0] == "event" and k[1] in ALLOW["optional_events"]:
+                    continue
+                diff.add(f"{conn}: missing {k}")
+            for k in gk[j1:j2]:
+                if k[0] == "event" and k[1] in ALLOW["optional_events"]:
+                    continue
+                if invalid_app and k[0] == "event" and k[1] in ALLOW["after_invalid_app_extra"]:
+                    continue
+                diff.add(f"{conn}: unexpected {k}")
+    return diff
+
+
+def _floating(k: tuple) -> bool:
+    return k == ("notice", "linger", "") or (k[0] == "event" and k[1] in ALLOW["optional_events"])
+
+
+def _all_windows(sent: list[Rec], conn: str) -> int:
+    return sum(1 for r in sent if r.conn == conn and r.dir == "app->fs" and re.match(r"event \w+ ALL", r.raw))
+
+
+def _in_windows(keys: list[tuple], windows: int) -> list[bool]:
+    """Events after the n-th `+OK event listener enabled` that answers `event ... ALL`
+    up to the next `+OK no longer listening for events`."""
+    if not windows:
+        return [False] * len(keys)
+    enabled = [i for i, k in enumerate(keys) if k[0] == "reply" and k[1].startswith("+OK event listener enabled")]
+    out = [False] * len(keys)
+    for start in enabled[-windows:]:
+        for i in range(start + 1, len(keys)):
+            if keys[i][0] == "reply" and keys[i][1] == "+OK no longer listening for events":
+                break
+            if keys[i][0] == "event":
+                out[i] = True
+    return out
+
+
+def _strip_vars(names: list[str]) -> tuple[list[str], set[str]]:
+    plain = [n for n in names if not n.startswith("variable_")]
+    variables = {n for n in names if n.startswith("variable_")}
+    return plain, variables
+
+
+def _allowed_var(name: str) -> bool:
+    return any(name == a or (a.endswith("_") and name.startswith(a)) for a in ALLOW["variables_not_emulated"])
+
+
+def _compare_headers(diff: Diff, conn: str, exp: Msg | None, got: Msg | None) -> None:
+    if exp is None or got is None:
+        return
+    if exp.content_type in ("command/reply", "api/response", "text/disconnect-notice", "auth/request"):
+        exp_names = [k for k, _ in exp.headers]
+        got_names = [k for k, _ in got.headers]
+        if exp.h.get("Event-Name") == "CHANNEL_DATA":
+            exp_names, _ = _strip_vars(exp_names)
+            got_names, _ = _strip_vars(got_names)
+        if exp_names != got_names:
+            diff.add(f"{conn}: {key(exp)} header names {exp_names} != {got_names}")
+        return
+    if exp.content_type != got.content_type:
+        diff.add(f"{conn}: {key(exp)} content type {exp.content_type} != {got.content_type}")
+        return
+    e_plain, e_vars = _strip_vars(exp.event_header_names)
+    g_plain, g_vars = _strip_vars(got.event_header_names)
+    if e_plain != g_plain:
+        sm = difflib.SequenceMatcher(a=e_plain, b=g_plain, autojunk=False)
+        changes = [(op, e_plain[i1:i2], g_plain[j1:j2]) for op, i1, i2, j1, j2 in sm.get_opcodes() if op != "equal"]
+        diff.add(f"{conn}: {key(exp)[:3]} headers differ: {changes}")
+    missing = {v for v in e_vars - g_vars if not _allowed_var(v)}
+    if missing:
+        diff.add(f"{conn}: {key(exp)[:3]} variables missing: {sorted(missing)}")
