@@ -269,8 +269,11 @@ class Store:
                     try:
                         cur.execute("INSERT INTO fsapp_serial_blocks (name, next_value, updated_at) "
                                     "VALUES (?, ?, ?)", name, 1, _now())
-                    except pyodbc.IntegrityError:
-                        pass  # another worker created it first
+                    except pyodbc.Error:
+                        # Another worker created it first? (SQLite's driver reports that as
+                        # HY000, not IntegrityError.) If the row is still missing, it was not that.
+                        if cur.execute("SELECT 1 FROM fsapp_serial_blocks WHERE name = ?", name).fetchone() is None:
+                            raise
                     continue
                 start = int(row[0])
                 if start + block - 1 > MAX_NUMBER:
@@ -310,10 +313,12 @@ class Store:
                 cur.execute(sql, conn.dialect.adapt_params(values))
                 if cur.rowcount == 1:
                     return True
-            except pyodbc.IntegrityError:
-                pass  # a concurrent replay inserted the same key; confirmed below
-            found = cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall()
-            if not found:
+            except pyodbc.Error:
+                # A concurrent insert of the same key (a MERGE race)? Only if the row is there.
+                if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
+                    raise
+                return False
+            if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
                 raise QueryError(f"{table.name}: insert of key {key!r} was refused by another unique "
                                  f"constraint (duplicate serial?)")
             return False
