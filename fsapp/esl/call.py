@@ -80,7 +80,6 @@ class Call:
         self._collect_ids: set[str] = set()   # Application-UUIDs of collecting apps sent
         self._collecting = 0                  # collecting apps currently executing
         self._typeahead: list[str] = []
-        self.last_event: Event | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -117,7 +116,6 @@ class Call:
                     self._collecting = max(0, self._collecting - 1)
                 result = self._apps.pop(app_id, None)
                 if result is not None:
-                    self.last_event = event
                     result.set(event)
             elif name == "DTMF":
                 if not self._collecting:
@@ -252,8 +250,6 @@ class Call:
         self._check()
         value = self.api(f"uuid_getvar {self.uuid} {_word('variable name', name)}")
         if value.startswith("-ERR"):
-            if self.last_event is not None and self._ended:
-                return self.last_event.get(f"variable_{name}")
             raise CommandError(f"uuid_getvar {name}", value)
         return None if value in ("_undef_", "") else value
 

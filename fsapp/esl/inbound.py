@@ -134,7 +134,11 @@ class InboundClient:
         return self._ready.wait(timeout)
 
     def _connect_once(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
+        except OSError as exc:
+            raise NotConnected(f"cannot connect to FreeSWITCH at {self.host}:{self.port} "
+                               f"([esl] host/port): {exc}") from None
         sock.settimeout(None)
         auth = AsyncResult()
 

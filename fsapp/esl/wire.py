@@ -92,10 +92,11 @@ def parse_headers(block: str) -> dict[str, str]:
 
 def _first_wins(names, values) -> dict[str, str]:
     """FreeSWITCH repeats some headers (e.g. Hangup-Cause) and its own lookup returns the
-    first; dict() would keep the last. First value, first position, in C calls."""
-    first = dict(zip(reversed(names), reversed(values)))
-    order = dict.fromkeys(names)
-    return dict(zip(order, map(first.__getitem__, order)))
+    first; dict() would keep the last. Re-applying the pairs in reverse order restores
+    the first values; positions stay those of the first occurrences."""
+    headers = dict(zip(names, values))
+    headers.update(zip(reversed(names), reversed(values)))
+    return headers
 
 
 def _parse_plain_block(block: str) -> dict[str, str]:
@@ -129,7 +130,7 @@ def _parse_plain_block(block: str) -> dict[str, str]:
     names, values = parts[0::2], parts[1::2]
     headers = dict(zip(names, values))
     if len(headers) != len(names):
-        return _first_wins(names, values)
+        headers.update(zip(reversed(names), reversed(values)))  # first value wins
     return headers
 
 

@@ -13,6 +13,7 @@ Knobs for the failure tests:
                    notice) instead of continuing the transcript
   cut_after=k      after the k-th matched step, close TCP abruptly
   hangup_mid=k     at the k-th step, hang up instead of completing its application
+  chunk=N          send everything in N-byte pieces (the app sees split reads anywhere)
   hold=APP         never send the CHANNEL_EXECUTE_COMPLETE of that application, until
                    the app sends `api uuid_break` (then it is sent, as FreeSWITCH would)
 """
@@ -104,12 +105,14 @@ class ReplaySwitch:
 
     def __init__(self, steps: list[Step], *, hangup_after: int | None = None, hangup_mid: int | None = None,
                  cut_after: int | None = None,
-                 hold: str | None = None, hooks=None, uuid: str | None = None, cause: str = "NORMAL_CLEARING"):
+                 hold: str | None = None, hooks=None, uuid: str | None = None, cause: str = "NORMAL_CLEARING",
+                 chunk: int | None = None):
         self.steps = steps
         self.hangup_after = hangup_after
         self.hangup_mid = hangup_mid
         self.cut_after = cut_after
         self.hold = hold
+        self.chunk = chunk  # send in pieces of this many bytes (split reads anywhere)
         self.hooks = hooks or []
         self.received: list[str] = []
         self.uuid_map: dict[str, str] = {}
@@ -159,8 +162,14 @@ class ReplaySwitch:
             sock.close()
 
     def _send(self, sock, chunks: list[bytes]) -> None:
-        if chunks:
-            sock.sendall(b"".join(chunks))
+        data = b"".join(chunks)
+        if not self.chunk:
+            if data:
+                sock.sendall(data)
+            return
+        for i in range(0, len(data), self.chunk):
+            sock.sendall(data[i:i + self.chunk])
+            gevent.sleep(0)  # let the app read each piece on its own
 
     def _answer(self, sock, command: str) -> bool:
         for hook in self.hooks:

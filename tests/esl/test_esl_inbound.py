@@ -139,3 +139,13 @@ def test_heartbeat_watchdog_detects_silent_peer(fs):
         assert "is ready" in client.api("status")
     finally:
         client.stop()
+
+
+def test_unreachable_switch_is_a_clear_error():
+    from fsapp.esl import NotConnected
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(NotConnected, match=f"127.0.0.1:{port}"):
+        InboundClient("127.0.0.1", port, "ClueCon", connect_timeout=2).start()

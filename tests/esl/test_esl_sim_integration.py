@@ -183,3 +183,25 @@ def test_inbound_client_against_the_switch_and_reconnect(rig):
     finally:
         client.stop()
         other.stop()
+
+
+def test_json_event_format(rig):
+    sw, _ = rig
+    srv = OutboundServer(lambda call: None, "127.0.0.1:0", command_timeout=5, app_timeout=20,
+                         event_format="json").start()
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        seen["playback"] = call.playback(TONE)
+        seen["digits"] = call.play_and_get_digits(1, 2, 1, 3000, "#", MENU, BAD)
+        call.hangup()
+
+    try:
+        number = str(next(_numbers))
+        sw.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{srv.port} async full"))
+        srv.handler = handler
+        sw.place_call(CallerScript(dial=number, steps=[WaitPrompt("600"), Press("5#")])).wait(30)
+    finally:
+        srv.stop(timeout=2)
+    assert seen == {"playback": "FILE PLAYED", "digits": "5"}
