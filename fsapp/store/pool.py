@@ -83,6 +83,13 @@ class ConnectionPool:
         if dialect.name in ("sqlite",):
             # pyodbc returns str for sqlite TEXT; decode as UTF-8 like every other driver.
             raw.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+        elif dialect.name == "mysql":
+            # MariaDB Connector/ODBC hands long wide-character values back in chunks that
+            # pyodbc's default UTF-16 decoding misaligns after ~256 bytes (a menu path came
+            # back as 'm椀氀戀漀...'); speaking UTF-8 both ways avoids the wide path entirely.
+            raw.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
+            raw.setdecoding(pyodbc.SQL_WCHAR, encoding="utf-8")
+            raw.setencoding(encoding="utf-8")
         return Conn(raw, dialect, dbms)
 
     def _checkout(self, deadline: float) -> tuple[Conn, bool]:

@@ -168,3 +168,18 @@ def test_pool_exhaustion_is_a_timeout_not_a_hang(pg_database, make_store):
     slow.join(15)
     assert slow.successful()
     assert store.execute("SELECT 1 AS one") == [{"one": 1}]
+
+
+def test_long_text_with_chinese_round_trips_intact(db, make_store):
+    # MariaDB Connector/ODBC returned values past ~256 bytes misaligned under pyodbc's
+    # default UTF-16 decoding ('mailbox_record' came back as 'm椀氀戀漀砀...').
+    store = make_store({"main": db.odbc}, queries_dir=QUERIES)
+    serial = store.next_ticket_serial()
+    path = ">".join(["welcome", "offer_english", "language", "mandarin", "notice_check", "hours",
+                     "staffed", "main_menu", "mailbox", "mailbox_intro", "mailbox_serial",
+                     "mailbox_record", "mailbox_ticket"] * 2) + ">市长信箱"
+    summary = "夜间施工噪音扰民，" * 20
+    assert store.write("ticket", ticket(serial, menu_path=path[:200], summary=summary[:200]),
+                       key="long:ticket") == "written"
+    row = store.execute("SELECT menu_path, summary FROM fsapp_tickets")[0]
+    assert row == {"menu_path": path[:200], "summary": summary[:200]}
