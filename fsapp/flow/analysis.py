@@ -1,9 +1,10 @@
 """Graph checks of a compiled flow: targets, reachability, ends, loops, variables, prompts,
 references; and the checks that span flows (numbers, subflow signatures).
 
-Graph-wide checks (unreachable nodes, traps, variables) need every edge: they run only
-when every node compiled and every target is defined, so a typo is not echoed as a
-cascade of false "unreachable" reports.
+Graph-wide checks need every edge. Nodes that failed to compile, or lost a target field,
+are "opaque": they might lead anywhere, so unreachable-node and variable checks wait until
+they are fixed (a typo is not echoed as a cascade of false reports), and traps are only
+reported where no opaque node could offer a way out.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _GRAPH_TYPES = ("target", "options", "cases", "modes")
 
 
-def check(c: "FlowCompiler", flow: Flow, name_nodes: dict, start_edge, complete: bool) -> None:
+def check(c: "FlowCompiler", flow: Flow, name_nodes: dict, start_edge) -> None:
     targets_ok = _targets_defined(c, flow, name_nodes, start_edge)
     _check_prompts_and_refs(c, flow)
     if flow.start not in name_nodes:
@@ -242,7 +243,7 @@ def _check_prompts_and_refs(c, flow: Flow) -> None:
         if not env.tts:
             for where in facts.tts:
                 c.problem(where, "text prompt needs TTS, which is not configured",
-                          "set [flows] tts (e.g. \"flite|kal\"), or record a prompt file")
+                          "set [flows] tts (espeak-ng, or a FreeSWITCH engine|voice), or record a prompt")
         for kind, name, where in facts.refs:
             known = {"query": env.queries, "queue": env.queues, "calendar": env.calendars}.get(kind)
             if known is not None and name not in known:

@@ -32,6 +32,7 @@ DIGITS_RE = re.compile(r"^[0-9*#]+$")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}
 SETTABLE_BUILTINS = {"lang"}
+COMMON_KEYS = frozenset(f.name for f in NODE_COMMON)  # allowed beside any kind (note:)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Environment:
     tts: bool = False
     write_kinds: Mapping[str, frozenset[str]] | None = None   # store write kind -> its columns
     notes: tuple[str, ...] = ()   # what was not checked, and why (printed by the CLI)
+    problems: tuple[Problem, ...] = ()  # broken sources (a bad catalog): validation fails
 
 
 class Bad(Exception):
@@ -408,7 +410,7 @@ class FlowCompiler:
                              f"{', '.join(k for k, _, _ in kinds)}",
                              "split it into two nodes joined by next")
             else:
-                unknown = [(k, kn) for k, kn, _ in items if k not in ("note", "next")]
+                unknown = [(k, kn) for k, kn, _ in items if k not in COMMON_KEYS and k != "next"]
                 key, key_node = unknown[0] if unknown else (None, body)
                 hint = (_suggest(key, KINDS) if key else "") + "kinds: " + ", ".join(KINDS)
                 self.problem(key_node, f"{what}: unknown node kind {key!r}" if key
@@ -436,7 +438,7 @@ class FlowCompiler:
             fields_items.append((kind.primary, kind_key, kind_value))
         seen = {k for k, _, _ in fields_items}
         for key, key_node, value_node in items:
-            if key in (kind_name, "note"):
+            if key == kind_name or key in COMMON_KEYS:
                 continue
             if key in seen:
                 self.problem(key_node, f"{what}: {key!r} is given twice (inside and beside {kind_name}:)")
@@ -509,24 +511,20 @@ class FlowCompiler:
         if not isinstance(root, MappingNode):
             self.problem(root, "a flow file is a mapping with flow, languages, start and nodes")
             return None
-        try:
-            items = self.pairs(root)
-        except SourceError as err:
-            self.problem((err.line, err.col), err.message, err.hint)
-            return None
+        items = self.pairs(root)
         top_facts = NodeFacts()
+        # nodes and on_hangup hold nodes, compiled below; the other top-level keys are fields
         spec = tuple(f for f in FLOW_FIELDS if f.type not in ("nodes", "steps"))
         node_items = {k: (kn, v) for k, kn, v in items if k in ("nodes", "on_hangup")}
-        top = self.fields(spec, [i for i in items if i[0] not in node_items] , root, top_facts, "flow")
-        for k in ("nodes",):
-            if k not in node_items:
-                self.problem(root, "flow: missing required field 'nodes'", "nodes: {name: {kind: ...}}")
+        top = self.fields(spec, [i for i in items if i[0] not in node_items], root, top_facts, "flow")
+        if "nodes" not in node_items:
+            self.problem(root, "flow: missing required field 'nodes'", "nodes: {name: {kind: ...}}")
         top_start_edge = top_facts.edges[0] if top_facts.edges else None
         self._check_top(top, root, items)
         nodes: dict[str, Node] = {}
         name_nodes: dict[str, YNode] = {}
         if "nodes" in node_items:
-            key_node, value = node_items["nodes"]
+            _, value = node_items["nodes"]
             if not isinstance(value, MappingNode) or not value.value:
                 self.problem(value, "nodes: expected a mapping of node names to nodes")
             else:
@@ -556,7 +554,7 @@ class FlowCompiler:
             start=top["start"], vars=freeze(top["vars"]), inputs=tuple(top["inputs"]),
             outputs=tuple(top["outputs"]), nodes=freeze(nodes), on_hangup=tuple(steps),
             description=top["description"] or "")
-        analysis.check(self, flow, name_nodes, top_start_edge, complete=len(nodes) == len(name_nodes))
+        analysis.check(self, flow, name_nodes, top_start_edge)
         return flow
 
     def pairs(self, node: MappingNode):
@@ -664,6 +662,7 @@ def flow_files(paths) -> list[Path]:
 def compile_paths(paths, env: Environment | None = None) -> FlowSet:
     """Compile every flow, then check what spans flows: names, numbers, subflow calls."""
     result = FlowSet()
+    result.problems.extend((env or Environment()).problems)
     first_seen: dict[str, Flow] = {}
     for path in flow_files(paths):
         flow, problems = compile_file(path, env)
@@ -681,4 +680,6 @@ def compile_paths(paths, env: Environment | None = None) -> FlowSet:
     if result.problems:
         bad_files = {p.file for p in result.problems}
         result.flows = {n: f for n, f in result.flows.items() if f.path not in bad_files}
+        if env is not None and env.problems:
+            result.flows = {}  # nothing was checked against the broken source
     return result

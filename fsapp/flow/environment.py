@@ -1,26 +1,96 @@
 """The validation environment from the configuration: which prompts exist per language,
-which named queries, queues and calendars are defined.
+which named queries, queues, calendars and store write kinds are defined.
 
-Each source is optional: when one cannot be loaded the matching check is skipped and a
-note says why (printed by `fsapp validate`), so a flow author without a database or a
-routing config can still validate the flow's own structure.
+A source that does not exist is skipped with a note (printed by `fsapp validate`), so a
+flow author without a database or a routing config can still validate the flow's own
+structure. A source that exists but is broken (a catalog entry without its English text,
+a bad calendar) is a problem: the flows cannot be checked against it, so validation fails
+with that source's own file:line messages.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from fsapp.flow.compiler import Environment
+from fsapp.flow.model import Problem
+
+_WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<message>.*)$", re.S)
 
 
 def from_config(cfg) -> Environment:
     notes: list[str] = []
-    has_prompt = _prompts(cfg, notes)
-    queries = _queries(cfg, notes)
-    calendars = _calendars(cfg, notes)
-    queues = _queues(cfg, notes)
+    problems: list[Problem] = []
+    has_prompt = _prompts(cfg, notes, problems)
+    queries = _queries(cfg, notes, problems)
+    calendars = _calendars(cfg, notes, problems)
+    queues = _queues(cfg, notes, problems)
     return Environment(has_prompt=has_prompt, queries=queries, queues=queues, calendars=calendars,
                        tts=bool(cfg.get("flows", "tts")), write_kinds=_write_kinds(notes),
-                       notes=tuple(notes))
+                       notes=tuple(notes), problems=tuple(problems))
+
+
+def _problem(text: str, default_file: str, hint: str) -> Problem:
+    """A source's 'file:line: message' as a Problem (line 1 when it names no line)."""
+    match = _WHERE.match(text.strip())
+    if match:
+        return Problem(match["file"], int(match["line"]), int(match["col"] or 1), match["message"], hint)
+    return Problem(default_file, 1, 1, text.strip(), hint)
+
+
+def _prompts(cfg, notes, problems):
+    path = Path(cfg.get("sounds", "dir")) / "catalog.yaml"
+    if not path.is_file():
+        notes.append(f"prompts not checked: {path} not found ([sounds] dir)")
+        return None
+    from fsapp.sounds.catalog import Catalog, CatalogError
+    try:
+        catalog = Catalog.load(path)
+    except CatalogError as exc:
+        hint = "fix the prompt catalog: flows are checked against it"
+        problems.extend(_problem(text, str(path), hint) for text in exc.problems)
+        return None
+    return catalog.has
+
+
+def _queries(cfg, notes, problems):
+    directory = cfg.get("store", "queries")
+    if not Path(directory).is_dir():
+        notes.append(f"query names not checked: {directory}/ not found ([store] queries)")
+        return None
+    from fsapp.store.queries import QueryCatalog
+    try:
+        return frozenset(QueryCatalog(directory).names())
+    except ValueError as exc:  # StoreConfigError: a bad .sql header, with its file:line
+        problems.append(_problem(str(exc), directory, "fix the named query: flows are checked against it"))
+        return None
+
+
+def _calendars(cfg, notes, problems):
+    path = cfg.get("flows", "calendars")
+    if not Path(path).is_file():
+        notes.append(f"calendar names not checked: {path} not found ([flows] calendars)")
+        return None
+    from fsapp.calendar import load_calendars
+    try:
+        return frozenset(load_calendars(path))
+    except ValueError as exc:  # SourceError, with its file:line
+        problems.append(_problem(str(exc), path, "fix the calendar: flows are checked against it"))
+        return None
+
+
+def _queues(cfg, notes, problems):
+    """Queue names from the routing config (routing.yaml, fsapp.routing.config)."""
+    path = Path(cfg.get("routing", "config"))
+    if not path.is_file():
+        notes.append(f"queue names not checked: {path} not found ([routing] config)")
+        return None
+    from fsapp.routing.config import load_routing
+    try:
+        return frozenset(load_routing(path).queues)
+    except ValueError as exc:
+        problems.append(_problem(str(exc), str(path), "fix the routing config: flows are checked against it"))
+        return None
 
 
 def _write_kinds(notes):
@@ -32,57 +102,3 @@ def _write_kinds(notes):
         return None
     return {kind: frozenset(c.name for c in table.columns if c.name not in ("id", "idem_key"))
             for kind, table in WRITE_KINDS.items()}
-
-
-def _prompts(cfg, notes):
-    path = Path(cfg.get("sounds", "dir")) / "catalog.yaml"
-    try:
-        from fsapp.sounds.catalog import Catalog
-        catalog = Catalog.load(path)
-    except FileNotFoundError:
-        notes.append(f"prompts not checked: {path} not found ([sounds] dir)")
-        return None
-    except Exception as exc:  # a broken catalog is the sounds owner's error, reported as a note
-        notes.append(f"prompts not checked: {path}: {exc}")
-        return None
-    return catalog.has
-
-
-def _queries(cfg, notes):
-    directory = cfg.get("store", "queries")
-    if not Path(directory).is_dir():
-        notes.append(f"query names not checked: {directory}/ not found ([store] queries)")
-        return None
-    try:
-        from fsapp.store.queries import QueryCatalog
-        return frozenset(QueryCatalog(directory).names())
-    except Exception as exc:
-        notes.append(f"query names not checked: {exc}")
-        return None
-
-
-def _calendars(cfg, notes):
-    path = cfg.get("flows", "calendars")
-    if not Path(path).is_file():
-        notes.append(f"calendar names not checked: {path} not found ([flows] calendars)")
-        return None
-    try:
-        from fsapp.calendar import load_calendars
-        return frozenset(load_calendars(path))
-    except Exception as exc:
-        notes.append(f"calendar names not checked: {exc}")
-        return None
-
-
-def _queues(cfg, notes):
-    """Queue names from the routing config (routing.yaml, fsapp.routing.config)."""
-    path = Path(cfg.get("routing", "config"))
-    if not path.is_file():
-        notes.append(f"queue names not checked: {path} not found ([routing] config)")
-        return None
-    try:
-        from fsapp.routing.config import load_routing
-        return frozenset(load_routing(path).queues)
-    except Exception as exc:  # the routing owner's error; flows can still be checked
-        notes.append(f"queue names not checked: {path}: {exc}")
-        return None

@@ -24,6 +24,7 @@ log = get_logger("fsapp.flow.interpreter")
 
 BEEP = "tone_stream://%(500,0,1000)"
 MAX_STEPS_WITHOUT_INPUT = 1000  # a runtime guard behind the validator's loop check
+MAX_STEPS_PER_CALL = 20000      # e.g. queue -> next -> queue against a router that answers at once
 
 
 class FlowRuntimeError(RuntimeError):
@@ -41,7 +42,9 @@ class Services:
     calendars: Mapping[str, Any] | None = None
     recordings: Path = Path("var/recordings")
     tracer: Tracer | None = None
-    tts: str = ""                        # "engine|voice" for {text: ...} prompts
+    tts: str = ""                        # {text: ...} prompts: "" off, "espeak-ng" (tts_render),
+    #                                      or "engine|voice" of FreeSWITCH's own speak (say: files)
+    tts_render: Callable[[str, str], Any] | None = None   # fsapp.sounds.tts: (lang, text) -> WAV path
     clock: Callable[[], dt.datetime] = dt.datetime.now
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
 
@@ -175,6 +178,9 @@ class Session:
             self.frame = previous
 
     def _guard_loop(self, node: Node) -> None:
+        if len(self.trail) > MAX_STEPS_PER_CALL:
+            raise FlowRuntimeError(f"flow {self.frame.flow.name}: more than {MAX_STEPS_PER_CALL} nodes in one "
+                                   f"call (loop at {node.name!r})")
         if node.kind in ("menu", "collect", "record", "queue", "transfer"):
             self.steps_without_input = 0
             return
@@ -209,11 +215,21 @@ class Session:
     def render(self, value, frame: _Frame | None = None):
         scope = self.scope(frame)
         if isinstance(value, Mapping):
-            return {k: expr.render(v, scope) for k, v in value.items()}
-        return expr.render(value, scope)
+            return {k: self._guarded(expr.render, v, scope) for k, v in value.items()}
+        return self._guarded(expr.render, value, scope)
 
     def evaluate(self, value, frame: _Frame | None = None):
-        return expr.evaluate(value, self.scope(frame))
+        return self._guarded(expr.evaluate, value, self.scope(frame))
+
+    def _guarded(self, function, value, scope):
+        """Errors inside a flow's expression are the flow's: name the node and the text."""
+        try:
+            return function(value, scope)
+        except CallHangup:
+            raise
+        except Exception as exc:
+            where = self.node.name if self.node else "?"
+            raise FlowRuntimeError(f"node {where!r}: {value!r}: {type(exc).__name__}: {exc}") from exc
 
     @property
     def lang(self) -> str:
@@ -254,7 +270,10 @@ class Session:
                 if not self.s.tts:
                     raise FlowRuntimeError("text prompt but no TTS configured ([flows] tts)")
                 text = str(self.render(item["text"]))
-                paths.append("say:" + text)
+                if self.s.tts_render is not None and "|" not in self.s.tts:
+                    paths.append(str(self.s.tts_render(lang, text)))  # a cached WAV, played as a file
+                else:
+                    paths.append("say:" + text)  # FreeSWITCH speaks it (tts_engine/tts_voice)
                 names.append("say:" + text)
         return paths, names
 
@@ -262,7 +281,7 @@ class Session:
         paths, names = self._playable(items)
         if not paths:
             return
-        if self.s.tts and any(p.startswith("say:") for p in paths):
+        if "|" in self.s.tts and any(p.startswith("say:") for p in paths):
             engine, _, voice = self.s.tts.partition("|")
             self.call.set("tts_engine", engine)
             if voice:

@@ -26,7 +26,7 @@ from gevent.server import StreamServer
 from fsapp.flow.compiler import Environment, compile_paths
 from fsapp.flow.interpreter import Outcome, Services, run_call
 from fsapp.flow.model import Flow, Problem
-from fsapp.flow.trace import NodeCounter, fan_out, log_tracer
+from fsapp.flow.trace import NodeCounter, NodeVisitWriter, fan_out, log_tracer
 from fsapp.log import get_logger
 
 log = get_logger("fsapp.flow.runtime")
@@ -49,7 +49,8 @@ class Registry:
         return {name: flow.version for name, flow in sorted(self.flows.items())}
 
 
-def services_from_config(cfg, flows: dict[str, Flow], tracer=None) -> tuple[Services, list[str]]:
+def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
+                         previous: Services | None = None) -> tuple[Services, list[str]]:
     """Build only what the flows use, so a flow without sql runs without a database.
 
     A service that cannot be built is left out with a warning (returned, and logged by
@@ -62,18 +63,31 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None) -> tuple[Serv
     warnings: list[str] = []
     from fsapp.say import render
     services.say = render
+    if services.tts and "|" not in services.tts:
+        from functools import partial
+
+        from fsapp.sounds import tts
+        services.tts_render = partial(tts, cache_dir=cfg.get("sounds", "cache"), voices=cfg.get("sounds", "voices"))
     parts = [("catalog", True, lambda: _catalog(cfg))]
-    parts.append(("store", bool(kinds & {"sql", "write"}), lambda: _store(cfg)))
+    visits = bool(cfg.get("flows", "node_visits"))
+    parts.append(("store", bool(kinds & {"sql", "write"}) or visits, lambda: _store(cfg)))
     parts.append(("calendars", "schedule" in kinds, lambda: _calendars(cfg)))
-    parts.append(("router", "queue" in kinds, lambda: _router(cfg)))
+    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store)))
     for name, needed, build in parts:
         if not needed:
+            continue
+        # a reload keeps the store's and router's pools and background greenlets; the
+        # catalog and calendars are files that a deploy may have changed: read them again
+        if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
+            setattr(services, name, getattr(previous, name))
             continue
         try:
             setattr(services, name, build())
         except Exception as exc:  # reported, not fatal: see the docstring
             warnings.append(f"{name} unavailable, nodes that need it will fail: {type(exc).__name__}: {exc}")
             services.unavailable[name] = str(exc)
+    if visits and services.store is not None:
+        services.tracer = fan_out(services.tracer, NodeVisitWriter(services.store))
     return services, warnings
 
 
@@ -92,9 +106,9 @@ def _calendars(cfg):
     return load_calendars(cfg.get("flows", "calendars"))
 
 
-def _router(cfg):
+def _router(cfg, store):
     from fsapp.routing import Router  # the contract in docs/architecture.md
-    return Router.from_config(cfg)
+    return Router.from_config(cfg, store=store)  # its queue events go through the same store
 
 
 class FlowHandler:
@@ -141,7 +155,8 @@ class FlowHandler:
                 services, self.warnings = self._services_fixed, []
             else:
                 services, self.warnings = services_from_config(self.cfg, result.flows,
-                                                               tracer=fan_out(self.counter, log_tracer))
+                                                               tracer=fan_out(self.counter, log_tracer),
+                                                               previous=getattr(self, "services", None))
             for warning in self.warnings:
                 log.warning(warning)
             old = self.registry

@@ -32,7 +32,7 @@ Field types (the `type` of a Field):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
 from typing import Any
 
 

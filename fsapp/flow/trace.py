@@ -72,3 +72,43 @@ def fan_out(*tracers: Tracer | None) -> Tracer:
         for tracer in live:
             tracer(event)
     return trace
+
+
+class NodeVisitWriter:
+    """Stores one `node_visit` row per node a call leaves (flow, node, entered_at, left_at,
+    outcome = the edge taken or how the call ended, digits = the last input there): the
+    per-node figures of the reports ("which menu nodes callers reach, where they give up").
+
+    Rows go through the store's durable outbox; a failing write is logged, never raised,
+    so reporting can not break a call.
+    """
+
+    def __init__(self, store, clock=None):
+        import datetime as dt
+        self.store = store
+        self.clock = clock or dt.datetime.now
+        self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
+        self.count: collections.Counter = collections.Counter()
+
+    def __call__(self, event: dict) -> None:
+        uuid, kind = event.get("uuid"), event["event"]
+        key = (uuid, event.get("flow"))
+        if kind == "enter":
+            self.open[key] = {"call_uuid": uuid, "flow": event.get("flow"), "node": event.get("node"),
+                              "entered_at": self.clock(), "digits": None}
+        elif kind == "input" and key in self.open and event.get("digits") is not None:
+            self.open[key]["digits"] = str(event["digits"])[:40]
+        elif kind == "edge" and key in self.open:
+            self._write(self.open.pop(key), str(event.get("label")))
+        elif kind == "end":
+            for open_key in [k for k in self.open if k[0] == uuid]:
+                self._write(self.open.pop(open_key), str(event.get("reason")))
+            self.count.pop(uuid, None)
+
+    def _write(self, visit: dict, outcome: str) -> None:
+        self.count[visit["call_uuid"]] += 1
+        row = {**visit, "left_at": self.clock(), "outcome": outcome[:40]}
+        try:
+            self.store.write("node_visit", row, key=f"{visit['call_uuid']}:visit:{self.count[visit['call_uuid']]}")
+        except Exception as exc:  # see the class docstring
+            log.warning("node visit not stored", extra={"node": visit["node"], "error": str(exc)})

@@ -67,9 +67,26 @@ def test_every_flow_in_the_doc_compiles_and_its_tests_pass(env, tmp_path):
         flow, problems = compile_text(body, f"docs/flows.md:{line}", env)
         assert not problems, "\n".join(map(str, problems))
         compiled += 1
+        outcome = run_once(flow)
+        assert outcome.reason != "error", f"docs/flows.md:{line}: {outcome.error}"
         if marker == "flow-test-target":
             target = flow
     assert compiled >= 5
+
+
+def run_once(flow):
+    """Run a doc flow once with a silent caller, the real say engine and catalog and fake
+    data services: it must end without an error (a subflow gets empty inputs)."""
+    from fsapp.flow.interpreter import Services, Session
+    from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
+    from fsapp.say import render
+    from fsapp.sounds.catalog import Catalog
+    services = Services(catalog=Catalog.load(ROOT / "sounds" / "catalog.yaml"), say=render, store=FakeStore(),
+                        router=FakeRouter(), calendars=fake_calendars({"office_hours": "open"}),
+                        recordings="/tmp/fsapp-flow-doc-tests")
+    session = Session(ScriptedCall([]), flow, services)
+    session.frame.vars.update({name: "" for name in flow.inputs})
+    return session.run()
 
 
 def normalize(text: str, recordings: Path) -> list[str]:

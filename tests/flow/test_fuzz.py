@@ -78,3 +78,95 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
 def test_structured_random_flows(top, nodes):
     doc = {"flow": "fuzz", "languages": ["zh-CN"], "start": "welcome", **top, "nodes": nodes}
     check(yaml.safe_dump(doc, allow_unicode=True))
+
+
+@SETTINGS
+@given(mutated(), st.lists(st.sampled_from(["1", "2", "3", "0", "#", "*", "", "12345678#", "9", "hangup"]),
+                           max_size=8))
+def test_flows_that_validate_run_without_internal_errors(text, presses):
+    """Whatever a valid flow and a caller do, the interpreter ends the call cleanly: a bad
+    value at run time may fail the call, but never with an interpreter bug."""
+    import datetime as dt
+    from fsapp.flow.compiler import Environment
+    from fsapp.flow.interpreter import Services, run_call
+    from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
+    flow, problems = compile_text(text, "fuzz.yaml", Environment(tts=True))
+    if flow is None:
+        return
+    services = Services(store=FakeStore(), router=FakeRouter(), tts="t|v",
+                        calendars=fake_calendars({"office_hours": "open", "hotline_12345": "night"}),
+                        recordings="/tmp/fsapp-flow-fuzz", say=lambda lang, kind, value: [f"say/{kind}"],
+                        clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
+    outcome = run_call(ScriptedCall(presses), flow, services, {flow.name: flow})
+    assert outcome.reason in ("hangup", "transfer", "queue", "caller_hangup", "error")
+    assert outcome.reason != "error" or outcome.error.startswith(("FlowRuntimeError", "SayError")), \
+        outcome.error
+
+
+@st.composite
+def random_graph_flow(draw):
+    """A random but well-formed flow: random kinds, random targets; most of them validate."""
+    n = draw(st.integers(2, 8))
+    names = [f"n{i}" for i in range(n)]
+    target = st.sampled_from(names + ["end"])
+    nodes = {"end": {"hangup": {"prompt": "common/goodbye"}}}
+    for i, name in enumerate(names):
+        kind = draw(st.sampled_from(["play", "menu", "collect", "set", "branch", "goto", "sql", "write",
+                                     "schedule", "queue", "record", "say", "transfer"]))
+        chain = iter([names[i + 1] if i + 1 < n else "end"])  # the first target keeps all reachable
+        t = lambda: next(chain, None) or draw(target)  # noqa: E731
+        body = {
+            "play": lambda: {"play": ["common/welcome", {"say": "digits", "value": "{{ x }}"}], "next": t()},
+            "menu": lambda: {"menu": {"prompt": "common/welcome", "options": {"1": t(), "2": t()},
+                                      "tries": draw(st.integers(1, 3)), "on_fail": t()}},
+            "collect": lambda: {"collect": {"prompt": "common/welcome", "max": 8, "into": "x",
+                                            "readback": draw(st.booleans()),
+                                            **({"confirm": {"prompt": "common/welcome"}} if draw(st.booleans()) else {}),
+                                            **({"check": "luhn"} if draw(st.booleans()) else {})},
+                                "next": t(), "on_fail": t()},
+            "set": lambda: {"set": {"x": draw(st.sampled_from(["x ~ '1'", "'12'", "x | length", "none"]))},
+                            "next": t()},
+            "branch": lambda: {"branch": [{"when": draw(st.sampled_from(["x == '1'", "x is none", "x|length > 2"])),
+                                           "goto": t()}], "else": t()},
+            "goto": lambda: {"goto": t()},
+            "sql": lambda: {"sql": {"query": "q.x", "params": {"p": "{{ x }}"}, "into": "row",
+                                    "rows": draw(st.sampled_from(["one", "all"])), "on_error": t()}, "next": t()},
+            "write": lambda: {"write": {"kind": "k", "row": {"v": "{{ x }}", "r": "{{ row }}"}}, "next": t()},
+            "schedule": lambda: {"schedule": "office_hours", "modes": {"night": t()}, "open": t(), "closed": t()},
+            "queue": lambda: {"queue": {"queue": "hotline", "into": "q", "on_overflow": t()}, "next": t()},
+            "record": lambda: {"record": {"into": "rec", "review": {"prompt": "common/welcome"}}, "next": t(),
+                               "on_discard": t()},
+            "say": lambda: {"say": {"type": "number", "value": "{{ x }}"}, "next": t()},
+            "transfer": lambda: {"transfer": {"number": "95598", "on_fail": t()}},
+        }[kind]()
+        nodes[name] = body
+    doc = {"flow": "g", "numbers": ["1"], "languages": ["zh-CN", "en-US"], "start": "n0",
+           "vars": {"x": "", "row": None}, "nodes": nodes,
+           "on_hangup": [{"write": {"kind": "call_record", "row": {"x": "{{ x }}", "c": "{{ hangup_cause }}"}}}]}
+    return yaml.safe_dump(doc)
+
+
+@SETTINGS
+@given(random_graph_flow(), st.lists(st.sampled_from(["1", "2", "3", "#", "*", "", "79927398713#", "hangup"]),
+                                     max_size=10),
+       st.sampled_from(["answered", "overflow", "timeout", "abandoned", "callback"]),
+       st.sampled_from(["open", "closed", "night"]), st.booleans())
+def test_random_graphs_run_to_a_clean_end(text, presses, queue_outcome, calendar, db_fails):
+    import datetime as dt
+    from fsapp.flow.compiler import Environment
+    from fsapp.flow.interpreter import Services, run_call
+    from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
+    flow, problems = compile_text(text, "graph.yaml", Environment(tts=True))
+    if flow is None:
+        assert problems
+        return
+    store = FakeStore({"q.x": [{"error": "down"}] if db_fails else [{"rows": [{"a": 1}]}]})
+    services = Services(store=store, router=FakeRouter({"hotline": queue_outcome}),
+                        calendars=fake_calendars({"office_hours": calendar}), recordings="/tmp/fsapp-flow-fuzz",
+                        say=lambda lang, kind, value: [f"say/{kind}"], clock=lambda: dt.datetime(2026, 1, 1))
+    call = ScriptedCall(presses)
+    outcome = run_call(call, flow, services, {flow.name: flow})
+    # the flow itself may fail at run time (x | length of a number): FlowRuntimeError, never a bug
+    assert outcome.reason in ("hangup", "transfer", "queue", "caller_hangup") or \
+        outcome.error.startswith(("FlowRuntimeError", "SayError")), outcome.error
+    assert store.writes and store.writes[-1]["kind"] == "call_record"  # on_hangup always ran

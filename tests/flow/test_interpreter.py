@@ -1,8 +1,6 @@
 """Node semantics, one kind at a time, on a scripted in-process call with fake services."""
 import datetime as dt
 
-import pytest
-
 from flow_helpers import compiled, flow_text
 from fsapp.flow.compiler import Environment, compile_text
 from fsapp.flow.interpreter import Services, luhn, mod11, run_call
@@ -327,3 +325,27 @@ def test_runtime_loop_guard():
     """), ANY)
     outcome = Session(ScriptedCall([]), flow, Services()).run()
     assert outcome.reason == "error" and "without caller input" in outcome.error
+
+
+def test_text_prompts_through_fsapp_tts_are_played_as_cached_files():
+    flow = compiled(flow_text("""
+        welcome: {play: [{text: "Your balance is {{ 5 }} yuan"}], next: bye}
+        bye: {hangup: {}}
+    """), ANY)
+    call = ScriptedCall([])
+    services = Services(tts="espeak-ng", tts_render=lambda lang, text: f"/var/tts/{lang}/{len(text)}.wav")
+    run_call(call, flow, services)
+    assert call.heard == ["/var/tts/zh-CN/22.wav"]  # "Your balance is 5 yuan" and "tts_engine" not in call.channel
+
+
+def test_node_visits_are_stored_per_node_left():
+    from fsapp.flow.trace import NodeVisitWriter
+    store = FakeStore()
+    flow = compiled(flow_text(MENU), ANY)
+    call = ScriptedCall(["7", "2"])
+    run_call(call, flow, Services(tracer=NodeVisitWriter(store)))
+    rows = [w["row"] for w in store.writes]
+    assert [(r["node"], r["outcome"], r["digits"]) for r in rows] == [("welcome", "options.2", "2"),
+                                                                     ("two", "hangup", None)]
+    assert [w["key"] for w in store.writes] == [f"{call.uuid}:visit:1", f"{call.uuid}:visit:2"]
+    assert all(r["entered_at"] <= r["left_at"] and r["flow"] == "t" for r in rows)

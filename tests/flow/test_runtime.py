@@ -1,7 +1,6 @@
 """Flows over real TCP: fsapp.sim (emulated FreeSWITCH) -> fsapp.esl outbound server ->
 fsapp.flow.runtime; simulate, hot reload with live calls keeping their version, and the
 deploy / reload verbs against a running handler's control socket."""
-import json
 import shutil
 from pathlib import Path
 
@@ -168,3 +167,52 @@ def test_deploy_and_reload_cli(cfg, tmp_path):
         handler.control_server.stop()
     result = runner.invoke(main, ["--config", str(cfg.path), "reload"])
     assert result.exit_code == 1 and "no running `fsapp serve --flows`" in result.output
+
+
+def test_reload_keeps_the_store_and_router_but_rereads_files(cfg, tmp_path, monkeypatch):
+    from fsapp.flow import runtime
+    built = []
+    monkeypatch.setattr(runtime, "_store", lambda cfg: built.append("store") or object())
+    monkeypatch.setattr(runtime, "_calendars", lambda cfg: built.append("calendars") or {})
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "f.yaml").write_text("""flow: f
+numbers: ["1"]
+languages: [zh-CN]
+start: s
+nodes:
+  s: {schedule: office_hours, open: w, closed: w}
+  w: {write: {kind: call_record, row: {flow: f}}, next: bye}
+  bye: {hangup: {}}
+""", encoding="utf-8")
+    handler = FlowHandler(flows, cfg)
+    store = handler.services.store
+    assert handler.reload()["ok"]
+    assert handler.services.store is store
+    assert built == ["store", "calendars", "calendars"]
+
+
+def test_example_flow_writes_to_a_real_sqlite_store(sqlite_odbc, tmp_path):
+    """The example flow's rows (recording, call_record) and one node_visit per node reach
+    the store's real tables through its outbox."""
+    from fsapp.flow.compiler import compile_file
+    from fsapp.flow.interpreter import run_call
+    from fsapp.flow.testing import ScriptedCall
+    from fsapp.flow.trace import NodeVisitWriter
+    from fsapp.store import Store
+    store = Store({"main": sqlite_odbc}, spool_dir=tmp_path / "spool", start=False)
+    try:
+        store.migrate()
+        flow, problems = compile_file(EXAMPLE)
+        assert not problems
+        services = Services(store=store, calendars=fake_calendars({"office_hours": "open"}),
+                            recordings=tmp_path / "rec")
+        services.tracer = NodeVisitWriter(store)
+        call = ScriptedCall(["2", "#"])
+        outcome = run_call(call, flow, services)
+        assert outcome.reason == "hangup"
+        count = lambda table: store.execute(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"]  # noqa: E731
+        assert count("fsapp_recordings") == 1 and count("fsapp_call_records") == 1
+        assert count("fsapp_node_visits") == len(outcome.trail)
+    finally:
+        store.close()

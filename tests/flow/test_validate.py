@@ -275,3 +275,21 @@ def test_project_flows_are_valid_against_the_real_environment(monkeypatch):
     assert env.write_kinds and "call_record" in env.write_kinds
     result = compile_paths([root / "ivr_flows" / "example_menu.yaml"], env)
     assert result.problems == [] and "example_menu" in result.flows
+
+
+def test_a_broken_catalog_fails_validation_with_its_own_positions(tmp_path, monkeypatch):
+    """A catalog that exists but is wrong is a problem, not a skipped check."""
+    from pathlib import Path
+    from fsapp import config
+    from fsapp.flow.environment import from_config
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "sounds" / "catalog.yaml").read_text(encoding="utf-8")
+    broken = text.replace("    en-US: Thank you.\n", "", 1)
+    assert broken != text
+    (tmp_path / "catalog.yaml").write_text(broken, encoding="utf-8")
+    monkeypatch.chdir(root)
+    env = from_config(config.load(env={"FSAPP_SOUNDS_DIR": str(tmp_path)}))
+    assert env.has_prompt is None and env.problems
+    assert all(p.file.endswith("catalog.yaml") and p.line > 1 for p in env.problems)
+    result = compile_paths([root / "ivr_flows" / "example_menu.yaml"], env)
+    assert result.problems and not result.flows
