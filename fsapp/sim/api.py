@@ -119,7 +119,6 @@ class Api:
         far = ch.far
         if far is not None and far.caller is not None:
             far.caller.on_dtmf_sent(digits)
-        ch.times  # sending DTMF is not visible as an event on the sending leg
         return "+OK Success\n"
 
     def uuid_setvar(self, args: str) -> str:
@@ -211,7 +210,7 @@ class Api:
         what = parts[0] if parts else ""
         as_json = parts[1:3] == ["as", "json"]
         if what not in ("channels", "calls"):
-            return f"-USAGE: show channels|calls [as json]\n"
+            return "-USAGE: show channels|calls [as json]\n"
         rows = [self._row(ch) for ch in self.switch.channels.values() if not ch.hungup]
         if as_json:
             if not rows:

@@ -31,7 +31,8 @@ def _terminators(ch: Channel) -> str:
     return "" if t.lower() == "none" else t
 
 
-def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None):
+def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None,
+             set_vars: bool = True):
     """Play one file; returns (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
     if path.startswith("say:"):
         seconds = SAY_SECONDS
@@ -50,10 +51,11 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
                                   terminators=_terminators(ch) if terminators is None else terminators)
     played = min(seconds, max(0.0, ch.clock.now() - t0)) if seconds != math.inf else ch.clock.now() - t0
     samples = int(played * media.RATE)
-    ch.set_var("playback_last_offset_pos", str(samples))
-    ch.set_var("playback_seconds", str(int(played)))
-    ch.set_var("playback_ms", str(int(played * 1000)))
-    ch.set_var("playback_samples", str(samples))
+    if set_vars:
+        ch.set_var("playback_last_offset_pos", str(samples))
+        ch.set_var("playback_seconds", str(int(played)))
+        ch.set_var("playback_ms", str(int(played * 1000)))
+        ch.set_var("playback_samples", str(samples))
     ch.fire("PLAYBACK_STOP", post=[("Playback-File-Path", path),
                                    ("Playback-Status", "done" if reason == "done" else "break")])
     if listener is not None:
@@ -144,7 +146,9 @@ def app_info(ch: Channel, arg: str) -> None:
 def app_say(ch: Channel, arg: str) -> None:
     # say <module> <type> <method> [gender] <text>: no sound files in the emulator.
     ch.set_var("sound_prefix", ch.get_var("sound_prefix") or ch.switch.sound_prefix)
-    play_one(ch, "say:" + arg.strip())
+    # No sound files: like the captured FreeSWITCH, nothing is played, so the
+    # playback_* variables stay as they were.
+    play_one(ch, "say:" + arg.strip(), set_vars=False)
 
 
 def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,
@@ -300,10 +304,21 @@ def app_record(ch: Channel, arg: str) -> None:
     ch.set_var("record_seconds", str(samples // media.RATE))
     ch.set_var("record_ms", str(samples * 1000 // media.RATE))
     ch.set_var("record_samples", str(samples))
+    ch.set_var("read_codec", "L16")   # record restores the read codec: the pair moves to the end
+    ch.set_var("read_rate", "8000")
     ch.fire("RECORD_STOP", post=[("Record-File-Path", path),
                                  ("Record-Completion-Cause", "success-silence" if exhausted else "success-maxtime")])
     if ch.far is not None and ch.far.caller is not None:
         ch.far.caller.on_recording(path, samples / media.RATE)
+
+
+def app_send_dtmf(ch: Channel, arg: str) -> None:
+    # send_dtmf <digits>[@<tone duration ms>]: the far end (the caller) receives them.
+    digits, _, dur = arg.strip().partition("@")
+    per_digit = (int(dur) if dur.isdigit() else 100) / 1000.0
+    ch.wait_media(per_digit * len(digits), dtmf="keep")
+    if ch.far is not None and ch.far.caller is not None and not ch.hungup:
+        ch.far.caller.on_dtmf_sent(digits)
 
 
 def app_bridge(ch: Channel, arg: str) -> None:
@@ -333,4 +348,5 @@ APPS = {
     "say": app_say, "set": app_set, "export": app_export, "unset": app_unset, "sleep": app_sleep,
     "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
     "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
+    "send_dtmf": app_send_dtmf,
 }

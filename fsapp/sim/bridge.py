@@ -55,22 +55,21 @@ def connect(ch: Channel, leg: Channel) -> None:
     ch.bridged_to, leg.bridged_to = leg, ch
     now = ch.now_us()
     ch.times["Channel-Bridged-Time"] = leg.times["Channel-Bridged-Time"] = now
-    ch.set_var("bridge_to", leg.uuid)
-    ch.set_var("last_bridge_role", "originator")
-    ch.set_var("last_bridge_to", leg.uuid)
-    ch.set_var("bridge_channel", leg.name)
-    ch.set_var("bridge_uuid", leg.uuid)
     leg.set_var("bridge_uuid", ch.uuid)
     ch.fire("CHANNEL_BRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
+    # Variable order as captured: these follow CHANNEL_BRIDGE; bridge_to goes at unbridge.
+    for name, value in (("bridge_to", leg.uuid), ("last_bridge_to", leg.uuid), ("bridge_channel", leg.name),
+                        ("bridge_uuid", leg.uuid), ("signal_bond", leg.uuid),
+                        ("last_sent_callee_id_name", "Outbound Call"),
+                        ("last_sent_callee_id_number", leg.destination), ("last_bridge_role", "originator")):
+        ch.set_var(name, value)
     if ch.far is not None and ch.far.caller is not None:
         ch.far.caller.on_bridge(leg)
     while not ch.hungup and not leg.hungup:
         reason, _ = ch.wait_media(math.inf, dtmf="keep", nested=False, wake_returns=True)
         if reason == "break":
             break
-    ch.set_var("last_sent_callee_id_name", "Outbound Call")
-    ch.set_var("last_sent_callee_id_number", leg.destination)
-    ch.set_var("last_bridge_role", "originator")
+    ch.set_var("bridge_to", None)
     ch.set_var("bridge_hangup_cause", leg.hangup_cause or ch.hangup_cause or "NORMAL_CLEARING")
     ch.fire("CHANNEL_UNBRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
     ch.bridged_to = None

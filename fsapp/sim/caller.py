@@ -250,8 +250,10 @@ class Caller:
 
     def _wait_change(self, seconds: float | None) -> None:
         self._changed.clear()
-        timeout = 0.5 if seconds is None else min(0.5, self.clock.to_wall(seconds))
-        self._changed.wait(timeout=timeout)
+        if seconds is None:
+            self._changed.wait(timeout=0.5)
+        else:
+            self.clock.wait([self._changed], seconds, poll=0.5)
 
     def _step(self, step) -> None:
         if isinstance(step, WaitPrompt):

@@ -40,10 +40,6 @@ FRAME_S = 0.02  # one media frame
 POLL_S = 0.5  # longest a waiting channel sleeps (wall seconds) before re-checking its state
 
 
-class Hangup(Exception):
-    """Unwinds an application when its channel hangs up."""
-
-
 class Message:
     """A queued sendmsg / broadcast: executed by the channel's own greenlet."""
 
@@ -81,9 +77,14 @@ class Channel:
         self.profile_created = now_us
         self.session_id = switch.next_session_id()
         self.vars: dict[str, str] = {}
-        base = [("direction", direction), ("uuid", self.uuid), ("session_id", str(self.session_id)),
-                ("channel_name", name), ("read_codec", "L16"), ("read_rate", "8000"),
-                ("write_codec", "L16"), ("write_rate", "8000")]
+        codecs = [("read_codec", "L16"), ("read_rate", "8000"), ("write_codec", "L16"), ("write_rate", "8000")]
+        if direction == "outbound":   # the order FreeSWITCH's originate creates them in
+            base = [("direction", direction), ("is_outbound", "true"), ("uuid", self.uuid),
+                    ("call_uuid", self.uuid), ("session_id", str(self.session_id))] + codecs + \
+                   [("channel_name", name)]
+        else:
+            base = [("direction", direction), ("uuid", self.uuid), ("call_uuid", self.uuid),
+                    ("session_id", str(self.session_id)), ("channel_name", name)] + codecs
         for k, v in base + list(variables or []):
             self.set_var(k, v)
         self.peer: Channel | None = None          # loopback partner
@@ -107,6 +108,7 @@ class Channel:
         self.program = None           # callable(channel) run by the channel's greenlet
         self._greenlet = None
         self.park_fired = False
+        self.awaiting_app = False     # parked, an outbound socket app's turn to send a command
 
     # ---- time and variables ---------------------------------------------------------
     def now_us(self) -> int:
@@ -239,10 +241,7 @@ class Channel:
         try:
             while self.program is not None and not self.hungup:
                 program, self.program = self.program, None
-                try:
-                    program(self)
-                except Hangup:
-                    pass
+                program(self)
                 if self.transfer_to and not self.hungup:
                     ext, ctx = self.transfer_to
                     self.transfer_to = None
@@ -304,6 +303,8 @@ class Channel:
         self.set_var("answermsec", str((answered - created) // 1000 if answered else 0))
         self.set_var("uduration", str(end - created))
         self.set_var("billusec", str(end - answered if answered else 0))
+        if getattr(self, "is_loopback", False):
+            self.set_var("is_loopback", "1")
 
     app_last: tuple[str, str] | None = None
 
@@ -390,7 +391,7 @@ class Channel:
                     (nested and self.msgs and not self.msgs[0].event_lock):
                 continue
             # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
-            woke = self.wake.wait(timeout=min(POLL_S, self.clock.to_wall(remaining)))
+            self.clock.wait([self.wake], remaining, poll=POLL_S)
             if wake_returns:
                 # The caller re-checks its own condition (woken, or after a poll interval).
                 return "wake", ""
@@ -415,12 +416,13 @@ class Channel:
         self.set_var("current_application_response", None)
         tail = [("Application", app)] + ([("Application-Data", arg)] if arg else [])
         self.fire("CHANNEL_EXECUTE", post=tail + [("Application-UUID", app_uuid)])
+        # The captures show data before app in every later event: FreeSWITCH sets the
+        # application name once more when it starts running it.
+        self.set_var("current_application", app)
         self.app_stack.append(app)
         self.app_last = (app, arg)
         try:
             fn(self, arg)
-        except Hangup:
-            pass
         finally:
             self.app_stack.pop()
         resp = self.vars.get("current_application_response") or "_none_"
@@ -478,7 +480,11 @@ class Channel:
             self.wake.clear()
             if self.dtmf or self.msgs or self.hungup or self.transfer_to or self.break_out:
                 continue
-            self.wake.wait(timeout=POLL_S)
+            self.awaiting_app = any(not s.closed for s in self.sessions)
+            try:
+                self.wake.wait(timeout=POLL_S)
+            finally:
+                self.awaiting_app = False
         self.fire("CHANNEL_UNPARK")
 
     break_out = False  # set when the controlling socket closes: leave the park loop

@@ -1,20 +1,33 @@
-"""Emulator time.
+"""Emulator time: every emulated duration goes through a clock.
 
-Every wait in the emulator goes through a clock, so a scenario can run faster than
-real time. RealClock(scale=1) is wall time; scale=10 makes emulated time run ten times
-faster (a 60 s ring timeout takes 6 s). Timestamps in events come from clock.now(), so
-they stay consistent with the durations the emulator reports.
+RealClock(scale=1) is wall time; RealClock(scale=10) makes emulated time run ten times
+faster than wall time (a 60 s ring takes 6 s), in proportion, everywhere.
 
-Why there is no free-running virtual clock: the emulator talks to fsapp over real TCP,
-and fsapp's own deadlines use wall time; jumping emulated time while fsapp is busy
-would fire timeouts it could never have met. A scale factor keeps both sides in
-proportion; see docs/emulator.md.
+VirtualClock() runs at wall speed but *jumps* to the next emulated deadline (end of a
+prompt, a digit timeout, a ring, a scripted caller's next step) when nobody can be
+acting: no Event Socket traffic for `idle_s` of wall time, and no channel that an
+outbound socket controls is parked waiting for the app's next command (then it is
+the app's turn, and its own wall-clock work must not be overtaken). See
+docs/emulator.md for what this does and does not guarantee.
+
+Clocks offer:
+  now()                                emulated epoch seconds
+  sleep(seconds, jump=True)            wait emulated seconds
+  wait(events, seconds, poll=None)     wait until one of the gevent events is set or
+                                       `seconds` of emulated time pass (poll: wake at
+                                       least every `poll` wall seconds); True if an event
+                                       was set
+  touch()                              note Event Socket activity (VirtualClock)
 """
 from __future__ import annotations
 
+import heapq
+import itertools
+import math
 import time
 
 import gevent
+from gevent.event import Event as GEvent
 
 
 class RealClock:
@@ -26,17 +39,115 @@ class RealClock:
         self._mono0 = time.monotonic()
 
     def now(self) -> float:
-        """Emulated epoch seconds."""
         return self._wall0 + (time.monotonic() - self._mono0) * self.scale
 
-    def sleep(self, seconds: float) -> None:
-        gevent.sleep(max(0.0, seconds) / self.scale)
-
     def to_wall(self, seconds: float) -> float:
-        """Wall-clock seconds that `seconds` of emulated time take (for gevent timeouts)."""
         return max(0.0, seconds) / self.scale
 
+    def sleep(self, seconds: float, jump: bool = True) -> None:
+        gevent.sleep(self.to_wall(seconds))
 
-def VirtualClock(scale: float = 20.0) -> RealClock:  # noqa: N802 - contract name
-    """The contract's fast clock: emulated time runs `scale` times faster than wall time."""
-    return RealClock(scale=scale)
+    def wait(self, events, seconds: float, poll: float | None = None, jump: bool = True) -> bool:
+        timeout = None if seconds == math.inf else self.to_wall(seconds)
+        if poll is not None:
+            timeout = poll if timeout is None else min(poll, timeout)
+        return bool(gevent.wait(list(events), timeout=timeout, count=1))
+
+    def touch(self) -> None:
+        pass
+
+    def add_veto(self, fn) -> None:
+        pass
+
+
+class VirtualClock:
+    def __init__(self, idle_s: float = 0.05, scale: float | None = None):
+        # `scale` is accepted for callers of the earlier scaled-clock contract and ignored:
+        # time jumps instead.
+        if idle_s <= 0:
+            raise ValueError(f"idle_s must be > 0, got {idle_s!r}")
+        self.idle_s = idle_s
+        self.scale = 1.0
+        self._wall0 = time.time()
+        self._mono0 = time.monotonic()
+        self._offset = 0.0                 # emulated seconds gained by jumps
+        self._timers: list = []            # heap of [deadline, seq, event, jump, cancelled]
+        self._seq = itertools.count()
+        self._activity = time.monotonic()
+        self._vetoes: list = []
+        self._kick = GEvent()
+        self._driver = None
+        self.jumped = 0.0                  # total emulated seconds skipped (for tests/bench)
+
+    def now(self) -> float:
+        return self._wall0 + (time.monotonic() - self._mono0) + self._offset
+
+    def to_wall(self, seconds: float) -> float:
+        return max(0.0, seconds)           # an upper bound: jumps make it shorter
+
+    def touch(self) -> None:
+        self._activity = time.monotonic()
+
+    def add_veto(self, fn) -> None:
+        """fn() -> True while time must not jump (e.g. an app's turn to act)."""
+        self._vetoes.append(fn)
+
+    def sleep(self, seconds: float, jump: bool = True) -> None:
+        self.wait([], seconds, jump=jump)
+
+    def wait(self, events, seconds: float, poll: float | None = None, jump: bool = True) -> bool:
+        events = list(events)
+        if seconds <= 0:
+            return any(e.is_set() for e in events)
+        timer = GEvent()
+        entry = None
+        if seconds != math.inf:
+            entry = [self.now() + seconds, next(self._seq), timer, jump, False]
+            heapq.heappush(self._timers, entry)
+            self._ensure_driver()
+        try:
+            gevent.wait(events + [timer], timeout=poll, count=1)
+        finally:
+            if entry is not None:
+                entry[4] = True            # cancelled; dropped lazily by the driver
+        return any(e.is_set() for e in events)
+
+    # ---- the driver -------------------------------------------------------------------
+    def _ensure_driver(self) -> None:
+        if self._driver is None or self._driver.dead:
+            self._driver = gevent.spawn(self._drive)
+        self._kick.set()
+
+    def _may_jump(self) -> bool:
+        if time.monotonic() - self._activity < self.idle_s:
+            return False
+        return not any(veto() for veto in self._vetoes)
+
+    def _drive(self) -> None:
+        while True:
+            while self._timers and self._timers[0][4]:
+                heapq.heappop(self._timers)
+            if not self._timers:
+                self._kick.clear()
+                if not self._kick.wait(timeout=1.0) and not self._timers:
+                    return   # nothing scheduled: stop; the next wait() starts a new driver
+                continue
+            now = self.now()
+            deadline = self._timers[0][0]
+            if deadline <= now:
+                entry = heapq.heappop(self._timers)
+                entry[2].set()
+                # What the timer wakes is activity: let it run (and answer) before any
+                # further jump.
+                self.touch()
+                gevent.sleep(0)
+                continue
+            if self._may_jump():
+                jumpable = [e[0] for e in self._timers if e[3] and not e[4]]
+                if jumpable:
+                    target = min(jumpable)
+                    self._offset += target - now
+                    self.jumped += target - now
+                    continue
+            self._kick.clear()
+            self._kick.wait(timeout=min(deadline - now, self.idle_s / 2))

@@ -78,6 +78,7 @@ class Dialplan:
 def run_dialplan(ch) -> None:
     """The program of a leg that hits the dialplan (CS_ROUTING -> CS_EXECUTE)."""
     ch.set_state("CS_ROUTING")
+    ch.set_var("call_uuid", ch.uuid)   # re-set when routing starts (moves to the end)
     if ch.call_state == "DOWN":
         ch.set_call_state("RINGING")
     route = ch.switch.dialplan.match(ch.destination)

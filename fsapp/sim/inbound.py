@@ -21,6 +21,7 @@ class InboundConnection(Listener):
                 if cmd is None:
                     break
                 first, headers, body = cmd
+                self.switch.clock.touch()
                 name, rest = split_command(first)
                 if not authed:
                     if name == "auth":
@@ -61,7 +62,7 @@ class InboundConnection(Listener):
             self.myevents_uuid = parts[0]
             self.names |= MYEVENTS
             self.format = "json" if "json" in parts[1:] else "plain"
-            self.switch.listeners.add(self)
+            self.switch.listen(self)
             self.send(wire.command_reply("+OK Events Enabled"))
         elif name in ("log", "nolog", "sendevent", "divert_events", "resume"):
             self.send(wire.command_reply("+OK"))

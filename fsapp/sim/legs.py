@@ -51,14 +51,11 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         b = Channel(switch, name=f"loopback/{ext}-b", direction="inbound", destination=ext, context=ctx,
                     cid_num=cid_num, cid_name=cid_name, callee_num=ctx if "/" in rest else ext,
                     variables=b_vars + [("other_loopback_leg_uuid", a.uuid), ("loopback_leg", "B")])
-        b.set_var("call_uuid", b.uuid)
-        for k, v in (("is_outbound", "true"), ("call_uuid", a.uuid), ("originate_early_media", "true"),
-                     ("originate_endpoint", "loopback")):
+        for k, v in (("originate_early_media", "true"), ("originate_endpoint", "loopback")):
             a.set_var(k, v)
         a.set_var("other_loopback_leg_uuid", b.uuid)
         a.set_var("loopback_leg", "A")
-        a.set_var("is_loopback", "1")
-        b.set_var("is_loopback", "1")
+        a.is_loopback = b.is_loopback = True
         a.peer, b.peer = b, a
         a.loopback_b = b
         return a
@@ -125,7 +122,7 @@ def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel
         if leg.hungup or leg.answer_state == "answered":
             continue
         waiters = [leg.answered] + ([dialler.wake] if dialler is not None else [])
-        gevent.wait(waiters, timeout=clock.to_wall(remaining), count=1)
+        clock.wait(waiters, remaining)
 
 
 def originate_timeout(vars_: dict[str, str], default: float = 60.0) -> float:

@@ -7,7 +7,6 @@ import logging
 import gevent
 from gevent.queue import Queue
 
-from . import wire
 
 log = logging.getLogger("fsapp.sim")
 
@@ -45,7 +44,7 @@ class Listener:
         if not self.closed:
             self.closed = True
             self._out.put(_CLOSE)
-            self.switch.listeners.discard(self)
+            self.switch.unlisten(self)
 
     def _write_loop(self) -> None:
         try:
@@ -54,11 +53,12 @@ class Listener:
                 if item is _CLOSE:
                     break
                 self.sock.sendall(item)
+                self.switch.clock.touch()
         except OSError:
             pass
         finally:
             self.closed = True
-            self.switch.listeners.discard(self)
+            self.switch.unlisten(self)
             try:
                 self.sock.close()
             except OSError:
@@ -81,7 +81,7 @@ class Listener:
                 self.subclasses.add(n)
             else:
                 self.names.add(n)
-        self.switch.listeners.add(self)
+        self.switch.listen(self)
         return f"+OK event listener enabled {fmt}"
 
     def nix(self, names: list[str]) -> str:
@@ -99,6 +99,7 @@ class Listener:
         self.subclasses.clear()
         self.all_events = False
         self.myevents_uuid = None
+        self.switch.unlisten(self)
         return "+OK no longer listening for events"
 
     def filter(self, args: list[str]) -> str:

@@ -47,7 +47,11 @@ def run_socket_app(ch, arg: str) -> None:
         ch.wake.clear()
         if session.started or ch.hungup or session.closed or ch.transfer_to:
             break
-        ch.wake.wait(timeout=0.5)
+        ch.awaiting_app = True
+        try:
+            ch.wake.wait(timeout=0.5)
+        finally:
+            ch.awaiting_app = False
     if not ch.hungup and not ch.transfer_to and not (session.closed and not ch.msgs):
         ch.park_loop()
     ch.break_out = False
@@ -71,6 +75,7 @@ class OutboundSession(Listener):
                 if cmd is None:
                     break
                 first, headers, body = cmd
+                self.switch.clock.touch()
                 name, rest = split_command(first)
                 self.handle(name, rest, headers, body)
         except OSError:
@@ -79,7 +84,6 @@ class OutboundSession(Listener):
             self._app_gone()
 
     def _app_gone(self) -> None:
-        was_closed = self.closed
         self.close()
         if self in self.ch.sessions:
             self.ch.sessions.remove(self)
@@ -88,7 +92,6 @@ class OutboundSession(Listener):
             # in the dialplan the call ends (FreeSWITCH does the same).
             self.ch.break_out = True
             self.ch.wake.set()
-        del was_closed
 
     def handle(self, name: str, rest: str, headers, body) -> None:
         if not self.full and name not in SINGLE_CHANNEL_OK:
@@ -104,7 +107,7 @@ class OutboundSession(Listener):
             self.myevents_uuid = self.uuid
             self.names |= MYEVENTS
             self.format = "json" if "json" in rest.lower() else "plain"
-            self.switch.listeners.add(self)
+            self.switch.listen(self)
             self.send(wire.command_reply("+OK Events Enabled"))
         elif name == "linger":
             secs = rest.strip()
@@ -160,4 +163,8 @@ class OutboundSession(Listener):
         if self.linger is None:
             self._disconnect()
         elif self.linger >= 0:
-            gevent.spawn_later(ch.clock.to_wall(self.linger), self._disconnect)
+            gevent.spawn(self._disconnect_after, ch.clock, self.linger)
+
+    def _disconnect_after(self, clock, seconds: float) -> None:
+        clock.sleep(seconds, jump=False)
+        self._disconnect()

@@ -41,7 +41,9 @@ class Switch:
         self.dialplan = Dialplan()
         self.api = Api(self)
         self.channels: dict = {}
-        self.listeners: set = set()
+        self.listeners: set = set()               # every subscribed connection
+        self._global_listeners: set = set()       # ... that want events of all channels
+        self._uuid_listeners: dict[str, set] = {} # ... that want one channel's (myevents)
         self.agents: dict[str, AgentEndpoint] = {}
         self.callers: dict[str, Caller] = {}     # by leg uuid (both legs), for per-call events
         self.started_at = self.clock.now()
@@ -50,6 +52,8 @@ class Switch:
         self._server: StreamServer | None = None
         self._heartbeat = None
         self._connections: set = set()
+        # A VirtualClock must not jump while an app owes a parked channel its next command.
+        self.clock.add_veto(self.app_turn)
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> "Switch":
@@ -93,7 +97,7 @@ class Switch:
 
     def _heartbeat_loop(self) -> None:
         while True:
-            self.clock.sleep(self.heartbeat)
+            self.clock.sleep(self.heartbeat, jump=False)
             self.fire(self._heartbeat_event())
 
     def _heartbeat_event(self):
@@ -110,9 +114,36 @@ class Switch:
         return ev
 
     # ---- events -----------------------------------------------------------------------
+    def listen(self, listener) -> None:
+        """(Re-)register a connection after its subscription changed. Indexed by uuid so
+        firing an event costs O(interested listeners), not O(all connections)."""
+        self.unlisten(listener)
+        self.listeners.add(listener)
+        listener.indexed_uuid = listener.myevents_uuid
+        if listener.myevents_uuid is not None:
+            self._uuid_listeners.setdefault(listener.myevents_uuid, set()).add(listener)
+        else:
+            self._global_listeners.add(listener)
+
+    def unlisten(self, listener) -> None:
+        self.listeners.discard(listener)
+        self._global_listeners.discard(listener)
+        uuid = getattr(listener, "indexed_uuid", None)
+        if uuid is not None and uuid in self._uuid_listeners:
+            self._uuid_listeners[uuid].discard(listener)
+            if not self._uuid_listeners[uuid]:
+                del self._uuid_listeners[uuid]
+
+    def app_turn(self) -> bool:
+        return any(ch.awaiting_app for ch in self.channels.values())
+
     def fire(self, ev) -> None:
-        for listener in list(self.listeners):
+        self.clock.touch()
+        for listener in list(self._global_listeners):
             listener.offer(ev)
+        if ev.uuid is not None:
+            for listener in list(self._uuid_listeners.get(ev.uuid, ())):
+                listener.offer(ev)
         if ev.uuid and self.callers:
             caller = self.callers.get(ev.uuid)
             if caller is not None:

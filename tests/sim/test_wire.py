@@ -1,0 +1,72 @@
+"""Framing and encoding exactly as the captures show (README observations 1-8)."""
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fsapp.sim import wire
+
+from .eslclient import Conn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_url_encoding_matches_freeswitch():
+    assert wire.url_encode("tone_stream://%(500,0,800)") == "tone_stream%3A//%25(500,0,800)"
+    assert wire.url_encode("#") == "%23"
+    assert wire.url_encode("open=true") == "open%3Dtrue"
+    assert wire.url_encode("support@default") == "support%40default"
+    assert wire.url_encode("Mon, 23 Nov 2026 14:35:59 GMT") == "Mon,%2023%20Nov%202026%2014%3A35%3A59%20GMT"
+    assert wire.url_encode("1 6 \\d+") == "1%206%20%5Cd%2B"
+    assert wire.url_encode("a\nb&c") == "a%0Ab%26c"
+    assert wire.url_encode("1.10.12-release+git~2024") == "1.10.12-release%2Bgit~2024"
+    assert wire.url_encode("CRIT Once changed type 'reloadxml'") == "CRIT%20Once%20changed%20type%20'reloadxml'"
+    assert wire.url_encode("%23") == "%23"          # an existing %XX is kept (switch_url_encode)
+    assert wire.url_encode("中") == "%E4%B8%AD"
+
+
+def test_frames():
+    assert wire.command_reply("+OK accepted") == b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+    assert wire.api_response("false") == b"Content-Type: api/response\nContent-Length: 5\n\nfalse"
+    ev = wire.event_plain([("Event-Name", "BACKGROUND_JOB"), ("Job-Command", "originate")], "+OK x\n")
+    head, _, body = ev.partition(b"\n\n")
+    assert head == b"Content-Length: %d\nContent-Type: text/event-plain" % len(body)
+    assert body == b"Event-Name: BACKGROUND_JOB\nJob-Command: originate\nContent-Length: 6\n\n+OK x\n"
+    plain = wire.event_plain([("Event-Name", "HEARTBEAT")], None)
+    assert plain.endswith(b"Event-Name: HEARTBEAT\n\n")
+    js = wire.event_json([("Event-Name", "BACKGROUND_JOB")], "+OK x\n").partition(b"\n\n")[2]
+    assert json.loads(js) == {"Event-Name": "BACKGROUND_JOB", "Content-Length": "6", "_body": "+OK x\n"}
+    assert not js.endswith(b"\n")
+    notice = wire.outbound_disconnect("u")
+    assert notice.startswith(b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: u\n"
+                             b"Content-Disposition: disconnect\nContent-Length: 67\n\n")
+
+
+def test_cli_runs_an_emulator():
+    proc = subprocess.Popen([sys.executable, "-c", "from fsapp.cli import run; run()", "sim",
+                             "--esl", "127.0.0.1:0", "--password", "s3cret", "--route", "^1$=park",
+                             "--agent", "1001:1:5:busy"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = proc.stdout.readline()
+        deadline = time.monotonic() + 20
+        while "emulated FreeSWITCH on" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        port = int(line.split("127.0.0.1:")[1].split()[0])
+        c = Conn(socket.create_connection(("127.0.0.1", port), timeout=5))
+        c.sock.settimeout(None)
+        assert c.next().content_type == "auth/request"
+        assert c.cmd("auth s3cret").h["Reply-Text"] == "+OK accepted"
+        assert c.cmd("api status").body.startswith("UP ")
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_rejects_bad_routes():
+    out = subprocess.run([sys.executable, "-c", "from fsapp.cli import run; run()", "sim", "--esl", "127.0.0.1:0",
+                          "--route", "^1$=voicemail"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "unknown target 'voicemail'" in out.stderr
