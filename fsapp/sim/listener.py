@@ -3,6 +3,7 @@ and a writer greenlet so frames from many greenlets never interleave on the sock
 from __future__ import annotations
 
 import logging
+import socket
 
 import gevent
 from gevent.queue import Queue
@@ -24,6 +25,12 @@ class Listener:
     def __init__(self, switch, sock):
         self.switch = switch
         self.sock = sock
+        # mod_event_socket disables Nagle on both its listener's and the socket app's
+        # connections; without it every reply waits ~40 ms for the peer's delayed ACK.
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
         self.format: str | None = None
         self.names: set[str] = set()
         self.all_events = False
