@@ -1,7 +1,9 @@
 """Durations of what the emulator 'plays', and the WAV files it 'records'.
 
 playback length = WAV data bytes / byte rate from the file's own header;
-tone_stream:// per its %(on,off,freq...) segments and loops; silence_stream://ms.
+tone_stream:// per its %(on,off,freq...) segments and loops; silence_stream://ms;
+local_stream://NAME plays until it is broken (uuid_break, hangup), like FreeSWITCH's
+music-on-hold streams, for the stream names the vanilla local_stream.conf defines.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import struct
 import wave
 
 RATE = 8000
+# vanilla conf/autoload_configs/local_stream.conf.xml defines these directories
+LOCAL_STREAMS = ("default", "moh")
 
 
 class MediaError(Exception):
@@ -83,6 +87,9 @@ def media_seconds(path: str, sound_prefix: str | None = None) -> float | None:
         return tone_seconds(path)
     if path.startswith("silence_stream://"):
         return silence_seconds(path)
+    if path.startswith("local_stream://"):
+        name = path[len("local_stream://"):].split("/")[0]
+        return math.inf if name in LOCAL_STREAMS else None
     full = path
     if not os.path.isabs(path) and sound_prefix:
         full = os.path.join(sound_prefix, path)

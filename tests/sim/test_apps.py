@@ -43,6 +43,9 @@ def test_media_durations(prompt_wav):
     assert media.tone_seconds("tone_stream://%(2000,4000,440,480);loops=-1") == math.inf
     assert media.media_seconds("silence_stream://250") == pytest.approx(0.25)
     assert media.media_seconds("/nonexistent/file.wav") is None
+    # music on hold: the vanilla streams play until broken, an unknown stream is missing
+    assert media.media_seconds("local_stream://moh") == math.inf
+    assert media.media_seconds("local_stream://no_such_stream") is None
 
 
 def test_pagd_invalid_then_valid_and_regex(switch, outbound, prompt_wav):
