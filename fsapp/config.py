@@ -79,9 +79,13 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "control": Setting(str, "var/run/fsapp-flows.sock", "Unix socket on which `fsapp serve "
                            "--flows` takes `fsapp reload`/`deploy` requests."),
         "dir": Setting(str, "ivr_flows", "Directory of flow YAML files."),
+        "node_visits": Setting(bool, True, "Store one node_visit row per flow node a call passes "
+                               "(per-node reports); false: trace events only."),
         "recordings": Setting(str, "var/recordings", "Where recordings are written."),
-        "tts": Setting(str, "", "FreeSWITCH `speak` engine|voice for {text: ...} prompt items, "
-                       "e.g. flite|kal; empty: TTS off, and text prompts fail validation."),
+        "tts": Setting(str, "", "TTS for {text: ...} prompt items: espeak-ng (rendered by "
+                       "fsapp.sounds.tts into [sounds] cache, which FreeSWITCH must be able to read), "
+                       "or FreeSWITCH's own engine|voice, e.g. flite|kal; empty: TTS off, and text "
+                       "prompts fail validation."),
     },
     "sounds": {
         "cache": Setting(str, "var/tts", "Cache of WAVs rendered at run time from arbitrary text "

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from dataclasses import replace
 from typing import Callable
 
-from fsapp.routing.model import (AgentConfig, AgentRecord, AgentStatus, Claim, Member, MemberState,
+from fsapp.routing.model import (AgentConfig, AgentRecord, AgentStatus, Claim, Member,
                                  OFFERABLE, OfferResult, Tier)
 from fsapp.routing.strategies import Candidate, QueueMemo
 
@@ -85,6 +85,11 @@ class StateBackend(ABC):
     def set_meta(self, key: str, value: str) -> None: ...
     @abstractmethod
     def all_member_ids(self) -> list[str]: ...
+    @abstractmethod
+    def remember(self, key: str, value: str, ttl: float) -> None:
+        """A value that expires by itself (last-agent affinity, abandoned places)."""
+    @abstractmethod
+    def recall(self, key: str) -> str | None: ...
     # events
     @abstractmethod
     def publish(self, event: dict) -> None: ...
@@ -114,6 +119,10 @@ def apply_release(rec: AgentRecord, result: OfferResult, now: float, talk_time: 
         rec.last_bridge_end = now
         rec.ready_at = max(rec.ready_at, now + rec.wrap_up_time)
         changes.append("wrap-up")
+        if rec.status == AgentStatus.AVAILABLE_ON_DEMAND:   # one call, then a break
+            rec.status = AgentStatus.ON_BREAK
+            rec.last_status_change = now
+            changes.append("on-demand-break")
     elif result in (OfferResult.NO_ANSWER, OfferResult.BUSY, OfferResult.REJECT):
         delay = {OfferResult.NO_ANSWER: rec.no_answer_delay_time, OfferResult.BUSY: rec.busy_delay_time,
                  OfferResult.REJECT: rec.reject_delay_time}[result]
@@ -142,6 +151,7 @@ class MemoryBackend(StateBackend):
         self._handle: dict[str, list[float]] = {}
         self._listeners: list[Listener] = []
         self._meta: dict[str, str] = {}
+        self._memory: dict[str, tuple[str, float]] = {}
 
     def put_agent(self, cfg, now):
         with self._lock:
@@ -305,6 +315,20 @@ class MemoryBackend(StateBackend):
     def all_member_ids(self):
         with self._lock:
             return sorted(self._members)
+
+    def remember(self, key, value, ttl):
+        import time
+        with self._lock:
+            self._memory[key] = (value, time.monotonic() + ttl)
+            if len(self._memory) > 100_000:          # bounded: drop what has expired
+                now = time.monotonic()
+                self._memory = {k: v for k, v in self._memory.items() if v[1] > now}
+
+    def recall(self, key):
+        import time
+        with self._lock:
+            item = self._memory.get(key)
+            return item[0] if item and item[1] > time.monotonic() else None
 
     def publish(self, event):
         for listener in list(self._listeners):

@@ -33,6 +33,7 @@ class RoutingConfig:
     agents: dict[str, AgentConfig] = field(default_factory=dict)
     tiers: list[Tier] = field(default_factory=list)
     calendars_file: str = ""
+    queues_query: str = ""      # named store query returning more queues, one row each
     path: str = ""
 
     def queue(self, name: str) -> Queue:
@@ -97,10 +98,11 @@ def parse_routing(doc, path: str) -> RoutingConfig:
     if not isinstance(doc, Located):
         raise SourceError(path, getattr(doc, "line", 1), "expected a mapping with queues, agents, tiers")
     for key in doc:
-        if key not in ("queues", "agents", "tiers", "calendars"):
+        if key not in ("queues", "agents", "tiers", "calendars", "queues_query"):
             raise SourceError(path, doc.key_line(key), f"unknown top-level key {key!r}; "
-                                                       f"known: queues, agents, tiers, calendars")
-    cfg = RoutingConfig(path=path, calendars_file=str(doc.get("calendars", "")))
+                                                       f"known: queues, agents, tiers, calendars, queues_query")
+    cfg = RoutingConfig(path=path, calendars_file=str(doc.get("calendars", "")),
+                        queues_query=str(doc.get("queues_query") or ""))
     queues = doc.get("queues") or Located()
     if not isinstance(queues, Located):
         raise SourceError(path, doc.key_line("queues"), "queues must map queue names to settings")
@@ -149,6 +151,11 @@ def _queue(name, spec, path, line) -> Queue:
                                               f"see docs/routing.md for the list")
         if norm == "skills":
             kwargs[norm] = _skills(value, path, key_line)
+            continue
+        if norm == "vip":
+            if not isinstance(value, list):
+                raise SourceError(path, key_line, f"queue {name!r}: vip must be a list of caller numbers")
+            kwargs[norm] = [str(v) for v in value]
             continue
         kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"queue {name!r} {key}")
     strategy = kwargs.get("strategy", "longest-idle-agent")
@@ -228,13 +235,32 @@ def _tier(spec, path, line, cfg: RoutingConfig) -> Tier:
     if extra:
         raise SourceError(path, line, f"tier: unknown key {sorted(extra)[0]!r}")
     queue, agent = str(spec["queue"]), str(spec["agent"])
-    if queue not in cfg.queues:
+    if queue not in cfg.queues and not cfg.queues_query:   # else checked once the SQL queues are in
         raise SourceError(path, line, f"tier: unknown queue {queue!r}; define it under queues:")
     if agent not in cfg.agents:
         raise SourceError(path, line, f"tier: unknown agent {agent!r}; define it under agents:")
     level = _coerce(spec.get("level", 1), int, path, line, "tier level")
     position = _coerce(spec.get("position", 1), int, path, line, "tier position")
     return Tier(queue, agent, level, position)
+
+
+def add_sql_queues(cfg: RoutingConfig, rows: list[dict], source: str) -> None:
+    """Queues defined as rows of a SQL table (the `queues_query` named query): one row per
+    queue, columns named like routing.yaml's settings (name required; NULL = default;
+    overflow rules stay in routing.yaml). Errors name the query and the row."""
+    for index, row in enumerate(rows, start=1):
+        spec = Located({str(k).lower(): v for k, v in row.items() if v is not None})
+        spec.line, spec.key_lines = index, {}
+        name = spec.pop("name", None)
+        if not name:
+            raise SourceError(source, index, "a queue row needs a 'name' column")
+        if str(name) in cfg.queues:
+            raise SourceError(source, index, f"queue {name!r} is also defined in {cfg.path or 'routing.yaml'}")
+        cfg.queues[str(name)] = _queue(str(name), spec, source, index)
+    for tier in cfg.tiers:
+        if tier.queue not in cfg.queues:
+            raise SourceError(cfg.path, None, f"tier {tier.queue}/{tier.agent}: unknown queue {tier.queue!r} "
+                                              f"(not in routing.yaml nor in {source})")
 
 
 def seed_backend(cfg: RoutingConfig, backend, now: float) -> None:

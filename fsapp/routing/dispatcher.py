@@ -101,21 +101,29 @@ class Dispatcher:
             self._wake.set()
 
     # -- members -------------------------------------------------------------------------
-    def join(self, member: Member) -> Ticket:
+    def join(self, member: Member, adopt: bool = False) -> Ticket:
+        """Register a member of this worker (adopt=True: take over an existing record,
+        e.g. a callback whose worker died)."""
         queue = self.config.queue(member.queue)
         member.owner = self.worker_id
         member.state = MemberState.WAITING
         member.expires = self.clock() + self.lease
         ticket = Ticket(member, queue)
         self.tickets[member.id] = ticket
-        self.backend.add_member(member)
+        if adopt:
+            self.backend.update_member(member.id, owner=self.worker_id, state=MemberState.WAITING,
+                                       expires=member.expires, serving_agent="")
+            self.backend.publish({"event": "member-requeued", "member": member.id})
+        else:
+            self.backend.add_member(member)
         self._wake.set()
         return ticket
 
-    def requeue(self, member_id: str) -> None:
+    def requeue(self, member_id: str, **fields) -> None:
         """After a failed offer the member waits again (keeping its place: joined_at)."""
         if member_id in self.tickets:
-            self.backend.update_member(member_id, state=MemberState.WAITING, serving_agent="")
+            self.backend.update_member(member_id, state=MemberState.WAITING, serving_agent="", **fields)
+            self.tickets[member_id].member.__dict__.update(fields)
             self.backend.publish({"event": "member-requeued", "member": member_id})
             self._wake.set()
 
@@ -161,20 +169,26 @@ class Dispatcher:
             since = max(c.agent.last_status_change for c in candidates)
         else:             # no tier at all: since this worker first noticed
             since = self._no_agent_since.setdefault(queue.name, now)
+        # recent handle times feed only wait estimates: fetch them only for a rule that uses one
+        needs_estimate = any(r.condition == "estimated_wait_over" for r in queue.overflow)
         return QueueSnapshot(waiting=waiting, logged_in=logged_in, free=free,
-                             handle_times=self.backend.handle_times(queue.name), no_agent_since=since)
+                             handle_times=self.backend.handle_times(queue.name) if needs_estimate else (),
+                             no_agent_since=since)
 
     def _dispatch_queue(self, queue: Queue, now: float) -> float | None:
         candidates = self.backend.candidates(queue.name)
-        members = order_members(queue, self.backend.members(queue.name), now)
+        everyone = self.backend.members(queue.name)
+        members = order_members(queue, everyone, now)   # waiting and due, best first
+        # deferred callbacks (retry delay, closed hours) wake the loop when they fall due
+        timers: list[float] = [m.not_before for m in everyone
+                               if m.not_before > now and m.id in self.tickets and m.state == MemberState.WAITING]
         snap = self._snapshot(queue, candidates, len(members), now)
         levels = sorted({c.level for c in candidates})   # the backend's tiers are the truth (CLI edits)
         strategy = get_strategy(queue.strategy)
-        timers: list[float] = []
         # overflow / exits for local members, in order
         for position, member in enumerate(members, start=1):
             ticket = self.tickets.get(member.id)
-            if ticket is None or not ticket.active:
+            if ticket is None or not ticket.active or member.callback_number:
                 continue
             decision = overflow_decision(queue, member, position, snap, now)
             if decision is not None:
@@ -198,12 +212,17 @@ class Dispatcher:
             if budget <= 0:
                 break
             ticket = self.tickets.get(member.id)
-            if ticket is None or not ticket.active:
-                # another worker's member ahead of ours keeps its share of the free agents
-                if member.state == MemberState.WAITING and member.id not in self.tickets:
-                    budget -= 1
-                continue
             pool = [c for c in free if c.name not in taken]
+            if ticket is None or not ticket.active:
+                if member.id not in self.tickets:
+                    # another worker's member ahead of ours keeps the agent it would get
+                    # (its worker orders the same snapshot the same way); one that no free
+                    # agent can serve (skills, tier level) does not block ours
+                    theirs = order_agents(queue, member, pool, now, None, levels)
+                    if theirs:
+                        taken.add(theirs[0].name)
+                        budget -= 1
+                continue
             ordered = order_agents(queue, member, pool, now, self.backend.get_memo(queue.name)
                                    if queue.strategy == "round-robin" else None, levels)
             if not ordered:
@@ -225,9 +244,6 @@ class Dispatcher:
             if queue.strategy == "round-robin":
                 first = next(c for c in ordered if c.name == claimed[0].name)
                 self.backend.set_memo(queue.name, QueueMemo(first.level, first.position, first.name))
-            if strategy.name == "ring-progressively" and want < len(ordered):
-                timers.append(member.joined_at + (int(waited // queue.ring_progressively_delay) + 1)
-                              * queue.ring_progressively_delay)
             self.backend.update_member(member.id, state=MemberState.TRYING,
                                        serving_agent=",".join(a.name for a in claimed))
             self.backend.publish({"event": "member-offered", "queue": queue.name, "member": member.id,

@@ -166,6 +166,12 @@ class Queue:
     leave_key: str = ""                  # DTMF that leaves the queue (mailbox/callback flow)
     leave_target: str = ""               # flow name the leave key goes to
     calendar: str = ""                   # business calendar for callbacks
+    vip: list[str] = field(default_factory=list)       # caller numbers served with vip_priority
+    vip_priority: int = 5
+    priority_query: str = ""             # named store query by :caller_number -> row with priority/skills
+    callback_dial: str = "loopback/{number}/default"   # how to reach the customer on a callback
+    callback_max_attempts: int = 3
+    callback_retry_delay: float = 300.0
     overflow: list[OverflowRule] = field(default_factory=list)
     line: int = 0
 
@@ -187,6 +193,9 @@ class Member:
     expires: float = 0.0         # lease: an orphan (owner died) is dropped after it
     abandoned_at: float = 0.0
     serving_agent: str = ""
+    callback_number: str = ""    # set: a callback request, no channel waits (agent first, then this number)
+    callback_attempts: int = 0
+    not_before: float = 0.0      # not offered before (callback retry delay, business hours)
 
     def to_json(self) -> dict:
         out = asdict(self)

@@ -8,7 +8,8 @@ connection counters), and every `interval` seconds. Each repair is logged and re
 * a member whose lease lapsed (its worker died): removed from the queue;
 * a member of this worker whose channel no longer exists on its switch: removed, and
   its claims released;
-* a claim of a member that no longer exists: released.
+* a claim of a member that no longer exists: released;
+* a callback request of a dead worker: adopted by this worker (callbacks are durable).
 """
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ log = get_logger("fsapp.routing.reconciler")
 
 class Reconciler:
     def __init__(self, backend, switches: list, worker_id: str, clock=time.time, interval: float = 60.0,
-                 local_members: dict | None = None):
+                 local_members: dict | None = None, adopt=None):
         self.backend = backend
         self.switches = switches
         self.worker_id = worker_id
         self.clock = clock
         self.interval = interval
         self.local_members = local_members if local_members is not None else {}
+        self.adopt = adopt      # adopt(member) -> bool: take over a dead worker's callback
         self.runs = 0
         self._loop = None
         self._seen_connects = [getattr(s, "connects", 0) for s in switches]
@@ -83,9 +85,14 @@ class Reconciler:
         gone_members = set()
         for m in members.values():
             if m.expires and m.expires <= now and m.id not in self.local_members:
+                dead_owner = m.owner or "?"
+                if m.callback_number and self.adopt is not None and self.adopt(m):
+                    repairs.append(f"callback {m.id} to {m.callback_number}: worker {dead_owner} died, adopted")
+                    continue
                 gone_members.add(m.id)
                 repairs.append(f"member {m.id} of queue {m.queue}: lease of worker {m.owner or '?'} lapsed, removed")
-            elif (m.owner == self.worker_id and live is not None and m.id not in live):
+            elif (m.owner == self.worker_id and live is not None and m.id not in live
+                  and not m.callback_number):      # a callback request has no channel
                 gone_members.add(m.id)
                 repairs.append(f"member {m.id} of queue {m.queue}: channel gone from the switch, removed")
         for agent in self.backend.agents():

@@ -50,6 +50,7 @@ class Outcome:
     reason: str = ""
     waited_s: float = 0.0
     talk_s: float = 0.0
+    joined_at: float = 0.0    # when the caller joined: request_callback(joined_at=...) keeps the place
 
 
 @dataclass
@@ -66,17 +67,34 @@ class LeftQueue:
 class OfferAnswered:
     agent: str
     leg: str
+    offer: str = ""       # which offer round: a late result of an earlier round is stale
 
 
 @dataclass
 class OfferFailed:
     agent: str
     cause: str
+    offer: str = ""
+
+
+def normalize_skills(skills) -> dict[str, int]:
+    if not skills:
+        return {}
+    if isinstance(skills, dict):
+        return {str(k): int(v) for k, v in skills.items()}
+    out = {}
+    for item in skills:
+        name, _, level = str(item).partition(":")
+        if level and not level.strip().isdigit():
+            raise ValueError(f"skill {item!r}: write name or name:level (level 0-10)")
+        out[name.strip()] = int(level) if level else 1
+    return out
 
 
 class Router:
     def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
-                 lease: float = 30.0, clock=time.time, store=None, node: str = ""):
+                 lease: float = 30.0, clock=time.time, store=None, node: str = "",
+                 calendars: dict | None = None):
         from fsapp.routing.state import default_worker_id
         self.config = config
         self.backend = backend
@@ -88,35 +106,62 @@ class Router:
         self.node = node or f"{getattr(esl, 'host', '')}:{getattr(esl, 'port', '')}"
         self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock)
         self._hangups: dict[str, AsyncResult] = {}
-        self._event_serial = 0
         self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
+        self.calendars = calendars if calendars is not None else {}
+        for q in config.queues.values():
+            if q.calendar and q.calendar not in self.calendars:
+                raise ValueError(f"queue {q.name!r}: calendar {q.calendar!r} is not loaded; "
+                                 f"set 'calendars:' in {config.path or 'routing.yaml'} to the calendars file")
+        self._callbacks: dict[str, gevent.Greenlet] = {}
+        self._started = False
         self.reconciler = None
 
     @classmethod
-    def from_config(cls, cfg, esl, store=None) -> "Router":
-        from fsapp.routing.state import open_state
-        routing, backend = open_state(cfg)
+    def from_config(cls, cfg, esl=None, store=None) -> "Router":
+        """A Router for the config's [routing] and [esl] sections. Without `esl` an
+        InboundClient is made from [esl]. It starts itself on the first enqueue if
+        start() was not called."""
+        from fsapp.routing.state import load_calendars_for, open_state
+        if esl is None:
+            from fsapp.esl.inbound import InboundClient
+            esl = InboundClient.from_config(cfg)
+        routing, backend = open_state(cfg, store=store)
         section = cfg.section("routing")
-        return cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
-                   lease=section["claim_lease"], store=store)
+        router = cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
+                     lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing))
+        router.reconcile_interval = section.get("reconcile_interval", 60.0)
+        return router
 
-    def start(self, reconcile_interval: float = 60.0) -> "Router":
+    reconcile_interval = 60.0
+
+    def start(self, reconcile_interval: float | None = None) -> "Router":
         from fsapp.routing.reconciler import Reconciler
+        if self._started:
+            return self
+        if hasattr(self.esl, "start"):
+            self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
+        self._started = True
         self.dispatcher.start()
         self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
-                                     interval=reconcile_interval, local_members=self.dispatcher.tickets).start()
+                                     interval=reconcile_interval or self.reconcile_interval,
+                                     local_members=self.dispatcher.tickets,
+                                     adopt=self._adopt_callback).start()
         return self
 
     def stop(self) -> None:
+        for greenlet in list(self._callbacks.values()):
+            greenlet.kill(block=False)
         self.dispatcher.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
-        try:
-            self.esl.off("CHANNEL_HANGUP", self._on_hangup)
-        except ValueError:
-            pass
+        if self._started:
+            try:
+                self.esl.off("CHANNEL_HANGUP", self._on_hangup)
+            except ValueError:
+                pass
+            self._started = False
 
     # -- hangup watching (events, not polling) ----------------------------------------------
     def _on_hangup(self, event) -> None:
@@ -132,18 +177,24 @@ class Router:
             self._hangups.pop(uuid, None)
 
     # -- the queue node's call -----------------------------------------------------------------
-    def enqueue(self, call, queue: str, priority: int = 0, skills: dict | None = None,
+    def enqueue(self, call, queue: str, priority: int = 0, skills: dict | list | None = None,
                 announce: bool | None = None, timeout: float | None = None,
                 caller_id: str | None = None) -> Outcome:
+        """`skills`: {name: minimum level}, or a list of names ("cantonese") or
+        "name:level" strings (a name alone means level 1 or more)."""
         q = self.config.queue(queue)
+        if not self._started:
+            self.start()
         with call_context(call.uuid):
-            return self._enqueue(call, q, priority, skills, announce, timeout, caller_id)
+            return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
 
     def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
         started = self.clock()
         caller = caller_id or call.caller_id or ""
         last_agent, last_at = self._affinity(caller)
-        member = Member(call.uuid, q.name, caller, started, int(priority), dict(skills or {}),
+        joined_at = self._resume_place(q, caller, started)
+        priority, skills = self._caller_profile(q, caller, int(priority), skills)
+        member = Member(call.uuid, q.name, caller, joined_at, priority, skills,
                         last_agent, last_at, node=self.node)
         gone = self._watch(call.uuid)
         ticket = self.dispatcher.join(member)
@@ -163,7 +214,7 @@ class Router:
                 elif isinstance(msg, CallerGone):
                     outcome = Outcome("abandoned", reason=msg.cause)
                 elif isinstance(msg, LeftQueue):
-                    outcome = Outcome("overflow", target=f"flow:{q.leave_target}", reason="leave-key")
+                    outcome = self._left(q, member)
                 elif isinstance(msg, Decision):
                     outcome = (Outcome("overflow", target=f"{msg.action}:{msg.target}", reason=msg.rule.condition)
                                if msg.kind == "overflow" else Outcome("timeout", reason=msg.action))
@@ -171,15 +222,22 @@ class Router:
                     outcome = self._offer(call, member, ticket, msg, stop_hold, hold)
                     if outcome is None:           # nobody answered: wait again, same place
                         self.dispatcher.requeue(member.id)
-                # stale offer results of an earlier round are ignored
+                elif isinstance(msg, OfferAnswered):
+                    self._kill(msg.leg)           # a late answer of an earlier round: hang it up
+                # other stale offer results are ignored
         finally:
-            stop_hold.set()
-            hold.kill(block=True, timeout=2)
+            self._stop_hold(call, stop_hold, hold)
             self.dispatcher.leave(member.id)
             self._unwatch(call.uuid)
         outcome.waited_s = round(self.clock() - started, 3) if not outcome.waited_s else outcome.waited_s
+        outcome.joined_at = member.joined_at
         event = {"answered": "answered", "abandoned": "abandoned", "overflow": "overflow",
                  "timeout": "timeout", "callback": "callback"}[outcome.kind]
+        if outcome.kind == "abandoned" and caller and q.abandoned_resume_allowed:
+            # mod_callcenter's abandoned-resume-allowed: calling again within
+            # discard-abandoned-after seconds resumes this place in the queue
+            self.backend.remember(f"abandoned:{q.name}:{caller}", f"{member.joined_at:.3f}|{self.clock():.3f}",
+                                  q.discard_abandoned_after)
         if outcome.kind != "answered":   # answered was recorded at answer time
             self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s)
             self.backend.publish({"event": f"member-{event}", "queue": q.name, "member": member.id,
@@ -187,6 +245,49 @@ class Router:
         log.info("member left the queue", extra={"queue": q.name, "outcome": outcome.kind,
                                                  "target": outcome.target, "agent": outcome.agent})
         return outcome
+
+    def _caller_profile(self, q: Queue, caller: str, priority: int, skills: dict) -> tuple[int, dict]:
+        """Priority from the queue's VIP list and its priority query (a named store query,
+        e.g. tags of complaint-prone or high-value customers): the highest wins. A failing
+        lookup never blocks the caller: it is logged and the flow's priority is used."""
+        if caller and caller in q.vip:
+            priority = max(priority, q.vip_priority)
+        if q.priority_query and caller and self.store is not None:
+            try:
+                row = self.store.query_one(q.priority_query, {"caller_number": caller}, timeout=2.0)
+            except Exception as exc:
+                log.warning("priority lookup failed; using the flow's priority",
+                            extra={"query": q.priority_query, "error": str(exc)})
+                row = None
+            if row:
+                if row.get("priority") is not None:
+                    priority = max(priority, int(row["priority"]))
+                if row.get("skills"):
+                    skills = {**normalize_skills(str(row["skills"]).replace(" ", "").split(",")), **skills}
+        return priority, skills
+
+    def _resume_place(self, q: Queue, caller: str, now: float) -> float:
+        if not (q.abandoned_resume_allowed and caller):
+            return now
+        key = f"abandoned:{q.name}:{caller}"
+        raw = self.backend.recall(key)
+        if not raw:
+            return now
+        joined, _, left = raw.partition("|")
+        self.backend.remember(key, "", 0.001)
+        if now - float(left or 0) <= q.discard_abandoned_after:
+            log.info("abandoned caller resumes its place", extra={"queue": q.name, "waited_before": now - float(joined)})
+            return float(joined)
+        return now
+
+    def _left(self, q: Queue, member: Member) -> Outcome:
+        """The caller pressed the leave key. leave-target 'callback': a callback to the
+        caller's number keeps its place; otherwise the flow named by leave-target."""
+        if q.leave_target == "callback" and member.caller_id:
+            cb = self.request_callback(q.name, member.caller_id, joined_at=member.joined_at,
+                                       priority=member.priority, skills=member.skills)
+            return Outcome("callback", target=cb, reason="leave-key")
+        return Outcome("overflow", target=f"flow:{q.leave_target}", reason="leave-key")
 
     # -- hold: music, announcements, leave key ---------------------------------------------------
     def _hold(self, call, q: Queue, ticket, stop: gevent.event.Event, announce: bool | None) -> None:
@@ -221,6 +322,21 @@ class Router:
         except (CommandError, ESLError) as exc:
             if not stop.is_set():
                 log.warning("hold failed; the caller keeps waiting in silence", extra={"error": str(exc)})
+
+    def _stop_hold(self, call, stop: gevent.event.Event, hold: gevent.Greenlet) -> None:
+        """End the hold music for good: whatever comes next (a bridge, the flow's next
+        prompt after an overflow) must not queue behind a looping tone."""
+        if hold.dead:
+            return
+        stop.set()
+        if not getattr(call, "ended", False):
+            try:
+                self.esl.api(f"uuid_break {call.uuid} all", timeout=5.0)
+            except ESLError:
+                pass
+        hold.join(timeout=3)
+        if not hold.dead:
+            hold.kill(block=True, timeout=2)
 
     def _announce(self, call, q: Queue, member_id: str) -> None:
         if q.announce_sound:
@@ -262,27 +378,37 @@ class Router:
         for agent in assignment.agents:
             self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
             ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
-        keeper = gevent.spawn(self._keep_claims, member.id, set(ringing))
-        deadline = time.monotonic() + q.offer_timeout + getattr(self.esl, "command_timeout", 10.0) + 5.0
+        claimed = set(ringing)
+        last_ring = {"at": time.monotonic()}     # the widener moves it: each ring has its own timeout
+        keeper = gevent.spawn(self._keep_claims, member.id, claimed)
+        widener = None
+        if q.strategy == "ring-progressively":
+            widener = gevent.spawn(self._widen, member, q, ticket, ringing, claimed, offer_id, last_ring)
+        slack = q.offer_timeout + getattr(self.esl, "command_timeout", 10.0) + 5.0
         try:
             while ringing:
-                msg = ticket.wait(max(0.0, deadline - time.monotonic()))
+                msg = ticket.wait(max(0.0, last_ring["at"] + slack - time.monotonic()))
                 if msg is None:
                     log.warning("originate gave no result in time; cancelling the offer")
                     self._cancel(ringing, member, OfferResult.NO_ANSWER)
                     return None
                 if isinstance(msg, (CallerGone, LeftQueue)):
                     # the caller left while agents ring: cancel their legs at once
+                    if widener is not None:
+                        widener.kill(block=True, timeout=2)
                     self._cancel(ringing, member, OfferResult.CANCELLED)
                     if isinstance(msg, LeftQueue):
-                        return Outcome("overflow", target=f"flow:{q.leave_target}", reason="leave-key")
+                        return self._left(q, member)
                     return Outcome("abandoned", reason=msg.cause)
-                if isinstance(msg, OfferFailed) and msg.agent in ringing:
+                current = getattr(msg, "offer", offer_id) == offer_id
+                if isinstance(msg, OfferFailed) and msg.agent in ringing and current:
                     ringing.pop(msg.agent)
                     result = CAUSE_RESULT.get(msg.cause, OfferResult.NO_ANSWER)
                     self.backend.release(msg.agent, member.id, self.worker_id, result, self.clock())
                     log.info("agent did not take the call", extra={"agent": msg.agent, "cause": msg.cause})
-                elif isinstance(msg, OfferAnswered) and msg.agent in ringing:
+                elif isinstance(msg, OfferAnswered) and msg.agent in ringing and current:
+                    if widener is not None:
+                        widener.kill(block=True, timeout=2)
                     ringing.pop(msg.agent)
                     self._cancel(ringing, member, OfferResult.CANCELLED)
                     return self._connect(call, member, q, msg.agent, msg.leg, stop_hold, hold, keeper)
@@ -292,6 +418,26 @@ class Router:
             return None
         finally:
             keeper.kill(block=False)    # _connect keeps the winner's claim with its own keeper
+            if widener is not None:
+                widener.kill(block=False)
+
+    def _widen(self, member: Member, q: Queue, ticket, ringing: dict, claimed: set, offer_id: str,
+               last_ring: dict) -> None:
+        """ring-progressively: every ring-progressively-delay seconds one more agent rings,
+        the earlier ones keep ringing."""
+        from fsapp.routing.strategies import order_agents
+        while True:
+            gevent.sleep(max(q.ring_progressively_delay, 0.1))
+            now = self.clock()
+            for cand in order_agents(q, member, self.backend.candidates(q.name), now):
+                if cand.name in ringing:
+                    continue
+                if self.backend.claim(cand.name, member.id, self.worker_id, self.lease, now):
+                    self.backend.renew(cand.name, member.id, self.worker_id, self.lease, now, phase="ringing")
+                    claimed.add(cand.name)
+                    last_ring["at"] = time.monotonic()
+                    ringing[cand.name] = gevent.spawn(self._ring, cand.agent, member, q, ticket, offer_id)
+                    break
 
     def _ring(self, agent, member: Member, q: Queue, ticket, offer_id: str) -> None:
         variables = {"origination_uuid": str(uuid_mod.uuid4()),
@@ -302,12 +448,12 @@ class Router:
         try:
             leg = self.esl.originate(agent.contact, "&park", variables, timeout=q.offer_timeout)
         except OriginateError as exc:
-            ticket.inbox.put(OfferFailed(agent.name, exc.cause))
+            ticket.inbox.put(OfferFailed(agent.name, exc.cause, offer_id))
         except ESLError as exc:
             log.warning("originate failed", extra={"agent": agent.name, "error": str(exc)})
-            ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER"))
+            ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER", offer_id))
         else:
-            ticket.inbox.put(OfferAnswered(agent.name, leg))
+            ticket.inbox.put(OfferAnswered(agent.name, leg, offer_id))
         finally:
             self._pending_legs.pop(member.id + agent.name, None)
 
@@ -360,15 +506,11 @@ class Router:
                               "agent": agent, "at": answered_at})
         talk = 0.0
         try:
-            stop_hold.set()
+            self._stop_hold(call, stop_hold, hold)
             try:
-                self.esl.api(f"uuid_break {call.uuid} all", timeout=5.0)
-            except ESLError:
-                pass
-            hold.join(timeout=3)
-            if not hold.dead:
-                hold.kill(block=True, timeout=2)
-            try:
+                # the caller's leg survives the agent's hangup (parked, still under the
+                # flow's socket) so the flow can go on, e.g. to the satisfaction survey
+                self.esl.uuid_setvar(call.uuid, "park_after_bridge", "true")
                 self.esl.uuid_bridge(call.uuid, leg)
             except (CommandError, ESLError) as exc:
                 log.warning("bridge failed; caller gone", extra={"agent": agent, "error": str(exc)})
@@ -377,16 +519,7 @@ class Router:
             self._set_affinity(member.caller_id, agent, answered_at)
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
-            caller_gone = self._watch(call.uuid)
-            while True:
-                ready = gevent.wait([agent_gone, caller_gone], timeout=self.lease / 3, count=1)
-                if ready:
-                    break
-                try:
-                    if not self.esl.uuid_exists(leg) or not self.esl.uuid_exists(call.uuid):
-                        break
-                except ESLError:
-                    continue
+            self._wait_either(leg, agent_gone, call.uuid, self._watch(call.uuid))
             if not agent_gone.ready():
                 # the caller hung up first: end the agent's leg too
                 self._kill(leg)
@@ -399,25 +532,157 @@ class Router:
             agent_rec = self.config.agents.get(agent)
             self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
 
+    # -- callbacks ------------------------------------------------------------------------------------
+    def request_callback(self, queue: str, number: str, *, joined_at: float | None = None, priority: int = 0,
+                         skills: dict | None = None) -> str:
+        """Call `number` back when an agent of `queue` is free: agent first, then the
+        customer. `joined_at` (Outcome.joined_at) keeps the caller's place; calls are placed
+        only while the queue's business calendar is open. Returns the callback's id."""
+        q = self.config.queue(queue)
+        number = str(number).strip()
+        if not number or not all(c.isdigit() or c in "+*#" for c in number):
+            raise ValueError(f"callback number {number!r}: digits only (confirm it with the caller first)")
+        now = self.clock()
+        member = Member(f"callback-{uuid_mod.uuid4()}", q.name, number, joined_at or now, int(priority),
+                        normalize_skills(skills), callback_number=number, not_before=self._business_time(q, now))
+        self._start_callback(member, adopt=False)
+        self._record("callback", member)
+        log.info("callback requested", extra={"queue": q.name, "number": number, "id": member.id})
+        return member.id
+
+    def _start_callback(self, member: Member, adopt: bool) -> None:
+        ticket = self.dispatcher.join(member, adopt=adopt)
+        self._callbacks[member.id] = gevent.spawn(self._run_callback, ticket)
+
+    def _adopt_callback(self, member: Member) -> bool:
+        """The reconciler found the callback of a dead worker: this worker takes it over."""
+        if not member.callback_number or member.id in self.dispatcher.tickets:
+            return False
+        self._start_callback(member, adopt=True)
+        return True
+
+    def _business_time(self, q: Queue, moment: float) -> float:
+        calendar = self.calendars.get(q.calendar) if q.calendar else None
+        if calendar is None:
+            return 0.0
+        import datetime as dt
+        local = dt.datetime.fromtimestamp(moment, tz=calendar.tz)
+        opening = calendar.next_open(local)
+        return opening.timestamp() if opening is not None and opening > local else 0.0
+
+    def _run_callback(self, ticket) -> None:
+        member, q = ticket.member, ticket.queue
+        with call_context(member.id):
+            try:
+                while True:
+                    msg = ticket.wait(None)
+                    if isinstance(msg, Assignment) and self._callback_attempt(member, q, msg):
+                        break
+            except gevent.GreenletExit:
+                # worker stopping: the request stays in the shared state; after its lease
+                # another worker's reconciler adopts it
+                self.dispatcher.tickets.pop(member.id, None)
+                raise
+            else:
+                self.dispatcher.leave(member.id)
+            finally:
+                self._callbacks.pop(member.id, None)
+
+    def _callback_attempt(self, member: Member, q: Queue, assignment: Assignment) -> bool:
+        """Ring the agent, then the customer. True when the callback is finished (served or
+        out of attempts), False when it waits again."""
+        agent, others = assignment.agents[0], assignment.agents[1:]
+        for other in others:
+            self.backend.release(other.name, member.id, self.worker_id, OfferResult.CANCELLED, self.clock())
+        self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
+        keeper = gevent.spawn(self._keep_claims, member.id, {agent.name})
+        try:
+            try:
+                agent_leg = self.esl.originate(agent.contact, "&park", {
+                    "origination_caller_id_number": member.callback_number, "fsapp_queue": q.name,
+                    "fsapp_callback": member.id, "ignore_early_media": "true"}, timeout=q.offer_timeout)
+            except ESLError as exc:
+                cause = getattr(exc, "cause", "DESTINATION_OUT_OF_ORDER")
+                self.backend.release(agent.name, member.id, self.worker_id,
+                                     CAUSE_RESULT.get(cause, OfferResult.NO_ANSWER), self.clock())
+                self.dispatcher.requeue(member.id)
+                return False
+            agent_gone = self._watch(agent_leg)
+            self.backend.answered(agent.name, member.id, self.worker_id, self.lease, self.clock())
+            try:
+                customer_leg = self.esl.originate(q.callback_dial.format(number=member.callback_number), "&park", {
+                    "origination_caller_id_number": q.name, "fsapp_callback": member.id,
+                    "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
+            except ESLError as exc:
+                self._kill(agent_leg)
+                self._unwatch(agent_leg)
+                self.backend.release(agent.name, member.id, self.worker_id, OfferResult.CANCELLED, self.clock())
+                attempts = member.callback_attempts + 1
+                log.info("callback: customer not reached", extra={"attempt": attempts, "error": str(exc)})
+                if attempts >= q.callback_max_attempts:
+                    self._record("abandoned", member, agent=agent.name)
+                    self.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
+                                          "attempts": attempts, "at": self.clock()})
+                    return True
+                retry_at = self.clock() + q.callback_retry_delay
+                self.dispatcher.requeue(member.id, callback_attempts=attempts,
+                                        not_before=max(retry_at, self._business_time(q, retry_at)))
+                return False
+            answered_at = self.clock()
+            self._record("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
+            customer_gone = self._watch(customer_leg)
+            talk = 0.0
+            try:
+                self.esl.uuid_bridge(agent_leg, customer_leg)
+                self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
+                talk = self.clock() - answered_at
+            except ESLError as exc:
+                log.warning("callback bridge failed", extra={"error": str(exc)})
+            finally:
+                for leg in (agent_leg, customer_leg):
+                    self._kill(leg)
+                self._unwatch(agent_leg, customer_leg)
+                self.backend.release(agent.name, member.id, self.worker_id, OfferResult.COMPLETED,
+                                     self.clock(), talk)
+                self.backend.record_handle_time(q.name, talk + agent.wrap_up_time)
+                self._set_affinity(member.callback_number, agent.name, answered_at)
+            self.backend.publish({"event": "callback-completed", "queue": q.name, "member": member.id,
+                                  "agent": agent.name, "at": self.clock()})
+            return True
+        finally:
+            keeper.kill(block=False)
+
+    def _wait_either(self, leg_a: str, gone_a: AsyncResult, leg_b: str, gone_b: AsyncResult) -> None:
+        """Until one of two legs hangs up: CHANNEL_HANGUP events, with uuid_exists every
+        lease/3 as the safety net for an event lost across a reconnect."""
+        while True:
+            if gevent.wait([gone_a, gone_b], timeout=self.lease / 3, count=1):
+                return
+            try:
+                if not self.esl.uuid_exists(leg_a) or not self.esl.uuid_exists(leg_b):
+                    return
+            except ESLError:
+                continue
+
     # -- affinity and records ----------------------------------------------------------------------
     def _affinity(self, caller: str) -> tuple[str, float]:
         if not caller:
             return "", 0.0
-        raw = self.backend.get_meta(f"affinity:{caller}")
+        raw = self.backend.recall(f"affinity:{caller}")
         if not raw:
             return "", 0.0
         agent, _, at = raw.partition("|")
         return agent, float(at or 0)
 
     def _set_affinity(self, caller: str, agent: str, at: float) -> None:
-        if caller:
-            self.backend.set_meta(f"affinity:{caller}", f"{agent}|{at:.3f}")
+        days = max((q.affinity_days for q in self.config.queues.values()), default=0.0)
+        if caller and days:
+            self.backend.remember(f"affinity:{caller}", f"{agent}|{at:.3f}", days * 86400)
 
     def _record(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
                 position: int | None = None) -> None:
         """Queue events for the reports (fsapp_queue_events through the store's outbox) and
         as a CUSTOM event on the switch (fsapp::queue) for anyone listening there."""
-        self._event_serial += 1
         if self.store is not None:
             row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
                    "agent_id": agent or None, "queue_position": position,

@@ -17,13 +17,33 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def open_state(cfg, now: float | None = None) -> tuple[RoutingConfig, StateBackend]:
-    """(routing config, seeded backend) from an fsapp Config's [routing] section."""
+def open_state(cfg, now: float | None = None, store=None) -> tuple[RoutingConfig, StateBackend]:
+    """(routing config, seeded backend) from an fsapp Config's [routing] section. Queues
+    of routing.yaml's `queues_query` are read through the store (made from [store] when
+    none is given)."""
     section = cfg.section("routing")
     routing = load_routing(section["config"])
+    if routing.queues_query:
+        from fsapp.routing.config import add_sql_queues
+        if store is None:
+            from fsapp.store import Store
+            store = Store.from_config(cfg)
+        add_sql_queues(routing, store.query(routing.queues_query, {}), f"query {routing.queues_query}")
     backend = make_backend(section["backend"], section["redis_url"], section.get("redis_prefix", "fsapp:"))
     seed_backend(routing, backend, time.time() if now is None else now)
     return routing, backend
+
+
+def load_calendars_for(routing: RoutingConfig) -> dict:
+    """The calendars file named in routing.yaml (`calendars:`), relative to routing.yaml."""
+    from pathlib import Path
+    from fsapp.calendar import load_calendars
+    if not routing.calendars_file:
+        return {}
+    path = Path(routing.calendars_file)
+    if not path.is_absolute() and routing.path and not path.exists():
+        path = Path(routing.path).parent / path
+    return load_calendars(path)
 
 
 def queue_status(routing: RoutingConfig, backend: StateBackend, name: str, now: float) -> dict:

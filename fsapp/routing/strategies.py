@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from fsapp.routing.model import AgentRecord, Member, Queue
@@ -46,12 +46,11 @@ class Strategy:
     mod_callcenter: bool = True
 
     def ring_count(self, queue: Queue, waited: float, available: int) -> int:
-        """How many of the ordered agents to ring at the same time."""
+        """How many of the ordered agents to ring at once when an offer starts
+        (ring-progressively starts with one; the Router adds one every
+        ring-progressively-delay seconds while they ring)."""
         if self.name == "ring-all":
             return available
-        if self.name == "ring-progressively":
-            step = max(queue.ring_progressively_delay, 0.001)
-            return min(available, 1 + int(waited // step))
         return 1
 
 
@@ -227,5 +226,5 @@ def member_score(queue: Queue, member: Member, now: float) -> float:
 def order_members(queue: Queue, members: list[Member], now: float) -> list[Member]:
     """Waiting members best first: score, then arrival, then id (a total order)."""
     from fsapp.routing.model import MemberState
-    waiting = [m for m in members if m.state == MemberState.WAITING]
+    waiting = [m for m in members if m.state == MemberState.WAITING and m.not_before <= now]
     return sorted(waiting, key=lambda m: (-member_score(queue, m, now), m.joined_at, m.id))

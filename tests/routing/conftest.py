@@ -3,7 +3,6 @@ import uuid
 import pytest
 
 from fsapp.routing.backend import MemoryBackend
-from fsapp.routing.model import AgentConfig, AgentStatus
 
 
 @pytest.fixture(params=["memory", "redis"])

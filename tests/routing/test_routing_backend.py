@@ -144,3 +144,19 @@ def test_racing_claims_one_winner(backend):
             for i in range(40)]
     gevent.joinall(jobs, timeout=20)
     assert results.count(True) == 1 and len(results) == 40
+
+
+def test_on_demand_agent_breaks_after_one_call(backend):
+    add_agents(backend, 1, status=AgentStatus.AVAILABLE_ON_DEMAND)
+    assert backend.claim("1001", "m1", "w1", 30, 10.0)
+    backend.answered("1001", "m1", "w1", 30, 11.0)
+    backend.release("1001", "m1", "w1", OfferResult.COMPLETED, 20.0, 9.0)
+    assert backend.get_agent("1001").status == AgentStatus.ON_BREAK
+
+
+def test_remember_expires(backend):
+    backend.remember("affinity:138", "1001|5.0", 0.3)
+    assert backend.recall("affinity:138") == "1001|5.0"
+    assert backend.recall("nothing") is None
+    gevent.sleep(0.5)
+    assert backend.recall("affinity:138") is None

@@ -154,3 +154,15 @@ def test_two_dispatchers_share_agents_fairly(setup):
     assert second.wait(0) is None
     d2.dispatch_once()
     assert first.wait(0).agents[0].name == "a1"
+
+
+def test_foreign_member_nobody_can_serve_does_not_block_ours(setup):
+    """Worker 2's earlier caller needs a skill no free agent has: worker 1's caller
+    behind it still gets the free agent at once."""
+    d, clock, be = setup
+    d2 = Dispatcher(be, d.config, "w2", lease=30, clock=clock)
+    be.set_status("a2", AgentStatus.ON_BREAK, clock.t)
+    d2.join(Member("needs-klingon", "sales", joined_at=clock.t, skills={"klingon": 5}))
+    ours = d.join(Member("plain", "sales", joined_at=clock.t + 1))
+    d.dispatch_once()
+    assert ours.wait(0).agents[0].name == "a1"

@@ -20,6 +20,7 @@ queues:
     strategy: top-down
     moh-sound: "{MOH}"
     offer-timeout: 3
+    affinity-days: 7
     overflow:
       - {{after: 30, queue: experts}}
   experts:
@@ -52,13 +53,18 @@ def acd(backend):
     esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
     router = Router(cfg, backend, esl, worker_id="w-test", lease=10.0).start()
     outcomes = {}
+    after = {}
 
     def handler(call):
         call.answer()
         queue = call.destination.split("-")[1]
         outcome = outcomes[call.uuid] = router.enqueue(call, queue, timeout=60)
         if outcome.kind != "answered" and not call.ended:
-            call.hangup()      # a flow would go on to outcome.target (mailbox, ...)
+            # a flow goes on to outcome.target (mailbox, ...): its next prompt must play
+            # at once, not queue behind the hold music
+            began = time.monotonic()
+            after[call.uuid] = (call.playback("silence_stream://300", timeout=5), time.monotonic() - began)
+            call.hangup()
 
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
     sw.dialplan.add(r"^q-\w+$", Socket(f"127.0.0.1:{server.port} async full"))
@@ -66,7 +72,7 @@ def acd(backend):
     class Acd:
         pass
     a = Acd()
-    a.sw, a.router, a.backend, a.outcomes, a.esl = sw, router, backend, outcomes, esl
+    a.sw, a.router, a.backend, a.outcomes, a.esl, a.after = sw, router, backend, outcomes, esl, after
 
     def call(queue, steps, caller_id="13800138000", timeout=40):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(timeout)
@@ -94,6 +100,8 @@ def test_answered_bridged_then_wrap_up(acd):
     assert rec.ready_at >= rec.last_bridge_end + 2 - 0.01          # wrap-up-time
     assert acd.backend.members("sales") == []
     assert acd.backend.handle_times("sales")
+    # the caller is remembered for last-agent affinity: the next call goes to 1001 first
+    assert acd.backend.recall("affinity:13800138000").startswith("1001|")
 
 
 def test_no_answer_busy_reject_then_next_agent(acd):
@@ -133,9 +141,12 @@ def test_caller_hangs_up_while_agent_rings(acd):
 
 
 def test_overflow_when_nobody_answers_in_time(acd):
-    _, outcome = acd.call("experts", [Wait(10)])
+    report, outcome = acd.call("experts", [Wait(10)])
     assert (outcome.kind, outcome.target) == ("overflow", "flow:mailbox")
     assert outcome.waited_s >= 0.9
+    response, seconds = acd.after[report.uuid]
+    assert response == "FILE PLAYED" and seconds < 3, (response, seconds)   # hold music stopped
+    assert report.heard[-1] == "silence_stream://300"
 
 
 def test_ring_all_first_answer_wins_other_cancelled(acd):
@@ -148,3 +159,268 @@ def test_ring_all_first_answer_wins_other_cancelled(acd):
             gevent.sleep(0.05)
     assert slow.calls[0]["answered_at"] is None
     assert acd.backend.get_agent("1001").ready_at <= time.time()
+
+
+CALLBACK_CONFIG = f"""
+queues:
+  cb:
+    moh-sound: "{MOH}"
+    leave-key: "1"
+    leave-target: callback
+    callback-dial: "user/{{number}}"
+    callback-max-attempts: 2
+    callback-retry-delay: 0.5
+    offer-timeout: 3
+agents:
+  "1001": {{contact: user/1001, status: On Break, wrap-up-time: 0}}
+tiers:
+  - {{queue: cb, agent: "1001"}}
+"""
+
+
+@pytest.fixture
+def cb_acd(backend):
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    cfg = loads_routing(CALLBACK_CONFIG, "cb.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    router = Router(cfg, backend, esl, worker_id="w-cb", lease=10.0).start()
+    outcomes = {}
+
+    def handler(call):
+        call.answer()
+        outcomes[call.uuid] = router.enqueue(call, "cb", timeout=60)
+        if not call.ended:
+            call.hangup()
+
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
+    sw.dialplan.add(r"^5000$", Socket(f"127.0.0.1:{server.port} async full"))
+    events = []
+    backend.subscribe(events.append)
+    yield sw, router, backend, outcomes, events
+    router.stop()
+    server.stop(timeout=2)
+    esl.stop()
+    sw.stop()
+
+
+def _wait_event(events, name, timeout=20):
+    with gevent.Timeout(timeout):
+        while not any(e.get("event") == name for e in events):
+            gevent.sleep(0.05)
+    return next(e for e in events if e.get("event") == name)
+
+
+def test_leave_key_gives_callback_agent_first_then_customer(cb_acd):
+    from fsapp.sim import Press
+    sw, router, backend, outcomes, events = cb_acd
+    agent = sw.add_agent("1001", ring_s=0.2, talk_s=1.0)
+    customer = sw.add_agent("13800138000", ring_s=0.2, talk_s=5.0)
+    report = sw.place_call(CallerScript(dial="5000", caller_id="13800138000",
+                                        steps=[Wait(0.5), Press("1"), Wait(10)])).wait(30)
+    outcome = outcomes[report.uuid]
+    assert outcome.kind == "callback" and outcome.target.startswith("callback-"), outcome
+    member = backend.get_member(outcome.target)
+    assert member.callback_number == "13800138000"
+    assert abs(member.joined_at - outcome.joined_at) < 0.01           # the caller keeps its place
+    assert not agent.calls                                              # agent on break: nothing yet
+    backend.set_status("1001", AgentStatus.AVAILABLE, time.time())
+    done = _wait_event(events, "callback-completed")
+    assert done["agent"] == "1001"
+    assert agent.calls[0]["answered_at"] <= customer.calls[0]["offered_at"]   # agent first
+    assert customer.calls[0]["answered_at"] is not None
+    assert backend.get_member(outcome.target) is None
+    assert backend.get_agent("1001").calls_answered == 1
+
+
+def test_callback_retries_then_gives_up(cb_acd):
+    sw, router, backend, outcomes, events = cb_acd
+    sw.add_agent("1001", ring_s=0.1, talk_s=1.0)
+    customer = sw.add_agent("13900000000", ring_s=0.1, answer="busy")
+    backend.set_status("1001", AgentStatus.AVAILABLE, time.time())
+    cb = router.request_callback("cb", "13900000000")
+    failed = _wait_event(events, "callback-failed")
+    assert failed["member"] == cb and failed["attempts"] == 2
+    assert len(customer.calls) == 2
+    assert backend.get_member(cb) is None
+    assert backend.get_agent("1001").ready_at <= time.time()           # not the agent's fault
+    with pytest.raises(ValueError, match="digits only"):
+        router.request_callback("cb", "call me maybe")
+
+
+class RecordingStore:
+    """Store stand-in that validates each row against the store's real table schema
+    (fsapp.store.rows.prepare_row) and keeps it."""
+
+    def __init__(self):
+        self.rows = []
+
+    def write(self, kind, row, key):
+        from fsapp.store.rows import prepare_row
+        prepare_row(kind, dict(row), key)     # raises on an unknown column or a missing value
+        self.rows.append((kind, row, key))
+        return "written"
+
+
+def test_router_from_config_starts_lazily_records_events_and_takes_skill_names(tmp_path, monkeypatch):
+    from fsapp import config as config_mod
+    from fsapp.routing.router import normalize_skills
+    assert normalize_skills(["cantonese", "billing:4"]) == {"cantonese": 1, "billing": 4}
+    assert normalize_skills({"x": "3"}) == {"x": 3}
+    with pytest.raises(ValueError, match="name:level"):
+        normalize_skills(["x:high"])
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    sw.add_agent("1001", ring_s=0.1, talk_s=0.3)
+    sw.add_agent("1002", ring_s=0.1, talk_s=0.3)
+    routing_yaml = tmp_path / "routing.yaml"
+    routing_yaml.write_text(f"""
+queues:
+  sales: {{moh-sound: "{MOH}"}}
+agents:
+  "1001": {{contact: user/1001, status: Available}}
+  "1002": {{contact: user/1002, status: Available, skills: {{cantonese: 6}}}}
+tiers:
+  - {{queue: sales, agent: "1001", position: 1}}
+  - {{queue: sales, agent: "1002", position: 2}}
+""")
+    cfg = config_mod.load(None, env={"FSAPP_ESL_PORT": str(sw.esl_port), "FSAPP_ESL_PASSWORD": "ClueCon",
+                                     "FSAPP_ROUTING_CONFIG": str(routing_yaml)})
+    store = RecordingStore()
+    router = Router.from_config(cfg, store=store)        # what the flow runtime does
+    outcomes = {}
+
+    def handler(call):
+        call.answer()
+        outcomes[call.uuid] = router.enqueue(call, "sales", skills=["cantonese"])
+
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
+    sw.dialplan.add(r"^5000$", Socket(f"127.0.0.1:{server.port} async full"))
+    try:
+        report = sw.place_call(CallerScript(dial="5000", steps=[Wait(10)])).wait(30)
+        with gevent.Timeout(10):
+            while report.uuid not in outcomes:
+                gevent.sleep(0.05)
+        assert outcomes[report.uuid].agent == "1002"        # the only agent with the skill
+        events = [(row["event"], row.get("agent_id")) for kind, row, key in store.rows if kind == "queue_event"]
+        assert events == [("enter", None), ("answered", "1002")]
+    finally:
+        router.stop()
+        server.stop(timeout=2)
+        router.esl.stop()
+        sw.stop()
+
+
+PROGRESSIVE = f"""
+queues:
+  prog:
+    strategy: ring-progressively
+    ring-progressively-delay: 0.5
+    moh-sound: "{MOH}"
+    offer-timeout: 5
+  resume:
+    moh-sound: "{MOH}"
+    abandoned-resume-allowed: true
+    discard-abandoned-after: 60
+agents:
+  "1001": {{contact: user/1001, status: Available}}
+  "1002": {{contact: user/1002, status: Available}}
+  "1003": {{contact: user/1003, status: On Break}}
+tiers:
+  - {{queue: prog, agent: "1001", position: 1}}
+  - {{queue: prog, agent: "1002", position: 2}}
+  - {{queue: resume, agent: "1003"}}
+"""
+
+
+@pytest.fixture
+def prog_acd(backend):
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    cfg = loads_routing(PROGRESSIVE, "prog.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    router = Router(cfg, backend, esl, worker_id="w-prog", lease=10.0).start()
+    outcomes = {}
+
+    def handler(call):
+        call.answer()
+        outcomes[call.uuid] = router.enqueue(call, call.destination.split("-")[1], timeout=60)
+        if not call.ended:
+            call.hangup()
+
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
+    sw.dialplan.add(r"^q-\w+$", Socket(f"127.0.0.1:{server.port} async full"))
+
+    def call(queue, steps, caller_id="13800138000"):
+        report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(30)
+        with gevent.Timeout(15):
+            while report.uuid not in outcomes:
+                gevent.sleep(0.05)
+        return outcomes[report.uuid]
+    yield sw, backend, call
+    router.stop()
+    server.stop(timeout=2)
+    esl.stop()
+    sw.stop()
+
+
+def test_ring_progressively_adds_agents_while_ringing(prog_acd):
+    sw, backend, call = prog_acd
+    first = sw.add_agent("1001", ring_s=4, talk_s=1)
+    sw.add_agent("1002", ring_s=0.2, talk_s=0.3)
+    outcome = call("prog", [Wait(15)])
+    assert outcome.agent == "1002", outcome
+    assert first.calls and first.calls[0]["answered_at"] is None      # rang first, then cancelled
+    assert first.calls[0]["ended_at"] - first.calls[0]["offered_at"] < 3
+
+
+def test_abandoned_caller_resumes_place(prog_acd):
+    sw, backend, call = prog_acd
+    first = call("resume", [Wait(1.0), Hangup()])
+    assert first.kind == "abandoned"
+    again = call("resume", [Wait(0.5), Hangup()])
+    assert again.joined_at == pytest.approx(first.joined_at, abs=0.01)
+    other = call("resume", [Wait(0.3), Hangup()], caller_id="13900000000")
+    assert other.joined_at > first.joined_at + 1
+
+
+def test_hold_music_and_periodic_announcements(backend):
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    cfg = loads_routing(f"""
+queues:
+  wait:
+    moh-sound: "{MOH}"
+    announce-sound: "silence_stream://200"
+    announce-frequency: 1
+    announce-position: true
+agents:
+  "1001": {{contact: user/1001, status: On Break}}
+tiers:
+  - {{queue: wait, agent: "1001"}}
+""", "wait.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    router = Router(cfg, backend, esl, worker_id="w-wait", lease=10.0).start()
+    outcomes = {}
+
+    def handler(call):
+        call.answer()
+        outcomes[call.uuid] = router.enqueue(call, "wait")
+
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
+    sw.dialplan.add(r"^5000$", Socket(f"127.0.0.1:{server.port} async full"))
+    try:
+        # a cycle: 1 s music, 0.2 s announcement, position and minutes (say, 0.5 s each)
+        report = sw.place_call(CallerScript(dial="5000", steps=[Wait(5.5), Hangup()])).wait(30)
+        with gevent.Timeout(10):
+            while report.uuid not in outcomes:
+                gevent.sleep(0.05)
+        assert outcomes[report.uuid].kind == "abandoned"
+        heard = report.heard
+        assert heard[0] == MOH
+        assert heard.count("silence_stream://200") >= 2, heard      # every second
+        assert heard.count(MOH) >= 2                                  # music resumes after each
+    finally:
+        router.stop()
+        server.stop(timeout=2)
+        esl.stop()
+        sw.stop()
