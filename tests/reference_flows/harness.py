@@ -33,13 +33,22 @@ FLOWS = ROOT / "ivr_flows"
 SOUNDS = ROOT / "sounds"
 QUERIES = ROOT / "queries"
 BEEP = "tone_stream://%(500,0,1000)"
-SCALE = 10.0            # emulated seconds per wall second
+SCALE = 20.0            # emulated seconds per wall second
 CALL_TIMEOUT = 90.0     # wall seconds one scripted call may take
 
 # Moments the business calendars (calendars.yaml) put the lines in a known mode.
 DAY = dt.datetime(2026, 11, 30, 10, 0)        # Monday: hotline day service, utility office open
 NIGHT = dt.datetime(2026, 11, 30, 23, 30)     # Monday night: hotline self-service only
 HOLIDAY = dt.datetime(2026, 10, 1, 10, 0)     # National Day: hotline holiday service
+
+
+SILENCE_END = 5.0       # seconds of silence that end a recording (the flows' record nodes)
+
+
+def WaitPrompt(match: str, after: str = "end", timeout: float = 900.0):  # noqa: N802 - a caller step
+    """fsapp.sim.WaitPrompt with room for long readouts (a bill is over a minute of audio)."""
+    from fsapp.sim import WaitPrompt as _WaitPrompt
+    return _WaitPrompt(match, after=after, timeout=timeout)
 
 
 def build_sounds() -> Catalog:
@@ -63,6 +72,18 @@ def wav_seconds(path: str | Path) -> float:
     with wave.open(str(path), "rb") as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2), path
         return w.getnframes() / w.getframerate()
+
+
+def recording_problem(path: str | None, speech: float, tail: float) -> str | None:
+    """None when the WAV holds the caller's speech plus `tail` seconds (the silence that
+    ended it). The record command starts a moment after the beep ends (the round trip to
+    fsapp, up to ~0.8 emulated seconds on a loaded machine), so the start may be clipped."""
+    if path is None:
+        return "no recording was made"
+    length = wav_seconds(path)
+    if not speech + tail - 1.0 <= length <= speech + tail + 0.5:
+        return f"{path} is {length:.2f} s; expected {speech} s of speech + {tail} s"
+    return None
 
 
 @dataclass
@@ -157,3 +178,67 @@ def run_all(jobs: dict) -> dict:
         else:
             out[name] = g.value if g.successful() else g.exception
     return out
+
+
+class DbProxy:
+    """A TCP relay in front of a database server, so a test can "stop the database" for
+    its own Store alone: cut() drops every connection and refuses new ones, restore()
+    accepts again. The shared servers of scripts/services.sh keep running for everyone."""
+
+    def __init__(self, host: str, port: int):
+        from gevent.server import StreamServer
+        self.target = (host, port)
+        self._server_cls = StreamServer
+        self._links: set = set()
+        self._server = StreamServer(("127.0.0.1", 0), self._relay)
+        self._server.start()
+        self.port = self._server.server_port
+
+    def odbc(self, odbc: str) -> str:
+        """The same connection string, through this proxy."""
+        import re
+        odbc = re.sub(r"(?i)(Server=)[^;]*", r"\g<1>127.0.0.1", odbc)
+        return re.sub(r"(?i)(Port=)[^;]*", lambda m: m.group(1) + str(self.port), odbc)
+
+    def _relay(self, client, _address) -> None:
+        from gevent import socket
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        self._links.update((client, upstream))
+
+        def pump(src, dst):
+            try:
+                while True:
+                    data = src.recv(65536)
+                    if not data:
+                        break
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.close()
+                    except OSError:
+                        pass
+                    self._links.discard(s)
+        gevent.joinall([gevent.spawn(pump, client, upstream), gevent.spawn(pump, upstream, client)])
+
+    def cut(self) -> None:
+        self._server.stop(timeout=1)
+        for s in list(self._links):
+            try:
+                s.close()
+            except OSError:
+                pass
+        self._links.clear()
+
+    def restore(self) -> None:
+        self._server = self._server_cls(("127.0.0.1", self.port), self._relay)
+        self._server.start()
+
+    def close(self) -> None:
+        self.cut()

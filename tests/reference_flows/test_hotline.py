@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from fsapp.say import render
-from fsapp.sim import Hangup, Press, Speak, WaitPrompt
+from fsapp.sim import Hangup, Press, Silence, Speak
 
-from .harness import BEEP, DAY, HOLIDAY, NIGHT, Line, check, digits, run_all, wav_seconds
+from .harness import (BEEP, DAY, HOLIDAY, NIGHT, SILENCE_END, Line, check, digits, recording_problem,
+                      run_all, wav_seconds, WaitPrompt)
 
 CALLER = "13800138000"
+
 
 
 def rows(store, table: str, uuid: str, order: str = "id") -> list[dict]:
@@ -28,7 +28,7 @@ def call_record(store, uuid: str) -> dict | None:
     return found[0] if found else None
 
 
-def check_recording(failures, name, result, store, seconds: float, ticket: dict | None,
+def check_recording(failures, name, result, store, speech: float, tail: float, ticket: dict | None,
                     recording_row: bool = True) -> None:
     """The WAV exists, has the length the caller spoke, and the rows point at it."""
     if len(set(result.report.recordings)) != 1:
@@ -36,8 +36,9 @@ def check_recording(failures, name, result, store, seconds: float, ticket: dict 
         return
     path = result.report.recordings[-1]
     length = wav_seconds(path)
-    if abs(length - seconds) > 0.6:
-        failures.append(f"{name}: recording is {length:.2f} s, the caller spoke {seconds} s")
+    problem = recording_problem(path, speech, tail)
+    if problem:
+        failures.append(f"{name}: recording: {problem}")
     if ticket is not None:
         check(failures, name, "ticket recording_path", path, ticket["recording_path"])
     recs = rows(store, "fsapp_recordings", result.report.uuid)
@@ -69,7 +70,7 @@ GREETING = ["hotline/welcome", "hotline/language_offer"]
 def mailbox_saved(line, store):
     name = "mailbox saved"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("1"), WaitPrompt(BEEP), Speak(4.0), Press("*"),
+        WaitPrompt("hotline/main_menu"), Press("1"), WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1),
         WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu")])
     f: list[str] = []
     serial = r.vars.get("serial", "")
@@ -82,11 +83,13 @@ def mailbox_saved(line, store):
         return f + [f"{name}: expected one ticket, got {tickets}\n{r.describe()}"]
     t = tickets[0]
     check(f, name, "ticket", {"serial": serial, "kind": "mailbox", "category": "citizen", "status": "accepted",
-                              "handling_unit": "data_entry", "caller_number": CALLER, "language": "zh-CN"},
-          {k: t[k] for k in ("serial", "kind", "category", "status", "handling_unit", "caller_number", "language")})
+                              "handling_unit": "data_entry", "caller_number": CALLER, "language": "zh-CN",
+                              "reminder_at": DAY + dt.timedelta(days=2)},
+          {k: t[k] for k in ("serial", "kind", "category", "status", "handling_unit", "caller_number", "language",
+                             "reminder_at")})
     if not t["menu_path"].endswith("main_menu>mailbox>mailbox_intro>mailbox_serial>mailbox_record>mailbox_ticket"):
         f.append(f"{name}: menu_path {t['menu_path']!r}")
-    check_recording(f, name, r, store, 4.0, t)
+    check_recording(f, name, r, store, 4.0, SILENCE_END, t)
     cr = call_record(store, r.report.uuid)
     check(f, name, "call record", ("hotline_12345", "goodbye", "NORMAL_CLEARING", "zh-CN", "12345"),
           cr and (cr["flow"], cr["outcome"], cr["hangup_cause"], cr["language"], cr["destination"]))
@@ -97,8 +100,8 @@ def complaint_english_listen_rerecord(line, store):
     name = "English complaint, listen, record again"
     r = line.call("12345", start("2") + [
         WaitPrompt("hotline/main_menu"), Press("2"), WaitPrompt("hotline/complaint/category_menu"), Press("2"),
-        WaitPrompt(BEEP), Speak(4.0), Press("*"), WaitPrompt("hotline/review_menu"), Press("1"),
-        WaitPrompt("hotline/review_menu"), Press("2"), WaitPrompt(BEEP), Speak(2.5), Press("*"),
+        WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu"), Press("1"),
+        WaitPrompt("hotline/review_menu"), Press("2"), WaitPrompt(BEEP), Speak(2.5), Silence(SILENCE_END + 1),
         WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu"), Press("1"),
         WaitPrompt("hotline/serial_menu"), Press("*"), WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
@@ -117,7 +120,7 @@ def complaint_english_listen_rerecord(line, store):
     check(f, name, "ticket", {"serial": serial, "kind": "complaint", "category": "power", "language": "en-US",
                               "summary": "power complaint, voice recording"},
           {k: t[k] for k in ("serial", "kind", "category", "language", "summary")})
-    check_recording(f, name, r, store, 2.5, t)
+    check_recording(f, name, r, store, 2.5, SILENCE_END, t)
     cr = call_record(store, r.report.uuid)
     check(f, name, "call record outcome", ("main_menu", "en-US"), cr and (cr["outcome"], cr["language"]))
     return f
@@ -157,15 +160,31 @@ def consultation(line, store):
         WaitPrompt("hotline/consult/policy/menu"), Press("2"), WaitPrompt("hotline/consult/after_info"), Press("*"),
         WaitPrompt("hotline/consult/policy/menu"), Press("*"), WaitPrompt("hotline/consult/menu"), Press("3"),
         WaitPrompt("hotline/consult/howto/menu"), Press("1"), WaitPrompt("hotline/consult/after_info"), Press("#"),
-        WaitPrompt("hotline/main_menu"), Hangup()])
+        WaitPrompt("hotline/main_menu"), Press("4"), WaitPrompt("hotline/consult/menu"), Press("2"),
+        WaitPrompt("hotline/consult/guide/menu"), Press("3"), WaitPrompt("hotline/consult/after_info"), Press("*"),
+        WaitPrompt("hotline/consult/guide/menu"), Press("#"), WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
     check(f, name, "heard", GREETING + [
         "hotline/main_menu", "hotline/consult/menu", "hotline/consult/policy/menu",
         "hotline/consult/policy/social_security", "hotline/consult/after_info", "hotline/consult/policy/menu",
         "hotline/consult/menu", "hotline/consult/howto/menu", "hotline/consult/howto/id_card",
-        "hotline/consult/after_info", "hotline/main_menu"], r.heard)
+        "hotline/consult/after_info", "hotline/main_menu", "hotline/consult/menu", "hotline/consult/guide/menu",
+        "hotline/consult/guide/service_centers", "hotline/consult/after_info", "hotline/consult/guide/menu",
+        "hotline/main_menu"], r.heard)
     cr = call_record(store, r.report.uuid)
     check(f, name, "call record", ("main_menu",), cr and (cr["outcome"],))
+    return f
+
+
+def complaint_category(line, store, key: str, category: str):
+    name = f"complaint category {category}"
+    r = line.call("12345", start() + [
+        WaitPrompt("hotline/main_menu"), Press("2"), WaitPrompt("hotline/complaint/category_menu"), Press(key),
+        WaitPrompt(BEEP), Speak(1.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu"), Press("3"),
+        WaitPrompt("hotline/serial_menu"), Hangup()], caller_id="13911112222")
+    f: list[str] = []
+    tickets = [(t["kind"], t["category"], t["serial"]) for t in rows(store, "fsapp_tickets", r.report.uuid)]
+    check(f, name, "ticket", [("complaint", category, r.vars.get("serial"))], tickets)
     return f
 
 
@@ -225,14 +244,14 @@ def hangup_while_recording(line, store):
     check(f, name, "ticket", ("mailbox", "citizen", "mayor's mailbox voice message (caller hung up before saving)",
                               r.vars.get("serial")),
           (t["kind"], t["category"], t["summary"], t["serial"]))
-    check_recording(f, name, r, store, 3.0, t, recording_row=False)
+    check_recording(f, name, r, store, 3.0, 0.0, t, recording_row=False)
     return f
 
 
 def night_agent_key(line, store):
     name = "night: 0 leads to the mailbox"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("0"), WaitPrompt(BEEP), Speak(2.0), Press("*"),
+        WaitPrompt("hotline/main_menu"), Press("0"), WaitPrompt(BEEP), Speak(2.0), Silence(SILENCE_END + 1),
         WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu"), Press("*"),
         WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
@@ -292,6 +311,8 @@ def test_hotline_every_path(store, make_services):
             "complaint": lambda: complaint_english_listen_rerecord(day, store),
             "status": lambda: status_lookup(day, store, known),
             "consultation": lambda: consultation(day, store),
+            **{f"category_{cat}": (lambda k=key, c=cat: complaint_category(day, store, k, c))
+               for key, cat in (("1", "water"), ("3", "traffic"), ("4", "environment"), ("5", "other"))},
             "survey": lambda: survey_complete(day, store),
             "survey_hangup": lambda: survey_hangup(day, store),
             "wrong_input": lambda: wrong_and_missing_input(day, store),

@@ -1,6 +1,6 @@
 """Store overheads, as ratios against a baseline measured in the same process.
 
-    source /tmp/fsapp-services/env; .venv/bin/python tests/store/bench_store.py [N]
+    source /tmp/fsapp-services/env; .venv/bin/python bench/store.py [N]
 
 Prints, per database: the cost of a query through the thread pool + pool + breaker
 against the same pyodbc call made directly (baseline), and writes through the outbox:
