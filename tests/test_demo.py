@@ -30,6 +30,7 @@ def test_demo_places_calls_and_writes_what_callers_left(tmp_path):
     assert totals["survey_answer_rows"] >= 5
     assert totals["status_lookups"] >= 3
     assert totals["call_records"] == totals["calls"]
+    assert totals["node_visits"] > 10 * totals["calls"]  # per-node figures for the reports
     # the "0" calls reach emulated agents through the in-memory ACD
     assert totals["queue"].get("answered", 0) >= 1 and totals["queue"].get("abandoned", 0) >= 1
     assert totals["wall_seconds"] < 120

@@ -18,7 +18,7 @@ import gevent
 from fsapp import config as config_mod
 from fsapp.esl.outbound import OutboundServer
 from fsapp.flow.runtime import FlowHandler
-from fsapp.flow.trace import Recorder, fan_out, log_tracer
+from fsapp.flow.trace import Recorder, fan_out
 from fsapp.log import get_logger
 from fsapp.sim import CallerScript, RealClock, Socket, Switch
 
@@ -67,7 +67,7 @@ class DemoLine:
         for warning in handler.warnings:
             log.warning("demo: %s", warning)
         handler.services.clock = lambda: DEMO_TIME
-        handler.services.tracer = fan_out(recorder, handler.counter, log_tracer)
+        handler.services.tracer = fan_out(recorder, handler.services.tracer)  # keeps node-visit rows, counts, logs
         line = cls(workdir, cfg, switch, None, handler, recorder, scale)
         line.server = OutboundServer(line._run, ("127.0.0.1", 0), linger=5, app_timeout=300.0,
                                      command_timeout=15.0).start()

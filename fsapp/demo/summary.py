@@ -125,6 +125,7 @@ def print_summary(line: DemoLine, results: list[CallResult], wall_s: float, echo
         "survey_answer_rows": _rows(line, "SELECT COUNT(*) AS n FROM fsapp_survey_answers")[0]["n"]
         if line.store else 0,
         "call_records": _rows(line, "SELECT COUNT(*) AS n FROM fsapp_call_records")[0]["n"] if line.store else 0,
+        "node_visits": _rows(line, "SELECT COUNT(*) AS n FROM fsapp_node_visits")[0]["n"] if line.store else 0,
         "queue": {r["event"]: r["n"] for r in _rows(
             line, "SELECT event, COUNT(*) AS n FROM fsapp_queue_events GROUP BY event")},
         "wall_seconds": round(wall_s, 1),
@@ -145,6 +146,6 @@ def print_summary(line: DemoLine, results: list[CallResult], wall_s: float, echo
             if totals["survey_answers"] else ""))
     echo(f"  status lookups    {lookups}")
     echo("  queue events      " + (", ".join(f"{k} {v}" for k, v in sorted(totals["queue"].items())) or "none"))
-    echo(f"  call records      {totals['call_records']}")
+    echo(f"  call records      {totals['call_records']} (and {totals['node_visits']} node visits for the reports)")
     echo(f"  database          {line.workdir / 'fsapp.db'} (SQLite through the SQLite3 ODBC driver)")
     return totals

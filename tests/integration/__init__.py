@@ -1,0 +1,1 @@
+"""End-to-end tests: scripted calls on the emulator, fsapp's flows, a real PostgreSQL."""
