@@ -96,3 +96,16 @@ def test_help_still_works_with_a_bad_config(tmp_path):
     assert _run(tmp_path, "--config", "bad.toml", "--help").returncode == 0
     assert _run(tmp_path, "--config", "bad.toml", "queue", "--help").returncode == 1
     assert _run(tmp_path, "--config", "bad.toml", "queue", "list").returncode == 1
+
+
+def test_serve_flows_with_problems_is_a_clear_error_not_a_traceback(tmp_path):
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "bad.yaml").write_text("flow: bad\nnumbers: ['1']\nlanguages: [en-US]\nstart: a\n"
+                                     "nodes:\n  a: {play: common/goodbye, next: nowhere}\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "serve", "--flows", str(flows),
+                           "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "bad.yaml:6:" in proc.stderr and "nowhere" in proc.stderr

@@ -47,7 +47,12 @@ def flows_handler(flows_dir: str, cfg):
         raise click.ClickException(
             f"--flows needs fsapp.flow.runtime.make_handler(flows_dir, cfg), which is not "
             f"available in this build ({exc}); use --app module:function instead") from None
-    return make_handler(str(path), cfg)
+    try:
+        return make_handler(str(path), cfg)
+    except runtime.FlowLoadError as exc:  # every problem, file:line:col, as `fsapp validate` prints
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:           # e.g. another serve already owns [flows] control
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

@@ -228,7 +228,23 @@ def make_handler(flows_dir, cfg) -> FlowHandler:
     handler = FlowHandler(flows_dir, cfg)
     control = cfg.get("flows", "control") if cfg is not None else None
     handler.listen(control or None)
+    gevent.spawn(_start_router, handler)
     return handler
+
+
+def _start_router(handler: FlowHandler) -> None:
+    """Start the ACD with the worker, not at its first queued call, so the reconciler
+    repairs what a previous run of this worker left (stuck agents, orphaned members) and
+    its callbacks are adopted at once. If FreeSWITCH is not reachable yet, the router's
+    first enqueue starts it again."""
+    router = getattr(handler.services, "router", None)
+    if router is None or not hasattr(router, "start"):
+        return
+    try:
+        router.start()
+    except Exception as exc:  # FreeSWITCH down at start: not fatal, see the docstring
+        log.warning("router not started yet; it starts with the first queued call",
+                    extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 def request(socket_path: str | os.PathLike, what: str, timeout: float = 30.0) -> dict:

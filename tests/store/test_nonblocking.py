@@ -42,7 +42,11 @@ def test_fifty_calls_progress_while_one_waits_on_a_slow_query(pg_database, make_
     slow_done = slow.value
     assert slow_done - start >= 2.0
     assert len(finished) == 50
-    # Every call finished while the 2 s query was still running: none waited for it.
-    assert all(when < slow_done for _, when in finished), [when - start for _, when in finished]
+    # Calls finished while the 2 s query was still running: they did not wait for it. (On an
+    # idle machine all 50 do; the bar is half so that a loaded CI machine, where 250 queries
+    # through 6 connections can take longer than 2 s, does not flake. Were pyodbc on the hub,
+    # none would.)
+    early = sum(1 for _, when in finished if when < slow_done)
+    assert early >= 25, [round(when - start, 2) for _, when in finished]
     # The hub never stalled anywhere near the length of the slow query.
     assert max(gaps) < 1.0
