@@ -479,12 +479,21 @@ class Session:
 
     def _k_queue(self, node: Node, frame: _Frame):
         a = node.args
-        router = self.s.need("router", node.name)
         kwargs = {"priority": int(self.evaluate(a["priority"], frame) or 0),
                   "skills": list(a["skills"]) or None}
         if a["timeout"]:
             kwargs["timeout"] = a["timeout"]
-        outcome = router.enqueue(self.call, a["queue"], **kwargs)
+        try:
+            outcome = self.s.need("router", node.name).enqueue(self.call, a["queue"], **kwargs)
+        except CallHangup:
+            raise
+        except Exception as exc:  # the ACD's state or FreeSWITCH is unreachable: never drop the caller
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._trace("error", error=self.error, queue=a["queue"])
+            for label in ("on_error", "on_overflow"):
+                if a.get(label):
+                    return a[label], label
+            raise
         kind, target = getattr(outcome, "kind", str(outcome)), getattr(outcome, "target", None)
         self._trace("input", queue=a["queue"], outcome=kind, agent=target, valid=True)
         if a["into"]:

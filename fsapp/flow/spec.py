@@ -209,6 +209,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("on_overflow", "target", "Node on overflow; default: hang up."),
         F("on_timeout", "target", "Node when the wait timed out; default: hang up."),
         F("on_callback", "target", "Node when the caller chose a callback; default: hang up."),
+        F("on_error", "target", "Node when routing fails (Redis or FreeSWITCH's event socket "
+          "unreachable); default: on_overflow, so the caller still reaches the fallback."),
     ), primary="queue", waits=True, ends=True),
     Kind("transfer", "Transfer the call: to an extension (dialplan), a number (bridge), or "
          "another flow.", (

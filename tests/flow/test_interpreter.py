@@ -259,6 +259,30 @@ def test_queue_outcomes():
     assert outcome.reason == "caller_hangup"
 
 
+class BrokenRouter:
+    """What Router.enqueue does when Redis (or FreeSWITCH's event socket) is unreachable."""
+
+    def enqueue(self, call, queue, **kw):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+def test_queue_failure_takes_on_error_else_the_overflow_path():
+    nodes = """
+        welcome: {queue: {queue: hotline_agents, on_overflow: mailbox, on_error: sorry}}
+        sorry: {hangup: {prompt: common/goodbye}}
+        mailbox: {hangup: {}}
+    """
+    outcome, _, _, _ = run(nodes, router=BrokenRouter())
+    assert outcome.trail == ["welcome", "sorry"] and outcome.reason == "hangup"
+    outcome, _, _, _ = run("""
+        welcome: {queue: {queue: hotline_agents, on_overflow: mailbox}}
+        mailbox: {hangup: {}}
+    """, router=BrokenRouter())
+    assert outcome.trail == ["welcome", "mailbox"]   # the caller still reaches the fallback
+    outcome, _, _, _ = run("welcome: {queue: {queue: hotline_agents}}\n", router=BrokenRouter())
+    assert outcome.reason == "error" and "Connection refused" in outcome.error
+
+
 def test_transfer_extension_number_and_flow():
     outcome, call, _, _ = run("welcome: {transfer: {extension: '1001', context: agents}}\n")
     assert outcome.reason == "transfer" and ("transfer", "1001 XML agents") in call.actions
