@@ -8,6 +8,7 @@ every call of the line.
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 from fsapp.say import render
 from fsapp.sim import Hangup, Press, Silence, Speak
@@ -56,10 +57,9 @@ def check_recording(failures, name, result, store, speech: float, tail: float, t
 
 def start(lang_key: str | None = None) -> list:
     """Greeting and language offer; None stays in Mandarin by pressing nothing."""
-    steps = [WaitPrompt("hotline/language_offer")]
-    if lang_key:
-        steps.append(Press(lang_key))
-    return steps
+    if lang_key:     # keys are pressed as the question starts: no race with its timeout
+        return [WaitPrompt("hotline/language_offer", after="start"), Press(lang_key)]
+    return [WaitPrompt("hotline/language_offer")]
 
 
 GREETING = ["hotline/welcome", "hotline/language_offer"]
@@ -70,8 +70,8 @@ GREETING = ["hotline/welcome", "hotline/language_offer"]
 def mailbox_saved(line, store):
     name = "mailbox saved"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("1"), WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1),
-        WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu")])
+        WaitPrompt("hotline/main_menu", after="start"), Press("1"), WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1),
+        WaitPrompt("hotline/review_menu", after="start"), Press("3"), WaitPrompt("hotline/serial_menu")])
     f: list[str] = []
     serial = r.vars.get("serial", "")
     check(f, name, "heard", GREETING + [
@@ -96,14 +96,30 @@ def mailbox_saved(line, store):
     return f
 
 
+def mailbox_discarded(line, store):
+    name = "mailbox message discarded"
+    r = line.call("12345", start() + [
+        WaitPrompt("hotline/main_menu", after="start"), Press("1"), WaitPrompt(BEEP), Speak(2.0),
+        Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu", after="start"), Press("4"),
+        WaitPrompt("hotline/main_menu", after="start"), Hangup()], caller_id="13700137000")
+    f: list[str] = []
+    check(f, name, "heard", GREETING + [
+        "hotline/main_menu", "hotline/mailbox/intro", "hotline/record_after_beep", BEEP, "hotline/review_menu",
+        "hotline/mailbox/discarded", "hotline/main_menu"], r.heard)
+    check(f, name, "tickets", [], rows(store, "fsapp_tickets", r.report.uuid))
+    check(f, name, "recordings", [], rows(store, "fsapp_recordings", r.report.uuid))
+    check(f, name, "recorded file removed", [False], [os.path.exists(p) for p in set(r.report.recordings)])
+    return f
+
+
 def complaint_english_listen_rerecord(line, store):
     name = "English complaint, listen, record again"
     r = line.call("12345", start("2") + [
-        WaitPrompt("hotline/main_menu"), Press("2"), WaitPrompt("hotline/complaint/category_menu"), Press("2"),
-        WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu"), Press("1"),
-        WaitPrompt("hotline/review_menu"), Press("2"), WaitPrompt(BEEP), Speak(2.5), Silence(SILENCE_END + 1),
-        WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu"), Press("1"),
-        WaitPrompt("hotline/serial_menu"), Press("*"), WaitPrompt("hotline/main_menu"), Hangup()])
+        WaitPrompt("hotline/main_menu", after="start"), Press("2"), WaitPrompt("hotline/complaint/category_menu", after="start"), Press("2"),
+        WaitPrompt(BEEP), Speak(4.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu", after="start"), Press("1"),
+        WaitPrompt("hotline/review_menu", after="start"), Press("2"), WaitPrompt(BEEP), Speak(2.5), Silence(SILENCE_END + 1),
+        WaitPrompt("hotline/review_menu", after="start"), Press("3"), WaitPrompt("hotline/serial_menu", after="start"), Press("1"),
+        WaitPrompt("hotline/serial_menu", after="start"), Press("*"), WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
     serial = r.vars.get("serial", "")
     say = digits("en-US", serial)
@@ -131,13 +147,13 @@ def status_lookup(line, store, known):
     closed, in_progress, unknown = known
     bad = unknown[:-1] + str((int(unknown[-1]) + 1) % 10)      # one mistyped digit: fails the check
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("3"),
-        WaitPrompt("hotline/status/enter_serial"), Press(closed), WaitPrompt("hotline/status/after_menu"), Press("1"),
-        WaitPrompt("hotline/status/enter_serial"), Press(in_progress), WaitPrompt("hotline/status/after_menu"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("3"),
+        WaitPrompt("hotline/status/enter_serial", after="start"), Press(closed), WaitPrompt("hotline/status/after_menu", after="start"), Press("1"),
+        WaitPrompt("hotline/status/enter_serial", after="start"), Press(in_progress), WaitPrompt("hotline/status/after_menu", after="start"),
         Press("1"),
-        WaitPrompt("hotline/status/enter_serial"), Press(unknown), WaitPrompt("hotline/status/after_menu"),
+        WaitPrompt("hotline/status/enter_serial", after="start"), Press(unknown), WaitPrompt("hotline/status/after_menu", after="start"),
         Press("1"),
-        WaitPrompt("hotline/status/enter_serial"), Press(bad), WaitPrompt("hotline/status/invalid_serial"),
+        WaitPrompt("hotline/status/enter_serial", after="start"), Press(bad), WaitPrompt("hotline/status/invalid_serial"),
         WaitPrompt("hotline/status/enter_serial"), Hangup()])
     f: list[str] = []
     check(f, name, "heard", GREETING + [
@@ -156,13 +172,13 @@ def status_lookup(line, store, known):
 def consultation(line, store):
     name = "consultation * back, # top"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("4"), WaitPrompt("hotline/consult/menu"), Press("1"),
-        WaitPrompt("hotline/consult/policy/menu"), Press("2"), WaitPrompt("hotline/consult/after_info"), Press("*"),
-        WaitPrompt("hotline/consult/policy/menu"), Press("*"), WaitPrompt("hotline/consult/menu"), Press("3"),
-        WaitPrompt("hotline/consult/howto/menu"), Press("1"), WaitPrompt("hotline/consult/after_info"), Press("#"),
-        WaitPrompt("hotline/main_menu"), Press("4"), WaitPrompt("hotline/consult/menu"), Press("2"),
-        WaitPrompt("hotline/consult/guide/menu"), Press("3"), WaitPrompt("hotline/consult/after_info"), Press("*"),
-        WaitPrompt("hotline/consult/guide/menu"), Press("#"), WaitPrompt("hotline/main_menu"), Hangup()])
+        WaitPrompt("hotline/main_menu", after="start"), Press("4"), WaitPrompt("hotline/consult/menu", after="start"), Press("1"),
+        WaitPrompt("hotline/consult/policy/menu", after="start"), Press("2"), WaitPrompt("hotline/consult/after_info", after="start"), Press("*"),
+        WaitPrompt("hotline/consult/policy/menu", after="start"), Press("*"), WaitPrompt("hotline/consult/menu", after="start"), Press("3"),
+        WaitPrompt("hotline/consult/howto/menu", after="start"), Press("1"), WaitPrompt("hotline/consult/after_info", after="start"), Press("#"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("4"), WaitPrompt("hotline/consult/menu", after="start"), Press("2"),
+        WaitPrompt("hotline/consult/guide/menu", after="start"), Press("3"), WaitPrompt("hotline/consult/after_info", after="start"), Press("*"),
+        WaitPrompt("hotline/consult/guide/menu", after="start"), Press("#"), WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
     check(f, name, "heard", GREETING + [
         "hotline/main_menu", "hotline/consult/menu", "hotline/consult/policy/menu",
@@ -179,8 +195,8 @@ def consultation(line, store):
 def complaint_category(line, store, key: str, category: str):
     name = f"complaint category {category}"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("2"), WaitPrompt("hotline/complaint/category_menu"), Press(key),
-        WaitPrompt(BEEP), Speak(1.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu"), Press("3"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("2"), WaitPrompt("hotline/complaint/category_menu", after="start"), Press(key),
+        WaitPrompt(BEEP), Speak(1.0), Silence(SILENCE_END + 1), WaitPrompt("hotline/review_menu", after="start"), Press("3"),
         WaitPrompt("hotline/serial_menu"), Hangup()], caller_id="13911112222")
     f: list[str] = []
     tickets = [(t["kind"], t["category"], t["serial"]) for t in rows(store, "fsapp_tickets", r.report.uuid)]
@@ -191,8 +207,8 @@ def complaint_category(line, store, key: str, category: str):
 def survey_complete(line, store):
     name = "opinion survey answered"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("5"), WaitPrompt("hotline/survey/q1_rating"), Press("4"),
-        WaitPrompt("hotline/survey/q2_used_services"), Press("1"), WaitPrompt("hotline/survey/q3_recommend"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("5"), WaitPrompt("hotline/survey/q1_rating", after="start"), Press("4"),
+        WaitPrompt("hotline/survey/q2_used_services", after="start"), Press("1"), WaitPrompt("hotline/survey/q3_recommend", after="start"),
         Press("2"), WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
     check(f, name, "heard", GREETING + [
@@ -210,7 +226,7 @@ def survey_complete(line, store):
 def survey_hangup(line, store):
     name = "opinion survey left half-way"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("5"), WaitPrompt("hotline/survey/q1_rating"), Press("2"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("5"), WaitPrompt("hotline/survey/q1_rating", after="start"), Press("2"),
         WaitPrompt("hotline/survey/q2_used_services", after="start"), Hangup()])
     f: list[str] = []
     answers = [(a["question"], a["answer"]) for a in rows(store, "fsapp_survey_answers", r.report.uuid)]
@@ -221,7 +237,7 @@ def survey_hangup(line, store):
 
 def wrong_and_missing_input(line, store):
     name = "wrong key, then silence, ends politely"
-    r = line.call("12345", start() + [WaitPrompt("hotline/main_menu"), Press("7")])
+    r = line.call("12345", start() + [WaitPrompt("hotline/main_menu", after="start"), Press("7")])
     f: list[str] = []
     check(f, name, "heard", GREETING + [
         "hotline/main_menu", "common/invalid_choice", "hotline/main_menu", "common/no_input", "hotline/main_menu",
@@ -235,7 +251,7 @@ def wrong_and_missing_input(line, store):
 def hangup_while_recording(line, store):
     name = "hang-up while recording the mailbox message"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("1"), WaitPrompt(BEEP), Speak(3.0), Hangup()])
+        WaitPrompt("hotline/main_menu", after="start"), Press("1"), WaitPrompt(BEEP), Speak(3.0), Hangup()])
     f: list[str] = []
     tickets = rows(store, "fsapp_tickets", r.report.uuid)
     if len(tickets) != 1:
@@ -251,8 +267,8 @@ def hangup_while_recording(line, store):
 def night_agent_key(line, store):
     name = "night: 0 leads to the mailbox"
     r = line.call("12345", start() + [
-        WaitPrompt("hotline/main_menu"), Press("0"), WaitPrompt(BEEP), Speak(2.0), Silence(SILENCE_END + 1),
-        WaitPrompt("hotline/review_menu"), Press("3"), WaitPrompt("hotline/serial_menu"), Press("*"),
+        WaitPrompt("hotline/main_menu", after="start"), Press("0"), WaitPrompt(BEEP), Speak(2.0), Silence(SILENCE_END + 1),
+        WaitPrompt("hotline/review_menu", after="start"), Press("3"), WaitPrompt("hotline/serial_menu", after="start"), Press("*"),
         WaitPrompt("hotline/main_menu"), Hangup()])
     f: list[str] = []
     serial = r.vars.get("serial", "")
@@ -309,6 +325,7 @@ def test_hotline_every_path(store, make_services):
         results = run_all({
             "mailbox": lambda: mailbox_saved(day, store),
             "complaint": lambda: complaint_english_listen_rerecord(day, store),
+            "discard": lambda: mailbox_discarded(day, store),
             "status": lambda: status_lookup(day, store, known),
             "consultation": lambda: consultation(day, store),
             **{f"category_{cat}": (lambda k=key, c=cat: complaint_category(day, store, k, c))
