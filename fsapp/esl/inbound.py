@@ -49,6 +49,17 @@ def _originate_vars(variables: dict | None) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def _event_words(names: set[str]) -> str:
+    """Event names for `event`/`nixevent`, CUSTOM and its subclasses last: FreeSWITCH takes
+    every word after CUSTOM as a subclass, so `CUSTOM fsapp::queue HEARTBEAT` would
+    silently drop HEARTBEAT. Subclass names are the ones with '::' (callcenter::info)."""
+    subclasses = sorted(n for n in names if "::" in n)
+    plain = sorted(n for n in names if "::" not in n and n != "CUSTOM")
+    if subclasses or "CUSTOM" in names:
+        plain += ["CUSTOM"] + subclasses
+    return " ".join(plain)
+
+
 class InboundClient:
     def __init__(self, host: str, port: int, password: str, *, connect_timeout: float = 5.0,
                  command_timeout: float = 10.0, heartbeat_timeout: float = 60.0,
@@ -173,7 +184,7 @@ class InboundClient:
 
     def _restore(self, conn: Connection) -> None:
         """Subscriptions and filters, exactly once per connection."""
-        events = " ".join(sorted(set(ALWAYS_SUBSCRIBED) | self._events))
+        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
         self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
                                 timeout=self.command_timeout), "event")
         for header, value in self._filters:
@@ -255,13 +266,13 @@ class InboundClient:
         new = {n for name in event_names for n in name.split()}
         self._events |= new
         if self.connected:
-            self._checked(self._send(f"event {self.event_format} {' '.join(sorted(new))}"), "event")
+            self._checked(self._send(f"event {self.event_format} {_event_words(new)}"), "event")
 
     def unsubscribe(self, *event_names: str) -> None:
         gone = {n for name in event_names for n in name.split()} - set(ALWAYS_SUBSCRIBED)
         self._events -= gone
         if gone and self.connected:
-            self._checked(self._send(f"nixevent {' '.join(sorted(gone))}"), "nixevent")
+            self._checked(self._send(f"nixevent {_event_words(gone)}"), "nixevent")
 
     def add_filter(self, header: str, value: str) -> None:
         """Only events whose header equals value (FreeSWITCH `filter`)."""
@@ -347,6 +358,39 @@ class InboundClient:
             return body[3:].strip()
         cause = body[4:].strip() if body.startswith("-ERR") else body.strip()
         raise OriginateError(dial_string, cause or "UNKNOWN")
+
+    def sendevent(self, event_name: str, headers: dict, body: str | None = None,
+                  timeout: float | None = None) -> str:
+        """Fire an event on FreeSWITCH (`sendevent`): `sendevent("CUSTOM", {"Event-Subclass":
+        "fsapp::queue", "Action": "member-answered"})` reaches every connection subscribed
+        with `event plain CUSTOM fsapp::queue`. FreeSWITCH adds Event-UUID and the core
+        headers (Event-Name, Core-UUID, Event-Date-*, Event-Sequence ...). Returns the
+        event's Event-UUID; raises CommandError on -ERR, ValueError on a name, header or
+        value that would break the frame (newlines) or a CUSTOM event without
+        Event-Subclass."""
+        name = str(event_name or "").strip()
+        if not name or any(c.isspace() for c in name):
+            raise ValueError(f"sendevent: event name {event_name!r} must be one word, e.g. CUSTOM")
+        fields = {str(k): str(v) for k, v in (headers or {}).items()}
+        for header, value in fields.items():
+            if not header.strip() or ":" in header or any(c in header for c in "\r\n") \
+                    or any(c in value for c in "\r\n"):
+                raise ValueError(f"sendevent {name}: header {header!r}: {value!r} has a newline or a "
+                                 f"bad name; send multi-line text as the body")
+            if header.lower() == "content-length":
+                raise ValueError(f"sendevent {name}: Content-Length is set from the body; do not pass it")
+        if name.upper() == "CUSTOM" and not any(k.lower() == "event-subclass" for k in fields):
+            raise ValueError("sendevent CUSTOM needs an Event-Subclass header (e.g. 'fsapp::queue'): "
+                             "listeners subscribe to CUSTOM events by subclass")
+        timeout = self.command_timeout if timeout is None else timeout
+        if not self._ready.wait(timeout):
+            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port} within {timeout:g} s")
+        conn = self._conn
+        if conn is None:
+            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port}")
+        reply = self._checked(conn.send(wire.encode_command(f"sendevent {name}", fields, body), timeout=timeout,
+                                        what=f"sendevent {name}"), f"sendevent {name}")
+        return reply.reply_text[3:].strip() if reply.reply_text.startswith("+OK") else ""
 
     # -- helpers ------------------------------------------------------------------------------
     def uuid_kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:

@@ -31,6 +31,7 @@ from fsapp.routing.dispatcher import Assignment, Dispatcher
 from fsapp.routing.model import Member, MemberState, OfferResult, Queue
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
 from fsapp.routing.strategies import order_members
+from fsapp.routing.supervisor import Supervisor, forget_agent_call, note_agent_call
 
 log = get_logger("fsapp.routing.router")
 
@@ -94,7 +95,7 @@ def normalize_skills(skills) -> dict[str, int]:
 class Router:
     def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
                  lease: float = 30.0, clock=time.time, store=None, node: str = "",
-                 calendars: dict | None = None):
+                 calendars: dict | None = None, agent_id_prompts=None):
         from fsapp.routing.state import default_worker_id
         self.config = config
         self.backend = backend
@@ -113,6 +114,11 @@ class Router:
                 raise ValueError(f"queue {q.name!r}: calendar {q.calendar!r} is not loaded; "
                                  f"set 'calendars:' in {config.path or 'routing.yaml'} to the calendars file")
         self._callbacks: dict[str, gevent.Greenlet] = {}
+        # announce-agent-id: (queue, agent, lang) -> prompt paths, e.g.
+        # fsapp.routing.announce.AgentIdPrompts(catalog, fsapp.say.render); injected because
+        # routing may not import say/sounds (docs/architecture.md)
+        self.agent_id_prompts = agent_id_prompts
+        self._langs: dict[str, str] = {}          # caller uuid -> language given to enqueue
         self._started = False
         self.reconciler = None
 
@@ -179,14 +185,44 @@ class Router:
     # -- the queue node's call -----------------------------------------------------------------
     def enqueue(self, call, queue: str, priority: int = 0, skills: dict | list | None = None,
                 announce: bool | None = None, timeout: float | None = None,
-                caller_id: str | None = None) -> Outcome:
+                caller_id: str | None = None, lang: str | None = None) -> Outcome:
         """`skills`: {name: minimum level}, or a list of names ("cantonese") or
-        "name:level" strings (a name alone means level 1 or more)."""
+        "name:level" strings (a name alone means level 1 or more). `lang`: the caller's
+        language, for announce-agent-id (else the queue's agent-id-language)."""
         q = self.config.queue(queue)
         if not self._started:
             self.start()
-        with call_context(call.uuid):
-            return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
+        if lang:
+            self._langs[call.uuid] = lang
+        try:
+            with call_context(call.uuid):
+                return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
+        finally:
+            self._langs.pop(call.uuid, None)
+
+    def supervisor(self, ring_timeout: float = 30.0) -> Supervisor:
+        """Listen / whisper / barge / release on this router's state and switch."""
+        return Supervisor(self.backend, self.esl, ring_timeout=ring_timeout, clock=self.clock)
+
+    def _announce_agent(self, call, q: Queue, agent: str) -> bool:
+        """announce-agent-id: "agent number 1001 will serve you" to the caller before the
+        bridge, the agent waiting parked. False when the caller hung up meanwhile. A
+        missing prompt or announcer is logged and skipped: the caller still gets the agent."""
+        if not q.announce_agent_id:
+            return True
+        if self.agent_id_prompts is None:
+            log.warning("announce-agent-id is set but no agent_id_prompts is given to the Router; skipped",
+                        extra={"queue": q.name})
+            return True
+        lang = self._langs.get(call.uuid) or q.agent_id_language
+        try:
+            paths = self.agent_id_prompts(q, agent, lang)
+            call.playback(paths, timeout=30.0)
+        except CallHangup:
+            return False
+        except (ValueError, LookupError, CommandError, CommandTimeout) as exc:
+            log.warning("agent id not announced", extra={"queue": q.name, "agent": agent, "error": str(exc)})
+        return not getattr(call, "ended", False)
 
     def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
         started = self.clock()
@@ -507,6 +543,9 @@ class Router:
         talk = 0.0
         try:
             self._stop_hold(call, stop_hold, hold)
+            if not self._announce_agent(call, q, agent):
+                self._kill(leg)
+                return Outcome("abandoned", agent=agent, reason="hangup-during-agent-id", waited_s=waited)
             try:
                 # the caller's leg survives the agent's hangup (parked, still under the
                 # flow's socket) so the flow can go on, e.g. to the satisfaction survey
@@ -517,6 +556,7 @@ class Router:
                 self._kill(leg)
                 return Outcome("abandoned", agent=agent, reason="bridge-failed", waited_s=waited)
             self._set_affinity(member.caller_id, agent, answered_at)
+            note_agent_call(self.backend, agent, leg, member.id, q.name, answered_at)   # for supervisors
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
             self._wait_either(leg, agent_gone, call.uuid, self._watch(call.uuid))
@@ -528,6 +568,7 @@ class Router:
         finally:
             keeper.kill(block=False)
             self._unwatch(leg)
+            forget_agent_call(self.backend, agent, leg)
             self.backend.release(agent, member.id, self.worker_id, OfferResult.COMPLETED, self.clock(), talk)
             agent_rec = self.config.agents.get(agent)
             self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
@@ -634,6 +675,7 @@ class Router:
             talk = 0.0
             try:
                 self.esl.uuid_bridge(agent_leg, customer_leg)
+                note_agent_call(self.backend, agent.name, agent_leg, member.id, q.name, answered_at)
                 self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
                 talk = self.clock() - answered_at
             except ESLError as exc:
@@ -642,6 +684,7 @@ class Router:
                 for leg in (agent_leg, customer_leg):
                     self._kill(leg)
                 self._unwatch(agent_leg, customer_leg)
+                forget_agent_call(self.backend, agent.name, agent_leg)
                 self.backend.release(agent.name, member.id, self.worker_id, OfferResult.COMPLETED,
                                      self.clock(), talk)
                 self.backend.record_handle_time(q.name, talk + agent.wrap_up_time)
@@ -692,8 +735,8 @@ class Router:
             except Exception:
                 log.exception("queue event not recorded", extra={"event": event})
         try:
-            self.esl._send("sendevent CUSTOM", timeout=5.0, headers={
+            self.esl.sendevent("CUSTOM", {
                 "Event-Subclass": "fsapp::queue", "Action": event, "Queue": member.queue,
-                "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id})
+                "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id}, timeout=5.0)
         except (ESLError, AttributeError) as exc:
             log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})

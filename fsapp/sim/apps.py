@@ -13,6 +13,7 @@ import shlex
 
 from . import media
 from .channel import Channel
+from .eavesdrop import app_eavesdrop
 
 log = logging.getLogger("fsapp.sim")
 
@@ -348,5 +349,5 @@ APPS = {
     "say": app_say, "set": app_set, "export": app_export, "unset": app_unset, "sleep": app_sleep,
     "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
     "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
-    "send_dtmf": app_send_dtmf,
+    "send_dtmf": app_send_dtmf, "eavesdrop": app_eavesdrop,
 }

@@ -1,4 +1,6 @@
-"""The bridge application: dial another leg, connect the two, wait until one side ends."""
+"""The bridge application: dial another leg, connect the two, wait until one side ends;
+then what switch_ivr_multi_threaded_bridge does with the legs still up
+(park_after_bridge, hangup_after_bridge), for `bridge` and for `uuid_bridge` alike."""
 from __future__ import annotations
 
 import math
@@ -46,6 +48,7 @@ def bridge(ch: Channel, arg: str) -> None:
     ch.set_var("originate_causes", f"{leg.uuid};NONE")
     ch.set_var("signal_bond", leg.uuid)
     connect(ch, leg)
+    after_bridge(ch, leg)
 
 
 def connect(ch: Channel, leg: Channel) -> None:
@@ -75,4 +78,46 @@ def connect(ch: Channel, leg: Channel) -> None:
     ch.bridged_to = None
     leg.bridged_to = None
     if not leg.hungup:
-        leg.hangup("NORMAL_CLEARING")
+        if is_true(leg.get_var("park_after_bridge")):
+            # audio_bridge_on_exchange_media: the bridged-to leg parks instead of hanging up
+            leg.program = park_after_bridge
+            leg.wake.set()
+        else:
+            leg.hangup("NORMAL_CLEARING")
+
+
+def is_true(value) -> bool:
+    """switch_true(): what FreeSWITCH accepts as a true channel variable."""
+    return str(value or "").strip().lower() in ("true", "t", "yes", "on", "enabled", "active", "allow") or \
+        (str(value or "").strip().isdigit() and int(value) > 0)
+
+
+def after_bridge(ch: Channel, peer: Channel, uuid_bridge: bool = False) -> None:
+    """The end of switch_ivr_multi_threaded_bridge for the leg that ran it (ch), when the
+    bridge ended because the peer went away: park_after_bridge parks ch (an outbound socket
+    that controls it gets the channel back: its next sendmsg runs), hangup_after_bridge
+    hangs it up with the peer's cause (only if the peer answered, unless "explicit").
+    Otherwise a `bridge` app simply returns; after `uuid_bridge` the channel goes back to
+    CS_EXECUTE and runs the rest of its extension (uuid_bridge_on_soft_execute)."""
+    if ch.hungup or ch.transfer_to or ch.program is not None:
+        return   # gone, transferred, or already sent somewhere else
+    if is_true(ch.get_var("park_after_bridge")):
+        if not uuid_bridge and ("socket" in ch.app_stack or "park" in ch.app_stack):
+            return   # `bridge` run from a park loop (an outbound socket's): it stays parked there
+        ch.program = park_after_bridge
+        return
+    hup = (ch.get_var("hangup_after_bridge") or "").strip().lower()
+    peer_answered = peer.times["Channel-Answered-Time"] > 0
+    if hup == "explicit" or (peer_answered and is_true(hup)):
+        ch.hangup(peer.hangup_cause or "NORMAL_CLEARING")
+        return
+    if uuid_bridge:
+        from .dialplan import run_extension
+        ch.program = run_extension
+
+
+def park_after_bridge(ch: Channel) -> None:
+    """switch_ivr_park_session(): CS_PARK, CHANNEL_PARK, then park until hangup (or until
+    the socket app that controls the channel goes away)."""
+    ch.set_state("CS_PARK")
+    ch.park_loop()

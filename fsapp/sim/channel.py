@@ -106,6 +106,7 @@ class Channel:
         self.voice = None             # VoiceLog of the caller on this leg
         self.sessions: list = []      # outbound socket sessions controlling this channel
         self.program = None           # callable(channel) run by the channel's greenlet
+        self.extension: list[tuple[str, str]] = []   # dialplan apps not yet run (run_extension)
         self._greenlet = None
         self.park_fired = False
         self.awaiting_app = False     # parked, an outbound socket app's turn to send a command
@@ -486,5 +487,6 @@ class Channel:
             finally:
                 self.awaiting_app = False
         self.fire("CHANNEL_UNPARK")
+        self.park_fired = False   # parked again later (park_after_bridge): CHANNEL_PARK again
 
     break_out = False  # set when the controlling socket closes: leave the park loop

@@ -86,7 +86,15 @@ def run_dialplan(ch) -> None:
         ch.hangup("NO_ROUTE_DESTINATION")
         return
     ch.set_state("CS_EXECUTE")
-    for app, arg in ch.switch.dialplan.preamble + route.apps():
-        if ch.hungup or ch.transfer_to:
-            return
+    ch.extension = list(ch.switch.dialplan.preamble + route.apps())
+    run_extension(ch)
+
+
+def run_extension(ch) -> None:
+    """Run the rest of the channel's extension (CS_EXECUTE). Stops when the channel is
+    hung up, transferred or sent elsewhere (ch.program set, e.g. park_after_bridge); a
+    uuid_bridge that ends without park/hangup_after_bridge comes back here and goes on
+    with the application after the one it interrupted, as FreeSWITCH does."""
+    while ch.extension and not (ch.hungup or ch.transfer_to or ch.program is not None):
+        app, arg = ch.extension.pop(0)
         ch.execute(app, arg)

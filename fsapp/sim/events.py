@@ -42,6 +42,27 @@ CALLING = {
     "RECORD_STOP": ("switch_ivr_play_say.c", "switch_ivr_record_file_event", "1005"),
     "API": ("switch_loadable_module.c", "switch_api_execute", "2956"),
 }
+# `sendevent` fires from mod_event_socket's parse_command; the line number of 1.10.12 was
+# not captured, so none is claimed.
+SENDEVENT_CALLING = ("mod_event_socket.c", "parse_command", "0")
+
+# switch_event.c EVENT_NAMES: what `sendevent <name>` accepts (switch_name_event, case-blind,
+# "SWITCH_EVENT_" prefix allowed); another name leaves the event a CLONE.
+EVENT_NAMES = frozenset("""
+CUSTOM CLONE CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE CHANNEL_CALLSTATE CHANNEL_ANSWER
+CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE CHANNEL_HOLD
+CHANNEL_UNHOLD CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA
+CHANNEL_OUTGOING CHANNEL_PARK CHANNEL_UNPARK CHANNEL_APPLICATION CHANNEL_ORIGINATE CHANNEL_UUID
+API LOG INBOUND_CHAN OUTBOUND_CHAN STARTUP SHUTDOWN PUBLISH UNPUBLISH TALK NOTALK SESSION_CRASH
+MODULE_LOAD MODULE_UNLOAD DTMF MESSAGE PRESENCE_IN NOTIFY_IN PRESENCE_OUT PRESENCE_PROBE
+MESSAGE_WAITING MESSAGE_QUERY ROSTER CODEC BACKGROUND_JOB DETECTED_SPEECH DETECTED_TONE
+PRIVATE_COMMAND HEARTBEAT TRAP ADD_SCHEDULE DEL_SCHEDULE EXE_SCHEDULE RE_SCHEDULE RELOADXML NOTIFY
+PHONE_FEATURE PHONE_FEATURE_SUBSCRIBE SEND_MESSAGE RECV_MESSAGE REQUEST_PARAMS CHANNEL_DATA GENERAL
+COMMAND SESSION_HEARTBEAT CLIENT_DISCONNECTED SERVER_DISCONNECTED SEND_INFO RECV_INFO
+RECV_RTCP_MESSAGE SEND_RTCP_MESSAGE CALL_SECURE NAT RECORD_START RECORD_STOP PLAYBACK_START
+PLAYBACK_STOP CALL_UPDATE FAILURE SOCKET_DATA MEDIA_BUG_START MEDIA_BUG_STOP CONFERENCE_DATA_QUERY
+CONFERENCE_DATA CALL_SETUP_REQ CALL_SETUP_RESULT CALL_DETAIL DEVICE_STATE TEXT SHUTDOWN_REQUESTED
+""".split())
 
 
 @dataclass
@@ -84,10 +105,11 @@ class EventFactory:
         self.clock = clock
         self._seq = 0
 
-    def new(self, name: str, subclass: str | None = None, uuid: str | None = None) -> Event:
+    def new(self, name: str, subclass: str | None = None, uuid: str | None = None,
+            calling: tuple[str, str, str] | None = None) -> Event:
         self._seq += 1
         now = self.clock.now()
-        calling = CALLING.get(name, ("switch_event.c", "switch_event_fire_detailed", "0"))
+        calling = calling or CALLING.get(name, ("switch_event.c", "switch_event_fire_detailed", "0"))
         headers = [("Event-Name", name)]
         if subclass:
             headers.append(("Event-Subclass", subclass))

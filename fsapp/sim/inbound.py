@@ -6,6 +6,7 @@ import logging
 from . import wire
 from .commands import event_commands, run_api, run_bgapi, sendmsg, split_command
 from .listener import MYEVENTS, Listener
+from .sendevent import run_sendevent
 
 log = logging.getLogger("fsapp.sim")
 
@@ -35,7 +36,7 @@ class InboundConnection(Listener):
                         break
                     self.send(wire.command_reply("-ERR invalid"))
                     continue
-                self.handle(name, rest, headers, body)
+                self.handle(name, rest, headers, body, first)
         except OSError:
             pass
         finally:
@@ -43,7 +44,7 @@ class InboundConnection(Listener):
             # StreamServer closes the socket when this handler returns: flush first.
             self._writer.join(timeout=5)
 
-    def handle(self, name: str, rest: str, headers, body) -> None:
+    def handle(self, name: str, rest: str, headers, body, first: str = "") -> None:
         if name == "api":
             run_api(self, rest)
         elif name == "bgapi":
@@ -64,7 +65,9 @@ class InboundConnection(Listener):
             self.format = "json" if "json" in parts[1:] else "plain"
             self.switch.listen(self)
             self.send(wire.command_reply("+OK Events Enabled"))
-        elif name in ("log", "nolog", "sendevent", "divert_events", "resume"):
+        elif name == "sendevent":
+            run_sendevent(self, first, rest, headers, body)
+        elif name in ("log", "nolog", "divert_events", "resume"):
             self.send(wire.command_reply("+OK"))
         else:
             reply = event_commands(self, name, rest)

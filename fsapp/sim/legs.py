@@ -6,11 +6,14 @@ deadline, like switch_ivr_originate().
 """
 from __future__ import annotations
 
+import logging
 import re
 
 import gevent
 
 from .channel import Channel
+
+log = logging.getLogger("fsapp.sim")
 
 _VARS = re.compile(r"^\s*[{\[<]([^}\]>]*)[}\]>]")
 
@@ -35,8 +38,26 @@ def parse_vars(dial: str) -> tuple[dict[str, str], str]:
         dial = dial[m.end():]
 
 
+def take_origination_uuid(switch, vars_: dict[str, str]) -> str | None:
+    """The uuid the new channel must get, removed from vars_ as FreeSWITCH removes it
+    once used (switch_ivr_originate). A uuid a live channel already has is refused:
+    the endpoint cannot create the session ("Duplicate UUID!" in
+    switch_core_session_request_uuid), so the dial fails."""
+    wanted = (vars_.pop("origination_uuid", None) or "").strip()
+    if not wanted:
+        return None
+    if wanted in switch.channels:
+        log.warning("sim: origination_uuid %s is in use by a live channel (Duplicate UUID!)", wanted)
+        raise DialError("DESTINATION_OUT_OF_ORDER")
+    return wanted
+
+
 def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name: str = "") -> Channel:
-    """Create (not start) the leg a dial string names. Raises DialError for bad endpoints."""
+    """Create (not start) the leg a dial string names. Raises DialError for bad endpoints.
+    `origination_uuid` in vars_ becomes the uuid of the leg returned (for loopback the
+    A leg, the one originate reports)."""
+    vars_ = dict(vars_)
+    uuid = take_origination_uuid(switch, vars_)
     kind, _, rest = endpoint.partition("/")
     var_list = list(vars_.items())
     if kind == "loopback":
@@ -46,7 +67,7 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         ctx = ctx or "default"
         a = Channel(switch, name=f"loopback/{ext}-a", direction="outbound", destination=ext, context=ctx,
                     cid_num=cid_num, cid_name=cid_name, callee_num=ext, hit_dialplan=False,
-                    variables=var_list)
+                    variables=var_list, uuid=uuid)
         b_vars = [(k, v) for k, v in var_list]
         b = Channel(switch, name=f"loopback/{ext}-b", direction="inbound", destination=ext, context=ctx,
                     cid_num=cid_num, cid_name=cid_name, callee_num=ctx if "/" in rest else ext,
@@ -64,11 +85,11 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         agent = switch.agents.get(agent_id)
         if agent is None:
             raise DialError("USER_NOT_REGISTERED")
-        return agent.new_leg(switch, var_list, cid_num, cid_name)
+        return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "null":
         leg = Channel(switch, name=f"null/{rest}", direction="outbound", destination=rest,
                       cid_num=cid_num, cid_name=cid_name, callee_num=rest, source="mod_null",
-                      hit_dialplan=False, variables=var_list)
+                      hit_dialplan=False, variables=var_list, uuid=uuid)
         leg.auto_answer = True
         return leg
     if kind == "error":

@@ -35,6 +35,7 @@ class Listener:
         self.names: set[str] = set()
         self.all_events = False
         self.subclasses: set[str] = set()
+        self.custom = False            # `CUSTOM` named: subclass-less CUSTOM events too
         self.filters: list[tuple[str, str]] = []
         self.myevents_uuid: str | None = None
         self.closed = False
@@ -83,8 +84,8 @@ class Listener:
             if n == "ALL":
                 self.all_events = True
             elif n == "CUSTOM":
-                custom = True
-            elif custom:
+                custom = self.custom = True
+            elif custom:   # FreeSWITCH reads every word after CUSTOM as a subclass
                 self.subclasses.add(n)
             else:
                 self.names.add(n)
@@ -104,6 +105,7 @@ class Listener:
         self.format = None
         self.names.clear()
         self.subclasses.clear()
+        self.custom = False
         self.all_events = False
         self.myevents_uuid = None
         self.switch.unlisten(self)
@@ -132,7 +134,9 @@ class Listener:
         if self.myevents_uuid is not None and ev.uuid != self.myevents_uuid:
             return False
         if ev.name == "CUSTOM":
-            if not (self.all_events or ev.subclass in self.subclasses):
+            # mod_event_socket: CUSTOM with a subclass only if that subclass was named;
+            # one without a subclass to anyone subscribed to CUSTOM
+            if not (self.all_events or ev.subclass in self.subclasses or (self.custom and ev.subclass is None)):
                 return False
         elif not (self.all_events or ev.name in self.names):
             return False

@@ -15,6 +15,7 @@ import gevent
 from . import wire
 from .commands import event_commands, run_api, run_bgapi, sendmsg, split_command
 from .listener import MYEVENTS, Listener
+from .sendevent import run_sendevent
 
 log = logging.getLogger("fsapp.sim")
 
@@ -77,7 +78,7 @@ class OutboundSession(Listener):
                 first, headers, body = cmd
                 self.switch.clock.touch()
                 name, rest = split_command(first)
-                self.handle(name, rest, headers, body)
+                self.handle(name, rest, headers, body, first)
         except OSError:
             pass
         finally:
@@ -93,7 +94,7 @@ class OutboundSession(Listener):
             self.ch.break_out = True
             self.ch.wake.set()
 
-    def handle(self, name: str, rest: str, headers, body) -> None:
+    def handle(self, name: str, rest: str, headers, body, first: str = "") -> None:
         if not self.full and name not in SINGLE_CHANNEL_OK:
             self.send(wire.command_reply("-ERR command not found"))
             return
@@ -133,7 +134,9 @@ class OutboundSession(Listener):
             run_api(self, rest)
         elif name == "bgapi":
             run_bgapi(self, rest, headers)
-        elif name in ("resume", "divert_events", "log", "nolog", "sendevent"):
+        elif name == "sendevent":
+            run_sendevent(self, first, rest, headers, body)
+        elif name in ("resume", "divert_events", "log", "nolog"):
             self.send(wire.command_reply("+OK"))
         elif name == "getvar":
             self.send(wire.command_reply(self.ch.get_var(rest.strip(), "")))

@@ -178,11 +178,15 @@ class Switch:
 
     def route_transfer(self, ch, ext: str, ctx: str) -> None:
         """Continue a transferred channel: normal extensions go back through the dialplan."""
-        from .bridge import connect
+        from .bridge import after_bridge, connect
         if ext == "__join__":
             other = self.channels.get(ctx)
             if other is not None and not other.hungup:
+                # uuid_bridge_on_soft_execute fires these ("show channels" data) on both legs
+                ch.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)])
+                other.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", ch.uuid)])
                 connect(ch, other)
+                after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":
             while not ch.hungup and (ch.bridged_to is not None or ch.switch.channels.get(ctx) is not None
