@@ -9,7 +9,8 @@ raises CallHangup.
 
 Type-ahead: digits pressed while no collecting application runs are eaten by the socket
 application's park loop (they arrive only as DTMF events), so the Call keeps them and
-the next play_and_get_digits/read starts with them (see docs/api.md).
+the next play_and_get_digits/read starts with them (see docs/api.md). The key that ends
+a `record` belongs to the recording, not to the next question.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ from fsapp.log import call_context, get_logger
 log = get_logger("fsapp.esl.call")
 
 # Applications whose digits FreeSWITCH hands to the app itself, not to the park loop.
-COLLECTING_APPS = frozenset({"play_and_get_digits", "read"})
+# Apps whose digits are theirs: a collect's answer, the key that ends a recording. Digits
+# during other apps (playback, say, sleep) are kept as type-ahead: barge-in.
+COLLECTING_APPS = frozenset({"play_and_get_digits", "read", "record"})
 BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
 
 

@@ -152,6 +152,21 @@ def test_typeahead_from_the_switch(rig):
     assert seen == {"buffered": "3#", "pgd": "3"}
 
 
+def test_the_key_that_ends_a_recording_is_not_typeahead(rig, tmp_path):
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        call.set("playback_terminators", "#")
+        seen["rec"] = call.record(str(tmp_path / "msg.wav"), 10)
+        seen["buffered"] = call.typeahead
+        seen["pgd"] = call.play_and_get_digits(1, 1, 1, 1500, "#", MENU, BAD)
+        call.hangup()
+
+    place(rig, handler, [Wait(0.3), Speak(0.5), Press("#"), Wait(0.1), Press("2")])
+    assert seen["buffered"] == "" and seen["pgd"] == "2"
+
+
 def test_inbound_client_against_the_switch_and_reconnect(rig):
     sw, _ = rig
     other = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
