@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 from fsapp.flow import analysis, expr, loader
 from fsapp.flow.loader import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, PROMPT_ITEMS, SAY_KINDS, \
+from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, SAY_KINDS, \
     Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -446,7 +446,8 @@ class FlowCompiler:
             fields_items.append((key, key_node, value_node))
         facts = NodeFacts()
         drop = ("next", "on_error") if after_hangup else ()
-        args = self.fields(kind.fields, fields_items, body, facts, what, drop=drop)
+        fields = kind.fields + ((ON_HANGUP_WHEN,) if after_hangup else ())
+        args = self.fields(fields, fields_items, body, facts, what, drop=drop)
         if kind_name == "transfer":
             given = [k for k in ("extension", "number", "flow") if args.get(k) not in (None, _BROKEN)]
             if len(given) != 1 and not any(args.get(k) is _BROKEN for k in ("extension", "number", "flow")):

@@ -560,6 +560,9 @@ class Session:
         for step in self.flow.on_hangup:
             self.node = step
             try:
+                when = step.args.get("when")
+                if when is not None and not self.evaluate(when):
+                    continue
                 getattr(self, f"_k_{step.kind}")(step, self.frame)
             except Exception as exc:
                 message = f"{type(exc).__name__}: {exc}"

@@ -237,6 +237,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 
 # Keys allowed beside the kind key in every node.
 NODE_COMMON = (F("note", "text", "A comment for people reading the flow; ignored."),)
+# Beside the kind of an on_hangup step only: most steps apply to some calls (save a
+# recording cut short, close an unfinished survey), so they say when.
+ON_HANGUP_WHEN = F("when", "expr", "on_hangup steps only: run the step only when this is true, "
+                   "e.g. \"message and not message.saved\".")
 
 # Top-level keys of a flow file.
 FLOW_FIELDS: tuple[Field, ...] = (

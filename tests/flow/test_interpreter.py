@@ -85,6 +85,24 @@ def test_caller_hangup_mid_menu_still_runs_on_hangup():
                              "key": f"{call.uuid}:on_hangup.1:1"}]
 
 
+def test_on_hangup_steps_run_only_when_their_condition_holds():
+    store = FakeStore()
+    outcome, call, _, _ = run(MENU, [], store=store, tail="""
+        on_hangup:
+          - write: {kind: call_record, row: {cause: "{{ hangup_cause }}"}}
+            when: "hangup_cause == 'NORMAL_CLEARING'"
+          - write: {kind: survey_answer, row: {question: status, answer: incomplete}}
+            when: "trail | length > 5"
+    """)
+    assert [w["kind"] for w in store.writes] == ["call_record"]
+
+
+def test_when_is_only_for_on_hangup_steps():
+    flow_body = flow_text("welcome: {hangup: {}, when: 'true'}\n")
+    _, problems = compile_text(flow_body, "f.yaml", ANY)
+    assert any("when" in p.message for p in problems)
+
+
 COLLECT = """
     welcome:
       collect:
