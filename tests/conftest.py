@@ -13,7 +13,9 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+import re  # noqa: E402
 import subprocess  # noqa: E402
+import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -44,6 +46,36 @@ def pg_odbc() -> str:
 @pytest.fixture(scope="session")
 def mariadb_odbc() -> str:
     return _service("FSAPP_TEST_MARIADB_ODBC", "MariaDB")
+
+
+def with_database(odbc: str, name: str) -> str:
+    """The same ODBC connection string, pointed at another database on that server."""
+    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc)
+
+
+def _throwaway_database(admin_odbc: str, create: str, drop: str):
+    """Create a database fsapp_t_<random> on a real server, yield its ODBC string, drop it:
+    each test is isolated and repeated runs on the same servers never see each other's rows."""
+    import pyodbc
+    name = f"fsapp_t_{uuid.uuid4().hex[:12]}"
+    admin = pyodbc.connect(admin_odbc, autocommit=True, timeout=10)
+    admin.cursor().execute(create.format(name=name))
+    admin.close()
+    yield with_database(admin_odbc, name)
+    admin = pyodbc.connect(admin_odbc, autocommit=True, timeout=30)
+    admin.cursor().execute(drop.format(name=name))
+    admin.close()
+
+
+@pytest.fixture
+def pg_database(pg_odbc):
+    yield from _throwaway_database(pg_odbc, "CREATE DATABASE {name}", "DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def mariadb_database(mariadb_odbc):
+    yield from _throwaway_database(mariadb_odbc, "CREATE DATABASE {name} CHARACTER SET utf8mb4",
+                                   "DROP DATABASE IF EXISTS {name}")
 
 
 @pytest.fixture

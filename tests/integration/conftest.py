@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import uuid
 from pathlib import Path
 
 import pyodbc
@@ -31,24 +30,12 @@ def pytest_configure(config):
                                        "PostgreSQL users (deselect with -m 'not pg_outage')")
 
 
-def _with_database(odbc: str, name: str) -> str:
-    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc)
-
-
 @pytest.fixture
-def it_database(pg_odbc, tmp_path) -> str:
-    """ODBC string of a new database fsapp_it_<random> holding fsapp's tables; dropped after."""
-    name = f"fsapp_it_{uuid.uuid4().hex[:12]}"
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
-    odbc = _with_database(pg_odbc, name)
-    with Store({"main": odbc}, spool_dir=tmp_path / "setup-spool", start=False) as store:
+def it_database(pg_database, tmp_path) -> str:
+    """ODBC string of a throwaway PostgreSQL database holding fsapp's tables."""
+    with Store({"main": pg_database}, spool_dir=tmp_path / "setup-spool", start=False) as store:
         store.migrate()
-    yield odbc
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=30)
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    return pg_database
 
 
 class PostgresServer:

@@ -4,8 +4,6 @@ example billing database (examples/billing) and the announcements table
 (ivr_flows/sql/notices.<dialect>.sql), and a Store over it."""
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,34 +24,6 @@ pyodbc.pooling = False
 class Db:
     kind: str          # sqlite | postgresql | mysql (the dialect name of the SQL files)
     odbc: str
-
-
-def _with_database(odbc: str, name: str) -> str:
-    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc)
-
-
-@pytest.fixture
-def pg_database(pg_odbc):
-    name = f"fsapp_rf_{uuid.uuid4().hex[:12]}"
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
-    yield _with_database(pg_odbc, name)
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
-
-
-@pytest.fixture
-def mariadb_database(mariadb_odbc):
-    name = f"fsapp_rf_{uuid.uuid4().hex[:12]}"
-    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    admin.close()
-    yield _with_database(mariadb_odbc, name)
-    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.close()
 
 
 @pytest.fixture(params=[

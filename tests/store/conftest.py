@@ -5,9 +5,7 @@ database named fsapp_t_<random> on the servers from scripts/services.sh, dropped
 afterwards), so each store test runs the same assertions against all three and
 repeated runs on the same servers never see each other's rows.
 """
-import re
 import subprocess
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,34 +21,6 @@ pyodbc.pooling = False
 class Db:
     kind: str          # sqlite | postgresql | mysql
     odbc: str
-
-
-def _with_database(odbc: str, name: str) -> str:
-    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc)
-
-
-@pytest.fixture
-def pg_database(pg_odbc):
-    name = f"fsapp_t_{uuid.uuid4().hex[:12]}"
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
-    yield _with_database(pg_odbc, name)
-    admin = pyodbc.connect(pg_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
-
-
-@pytest.fixture
-def mariadb_database(mariadb_odbc):
-    name = f"fsapp_t_{uuid.uuid4().hex[:12]}"
-    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
-    admin.close()
-    yield _with_database(mariadb_odbc, name)
-    admin = pyodbc.connect(mariadb_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
-    admin.close()
 
 
 @pytest.fixture(params=[
