@@ -16,6 +16,7 @@ import os  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -76,6 +77,26 @@ def pg_database(pg_odbc):
 def mariadb_database(mariadb_odbc):
     yield from _throwaway_database(mariadb_odbc, "CREATE DATABASE {name} CHARACTER SET utf8mb4",
                                    "DROP DATABASE IF EXISTS {name}")
+
+
+@dataclass
+class Db:
+    kind: str          # sqlite | postgresql | mysql: the dialect name of the SQL files
+    odbc: str
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("mysql", marks=pytest.mark.mariadb),
+])
+def db(request, sqlite_odbc) -> Db:
+    """The same test on the three real databases, each a fresh throwaway one."""
+    if request.param == "sqlite":
+        return Db("sqlite", sqlite_odbc)
+    if request.param == "postgresql":
+        return Db("postgresql", request.getfixturevalue("pg_database"))
+    return Db("mysql", request.getfixturevalue("mariadb_database"))
 
 
 @pytest.fixture

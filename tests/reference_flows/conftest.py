@@ -4,7 +4,6 @@ example billing database (examples/billing) and the announcements table
 (ivr_flows/sql/notices.<dialect>.sql), and a Store over it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyodbc
@@ -18,25 +17,6 @@ from fsapp.store import Store
 from .harness import DAY, ROOT, build_sounds
 
 pyodbc.pooling = False
-
-
-@dataclass
-class Db:
-    kind: str          # sqlite | postgresql | mysql (the dialect name of the SQL files)
-    odbc: str
-
-
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mariadb),
-])
-def db(request, sqlite_odbc) -> Db:
-    if request.param == "sqlite":
-        return Db("sqlite", sqlite_odbc)
-    if request.param == "postgresql":
-        return Db("postgresql", request.getfixturevalue("pg_database"))
-    return Db("mysql", request.getfixturevalue("mariadb_database"))
 
 
 def prepare_database(store: Store, kind: str) -> None:

@@ -1,12 +1,7 @@
-"""Store test fixtures: one fresh, isolated database per test on each real server.
-
-`db` is parametrised over SQLite (file in tmp_path), PostgreSQL and MariaDB (a new
-database named fsapp_t_<random> on the servers from scripts/services.sh, dropped
-afterwards), so each store test runs the same assertions against all three and
-repeated runs on the same servers never see each other's rows.
-"""
+"""Store test fixtures. `db` (tests/conftest.py) is parametrised over SQLite, PostgreSQL
+and MariaDB, each a fresh throwaway database, so every store test runs the same
+assertions against all three."""
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyodbc
@@ -15,25 +10,6 @@ import pytest
 from fsapp.store import Store
 
 pyodbc.pooling = False
-
-
-@dataclass
-class Db:
-    kind: str          # sqlite | postgresql | mysql
-    odbc: str
-
-
-@pytest.fixture(params=[
-    "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.postgres),
-    pytest.param("mysql", marks=pytest.mark.mariadb),
-])
-def db(request, sqlite_odbc) -> Db:
-    if request.param == "sqlite":
-        return Db("sqlite", sqlite_odbc)
-    if request.param == "postgresql":
-        return Db("postgresql", request.getfixturevalue("pg_database"))
-    return Db("mysql", request.getfixturevalue("mariadb_database"))
 
 
 @pytest.fixture
