@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sounds": ("fsapp.cli.sounds:sounds", "Prompt catalog: build WAV prompts with espeak-ng, check coverage."),
     "db": ("fsapp.cli.db:db", "Databases: init, migrate, check, run named queries, replay the outbox."),
     "queue": ("fsapp.cli.routing:queue", "Call-center queues: list, status."),
-    "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status."),
+    "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status; listen, whisper, barge, release."),
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }

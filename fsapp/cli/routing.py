@@ -5,6 +5,7 @@
     fsapp agent login 1001           -> Available     (logout, break, available [--on-demand])
     fsapp agent status [1001]        status, state, counters
     fsapp tier add hotline 1001 --level 2 --position 1;  fsapp tier remove hotline 1001
+    fsapp agent listen|whisper|barge 1001 --supervisor user/2001;  fsapp agent release 1001
 
 Each takes --json. With [routing] backend = memory the state lives in the serving
 process only, so the CLI shows routing.yaml's initial state; use redis to share it.
@@ -95,7 +96,7 @@ def queue_status_cmd(ctx, name, as_json):
 
 @click.group()
 def agent():
-    """Agents: login, logout, break, available, status."""
+    """Agents: login, logout, break, available, status; supervisors: listen, whisper, barge, release."""
 
 
 def _set_status(ctx, name, status, as_json):
@@ -169,6 +170,101 @@ def status(ctx, name, as_json):
                      f"{r.talk_time:>8.0f} {r.no_answer_count:>9}  {queues}")
     _emit(as_json, data[0] if name else data, lines)
     backend.close()
+
+
+# ---- supervisors: listen, whisper, barge, release ------------------------------------------
+
+def _supervise(ctx, mode: str, name: str, supervisor: str | None, as_json: bool, ring_timeout: float,
+               cause: str = "NORMAL_CLEARING"):
+    """One supervisor action on NAME's live queue call, through [esl] (the switch) and the
+    shared routing state (a Redis backend: memory state lives in the serving process only)."""
+    from fsapp.esl.errors import ESLError, OriginateError
+    from fsapp.routing.supervisor import NotOnCall, Supervisor
+    cfg = ctx.find_object(config_mod.Config) or config_mod.load(None)
+    routing, backend = _state(ctx)
+    try:
+        if cfg.section("routing")["backend"] == "memory":
+            raise click.ClickException(
+                f"agent {mode}: [routing] backend is memory, so only the serving process knows which "
+                f"call agent {name} is on; set [routing] backend = redis (FSAPP_ROUTING_BACKEND=redis)")
+        from fsapp.esl.inbound import InboundClient
+        try:
+            esl = InboundClient.from_config(cfg).start()
+        except (ESLError, OSError, ValueError) as exc:
+            raise click.ClickException(f"FreeSWITCH unreachable at [esl] host/port ({exc}); "
+                                       f"check [esl] host, port, password") from None
+        try:
+            sup = Supervisor(backend, esl, ring_timeout=ring_timeout)
+            if mode == "release":
+                result = sup.release(name, cause)
+            else:
+                result = getattr(sup, mode)(name, supervisor)
+        except NotOnCall as exc:
+            raise click.ClickException(str(exc)) from None
+        except OriginateError as exc:
+            raise click.ClickException(f"supervisor {supervisor} not reached: {exc.cause}") from None
+        except (ValueError, ESLError) as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            esl.stop()
+    finally:
+        backend.close()
+    text = (f"agent {name}: call {result.agent_leg} (queue {result.queue}) released; wrap-up follows"
+            if mode == "release" else
+            f"agent {name}: {supervisor} {mode} on call {result.agent_leg} (queue {result.queue}); "
+            f"supervisor leg {result.supervisor_leg}; keys on the phone: 0 listen, 2 whisper, 3 barge, * leave")
+    _emit(as_json, result.to_json(), [text])
+
+
+supervisor_option = click.option("--supervisor", "supervisor", required=True, metavar="CONTACT",
+                                 help="Dial string of the supervisor's phone, e.g. user/2001.")
+ring_option = click.option("--ring-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+                           help="Seconds the supervisor's phone rings before giving up.")
+
+
+@agent.command()
+@click.argument("name")
+@supervisor_option
+@ring_option
+@json_option
+@click.pass_context
+def listen(ctx, name, supervisor, ring_timeout, as_json):
+    """Listen to NAME's call: the supervisor hears both sides, nobody hears the supervisor."""
+    _supervise(ctx, "listen", name, supervisor, as_json, ring_timeout)
+
+
+@agent.command()
+@click.argument("name")
+@supervisor_option
+@ring_option
+@json_option
+@click.pass_context
+def whisper(ctx, name, supervisor, ring_timeout, as_json):
+    """Coach NAME: the supervisor hears both sides and speaks to the agent only."""
+    _supervise(ctx, "whisper", name, supervisor, as_json, ring_timeout)
+
+
+@agent.command()
+@click.argument("name")
+@supervisor_option
+@ring_option
+@json_option
+@click.pass_context
+def barge(ctx, name, supervisor, ring_timeout, as_json):
+    """Barge into NAME's call: a three-way call with the agent and the caller."""
+    _supervise(ctx, "barge", name, supervisor, as_json, ring_timeout)
+
+
+@agent.command()
+@click.argument("name")
+@click.option("--cause", default="NORMAL_CLEARING", show_default=True, help="Hangup cause for uuid_kill.")
+@json_option
+@click.pass_context
+def release(ctx, name, cause, as_json):
+    """Force release: hang up NAME's call leg; the agent goes to wrap-up, the caller's flow goes on."""
+    if not cause.replace("_", "").isalnum() or not cause.isupper():
+        raise click.ClickException(f"--cause {cause!r}: a FreeSWITCH cause such as NORMAL_CLEARING")
+    _supervise(ctx, "release", name, None, as_json, 30.0, cause)
 
 
 @click.group()

@@ -16,8 +16,10 @@ from fsapp.routing.model import (AgentConfig, AgentRecord, AgentState, AgentStat
 from fsapp.routing.policy import QueueSnapshot, estimate_wait, overflow_decision
 from fsapp.routing.router import Outcome, Router
 from fsapp.routing.strategies import STRATEGIES, Candidate, order_agents, order_members
+from fsapp.routing.supervisor import NotOnCall, Supervision, Supervisor
+from fsapp.routing.announce import AgentIdPrompts
 
-__all__ = ["AgentConfig", "AgentRecord", "AgentState", "AgentStatus", "Assignment", "Candidate", "Dispatcher",
+__all__ = ["AgentIdPrompts", "NotOnCall", "Supervision", "Supervisor", "AgentConfig", "AgentRecord", "AgentState", "AgentStatus", "Assignment", "Candidate", "Dispatcher",
            "Member", "MemberState", "MemoryBackend", "OfferResult", "Outcome", "OverflowRule", "Queue",
            "QueueSnapshot", "Router", "RoutingConfig", "STRATEGIES", "StateBackend", "Tier", "UnknownAgent",
            "estimate_wait", "load_routing", "loads_routing", "make_backend", "order_agents", "order_members",

@@ -162,6 +162,10 @@ def _queue(name, spec, path, line) -> Queue:
     if strategy not in STRATEGIES:
         raise SourceError(path, spec.key_line("strategy"), f"unknown strategy {strategy!r}; "
                                                            f"one of: {', '.join(STRATEGIES)}")
+    if kwargs.get("announce_agent_id") and not kwargs.get("agent_id_prompt"):
+        raise SourceError(path, next((spec.key_line(k) for k in spec if _norm(k) == "announce_agent_id"), line),
+                          f"queue {name!r}: announce-agent-id needs agent-id-prompt (a catalog prompt "
+                          f"such as common/agent_number, played before the agent's digits)")
     return Queue(name=name, overflow=rules, line=line, **kwargs)
 
 

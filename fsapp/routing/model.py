@@ -148,6 +148,10 @@ class Queue:
     announce_sound: str = ""             # periodic announcement
     announce_frequency: float = 0.0      # seconds; 0 = never
     announce_position: bool = False      # position + estimated wait with each announcement
+    announce_agent_id: bool = False      # "agent number 1001 will serve you" before the bridge
+    agent_id_prompt: str = ""            # catalog prompt before the agent's digits ("agent number")
+    agent_id_prompt_after: str = ""      # catalog prompt after them ("will serve you"); optional
+    agent_id_language: str = "zh-CN"     # when the flow does not pass the caller's lang to enqueue
     max_wait_time: float = 0.0           # 0 = unlimited
     max_wait_time_with_no_agent: float = 0.0
     max_wait_time_with_no_agent_time_reached: float = 5.0
