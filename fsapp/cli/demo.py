@@ -47,7 +47,7 @@ def demo(cfg, workdir, scale, concurrency, as_json):
                    f"(emulated time {scale:g}x faster than the clock) ...")
 
         def progress(result, done, total):
-            mark = "ok " if not result.error else "!! "
+            mark = "!! " if result.failed else "ok "
             end = result.outcome.reason if result.outcome else "no flow"
             click.echo(f"  [{done:>2}/{total}] {mark}{result.scenario.title[:62]:<62} {end}")
 
@@ -55,10 +55,11 @@ def demo(cfg, workdir, scale, concurrency, as_json):
         totals = print_summary(line, results, time.monotonic() - started)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
-        problems = [r for r in results if r.error or r.outcome is None]
+        problems = [r for r in results if r.failed]
         if problems:
-            click.echo(f"\n{len(problems)} call(s) had problems: " +
-                       "; ".join(f"#{r.index + 1} {r.error or 'no flow outcome'}" for r in problems), err=True)
+            click.echo(f"\n{len(problems)} call(s) had problems: " + "; ".join(
+                f"#{r.index + 1} {r.error or (r.outcome.error if r.outcome else 'no flow outcome')}"
+                for r in problems), err=True)
             sys.exit(1)
     finally:
         line.close()

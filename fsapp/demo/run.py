@@ -23,6 +23,11 @@ class CallResult:
     wall_s: float
     error: str | None = None
 
+    @property
+    def failed(self) -> bool:
+        """The call did not run as a call should: a broken script, or the flow failed."""
+        return bool(self.error) or self.outcome is None or self.outcome.reason == "error"
+
 
 def run_scenarios(line: DemoLine, scenarios: list[Scenario], concurrency: int = 12,
                   progress: Callable[[CallResult, int, int], None] | None = None) -> list[CallResult]:

@@ -19,6 +19,8 @@ def _prompt_words(line: DemoLine, path: str) -> tuple[str, bool]:
     p = Path(path)
     if path.startswith("tone_stream://"):
         return "(beep)", False
+    if path.startswith("local_stream://"):
+        return "(music on hold)", False
     if "/recordings/" in path:
         return "(their own recording)", False
     try:

@@ -480,7 +480,7 @@ class Session:
     def _k_queue(self, node: Node, frame: _Frame):
         a = node.args
         kwargs = {"priority": int(self.evaluate(a["priority"], frame) or 0),
-                  "skills": list(a["skills"]) or None}
+                  "skills": list(a["skills"]) or None, "lang": self.lang}
         if a["timeout"]:
             kwargs["timeout"] = a["timeout"]
         try:

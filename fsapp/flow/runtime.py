@@ -72,7 +72,7 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
     visits = bool(cfg.get("flows", "node_visits"))
     parts.append(("store", bool(kinds & {"sql", "write"}) or visits, lambda: _store(cfg)))
     parts.append(("calendars", "schedule" in kinds, lambda: _calendars(cfg)))
-    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store)))
+    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store, services.catalog)))
     for name, needed, build in parts:
         if not needed:
             continue
@@ -106,9 +106,14 @@ def _calendars(cfg):
     return load_calendars(cfg.get("flows", "calendars"))
 
 
-def _router(cfg, store):
+def _router(cfg, store, catalog):
     from fsapp.routing import Router  # the contract in docs/architecture.md
-    return Router.from_config(cfg, store=store)  # its queue events go through the same store
+    from fsapp.routing.announce import AgentIdPrompts
+    from fsapp.say import render
+    router = Router.from_config(cfg, store=store)  # its queue events go through the same store
+    if catalog is not None:  # announce-agent-id speaks the agent's number from the catalog
+        router.agent_id_prompts = AgentIdPrompts(catalog, render)
+    return router
 
 
 class FlowHandler:

@@ -215,8 +215,10 @@ class FakeRouter:
         self.outcomes = outcomes or {}
         self.enqueued: list[dict] = []
 
-    def enqueue(self, call, queue, priority=0, skills=None, announce=None, timeout=None) -> FakeOutcome:
-        self.enqueued.append({"queue": queue, "priority": priority, "skills": skills, "timeout": timeout})
+    def enqueue(self, call, queue, priority=0, skills=None, announce=None, timeout=None,
+                lang=None) -> FakeOutcome:
+        self.enqueued.append({"queue": queue, "priority": priority, "skills": skills, "timeout": timeout,
+                              "lang": lang})
         spec = self.outcomes.get(queue, "answered")
         if isinstance(spec, dict):
             return FakeOutcome(str(spec.get("kind", "answered")), spec.get("target"))

@@ -268,7 +268,8 @@ def test_queue_outcomes():
     router = FakeRouter({"hotline_agents": "answered"})
     outcome, _, _, _ = run(nodes, router=router, caller_id="1")
     assert outcome.trail[-1] == "survey" and outcome.vars["q"] == {"kind": "answered", "target": "1001"}
-    assert router.enqueued == [{"queue": "hotline_agents", "priority": 2, "skills": ["mandarin"], "timeout": None}]
+    assert router.enqueued == [{"queue": "hotline_agents", "priority": 2, "skills": ["mandarin"], "timeout": None,
+                                "lang": "zh-CN"}]
     outcome, _, _, _ = run(nodes, router=FakeRouter({"hotline_agents": "overflow"}))
     assert outcome.trail[-1] == "mailbox"
     outcome, call, _, _ = run(nodes, router=FakeRouter({"hotline_agents": "timeout"}))
