@@ -157,6 +157,16 @@ class Config:
     def get(self, section: str, key: str) -> Any:
         return self._values[section][key]
 
+    def with_values(self, section: str, **values: Any) -> "Config":
+        """A copy with some settings of one section replaced (validated like the file's),
+        e.g. `fsapp simulate` pointing [esl] at its in-process emulator."""
+        copy = {name: dict(table) for name, table in self._values.items()}
+        for key, value in values.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(f"[{section}] unknown key {key!r}")
+            copy[section][key] = _coerce(section, key, SCHEMA[section][key], value, "override")
+        return Config(copy, self.path)
+
     def require(self, section: str, key: str) -> Any:
         value = self._values[section][key]
         if value in (None, ""):

@@ -102,6 +102,23 @@ class QuestionPacedCaller:
         self.caller.report.pressed.append(entry)
 
 
+SIM_PASSWORD = "ClueCon"   # of the in-process emulator only
+
+
+def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> int:
+    """Give the emulator an answering phone for every `user/N` agent of the routing config."""
+    from fsapp.routing.config import load_routing
+    path = Path(cfg.get("routing", "config"))
+    if not path.is_file():
+        return 0
+    added = 0
+    for agent in load_routing(path).agents.values():
+        if agent.contact.startswith("user/"):
+            switch.add_agent(agent.contact[len("user/"):].split("@")[0], ring_s=ring_s, talk_s=talk_s, answer=True)
+            added += 1
+    return added
+
+
 def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "13800138000",
              delay: float = 1.0, timeout: float = 120.0, scale: float = 20.0,
              services: Services | None = None, hangup_after: float | None = None) -> Transcript:
@@ -114,9 +131,14 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
     recorder = Recorder()
     clock = RealClock(scale=scale)
     answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay)
+    switch = Switch(password=SIM_PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
+    if cfg is not None:
+        # The router (queue nodes) reaches this emulator, whose agents are those of the
+        # routing config: `--press 0` talks to an emulated agent, as in production.
+        cfg = cfg.with_values("esl", host="127.0.0.1", port=switch.esl_port, password=SIM_PASSWORD)
+        add_emulated_agents(switch, cfg)
     handler = FlowHandler(flows_dir, cfg, services=services)
-    handler.services.tracer = fan_out(recorder, answering, log_tracer)
-    switch = Switch(password="ClueCon", esl=("127.0.0.1", 0), clock=clock).start()
+    handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
                             command_timeout=10.0).start()
     try:
