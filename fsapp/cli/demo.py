@@ -43,7 +43,7 @@ def demo(cfg, workdir, scale, concurrency, as_json):
         store.write("ticket", {"serial": open_, "kind": "complaint", "category": "traffic",
                                "status": "in_progress", "handling_unit": "traffic_police"}, key=f"seed:{open_}")
         calls = scenarios.build(closed, open_, unknown)
-        click.echo(f"placing {len(calls)} scripted calls, {concurrency} at a time "
+        click.echo(f"placing {len(calls) + len(scenarios.build_no_agents())} scripted calls, {concurrency} at a time "
                    f"(emulated time {scale:g}x faster than the clock) ...")
 
         def progress(result, done, total):
@@ -51,7 +51,14 @@ def demo(cfg, workdir, scale, concurrency, as_json):
             end = result.outcome.reason if result.outcome else "no flow"
             click.echo(f"  [{done:>2}/{total}] {mark}{result.scenario.title[:62]:<62} {end}")
 
-        results = run_scenarios(line, calls, concurrency=concurrency, progress=progress)
+        late = scenarios.build_no_agents()
+        total = len(calls) + len(late)
+        results = run_scenarios(line, calls, concurrency=concurrency, progress=progress, total=total)
+        click.echo("the hotline's agents log out; one more caller asks for an agent "
+                   "(with nobody logged in the queue overflows, the flow offers the mailbox) ...")
+        line.set_agents(["1001", "1002"], "Logged Out")
+        results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
+                                 first_index=len(calls), total=total)
         totals = print_summary(line, results, time.monotonic() - started)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))

@@ -145,6 +145,14 @@ config = {_toml_str(root / "routing.yaml")}
     def events_of(self, uuid: str) -> list[dict]:
         return [e for e in self.recorder.events if e.get("uuid") == uuid]
 
+    def set_agents(self, names: list[str], status: str) -> None:
+        """What `fsapp agent logout|available NAME` does, on the demo's in-memory ACD."""
+        from fsapp.routing.model import AgentStatus
+        router = self.handler.services.router
+        for name in names:
+            router.backend.set_status(name, AgentStatus(status), time.time())
+        router.dispatcher.wake()
+
     @property
     def store(self):
         return self.handler.services.store

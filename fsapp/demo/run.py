@@ -30,9 +30,11 @@ class CallResult:
 
 
 def run_scenarios(line: DemoLine, scenarios: list[Scenario], concurrency: int = 12,
-                  progress: Callable[[CallResult, int, int], None] | None = None) -> list[CallResult]:
+                  progress: Callable[[CallResult, int, int], None] | None = None,
+                  first_index: int = 0, total: int | None = None) -> list[CallResult]:
     results: list[CallResult | None] = [None] * len(scenarios)
-    done = 0
+    done = first_index
+    total = total or len(scenarios)
 
     def one(index: int, scenario: Scenario) -> None:
         nonlocal done
@@ -47,11 +49,11 @@ def run_scenarios(line: DemoLine, scenarios: list[Scenario], concurrency: int = 
             outcome = line.wait_outcome(report.uuid) if report.uuid else None
         except Exception as exc:  # one broken call must not stop the demo: it is reported
             error = f"{type(exc).__name__}: {exc}"
-        result = CallResult(index, scenario, report, outcome, time.monotonic() - started, error)
+        result = CallResult(first_index + index, scenario, report, outcome, time.monotonic() - started, error)
         results[index] = result
         done += 1
         if progress is not None:
-            progress(result, done, len(scenarios))
+            progress(result, done, total)
 
     pool = Pool(concurrency)
     for i, scenario in enumerate(scenarios):

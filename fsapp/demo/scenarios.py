@@ -136,9 +136,23 @@ def build(closed_serial: str, open_serial: str, unknown_serial: str) -> list[Sce
                               WaitPrompt("water/account/invalid_number"), WaitPrompt("water/account/enter_number"),
                               WaitPrompt("common/no_input"), WaitPrompt("water/account/enter_number"),
                               Press("100200300601"), WaitPrompt("water/main_menu"), Hangup()]),
-        Scenario("Billing: asks for an agent, the billing experts answer", UTILITY, "13900139000",
-                 utility() + [WaitPrompt("water/main_menu"), Press("0"), Hangup(at=120.0)]),
+        Scenario("Billing: asks for an agent; the billing expert finishes a call, then answers", UTILITY,
+                 "13900139000",
+                 utility() + [WaitPrompt("water/main_menu"), Press("0"), Hangup(at=600.0)]),
         # ---- post-call satisfaction survey ---------------------------------------------------
         Scenario("Satisfaction survey dialled directly: rates 3, problem not solved", SURVEY, "13911112222",
                  [WaitPrompt("survey/q1_rating"), Press("3"), WaitPrompt("survey/q2_solved"), Press("2")]),
+    ]
+
+
+def build_no_agents() -> list[Scenario]:
+    """Placed after the hotline's agents have logged out: with nobody logged in the queue's
+    overflow rules (routing.yaml) fire at once and the flow's on_overflow sends the caller
+    to "all agents are busy, please leave a message"."""
+    return [
+        Scenario("Human agent when every hotline agent has logged out: overflow to the mailbox", HOTLINE,
+                 "13900008888",
+                 hotline() + [WaitPrompt("hotline/main_menu"), Press("0"), WaitPrompt("hotline/agents_busy")]
+                 + [WaitPrompt(BEEP), Speak(3.0), Silence(SILENCE_END), WaitPrompt("hotline/review_menu"),
+                    Press("3"), WaitPrompt("hotline/serial_menu"), Hangup()]),
     ]

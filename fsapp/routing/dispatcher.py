@@ -24,7 +24,7 @@ import gevent.queue
 
 from fsapp.log import get_logger
 from fsapp.routing.config import RoutingConfig
-from fsapp.routing.model import AgentRecord, AgentStatus, Member, MemberState, Queue
+from fsapp.routing.model import OFFERABLE, AgentRecord, AgentStatus, Member, MemberState, Queue
 from fsapp.routing.policy import Decision, QueueSnapshot, next_overflow_check, overflow_decision
 from fsapp.routing.strategies import (Candidate, QueueMemo, get_strategy, next_level_at, order_agents,
                                       order_members)
@@ -204,6 +204,11 @@ class Dispatcher:
             if t is not None:
                 timers.append(t)
         free = [c for c in candidates if c.agent.offerable(now)]
+        if members:
+            # an agent coming out of wrap-up or a reject/no-answer delay is an event nobody
+            # publishes: its end is a timer, so a waiting caller gets that agent at once
+            timers.extend(c.agent.ready_at for c in candidates
+                          if c.agent.status in OFFERABLE and c.agent.ready_at > now)
         if not free:
             return min(timers) if timers else None
         taken: set[str] = set()

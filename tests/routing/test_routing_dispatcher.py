@@ -73,6 +73,25 @@ def test_assigns_longest_idle_agent_and_respects_order(setup):
     assert t3.wait(0).agents[0].name == "a1"
 
 
+def test_the_end_of_an_agents_wrap_up_wakes_the_dispatcher(setup):
+    # A caller waits while the only agent wraps up: the end of wrap-up is the next timer,
+    # so the caller is offered the agent then, not at the next unrelated event.
+    d, clock, be = setup
+    be.set_status("a2", AgentStatus.ON_BREAK, clock.t)
+    t1 = d.join(Member("m1", "sales", joined_at=clock.t))
+    d.dispatch_once()
+    assert t1.wait(0).agents[0].name == "a1"
+    be.answered("a1", "m1", "w1", 30, clock.t)
+    be.release("a1", "m1", "w1", OfferResult.COMPLETED, clock.t, 5)
+    t2 = d.join(Member("m2", "sales", joined_at=clock.t))
+    ready = be.get_agent("a1").ready_at
+    assert clock.t < ready < clock.t + 120                   # before the overflow timer
+    assert d.dispatch_once() == ready
+    clock.t = ready
+    d.dispatch_once()
+    assert t2.wait(0).agents[0].name == "a1"
+
+
 def test_priority_jumps_the_line(setup):
     d, clock, be = setup
     be.set_status("a2", AgentStatus.ON_BREAK, clock.t)
@@ -121,7 +140,7 @@ def test_ring_all_claims_every_free_agent_of_open_levels(setup):
         be.release(a, "m1", "w1", OfferResult.NO_ANSWER, clock.t)   # 10 s no-answer delay
     d.requeue("m1")
     clock.t += 5
-    assert d.dispatch_once() == 1030.0
+    assert d.dispatch_once() == 1010.0                        # a1/a2's no-answer delay ends first
     assert t.wait(0) is None                                  # a1/a2 delayed, level 2 not open yet
     clock.t += 26
     d.dispatch_once()
