@@ -136,8 +136,9 @@ class Session:
             self.hangup_cause = cause or ("NORMAL_CLEARING" if reason != "error" else "NORMAL_TEMPORARY_FAILURE")
             self._trace("end", reason=reason, cause=self.hangup_cause)
             end_node = self.node.name if self.node else None
+            end_flow = self.frame.flow
             self._on_hangup()
-        return Outcome(reason, end_node, self.flow.name, self.flow.version,
+        return Outcome(reason, end_node, end_flow.name, end_flow.version,
                        cause=self.hangup_cause, error=error, vars=self.main_vars, trail=list(self.trail))
 
     def _hangup_quietly(self, cause: str) -> None:
@@ -153,29 +154,32 @@ class Session:
         return values
 
     def _run(self, frame: _Frame) -> None:
-        """Run a flow from its start until a `return` (returns) or an end (raises _Ended)."""
+        """Run a flow from its start until a `return` (returns) or an end (raises _Ended).
+        When the call ends inside it, self.frame stays on it, so the end trace and the
+        Outcome name the flow (e.g. the survey a caller was transferred to) where it ended."""
         previous = self.frame
         self.frame = frame
-        try:
-            name = frame.flow.start
-            while True:
-                node = frame.flow.nodes[name]
-                self.node = node
-                self.trail.append(name)
-                self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
-                self._trace("enter", kind=node.kind)
-                self._guard_loop(node)
-                try:
-                    step = getattr(self, f"_k_{node.kind}")(node, frame)
-                except _Return:
-                    return
-                if step is None:
-                    return
-                target, label = step
-                self._trace("edge", to=target, label=label)
-                name = target
-        finally:
-            self.frame = previous
+        self._run_nodes(frame)
+        self.frame = previous
+
+    def _run_nodes(self, frame: _Frame) -> None:
+        name = frame.flow.start
+        while True:
+            node = frame.flow.nodes[name]
+            self.node = node
+            self.trail.append(name)
+            self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
+            self._trace("enter", kind=node.kind)
+            self._guard_loop(node)
+            try:
+                step = getattr(self, f"_k_{node.kind}")(node, frame)
+            except _Return:
+                return
+            if step is None:
+                return
+            target, label = step
+            self._trace("edge", to=target, label=label)
+            name = target
 
     def _guard_loop(self, node: Node) -> None:
         if len(self.trail) > MAX_STEPS_PER_CALL:

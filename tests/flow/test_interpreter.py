@@ -316,6 +316,7 @@ def test_transfer_extension_number_and_flow():
     other = compiled("flow: other\nlanguages: [en-US]\nstart: hi\nnodes:\n  hi: {hangup: {prompt: common/hi}}\n", ANY)
     outcome, call, _, _ = run("welcome: {transfer: {flow: other}}\n", flows={"other": other})
     assert outcome.trail == ["welcome", "hi"] and call.heard == ["common/hi"]
+    assert (outcome.flow, outcome.node) == ("other", "hi")   # where the call ended
 
 
 def test_subflow_arguments_return_values_and_language():
