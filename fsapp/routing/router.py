@@ -258,6 +258,9 @@ class Router:
                     outcome = self._offer(call, member, ticket, msg, stop_hold, hold)
                     if outcome is None:           # nobody answered: wait again, same place
                         self.dispatcher.requeue(member.id)
+                        if stop_hold.is_set():    # an agent answered, then left before the bridge
+                            stop_hold = gevent.event.Event()
+                            hold = gevent.spawn(self._hold, call, q, ticket, stop_hold, announce)
                 elif isinstance(msg, OfferAnswered):
                     self._kill(msg.leg)           # a late answer of an earlier round: hang it up
                 # other stale offer results are ignored
@@ -537,10 +540,8 @@ class Router:
         self.backend.answered(agent, member.id, self.worker_id, self.lease, answered_at)
         self.backend.update_member(member.id, state=MemberState.ANSWERED, serving_agent=agent)
         waited = answered_at - member.joined_at
-        self._record("answered", member, agent=agent, wait_s=waited)
-        self.backend.publish({"event": "member-answered", "queue": q.name, "member": member.id,
-                              "agent": agent, "at": answered_at})
         talk = 0.0
+        result = OfferResult.COMPLETED
         try:
             self._stop_hold(call, stop_hold, hold)
             if not self._announce_agent(call, q, agent):
@@ -552,9 +553,20 @@ class Router:
                 self.esl.uuid_setvar(call.uuid, "park_after_bridge", "true")
                 self.esl.uuid_bridge(call.uuid, leg)
             except (CommandError, ESLError) as exc:
-                log.warning("bridge failed; caller gone", extra={"agent": agent, "error": str(exc)})
                 self._kill(leg)
+                if self._caller_still_there(call):
+                    # the agent's leg ended between answer and bridge (hung up at once): the
+                    # caller has lost nothing and waits again at the same place
+                    log.warning("agent left before the bridge; the caller waits again",
+                                extra={"agent": agent, "error": str(exc)})
+                    result = OfferResult.NO_ANSWER
+                    return None
+                log.warning("bridge failed; caller gone", extra={"agent": agent, "error": str(exc)})
                 return Outcome("abandoned", agent=agent, reason="bridge-failed", waited_s=waited)
+            # recorded once the two are talking, so a failed bridge is never counted as answered
+            self._record("answered", member, agent=agent, wait_s=waited)
+            self.backend.publish({"event": "member-answered", "queue": q.name, "member": member.id,
+                                  "agent": agent, "at": answered_at})
             self._set_affinity(member.caller_id, agent, answered_at)
             note_agent_call(self.backend, agent, leg, member.id, q.name, answered_at)   # for supervisors
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
@@ -569,9 +581,16 @@ class Router:
             keeper.kill(block=False)
             self._unwatch(leg)
             forget_agent_call(self.backend, agent, leg)
-            self.backend.release(agent, member.id, self.worker_id, OfferResult.COMPLETED, self.clock(), talk)
-            agent_rec = self.config.agents.get(agent)
-            self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
+            self.backend.release(agent, member.id, self.worker_id, result, self.clock(), talk)
+            if result is OfferResult.COMPLETED:
+                agent_rec = self.config.agents.get(agent)
+                self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
+
+    def _caller_still_there(self, call) -> bool:
+        try:
+            return bool(self.esl.uuid_exists(call.uuid))
+        except Exception:  # cannot tell: do not keep a caller who may be gone in the queue
+            return False
 
     # -- callbacks ------------------------------------------------------------------------------------
     def request_callback(self, queue: str, number: str, *, joined_at: float | None = None, priority: int = 0,

@@ -30,6 +30,11 @@ queues:
   ringall:
     strategy: ring-all
     moh-sound: "{MOH}"
+  announced:
+    strategy: top-down
+    moh-sound: "{MOH}"
+    announce-agent-id: true
+    agent-id-prompt: common/agent_number
 agents:
   "1001": {{contact: user/1001, status: Available, wrap-up-time: 2, no-answer-delay-time: 30, max-no-answer: 1}}
   "1002": {{contact: user/1002, status: Available, wrap-up-time: 2, busy-delay-time: 40, reject-delay-time: 20}}
@@ -42,6 +47,8 @@ tiers:
   - {{queue: experts, agent: "2001"}}
   - {{queue: ringall, agent: "1001"}}
   - {{queue: ringall, agent: "1002"}}
+  - {{queue: announced, agent: "1001", position: 1}}
+  - {{queue: announced, agent: "1002", position: 2}}
 """
 
 
@@ -115,6 +122,20 @@ def test_no_answer_busy_reject_then_next_agent(acd):
     assert a1.status == AgentStatus.ON_BREAK and a1.no_answer_count == 1     # max-no-answer 1
     assert a1.ready_at > now + 20                                             # no-answer-delay-time 30
     assert a2.ready_at > now + 30 and a2.status == AgentStatus.AVAILABLE      # busy-delay-time 40
+
+
+def test_agent_leaving_between_answer_and_bridge_puts_the_caller_back_in_line(acd):
+    # 1001 answers, and hangs up while the caller still hears its agent id (before the
+    # uuid_bridge): the caller has lost nothing, waits again at the same place and gets
+    # 1002; 1001's answer is not counted.
+    acd.router.agent_id_prompts = lambda queue, agent, lang: ["silence_stream://400"]
+    acd.sw.add_agent("1001", ring_s=0.2, talk_s=0.1)
+    acd.sw.add_agent("1002", ring_s=0.2, talk_s=1.5)
+    report, outcome = acd.call("announced", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1002", outcome
+    assert report.bridged_to and "1002" in report.bridged_to[-1]
+    a1 = acd.backend.get_agent("1001")
+    assert a1.calls_answered == 0 and a1.no_answer_count == 1
 
 
 def test_reject_delay(acd):
