@@ -43,6 +43,7 @@ class Api:
             "uuid_getvar": self.uuid_getvar, "uuid_break": self.uuid_break, "uuid_dump": self.uuid_dump,
             "uuid_answer": self.uuid_answer, "show": self.show, "hupall": self.hupall,
             "reloadxml": self.reloadxml, "originate": self.originate,
+            "callcenter_config": lambda args: self.switch.callcenter.api(args),
         }
 
     def execute(self, cmd: str, args: str) -> str:

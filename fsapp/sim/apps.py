@@ -350,4 +350,5 @@ APPS = {
     "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
     "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
     "send_dtmf": app_send_dtmf, "eavesdrop": app_eavesdrop,
+    "callcenter": lambda ch, arg: ch.switch.callcenter.app(ch, arg),
 }

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import gevent
+
 from .channel import Channel
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -27,6 +29,8 @@ def bridge(ch: Channel, arg: str) -> None:
             continue
         leg.originator = ch
         leg.other, leg.other_type = ch, "originator"
+        if leg.source == "mod_null":
+            _originatee_vars(ch, leg)
         start_leg(ch.switch, leg)
         failure = wait_answer(leg, timeout, early_ok=False, dialler=ch)
         if failure is None:
@@ -51,8 +55,22 @@ def bridge(ch: Channel, arg: str) -> None:
     after_bridge(ch, leg)
 
 
-def connect(ch: Channel, leg: Channel) -> None:
-    """Bridge two up legs until one ends (or ch's bridge is broken); ch is the A side."""
+def _originatee_vars(ch: Channel, leg: Channel) -> None:
+    """What switch_ivr_originate sets on a leg it creates (as captured for null/...)."""
+    leg.set_var("call_uuid", None)
+    for name, value in (("max_forwards", "70"), ("originator_codec", "L16@8000h@20i"),
+                        ("originator", ch.uuid), ("signal_bond", ch.uuid), ("call_uuid", ch.uuid)):
+        leg.set_var(name, value)
+    if ch.get_var("ignore_early_media"):
+        leg.set_var("ignore_early_media", ch.get_var("ignore_early_media"))
+    for name, value in (("originate_early_media", "false"), ("originating_leg_uuid", ch.uuid),
+                        ("originate_endpoint", "null")):
+        leg.set_var(name, value)
+
+
+def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
+    """Bridge two up legs until one ends (or ch's bridge is broken); ch is the A side.
+    joined: the legs were joined by uuid_bridge (no originator relation between them)."""
     ch.other, ch.other_type = leg, "originatee"
     leg.other, leg.other_type = ch, "originator"
     ch.bridged_to, leg.bridged_to = leg, ch
@@ -66,24 +84,50 @@ def connect(ch: Channel, leg: Channel) -> None:
                         ("last_sent_callee_id_name", "Outbound Call"),
                         ("last_sent_callee_id_number", leg.destination), ("last_bridge_role", "originator")):
         ch.set_var(name, value)
+    # The bridged-to leg gets the mirror image (its own bridge thread sets these).
+    for name, value in (("call_uuid", leg.uuid), ("bridge_to", ch.uuid), ("last_bridge_to", ch.uuid),
+                        ("bridge_channel", ch.name), ("bridge_uuid", ch.uuid), ("signal_bond", ch.uuid),
+                        ("last_sent_callee_id_name", ch.cid_name or ch.cid_num),
+                        ("last_sent_callee_id_number", ch.cid_num)):
+        leg.set_var(name, value)
     if ch.far is not None and ch.far.caller is not None:
         ch.far.caller.on_bridge(leg)
     while not ch.hungup and not leg.hungup:
         reason, _ = ch.wait_media(math.inf, dtmf="keep", nested=False, wake_returns=True)
         if reason == "break":
             break
+    if joined and ch.hungup and not leg.hungup:
+        _unwind_joined(ch, leg)
     ch.set_var("bridge_to", None)
     ch.set_var("bridge_hangup_cause", leg.hangup_cause or ch.hangup_cause or "NORMAL_CLEARING")
+    leg.set_var("bridge_to", None)
+    if not leg.hungup:   # a leg that already ended recorded it itself (_unwind_joined)
+        leg.set_var("last_bridge_hangup_cause", ch.hangup_cause or "NORMAL_CLEARING")
     ch.fire("CHANNEL_UNBRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
     ch.bridged_to = None
     leg.bridged_to = None
-    if not leg.hungup:
+    if not leg.hungup and not leg.transfer_to:   # a leg uuid_bridge'd away lives on
         if is_true(leg.get_var("park_after_bridge")):
             # audio_bridge_on_exchange_media: the bridged-to leg parks instead of hanging up
             leg.program = park_after_bridge
             leg.wake.set()
         else:
             leg.hangup("NORMAL_CLEARING")
+
+
+def _unwind_joined(ch: Channel, leg: Channel) -> None:
+    """ch of a uuid_bridge hung up (callcenter_queue capture, member killed): its bridge
+    thread notices one frame later, so first its loopback partner leaves its app (still
+    answered) and ends, then the joined leg ends, and only then ch unbridges."""
+    peer = ch.peer
+    if peer is not None and not peer.hungup:
+        peer.break_out = True
+        peer.break_requested = True
+        peer.wake.set()
+        gevent.wait([peer.ended], timeout=2.0)
+    leg.set_var("last_bridge_hangup_cause", ch.hangup_cause or "NORMAL_CLEARING")
+    leg.hangup(ch.hangup_cause or "NORMAL_CLEARING")
+    gevent.wait([leg.ended], timeout=2.0)
 
 
 def is_true(value) -> bool:

@@ -30,7 +30,7 @@ Q850 = {"NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSW
 
 PROFILE_FIELDS = ["Direction", "Logical-Direction", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
                   "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
-                  "ANI", "Destination-Number", "Unique-ID", "Source", "Context", "Channel-Name"]
+                  "ANI", "Destination-Number", "Unique-ID", "Source", "Transfer-Source", "Context", "Channel-Name"]
 TIME_FIELDS = ["Channel-Created-Time", "Channel-Answered-Time", "Channel-Progress-Time",
                "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time",
                "Channel-Resurrect-Time", "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum"]
@@ -136,7 +136,8 @@ class Channel:
                   "Orig-Caller-ID-Name": self.orig_cid_name, "Orig-Caller-ID-Number": self.orig_cid_num,
                   "Callee-ID-Name": self.callee_name, "Callee-ID-Number": self.callee_num,
                   "ANI": self.cid_num, "Destination-Number": self.destination, "Unique-ID": self.uuid,
-                  "Source": self.source, "Context": self.context, "Channel-Name": self.name}
+                  "Source": self.source, "Transfer-Source": self.transfer_source if prefix == "Caller" else "",
+                  "Context": self.context, "Channel-Name": self.name}
         out = [(f"{prefix}-{k}", values[k]) for k in PROFILE_FIELDS if values[k] not in ("", None)]
         if with_index:
             out.append((f"{prefix}-Profile-Index", "1"))
@@ -257,6 +258,9 @@ class Channel:
             self._finish()
 
     def _finish(self) -> None:
+        if self.finish_gate is not None:
+            # Reporting held until a related party caught up (bounded: one or two frames).
+            self.finish_gate.wait(timeout=self.clock.to_wall(5 * FRAME_S))
         # The loopback partner goes down once this leg's apps have unwound (capture order:
         # HANGUP a, EXECUTE_COMPLETE a, HANGUP b, HANGUP_COMPLETE a, ...).
         if self.peer is not None and not self.peer.hungup:
@@ -266,6 +270,8 @@ class Channel:
         self.set_state("CS_REPORTING")
         self._set_report_vars()
         self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
+        for hook in self.reporting_hooks:   # e.g. mod_callcenter's agent thread reacting at once
+            hook(self)
         self.set_state("CS_DESTROY", fire=False)
         self.fire("CHANNEL_DESTROY", with_vars=True)
         self.switch.channels.pop(self.uuid, None)
@@ -308,6 +314,13 @@ class Channel:
             self.set_var("is_loopback", "1")
 
     app_last: tuple[str, str] | None = None
+    transfer_source = ""   # Caller-Transfer-Source once transferred (e.g. by uuid_bridge)
+    reporting_hooks: tuple = ()   # callables(channel) run right after CHANNEL_HANGUP_COMPLETE
+    # A hangup from another thread reaches a running app on its next 20 ms media frame.
+    # Off by default (the emulator's apps return at once); mod_callcenter's agent legs use
+    # it, as captured (callcenter_queue_loopback_agent_fail).
+    frame_notice = False
+    finish_gate = None            # gevent Event: CS_HANGUP/HANGUP_COMPLETE wait for it (bounded)
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """Hang up now: CHANNEL_HANGUP fires at once; the channel's greenlet finishes."""
@@ -368,6 +381,10 @@ class Channel:
         deadline = self.clock.now() + seconds
         while True:
             if self.hungup:
+                if self.frame_notice:
+                    # This app notices the hangup on its next media frame (see frame_notice).
+                    self.frame_notice = False
+                    self.clock.sleep(FRAME_S)
                 return "hangup", ""
             if self.break_requested or self.transfer_to:
                 self.break_requested = False

@@ -11,6 +11,7 @@ from gevent.server import StreamServer
 from .agents import AgentEndpoint
 from .api import VERSION, Api, uptime_text
 from .caller import Caller, CallerScript
+from .callcenter import CallCenter
 from .clock import RealClock
 from .dialplan import Dialplan, run_dialplan
 from .events import EventFactory
@@ -40,6 +41,7 @@ class Switch:
         self.events = EventFactory(self.core_uuid, self.hostname, self.ipv4, self.ipv6, self.clock)
         self.dialplan = Dialplan()
         self.api = Api(self)
+        self.callcenter = CallCenter(self)   # mod_callcenter: queues/agents/tiers configured in code
         self.channels: dict = {}
         self.listeners: set = set()               # every subscribed connection
         self._global_listeners: set = set()       # ... that want events of all channels
@@ -71,6 +73,7 @@ class Switch:
         return self._server.server_port
 
     def stop(self, timeout: float = 5.0) -> None:
+        self.callcenter.stop()
         for ch in list(self.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
         gevent.wait([ch.ended for ch in list(self.channels.values())], timeout=timeout)
@@ -183,9 +186,10 @@ class Switch:
             other = self.channels.get(ctx)
             if other is not None and not other.hungup:
                 # uuid_bridge_on_soft_execute fires these ("show channels" data) on both legs
+                ch.set_var("uuid_bridge", None)   # set by switch_ivr_uuid_bridge, consumed here
                 ch.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)])
                 other.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", ch.uuid)])
-                connect(ch, other)
+                connect(ch, other, joined=True)
                 after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":

@@ -48,6 +48,16 @@ ALLOW = {
     # The capture cut the `event ... ALL` window to its first 30 messages (README
     # "Trimmed"); events inside that window are not compared, only the replies.
     "trimmed_all_window": True,
+    # callcenter_config list bodies: epoch columns (last_bridge_start, joined_epoch, ...)
+    # are wall-clock seconds of the run; compared as "set" (<epoch>) or 0, never by value.
+    "callcenter_epochs": "10-digit epoch values in callcenter_config list rows",
+    # ... and the columns computed from them in whole seconds (member score = now - joined,
+    # agent talk_time = bridge end - start): 1 or 2 depending on where the second boundary
+    # fell in the run. Compared as "a number", not by value.
+    "callcenter_second_counts": {"score", "talk_time"},
+    # Callcenter replays time each command from the message before it (ANCHOR_LEAD_S);
+    # what is compared is unchanged.
+    "anchored_timing": "callcenter captures only",
     # Channel variables FreeSWITCH sets from internals the emulator does not model
     # (codec negotiation, XML dialplan bookkeeping, media statistics).
     "variables_not_emulated": {
@@ -69,6 +79,11 @@ ALLOW = {
 }
 
 CHECK_VARIABLE_ORDER = True
+# Callcenter replays send each command as long after the message that preceded it as the
+# capture did (not at its absolute time): the loopback-agent capture sends
+# `queue list members` 0.4 s into a 0.5 s agent playback that starts after two 5 s
+# timeouts and an epoch-second boundary, which absolute times cannot hit reliably.
+ANCHOR_LEAD_S = 1.5
 
 # The capture system's dialplan (README "Dialplan additions"), rebuilt on the emulator.
 PREAMBLE = [("set", "open=true"),
@@ -110,12 +125,50 @@ def build_switch(scale: float, port: int, heartbeat: float) -> Switch:
     sw.dialplan.add(r"^7100$", Apps([("answer", ""), ("playback", "tone_stream://%(500,0,440)"),
                                      ("sleep", "60000"), ("hangup", "")]))
     sw.dialplan.add(r"^9196$", Echo())
+    # mod_callcenter captures (README "Dialplan additions" and callcenter.conf.xml)
+    sw.dialplan.add(r"^7110$", Apps([("answer", ""), ("playback", "tone_stream://%(500,0,440)"),
+                                     ("bridge", "null/agent1")]))
+    sw.dialplan.add(r"^7200$", Apps([("answer", ""), ("callcenter", "support@default")]))
+    cc = sw.callcenter
+    cc.add_queue("support@default", strategy="longest-idle-agent", discard_abandoned_after=60)
+    cc.add_agent("agent1@default", contact="loopback/7100", status="Logged Out", max_no_answer=3,
+                 wrap_up_time=5, reject_delay_time=5, busy_delay_time=5)
+    cc.add_tier("support@default", "agent1@default", level=1, position=1)
     return sw
 
 
+def seed_agent_history(sw: Switch) -> None:
+    """callcenter_queue_loopback_agent_fail was recorded right after callcenter_queue on the
+    same FreeSWITCH (README: the DB was reset before *both*), so agent1 starts with that
+    call in its history (its first `agent list` shows it): one answered call, 2 s of talk,
+    bridge ended 2.3 s before the capture began. Its wrap-up (5 s) is why the first offer
+    comes 3.8 s after the member joined; the same history is replayed here, relative to
+    the emulator's clock."""
+    now = int(sw.clock.now())
+    agent = sw.callcenter.agents["agent1@default"]
+    agent.last_offered_call, agent.last_bridge_start, agent.last_bridge_end = now - 5, now - 4, now - 2
+    agent.last_status_change, agent.calls_answered, agent.talk_time = now - 2, 1, 2
+
+
 # ---- keys for comparison ------------------------------------------------------------
+EPOCH = re.compile(r"(?<![0-9])1[0-9]{9}(?![0-9])")
+
+
 def _norm(text: str) -> str:
     return UUID.sub("<uuid>", text)
+
+
+def _norm_cc(body: str) -> str:
+    """callcenter_config list rows: mask epochs and whole-second counts
+    (ALLOW["callcenter_epochs"], ALLOW["callcenter_second_counts"])."""
+    lines = EPOCH.sub("<epoch>", _norm(body)).split("\n")
+    columns = lines[0].split("|")
+    masked = {i for i, c in enumerate(columns) if c in ALLOW["callcenter_second_counts"]}
+    for n, line in enumerate(lines[1:], 1):
+        cells = line.split("|")
+        if len(cells) == len(columns):
+            lines[n] = "|".join("<seconds>" if i in masked and c.isdigit() else c for i, c in enumerate(cells))
+    return "\n".join(lines)
 
 
 def key(m: Msg | None) -> tuple:
@@ -133,6 +186,8 @@ def key(m: Msg | None) -> tuple:
         if body.startswith("{"):
             data = json.loads(body)
             return ("api", "json", data.get("row_count"))
+        if body.startswith(("name|instance_id|", "queue|instance_id|", "queue|agent|")):
+            return ("api", _norm_cc(body))
         return ("api", _norm(body))
     if ct == "text/disconnect-notice":
         return ("notice", m.h.get("Content-Disposition", ""), m.body)
@@ -141,7 +196,7 @@ def key(m: Msg | None) -> tuple:
         return ("event", ev.get("Event-Name"), ev.get("Application", ""),
                 ev.get("Application-Response", ""), ev.get("Hangup-Cause", ""),
                 ev.get("DTMF-Digit", ""), ev.get("Answer-State", ""), (m.body.split("\n\n", 1) + [""])[1][:3]
-                if ct == "text/event-plain" else ev.get("_body", "")[:3])
+                if ct == "text/event-plain" else ev.get("_body", "")[:3], ev.get("CC-Action", ""))
     return ("other", ct)
 
 
@@ -157,6 +212,10 @@ class Replay:
         self.got: dict[str, list] = {}
         self.conns: dict[str, Conn] = {}
         self.closed_by_app: set[str] = set()
+        self.countable_times: dict[str, list[float]] = {}
+        self._exp_by_key: dict[str, dict] = {}
+        self._got_key_counts: dict[str, dict] = {}
+        self.anchored = capture.stem.startswith("callcenter")
 
     def expected(self) -> dict[str, list[Msg | None]]:
         out: dict[str, list] = {}
@@ -168,16 +227,25 @@ class Replay:
     def run(self) -> dict[str, list[Msg | None]]:
         srv = OutboundServer()
         sw = build_switch(self.scale, srv.port, self.heartbeat).start()
+        if self.capture.stem == "callcenter_queue_loopback_agent_fail":
+            seed_agent_history(sw)
         self.expected_msgs = self.expected()
         try:
+            self._align_phase()
             t0 = time.monotonic()
             needs = self._needs()
+            anchors = self._anchors() if self.anchored else {}
             for i, r in enumerate(self.recs):
                 if r.dir != "app->fs":
                     continue
-                gevent.sleep(max(0.0, t0 + r.t / self.scale - time.monotonic()))
+                if i in anchors:
+                    gevent.sleep(max(0.0, t0 + (r.t - ANCHOR_LEAD_S) / self.scale - time.monotonic()))
+                else:
+                    gevent.sleep(max(0.0, t0 + r.t / self.scale - time.monotonic()))
                 conn = self._conn(r.conn, sw, srv)
-                self._wait_for(needs[i], deadline=time.monotonic() + 3.0)
+                self._wait_for(needs[i], deadline=time.monotonic() + 3.0 + (ANCHOR_LEAD_S if i in anchors else 0))
+                if i in anchors:
+                    self._sleep_after_anchor(*anchors[i], r.t)
                 if r.eof:
                     self.closed_by_app.add(r.conn)
                     conn.close()
@@ -191,6 +259,45 @@ class Replay:
             sw.stop()
             srv.stop()
         return self.got
+
+    def _anchors(self) -> dict[int, tuple[str, int, float]]:
+        """app->fs record i -> (conn, n, t): the n-th countable fs->app message of conn
+        (received at capture time t) is the last one before i in the capture."""
+        counts: dict[str, int] = {}
+        last = None
+        out = {}
+        for i, r in enumerate(self.recs):
+            if r.dir == "app->fs":
+                if last is not None:
+                    out[i] = last
+                continue
+            if self._countable(None if r.eof else parse_raw(r.raw), False):
+                counts[r.conn] = counts.get(r.conn, 0) + 1
+                last = (r.conn, counts[r.conn] - 1, r.t)
+        return out
+
+    def _sleep_after_anchor(self, conn: str, n: int, t_anchor: float, t_send: float) -> None:
+        """Send as long after the emulator's n-th message as the capture sent after its own
+        (ALLOW["anchored_timing"])."""
+        times = self.countable_times.get(conn, [])
+        if len(times) > n:
+            gevent.sleep(max(0.0, times[n] + (t_send - t_anchor) / self.scale - time.monotonic()))
+
+    def _align_phase(self) -> None:
+        """mod_callcenter works in whole epoch seconds (a member is offered in the second
+        after it joined; wrap-up ends at last_bridge_end + wrap_up_time). Start the callcenter
+        replays at the capture's sub-second phase so those second boundaries fall at the same
+        offsets as in the capture."""
+        if not self.capture.stem.startswith("callcenter"):
+            return
+        for r in self.recs:
+            m = re.search(r"Event-Date-Timestamp: (\d{16})", r.raw)
+            if r.dir == "fs->app" and m:
+                phase = (int(m.group(1)) / 1e6 - r.t) % 1.0
+                break
+        else:
+            return
+        gevent.sleep((phase - time.time()) % 1.0)
 
     def _needs(self) -> dict[int, dict[str, int]]:
         """Before app->fs record i: how many countable fs->app messages each connection
@@ -224,13 +331,11 @@ class Replay:
 
     def _wait_for(self, need: dict[str, int], deadline: float) -> None:
         while time.monotonic() < deadline:
-            in_all = self._emu_in_all
-            if all(sum(1 for m in self.got.get(c, []) if self._countable(m, in_all.get(c, False))) >= n
-                   for c, n in need.items()):
+            # counted once per message as it arrives (_collect), not re-parsed on every poll
+            if all(len(self.countable_times.get(c, ())) >= n for c, n in need.items()):
                 return
             gevent.sleep(0.001)
 
-    _emu_in_all: dict = {}
 
     def _conn(self, name: str, sw, srv) -> Conn:
         if name not in self.conns:
@@ -247,6 +352,14 @@ class Replay:
             if m is None and name in self.closed_by_app:
                 return  # our own close, not FreeSWITCH's
             self.got[name].append(m)
+            if self._countable(m, False):
+                # When it was sent: the event's own timestamp (the emulator's clock is real
+                # time in these replays); the reader may lag behind a burst of events.
+                stamp = (m.event or {}).get("Event-Date-Timestamp", "") if m.event is not None else ""
+                sent = time.monotonic()
+                if stamp.isdigit() and self.scale == 1.0:
+                    sent = min(sent, time.monotonic() - (time.time() - int(stamp) / 1e6))
+                self.countable_times.setdefault(name, []).append(sent)
             self._learn(name, m)
             if m is None:
                 return
@@ -256,11 +369,20 @@ class Replay:
         if m is None:
             return
         k = key(m)
-        same = [x for x in self.got[name] if x is not None and key(x) == k]
-        cands = [x for x in self.expected_msgs.get(name, []) if x is not None and key(x) == k]
-        if len(same) > len(cands):
+        # Keys are computed once per message (parsing every event again on each arrival
+        # made the reader lag ~10 ms per message behind a burst of events).
+        if name not in self._exp_by_key:
+            by_key: dict = {}
+            for x in self.expected_msgs.get(name, []):
+                if x is not None:
+                    by_key.setdefault(key(x), []).append(x)
+            self._exp_by_key[name] = by_key
+        seen = self._got_key_counts.setdefault(name, {})
+        seen[k] = seen.get(k, 0) + 1
+        cands = self._exp_by_key[name].get(k, [])
+        if seen[k] > len(cands):
             return
-        ref = cands[len(same) - 1]
+        ref = cands[seen[k] - 1]
         for a, b in zip(_ids(ref), _ids(m)):
             self.map.setdefault(a, b)
 
