@@ -292,14 +292,15 @@ class InboundClient:
             raise CommandError(what, reply.reply_text or reply.body)
         return reply
 
-    def _send(self, command: str, timeout: float | None = None, headers: dict | None = None) -> Message:
+    def _send(self, command: str, timeout: float | None = None, headers: dict | None = None,
+              body: str | None = None) -> Message:
         timeout = self.command_timeout if timeout is None else timeout
         if not self._ready.wait(timeout):
             raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port} within {timeout:g} s")
         conn = self._conn
         if conn is None:
             raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port}")
-        return conn.send(wire.encode_command(command, headers), timeout=timeout, what=command)
+        return conn.send(wire.encode_command(command, headers, body), timeout=timeout, what=command)
 
     def api(self, command: str, timeout: float | None = None) -> str:
         """Run `api command`; returns the body (which may start with -ERR)."""
@@ -382,14 +383,7 @@ class InboundClient:
         if name.upper() == "CUSTOM" and not any(k.lower() == "event-subclass" for k in fields):
             raise ValueError("sendevent CUSTOM needs an Event-Subclass header (e.g. 'fsapp::queue'): "
                              "listeners subscribe to CUSTOM events by subclass")
-        timeout = self.command_timeout if timeout is None else timeout
-        if not self._ready.wait(timeout):
-            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port} within {timeout:g} s")
-        conn = self._conn
-        if conn is None:
-            raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port}")
-        reply = self._checked(conn.send(wire.encode_command(f"sendevent {name}", fields, body), timeout=timeout,
-                                        what=f"sendevent {name}"), f"sendevent {name}")
+        reply = self._checked(self._send(f"sendevent {name}", timeout, fields, body), f"sendevent {name}")
         return reply.reply_text[3:].strip() if reply.reply_text.startswith("+OK") else ""
 
     # -- helpers ------------------------------------------------------------------------------

@@ -115,16 +115,22 @@ def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
             leg.hangup("NORMAL_CLEARING")
 
 
-def _unwind_joined(ch: Channel, leg: Channel) -> None:
-    """ch of a uuid_bridge hung up (callcenter_queue capture, member killed): its bridge
-    thread notices one frame later, so first its loopback partner leaves its app (still
-    answered) and ends, then the joined leg ends, and only then ch unbridges."""
+def release_partner(ch: Channel, timeout: float = 2.0) -> None:
+    """ch's loopback partner leaves its app (still answered) and ends, as FreeSWITCH's media
+    thread makes it one frame after ch hung up (captured in the callcenter transcripts)."""
     peer = ch.peer
     if peer is not None and not peer.hungup:
         peer.break_out = True
         peer.break_requested = True
         peer.wake.set()
-        gevent.wait([peer.ended], timeout=2.0)
+        gevent.wait([peer.ended], timeout=timeout)
+
+
+def _unwind_joined(ch: Channel, leg: Channel) -> None:
+    """ch of a uuid_bridge hung up (callcenter_queue capture, member killed): its bridge
+    thread notices one frame later, so first its loopback partner leaves its app (still
+    answered) and ends, then the joined leg ends, and only then ch unbridges."""
+    release_partner(ch)
     leg.set_var("last_bridge_hangup_cause", ch.hangup_cause or "NORMAL_CLEARING")
     leg.hangup(ch.hangup_cause or "NORMAL_CLEARING")
     gevent.wait([leg.ended], timeout=2.0)

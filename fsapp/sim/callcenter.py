@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import gevent
 import gevent.event
 
+from .bridge import release_partner
 from .channel import FRAME_S
 
 log = logging.getLogger("fsapp.sim")
@@ -346,12 +347,7 @@ class CallCenter:
             return    # bridged: CHANNEL_EXECUTE_COMPLETE now (observation 36), then uuid_bridge
         # The member hung up while waiting. Its media thread notices on the next frame; by
         # then its loopback partner has left its app (still answered) and ended (captured).
-        peer = ch.peer
-        if peer is not None and not peer.hungup:
-            peer.break_out = True
-            peer.break_requested = True
-            peer.wake.set()
-            gevent.wait([peer.ended], timeout=2.0)
+        release_partner(ch)
         b = member.offer_b
         if b is not None:
             # the agent leg's app, cancelled in the same frame, returns first

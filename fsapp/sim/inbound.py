@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from . import wire
-from .commands import event_commands, run_api, run_bgapi, sendmsg, split_command
+from .commands import event_commands, run_api, run_bgapi, sendmsg
 from .listener import MYEVENTS, Listener
 from .sendevent import run_sendevent
 
@@ -13,17 +13,10 @@ log = logging.getLogger("fsapp.sim")
 
 class InboundConnection(Listener):
     def run(self) -> None:
-        reader = wire.CommandReader(self.sock)
         self.send(wire.auth_request())
         authed = False
         try:
-            while not self.closed:
-                cmd = reader.read()
-                if cmd is None:
-                    break
-                first, headers, body = cmd
-                self.switch.clock.touch()
-                name, rest = split_command(first)
+            for name, rest, headers, body, first in self.commands():
                 if not authed:
                     if name == "auth":
                         if rest == self.switch.password:

@@ -8,6 +8,9 @@ import socket
 import gevent
 from gevent.queue import Queue
 
+from . import wire
+from .commands import split_command
+
 
 log = logging.getLogger("fsapp.sim")
 
@@ -43,6 +46,19 @@ class Listener:
         self._writer = gevent.spawn(self._write_loop)
 
     # ---- output -----------------------------------------------------------------------
+    def commands(self):
+        """The client's commands as (name, rest, headers, body, first line), until it closes.
+        Each one counts as activity for the virtual clock."""
+        reader = wire.CommandReader(self.sock)
+        while not self.closed:
+            cmd = reader.read()
+            if cmd is None:
+                return
+            first, headers, body = cmd
+            self.switch.clock.touch()
+            name, rest = split_command(first)
+            yield name, rest, headers, body, first
+
     def send(self, data: bytes) -> None:
         if not self.closed:
             self._out.put(data)

@@ -13,7 +13,7 @@ from gevent import socket
 import gevent
 
 from . import wire
-from .commands import event_commands, run_api, run_bgapi, sendmsg, split_command
+from .commands import event_commands, run_api, run_bgapi, sendmsg
 from .listener import MYEVENTS, Listener
 from .sendevent import run_sendevent
 
@@ -69,15 +69,8 @@ class OutboundSession(Listener):
         self._disconnected = False
 
     def run(self) -> None:
-        reader = wire.CommandReader(self.sock)
         try:
-            while not self.closed:
-                cmd = reader.read()
-                if cmd is None:
-                    break
-                first, headers, body = cmd
-                self.switch.clock.touch()
-                name, rest = split_command(first)
+            for name, rest, headers, body, first in self.commands():
                 self.handle(name, rest, headers, body, first)
         except OSError:
             pass
