@@ -82,7 +82,7 @@ def gs_full(bodies):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--captures", type=Path, default=ROOT.parent / "shared" / "esl-captures")
+    parser.add_argument("--captures", type=Path, default=ROOT / "tests" / "data" / "esl-captures")
     parser.add_argument("--seconds", type=float, default=0.5, help="minimum length of one timing round")
     args = parser.parse_args()
     raws = load(args.captures)

@@ -22,7 +22,10 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPTURES = ROOT.parent / "shared" / "esl-captures"
+# The ESL captures recorded from a real FreeSWITCH 1.10.12, vendored so a clone anywhere
+# runs the suite; tests/test_captures_vendored.py keeps them in step with ../shared.
+CAPTURES = ROOT / "tests" / "data" / "esl-captures"
+SHARED_CAPTURES = ROOT.parent / "shared" / "esl-captures"
 
 
 def _service(env_name: str, what: str) -> str:

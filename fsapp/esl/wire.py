@@ -5,7 +5,7 @@
         ...
     sock.sendall(encode_command("api status"))
 
-Framing follows what a real FreeSWITCH 1.10 sends (see /work/shared/esl-captures,
+Framing follows what a real FreeSWITCH 1.10 sends (see tests/data/esl-captures,
 observations 1-8): a block of `Name: value` lines ended by an empty line, then exactly
 Content-Length *bytes* of body. Header values are URL-encoded; they are decoded one by one
 *after* the block is split into lines, so an encoded newline (%0A) inside a value can never

@@ -7,7 +7,7 @@
     cc.add_tier("support@default", "agent1@default", level=1, position=1)
     sw.dialplan.add(r"^7200$", Apps([("answer", ""), ("callcenter", "support@default")]))
 
-What is emulated (README observations 35-38 of /work/shared/esl-captures, and
+What is emulated (README observations 35-38 of tests/data/esl-captures, and
 mod_callcenter.c): the `callcenter` application (a member waits in a queue), the
 `callcenter_config` API (agent set status/contact/state, agent list, queue list members,
 queue list agents, tier list) with FreeSWITCH's reply bodies, the `callcenter::info`

@@ -2,7 +2,7 @@
 
 Pure functions, no I/O: the listeners build frames here and write them whole.
 The shapes (header order, where Content-Length goes, which bodies end with a newline)
-follow the captures in /work/shared/esl-captures (README observations 1-8).
+follow the captures in tests/data/esl-captures (README observations 1-8).
 """
 from __future__ import annotations
 

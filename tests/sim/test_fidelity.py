@@ -1,4 +1,4 @@
-"""Fidelity: every capture in /work/shared/esl-captures replayed against the emulator.
+"""Fidelity: every capture in tests/data/esl-captures replayed against the emulator.
 
 See tests/sim/replay.py for how messages are compared and the commented allow-list.
 The captures run concurrently (each on its own emulator) in real time (the 20 ms frame timing that orders replies and events needs it).
