@@ -15,6 +15,7 @@ when it does not, replayed exactly once by a background greenlet.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -59,6 +60,10 @@ class Store:
             raise StoreConfigError(f"[store] default = {default!r} names no connection; "
                                    f"configured: {', '.join(self.specs)}")
         self.default = default
+        # What "now" is for row stamps (created_at, accepted_at, ...) and for the `now` /
+        # `today` query defaults: the wall clock, or one the caller pins (the demo runs at a
+        # fixed moment, and its tickets must not look overdue against a different clock).
+        self.clock: Callable[[], dt.datetime] = _now
         self.catalog = QueryCatalog(queries_dir)
         self.threads = ThreadPool(max(1, threads))
         self.pools: dict[str, ConnectionPool] = {}
@@ -178,7 +183,7 @@ class Store:
     def query(self, name: str, params: dict | None = None, connection: str | None = None,
               timeout: float | None = None) -> list[dict]:
         q = self.catalog.get(name)
-        args = q.bind(params)
+        args = q.bind(params, self.clock())
         target = connection or q.connection or self.default
         if target not in self.pools:
             raise StoreConfigError(f"query {name} ({q.source}) runs on connection {target!r}, which is "
@@ -292,7 +297,7 @@ class Store:
         When this returns, the row is either committed or fsync'd in the spool. Bad rows
         (unknown kind/column, missing required value) raise ValueError at once.
         """
-        table, out = prepare_row(kind, row, key)
+        table, out = prepare_row(kind, row, key, stamp=self.clock())
         try:
             return "written" if self._insert(table, out, key) else "duplicate"
         except StoreError as exc:
