@@ -40,6 +40,7 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
     fsapp's own log lines go to WORKDIR.log (var/demo.log) unless --verbose.
     """
     from rich.console import Console
+    from rich.table import Table
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fsapp.demo import DemoLine, print_summary, run_scenarios, scenarios
@@ -67,13 +68,16 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
         calls = scenarios.build(closed, open_, unknown)
         late = scenarios.build_no_agents()
         total = len(calls) + len(late)
-        console.print(f"  [dim]switch[/]    emulated FreeSWITCH 1.10 on 127.0.0.1:{line.switch.esl_port}, "
-                      "numbers " + ", ".join(f"{n} ({f.name})" for n, f in
-                                             sorted(line.handler.registry.numbers.items())), soft_wrap=True)
-        console.print(f"  [dim]clock[/]     the calls take place on {DEMO_TIME:%a %d %b %Y %H:%M} (Beijing), "
-                      f"a staffed hour; emulated time runs {scale:g}x faster than the clock", soft_wrap=True)
-        console.print(f"  [dim]database[/]  {line.workdir / 'fsapp.db'}", soft_wrap=True)
-        console.print(f"  [dim]log[/]       {'here' if verbose else log_path}", soft_wrap=True)
+        header = Table.grid(padding=(0, 2))
+        header.add_column(style="dim", no_wrap=True)
+        header.add_column(overflow="fold")
+        header.add_row("  switch", f"emulated FreeSWITCH 1.10 on 127.0.0.1:{line.switch.esl_port}, numbers "
+                       + ", ".join(f"{n} ({f.name})" for n, f in sorted(line.handler.registry.numbers.items())))
+        header.add_row("  clock", f"the calls take place on {DEMO_TIME:%a %d %b %Y %H:%M} (Beijing), a staffed "
+                                  f"hour; emulated time runs {scale:g}x faster than the clock")
+        header.add_row("  database", str(line.workdir / "fsapp.db"))
+        header.add_row("  log", "here" if verbose else str(log_path))
+        console.print(header)
 
         progress_bar = Progress(TextColumn("  placing {task.total} calls, " f"{concurrency} at a time"),
                                 BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -84,14 +88,16 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
         def progress(result, done, total):
             mark = "[green]ok[/]" if not result.failed else "[bold red]!![/]"
             number = f"#{result.index + 1}"
-            progress_bar.update(task, completed=done, last=f"{number} {result.scenario.title}")
+            # the bar is transient (the full titles follow in the summary): keep it one line
+            title = result.scenario.title if len(result.scenario.title) <= 40 else result.scenario.title[:39] + "…"
+            progress_bar.update(task, completed=done, last=f"{number} {title}")
             if not console.is_terminal:  # into a file or pipe: one line per finished call
-                console.print(f"  [{done:>2}/{total}] {mark} {number:>3} {result.scenario.title}", soft_wrap=True)
+                console.print(f"  [{done:>2}/{total}] {mark} {number:>3} {result.scenario.title}")
 
         with progress_bar:
             results = run_scenarios(line, calls, concurrency=concurrency, progress=progress, total=total)
             progress_bar.console.print("  the hotline's agents log out; one more caller asks for an agent "
-                                       "(with nobody logged in, the queue overflows to the mailbox)", soft_wrap=True)
+                                       "(with nobody logged in, the queue overflows to the mailbox)")
             line.set_agents(["1001", "1002"], "Logged Out")
             results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
                                      first_index=len(calls), total=total)

@@ -2,8 +2,9 @@
 rows the calls left in the database.
 
 Printed with rich. On a terminal each call is a two-column grid whose text column wraps
-with a hanging indent; into a pipe or file every line is printed whole (soft wrap), so
-nothing a caller heard is ever cut and a test or `grep` sees each prompt on one line.
+with a hanging indent; into a pipe or file (the CLI gives such a console a width of 1000)
+every line is printed whole, so nothing a caller heard is ever cut and a test or `grep`
+sees each prompt on one line.
 """
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def _print_rows(console: Console, rows: list[tuple[str, str, str]]) -> None:
         console.print(grid)
     else:
         for label, text, style in rows:
-            console.print(Text.assemble("      ", (f"{label:<8} ", "dim"), (text, style)), soft_wrap=True)
+            console.print(Text.assemble("      ", (f"{label:<8} ", "dim"), (text, style)))
 
 
 def totals_of(line: DemoLine, results: list[CallResult], wall_s: float) -> dict:
@@ -154,8 +155,7 @@ def print_summary(line: DemoLine, results: list[CallResult], wall_s: float,
         ok = not r.failed
         console.print()
         console.print(Text.assemble((f"{r.index + 1:>3}. ", "bold"), (r.scenario.title, "bold"),
-                                    ("  ok" if ok else "  PROBLEM", "green" if ok else "bold red")),
-                      soft_wrap=not console.is_terminal)
+                                    ("  ok" if ok else "  PROBLEM", "green" if ok else "bold red")))
         rows = [("dialled", f"{r.scenario.number} from {r.scenario.caller_id}  ({r.wall_s:.1f} s wall, "
                             f"{len(report.timeline) if report else 0} steps)", "")]
         styles = {"heard": "", "pressed": "bold cyan", "said": "magenta", "talked": "green", "hung up": "yellow"}
