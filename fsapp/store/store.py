@@ -30,7 +30,7 @@ from fsapp.log import get_logger
 
 from . import migrations, schema
 from .breaker import CircuitBreaker
-from .connections import parse_connection, sqlite_prepare
+from .connections import parse_connection, sqlite_path, sqlite_prepare
 from .dialects import Dialect, Table, dialect_from_connection_string, get_dialect
 from .errors import QueryError, StoreConfigError, StoreError, StoreUnavailable
 from .outbox import Outbox, Record, ReplayReport
@@ -68,8 +68,15 @@ class Store:
         self.threads = ThreadPool(max(1, threads))
         self.pools: dict[str, ConnectionPool] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
+        # SQLite files that did not exist when the store opened: SQLite creates them empty
+        # on first connect, which is right for a new install and wrong for a typo
+        self.new_sqlite_files: dict[str, Path] = {}
         for name, spec in self.specs.items():
             dialect = get_dialect(spec.dialect) if spec.dialect else dialect_from_connection_string(spec.odbc)
+            if dialect and dialect.name == "sqlite":
+                path = sqlite_path(spec.odbc)
+                if path is not None and not path.exists():
+                    self.new_sqlite_files[name] = path
             odbc = sqlite_prepare(spec.odbc) if dialect and dialect.name == "sqlite" else spec.odbc
             self.pools[name] = ConnectionPool(
                 name, odbc, self.threads, size=spec.pool_size,
