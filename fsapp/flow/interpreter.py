@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from fsapp.esl import syntax
 from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
 from fsapp.flow.model import Flow, Node, thaw
@@ -277,7 +278,9 @@ class Session:
                 if self.s.tts_render is not None and "|" not in self.s.tts:
                     paths.append(str(self.s.tts_render(lang, text)))  # a cached WAV, played as a file
                 else:
-                    paths.append("say:" + text)  # FreeSWITCH speaks it (tts_engine/tts_voice)
+                    # FreeSWITCH speaks it (tts_engine/tts_voice); the text may hold a caller's
+                    # or a database's data, so it must not be expanded as ${...}
+                    paths.append("say:" + syntax.literal(text))
                 names.append("say:" + text)
         return paths, names
 
@@ -517,7 +520,8 @@ class Session:
             self.call.transfer(a["extension"], "XML", a["context"])
             raise _Ended("transfer")
         if a["number"]:
-            result = self.call.bridge(f"sofia/gateway/{a['gateway']}/{a['number']}")
+            result = self.call.bridge(syntax.bridge_arg(
+                f"sofia/gateway/{syntax.word('gateway', a['gateway'])}/{syntax.number(a['number'], 'transfer number')}"))
             if getattr(result, "ok", False):
                 self.call.hangup()
                 raise _Ended("transfer")
