@@ -260,11 +260,61 @@ def _substitute(name: str, glob: bool, lookup, api, depth: int) -> str:
     return value or ""
 
 
+QUOTED_ESC_COMMA, UNQUOTED_ESC_COMMA = "\x01", "\x02"
+
+
+def mark_leg_commas(text: str) -> str:
+    """switch_ivr_originate's pre-pass over a failover group: a comma inside a `[..]`
+    block (not after a backslash) is not a leg separator; quoted ones (or in a `[^^..]`
+    block) stay commas in the value, the others separate that block's variables."""
+    out = list(text)
+    end: int | None = None
+    quoted = alt = False
+    for p, ch in enumerate(text):
+        if end is None and ch == "[":
+            end = find_end_paren(text, "[", "]", p)
+            alt = text[p + 1:p + 3] == "^^"
+            quoted = False
+        if ch == "'":
+            quoted = not quoted
+        if end is not None and p < end and ch == "," and p > 0 and text[p - 1] != "\\":
+            out[p] = QUOTED_ESC_COMMA if (quoted or alt) else UNQUOTED_ESC_COMMA
+        if p == end:
+            end = None
+    return "".join(out)
+
+
+def split_legs(dial: str) -> list[list[str]]:
+    """A dial string (its `{}`/`<>` blocks removed) as failover groups (`|`) of
+    simultaneous legs (`,`), each leg still with its `[..]` block."""
+    groups = []
+    for alternative in separate_string(dial, "|"):
+        legs = [leg for leg in separate_string(mark_leg_commas(alternative), ",") if leg.strip()]
+        if legs:
+            groups.append(legs)
+    return groups
+
+
+def leg_vars(leg: str) -> tuple[list[tuple[str, str]], str] | None:
+    """The `[..]` blocks in front of one leg: ([(name, value)], endpoint) or None on a
+    parse error."""
+    pairs: list[tuple[str, str]] = []
+    leg = leg.lstrip(" ")
+    while leg[:1] == "[":
+        end = find_end_paren(leg, "[", "]")
+        if end is None:
+            return None
+        leg = leg[:end].replace(QUOTED_ESC_COMMA, ",") + leg[end:]
+        parsed = create_brackets(leg, "[", "]", UNQUOTED_ESC_COMMA)
+        if parsed is None:
+            return None
+        more, leg = parsed
+        pairs += more
+    return pairs, leg
+
+
 def originate_legs(dial: str) -> list[str]:
-    """The legs a dial string (after its `{}`/`<>` blocks) asks for: `:_:` (enterprise),
-    `|` (failover) and `,` (simultaneous) each add one."""
-    legs = []
-    for group in dial.split(ENTERPRISE_DELIM):
-        for alternative in separate_string(group, "|"):
-            legs.extend(leg for leg in separate_string(alternative, ",") if leg)
-    return legs
+    """Every leg a dial string (after its `{}`/`<>` blocks) asks for: `:_:`
+    (enterprise), `|` (failover) and `,` (simultaneous) each add one."""
+    return [leg.replace(UNQUOTED_ESC_COMMA, ",").replace(QUOTED_ESC_COMMA, ",")
+            for group in dial.split(ENTERPRISE_DELIM) for legs in split_legs(group) for leg in legs]
