@@ -20,7 +20,9 @@ emulator's fsapp/sim/fsstrings.py is a port of them and the tests check the two 
   escaped with `\\$` and `\\\\` once per expansion. A CR or LF cannot be in a header line:
   such an argument goes in the body (`content-type: text/plain`), which mod_event_socket
   reads by Content-Length.
-* `sendevent` headers and api command lines are one line each: CR, LF and NUL are refused.
+* `sendevent` headers and api command lines are one line each: CR, LF and NUL are refused;
+  so is a `%XX` (upper-case hex) in a sendevent header: switch_url_encode keeps such a
+  sequence when it writes the event, so a listener would decode it into something else.
 
 A NUL ends a C string wherever it is, so it is refused everywhere. See docs/esl.md,
 "Caller data and FreeSWITCH syntax".
@@ -312,5 +314,9 @@ def event_headers(event_name: str, headers: Mapping[str, object]) -> dict[str, s
         if text[:1] == " ":
             raise UnsafeValue(f"sendevent {event_name} header {key}", text, "starts with a space, which "
                                                                           "FreeSWITCH drops")
+        if re.search(r"%[0-9A-F]{2}", text):
+            raise UnsafeValue(f"sendevent {event_name} header {key}", text,
+                              "contains a %XX sequence, which FreeSWITCH's url encoding of the event leaves "
+                              "as it is, so listeners would decode it")
         out[key] = text
     return out

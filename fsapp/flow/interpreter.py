@@ -208,6 +208,7 @@ class Session:
         call = self.call
         return {**frame.vars,
                 "call": {"uuid": getattr(call, "uuid", None), "caller_id": getattr(call, "caller_id", None),
+                         "caller_name": getattr(call, "caller_name", None),
                          "destination": getattr(call, "destination", None), "started": self.started,
                          "variables": getattr(call, "variables", {})},
                 "flow": {"name": frame.flow.name, "version": frame.flow.version},

@@ -134,7 +134,9 @@ class CommandReader:
         for line in lines[1:]:
             if ":" in line:
                 k, _, v = line.partition(":")
-                headers.append((k.strip(), v.strip()))
+                # read_packet: the value starts after the spaces that follow the colon;
+                # trailing spaces are part of it
+                headers.append((k.strip(), v.lstrip(" ")))
         body = ""
         length = next((int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), 0)
         if length:

@@ -8,14 +8,8 @@ from hypothesis import strategies as st
 from fsapp.esl import syntax
 from fsapp.esl.syntax import UnsafeValue
 from fsapp.sim import fsstrings as fs
+from tests.hostile import HOSTILE
 
-HOSTILE = [
-    "1}loopback/9999/default &bridge(sofia/gateway/pstn/0090012345) x{a=b",
-    "%00", "a\0b", "a\r\nb", "x" * 10_000, "张伟", "\u202eRTL\u202c", "😀📞", "'; DROP TABLE x; --",
-    "${system(rm -rf /)}", "${system rm -rf /}", "$${x}", "|", ":_:", "^^:", ",", "'", "\\", "[", "]",
-    "<", ">", "{", "}", "a b", " lead", "trail ", "\\n", "\\s", "\\'", "$$x", "\\$", "=", "a=b,c=d",
-    "O'Brien, J", "\\\\", "'''", "x'y", "%[a=b]x",
-]
 
 
 # ---- the port reads FreeSWITCH's documented forms the way the C code does -----------------------
