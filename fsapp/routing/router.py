@@ -761,5 +761,5 @@ class Router:
             self.esl.sendevent("CUSTOM", {
                 "Event-Subclass": "fsapp::queue", "Action": event, "Queue": member.queue,
                 "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id}, timeout=5.0)
-        except (ESLError, AttributeError) as exc:
+        except (ESLError, AttributeError, syntax.UnsafeValue) as exc:
             log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})
