@@ -10,7 +10,6 @@ agent originate and its queue-event sendevent), transfer node (bridge) and its
 on_hangup call record in SQL."""
 import re
 import time
-from pathlib import Path
 
 import gevent
 import pytest

@@ -60,15 +60,20 @@ class UnsafeValue(ValueError):
 
 
 # ---- checks ---------------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_VAR_REF = re.compile(r"\$\\*\{")
+_ESCAPED_DATA = re.compile(r"\\[\\nst']")
+
+
 def _control(text: str) -> str | None:
-    for ch in text:
-        if ch == "\0":
-            return "contains a NUL byte (it would end the string on the switch)"
-        if ch in "\r\n":
-            return "contains a newline (CR or LF would end the ESL header line)"
-        if ord(ch) < 0x20 or ord(ch) == 0x7F:
-            return f"contains the control character {ch!r}"
-    return None
+    m = _CONTROL.search(text)
+    if m is None:
+        return None
+    if "\0" in text:
+        return "contains a NUL byte (it would end the string on the switch)"
+    if "\r" in text or "\n" in text:
+        return "contains a newline (CR or LF would end the ESL header line)"
+    return f"contains the control character {m.group(0)!r}"
 
 
 def _refuse_control(field: str, value: str) -> None:
@@ -79,21 +84,12 @@ def _refuse_control(field: str, value: str) -> None:
 
 def _has_var_ref(value: str) -> bool:
     """switch_string_var_check_const: `$`, then backslashes, then `{`."""
-    dollar = False
-    for ch in value:
-        if ch == "$":
-            dollar = True
-        elif dollar:
-            if ch == "{":
-                return True
-            if ch != "\\":
-                dollar = False
-    return False
+    return "$" in value and _VAR_REF.search(value) is not None
 
 
 def _has_escaped_data(value: str) -> bool:
     """switch_string_has_escaped_data: a backslash before \\, n, s, t or a quote."""
-    return re.search(r"\\[\\nst']", value) is not None
+    return "\\" in value and _ESCAPED_DATA.search(value) is not None
 
 
 def name(field: str, value) -> str:
@@ -121,19 +117,24 @@ def uuid(field: str, value) -> str:
 
 
 # ---- values as FreeSWITCH reads them ------------------------------------------------------------
-def _escape(text: str, table: Mapping[str, str]) -> str:
-    return "".join(table.get(c, c) for c in text)
+_NEEDS_ESCAPE = re.compile(r"[\\' ,]")
+
+
+def _escape(text: str, table: dict[int, str]) -> str:
+    # most values (uuids, numbers, names of things) have nothing to escape
+    return text.translate(table) if _NEEDS_ESCAPE.search(text) else text
 
 
 # cleanup_separated_string(.., '='): backslash, quote and the spaces it would trim
-_EQ = {"\\": "\\\\", "'": "\\'", " ": "\\s"}
+_EQ = str.maketrans({"\\": "\\\\", "'": "\\'", " ": "\\s"})
 # separate_string_char_delim(.., ',') + cleanup(.., ','): backslash, quote, the separator
-_COMMA = {"\\": "\\\\", "'": "\\'", ",": "\\,"}
+_COMMA = str.maketrans({"\\": "\\\\", "'": "\\'", ",": "\\,"})
 # separate_string_blank_delim + cleanup(.., 0): backslash, quote (spaces are \s already)
-_BLANK = {"\\": "\\\\", "'": "\\'", " ": "\\s"}
+_BLANK = str.maketrans({"\\": "\\\\", "'": "\\'", " ": "\\s"})
 
 
-def _block_value(field: str, value: str, open_: str) -> str:
+def _block_value(key: str, value: str, open_: str) -> str:
+    field = f"originate variable {key}"
     _refuse_control(field, value)
     if _has_var_ref(value):
         raise UnsafeValue(field, value, "contains '${': FreeSWITCH refuses to set such a value (var_check)")
@@ -165,7 +166,7 @@ def var_block(variables: Mapping[str, object] | None, brackets: str = "{") -> st
         text = "" if value is None else str(value)
         if not text:
             continue
-        parts.append(f"{key}={_block_value(f'originate variable {key}', text, brackets)}")
+        parts.append(f"{key}={_block_value(key, text, brackets)}")
     return brackets + ",".join(parts) + BRACKETS[brackets] if parts else ""
 
 

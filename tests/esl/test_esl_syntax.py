@@ -11,7 +11,6 @@ from fsapp.sim import fsstrings as fs
 from tests.hostile import HOSTILE
 
 
-
 # ---- the port reads FreeSWITCH's documented forms the way the C code does -----------------------
 @pytest.mark.parametrize("text, delim, tokens", [
     ("originate {a=b}user/1 &park", " ", ["originate", "{a=b}user/1", "&park"]),
