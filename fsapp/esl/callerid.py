@@ -8,10 +8,10 @@ FreeSWITCH syntax"):
   else (letters, spaces, brackets, `anonymous`, 10 kB of junk) means the number is
   unknown: None. It is never trimmed into a number that looks real, since a callback
   or an affinity lookup would then reach someone else.
-* name: printable text (any script, emoji included), at most 64 characters. Control
-  and format characters (CR, LF, NUL, bidi overrides) are removed; FreeSWITCH syntax
-  characters (`{ } [ ] < > | $ \\ ^ :`) become spaces; runs of spaces become one. An
-  empty result is None.
+* name: printable text (any script, emoji included), at most 64 characters. Line
+  breaks, tabs and FreeSWITCH syntax characters (`{ } [ ] < > | $ \\ ^ :`) become
+  spaces; other control and format characters (NUL, bidi overrides) are removed; runs of
+  spaces become one. An empty result is None.
 
 What is changed or dropped is logged once, as a warning with the raw value's repr
 (cut at 64 characters) and length. Nothing here raises: a bad caller id never stops

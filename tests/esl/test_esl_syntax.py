@@ -20,6 +20,9 @@ from tests.hostile import HOSTILE
     ("  a  ", ",", ["a"]),                               # spaces around a token go
     ("a\\sb", " ", ["a b"]),                             # \s is a space
     ("x=y=z", "=", ["x", "y=z"]),
+    ("{a='x y'}user/1 &park", " ", ["{a=x y}user/1", "&park"]),   # quotes group, then go
+    ("a\\ b", " ", ["a\\ b"]),                                    # backslash-space: not split, kept
+    ("it's", ",", ["it's"]),                             # a lone quote is a character
 ])
 def test_port_splits_like_switch_separate_string(text, delim, tokens):
     assert fs.separate_string(text, delim, 2 if delim == "=" else 1024) == tokens
@@ -28,6 +31,7 @@ def test_port_splits_like_switch_separate_string(text, delim, tokens):
 def test_port_expands_like_the_channel():
     chan = {"x": "X"}
     assert fs.expand_variables("a ${x} \\${x} $${x}", chan.get) == "a X ${x} "
+    assert fs.expand_variables("${x} $$y \\\\ \\'", chan.get) == "X $y \\ "   # $$ not before { loses one $
     assert fs.expand_variables("no vars \\d", chan.get) == "no vars \\d"   # nothing to expand: as is
     called = []
     fs.expand_variables("${system rm -rf /}", chan.get, lambda c, a: called.append((c, a)))
