@@ -15,7 +15,7 @@ import gevent
 import pytest
 
 from fsapp.esl import InboundClient, OutboundServer
-from fsapp.esl.syntax import UnsafeValue
+from fsapp.esl.syntax import UnsafeValue, literal
 from fsapp.routing.backend import MemoryBackend
 from fsapp.routing.config import loads_routing, seed_backend
 from fsapp.routing.router import Router
@@ -175,13 +175,13 @@ flow: hostile
 numbers: ["7000"]
 languages: [en-US]
 start: greet
-vars: {who: null}
+vars: {who: null, raw: null}
 nodes:
   greet:
-    set: {who: "call.caller_name or ''"}
+    set: {who: "call.caller_name or ''", raw: "(call.variables['Caller-Caller-ID-Name'] or '')[:60] | replace('\\0', '')"}
     next: speak
   speak:
-    play: [{text: "Hello {{ who }}"}]
+    play: [{text: "Hello {{ who }}"}, {file: "/tmp/fsapp-greet-{{ raw }}.wav"}]
     next: agent
   agent:
     queue: {queue: sales, timeout: 30s, next: pstn, on_overflow: pstn, on_timeout: pstn, on_error: pstn}
@@ -280,6 +280,10 @@ def test_hostile_callers_through_a_flow_reach_the_switch_and_sql_as_data(hotline
         said = [p for p in report.heard if p.startswith("say:")]
         from fsapp.esl import callerid
         assert said == [f"say:Hello {callerid.name(hostile) or ''}"]
+        # a templated file path is data: sent so that expansion gives it back literally
+        path = f"/tmp/fsapp-greet-{hostile[:60]}.wav".replace("\0", "")   # the flow drops NUL itself
+        if "\n" not in path:
+            assert b"execute-app-name: playback\nexecute-app-arg: " + literal(path).encode() + b"\n" in wire
         assert sw.api_expansions == []
         assert outcomes[report.uuid].reason in ("hangup", "transfer")
     rows = store.execute("SELECT caller_number, outcome FROM fsapp_call_records ORDER BY id")

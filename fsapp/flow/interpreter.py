@@ -264,14 +264,16 @@ class Session:
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)
             elif "tone" in item:
-                paths.append("tone_stream://" + str(self.render(item["tone"])))
-                names.append(paths[-1])
+                tone = "tone_stream://" + str(self.render(item["tone"]))
+                paths.append(self._as_data(item["tone"], tone))
+                names.append(tone)
             elif "silence" in item:
                 paths.append(f"silence_stream://{int(item['silence'] * 1000)}")
                 names.append(paths[-1])
             elif "file" in item:
-                paths.append(str(self.render(item["file"])))
-                names.append(paths[-1])
+                path = str(self.render(item["file"]))
+                paths.append(self._as_data(item["file"], path))
+                names.append(path)
             elif "text" in item:
                 if not self.s.tts:
                     raise FlowRuntimeError("text prompt but no TTS configured ([flows] tts)")
@@ -284,6 +286,13 @@ class Session:
                     paths.append("say:" + syntax.literal(text))
                 names.append("say:" + text)
         return paths, names
+
+    @staticmethod
+    def _as_data(source, rendered: str) -> str:
+        """What a template rendered is data (a caller's or a database's text may be in it):
+        FreeSWITCH must not expand `${...}` in it. A plain string in the flow file is the
+        author's own FreeSWITCH syntax (e.g. `$${sounds_dir}/x.wav`) and goes as written."""
+        return syntax.literal(rendered) if isinstance(source, str) and expr.is_template(source) else rendered
 
     def play(self, items) -> None:
         paths, names = self._playable(items)
