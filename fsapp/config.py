@@ -111,6 +111,15 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                       "runs after every ESL reconnect and at worker start)."),
         "worker_id": Setting(str, "", "Name of this worker in claims and logs; default host:pid."),
     },
+    "metrics": {
+        "listen": Setting(str, "", "HOST:PORT where `fsapp serve` answers Prometheus scrapes on "
+                          "/metrics (e.g. 127.0.0.1:9464; a port per worker, or one worker with "
+                          "PROMETHEUS_MULTIPROC_DIR: docs/metrics.md); empty: no endpoint."),
+        "sample_interval": Setting(float, 5.0, "Seconds between reads of shared state for the gauges "
+                                   "(queue lengths, agents, database, Redis, outbox, ESL link)."),
+        "token": Setting(str, None, "When set, a scrape must send Authorization: Bearer TOKEN "
+                         "(FSAPP_METRICS_TOKEN).", secret=True),
+    },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         "format": Setting(str, "text", "text (key=value) or json (one object a line).",
