@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("fsapp.cli.routing:queue", "Call-center queues: list, status."),
     "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status; listen, whisper, barge, release."),
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
+    "status": ("fsapp.cli.live:status", "The running service: workers, calls, queues, agents, outbox, health."),
+    "calls": ("fsapp.cli.live:calls", "Live calls: list, hangup UUID, transfer UUID DEST."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

@@ -81,14 +81,19 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls, metrics_listen):
         raise click.UsageError("nothing to run: give --app module:function or --flows DIR "
                                "(or set [serve] app / flows in the config)")
     live = _metrics(cfg, metrics_listen)
-    tracers = live.tracers if live is not None else ()
+    from fsapp.live.calls import LiveCalls
+    calls = LiveCalls()            # `fsapp calls`, `fsapp status` (flows only: the control socket)
+    tracers = (calls, *(live.tracers if live is not None else ()))
     handler = load_app(app_spec) if app_spec else flows_handler(flows_dir, cfg, tracers)
+    if not app_spec:
+        from fsapp.live.control import install
+        install(handler, calls)
     listen = listen or serve_cfg["listen"]
     try:
         parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
-    server = OutboundServer.from_config(cfg, handler, listen=listen)
+    server = OutboundServer.from_config(cfg, calls.wrap(handler), listen=listen)
     if max_calls:
         server.max_calls = max_calls
     try:

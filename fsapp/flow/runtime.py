@@ -136,6 +136,9 @@ class FlowHandler:
         self._services_fixed = services
         self.counter = NodeCounter()   # per-node/edge counts of every call since start
         self.tracers = tuple(tracers)  # more readers of the trace events (fsapp.live's metrics)
+        # more control requests: verb -> fn(argument text) -> JSON-able answer (fsapp.live adds
+        # health, calls, hangup, transfer; the runtime itself knows reload and status)
+        self.control_requests: dict = {}
         self.reload(initial=True)
 
     def _environment(self) -> Environment:
@@ -222,14 +225,21 @@ class FlowHandler:
         with sock:
             sock.settimeout(10)
             request = sock.makefile("r", encoding="utf-8").readline().strip()
-            if request == "reload":
+            verb, _, argument = request.partition(" ")
+            if verb in self.control_requests:
+                try:
+                    answer = self.control_requests[verb](argument)
+                except Exception as exc:  # one clear line back, the worker goes on
+                    answer = {"ok": False, "problems": [f"{type(exc).__name__}: {exc}"]}
+            elif request == "reload":
                 answer = self.reload()
             elif request == "status":
                 answer = {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
                           "dir": str(self.flows_dir),
                           "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()}}
             else:
-                answer = {"ok": False, "problems": [f"unknown request {request!r}; known: reload, status"]}
+                known = ", ".join(["reload", "status", *self.control_requests])
+                answer = {"ok": False, "problems": [f"unknown request {request!r}; known: {known}"]}
             sock.sendall((json.dumps(answer, ensure_ascii=False) + "\n").encode("utf-8"))
 
 

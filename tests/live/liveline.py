@@ -4,6 +4,7 @@ socket server running one flow (greeting, queue `sales`, goodbye) exactly as `fs
 scripted agents.
 
     line = LiveLine.open(tmp_path, metrics=True)    # + [metrics] on a free port
+    line.config_path                                # fsapp.toml for `fsapp status` (control socket)
     line.agent("1001", ring_s=0.2, talk_s=5)
     call = line.place([Wait(10)])                   # the caller dials 7000
     line.close()
@@ -105,6 +106,8 @@ class LiveLine:
     server: OutboundServer
     live: object = None
     outcomes: dict = field(default_factory=dict)
+    calls: object = None
+    config_path: Path | None = None
 
     @classmethod
     def open(cls, workdir: Path, metrics: bool = False, extra: str = "") -> "LiveLine":
@@ -115,11 +118,18 @@ class LiveLine:
         if metrics:
             from fsapp.live.service import ServeMetrics
             live = ServeMetrics("127.0.0.1:0", sample_interval=0.1)
-        handler = FlowHandler(str(workdir / "flows"), cfg, tracers=live.tracers if live else ())
+        from fsapp.live.calls import LiveCalls
+        from fsapp.live.control import install
+        calls = LiveCalls()                      # as `fsapp serve --flows` wires it
+        handler = FlowHandler(str(workdir / "flows"), cfg, tracers=(calls, *(live.tracers if live else ())))
         assert not handler.warnings, handler.warnings
         handler.services.router.start()
+        install(handler, calls)
+        handler.listen(cfg.get("flows", "control"), sighup=False)
         line = cls(cfg, switch, handler, None, live)
-        line.server = OutboundServer(line._run, ("127.0.0.1", 0), linger=1).start()
+        line.calls = calls
+        line.config_path = workdir / "fsapp.toml"
+        line.server = OutboundServer(calls.wrap(line._run), ("127.0.0.1", 0), linger=1).start()
         switch.dialplan.add(rf"^{NUMBER}$", Socket(f"127.0.0.1:{line.server.port} async full"))
         if live is not None:
             live.start(handler)
@@ -141,6 +151,7 @@ class LiveLine:
     def close(self) -> None:
         if self.live is not None:
             self.live.stop()
+        self.handler.control_server.stop()
         self.server.stop(timeout=2)
         self.router.stop()
         self.router.esl.stop()

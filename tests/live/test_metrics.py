@@ -66,7 +66,8 @@ def test_calls_queue_offers_and_esl_are_counted_and_scraped(line):
     wait_for(lambda: second.uuid in line.outcomes, 15, "the second call's flow to end")
 
     text = wait_for(lambda: (t := scrape(line.live.address))
-                    and value(t, "fsapp_agents", state="logged_out") == 2 and t, 15, "a fresh sample")
+                    and value(t, "fsapp_agents", state="logged_out") == 2
+                    and value(t, "fsapp_queue_waiting", queue="sales") == 0 and t, 15, "a sample after the abandon")
     assert value(text, "fsapp_calls_in_progress", flow="line") == 0
     assert value(text, "fsapp_calls_total", flow="line", outcome="queue") == 1
     assert value(text, "fsapp_node_visits_total", flow="line", node="greet") == 2
