@@ -120,6 +120,22 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "token": Setting(str, None, "When set, a scrape must send Authorization: Bearer TOKEN "
                          "(FSAPP_METRICS_TOKEN).", secret=True),
     },
+    "wallboard": {
+        "listen": Setting(str, "127.0.0.1:8090", "HOST:PORT of `fsapp wallboard` (loopback unless you "
+                          "give another address)."),
+        "token": Setting(str, None, "When set, the board asks for it: open /?token=TOKEN, or send "
+                         "Authorization: Bearer TOKEN (FSAPP_WALLBOARD_TOKEN).", secret=True),
+        "title": Setting(str, "fsapp", "Name shown at the top of the board."),
+        "service_level_seconds": Setting(float, 20.0, "Service level target: answered within this "
+                                         "many seconds (the 20 of 80% in 20 s)."),
+        "service_level_warn": Setting(float, 0.8, "A queue turns red when its service level today "
+                                      "is below this share (0-1)."),
+        "waiting_warn": Setting(int, 3, "Callers waiting at which a queue turns amber (red at twice)."),
+        "longest_wait_warn": Setting(float, 60.0, "Seconds of the longest wait at which a queue turns "
+                                     "amber (red at twice)."),
+        "agent_stuck_seconds": Setting(float, 0.0, "An agent this long in one state (other than "
+                                       "available or logged out) turns red; 0: never."),
+    },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         "format": Setting(str, "text", "text (key=value) or json (one object a line).",

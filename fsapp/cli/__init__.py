@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
     "status": ("fsapp.cli.live:status", "The running service: workers, calls, queues, agents, outbox, health."),
     "calls": ("fsapp.cli.live:calls", "Live calls: list, hangup UUID, transfer UUID DEST."),
+    "wallboard": ("fsapp.cli.wallboard:wallboard", "Serve the live wallboard: queues, waits, service level, agents."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

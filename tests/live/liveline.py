@@ -62,10 +62,10 @@ tiers:
 """
 
 
-def write_project(workdir: Path, extra: str = "") -> Path:
+def write_project(workdir: Path, extra: str = "", routing: str = ROUTING) -> Path:
     (workdir / "flows").mkdir(parents=True, exist_ok=True)
     (workdir / "flows" / "line.yaml").write_text(FLOW, encoding="utf-8")
-    (workdir / "routing.yaml").write_text(ROUTING, encoding="utf-8")
+    (workdir / "routing.yaml").write_text(routing, encoding="utf-8")
     path = workdir / "fsapp.toml"
     path.write_text(f"""[flows]
 dir = "{workdir / 'flows'}"
@@ -110,9 +110,9 @@ class LiveLine:
     config_path: Path | None = None
 
     @classmethod
-    def open(cls, workdir: Path, metrics: bool = False, extra: str = "") -> "LiveLine":
+    def open(cls, workdir: Path, metrics: bool = False, extra: str = "", routing: str = ROUTING) -> "LiveLine":
         switch = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
-        cfg = config_mod.load(write_project(workdir, extra),
+        cfg = config_mod.load(write_project(workdir, extra, routing),
                               env={"FSAPP_ESL_PORT": str(switch.esl_port), "FSAPP_ESL_PASSWORD": "ClueCon"})
         live = None
         if metrics:
