@@ -46,11 +46,20 @@ def wallboard(cfg, listen):
         server = board.serve(listen)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc}") from None
+    from fsapp.live import alarm_service
+    try:
+        alarms = alarm_service.from_config(cfg, routing, backend, board)
+    except Exception as exc:  # a store or calendar that cannot be built: one clear line
+        raise click.ClickException(f"alarms: {type(exc).__name__}: {exc} (or set [alarms] enabled = false)") from None
+    if alarms is not None:
+        alarms.start()
     host, port = server.address[:2]
     click.echo(f"fsapp wallboard: http://{host}:{port}/ (JSON: /board.json)", err=True)
     stopping = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stopping.set)
     gevent.signal_handler(signal.SIGINT, stopping.set)
     stopping.wait()
+    if alarms is not None:
+        alarms.stop()
     board.stop()
     server.stop(timeout=1)
