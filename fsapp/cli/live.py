@@ -78,15 +78,16 @@ def render_status(workers: list[dict]) -> Group:
         head.add_column(col)
     for w in workers:
         worker = w["worker"]
-        flows = ", ".join(f"{name} {version}" for name, version in worker["flows"].items())
+        flows = "\n".join(f"{name} {version}" for name, version in worker["flows"].items())
         outbox = w.get("outbox") or {}
-        outbox_text = "-" if not outbox else (f"{outbox.get('pending')} pending, {outbox.get('dead')} dead"
+        outbox_text = "-" if not outbox else (f"{outbox.get('pending')} pending\n{outbox.get('dead')} dead"
                                               if "pending" in outbox else outbox.get("error", "?"))
         dbs = Text()
         for name, probe in (w.get("databases") or {}).items():
+            if dbs:
+                dbs.append("\n")
             dbs.append(f"{name} ")
             dbs.append_text(_mark(probe["ok"]))
-            dbs.append(" ")
         esl = Text()
         for link in w.get("esl") or []:
             esl.append(f"{link['connection']} ")
