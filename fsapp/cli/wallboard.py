@@ -40,15 +40,22 @@ def wallboard(cfg, listen):
     if cfg.get("routing", "backend") == "memory":
         click.echo("fsapp wallboard: [routing] backend is memory: this board sees only its own "
                    "process; use redis to watch `fsapp serve` workers", err=True)
+    store = None
+    try:
+        from fsapp.store import Store
+        store = Store.from_config(cfg)          # today's figures so far; the database alarms
+    except Exception as exc:  # the board works without it
+        click.echo(f"fsapp wallboard: no database ({type(exc).__name__}: {exc}); today's figures "
+                   f"count from now", err=True)
     board = Wallboard(routing, backend, thresholds_from(cfg), token=cfg.get("wallboard", "token"),
-                      title=cfg.get("wallboard", "title")).start()
+                      title=cfg.get("wallboard", "title"), store=store).start()
     try:
         server = board.serve(listen)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc}") from None
     from fsapp.live import alarm_service
     try:
-        alarms = alarm_service.from_config(cfg, routing, backend, board)
+        alarms = alarm_service.from_config(cfg, routing, backend, board, store=store)
     except Exception as exc:  # a store or calendar that cannot be built: one clear line
         raise click.ClickException(f"alarms: {type(exc).__name__}: {exc} (or set [alarms] enabled = false)") from None
     if alarms is not None:

@@ -202,15 +202,15 @@ def rules_from_config(cfg):
                       clear_after=a["clear_after"])
 
 
-def from_config(cfg, routing, backend, wallboard=None) -> AlarmService | None:
+def from_config(cfg, routing, backend, wallboard=None, store=None) -> AlarmService | None:
     """The alarms of `fsapp wallboard`: its own probes of the database (when a rule needs
     it), of FreeSWITCH (an inbound link, when [esl] password is set) and of Redis."""
     a = cfg.section("alarms")
     if not a["enabled"]:
         return None
     rules = rules_from_config(cfg)
-    store = esl = None
-    if rules.database or rules.outbox_over:
+    esl = None
+    if store is None and (rules.database or rules.outbox_over):
         from fsapp.store import Store
         store = Store.from_config(cfg)
     if cfg.get("esl", "password"):

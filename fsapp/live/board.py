@@ -93,6 +93,23 @@ class Board:
         for member_id, queue, joined_at in members:
             self._join(member_id, queue, joined_at)
 
+    def add_today(self, rows) -> None:
+        """Today's outcomes recorded before the board started: (queue, event, wait_ms) rows of
+        fsapp_queue_events (event answered or abandoned; others are ignored)."""
+        for queue, event, wait_ms in rows:
+            row = self.queues.get(queue)
+            if row is None:
+                continue
+            if event == "answered":
+                row.answered += 1
+                if wait_ms is not None and wait_ms <= self.t.service_level_seconds * 1000:
+                    row.answered_in_target += 1
+            elif event == "abandoned":
+                row.abandoned += 1
+            else:
+                continue
+            self._changed_queues.add(queue)
+
     def set_agent(self, name: str, state: str, now: float) -> None:
         if state not in BOARD_STATES:
             raise ValueError(f"unknown board state {state!r}")

@@ -50,8 +50,9 @@ def local_midnight(now: float) -> float:
 
 class Wallboard:
     def __init__(self, routing, backend, thresholds: Thresholds | None = None, *, token: str | None = None,
-                 title: str = "fsapp", clock=time.time):
+                 title: str = "fsapp", store=None, clock=time.time):
         self.routing, self.backend, self.clock = routing, backend, clock
+        self.store = store          # today's answered/abandoned so far, from fsapp_queue_events
         self.token, self.title = token or None, title
         now = clock()
         self.board = Board(list(routing.queues), thresholds, day_start=local_midnight(now))
@@ -70,9 +71,27 @@ class Wallboard:
         members = [(m.id, q, m.joined_at) for q in self.routing.queues
                    for m in self.backend.members(q) if callers_waiting(m)]
         self.board.load(agents, members, now)
+        self._load_today(now)
         self.board.take_changes(now)
         self._greenlets = [gevent.spawn(self._pump), gevent.spawn(self._refresh), gevent.spawn(self._flush)]
         return self
+
+    def _load_today(self, now: float) -> None:
+        """The day so far, from the queue events the workers recorded (a board started at
+        noon still shows the morning). Rows still in a worker's outbox arrive late: they
+        are counted at the next start."""
+        if self.store is None:
+            return
+        midnight = dt.datetime.fromtimestamp(self.board.day_start)   # naive local, as the rows are
+        try:
+            rows = self.store.execute("SELECT queue_name, event, wait_ms FROM fsapp_queue_events "
+                                      "WHERE event_at >= ? AND event IN ('answered', 'abandoned')",
+                                      [midnight], timeout=10.0)
+        except Exception as exc:  # no database, no table yet: the board counts from now on
+            log.warning("today's queue figures not read; counting from now",
+                        extra={"error": f"{type(exc).__name__}: {exc}"})
+            return
+        self.board.add_today((r["queue_name"], r["event"], r["wait_ms"]) for r in rows)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:

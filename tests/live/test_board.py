@@ -73,3 +73,29 @@ def test_page_escapes_what_it_is_given():
     html = PAGE.render(title="<script>alert(1)</script>", token='"><b>')
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
     assert 'data-token="&#34;&gt;&lt;b&gt;"' in html
+
+
+def test_a_board_started_at_noon_shows_the_morning(tmp_path):
+    """Today's answered and abandoned calls so far come from fsapp_queue_events (SQLite, real)."""
+    from fsapp.live.wallboard import Wallboard
+    from fsapp.routing.backend import MemoryBackend
+    from fsapp.routing.config import loads_routing
+    from fsapp.store import Store
+    store = Store({"main": {"odbc": f"Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"}},
+                  spool_dir=tmp_path / "spool", start=False)
+    try:
+        store.migrate()
+        for i, (event, wait_ms) in enumerate([("enter", None), ("answered", 5000), ("answered", 30000),
+                                              ("abandoned", 41000), ("overflow", 60000)]):
+            store.write("queue_event", {"call_uuid": f"u{i}", "queue_name": "sales", "event": event,
+                                        "wait_ms": wait_ms}, key=f"k{i}")
+        routing = loads_routing("queues: {sales: {}, billing: {}}\n", "r.yaml")
+        wall = Wallboard(routing, MemoryBackend(), Thresholds(service_level_seconds=20), store=store).start()
+        try:
+            sales = wall.snapshot()["queues"]["sales"]
+            assert (sales["answered"], sales["abandoned"], sales["service_level"]) == (2, 1, round(1 / 3, 4))
+            assert wall.snapshot()["queues"]["billing"]["answered"] == 0
+        finally:
+            wall.stop()
+    finally:
+        store.close()
