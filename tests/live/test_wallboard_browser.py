@@ -119,6 +119,13 @@ def test_the_board_shows_calls_as_they_happen(board, tmp_path):
     if os.environ.get("FSAPP_UPDATE_SCREENSHOT") == "1":
         shutil.copy(shot, ROOT / "docs" / "wallboard.png")
 
+    # a laptop and a large screen: everything fits the width, nothing scrolls sideways
+    for width, height in ((1280, 720), (3840, 2160)):
+        driver.set_window_size(width, height)
+        until(driver, f"the layout at {width}x{height}", lambda d: d.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"))
+        assert text_of(driver, card("sales") + " .waiting b") == "2"
+
     # the same data as JSON
     with urllib.request.urlopen(f"http://127.0.0.1:{server.address[1]}/board.json", timeout=10) as reply:
         data = json.loads(reply.read())
