@@ -195,13 +195,21 @@ def test_service_level_over_the_window(center):
     assert ("clear", "service_level", "sales") in c.step(5)
 
 
-def test_esl_disconnect_fires(center):
+def test_esl_disconnect_fires_and_clears_when_freeswitch_is_back(center):
+    from fsapp.sim import Switch
     c = center
     c.step()
+    port = c.line.switch.esl_port
     c.line.switch.stop()                                     # FreeSWITCH goes away
     wait_for(lambda: not c.line.router.esl.connected, 20, "the link to drop")
-    assert ("fire", "esl", f"127.0.0.1:{c.line.switch.esl_port}") in c.step(1)
+    assert ("fire", "esl", f"127.0.0.1:{port}") in c.step(1)
+    assert c.step(1) == []
     assert [a["rule"] for a in c.wall.snapshot()["alarms"]].count("esl") == 1
+    c.line.switch = Switch(password="ClueCon", esl=("127.0.0.1", port)).start()   # and comes back
+    wait_for(lambda: c.line.router.esl.connected, 60, "the reconnect")
+    assert c.step(1) == []
+    assert ("clear", "esl", f"127.0.0.1:{port}") in c.step(5)
+    assert "esl" not in [a["rule"] for a in c.wall.snapshot()["alarms"]]
 
 
 def test_database_and_outbox_rules(tmp_path):

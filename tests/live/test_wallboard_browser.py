@@ -141,6 +141,17 @@ def test_the_board_shows_calls_as_they_happen(board, tmp_path):
     until(driver, "1001 in wrap-up or free again", lambda d: class_of(d, '.agent[data-agent="1001"]').split()[-1] in ("wrap_up", "available"))
 
 
+def test_alarms_show_as_a_banner_and_go_away(board):
+    line, wall, server, driver = board
+    until(driver, "the first snapshot", lambda d: text_of(d, card("sales") + " .waiting b") == "0")
+    wall.set_alarm("waiting:sales", {"rule": "waiting", "subject": "sales", "since": time.time(),
+                                     "message": "队列 sales 等待超过 10 人 <img src=x onerror=alert(1)>"})
+    until(driver, "the banner", lambda d: "等待超过 10 人" in text_of(d, "#alarms .alarm"))
+    assert "<img" in text_of(driver, "#alarms .alarm") and not driver.find_elements(By.CSS_SELECTOR, "#alarms img")
+    wall.set_alarm("waiting:sales", None)
+    until(driver, "the banner gone", lambda d: not d.find_elements(By.CSS_SELECTOR, "#alarms .alarm"))
+
+
 def test_token_is_required_when_set(board):
     line, wall, server, driver = board
     wall.token = "s3cret"
