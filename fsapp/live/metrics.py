@@ -81,7 +81,8 @@ SPECS: tuple[Spec, ...] = (
          "1 while the routing state's Redis (host:port) answers PING, else 0 (none with the memory backend).",
          "min"),
     Spec("fsapp_redis_errors_total", "counter", ("connection", "operation"),
-         "Redis health checks that failed (operation ping, every [metrics] sample_interval)."),
+         "Redis failures: ping (the health check every [metrics] sample_interval failed), events "
+         "(the routing events reader lost its connection)."),
 )
 
 BY_NAME = {spec.name: spec for spec in SPECS}

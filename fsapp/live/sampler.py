@@ -31,6 +31,7 @@ class Sampler:
         self._fed_backends: set[int] = set()
         self._connects: dict[str, int] = {}        # inbound client -> connects seen so far
         self._db_errors: dict[str, int] = {}
+        self._event_errors: dict[int, int] = {}    # backend -> pub/sub reader errors counted so far
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self, interval: float) -> "Sampler":
@@ -69,6 +70,8 @@ class Sampler:
 
     def _routing(self, router) -> None:
         backend, now = router.backend, self.clock()
+        if hasattr(backend, "r"):
+            self._reader_errors(backend)
         try:
             for name in router.config.queues:
                 waiting = [m for m in backend.members(name) if callers_waiting(m)]
@@ -87,6 +90,12 @@ class Sampler:
             self.m.fsapp_redis_up.labels(redis_name(backend)).set(0)
             self.m.fsapp_redis_errors_total.labels(redis_name(backend), "ping").inc()
             log.warning("Redis unavailable", extra={"error": f"{type(exc).__name__}: {exc}"})
+
+    def _reader_errors(self, backend) -> None:
+        errors, seen = getattr(backend, "event_errors", 0), self._event_errors.get(id(backend), 0)
+        if errors > seen:
+            self.m.fsapp_redis_errors_total.labels(redis_name(backend), "events").inc(errors - seen)
+        self._event_errors[id(backend)] = errors
 
     def _esl(self, client) -> None:
         if not hasattr(client, "connects"):

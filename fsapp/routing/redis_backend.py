@@ -169,6 +169,7 @@ class RedisBackend(StateBackend):
         self._listeners: list = []
         self._reader = None
         self._stop = threading.Event()
+        self.event_errors = 0        # times the pub/sub reader lost Redis (the fsapp_redis_errors_total metric)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fsapp:", max_connections: int = 64) -> "RedisBackend":
@@ -383,6 +384,7 @@ class RedisBackend(StateBackend):
             except (redis.ConnectionError, redis.TimeoutError, ValueError, AttributeError):
                 if self._stop.is_set():
                     return
+                self.event_errors += 1
                 self._stop.wait(0.5)
                 continue
             if message and message.get("type") == "message":

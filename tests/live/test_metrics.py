@@ -176,9 +176,11 @@ def test_redis_outage_is_seen(tmp_path):
         assert metrics.registry.get_sample_value("fsapp_redis_up", name) == 1
         server.terminate()
         server.wait(20)
+        wait_for(lambda: backend.event_errors > 0, 20, "the events reader to notice")
         sampler.sample()
         assert metrics.registry.get_sample_value("fsapp_redis_up", name) == 0
         assert metrics.registry.get_sample_value("fsapp_redis_errors_total", {**name, "operation": "ping"}) == 1
+        assert metrics.registry.get_sample_value("fsapp_redis_errors_total", {**name, "operation": "events"}) >= 1
         backend.close()
     finally:
         if server.poll() is None:
