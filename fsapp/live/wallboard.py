@@ -6,8 +6,9 @@
 
 The Board (fsapp/live/board.py) is the state; this module is its I/O: it loads the
 backend's agents and waiting callers, follows the routing events (StateBackend.subscribe,
-Redis pub/sub across workers), re-reads the agents an event names, and once a second all
-of them (a wrap-up ends by time, not by an event). Changes go to every connected browser
+Redis pub/sub across workers), re-reads the agents an event names, once a second those
+whose state ends by time (ringing, on a call, wrap-up: claims lapse, a wrap-up ends
+without an event), and every 30 seconds all of them. Changes go to every connected browser
 within FLUSH_EVERY seconds as one `update` event; a new browser gets a `snapshot`.
 
 Names from the configuration (queues, agents) reach the page as JSON and are put into the
@@ -38,7 +39,9 @@ from fsapp.log import get_logger
 log = get_logger("fsapp.live.wallboard")
 
 FLUSH_EVERY = 0.1        # seconds: changes are batched this long at most
-REFRESH_EVERY = 1.0      # seconds: every agent re-read (timers: wrap-up and delays end)
+REFRESH_EVERY = 1.0      # seconds: agents on a timer re-read (wrap-up and delays end, claims lapse)
+FULL_REFRESH_EVERY = 30  # refreshes: then every agent, in case an event was lost (Redis reconnect)
+TIMED_STATES = ("ringing", "on_call", "wrap_up")
 KEEPALIVE = 15.0         # seconds: an SSE comment so proxies keep the stream open
 AGENT_EVENTS = {"agent-status", "agent-released", "member-offered", "member-answered"}
 
@@ -119,14 +122,21 @@ class Wallboard:
             self.board.set_agent(agent.name, board_state(agent, now), now)
 
     def _refresh(self) -> None:
+        rounds = 0
         while True:
             gevent.sleep(REFRESH_EVERY)
+            rounds += 1
             try:
                 now = self.clock()
                 midnight = local_midnight(now)
                 if midnight > self.board.day_start:
                     self.board.roll_day(midnight)
-                self._read_agents(None, now)
+                if rounds % FULL_REFRESH_EVERY == 0:
+                    self._read_agents(None, now)
+                else:   # only these change by time alone; the rest change by events
+                    timed = [name for name, row in self.board.agents.items() if row.state in TIMED_STATES]
+                    if timed:
+                        self._read_agents(timed, now)
                 self.board.tick(now)
             except Exception:  # Redis away: the board keeps its last state and tries again
                 log.warning("wallboard refresh failed; retrying", exc_info=True)
