@@ -53,7 +53,8 @@ class LiveCalls:
     def __call__(self, event: dict) -> None:          # a tracer
         live = self.calls.get(event.get("uuid"))
         if live is not None and event["event"] == "enter":
-            live.flow, live.node, live.node_kind = event.get("flow") or "", event.get("node") or "", event.get("kind") or ""
+            live.flow, live.node = event.get("flow") or "", event.get("node") or ""
+            live.node_kind = event.get("kind") or ""
 
     def rows(self) -> list[dict]:
         now = self.clock()

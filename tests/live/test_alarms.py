@@ -11,7 +11,6 @@ import subprocess
 import time
 from types import SimpleNamespace
 
-import gevent
 import pytest
 from gevent.pywsgi import WSGIServer
 from hypothesis import given, strategies as st

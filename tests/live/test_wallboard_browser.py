@@ -48,7 +48,8 @@ tiers:
 def browser(tmp_path):
     if not (CHROMIUM and DRIVER):
         if os.environ.get("FSAPP_REQUIRE_SERVICES") == "1":
-            pytest.fail("chromium / chromedriver missing: apt-get install chromium chromium-driver (Makefile TEST_DEBS)")
+            pytest.fail("chromium / chromedriver missing: apt-get install chromium chromium-driver "
+                        "(Makefile TEST_DEBS)")
         pytest.skip("chromium / chromedriver not installed")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -138,7 +139,8 @@ def test_the_board_shows_calls_as_they_happen(board, tmp_path):
     assert text_of(driver, card("sales") + " .waiting b") == "0"
     assert text_of(driver, card("sales") + " .sl b") == "33%"
     line.router.esl.uuid_kill(first.report.uuid)
-    until(driver, "1001 in wrap-up or free again", lambda d: class_of(d, '.agent[data-agent="1001"]').split()[-1] in ("wrap_up", "available"))
+    until(driver, "1001 in wrap-up or free again",
+          lambda d: class_of(d, '.agent[data-agent="1001"]').split()[-1] in ("wrap_up", "available"))
 
 
 def test_alarms_show_as_a_banner_and_go_away(board):
