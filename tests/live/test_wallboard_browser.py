@@ -115,6 +115,9 @@ def test_the_board_shows_calls_as_they_happen(board, tmp_path):
     line.router.backend.set_status("1005", AgentStatus.ON_BREAK, time.time())
     until(driver, "1005 on break", lambda d: "break" in class_of(d, '.agent[data-agent="1005"]'))
     until(driver, "the longest wait ticking", lambda d: text_of(d, card("sales") + " .longest b") not in ("", "0:00"))
+    wall.set_alarm("waiting:sales", {"rule": "waiting", "subject": "sales", "since": time.time(),
+                                     "message": "队列 sales 等待超过 1 人 / queue sales: more than 1 caller waiting"})
+    until(driver, "the alarm banner", lambda d: "等待超过" in text_of(d, "#alarms .alarm"))
     shot = tmp_path / "wallboard.png"
     driver.save_screenshot(str(shot))
     if os.environ.get("FSAPP_UPDATE_SCREENSHOT") == "1":
