@@ -170,7 +170,8 @@ def hangup(ctx, uuid):
 @calls.command()
 @click.argument("uuid")
 @click.argument("destination")
+@click.option("--context", default="default", show_default=True, help="XML dialplan context of DESTINATION.")
 @click.pass_context
-def transfer(ctx, uuid, destination):
-    """Transfer a live call to DESTINATION (a number or an extension, XML dialplan, context default)."""
-    _act(ctx, "transfer", {"uuid": uuid, "destination": destination})
+def transfer(ctx, uuid, destination, context):
+    """Transfer a live call to DESTINATION (a number or an extension name) in the XML dialplan."""
+    _act(ctx, "transfer", {"uuid": uuid, "destination": destination, "context": context})

@@ -4,7 +4,7 @@ own `reload` and `status`. One line each way: `VERB JSON` in, one JSON object ou
     health   {}                              -> fsapp.live.snapshot.health(...)
     calls    {}                              -> {"ok": true, "calls": [...]}
     hangup   {"uuid": U}                     -> {"ok": true, "reply": "+OK"}
-    transfer {"uuid": U, "destination": D}   -> {"ok": true, "reply": "+OK"}
+    transfer {"uuid": U, "destination": D, "context": C}   -> {"ok": true, "reply": "+OK"}
 
 Clients: `fsapp status`, `fsapp calls` (fsapp/cli/live.py) through
 fsapp.flow.runtime.request.
@@ -36,7 +36,8 @@ def install(handler, calls: LiveCalls) -> None:
         return _act(lambda a: calls.hangup(str(a["uuid"])), arg)
 
     def on_transfer(arg: str) -> dict:
-        return _act(lambda a: calls.transfer(str(a["uuid"]), str(a["destination"])), arg)
+        return _act(lambda a: calls.transfer(str(a["uuid"]), str(a["destination"]),
+                                             str(a.get("context") or "default")), arg)
 
     handler.control_requests.update(health=on_health, calls=on_calls, hangup=on_hangup, transfer=on_transfer)
 

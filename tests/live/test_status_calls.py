@@ -76,6 +76,8 @@ def test_calls_transfer_validates_the_destination(line):
         result = fsapp(line, "calls", "transfer", uuid, hostile)
         assert result.exit_code == 1 and "destination" in result.output, (hostile, result.output)
     assert not line.switch.channels[uuid].times.get("Channel-Transfer-Time")    # nothing reached the switch
+    result = fsapp(line, "calls", "transfer", uuid, "9999", "--context", "default XML")
+    assert result.exit_code == 1 and "context" in result.output, result.output
     result = fsapp(line, "calls", "transfer", "not a uuid!", "9999")
     assert result.exit_code == 1 and "uuid" in result.output
     result = fsapp(line, "calls", "transfer", "6a1c0000-0000-0000-0000-000000000000", "9999")
