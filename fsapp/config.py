@@ -43,6 +43,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "heartbeat_timeout": Setting(float, 60.0, "Seconds without any message (FreeSWITCH sends "
                                      "HEARTBEAT every 20 s) before the link is declared dead."),
         "reconnect_max_delay": Setting(float, 30.0, "Cap of the exponential reconnect back-off, seconds."),
+        "max_frame_bytes": Setting(int, 64 << 20, "Largest message body (Content-Length) accepted "
+                                   "from FreeSWITCH on one connection, inbound and outbound; a larger "
+                                   "one is a protocol error that closes the connection. Bounds the "
+                                   "memory one connection can take; raise it for api commands "
+                                   "whose output is bigger."),
     },
     "serve": {
         "listen": Setting(str, "127.0.0.1:8084", "Address the outbound socket server listens on."),

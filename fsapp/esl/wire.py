@@ -40,7 +40,6 @@ MAX_HEAD_BYTES = 1 << 20
 # ([esl] max_frame_bytes). An api/response to `show channels` with thousands of calls is a
 # few MiB; 64 MiB leaves ample room and bounds what one connection can make fsapp buffer.
 DEFAULT_MAX_FRAME_BYTES = 64 << 20
-MAX_BODY_BYTES = DEFAULT_MAX_FRAME_BYTES  # the old name, kept for importers
 # A Content-Length is plain ASCII digits; 19 of them already exceed any frame we accept
 # (and int() of thousands of digits is slow or refused by Python itself).
 _MAX_LENGTH_DIGITS = 19
