@@ -85,6 +85,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "control": Setting(str, "var/run/fsapp-flows.sock", "Unix socket on which `fsapp serve "
                            "--flows` takes `fsapp reload`/`deploy` requests."),
         "dir": Setting(str, "ivr_flows", "Directory of flow YAML files."),
+        "max_yaml_values": Setting(int, 200_000, "Most YAML values (keys, values, list items; "
+                                   "aliases expanded) one flow file may hold; a bigger file is "
+                                   "refused with its size. Bounds validation memory (about 1 KB a "
+                                   "value); a 1,000-node flow has about 12,000."),
         "node_visits": Setting(bool, True, "Store one node_visit row per flow node a call passes "
                                "(per-node reports); false: trace events only."),
         "recordings": Setting(str, "var/recordings", "Where recordings are written."),

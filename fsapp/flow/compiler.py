@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class Environment:
     write_kinds: Mapping[str, frozenset[str]] | None = None   # store write kind -> its columns
     notes: tuple[str, ...] = ()   # what was not checked, and why (printed by the CLI)
     problems: tuple[Problem, ...] = ()  # broken sources (a bad catalog): validation fails
+    max_yaml_values: int = loader.MAX_VALUES  # [flows] max_yaml_values: the size limit
 
 
 class Bad(Exception):
@@ -84,7 +86,15 @@ def _type_name(node: YNode) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     value = loader.scalar(node)
-    return "null" if value is None else f"{type(value).__name__} {node.value!r}"
+    return "null" if value is None else f"{type(value).__name__} {_source(node)}"
+
+
+def _source(node: ScalarNode, quote: bool = True) -> str:
+    """A scalar as written, shortened: a 400-digit number is reported, not echoed."""
+    text = node.value
+    if len(text) > 40:
+        return f"{text[:20]!r}... ({len(text)} characters)"
+    return repr(text) if quote else text
 
 
 # ---- field converters: (compiler, yaml node, Field, facts, label) -> value ------------------
@@ -127,10 +137,14 @@ class _Converters:
         return value
 
     def _bounds(self, node, f, value):
+        # Compared as given (int with float compares exactly in Python, no float(value)
+        # that would overflow); shown as written (str() of a huge int is refused).
+        if value != value:
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is not a number")
         if f.min is not None and value < f.min:
-            raise Bad(node, f"{f.name}: {value} is below the minimum {f.min:g}")
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is below the minimum {f.min:g}")
         if f.max is not None and value > f.max:
-            raise Bad(node, f"{f.name}: {value} is above the maximum {f.max:g}")
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is above the maximum {f.max:g}")
 
     def bool(self, node, f, facts, label):
         value = self._scalar(node, f, "true or false")
@@ -143,14 +157,20 @@ class _Converters:
         if isinstance(value, bool) or value is None:
             raise Bad(node, f"{f.name}: expected a duration like 5s or 500ms, got {_type_name(node)}")
         if isinstance(value, (int, float)):
-            seconds = float(value)
+            seconds = value
         else:
             match = DURATION_RE.match(str(value))
             if not match:
-                raise Bad(node, f"{f.name}: {value!r} is not a duration",
+                raise Bad(node, f"{f.name}: {_source(node)} is not a duration",
                           "write e.g. 5s, 500ms, 2m or a number of seconds")
-            seconds = float(match.group(1)) * _UNIT[match.group(2)]
+            seconds = float(match.group(1)) * _UNIT[match.group(2)]  # huge: inf, no error
         self._bounds(node, f, seconds)
+        try:  # only a field without bounds can still be out of float's range here
+            seconds = float(seconds)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise Bad(node, f"{f.name}: {_source(node)} is not a finite duration")
         return seconds
 
     def digits(self, node, f, facts, label):
@@ -174,8 +194,8 @@ class _Converters:
     def choice(self, node, f, facts, label):
         value = self._scalar(node, f, "one of " + ", ".join(f.choices))
         if value not in f.choices or isinstance(value, bool):
-            raise Bad(node, f"{f.name}: {value!r} is not one of {', '.join(map(str, f.choices))}",
-                      _suggest(str(value), map(str, f.choices)))
+            raise Bad(node, f"{f.name}: {_source(node)} is not one of {', '.join(map(str, f.choices))}",
+                      _suggest(node.value, map(str, f.choices)))
         return value
 
     def var(self, node, f, facts, label):
@@ -502,7 +522,7 @@ class FlowCompiler:
     def compile(self, text: str) -> Flow | None:
         self._facts = {}
         try:
-            root = loader.compose(text)
+            root = loader.compose(text, self.env.max_yaml_values)
         except SourceError as err:
             self.problem((err.line, err.col), err.message, err.hint)
             return None

@@ -180,6 +180,11 @@ def _check_fixtures(fixtures: dict, node, bad) -> None:
     for key in fixtures:
         if key not in FIXTURE_KEYS:
             bad(node, f"fixtures: unknown key {key!r}", "known: " + ", ".join(sorted(FIXTURE_KEYS)))
+    seconds = fixtures.get("record_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds <= 3600):  # NaN fails the range too
+        bad(node, "fixtures: record_seconds must be a number of seconds from 0 to 3600",
+            "e.g. record_seconds: 5")
 
 
 def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
