@@ -123,6 +123,11 @@ class _Converters:
 
     def expr(self, node, f, facts, label):
         value = self._scalar(node, f, "an expression")
+        if (f.min is not None or f.max is not None) and not isinstance(value, (str, bool)) \
+                and value is not None:  # a literal where a bounded number is meant
+            if not isinstance(value, int):
+                raise Bad(node, f"{f.name}: expected an integer or an expression, got {_type_name(node)}")
+            self._bounds(node, f, value)
         if isinstance(value, str):
             try:
                 facts.use(expr.parse_expression(value), node)

@@ -107,3 +107,18 @@ def test_limit_comes_from_the_config(tmp_path):
     cfg = config.load(env={"FSAPP_FLOWS_MAX_YAML_VALUES": "1234", "FSAPP_SOUNDS_DIR": str(tmp_path),
                            "FSAPP_STORE_QUERIES": str(tmp_path / "none")})
     assert from_config(cfg).max_yaml_values == 1234
+
+
+@pytest.mark.parametrize("value, says", [(BIG, "is above the maximum 1e+06"), ("1.5", "expected an integer"),
+                                         (".nan", "expected an integer"), ("-2000000", "below the minimum")])
+def test_literal_queue_priority_is_a_bounded_integer(value, says):
+    # a 400-digit priority passed validation and overflowed in the router's scoring
+    text = flow_text(f"welcome: {{queue: {{queue: hotline_agents, priority: {value}}}}}\n")
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("6:54: node 'welcome' (queue): priority: ") \
+        and says in found[0], found
+
+
+def test_priority_expression_still_accepted():
+    assert not problems(flow_text("welcome: {queue: {queue: hotline_agents, priority: \"1 + 2\"}}\n"))
+    assert not problems(flow_text("welcome: {queue: {queue: hotline_agents, priority: 7}}\n"))
