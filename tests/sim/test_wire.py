@@ -114,3 +114,26 @@ def test_command_framer_is_bounded():
         wire.CommandFramer().feed(b"sendevent x\nContent-Length: %d\n\n" % (wire.MAX_COMMAND_BODY + 1))
     # what the reader does with it: hang up, as on EOF
     assert read_all(b"sendevent x\nContent-Length: 99999999999\n\n", 4096) == []
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def frame_all(data: bytes, cuts: list[int]):
+    framer, out, last = wire.CommandFramer(), [], 0
+    for cut in cuts + [len(data)]:
+        out += framer.feed(data[last:cut])
+        last = cut
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"api status", b"\n", b"\r\n", b"\n\n", b"Content-Length: ", b"5", b"\xc2\xb2",
+                                 b"-1", b"99999999999999999999999", b"sendevent CUSTOM", b"x: y", b":", b"\x00\xff"])
+                | st.binary(max_size=8), max_size=30).map(b"".join),
+       st.lists(st.integers(min_value=1, max_value=300), max_size=6))
+def test_command_framer_any_bytes_same_commands_however_split(data, cuts):
+    whole = frame_all(data, [])
+    assert frame_all(data, sorted({c for c in cuts if c < len(data)})) == whole
+    for first, headers, body in whole:
+        assert isinstance(first, str) and isinstance(body, str)
