@@ -242,9 +242,9 @@ def _parse_plain_event(raw: bytes) -> Event:
 # A JSON string escape of a UTF-16 surrogate; json.loads leaves a lone one in the str,
 # which no later .encode() survives.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-
-
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_TYPE = {"NoneType": "null", "bool": "boolean", "int": "number", "float": "number",
+              "list": "array", "dict": "object"}
 
 
 def _clean_surrogates(value: str) -> str:
@@ -261,7 +261,7 @@ def _parse_json_event(raw: bytes) -> tuple[Event, dict]:
             raise ProtocolError("text/event-json body is not a JSON object")
         body = obj.get("_body", "")
         if not isinstance(body, str):
-            raise ProtocolError(f"text/event-json _body is a JSON {type(body).__name__}, "
+            raise ProtocolError(f"text/event-json _body is a JSON {_JSON_TYPE[type(body).__name__]}, "
                                 "not a string")
         headers = {k: v if isinstance(v, str) else str(v) for k, v in obj.items() if k != "_body"}
     except RecursionError:

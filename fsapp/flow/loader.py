@@ -25,8 +25,8 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 MAX_VALUES = 200_000
 
 
-def too_large(count_hint: str, limit: int) -> str:
-    return (f"file too large: {count_hint} {limit:,} YAML values (keys, values and list items; "
+def _too_large(limit: int) -> str:
+    return (f"file too large: more than {limit:,} YAML values (keys, values and list items; "
             f"limit [flows] max_yaml_values = {limit})")
 
 
@@ -86,7 +86,7 @@ def _count_values(text: str, max_values: int) -> None:
             count += 1
             if count > max_values:
                 mark = event.start_mark
-                raise SourceError(mark.line + 1, mark.column + 1, too_large("more than", max_values),
+                raise SourceError(mark.line + 1, mark.column + 1, _too_large(max_values),
                                   _TOO_LARGE_HINT)
 
 
@@ -115,7 +115,7 @@ def check_tree(root: Node, max_values: int = MAX_VALUES) -> None:
                                   f"({len(distinct):,} written, {expanded:,} more through aliases; "
                                   f"limit [flows] max_yaml_values = {max_values})",
                                   "write the repeated parts out, or use a subflow")
-            raise SourceError(line, col, too_large("more than", max_values), _TOO_LARGE_HINT)
+            raise SourceError(line, col, _too_large(max_values), _TOO_LARGE_HINT)
         if id(node) in on_path:
             line, col = position(node)
             raise SourceError(line, col, "recursive alias: a value contains itself")
@@ -152,8 +152,8 @@ def scalar(node: ScalarNode) -> Any:
         line, col = position(node)
         shown = repr(node.value) if len(node.value) <= 40 else \
             f"{node.value[:20]!r}... ({len(node.value)} characters)"
-        why = "too many digits" if "integer string conversion" in str(exc) else str(exc)  # not
-        # Python's own advice to call sys.set_int_max_str_digits()
+        # (not Python's own advice to call sys.set_int_max_str_digits())
+        why = "too many digits" if "integer string conversion" in str(exc) else str(exc)
         raise SourceError(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {shown}: {why}") \
             from None
 
