@@ -122,3 +122,17 @@ def test_literal_queue_priority_is_a_bounded_integer(value, says):
 def test_priority_expression_still_accepted():
     assert not problems(flow_text("welcome: {queue: {queue: hotline_agents, priority: \"1 + 2\"}}\n"))
     assert not problems(flow_text("welcome: {queue: {queue: hotline_agents, priority: 7}}\n"))
+
+
+def test_test_file_caller_id_is_taken_as_written(tmp_path):
+    """caller_id 01234567 is an octal int to YAML (str() gave '342391'); a 5,000-digit one
+    is an int str() refuses (a traceback from `fsapp flows test`)."""
+    path = tmp_path / "f.test.yaml"
+    huge = "0x" + "f" * 4000
+    path.write_text("flow: t\ncases:\n"
+                    "  - {caller_id: 01234567, destination: 0777, press: [], expect: {end: hangup}}\n"
+                    f"  - {{caller_id: {huge}, press: [], expect: {{end: hangup}}}}\n"
+                    "  - {press: [], expect: {end: hangup}}\n", encoding="utf-8")
+    _, cases = flowtests.load_cases(path)
+    assert [(c.name, c.caller_id, c.destination) for c in cases] == [
+        ("case 1", "01234567", "0777"), ("case 2", huge, ""), ("case 3", "13800138000", "")]
