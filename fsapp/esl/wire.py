@@ -66,17 +66,13 @@ def _unquote(value: str) -> str:
     return decoded
 
 
-def _content_length(text: str | bytes, where: str) -> int:
-    """A Content-Length value: ASCII digits only. int() alone would also take ' 12',
-    '+12', '1_2', Arabic-Indic digits and thousands of digits."""
-    if isinstance(text, str):
-        ok = text.isascii() and text.isdigit()
-    else:
-        ok = text.isdigit()  # bytes.isdigit() is ASCII-only
-    if not ok or len(text) > _MAX_LENGTH_DIGITS:
-        shown = text if isinstance(text, str) else text.decode("ascii", "replace")
-        raise ProtocolError(f"bad {where} Content-Length {shown[:40]!r}")
-    return int(text)
+def _bad_length(text: str | bytes, where: str):
+    """Raise for a Content-Length that is not plain ASCII digits. The callers test
+    `text.isdigit() and text.isascii() and len(text) <= _MAX_LENGTH_DIGITS` inline (a call
+    per message shows in bench/esl_parse.py): int() alone would also take ' 12', '+12',
+    '1_2', Arabic-Indic digits, and raise ValueError on thousands of digits."""
+    shown = text if isinstance(text, str) else text.decode("ascii", "replace")
+    raise ProtocolError(f"bad {where} Content-Length {shown[:40]!r}")
 
 
 def _parse_lines_slow(lines: list[str], strict: bool = True) -> dict[str, str]:
@@ -227,7 +223,10 @@ def _parse_plain_event(raw: bytes) -> Event:
         if eol > 0 and raw.startswith(b"\n\n", eol) and raw.find(b"\n\n", 0, eol) < 0:
             event = Event(raw=raw[:eol].decode("utf-8", "replace"))
             start = eol + 2
-            length = _content_length(raw[mark + 17:eol], "event body")
+            digits = raw[mark + 17:eol]
+            if not (digits.isdigit() and len(digits) <= _MAX_LENGTH_DIGITS):  # bytes: ASCII only
+                _bad_length(digits, "event body")
+            length = int(digits)
             if length > len(raw) - start:
                 raise ProtocolError(f"event body Content-Length {length} exceeds the "
                                     f"{len(raw) - start} bytes the message holds")
@@ -270,7 +269,7 @@ def _parse_json_event(raw: bytes) -> tuple[Event, dict]:
         raise
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int too long
         raise ProtocolError(f"text/event-json body is not JSON: {exc}") from None
-    if _SURROGATE_ESCAPE.search(raw):  # the plain path decodes with "replace": so here
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):  # plain events decode with "replace": so here
         headers = {_clean_surrogates(k): _clean_surrogates(v) for k, v in headers.items()}
         body = _clean_surrogates(body)
     return Event(headers, body), obj
@@ -341,6 +340,9 @@ def _parse_head(raw: bytes) -> dict[str, str]:
     return head
 
 
+_NO_CHUNKS: list[bytes] = []  # shared, never appended to: a body in progress gets its own list
+
+
 class Parser:
     """Incremental framer: feed() any chunk of bytes, get the complete messages back.
 
@@ -362,17 +364,19 @@ class Parser:
         if max_frame_bytes < 0:
             raise ValueError("max_frame_bytes must be >= 0")
         self.max_frame_bytes = max_frame_bytes
-        self._buf = bytearray()  # an unfinished head (and whatever followed it in its read)
+        # An unfinished head (and whatever followed it in its read); b"" when there is none,
+        # so a parser costs no allocation until a message is split across reads.
+        self._buf: bytes | bytearray = b""
         self._scan = 0           # where the search for its end goes on
         self._head: dict[str, str] | None = None  # parsed head waiting for its body
         self._need = 0                            # ... of this many bytes,
-        self._chunks: list[bytes] = []            # received so far in these reads,
+        self._chunks: list[bytes] = _NO_CHUNKS    # received so far in these reads,
         self._have = 0                            # this many bytes in all
 
     def feed(self, data: bytes) -> list[Message]:
+        out: list[Message] = []
         if type(data) is not bytes:
             data = bytes(data)
-        out: list[Message] = []
         if self._head is not None:  # a body is arriving: count it, join it once
             self._chunks.append(data)
             self._have += len(data)
@@ -381,16 +385,49 @@ class Parser:
             body, data = self._take_body()
             head, self._head = self._head, None
             out.append(Message(head, body))
-        elif self._buf:
+        elif self._buf:  # a head is arriving: search only what is new
             pending = self._buf
             pending += data
             if pending.find(b"\n\n", self._scan) < 0:
                 self._check_head_size(len(pending))
                 self._scan = len(pending) - 1  # "\n\n" may straddle two reads
                 return out
-            data, self._buf = bytes(pending), bytearray()
-        if data:
-            self._frame(data, out)
+            data, self._buf = bytes(pending), b""
+        # Frame every complete message in data (inline, not a method: this loop runs for
+        # every message, and a call per read shows in bench/esl_parse.py).
+        pos = 0
+        size = len(data)
+        while pos < size:
+            end = data.find(b"\n\n", pos)
+            if end < 0:
+                self._check_head_size(size - pos)
+                self._buf = bytearray(data[pos:])
+                self._scan = size - pos - 1
+                break
+            if end == pos:  # stray blank line between messages: skip it
+                pos += 1
+                continue
+            if end - pos > MAX_HEAD_BYTES:
+                self._check_head_size(end - pos)
+            head = _parse_head(data[pos:end])
+            pos = end + 2
+            length = head.get("Content-Length")
+            if length is None:
+                out.append(Message(head))
+                continue
+            if not (length.isdigit() and length.isascii() and len(length) <= _MAX_LENGTH_DIGITS):
+                _bad_length(length, "message")
+            need = int(length)
+            if need > self.max_frame_bytes:
+                raise ProtocolError(
+                    f"Content-Length {need} exceeds the maximum frame of "
+                    f"{self.max_frame_bytes} bytes ([esl] max_frame_bytes)")
+            if size - pos < need:  # the body goes on in later reads
+                self._head, self._need = head, need
+                self._chunks, self._have = [data[pos:]], size - pos
+                break
+            out.append(Message(head, data[pos:pos + need]))
+            pos += need
         return out
 
     def _take_body(self) -> tuple[bytes, bytes]:
@@ -401,42 +438,8 @@ class Parser:
             last = chunks[-1]
             rest = last[len(last) - over:]
             chunks[-1] = last[:len(last) - over]
-        self._chunks, self._have = [], 0
+        self._chunks, self._have = _NO_CHUNKS, 0
         return b"".join(chunks), rest  # join of one bytes object is that object: no copy
-
-    def _frame(self, buf: bytes, out: list[Message]) -> None:
-        """Append every complete message in buf to out; keep the unfinished rest."""
-        pos = 0
-        size = len(buf)
-        while True:
-            end = buf.find(b"\n\n", pos)
-            if end < 0:
-                self._check_head_size(size - pos)
-                if pos < size:
-                    self._buf = bytearray(buf[pos:])
-                    self._scan = size - pos - 1
-                return
-            if end == pos:  # stray blank line between messages: skip it
-                pos += 1
-                continue
-            self._check_head_size(end - pos)
-            head = _parse_head(buf[pos:end])
-            pos = end + 2
-            length = head.get("Content-Length")
-            if length is None:
-                out.append(Message(head))
-                continue
-            need = _content_length(length, "message")
-            if need > self.max_frame_bytes:
-                raise ProtocolError(
-                    f"Content-Length {need} exceeds the maximum frame of "
-                    f"{self.max_frame_bytes} bytes ([esl] max_frame_bytes)")
-            if size - pos < need:  # the body goes on in later reads
-                self._head, self._need = head, need
-                self._chunks, self._have = [buf[pos:]], size - pos
-                return
-            out.append(Message(head, buf[pos:pos + need]))
-            pos += need
 
     @staticmethod
     def _check_head_size(size: int) -> None:
