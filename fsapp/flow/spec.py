@@ -200,7 +200,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          (), ends=True),
     Kind("queue", "Hand the call to the routing module (ACD) and wait for the outcome.", (
         F("queue", "ref", "Queue name.", required=True, ref="queue"),
-        F("priority", "expr", "Priority (higher is served first).", default=0),
+        F("priority", "expr", "Priority (higher is served first): an integer, or an expression "
+          "giving one.", default=0, min=-1_000_000, max=1_000_000),
         F("skills", "names", "Skills the agent needs.", default=()),
         F("timeout", "duration", "Longest wait in the queue; default: the queue's own.",
           min=1, max=86400),

@@ -45,3 +45,13 @@ def test_inbound_example():
         assert namespace["cause"]
     finally:
         sw.stop()
+
+
+def test_esl_md_protocol_error_example(capsys):
+    """The example of docs/esl.md's "Bad bytes from the peer" prints what it says."""
+    doc = (DOC.parent / "esl.md").read_text(encoding="utf-8")
+    section = doc.split("### Bad bytes from the peer", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(block, "docs/esl.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    assert printed == re.search(r"print\(exc\)  # (.*)", block).group(1)
