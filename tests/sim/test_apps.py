@@ -152,7 +152,7 @@ def test_uuid_bridge_joins_two_calls_and_send_dtmf(switch, inbound):
     c2 = switch.place_call(CallerScript(dial="1"))
     gevent.sleep(0.2)
     u1, u2 = c1.report.uuid, c2.report.uuid
-    assert inbound.cmd(f"api uuid_send_dtmf {u1} 42").body == "+OK Success\n"
+    assert inbound.cmd(f"api uuid_send_dtmf {u1} 42").body == f"+OK {u1} sent DTMF 42.\n"
     assert inbound.cmd(f"api uuid_bridge {u1} {u2}").body == f"+OK {u2}\n"
     r1, r2 = c1.wait(10), c2.wait(10)
     assert r1.received_dtmf == ["42"]
