@@ -348,9 +348,9 @@ def test_running_call_keeps_its_version():
     registry = {"t": v1}
 
     class ReloadingCall(ScriptedCall):
-        def play_and_get_digits(self, *a, **kw):
+        def get_digits(self, *a, **kw):
             registry["t"] = v2  # a deploy lands while this call waits in the menu
-            return super().play_and_get_digits(*a, **kw)
+            return super().get_digits(*a, **kw)
 
     run_call(ReloadingCall(["1"]), registry["t"], Services(tracer=fan_out(counter, recorder)), dict(registry))
     assert {e["version"] for e in recorder.events} == {v1.version} != {v2.version}
