@@ -102,6 +102,13 @@ class _Collect:
     max_digits: int = 0
     terminators: str = ""
     keys: list[str] = field(default_factory=list)
+    stray: str = ""   # terminators still to drop when it started (the last entry was full)
+
+    def ended_by_stray_terminator(self) -> bool:
+        """The previous entry was full-length and this question's only key is its
+        terminator, pressed late enough to reach this question: the caller ended the
+        previous entry, they did not answer this one."""
+        return len(self.keys) == 1 and self.keys[0] in self.stray
 
 
 def _word(what: str, value) -> str:
@@ -184,7 +191,9 @@ class Call:
                 collect = self._collects.get(event.get("Application-UUID"))
                 if collect is not None:
                     self._running = collect
-                    self._drop_next = ""  # a key from now on is this question's
+                    # a key from now on reaches this question; remember whether its first
+                    # one may still be the last entry's stray terminator
+                    collect.stray, self._drop_next = self._drop_next, ""
             elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
                 if event.get("Unique-ID") in (None, self.uuid):
                     self._end("caller hung up", event.get("Hangup-Cause"))
@@ -485,7 +494,12 @@ class Call:
             timeout = max(self.app_timeout, tries * (timeout_ms / 1000 + 30))
         collect = _Collect("play_and_get_digits", var, int(max_digits), terminators or "")
         event = self._execute("play_and_get_digits", args, timeout, collect)
-        return self._outcome(event, var, collect, terminators or "")
+        result = self._outcome(event, var, collect, terminators or "")
+        if collect.ended_by_stray_terminator() and not result.entered:
+            log.info("a terminator after a full-length entry reached the next question; asking again")
+            return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                             regex, digit_timeout_ms, var, timeout)
+        return result
 
     def read(self, min_digits: int, max_digits: int, prompt: str, timeout_ms: int,
              terminators: str = "#", var: str = "fsapp_digits", timeout: float | None = None) -> str:
@@ -505,5 +519,11 @@ class Call:
             timeout = max(self.app_timeout, timeout_ms / 1000 + 30)
         collect = _Collect("read", var, int(max_digits), terminators)
         event = self._execute("read", args, timeout, collect)
-        digits += self._outcome(event, var, collect, terminators).entered
+        result = self._outcome(event, var, collect, terminators)
+        if collect.ended_by_stray_terminator() and not result.entered:
+            log.info("a terminator after a full-length entry reached the next question; asking again")
+            collect = _Collect("read", var, int(max_digits), terminators)
+            event = self._execute("read", args, timeout, collect)
+            result = self._outcome(event, var, collect, terminators)
+        digits += result.entered
         return digits if len(digits) >= wanted else ""

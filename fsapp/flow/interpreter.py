@@ -604,7 +604,7 @@ def _input_fields(got, valid: bool, problem: str) -> dict:
     """The trace of one answer, as FreeSWITCH reported it: digits = what the caller
     entered (also when refused), outcome = accepted, no_input or invalid."""
     outcome = "accepted" if valid else "no_input" if got.no_input else "invalid"
-    fields = {"digits": got.digits if valid else got.entered, "valid": valid, "outcome": outcome}
+    fields = {"digits": got.digits if valid else (got.entered or got.keys), "valid": valid, "outcome": outcome}
     if problem:
         fields["problem"] = problem
     if got.invalid:

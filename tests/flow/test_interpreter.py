@@ -110,7 +110,7 @@ def test_menu_with_one_and_two_key_options_follows_digit_len_and_inter_digit_tim
     assert run(MIXED, ["*"])[0].trail == ["welcome", "star"]
     outcome, call, rec, _ = run(MIXED, ["#", "12"])                   # a lone # is a wrong entry
     assert outcome.trail == ["welcome", "failed"] and call.heard.count("common/invalid") == 2
-    assert [(e["digits"], e["outcome"]) for e in rec.of("input")] == [("", "invalid"), ("12", "invalid")]
+    assert [(e["digits"], e["outcome"]) for e in rec.of("input")] == [("#", "invalid"), ("12", "invalid")]
 
 
 def test_collect_reports_what_was_refused_and_why():
@@ -124,7 +124,7 @@ def test_collect_reports_what_was_refused_and_why():
     assert outcome.vars["acct"] == "1234"
     assert [(e["digits"], e["outcome"], e.get("problem")) for e in rec.of("input")][:3] == [
         ("12", "invalid", "2 digits, expected 4-8"), ("", "no_input", "no input"),
-        ("", "invalid", "# before any digit")]
+        ("#", "invalid", "# before any digit")]
 
 
 def test_caller_hangup_mid_menu_still_runs_on_hangup():

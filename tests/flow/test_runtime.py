@@ -104,6 +104,7 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
     flows.mkdir()
     (flows / "live.yaml").write_text(MENU_V1, encoding="utf-8")
     handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    handler.services.tracer = handler.counter   # what services_from_config wires in production
     handler.listen(cfg.get("flows", "control"), sighup=False)
     v1 = handler.registry.flows["live"].version
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
@@ -128,7 +129,10 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
         answer = request(cfg.get("flows", "control"), "reload")
         assert not answer["ok"] and "undefined node 'byee'" in answer["problems"][0]
         assert handler.registry.flows["live"].version == v2
-        assert request(cfg.get("flows", "control"), "status")["flows"] == {"live": v2}
+        status = request(cfg.get("flows", "control"), "status")
+        assert status["flows"] == {"live": v2}
+        # the first caller stayed silent through 3 passes, the second pressed 1
+        assert status["inputs"] == {"live.menu": {"no_input": 3, "accepted": 1}}
     finally:
         server.stop(timeout=2)
         switch.stop()
