@@ -19,12 +19,13 @@ _numbers = itertools.count(30000)
 
 @pytest.fixture(scope="module")
 def rig():
-    clock = VirtualClock()
+    clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0), clock=clock).start()
     srv = OutboundServer(lambda call: None, "127.0.0.1:0", command_timeout=5, app_timeout=60).start()
     yield sw, srv
     srv.stop(timeout=2)
     sw.stop()
+    clock.close()   # no greenlet of ours outlives the module (test_esl_hangup_stress counts them)
 
 
 def run(rig, handler, steps):

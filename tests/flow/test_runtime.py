@@ -287,7 +287,8 @@ def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush,
     flows.mkdir()
     (flows / "confirm.yaml").write_text(CONFIRM.replace("FLUSH", flush), encoding="utf-8")
     handler = FlowHandler(flows, cfg, services=fake_services(cfg))
-    switch = Switch(esl=("127.0.0.1", 0), clock=VirtualClock()).start()
+    clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
+    switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
     try:
         switch.dialplan.add(r"^20200$", Socket(f"127.0.0.1:{server.port} async full"))
@@ -300,6 +301,7 @@ def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush,
     finally:
         server.stop(timeout=2)
         switch.stop()
+        clock.close()
     assert report.error is None, report.error
     assert "/say/" in report.heard[1]  # the 1 came during the readback
     # flushed: the question is asked and waits; kept: the early 1 answered it unheard
