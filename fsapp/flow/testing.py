@@ -119,7 +119,8 @@ class ScriptedCall:
     def play_and_get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
                             invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
                             timeout=None) -> str:
-        return self.get_digits(min_digits, max_digits, tries, timeout_ms, terminators, prompt).digits
+        return self.get_digits(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                               regex).digits
 
     def read(self, min_digits, max_digits, prompt, timeout_ms, terminators="#", var="fsapp_digits",
              timeout=None) -> str:

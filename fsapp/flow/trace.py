@@ -10,6 +10,7 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
                                                 '' = no input), valid: bool, outcome
                                                 (accepted, no_input, invalid), problem, refused
                                                 (FreeSWITCH's <var>_invalid)
+    typeahead_flushed  keys pressed before a confirm question were discarded: digits
     edge     the flow moves on                  to, label (next, options.1, cases[0], ...)
     error    something failed                   error (message)
     store    a row was written / query run      query or kind
