@@ -384,7 +384,10 @@ class Session:
                 answer = self.ask(confirm["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
                                   terminators="", flush=confirm["flush"])
                 confirmed = answer.digits == confirm["yes"]
-                self._trace("input", confirm=True, **_input_fields(answer, confirmed, ""))
+                fields = _input_fields(answer, confirmed, "")
+                if fields["outcome"] == "invalid":
+                    fields["outcome"] = "declined"   # another key is an answer here, not a mistake
+                self._trace("input", confirm=True, **fields)
                 if not confirmed:
                     continue
             self._set(frame, a["into"], digits)

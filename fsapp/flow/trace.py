@@ -8,7 +8,8 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
     prompt   prompts were played                prompts: [names]
     input    the caller answered a question     digits (what was entered, also when refused;
                                                 '' = no input), valid: bool, outcome
-                                                (accepted, no_input, invalid), problem, refused
+                                                (accepted, no_input, invalid; declined for a
+                                                confirm answered with another key), problem, refused
                                                 (FreeSWITCH's <var>_invalid)
     typeahead_flushed  keys pressed before a confirm question were discarded: digits
     edge     the flow moves on                  to, label (next, options.1, cases[0], ...)
