@@ -184,6 +184,8 @@ def test_collect_validates_reads_back_and_confirms():
     assert "say/zh-CN/digits/123456" in call.heard and "x/654321" in call.heard
     problems = [e.get("problem") for e in rec.of("input") if not e.get("confirm")]
     assert problems[:2] == ["2 digits, expected 4-8", "does not match validate"]
+    answers = [(e["digits"], e["outcome"]) for e in rec.of("input") if e.get("confirm")]
+    assert answers == [("2", "declined"), ("1", "accepted")]   # a "no" is not an invalid input
 
 
 def test_collect_on_fail_leaves_variable_unset():
