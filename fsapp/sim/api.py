@@ -118,8 +118,12 @@ class Api:
         digits = digits.strip().split("@")[0]
         far = ch.far
         if far is not None and far.caller is not None:
-            far.caller.on_dtmf_sent(digits)
-        return "+OK Success\n"
+            far.caller.on_dtmf_sent(digits)   # a scripted caller hears them
+        elif far is not None:
+            # Out of one loopback leg, into the other: the partner dequeues them as
+            # DTMF with DTMF-Source UNKNOWN (captures pagd_*, "Captures added later").
+            far.queue_dtmf(digits, source="UNKNOWN")
+        return f"+OK {uuid} sent DTMF {digits}.\n"
 
     def uuid_setvar(self, args: str) -> str:
         parts = fsstrings.separate_string(args, " ", 3)

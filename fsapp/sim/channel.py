@@ -376,7 +376,8 @@ class Channel:
         """Let `seconds` of emulated media time pass, like an app's frame loop.
 
         dtmf: "keep" leaves digits queued, "consume" dequeues them (DTMF events) and stops
-        on a terminator, "collect" returns as soon as a digit is queued.
+        on a terminator, "collect" returns as soon as a digit is queued, "first" dequeues
+        the first digit and returns it.
         Queued messages without event-lock run nested (the app pauses meanwhile).
         Returns (reason, digit): reason in done, hangup, break, terminator, dtmf, wake.
         """
@@ -393,6 +394,10 @@ class Channel:
                 return "break", ""
             if dtmf == "collect" and self.dtmf:
                 return "dtmf", ""
+            if dtmf == "first" and self.dtmf:
+                # switch_ivr_play_file with a digit buffer: the digit is dequeued (its
+                # DTMF event fires) and stops the prompt (capture pagd_invalid_then_valid).
+                return "dtmf", self.take_dtmf()
             if dtmf == "consume":
                 while self.dtmf:
                     d = self.take_dtmf()
