@@ -176,3 +176,33 @@ def test_fast_block_decoding_equals_split_then_decode(captures_dir):
                "A: =3D\nB: 4"]                # a raw '='
     for block in blocks:
         assert wire._parse_plain_block(block) == wire.parse_headers(block), block[:80]
+
+
+def test_repeated_hangup_cause(captures_dir):
+    """CHANNEL_HANGUP_COMPLETE carries Hangup-Cause twice (captures, "Captures added
+    later"), in plain and in the JSON text. Plain: the first value wins, as FreeSWITCH's
+    own header lookup; JSON: json.loads keeps the last. FreeSWITCH sends one value twice,
+    so both read the same cause; the lazy `get` and the decoded `headers` must agree."""
+    streams = capture_messages(captures_dir)
+    seen = 0
+    for name in ("record_with_audio.jsonl", "inbound_events_json.jsonl"):
+        for (file, _), raws in streams.items():
+            if file != name:
+                continue
+            for msg in Parser().feed(b"".join(raws)):
+                if msg.event is not None and msg.event.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE":
+                    text = msg.body if msg.content_type == "text/event-plain" else msg._raw_body.decode()
+                    assert text.count("Hangup-Cause") >= 2   # repeated on the wire
+                    assert msg.event.get("Hangup-Cause") == msg.event.headers["Hangup-Cause"] != ""
+                    seen += 1
+    assert seen >= 2
+    plain = (b"Event-Name: CHANNEL_HANGUP_COMPLETE\nHangup-Cause: NORMAL_CLEARING\n"
+             b"Answer-State: hangup\nHangup-Cause: USER_BUSY\n\n")
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(plain) + plain
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert list(ev.headers).count("Hangup-Cause") == 1
+    body = b'{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":"NORMAL_CLEARING","Hangup-Cause":"USER_BUSY"}'
+    raw = b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "USER_BUSY"

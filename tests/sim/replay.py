@@ -71,7 +71,7 @@ ALLOW = {
         "variable_hold_accum_seconds", "variable_hold_accum_usec", "variable_hold_accum_ms",
         "variable_resurrect_epoch", "variable_resurrect_uepoch", "variable_progress_epoch",
         "variable_progress_uepoch", "variable_progress_media_epoch", "variable_progress_media_uepoch",
-        "variable_current_application_response", "variable_playback_terminator_used",
+        "variable_current_application_response",
         "variable_bridge_hangup_cause", "variable_originate_early_media", "variable_originated_legs",
         "variable_last_sent_callee_id_name", "variable_last_sent_callee_id_number",
         "variable_channel_name", "variable_is_loopback", "variable_export_vars",
