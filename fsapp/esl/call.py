@@ -37,6 +37,25 @@ COLLECTING_APPS = frozenset({"play_and_get_digits", "read", "record"})
 BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
 
 
+# Keys FreeSWITCH's on_dtmf (record, playback) accepts in playback_terminators, plus its
+# two words: `any` (every key) and `none`.
+DTMF_KEYS = "0123456789*#ABCD"
+
+
+def terminators_value(terminators: str | None) -> str:
+    """The playback_terminators value for keys that end a recording: '' -> `none`."""
+    text = (terminators or "").strip()
+    if text.lower() in ("none", ""):
+        return "none"
+    if text.lower() == "any":
+        return "any"
+    bad = sorted({c for c in text if c not in DTMF_KEYS})
+    if bad:
+        raise ValueError(f"record terminators must be DTMF keys (0-9 * # A-D), 'any' or 'none'; "
+                         f"got {text!r} (bad: {''.join(bad)})")
+    return text
+
+
 @dataclass
 class RecordResult:
     path: str
@@ -44,6 +63,7 @@ class RecordResult:
     silence_hits_exhausted: bool
     response: str
     event: Event | None = field(default=None, repr=False)
+    terminator: str | None = None   # the key that ended the recording, if a key did
 
 
 @dataclass
@@ -83,6 +103,10 @@ class Call:
         self._collect_ids: set[str] = set()   # Application-UUIDs of collecting apps sent
         self._collecting = 0                  # collecting apps currently executing
         self._typeahead: list[str] = []
+        # playback_terminators as this Call last set it; None: never set here, so
+        # FreeSWITCH's default (record and playback stop on `*` only) applies.
+        self._playback_terminators: str | None = None
+        self._last_key: str | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -121,6 +145,7 @@ class Call:
                 if result is not None:
                     result.set(event)
             elif name == "DTMF":
+                self._last_key = event.get("DTMF-Digit")   # record: the key that ended it
                 if not self._collecting:
                     digit = event.get("DTMF-Digit")
                     if digit:
@@ -241,12 +266,16 @@ class Call:
 
     def set(self, name: str, value, timeout: float | None = None) -> None:
         self.execute("set", f"{_word('variable name', name)}={value}", timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = str(value) or None
 
     def export(self, name: str, value, timeout: float | None = None) -> None:
         self.execute("export", f"{_word('variable name', name)}={value}", timeout)
 
     def unset(self, name: str, timeout: float | None = None) -> None:
         self.execute("unset", _word("variable name", name), timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = None
 
     def get(self, name: str) -> str | None:
         """A channel variable now (`uuid_getvar`); None when unset."""
@@ -263,15 +292,33 @@ class Call:
         self.execute("send_dtmf", _word("digits", digits), timeout)
 
     def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
-               timeout: float | None = None) -> RecordResult:
+               timeout: float | None = None, terminators: str | None = "#") -> RecordResult:
+        """FreeSWITCH's record. `terminators`: the keys that end it, as the prompt announces
+        them ("press # when done"). The record application reads them from the channel
+        variable playback_terminators and stops on `*` only when it is unset
+        (record_with_audio), so the variable is set first, once per call: later records
+        with the same keys cost no extra round trip (it also lets those keys cut a
+        playback short). '' or 'none': no key; 'any': every key; None: leave the channel's
+        setting alone."""
         args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
+        if terminators is not None:
+            wanted = terminators_value(terminators)
+            if wanted != self._playback_terminators:
+                self.set("playback_terminators", wanted, timeout)
+        self._last_key = None
         event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
         ms = event.get("variable_record_ms")
         seconds = event.get("variable_record_seconds")
         duration = int(ms) / 1000 if ms and ms.isdigit() else float(seconds or 0)
-        return RecordResult(path=path, duration_s=duration,
-                            silence_hits_exhausted=event.get("variable_silence_hits_exhausted") == "true",
-                            response=event.get("Application-Response", ""), event=event)
+        exhausted = event.get("variable_silence_hits_exhausted") == "true"
+        # playback_terminator_used stays on the channel after the app that set it: it is
+        # this recording's key only if that key's DTMF event came during this recording
+        # (the event comes before the completion).
+        key = event.get("variable_playback_terminator_used")
+        ended_by_key = bool(key) and key == self._last_key and not exhausted
+        return RecordResult(path=path, duration_s=duration, silence_hits_exhausted=exhausted,
+                            response=event.get("Application-Response", ""), event=event,
+                            terminator=key if ended_by_key else None)
 
     def bridge(self, dial_string: str, timeout: float | None = None) -> BridgeResult:
         """Returns when the bridge ends (far end hung up, or it failed). If the caller

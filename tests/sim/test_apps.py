@@ -90,6 +90,41 @@ def test_record_limit_terminator_and_caller_audio(switch, outbound, tmp_path):
     assert report.recordings == paths
 
 
+def test_record_keys_as_captured(switch, outbound, tmp_path):
+    """record_with_audio: with playback_terminators unset only `*` ends a recording (`#`
+    and other keys are taken and ignored, a DTMF event each); after
+    `set playback_terminators=#`, `#` ends it and is playback_terminator_used;
+    silence_hits_exhausted is `false` when something other than silence ended it."""
+    beep = "tone_stream://%(100,0,800)"
+    paths = [str(tmp_path / n) for n in ("hash.wav", "star.wav", "set.wav")]
+
+    def app(o, r):
+        o.execute("playback", beep)
+        r["hash"] = o.execute("record", f"{paths[0]} 10 200 1")
+        o.execute("playback", beep)
+        r["star"] = o.execute("record", f"{paths[1]} 10 200 3")
+        o.execute("set", "playback_terminators=#")
+        o.execute("playback", beep)
+        r["set"] = o.execute("record", f"{paths[2]} 10 200 3")
+
+    steps = [WaitPrompt("800"), Speak(0.6), Press("#"), Press("5"), Speak(0.4),
+             WaitPrompt("800"), Speak(0.6), Press("#"), Speak(0.4), Press("*"),
+             WaitPrompt("800"), Speak(0.6), Press("*"), Speak(0.4), Press("#")]
+    report, r = run_call(switch, outbound, CallerScript(dial="7000", steps=steps), app)
+    hash_, star, set_ = r["hash"], r["star"], r["set"]
+    assert hash_["variable_silence_hits_exhausted"] == "true"       # `#` and `5` went on
+    assert "variable_playback_terminator_used" not in hash_
+    assert 900 <= int(hash_["variable_record_ms"]) <= 1100          # all of the speech
+    assert star["variable_silence_hits_exhausted"] == "false"
+    assert star["variable_playback_terminator_used"] == "*"
+    assert set_["variable_silence_hits_exhausted"] == "false"
+    assert set_["variable_playback_terminator_used"] == "#"         # `*` no longer ends it
+    assert 800 <= int(set_["variable_record_ms"]) <= 1000
+    for ev in (hash_, star, set_):
+        samples = int(ev["variable_record_samples"])
+        assert samples % 160 == 0 and int(ev["variable_record_file_size"]) == 44 + 2 * samples
+
+
 def test_say_set_export_unset_sleep_and_vars(switch, outbound):
     def app(o, r):
         r["say"] = o.execute("say", "en number pronounced 1234")
