@@ -455,6 +455,13 @@ class FlowCompiler:
         if kind_name == "collect" and isinstance(args.get("min"), int) and isinstance(args.get("max"), int) \
                 and args["min"] > args["max"]:
             self.problem(kind_key, f"{what}: min ({args['min']}) is greater than max ({args['max']})")
+        if kind_name == "record" and isinstance(args.get("min_length"), float):
+            if not args.get("too_short"):
+                self.problem(kind_key, f"{what}: min_length needs too_short: a prompt telling the "
+                             "caller the message was too short", "add too_short: common/message_too_short")
+            if isinstance(args.get("max"), float) and args["min_length"] >= args["max"]:
+                self.problem(kind_key, f"{what}: min_length ({args['min_length']:g} s) is not shorter "
+                             f"than max ({args['max']:g} s)")
         if kind_name == "write" and self.env.write_kinds is not None:
             self._check_write(args, fields_items, kind_key)
         if kind_name == "subflow" and isinstance(args.get("returns"), dict):

@@ -376,17 +376,31 @@ class Session:
         except OSError as exc:
             log.warning("cannot create recordings directory", extra={"dir": str(path.parent), "error": str(exc)})
         review = a["review"]
+        short_tries = 0
         while True:
             self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
             if a["prompt"]:
                 self.play(a["prompt"])
             if a["beep"]:
-                self._trace("prompt", prompts=[BEEP])
+                self._trace("prompt", prompts=[BEEP], record=True)
                 self.call.playback(BEEP)
-            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])))
+            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])),
+                                      terminators=a["terminators"])
             duration = float(getattr(result, "duration_s", 0.0) or 0.0)
+            too_short = a["min_length"] is not None and duration < a["min_length"]
             self._set(frame, a["into"], {"path": str(path), "duration": duration, "saved": False})
-            self._trace("input", recording=str(path), duration=duration, valid=True)
+            self._trace("input", recording=str(path), duration=duration, valid=not too_short,
+                        **({"problem": f"shorter than {a['min_length']:g} s"} if too_short else {}))
+            if too_short:
+                short_tries += 1
+                _remove_quietly(path)
+                if short_tries >= a["tries"]:
+                    self._set(frame, a["into"], None)
+                    if a["on_too_short"]:
+                        return a["on_too_short"], "on_too_short"
+                    return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+                self.play(a["too_short"])
+                continue
             if not review:
                 frame.vars[a["into"]]["saved"] = True
                 return a["next"], "next"

@@ -146,6 +146,16 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("max", "duration", "Longest recording, seconds.", default=120.0, min=1, max=3600),
         F("silence", "duration", "Seconds of silence that end the recording.", default=3.0,
           min=1, max=60),
+        F("terminators", "digits", "Keys that end the recording, as the prompt announces them "
+          "(\"press # when done\"); fsapp sets them on the channel, as FreeSWITCH's record "
+          "otherwise stops on `*` only.", default="#"),
+        F("min_length", "duration", "Shortest message kept, seconds; a shorter one plays "
+          "too_short and records again (uses a try).", min=0.1, max=600),
+        F("too_short", "prompts", "Played after a message shorter than min_length, e.g. "
+          "common/message_too_short (needed with min_length)."),
+        F("tries", "int", "Recordings allowed while they are too short.", default=3, min=1, max=20),
+        F("on_too_short", "target", "Node after the last too-short try (the short file is removed); "
+          "default: on_discard, else next.", assigns=False),
         F("review", "struct", "After recording, let the caller listen, re-record, save or discard.",
           fields=(
               F("prompt", "prompts", "The review menu prompt.", required=True),
