@@ -281,7 +281,7 @@ class Session:
                 names.append("say:" + text)
         return paths, names
 
-    def play(self, items) -> None:
+    def play(self, items, **trace) -> None:
         paths, names = self._playable(items)
         if not paths:
             return
@@ -290,7 +290,7 @@ class Session:
             self.call.set("tts_engine", engine)
             if voice:
                 self.call.set("tts_voice", voice)
-        self._trace("prompt", prompts=names)
+        self._trace("prompt", prompts=names, **trace)
         self.call.playback(paths)
 
     def _prompt_arg(self, items) -> str:
@@ -379,8 +379,10 @@ class Session:
         short_tries = 0
         while True:
             self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
-            if a["prompt"]:
-                self.play(a["prompt"])
+            # after a too-short message, too_short is the prompt (it asks again)
+            if a["prompt"] and not (short_tries and a["too_short"]):
+                # the recording's cue (record=True in the trace): its beep, else this prompt
+                self.play(a["prompt"], **({} if a["beep"] else {"record": True}))
             if a["beep"]:
                 self._trace("prompt", prompts=[BEEP], record=True)
                 self.call.playback(BEEP)
@@ -399,7 +401,7 @@ class Session:
                     if a["on_too_short"]:
                         return a["on_too_short"], "on_too_short"
                     return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
-                self.play(a["too_short"])
+                self.play(a["too_short"], **({} if a["beep"] else {"record": True}))
                 continue
             if not review:
                 frame.vars[a["into"]]["saved"] = True

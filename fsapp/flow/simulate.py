@@ -50,7 +50,8 @@ def transcript_lines(events: list[dict], verbose: bool = False) -> list[str]:
             verdict = "" if e.get("valid") else f"  (not accepted{': ' + e['problem'] if e.get('problem') else ''})"
             lines.append(f"  pressed  {e['digits'] or '(nothing)'}{verdict}")
         elif kind == "input" and "recording" in e:
-            lines.append(f"  recorded {e['duration']:.1f} s -> {_relative(e['recording'])}")
+            verdict = "" if e.get("valid", True) else f"  (not kept: {e.get('problem', 'invalid')})"
+            lines.append(f"  recorded {e['duration']:.1f} s -> {_relative(e['recording'])}{verdict}")
         elif kind == "input" and "queue" in e:
             lines.append(f"  queue    {e['queue']}: {e['outcome']}" + (f" (agent {e['agent']})" if e.get("agent") else ""))
         elif kind == "error":
@@ -73,17 +74,23 @@ class QuestionPacedCaller:
     """A tracer that answers the flow's questions: on each `prompt` event of a question it
     presses the next script entry on the caller's leg (what fsapp.sim's Press step does)."""
 
-    def __init__(self, presses: list[str], clock, delay: float):
+    def __init__(self, presses: list[str], clock, delay: float, speak: list[float] | None = None):
         self.presses = list(presses)
         self.clock = clock
         self.delay = delay
+        self.speak = list(speak or [SPEAK_S])   # seconds per recording; the last repeats
         self.caller = None
 
     def __call__(self, event: dict) -> None:
+        import gevent
         if event["event"] == "prompt" and event.get("question") and self.caller is not None:
             entry = self.presses.pop(0) if self.presses else "hangup"
-            import gevent
             gevent.spawn(self._answer, entry)
+        elif event["event"] == "prompt" and event.get("record") and self.caller is not None:
+            # A record node's cue (its beep, or its prompt without one): talk after it.
+            seconds = self.speak.pop(0) if len(self.speak) > 1 else self.speak[0]
+            gevent.spawn(self.caller.speak_after_prompt, event["prompts"][-1], seconds,
+                         after=self.caller.plays, pause=SPEAK_PAUSE_S)
 
     def _answer(self, entry: str) -> None:
         self.clock.sleep(self.delay)
@@ -103,6 +110,8 @@ class QuestionPacedCaller:
 
 
 SIM_PASSWORD = "ClueCon"   # of the in-process emulator only
+SPEAK_S = 2.0              # how long the simulated caller talks when the flow records
+SPEAK_PAUSE_S = 0.5        # ... starting this long after the beep, as people do
 
 
 def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> int:
@@ -121,7 +130,8 @@ def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) 
 
 def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "13800138000",
              delay: float = 1.0, timeout: float = 120.0, scale: float = 20.0,
-             services: Services | None = None, hangup_after: float | None = None) -> Transcript:
+             services: Services | None = None, hangup_after: float | None = None,
+             speak: list[float] | None = None) -> Transcript:
     """Run one emulated call to the flow's first number; returns the transcript."""
     from fsapp.esl.outbound import OutboundServer
     from fsapp.sim import CallerScript, Hangup, RealClock, Socket, Switch
@@ -130,7 +140,7 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         raise ValueError(f"flow {flow.name} answers no numbers: simulate the flow that calls it")
     recorder = Recorder()
     clock = RealClock(scale=scale)
-    answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay)
+    answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay, speak)
     switch = Switch(password=SIM_PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
     if cfg is not None:
         # The router (queue nodes) reaches this emulator, whose agents are those of the

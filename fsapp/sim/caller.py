@@ -108,10 +108,13 @@ class VoiceLog:
         self.current = (self.clock.now(), voiced)
         self._notify()
 
-    def end(self) -> None:
+    def end(self, at: float | None = None) -> None:
+        """End the current segment now, or at `at` if that is earlier (a scripted length
+        stays exact when the emulated clock wakes the caller late)."""
         if self.current is not None:
             start, voiced = self.current
-            self.done.append((start, self.clock.now(), voiced))
+            now = self.clock.now()
+            self.done.append((start, max(start, min(now, at)) if at is not None else now, voiced))
             self.current = None
             self._notify()
 
@@ -234,6 +237,35 @@ class Caller:
     def on_event(self, ev) -> None:
         self.report.events.append((ev.name, ev.uuid or ""))
 
+    @property
+    def plays(self) -> int:
+        """How many prompt plays the caller has heard start so far."""
+        return self._plays
+
+    def speak_after_prompt(self, match: str, seconds: float, timeout: float = 60.0,
+                           after: int | None = None, pause: float = 0.0) -> bool:
+        """Talk for `seconds` once the next play of a prompt containing `match` (one that
+        starts from now on) has ended: outside the script, `fsapp simulate` answers a
+        recording this way; `after`: the play count (`plays`) that "now" means; `pause`:
+        seconds between the prompt's end and the first word. False when
+        that prompt did not end within `timeout` emulated seconds or the call ended first."""
+        deadline = self._elapsed() + timeout
+        after = self._plays if after is None else after
+        while not self.leg.hungup and self._elapsed() < deadline:
+            play = next((n for ph, p, n in self._prompt_log if ph == "start" and n > after and match in p), None)
+            if play is not None and any(ph == "end" and n == play for ph, _, n in self._prompt_log):
+                self._sleep_until(self._elapsed() + pause)
+                if self.leg.hungup:
+                    return False
+                self.voice.begin(True)
+                self._note("speak", f"{seconds}s")
+                started = self.clock.now()
+                self._sleep_until(self._elapsed() + seconds)
+                self.voice.end(at=started + seconds)
+                return not self.leg.hungup
+            self._wait_change(deadline - self._elapsed())
+        return False
+
     # ---- running --------------------------------------------------------------------
     def start(self, leg) -> None:
         self.leg = leg
@@ -310,8 +342,9 @@ class Caller:
         elif isinstance(step, (Speak, Silence)):
             self.voice.begin(isinstance(step, Speak))
             self._note("speak" if isinstance(step, Speak) else "silence", f"{step.seconds}s")
+            started = self.clock.now()
             self._sleep_until(self._elapsed() + step.seconds)
-            self.voice.end()
+            self.voice.end(at=started + step.seconds)
         elif isinstance(step, Wait):
             self._sleep_until(self._elapsed() + step.seconds)
         elif isinstance(step, Hangup):
