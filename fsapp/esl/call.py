@@ -134,6 +134,11 @@ class Call:
 
     def _on_message(self, msg: Message) -> None:
         event = msg.event
+        if event is not None and event.get("Unique-ID") not in (None, "", self.uuid):
+            # Another channel's event: an outbound socket subscribed without `myevents`
+            # (or with a filter sent after `event`) gets every channel's events; their
+            # digits and completions are not this call's.
+            return
         if event is not None:
             name = event.get("Event-Name")
             if name == "CHANNEL_EXECUTE_COMPLETE":

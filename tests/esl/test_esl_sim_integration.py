@@ -272,3 +272,21 @@ def test_record_terminator_words_and_bad_keys(rig, tmp_path):
     place(rig, handler, [Wait(0.2), Speak(0.5), Press("*#"), Speak(1.8), Press("7")])
     assert seen["none"].terminator is None and seen["none"].event["variable_playback_terminators"] == "none"
     assert seen["any"].terminator == "7"
+
+
+def test_other_channels_events_never_reach_a_call():
+    """A socket subscribed to every channel's events (no `myevents`) also gets other
+    calls' DTMF and hangups: they must not become this call's type-ahead or end it."""
+    from fsapp.esl.call import Call
+    from fsapp.esl.wire import Parser
+
+    def event(**headers):
+        body = "".join(f"{k.replace('_', '-')}: {v}\n" for k, v in headers.items()) + "\n"
+        return Parser().feed(f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}".encode())[0]
+
+    call = Call(conn=None, channel_data={"Unique-ID": "mine"})
+    call._on_message(event(Event_Name="DTMF", Unique_ID="other", DTMF_Digit="5"))
+    call._on_message(event(Event_Name="CHANNEL_HANGUP", Unique_ID="other", Hangup_Cause="NORMAL_CLEARING"))
+    assert call.typeahead == "" and not call.ended
+    call._on_message(event(Event_Name="DTMF", Unique_ID="mine", DTMF_Digit="7"))
+    assert call.typeahead == "7"

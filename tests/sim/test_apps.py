@@ -229,3 +229,56 @@ def test_bad_scripts_are_rejected_with_clear_errors():
         CallerScript(dial="1", steps=[Wait(1), "press 1"])
     with pytest.raises(ValueError, match="after must be"):
         WaitPrompt("x", after="middle")
+
+
+def _session(switch, outbound, number, subscribe):
+    """Route `number` to the raw socket; the session sends `subscribe` instead of myevents."""
+    switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{outbound.port} async full"))
+    caller = switch.place_call(CallerScript(dial=number, steps=[Wait(1.0), Hangup()]))
+    o = outbound.accept()
+    uuid = o.cmd("connect").h["Unique-ID"]
+    for command in subscribe:
+        assert o.cmd(command).h["Reply-Text"].startswith("+OK")
+    return o, uuid, caller
+
+
+def _other_channels(o, own: str, seconds: float) -> set:
+    seen, deadline = set(), gevent.get_hub().loop.now() + seconds
+    while True:
+        left = deadline - gevent.get_hub().loop.now()
+        if left <= 0:
+            return seen
+        try:
+            m = o.next(timeout=left)
+        except AssertionError:
+            return seen
+        if m is None:
+            return seen
+        if m.event is not None and m.event.get("Unique-ID") not in (None, own):
+            seen.add(m.event.get("Unique-ID"))
+
+
+def test_outbound_events_without_myevents_are_every_channels(switch, outbound):
+    """mod_event_socket limits an outbound socket's events to its channel only through
+    `myevents`; `event plain ...` alone subscribes to every channel's events."""
+    from fsapp.sim import Park
+    switch.dialplan.add(r"^7777$", Park())
+    o, own, _ = _session(switch, outbound, "7001", ["event plain CHANNEL_ANSWER CHANNEL_PARK CHANNEL_HANGUP"])
+    other = switch.place_call(CallerScript(dial="7777", steps=[Wait(0.3), Hangup()]))
+    seen = _other_channels(o, own, 2.0)
+    assert {other.report.uuid, other.report.caller_uuid} <= seen, seen
+    o.close()
+
+
+def test_outbound_filter_before_event_keeps_other_channels_out(switch, outbound):
+    """`filter Unique-ID <own uuid>` first, then `event ...`: no event of another channel
+    ever arrives (the other order leaves a window where they do)."""
+    from fsapp.sim import Park
+    switch.dialplan.add(r"^7777$", Park())
+    o, own, _ = _session(switch, outbound, "7002", [])
+    assert o.cmd(f"filter Unique-ID {own}").h["Reply-Text"] == f"+OK filter added. [Unique-ID]=[{own}]"
+    assert o.cmd("event plain CHANNEL_ANSWER CHANNEL_PARK CHANNEL_HANGUP DTMF").h["Reply-Text"] == \
+        "+OK event listener enabled plain"
+    switch.place_call(CallerScript(dial="7777", steps=[Press("5"), Wait(0.3), Hangup()]))
+    assert _other_channels(o, own, 2.0) == set()
+    o.close()
