@@ -11,6 +11,7 @@ they pressed, where the call ended.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,18 +115,31 @@ SPEAK_S = 2.0              # how long the simulated caller talks when the flow r
 SPEAK_PAUSE_S = 0.5        # ... starting this long after the beep, as people do
 
 
-def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> int:
-    """Give the emulator an answering phone for every `user/N` agent of the routing config."""
+def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> list[str]:
+    """Give the emulator an answering phone for every agent of the routing config that it
+    can reach: `user/N` (a registered phone) and `loopback/EXT[/CONTEXT]` (a dialplan
+    extension that answers, as on a real switch). Returns a note for each other contact,
+    naming it and what the emulator can reach instead."""
     from fsapp.routing.config import load_routing
+    from fsapp.sim import Apps
     path = Path(cfg.get("routing", "config"))
     if not path.is_file():
-        return 0
-    added = 0
-    for agent in load_routing(path).agents.values():
-        if agent.contact.startswith("user/"):
-            switch.add_agent(agent.contact[len("user/"):].split("@")[0], ring_s=ring_s, talk_s=talk_s, answer=True)
-            added += 1
-    return added
+        return []
+    notes = []
+    for name, agent in load_routing(path).agents.items():
+        kind, _, rest = agent.contact.partition("/")
+        if kind == "user" and rest:
+            switch.add_agent(rest.split("@")[0], ring_s=ring_s, talk_s=talk_s, answer=True)
+        elif kind == "loopback" and rest:
+            extension = rest.split("/")[0]
+            switch.dialplan.add(rf"^{re.escape(extension)}$", Apps([
+                ("sleep", str(int(ring_s * 1000))), ("answer", ""),
+                ("sleep", str(int(talk_s * 1000))), ("hangup", "")]))
+        else:
+            notes.append(f"agent {name}: contact {agent.contact} cannot be reached in the emulator "
+                         f"(it rings user/N and loopback/EXT[/CONTEXT] contacts); calls offered "
+                         f"to this agent fail")
+    return notes
 
 
 def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "13800138000",
@@ -142,11 +156,12 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
     clock = RealClock(scale=scale)
     answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay, speak)
     switch = Switch(password=SIM_PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
+    notes: list[str] = []
     if cfg is not None:
         # The router (queue nodes) reaches this emulator, whose agents are those of the
         # routing config: `--press 0` talks to an emulated agent, as in production.
         cfg = cfg.with_values("esl", host="127.0.0.1", port=switch.esl_port, password=SIM_PASSWORD)
-        add_emulated_agents(switch, cfg)
+        notes = add_emulated_agents(switch, cfg)
     handler = FlowHandler(flows_dir, cfg, services=services)
     handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
@@ -163,7 +178,7 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         server.stop(timeout=5.0)
         switch.stop()
     return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
-                      notes=list(handler.warnings))
+                      notes=notes + list(handler.warnings) + switch.unreachable)
 
 
 def _wait_outcome(handler: FlowHandler, timeout: float) -> Outcome | None:

@@ -47,6 +47,9 @@ class Switch:
         self._global_listeners: set = set()       # ... that want events of all channels
         self._uuid_listeners: dict[str, set] = {} # ... that want one channel's (myevents)
         self.agents: dict[str, AgentEndpoint] = {}
+        # Why dials failed for want of a destination the emulator knows, each naming the
+        # contact and what the emulator knows (fsapp simulate prints them as notes).
+        self.unreachable: list[str] = []
         self.callers: dict[str, Caller] = {}     # by leg uuid (both legs), for per-call events
         self.started_at = self.clock.now()
         self.sessions_since_start = 0
@@ -156,6 +159,11 @@ class Switch:
         self.sessions_since_start += 1
         self.peak_sessions = max(self.peak_sessions, len(self.channels) + 1)
         return self.sessions_since_start
+
+    def note_unreachable(self, text: str) -> None:
+        log.warning("sim: %s", text)
+        if text not in self.unreachable:
+            self.unreachable.append(text)
 
     # ---- calls ------------------------------------------------------------------------
     def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True) -> AgentEndpoint:
