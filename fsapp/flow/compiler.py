@@ -19,8 +19,8 @@ from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 from fsapp.flow import analysis, expr, loader
 from fsapp.flow.loader import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, SAY_KINDS, \
-    Field, Kind
+from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
+    SAY_KINDS, CURRENCIES, Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -339,7 +339,8 @@ class FlowCompiler:
         kind = kinds[0]
         if kind == "say":
             sub = (Field("say", "choice", "", required=True, choices=SAY_KINDS),
-                   Field("value", "template", "", required=True))
+                   Field("value", "template", "", required=True),
+                   Field("currency", "choice", "", default="CNY", choices=CURRENCIES))
             return self.fields(sub, items, node, facts, what)
         allowed = {kind}
         for key, key_node, _ in items:

@@ -89,9 +89,16 @@ class _Frame:
     vars: dict
 
 
-def _say_render(lang: str, kind: str, value) -> list[str]:
+def _say_render(lang: str, kind: str, value, **options) -> list[str]:
     from fsapp.say import render
-    return render(lang, kind, value)
+    return render(lang, kind, value, **options)
+
+
+def _say_options(item) -> dict:
+    """Engine options of a say item that differ from the engine's defaults: the currency
+    of an amount other than CNY."""
+    currency = item.get("currency") or "CNY"
+    return {"currency": currency} if item["say"] in ("currency", "money") and currency != "CNY" else {}
 
 
 class Session:
@@ -258,7 +265,7 @@ class Session:
             elif "say" in item:
                 value = self.render(item["value"])
                 say = self.s.say or _say_render
-                for name in say(lang, item["say"], value):
+                for name in say(lang, item["say"], value, **_say_options(item)):
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)
             elif "tone" in item:
@@ -318,7 +325,8 @@ class Session:
         return node.args["next"], "next"
 
     def _k_say(self, node: Node, frame: _Frame):
-        self.play([{"say": node.args["type"], "value": node.args["value"]}])
+        self.play([{"say": node.args["type"], "value": node.args["value"],
+                    "currency": node.args["currency"]}])
         return node.args["next"], "next"
 
     def _k_menu(self, node: Node, frame: _Frame):
@@ -353,7 +361,9 @@ class Session:
                     self.play(sorry)
                 continue
             if a["readback"]:
-                self.play([{"say": "digits", "value": digits}])
+                # a resident ID's check letter X is keyed as *: read it back as X, not "star"
+                spoken = digits[:-1] + "X" if a["check"] == "mod11" and digits.endswith("*") else digits
+                self.play([{"say": "digits", "value": spoken}])
             if a["confirm"]:
                 answer = self.ask(a["confirm"]["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
                                   terminators="")

@@ -433,3 +433,33 @@ def test_record_min_length_needs_a_too_short_prompt_and_a_shorter_max():
     """), "x.yaml", ANY)
     text = "\n".join(p.message for p in problems)
     assert "min_length needs too_short" in text and "is not shorter than max (5 s)" in text
+
+
+def test_say_node_currency_and_datetime_and_id_readback_with_x():
+    """The say node's currency (USD: dollars and cents, not yuan), datetime, and a
+    resident ID keyed with * for X read back as X (was "star")."""
+    from fsapp.say import render
+    flow = compiled(flow_text("""
+        welcome: {say: {type: currency, value: "{{ 12.5 }}", currency: USD}, next: cny}
+        cny: {say: {type: money, value: "3"}, next: when}
+        when:
+          play: [{say: datetime, value: "2026-11-28 15:05"}, {say: currency, value: "1", currency: USD}]
+          next: id
+        id:
+          collect: {prompt: hotline/ask_id, max: 18, check: mod11, readback: true, into: id}
+          next: bye
+          on_fail: bye
+        bye: {hangup: {}}
+    """, languages="[en-US]"), ANY)
+    call = ScriptedCall(["11010519491231002*"])
+    services = Services(store=FakeStore(), router=FakeRouter(), say=render, recordings="/tmp/fsapp-flow-test-recordings")
+    outcome = run_call(call, flow, services, {flow.name: flow})
+    en = "say/en/"
+    heard = call.heard
+    assert heard[:5] == [en + "12", en + "dollars", en + "and", en + "50", en + "cents"]
+    assert heard[5:7] == [en + "3", en + "yuan"]
+    when = render("en-US", "datetime", "2026-11-28 15:05")
+    assert heard[7:7 + len(when)] == when and heard[7 + len(when):9 + len(when)] == [en + "1", en + "dollar"]
+    assert outcome.vars["id"] == "11010519491231002*"          # stored as keyed
+    assert heard[-18:] == render("en-US", "digits", "11010519491231002X")
+    assert heard[-1] == en + "x" and en + "star" not in heard
