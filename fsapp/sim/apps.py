@@ -17,7 +17,7 @@ from .eavesdrop import app_eavesdrop
 
 log = logging.getLogger("fsapp.sim")
 
-SAY_SECONDS = 0.5  # say has no sound files here; a short fixed duration stands in
+SAY_SECONDS = 0.5  # playback of say:<text> (mod_tts, no engine here): a short fixed duration stands in
 
 
 def _split(arg: str) -> list[str]:
@@ -38,9 +38,12 @@ def _terminators(ch: Channel) -> str:
 
 
 def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None,
-             set_vars: bool = True):
-    """Play one file; returns (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
-    if path.startswith("say:"):
+             set_vars: bool = True, seconds: float | None = None):
+    """Play one file (`seconds` long when given: a say module's file_string); returns
+    (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
+    if seconds is not None:
+        pass
+    elif path.startswith("say:"):
         seconds = SAY_SECONDS
     else:
         seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.switch.sound_prefix)
@@ -163,11 +166,8 @@ def app_info(ch: Channel, arg: str) -> None:
 
 
 def app_say(ch: Channel, arg: str) -> None:
-    # say <module> <type> <method> [gender] <text>: no sound files in the emulator.
-    ch.set_var("sound_prefix", ch.get_var("sound_prefix") or ch.switch.sound_prefix)
-    # No sound files: like the captured FreeSWITCH, nothing is played, so the
-    # playback_* variables stay as they were.
-    play_one(ch, "say:" + arg.strip(), set_vars=False)
+    from .say import app_say as say
+    say(ch, arg)
 
 
 def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,

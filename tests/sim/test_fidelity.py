@@ -16,10 +16,12 @@ CAPTURES = ["inbound_auth_ok", "inbound_auth_bad", "inbound_events_plain", "inbo
             "callcenter_queue", "callcenter_queue_loopback_agent_fail",
             # record of a tone from the far leg: default `*` terminator, then
             # playback_terminators=# (fsapp/sim/apps.py app_record)
-            "record_with_audio"]
+            "record_with_audio",
+            # say with log/data lines, languages missing then added (fsapp/sim/say.py)
+            "say_zh_money"]
 # Captures whose fidelity tests branch h11-digits adds (play_and_get_digits); the
 # coordinator removes this set when merging it.
-PENDING = {"say_zh_money", "pagd_timeout_with_digits", "pagd_terminator_after_full_entry", "pagd_invalid_then_valid"}
+PENDING = {"pagd_timeout_with_digits", "pagd_terminator_after_full_entry", "pagd_invalid_then_valid"}
 
 _results = {}
 
@@ -118,3 +120,23 @@ def test_comparator_catches_differences(captures_dir):
     assert any("missing ('event', 'CHANNEL_ANSWER'" in p for p in mutated(drop_event))
     assert any("+OK will linger 5 seconds" in p for p in mutated(change_reply))
     assert any("variable_read_result" in p for p in mutated(drop_variable))
+
+
+def test_comparator_checks_log_lines(captures_dir):
+    """log/data lines are compared as their own sequence: a missing or different line
+    is a difference, whatever its position among the events."""
+    from .replay import load, parse_raw
+
+    path = captures_dir / "say_zh_money.jsonl"
+    recs, exp = load(path), Replay(path).expected()
+    assert compare("self", recs, exp, exp).problems == []
+    got = {c: list(ms) for c, ms in exp.items()}
+    logs = [i for i, m in enumerate(got["outbound"]) if m is not None and m.content_type == "log/data"]
+    assert len(logs) == 21          # 3 x "Can't find language", 9 x (WARNING + ERR) for en
+    del got["outbound"][logs[0]]
+    i = next(i for i, m in enumerate(got["outbound"]) if m is not None and m.content_type == "log/data"
+             and "digits/20.wav" in m.body)
+    got["outbound"][i] = parse_raw(got["outbound"][i].raw.decode().replace("digits/20.wav", "digits/2.wav"))
+    problems = compare("mutated", recs, exp, got).problems
+    assert any("missing ('log', '3', 'switch_xml.c'" in p for p in problems), problems
+    assert any("digits/2.wav" in p for p in problems), problems
