@@ -296,6 +296,15 @@ class Call:
     def send_dtmf(self, digits: str, timeout: float | None = None) -> None:
         self.execute("send_dtmf", _word("digits", digits), timeout)
 
+    def use_terminators(self, terminators: str, timeout: float | None = None) -> None:
+        """Make `terminators` the keys that end a record (and a playback): the channel
+        variable playback_terminators, set only if this Call has not set it to them
+        already. Calling it before the prompt that precedes a recording keeps the round
+        trip out of the moment between the beep and the recording."""
+        wanted = terminators_value(terminators)
+        if wanted != self._playback_terminators:
+            self.set("playback_terminators", wanted, timeout)
+
     def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
                timeout: float | None = None, terminators: str | None = "#") -> RecordResult:
         """FreeSWITCH's record. `terminators`: the keys that end it, as the prompt announces
@@ -307,9 +316,7 @@ class Call:
         setting alone."""
         args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
         if terminators is not None:
-            wanted = terminators_value(terminators)
-            if wanted != self._playback_terminators:
-                self.set("playback_terminators", wanted, timeout)
+            self.use_terminators(terminators, timeout)
         self._last_key = None
         event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
         ms = event.get("variable_record_ms")

@@ -387,6 +387,8 @@ class Session:
             log.warning("cannot create recordings directory", extra={"dir": str(path.parent), "error": str(exc)})
         review = a["review"]
         short_tries = 0
+        # the keys first, so no command stands between the beep and the recording
+        self.call.use_terminators(a["terminators"])
         while True:
             self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
             # after a too-short message, too_short is the prompt (it asks again)

@@ -109,6 +109,10 @@ class ScriptedCall:
              timeout=None) -> str:
         return self.play_and_get_digits(min_digits, max_digits, 1, timeout_ms, terminators, prompt)
 
+    def use_terminators(self, terminators, timeout=None) -> None:
+        self._check()
+        self.record_terminators = terminators
+
     def record(self, path, limit_s, silence_threshold=200, silence_hits=3, timeout=None,
                terminators="#") -> Recorded:
         self._check()
