@@ -245,8 +245,10 @@ def test_record_terminators_each_key_one_set_per_call(rig, tmp_path):
         seen["b"] = call.record(str(tmp_path / "b.wav"), 10, 200, 1)
         call.hangup()
 
-    place(rig, handler, [WaitPrompt("800"), Speak(1.0), Press("5"), Press("*"), Speak(0.5), Press("#"),
-                         WaitPrompt("800"), Speak(1.0), Silence(3.0)])
+    # Wait(0.3): people start talking a moment after the beep (and the record command's
+    # round trip stays out of the measured speech on a busy machine)
+    place(rig, handler, [WaitPrompt("800"), Wait(0.3), Speak(1.0), Press("5"), Press("*"), Speak(0.5), Press("#"),
+                         WaitPrompt("800"), Wait(0.3), Speak(1.0), Silence(3.0)])
     a, b = seen["a"], seen["b"]
     assert a.terminator == "#" and not a.silence_hits_exhausted
     assert 1.2 <= a.duration_s <= 1.6, a.duration_s        # 1.5 s of speech, heard 0.12 s late

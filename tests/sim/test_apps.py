@@ -107,9 +107,9 @@ def test_record_keys_as_captured(switch, outbound, tmp_path):
         o.execute("playback", beep)
         r["set"] = o.execute("record", f"{paths[2]} 10 200 3")
 
-    steps = [WaitPrompt("800"), Speak(0.6), Press("#"), Press("5"), Speak(0.4),
-             WaitPrompt("800"), Speak(0.6), Press("#"), Speak(0.4), Press("*"),
-             WaitPrompt("800"), Speak(0.6), Press("*"), Speak(0.4), Press("#")]
+    steps = [WaitPrompt("800"), Wait(0.2), Speak(0.6), Press("#"), Press("5"), Speak(0.4),
+             WaitPrompt("800"), Wait(0.2), Speak(0.6), Press("#"), Speak(0.4), Press("*"),
+             WaitPrompt("800"), Wait(0.2), Speak(0.6), Press("*"), Speak(0.4), Press("#")]
     report, r = run_call(switch, outbound, CallerScript(dial="7000", steps=steps), app)
     hash_, star, set_ = r["hash"], r["star"], r["set"]
     assert hash_["variable_silence_hits_exhausted"] == "true"       # `#` and `5` went on
