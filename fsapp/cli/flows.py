@@ -192,10 +192,13 @@ def test(cfg, paths, no_env, verbose):
 @click.option("--delay", type=float, default=1.0, show_default=True,
               help="Emulated seconds after a question's prompt starts before the caller presses.")
 @click.option("--hangup-after", type=float, help="The caller hangs up this many emulated seconds in.")
+@click.option("--speak", "speak", multiple=True, type=click.FloatRange(min=0.1, max=3600), metavar="SECONDS",
+              help="How long the caller talks when the flow records (after the beep), one per "
+                   "recording, the last repeats.  [default: 2.0]")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Wall seconds for the call.")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace events as JSON lines.")
 @click.pass_obj
-def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, timeout, as_json):
+def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, speak, timeout, as_json):
     """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
     pressed, and where the call ended.
 
@@ -231,7 +234,8 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
         services = _fixture_services(cfg, Path(fixtures))
     try:
         transcript = run_simulation(flow, good_files, cfg, list(presses), caller_id=caller_id, delay=delay,
-                                    timeout=timeout, services=services, hangup_after=hangup_after)
+                                    timeout=timeout, services=services, hangup_after=hangup_after,
+                                    speak=list(speak) or None)
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

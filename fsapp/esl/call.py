@@ -44,6 +44,25 @@ COLLECTING_APPS = frozenset({"play_and_get_digits", "read", "record"})
 BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
 
 
+# Keys FreeSWITCH's on_dtmf (record, playback) accepts in playback_terminators, plus its
+# two words: `any` (every key) and `none`.
+DTMF_KEYS = "0123456789*#ABCD"
+
+
+def terminators_value(terminators: str | None) -> str:
+    """The playback_terminators value for keys that end a recording: '' -> `none`."""
+    text = (terminators or "").strip()
+    if text.lower() in ("none", ""):
+        return "none"
+    if text.lower() == "any":
+        return "any"
+    bad = sorted({c for c in text if c not in DTMF_KEYS})
+    if bad:
+        raise ValueError(f"record terminators must be DTMF keys (0-9 * # A-D), 'any' or 'none'; "
+                         f"got {text!r} (bad: {''.join(bad)})")
+    return text
+
+
 @dataclass
 class RecordResult:
     path: str
@@ -51,6 +70,7 @@ class RecordResult:
     silence_hits_exhausted: bool
     response: str
     event: Event | None = field(default=None, repr=False)
+    terminator: str | None = None   # the key that ended the recording, if a key did
 
 
 @dataclass
@@ -140,6 +160,10 @@ class Call:
         # Terminators dropped if they are the next key: the entry before ended at max
         # digits, and FreeSWITCH discards such a key (it never reaches the next question).
         self._drop_next: str = ""
+        # playback_terminators as this Call last set it; None: never set here, so
+        # FreeSWITCH's default (record and playback stop on `*` only) applies.
+        self._playback_terminators: str | None = None
+        self._last_key: str | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -167,6 +191,11 @@ class Call:
 
     def _on_message(self, msg: Message) -> None:
         event = msg.event
+        if event is not None and event.get("Unique-ID") not in (None, "", self.uuid):
+            # Another channel's event: an outbound socket subscribed without `myevents`
+            # (or with a filter sent after `event`) gets every channel's events; their
+            # digits and completions are not this call's.
+            return
         if event is not None:
             name = event.get("Event-Name")
             if name == "CHANNEL_EXECUTE_COMPLETE":
@@ -181,6 +210,7 @@ class Call:
                     result.set(event)
             elif name == "DTMF":
                 digit = event.get("DTMF-Digit")
+                self._last_key = digit or self._last_key   # record: the key that ended it
                 if digit and self._running is not None:
                     self._running.keys.append(digit)
                 elif digit:
@@ -327,12 +357,16 @@ class Call:
     def set(self, name: str, value, timeout: float | None = None) -> None:
         """Set a channel variable to exactly `value` (never expanded: see syntax.set_arg)."""
         self.execute("set", syntax.set_arg(name, value), timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = str(value) or None
 
     def export(self, name: str, value, timeout: float | None = None) -> None:
         self.execute("export", syntax.export_arg(name, value), timeout)
 
     def unset(self, name: str, timeout: float | None = None) -> None:
         self.execute("unset", syntax.name("variable name", name), timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = None
 
     def get(self, name: str) -> str | None:
         """A channel variable now (`uuid_getvar`); None when unset."""
@@ -348,16 +382,41 @@ class Call:
     def send_dtmf(self, digits: str, timeout: float | None = None) -> None:
         self.execute("send_dtmf", _word("digits", digits), timeout)
 
+    def use_terminators(self, terminators: str, timeout: float | None = None) -> None:
+        """Make `terminators` the keys that end a record (and a playback): the channel
+        variable playback_terminators, set only if this Call has not set it to them
+        already. Calling it before the prompt that precedes a recording keeps the round
+        trip out of the moment between the beep and the recording."""
+        wanted = terminators_value(terminators)
+        if wanted != self._playback_terminators:
+            self.set("playback_terminators", wanted, timeout)
+
     def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
-               timeout: float | None = None) -> RecordResult:
+               timeout: float | None = None, terminators: str | None = "#") -> RecordResult:
+        """FreeSWITCH's record. `terminators`: the keys that end it, as the prompt announces
+        them ("press # when done"). The record application reads them from the channel
+        variable playback_terminators and stops on `*` only when it is unset
+        (record_with_audio), so the variable is set first, once per call: later records
+        with the same keys cost no extra round trip (it also lets those keys cut a
+        playback short). '' or 'none': no key; 'any': every key; None: leave the channel's
+        setting alone."""
         args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
+        if terminators is not None:
+            self.use_terminators(terminators, timeout)
+        self._last_key = None
         event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
         ms = event.get("variable_record_ms")
         seconds = event.get("variable_record_seconds")
         duration = int(ms) / 1000 if ms and ms.isdigit() else float(seconds or 0)
-        return RecordResult(path=path, duration_s=duration,
-                            silence_hits_exhausted=event.get("variable_silence_hits_exhausted") == "true",
-                            response=event.get("Application-Response", ""), event=event)
+        exhausted = event.get("variable_silence_hits_exhausted") == "true"
+        # playback_terminator_used stays on the channel after the app that set it: it is
+        # this recording's key only if that key's DTMF event came during this recording
+        # (the event comes before the completion).
+        key = event.get("variable_playback_terminator_used")
+        ended_by_key = bool(key) and key == self._last_key and not exhausted
+        return RecordResult(path=path, duration_s=duration, silence_hits_exhausted=exhausted,
+                            response=event.get("Application-Response", ""), event=event,
+                            terminator=key if ended_by_key else None)
 
     def bridge(self, dial_string: str, timeout: float | None = None) -> BridgeResult:
         """Returns when the bridge ends (far end hung up, or it failed). If the caller

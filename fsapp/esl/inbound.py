@@ -176,13 +176,16 @@ class InboundClient:
                                                    "connects": self.connects})
 
     def _restore(self, conn: Connection) -> None:
-        """Subscriptions and filters, exactly once per connection."""
-        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
-        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
-                                timeout=self.command_timeout), "event")
+        """Filters, then subscriptions, exactly once per connection. Filters first: once
+        `event` is on, every channel's events flow until a filter narrows them, so the
+        other order lets unwanted events in between (mod_event_socket applies filters to
+        whatever is subscribed, in either order)."""
         for header, value in self._filters:
             self._checked(conn.send(wire.encode_command(f"filter {header} {value}"),
                                     timeout=self.command_timeout), "filter")
+        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
+        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
+                                timeout=self.command_timeout), "event")
 
     def _supervise(self) -> None:
         attempt = 0

@@ -22,8 +22,8 @@ from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 from fsapp.flow import analysis, expr, loader
 from fsapp.flow.loader import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, SAY_KINDS, \
-    Field, Kind
+from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
+    SAY_KINDS, CURRENCIES, Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -366,7 +366,8 @@ class FlowCompiler:
         kind = kinds[0]
         if kind == "say":
             sub = (Field("say", "choice", "", required=True, choices=SAY_KINDS),
-                   Field("value", "template", "", required=True))
+                   Field("value", "template", "", required=True),
+                   Field("currency", "choice", "", default="CNY", choices=CURRENCIES))
             return self.fields(sub, items, node, facts, what)
         allowed = {kind}
         for key, key_node, _ in items:
@@ -482,6 +483,13 @@ class FlowCompiler:
         if kind_name == "collect" and isinstance(args.get("min"), int) and isinstance(args.get("max"), int) \
                 and args["min"] > args["max"]:
             self.problem(kind_key, f"{what}: min ({args['min']}) is greater than max ({args['max']})")
+        if kind_name == "record" and isinstance(args.get("min_length"), float):
+            if not args.get("too_short"):
+                self.problem(kind_key, f"{what}: min_length needs too_short: a prompt telling the "
+                             "caller the message was too short", "add too_short: common/message_too_short")
+            if isinstance(args.get("max"), float) and args["min_length"] >= args["max"]:
+                self.problem(kind_key, f"{what}: min_length ({args['min_length']:g} s) is not shorter "
+                             f"than max ({args['max']:g} s)")
         if kind_name == "write" and self.env.write_kinds is not None:
             self._check_write(args, fields_items, kind_key)
         if kind_name == "subflow" and isinstance(args.get("returns"), dict):

@@ -191,10 +191,12 @@ def _check_fixtures(fixtures: dict, node, bad) -> None:
         if key not in FIXTURE_KEYS:
             bad(node, f"fixtures: unknown key {key!r}", "known: " + ", ".join(sorted(FIXTURE_KEYS)))
     seconds = fixtures.get("record_seconds")
-    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                                or not 0 <= seconds <= 3600):  # NaN fails the range too
-        bad(node, "fixtures: record_seconds must be a number of seconds from 0 to 3600",
-            "e.g. record_seconds: 5")
+    if seconds is not None:
+        values = seconds if isinstance(seconds, list) else [seconds]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 and 0 <= v <= 3600 for v in values):   # NaN fails the range too
+            bad(node, f"fixtures: record_seconds: expected seconds from 0 to 3600 or a list of them "
+                      f"(one per recording), got {seconds!r}", "e.g. record_seconds: 12 or record_seconds: [0.5, 12]")
 
 
 def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
@@ -209,7 +211,7 @@ def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
                         clock=(lambda: now) if now else dt.datetime.now)
     call = ScriptedCall(case.press, caller_id=case.caller_id,
                         destination=case.destination or (flow.numbers[0] if flow.numbers else ""),
-                        record_seconds=float(fx.get("record_seconds", 5.0)),
+                        record_seconds=fx.get("record_seconds", 5.0),
                         bridge_ok=str(fx.get("bridge", "ok")) != "fail")
     outcome = run_call(call, flow, services, flows)
     failures = check_expectations(case.expect, outcome, recorder.events, store)

@@ -90,9 +90,16 @@ class _Frame:
     vars: dict
 
 
-def _say_render(lang: str, kind: str, value) -> list[str]:
+def _say_render(lang: str, kind: str, value, **options) -> list[str]:
     from fsapp.say import render
-    return render(lang, kind, value)
+    return render(lang, kind, value, **options)
+
+
+def _say_options(item) -> dict:
+    """Engine options of a say item that differ from the engine's defaults: the currency
+    of an amount other than CNY."""
+    currency = item.get("currency") or "CNY"
+    return {"currency": currency} if item["say"] in ("currency", "money") and currency != "CNY" else {}
 
 
 class Session:
@@ -260,7 +267,7 @@ class Session:
             elif "say" in item:
                 value = self.render(item["value"])
                 say = self.s.say or _say_render
-                for name in say(lang, item["say"], value):
+                for name in say(lang, item["say"], value, **_say_options(item)):
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)
             elif "tone" in item:
@@ -294,7 +301,7 @@ class Session:
         author's own FreeSWITCH syntax (e.g. `$${sounds_dir}/x.wav`) and goes as written."""
         return syntax.literal(rendered) if isinstance(source, str) and expr.is_template(source) else rendered
 
-    def play(self, items) -> None:
+    def play(self, items, **trace) -> None:
         paths, names = self._playable(items)
         if not paths:
             return
@@ -303,7 +310,7 @@ class Session:
             self.call.set("tts_engine", engine)
             if voice:
                 self.call.set("tts_voice", voice)
-        self._trace("prompt", prompts=names)
+        self._trace("prompt", prompts=names, **trace)
         self.call.playback(paths)
 
     def _prompt_arg(self, items) -> str:
@@ -335,7 +342,8 @@ class Session:
         return node.args["next"], "next"
 
     def _k_say(self, node: Node, frame: _Frame):
-        self.play([{"say": node.args["type"], "value": node.args["value"]}])
+        self.play([{"say": node.args["type"], "value": node.args["value"],
+                    "currency": node.args["currency"]}])
         return node.args["next"], "next"
 
     def _k_menu(self, node: Node, frame: _Frame):
@@ -391,7 +399,9 @@ class Session:
                     self.play(sorry)
                 continue
             if a["readback"]:
-                self.play([{"say": "digits", "value": digits}])
+                # a resident ID's check letter X is keyed as *: read it back as X, not "star"
+                spoken = digits[:-1] + "X" if a["check"] == "mod11" and digits.endswith("*") else digits
+                self.play([{"say": "digits", "value": spoken}])
             if a["confirm"]:
                 confirm = a["confirm"]
                 answer = self.ask(confirm["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
@@ -418,17 +428,35 @@ class Session:
         except OSError as exc:
             log.warning("cannot create recordings directory", extra={"dir": str(path.parent), "error": str(exc)})
         review = a["review"]
+        short_tries = 0
+        # the keys first, so no command stands between the beep and the recording
+        self.call.use_terminators(a["terminators"])
         while True:
             self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
-            if a["prompt"]:
-                self.play(a["prompt"])
+            # after a too-short message, too_short is the prompt (it asks again)
+            if a["prompt"] and not (short_tries and a["too_short"]):
+                # the recording's cue (record=True in the trace): its beep, else this prompt
+                self.play(a["prompt"], **({} if a["beep"] else {"record": True}))
             if a["beep"]:
-                self._trace("prompt", prompts=[BEEP])
+                self._trace("prompt", prompts=[BEEP], record=True)
                 self.call.playback(BEEP)
-            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])))
+            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])),
+                                      terminators=a["terminators"])
             duration = float(getattr(result, "duration_s", 0.0) or 0.0)
+            too_short = a["min_length"] is not None and duration < a["min_length"]
             self._set(frame, a["into"], {"path": str(path), "duration": duration, "saved": False})
-            self._trace("input", recording=str(path), duration=duration, valid=True)
+            self._trace("input", recording=str(path), duration=duration, valid=not too_short,
+                        **({"problem": f"shorter than {a['min_length']:g} s"} if too_short else {}))
+            if too_short:
+                short_tries += 1
+                _remove_quietly(path)
+                if short_tries >= a["tries"]:
+                    self._set(frame, a["into"], None)
+                    if a["on_too_short"]:
+                        return a["on_too_short"], "on_too_short"
+                    return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+                self.play(a["too_short"], **({} if a["beep"] else {"record": True}))
+                continue
             if not review:
                 frame.vars[a["into"]]["saved"] = True
                 return a["next"], "next"

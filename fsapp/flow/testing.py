@@ -40,14 +40,16 @@ class Bridged:
 
 class ScriptedCall:
     def __init__(self, presses=(), caller_id: str = "13800138000", destination: str = "12345",
-                 uuid: str | None = None, record_seconds: float = 5.0, bridge_ok: bool = True,
+                 uuid: str | None = None, record_seconds: float | list = 5.0, bridge_ok: bool = True,
                  variables: dict | None = None):
         self.uuid = uuid or str(uuid_mod.uuid4())
         self.caller_id = caller_id
         self.destination = destination
         self.variables = dict(variables or {})
         self.script = [p if p is not None else "" for p in presses]
-        self.record_seconds = record_seconds
+        # seconds each recording lasts: one value, or one per recording (the last repeats)
+        self.record_seconds = [float(v) for v in record_seconds] if isinstance(record_seconds, (list, tuple)) \
+            else [float(record_seconds)]
         self.bridge_ok = bridge_ok
         self.heard: list[str] = []      # every file played, in order (questions' prompts included)
         self.pressed: list[str] = []
@@ -127,10 +129,17 @@ class ScriptedCall:
              timeout=None) -> str:
         return self.play_and_get_digits(min_digits, max_digits, 1, timeout_ms, terminators, prompt)
 
-    def record(self, path, limit_s, silence_threshold=200, silence_hits=3, timeout=None) -> Recorded:
+    def use_terminators(self, terminators, timeout=None) -> None:
+        self._check()
+        self.record_terminators = terminators
+
+    def record(self, path, limit_s, silence_threshold=200, silence_hits=3, timeout=None,
+               terminators="#") -> Recorded:
         self._check()
         self.actions.append(("record", path))
-        return Recorded(path, min(float(limit_s), self.record_seconds))
+        self.record_terminators = terminators
+        seconds = self.record_seconds.pop(0) if len(self.record_seconds) > 1 else self.record_seconds[0]
+        return Recorded(path, min(float(limit_s), seconds))
 
     def bridge(self, dial_string, timeout=None) -> Bridged:
         self._check()

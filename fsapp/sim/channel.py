@@ -125,6 +125,13 @@ class Channel:
     def get_var(self, name: str, default=None):
         return self.vars.get(name, default)
 
+    def outgoing_voice(self):
+        """What this leg sends towards its far end (a VoiceLog; a scripted caller's own)."""
+        if self.voice is None:
+            from .caller import VoiceLog
+            self.voice = VoiceLog(self.clock)
+        return self.voice
+
     @property
     def far(self) -> "Channel | None":
         """The leg that hears this one: the loopback partner."""

@@ -92,6 +92,9 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         agent_id = rest.split("@")[0]
         agent = switch.agents.get(agent_id)
         if agent is None:
+            known = ", ".join(f"user/{a}" for a in sorted(switch.agents)) or "none"
+            switch.note_unreachable(f"user/{rest} is not registered: no emulated agent {agent_id!r} "
+                                    f"(agents: {known}; add one with add_agent)")
             raise DialError("USER_NOT_REGISTERED")
         return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "null":

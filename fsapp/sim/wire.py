@@ -6,6 +6,7 @@ follow the captures in tests/data/esl-captures (README observations 1-8).
 """
 from __future__ import annotations
 
+import functools
 import json
 
 # switch_url_encode(): everything below ' ' or above '~' and these characters are
@@ -80,13 +81,13 @@ def event_plain(headers: list[tuple[str, str]], body: str | None) -> bytes:
 
 
 def event_json(headers: list[tuple[str, str]], body: str | None) -> bytes:
-    obj: dict[str, str] = {}
-    for k, v in headers:
-        obj[k] = v
+    # Written pair by pair, not through a dict: a repeated header stays repeated, as in
+    # FreeSWITCH's JSON (CHANNEL_HANGUP_COMPLETE has "Hangup-Cause" twice).
+    pairs = list(headers)
     if body is not None:
-        obj["Content-Length"] = str(len(body.encode("utf-8")))
-        obj["_body"] = body
-    payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        pairs += [("Content-Length", str(len(body.encode("utf-8")))), ("_body", body)]
+    dump = functools.partial(json.dumps, ensure_ascii=False)
+    payload = ("{" + ",".join(f"{dump(k)}:{dump(v)}" for k, v in pairs) + "}").encode("utf-8")
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(payload) + payload
 
 

@@ -264,3 +264,33 @@ def test_big_body_in_segment_reads_then_the_next_message():
             assert parser.pending_bytes == min(i + 1460, len(raw)) - raw.index(b"\n\n") - 2
     assert [m.content_type for m in out] == ["api/response", "command/reply"]
     assert out[0]._raw_body == body and parser.pending_bytes == 0
+
+
+def test_repeated_hangup_cause(captures_dir):
+    """CHANNEL_HANGUP_COMPLETE carries Hangup-Cause twice (captures, "Captures added
+    later"), in plain and in the JSON text. Plain: the first value wins, as FreeSWITCH's
+    own header lookup; JSON: json.loads keeps the last. FreeSWITCH sends one value twice,
+    so both read the same cause; the lazy `get` and the decoded `headers` must agree."""
+    streams = capture_messages(captures_dir)
+    seen = 0
+    for name in ("record_with_audio.jsonl", "inbound_events_json.jsonl"):
+        for (file, _), raws in streams.items():
+            if file != name:
+                continue
+            for msg in Parser().feed(b"".join(raws)):
+                if msg.event is not None and msg.event.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE":
+                    text = msg.body if msg.content_type == "text/event-plain" else msg._raw_body.decode()
+                    assert text.count("Hangup-Cause") >= 2   # repeated on the wire
+                    assert msg.event.get("Hangup-Cause") == msg.event.headers["Hangup-Cause"] != ""
+                    seen += 1
+    assert seen >= 2
+    plain = (b"Event-Name: CHANNEL_HANGUP_COMPLETE\nHangup-Cause: NORMAL_CLEARING\n"
+             b"Answer-State: hangup\nHangup-Cause: USER_BUSY\n\n")
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(plain) + plain
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert list(ev.headers).count("Hangup-Cause") == 1
+    body = b'{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":"NORMAL_CLEARING","Hangup-Cause":"USER_BUSY"}'
+    raw = b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "USER_BUSY"

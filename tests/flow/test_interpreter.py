@@ -448,3 +448,73 @@ def test_node_visits_are_stored_per_node_left():
                                                                      ("two", "hangup", None)]
     assert [w["key"] for w in store.writes] == [f"{call.uuid}:visit:1", f"{call.uuid}:visit:2"]
     assert all(r["entered_at"] <= r["left_at"] and r["flow"] == "t" for r in rows)
+
+
+def test_record_passes_its_terminators_and_keeps_a_long_enough_message():
+    outcome, call, rec, _ = run("""
+        welcome:
+          record: {into: msg, beep: false, terminators: "*#", min_length: 2s,
+                   too_short: common/message_too_short}
+          next: bye
+        bye: {hangup: {}}
+    """, record_seconds=[0.8, 1.5, 3.0])
+    records = [a for a in call.actions if a[0] == "record"]
+    assert len(records) == 3 and call.record_terminators == "*#"
+    assert call.heard.count("common/message_too_short") == 2
+    assert outcome.vars["msg"]["duration"] == 3.0 and outcome.vars["msg"]["saved"]
+    inputs = [e for e in rec.events if e["event"] == "input"]
+    assert [e["valid"] for e in inputs] == [False, False, True]
+    assert inputs[0]["problem"] == "shorter than 2 s"
+
+
+def test_record_too_short_every_try_goes_to_on_too_short_and_removes_the_file(tmp_path):
+    outcome, call, _, _ = run("""
+        welcome:
+          record: {into: msg, beep: false, min_length: 2s, tries: 2, too_short: common/message_too_short}
+          next: bye
+          on_too_short: sorry
+        bye: {hangup: {}}
+        sorry: {hangup: {prompt: common/goodbye}}
+    """, record_seconds=0.5)
+    assert outcome.trail == ["welcome", "sorry"] and outcome.vars["msg"] is None
+    assert call.heard.count("common/message_too_short") == 1   # not after the last try
+    assert len([a for a in call.actions if a[0] == "record"]) == 2
+
+
+def test_record_min_length_needs_a_too_short_prompt_and_a_shorter_max():
+    _, problems = compile_text(flow_text("""
+        welcome: {record: {into: msg, min_length: 5s, max: 5s}, next: bye}
+        bye: {hangup: {}}
+    """), "x.yaml", ANY)
+    text = "\n".join(p.message for p in problems)
+    assert "min_length needs too_short" in text and "is not shorter than max (5 s)" in text
+
+
+def test_say_node_currency_and_datetime_and_id_readback_with_x():
+    """The say node's currency (USD: dollars and cents, not yuan), datetime, and a
+    resident ID keyed with * for X read back as X (was "star")."""
+    from fsapp.say import render
+    flow = compiled(flow_text("""
+        welcome: {say: {type: currency, value: "{{ 12.5 }}", currency: USD}, next: cny}
+        cny: {say: {type: money, value: "3"}, next: when}
+        when:
+          play: [{say: datetime, value: "2026-11-28 15:05"}, {say: currency, value: "1", currency: USD}]
+          next: id
+        id:
+          collect: {prompt: hotline/ask_id, max: 18, check: mod11, readback: true, into: id}
+          next: bye
+          on_fail: bye
+        bye: {hangup: {}}
+    """, languages="[en-US]"), ANY)
+    call = ScriptedCall(["11010519491231002*"])
+    services = Services(store=FakeStore(), router=FakeRouter(), say=render, recordings="/tmp/fsapp-flow-test-recordings")
+    outcome = run_call(call, flow, services, {flow.name: flow})
+    en = "say/en/"
+    heard = call.heard
+    assert heard[:5] == [en + "12", en + "dollars", en + "and", en + "50", en + "cents"]
+    assert heard[5:7] == [en + "3", en + "yuan"]
+    when = render("en-US", "datetime", "2026-11-28 15:05")
+    assert heard[7:7 + len(when)] == when and heard[7 + len(when):9 + len(when)] == [en + "1", en + "dollar"]
+    assert outcome.vars["id"] == "11010519491231002*"          # stored as keyed
+    assert heard[-18:] == render("en-US", "digits", "11010519491231002X")
+    assert heard[-1] == en + "x" and en + "star" not in heard

@@ -307,3 +307,47 @@ def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush,
     # flushed: the question is asked and waits; kept: the early 1 answered it unheard
     assert any("press_pound_to_confirm" in p for p in report.heard) == (flush == "true")
     assert handler.outcomes[-1].node == ends_in
+
+
+def test_simulate_reaches_loopback_agents_and_names_unreachable_contacts(tmp_path):
+    """An agent reached as loopback/EXT/CONTEXT (works on a real switch) answers in the
+    emulator too; a contact it cannot reach is named, with what it can reach."""
+    from fsapp.esl import InboundClient, OriginateError
+    from fsapp.flow.simulate import add_emulated_agents
+    from fsapp.sim import Switch
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("""
+queues:
+  q: {strategy: longest-idle-agent}
+agents:
+  "7100": {contact: loopback/7100/default}
+  "1001": {contact: user/1001}
+  "9000": {contact: sofia/gateway/pstn/13900000000}
+tiers:
+  - {queue: q, agent: "7100", level: 1, position: 1}
+""", encoding="utf-8")
+    toml = tmp_path / "fsapp.toml"
+    toml.write_text(f'[routing]\nconfig = "{routing}"\n', encoding="utf-8")
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    try:
+        notes = add_emulated_agents(sw, config.load(toml, env={}), ring_s=0.2, talk_s=5.0)
+        assert notes == ["agent 9000: contact sofia/gateway/pstn/13900000000 cannot be reached in the "
+                         "emulator (it rings user/N and loopback/EXT[/CONTEXT] contacts); calls offered "
+                         "to this agent fail"]
+        esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon").start()
+        try:
+            leg = esl.originate("loopback/7100/default", "&park", timeout=10)
+            with gevent.Timeout(10):
+                while sw.channels[leg].get_var("loopback_leg") == "A" and \
+                        sw.channels[leg].peer.answer_state != "answered":
+                    gevent.sleep(0.02)
+            assert sw.channels[leg].peer.answer_state == "answered"
+            assert esl.originate("user/1001", "&park", timeout=10)
+            with pytest.raises(OriginateError):
+                esl.originate("loopback/7999/default", "&park", timeout=10)
+        finally:
+            esl.stop()
+        assert any("no dialplan entry matches '7999'" in n and "^7100$" in n for n in sw.unreachable)
+    finally:
+        sw.stop()
