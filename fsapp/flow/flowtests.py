@@ -196,7 +196,12 @@ def _check_fixtures(fixtures: dict, node, bad) -> None:
         if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                  and 0 <= v <= 3600 for v in values):   # NaN fails the range too
             bad(node, f"fixtures: record_seconds: expected seconds from 0 to 3600 or a list of them "
-                      f"(one per recording), got {seconds!r}", "e.g. record_seconds: 12 or record_seconds: [0.5, 12]")
+                      f"(one per recording), got {_shown(seconds)}", "e.g. record_seconds: 12 or record_seconds: [0.5, 12]")
+
+
+def _shown(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:

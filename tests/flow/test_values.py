@@ -62,8 +62,10 @@ def test_test_file_record_seconds_must_be_a_number(tmp_path):
                         "cases:\n  - {press: [], expect: {end: hangup}}\n", encoding="utf-8")
         with pytest.raises(flowtests.BadTestFile) as info:
             flowtests.load_cases(path)
-        assert [f"{p.line}:{p.col}: {p.message}" for p in info.value.problems] == [
-            "2:11: fixtures: record_seconds must be a number of seconds from 0 to 3600"]
+        [problem] = info.value.problems
+        assert f"{problem.line}:{problem.col}: {problem.message}".startswith(
+            "2:11: fixtures: record_seconds: expected seconds from 0 to 3600 or a list of them")
+        assert len(problem.message) < 200   # a 400-digit value is shown shortened
 
 
 def many_nodes(n: int) -> str:
