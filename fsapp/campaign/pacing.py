@@ -30,7 +30,7 @@ class Pacer:
     def started(self, now: float) -> None:
         """A call started at `now`: the next one waits one interval."""
         if self.next_start is None or now - self.next_start >= self.interval:
-            base = now
+            base = now                   # held back: no credit for a burst
         else:
-            base = max(now, self.next_start)
+            base = self.next_start       # on time or a little late: keep the cadence
         self.next_start = base + self.interval
