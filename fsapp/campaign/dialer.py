@@ -106,7 +106,7 @@ class Dialer:
         """Dial until the campaign is stopped, `until` (clock time) passes, or (exit_when_done)
         no contact is left to call. Returns why it stopped: stopped, until, done."""
         name = self.campaign.name
-        self.recover()
+        self.recover(own=True)
         status, next_poll = self.states.control(name)["status"], 0.0
         while True:
             now = self.clock.now()
@@ -160,11 +160,16 @@ class Dialer:
         if added:
             log.info("contacts added", extra={"campaign": self.campaign.name, "added": added})
 
-    def recover(self) -> None:
-        """Close the attempts of dialers that died (lease over) as failed: never redialled."""
+    def recover(self, own: bool = False) -> None:
+        """Close the attempts of dialers that died (lease over) as failed: never redialled.
+        own=True (at start): also this worker's own claims at once, whatever their lease:
+        a dialer starting under its worker id holds no call, so they are from its previous
+        life (killed or crashed). Hence [campaign] worker_id must be unique per dialer."""
         now = self.clock.now()
-        for claim in self.states.stale(self.campaign.name, now):
-            self._finish(claim, now, answered=False, cause=WORKER_LOST, outcome="failed")
+        stale = self.states.stale(self.campaign.name, float("inf") if own else now)
+        for claim in stale:
+            if claim.lease_until <= now or claim.worker == self.worker:
+                self._finish(claim, now, answered=False, cause=WORKER_LOST, outcome="failed")
 
     # -- one attempt --------------------------------------------------------------------------
     def _dial_next(self, now: float) -> bool:

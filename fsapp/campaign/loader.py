@@ -336,3 +336,35 @@ def check_references(campaign: Campaign, flows=None, calendars=None, queries=Non
         if base_dir is not None and path and not (Path(base_dir) / path).is_file():
             bad(key, f"file {path!r} does not exist (relative to {base_dir})")
     return problems
+
+
+def is_campaign_file(path) -> bool:
+    """A YAML file whose top level has `campaign:` (so `fsapp validate` tells them from flows)."""
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            return any(line.startswith("campaign:") for line in handle)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def references_from_config(cfg, flows=None) -> dict:
+    """What check_references needs, from the configuration: the flows (compiled from
+    [flows] dir unless given), calendars ([flows] calendars), query names ([store]
+    queries); relative CSV/DNC paths resolve from the working directory."""
+    from fsapp.calendar import load_calendars
+    from fsapp.flow.compiler import compile_paths
+    from fsapp.store.queries import QueryCatalog
+    refs: dict = {"base_dir": Path.cwd()}
+    if flows is None:
+        flows_dir = Path(cfg.get("flows", "dir"))
+        flows = compile_paths([flows_dir]).flows if flows_dir.is_dir() else {}
+    refs["flows"] = set(flows)
+    try:
+        refs["calendars"] = set(load_calendars(cfg.get("flows", "calendars")))
+    except Exception:                  # the calendars file's own problems are reported elsewhere
+        refs["calendars"] = set()
+    try:
+        refs["queries"] = set(QueryCatalog(cfg.get("store", "queries")).names())
+    except Exception:
+        refs["queries"] = None         # no readable queries directory: names are not checked
+    return refs

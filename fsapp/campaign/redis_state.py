@@ -109,7 +109,8 @@ class RedisStates(ContactStates):
 
     def stale(self, campaign, now):
         out = []
-        for contact_id in self.redis.zrangebyscore(self._k("busy", campaign), "-inf", now):
+        upto = "+inf" if now == float("inf") else now
+        for contact_id in self.redis.zrangebyscore(self._k("busy", campaign), "-inf", upto):
             h = self.redis.hgetall(self._ck(campaign, contact_id))
             if h.get("state") == "in_progress":
                 out.append(Claim(campaign, contact_id, h["number"], h.get("name", ""), json.loads(h.get("data") or "{}"),

@@ -7,49 +7,23 @@ several hosts (with [campaign] state = redis) to share the work.
 """
 from __future__ import annotations
 
-import json
-import sys
-import time
-from pathlib import Path
+from gevent import monkey
 
-import click
+monkey.patch_all()  # before redis and the ESL client are imported by the dialer
+
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
 def _references(cfg, flows=None) -> dict:
-    """Names a campaign may use: flows, calendars, queries (each None if unreadable)."""
-    refs = {"base_dir": Path.cwd()}
-    if flows is None:
-        from fsapp.flow.compiler import compile_paths
-        flows_dir = Path(cfg.get("flows", "dir"))
-        flows = compile_paths([flows_dir]).flows if flows_dir.is_dir() else {}
-    refs["flows"] = set(flows)
-    try:
-        from fsapp.calendar import load_calendars
-        refs["calendars"] = set(load_calendars(cfg.get("flows", "calendars")))
-    except Exception:   # reported by validate of the calendars themselves
-        refs["calendars"] = set()
-    from fsapp.store.queries import QueryCatalog
-    try:
-        refs["queries"] = set(QueryCatalog(cfg.get("store", "queries")).names())
-    except Exception:
-        refs["queries"] = None
-    return refs
-
-
-def validate_paths(cfg, paths, flows=None):
-    from fsapp.campaign.loader import load_campaigns
-    return load_campaigns(paths, **_references(cfg, flows))
-
-
-def is_campaign_file(path: Path) -> bool:
-    """A YAML file whose top level has `campaign:` (so `fsapp validate` can tell them from flows)."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            return any(line.startswith("campaign:") for line in handle)
-    except (OSError, UnicodeDecodeError):
-        return False
+    from fsapp.campaign.loader import references_from_config
+    return references_from_config(cfg, flows)
 
 
 def _find(cfg, name_or_path: str):
@@ -93,8 +67,9 @@ def campaign():
 @click.pass_obj
 def validate_(cfg, paths, as_json):
     """Check campaign files (default: [campaign] dir); every problem as file:line:col."""
+    from fsapp.campaign.loader import load_campaigns
     paths = paths or (cfg.get("campaign", "dir"),)
-    found, problems = validate_paths(cfg, paths)
+    found, problems = load_campaigns(paths, **_references(cfg))
     _emit(as_json, {"ok": not problems, "campaigns": {n: c.path for n, c in found.items()},
                     "problems": [p.__dict__ for p in problems]},
           [str(p) for p in problems] or [f"ok {c.path}: campaign {n} (flow {c.flow}, calendar {c.calendar})"
@@ -192,7 +167,11 @@ def start(cfg, name, until_done, for_s, listen, as_json):
     if states.control(camp.name)["status"] == "unknown":
         raise click.ClickException(f"campaign {camp.name} has no contacts yet: run `fsapp campaign load {camp.name}`")
     calendar = load_calendars(cfg.get("flows", "calendars"))[camp.calendar]
-    flows = make_handler(cfg.get("flows", "dir"), cfg)
+    from fsapp.flow.runtime import FlowLoadError
+    try:
+        flows = make_handler(cfg.get("flows", "dir"), cfg)
+    except FlowLoadError as exc:
+        raise click.ClickException(str(exc)) from None
     store = flows.services.store
     if store is None:
         from fsapp.store import Store

@@ -72,7 +72,7 @@ def validate(cfg, paths, as_json, no_env):
     """
     from pathlib import Path
 
-    from fsapp.cli.campaign import is_campaign_file, validate_paths
+    from fsapp.campaign.loader import is_campaign_file, load_campaigns, references_from_config
     from fsapp.flow.compiler import flow_files
     files = [Path(p) for p in flow_files(paths)] + \
         [f for p in map(Path, paths) if p.is_dir() for f in sorted(p.glob("*.yaml")) if is_campaign_file(f)]
@@ -83,7 +83,8 @@ def validate(cfg, paths, as_json, no_env):
     flow_paths = [f for f in files if f not in campaign_files]
     env = _environment(cfg, not no_env)
     result = compile_paths(flow_paths, env) if flow_paths else FlowSet()
-    campaigns, campaign_problems = validate_paths(cfg, campaign_files, flows=result.flows if flow_paths else None)
+    campaigns, campaign_problems = load_campaigns(
+        campaign_files, **references_from_config(cfg, result.flows if flow_paths else None))
     result.problems = sorted(result.problems + campaign_problems)
     _report(result, env, as_json, campaigns=campaigns)
     if result.problems:

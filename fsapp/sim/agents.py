@@ -42,7 +42,8 @@ class AgentEndpoint:
 
     def ring(self, leg: Channel) -> None:
         record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None,
-                  "ended_at": None, "result": None}
+                  "ended_at": None, "result": None, "caller_id": leg.cid_num,
+                  "variables": dict(leg.vars)}   # what the dialler set (tests check them)
         self.calls.append(record)
         gevent.spawn(self._run, leg, record)
 

@@ -52,6 +52,7 @@ class Line:
             password = "ClueCon"
             [store]
             spool = "{tmp}/spool"
+            queries = "{ROOT}/queries"
             [store.connections.main]
             odbc = "Driver={{SQLite3}};Database={tmp}/fsapp.db"
             [sounds]
@@ -85,7 +86,7 @@ class Line:
 
     def make_dialer(self, worker: str = "w1") -> Dialer:
         return Dialer(self.campaign, self.states, self.esl, self.flows, self.calendar, store=self.store,
-                      clock=self.clock, base_dir=self.tmp, control_poll_s=60.0, worker=worker).start()
+                      clock=self.clock, base_dir=self.tmp, control_poll_s=600.0, worker=worker).start()
 
     def run(self, hours: float, exit_when_done: bool = True) -> str:
         self.dialer = self.dialer or self.make_dialer()

@@ -1,10 +1,13 @@
 """The dialer against the emulator with scripted callees, on the virtual clock:
 outcomes, retries exactly per outcome, exclusions at each dial, the calling window,
 pacing, and what reaches the database through the outbox."""
+import datetime as dt
 import json
 
 import pytest
 
+from fsapp.campaign.dialer import Dialer
+from fsapp.campaign.sources import read_csv_contacts
 from fsapp.campaign.state import SQLiteStates
 
 from .harness import CAMPAIGN, Line
@@ -70,9 +73,8 @@ def test_outcomes_and_retries_exactly_per_outcome(line):
 
 def test_exclusions_are_applied_at_each_dial(line):
     line.callee("13900000002", ring_s=2, answer="busy")
-    line.states.add_contacts("test", [c for c in __import__("fsapp.campaign.sources", fromlist=["x"])
-                                      .read_csv_contacts(line.tmp / "contacts.csv") if c.contact_id == "busy"],
-                             line.clock.now())
+    line.states.add_contacts("test", [c for c in read_csv_contacts(line.tmp / "contacts.csv")
+                                      if c.contact_id == "busy"], line.clock.now())
     line.states.set_control("test", "running", line.clock.now())
     line.run(hours=0.1, exit_when_done=False)                       # first attempt: busy
     assert [a["outcome"] for a in line.attempts("busy")] == ["busy"]
@@ -83,7 +85,6 @@ def test_exclusions_are_applied_at_each_dial(line):
 
 
 def test_pacing_on_the_emulator_and_no_call_outside_the_window(tmp_path):
-    import datetime as dt
     from fsapp.sim.clock import VirtualClock
     clock = VirtualClock()
     # the window opens 20 minutes from now and lasts an hour (closures around it)
@@ -115,5 +116,78 @@ calendars:
         assert min(offered) >= opens.timestamp() and max(offered) < closes.timestamp()
         # 3 calls a minute for the hour the window is open: 180, within 5 %
         assert abs(len(offered) - 180) <= 9, len(offered)
+    finally:
+        line.close()
+
+
+IDENTITY = """\
+campaign: identity
+flow: identity_notice
+contacts: {csv: contacts.csv}
+exclude:
+  - query: campaigns.served_since
+    refresh: 24h
+calendar: always
+pacing: {calls_per_minute: 6, max_concurrent: 4}
+dial: {template: "sofia/gateway/{gateway}/{number}", gateway: carrier1, timeout: 30s, max_duration: 5m}
+retry: {max_attempts: 2, busy: 1h, no_answer: 2h, failed: 4h, not_completed: 24h}
+collect: [reply]
+completed_when: reply
+"""
+
+
+def test_identity_notice_records_answers_and_the_daily_exclusion_query(tmp_path):
+    contacts = "id,number,name\nabroad,13700000001,Sun Li\nsilent,13700000002,Zhou Min\nserved,13700000003,Wu Gang\n"
+    line = Line(tmp_path, SQLiteStates(tmp_path / "state.db"), campaign_text=IDENTITY, contacts=contacts)
+    try:
+        line.callee("13700000001", ring_s=3, talk_s=300, press=((20.0, "2"),))   # "abroad", during the options
+        line.callee("13700000002", ring_s=3, talk_s=300)                         # listens, presses nothing
+        line.callee("13700000003", ring_s=3, answer="busy")
+        line.load()
+        line.run(hours=0.5, exit_when_done=False)
+        # 13700000003 came to the counter after the campaign started: a ticket says so
+        line.store.write("ticket", {"serial": line.store.next_ticket_serial(), "kind": "complaint", "status": "accepted",
+                                    "accepted_at": dt.datetime.now() + dt.timedelta(hours=1),
+                                    "caller_number": "13700000003"}, key="counter-visit")
+        line.dialer.exclusions._stamp.clear()          # the next daily refresh, without waiting a day
+        assert line.run(hours=30) == "done"
+        assert [(a["outcome"], a["answers"]) for a in line.attempts("abroad")] == [("completed", {"reply": "abroad"})]
+        assert [a["outcome"] for a in line.attempts("silent")] == ["not_completed", "not_completed"]
+        assert [a["flow_result"] for a in line.attempts("silent")] == ["hangup", "hangup"]
+        assert [a["outcome"] for a in line.attempts("served")] == ["busy", "excluded"]
+    finally:
+        line.close()
+
+
+def test_two_dialers_on_one_redis_never_dial_a_contact_twice_at_once(tmp_path, redis_url, redis_prefix):
+    import gevent
+
+    from .conftest import redis_states
+    contacts = "id,number\n" + "".join(f"c{i},1350000{i:04d}\n" for i in range(30))
+    text = CAMPAIGN.replace("busy: 10m", "busy: 5s").replace("not_completed: 20m", "not_completed: 5s")
+    line = Line(tmp_path, redis_states(redis_url, redis_prefix), campaign_text=text, contacts=contacts)
+    try:
+        for i in range(30):   # busy, or a hang-up mid-message: every contact is called 3 times
+            line.callee(f"1350000{i:04d}", ring_s=1, **({"answer": "busy"} if i % 2 else {"talk_s": 2}))
+        line.load()
+        second_states = redis_states(redis_url, redis_prefix)     # its own connection, as another host's
+        first = line.make_dialer("host-a")
+        second = Dialer(
+            line.campaign, second_states, line.esl, line.flows, line.calendar, store=line.store, clock=line.clock,
+            base_dir=line.tmp, control_poll_s=600.0, worker="host-b").start()
+        until = line.clock.now() + 3600
+        jobs = [gevent.spawn(d.run, until=until, exit_when_done=True) for d in (first, second)]
+        gevent.joinall(jobs, raise_error=True)
+        assert [j.value for j in jobs] == ["done", "done"]
+        workers = {a["worker"] for a in line.attempts()}
+        assert workers == {"host-a", "host-b"}, "both dialers should have taken part"
+        for number, agent in line.switch.agents.items():
+            rung = [int(c["variables"]["fsapp_campaign_attempt"]) for c in agent.calls]
+            assert sorted(rung) == [1, 2, 3], (number, rung)
+            spans = sorted((c["offered_at"], c["ended_at"]) for c in agent.calls)
+            assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:])), f"{number} dialled twice at once"
+        first.close()
+        second.close()
+        second_states.close()
     finally:
         line.close()
