@@ -31,12 +31,13 @@ def status_summary(campaign, counts: dict, control: dict, attempts: list[dict], 
 def status_table(summary: dict):
     from rich.table import Table
     table = Table(title=f"campaign {summary['campaign']} ({summary['status']})")
-    for column in ("dialled", "answered", "completed", "pending", "in progress", "in retry", "failed",
-                   "excluded", "invalid", "rate/min (target)"):
-        table.add_column(column, justify="right")
-    table.add_row(*(str(summary[k]) for k in ("dialled", "answered", "completed", "pending", "in_progress",
-                                               "in_retry", "failed", "excluded", "invalid")),
-                  f"{summary['rate_per_min']:g} ({summary['target_per_min']:g})")
+    table.add_column("contacts")
+    table.add_column("", justify="right")
+    for label, key in (("dialled", "dialled"), ("answered", "answered"), ("completed", "completed"),
+                       ("pending", "pending"), ("in progress", "in_progress"), ("in retry", "in_retry"),
+                       ("failed", "failed"), ("excluded", "excluded"), ("invalid", "invalid")):
+        table.add_row(label, str(summary[key]))
+    table.add_row("rate per minute (target)", f"{summary['rate_per_min']:g} ({summary['target_per_min']:g})")
     return table
 
 
