@@ -191,3 +191,74 @@ def test_two_dialers_on_one_redis_never_dial_a_contact_twice_at_once(tmp_path, r
         second_states.close()
     finally:
         line.close()
+
+
+SURVEY = """\
+campaign: survey
+flow: work_order_survey
+contacts: {query: campaigns.closed_work_orders, refresh: 10m}
+calendar: always
+pacing: {calls_per_minute: 10, max_concurrent: 4}
+dial: {template: "sofia/gateway/{gateway}/{number}", gateway: carrier1, timeout: 30s, max_duration: 4m}
+retry: {max_attempts: 1}
+collect: [rating, solved]
+completed_when: solved
+"""
+
+
+def test_work_order_survey_reads_its_query_again_and_stores_answers(tmp_path):
+    line = Line(tmp_path, SQLiteStates(tmp_path / "state.db"), campaign_text=SURVEY)
+    try:
+        def close_work_order(number):
+            serial = line.store.next_ticket_serial()
+            line.store.write("ticket", {"serial": serial, "kind": "work_order", "status": "closed",
+                                        "accepted_at": dt.datetime.now(), "caller_number": number}, key=serial)
+            return serial
+
+        first = close_work_order("13600000001")
+        line.callee("13600000001", ring_s=2, talk_s=300, press=((12.0, "5"), (30.0, "1")))
+        line.states.set_control("survey", "running", line.clock.now())
+        line.run(hours=0.2, exit_when_done=False)
+        second = close_work_order("13600000002")       # closed later: found at the next refresh
+        line.callee("13600000002", ring_s=2, talk_s=300, press=((12.0, "2"),))
+        line.run(hours=0.5, exit_when_done=False)
+        done = {a["contact_id"]: (a["outcome"], a["answers"]) for a in line.attempts()}
+        assert done == {first: ("completed", {"rating": "5", "solved": "1"}),
+                        second: ("not_completed", {"rating": "2", "solved": ""})}
+        rows = line.store.run(lambda conn, _t: conn.raw.cursor().execute(
+            "SELECT ticket_serial, question, answer FROM fsapp_survey_answers ORDER BY id").fetchall())
+        assert [tuple(r) for r in rows] == [(first, "q1_rating", "5"), (first, "q2_solved", "1"),
+                                            (second, "q1_rating", "2")]
+    finally:
+        line.close()
+
+
+def test_pause_and_resume(tmp_path):
+    import gevent
+    contacts = "id,number\n" + "".join(f"c{i},1340000{i:04d}\n" for i in range(20))
+    line = Line(tmp_path, SQLiteStates(tmp_path / "state.db"), contacts=contacts,
+                campaign_text=CAMPAIGN.replace("calls_per_minute: 30", "calls_per_minute: 2"))
+    try:
+        for i in range(20):
+            line.callee(f"1340000{i:04d}", ring_s=1, answer="busy")
+        line.load()
+        dialer = line.make_dialer()
+        dialer.control_poll_s = 30.0
+        t0 = line.clock.now()
+        job = gevent.spawn(dialer.run, until=t0 + 3600, exit_when_done=False)
+        while len(line.attempts()) < 4:
+            gevent.sleep(0.05)
+        line.states.set_control("test", "paused", line.clock.now())
+        paused_at = line.clock.now()
+        line.clock.sleep(600)                          # ten emulated minutes paused
+        line.states.set_control("test", "running", line.clock.now())
+        resumed_at = line.clock.now()
+        line.clock.sleep(300)
+        line.states.set_control("test", "stopped", line.clock.now())
+        assert job.get(timeout=120) == "stopped"
+        offered = sorted(c["offered_at"] for a in line.switch.agents.values() for c in a.calls)
+        # nothing starts from one control poll after the pause until the resume
+        assert not [t for t in offered if paused_at + 30.0 < t < resumed_at]
+        assert [t for t in offered if t > resumed_at], "resume placed no call"
+    finally:
+        line.close()
