@@ -59,6 +59,11 @@ def demo(cfg, workdir, scale, concurrency, as_json):
         line.set_agents(["1001", "1002"], "Logged Out")
         results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
                                  first_index=len(calls), total=total)
+        click.echo("outbound campaign: the water outage notice to district 7 (campaigns/water_outage.yaml, "
+                   "first attempts) ...")
+        from fsapp.demo.campaign import run_outage_drill
+        from fsapp.demo.line import PASSWORD, ROOT
+        run_outage_drill(line, ROOT, PASSWORD, click.echo)
         totals = print_summary(line, results, time.monotonic() - started)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
