@@ -41,17 +41,19 @@ def status_table(summary: dict):
     return table
 
 
-def _hour(epoch) -> str:
-    return dt.datetime.fromtimestamp(float(epoch)).strftime("%Y-%m-%d %H:00")
+def _hour(epoch, tz) -> str:
+    return dt.datetime.fromtimestamp(float(epoch), tz).strftime("%Y-%m-%d %H:00")
 
 
-def build_report(campaign, attempts: list[dict]) -> dict:
+def build_report(campaign, attempts: list[dict], tz=None) -> dict:
+    """Per-outcome counts and per-hour rows; hours in `tz` (the campaign calendar's zone,
+    where its calling window is; default: this host's)."""
     outcomes = Counter(a.get("outcome") for a in attempts)
     hours: dict[str, Counter] = {}
     for a in attempts:
         if a.get("outcome") not in PLACED:
             continue
-        bucket = hours.setdefault(_hour(a["started_at"]), Counter())
+        bucket = hours.setdefault(_hour(a["started_at"], tz), Counter())
         bucket["dialled"] += 1
         bucket["answered"] += 1 if a.get("answered") else 0
         bucket["completed"] += 1 if a.get("outcome") == "completed" else 0

@@ -234,7 +234,13 @@ def report(cfg, name, csv_path, chart_path, as_json):
     states = _states(cfg)
     attempts = states.attempts(camp.name)
     states.close()
-    data = rep.build_report(camp, attempts)
+    from fsapp.calendar import load_calendars
+    from fsapp.calendar.yamlsrc import SourceError
+    try:   # hours as the calling window sees them
+        tz = load_calendars(cfg.get("flows", "calendars"))[camp.calendar].tz
+    except (SourceError, KeyError):   # no such calendar here: the host's time zone
+        tz = None
+    data = rep.build_report(camp, attempts, tz)
     if csv_path:
         rep.write_csv(data, csv_path)
     if chart_path:

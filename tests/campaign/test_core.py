@@ -2,6 +2,7 @@
 Time is simulated (plain numbers): an hour or a week runs in milliseconds."""
 import datetime as dt
 import random
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +127,29 @@ def test_paused_campaign_waits():
     assert decide(0, "paused", True, None, pacer, 0, 0, "gw1") == decide(0, "paused", True, None, pacer, 0, 0, "gw1")
     assert decide(0, "paused", True, None, pacer, 0, 0, "gw1").action == "wait"
     assert decide(0, "running", False, 500.0, pacer, 0, 0, "gw1").until == 500.0
+
+
+def test_report_counts_and_hours_in_the_calendar_zone(tmp_path):
+    from fsapp.campaign.loader import parse_text
+    from fsapp.campaign.report import build_report, draw_chart, status_summary, write_csv
+    campaign, _ = parse_text((Path(__file__).resolve().parents[2]
+                              / "campaigns" / "water_outage.yaml").read_text(encoding="utf-8"), "w.yaml")
+    at = dt.datetime(2026, 12, 8, 16, 59, tzinfo=EVENING.tz).timestamp()    # 16:59 and 17:01 Beijing time
+    attempts = [{"started_at": at, "outcome": "completed", "answered": True},
+                {"started_at": at + 30, "outcome": "busy", "answered": False},
+                {"started_at": at + 120, "outcome": "not_completed", "answered": True},
+                {"started_at": at + 130, "outcome": "excluded", "answered": False}]
+    data = build_report(campaign, attempts, EVENING.tz)
+    assert data["outcomes"]["completed"] == 1 and data["outcomes"]["excluded"] == 1
+    assert data["per_hour"] == [
+        {"hour": "2026-12-08 16:00", "dialled": 2, "answered": 1, "completed": 1, "contact_rate": 0.5,
+         "completion_rate": 0.5},
+        {"hour": "2026-12-08 17:00", "dialled": 1, "answered": 1, "completed": 0, "contact_rate": 1.0,
+         "completion_rate": 0.0}]
+    write_csv(data, tmp_path / "r.csv")
+    assert (tmp_path / "r.csv").read_text().splitlines()[1] == "2026-12-08 16:00,2,1,1,0.5,0.5"
+    draw_chart(data, tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
+    summary = status_summary(campaign, {"completed": 1, "retry": 1, "excluded": 1}, {"status": "running"},
+                             attempts, now=at + 150, window_s=300)
+    assert (summary["dialled"], summary["answered"], summary["in_retry"], summary["rate_per_min"]) == (3, 2, 1, 0.6)
