@@ -86,6 +86,7 @@ class Dialer:
         self._listen, self._socket_address = listen, socket_address
         self.exclusions: ExclusionList | None = None
         self._last_refresh = 0.0
+        self._csv_stamp: float | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "Dialer":
@@ -147,9 +148,18 @@ class Dialer:
 
     # -- contacts -----------------------------------------------------------------------------
     def refresh_contacts(self, now: float) -> None:
-        """A query source is read again every `refresh`; new contacts join as pending."""
+        """A query source is read again every `refresh`, a CSV file when it changed; new
+        contacts join as pending, known ones keep their state."""
         source = self.campaign.contacts
-        if source.query is None or now - self._last_refresh < source.refresh_s:
+        if source.csv:
+            try:
+                stamp = os.stat(self.base_dir / source.csv).st_mtime
+            except OSError:
+                return          # `load` reported it; keep calling the contacts we have
+            if stamp == self._csv_stamp:
+                return
+            self._csv_stamp = stamp
+        elif now - self._last_refresh < source.refresh_s:
             return
         self._last_refresh = now
         try:

@@ -262,3 +262,21 @@ def test_pause_and_resume(tmp_path):
         assert [t for t in offered if t > resumed_at], "resume placed no call"
     finally:
         line.close()
+
+
+def test_contacts_added_to_the_csv_join_the_running_campaign(tmp_path):
+    line = Line(tmp_path, SQLiteStates(tmp_path / "state.db"), contacts="id,number\nfirst,13300000001\n",
+                campaign_text=CAMPAIGN.replace("max_attempts: 3", "max_attempts: 1"))
+    try:
+        for number in ("13300000001", "13300000002"):
+            line.callee(number, ring_s=1, answer="busy")
+        line.load()
+        line.dialer = line.make_dialer()
+        line.dialer.control_poll_s = 60.0
+        line.run(hours=0.1, exit_when_done=False)
+        with (tmp_path / "contacts.csv").open("a", encoding="utf-8") as handle:
+            handle.write("second,13300000002\n")
+        assert line.run(hours=1) == "done"
+        assert [(a["contact_id"], a["outcome"]) for a in line.attempts()] == [("first", "busy"), ("second", "busy")]
+    finally:
+        line.close()
