@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import gevent
 from gevent.event import AsyncResult
 
-from fsapp.esl import wire
+from fsapp.esl import callerid, syntax, wire
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ConnectionLost
 from fsapp.esl.wire import Event, Message
@@ -55,12 +55,8 @@ class BridgeResult:
     event: Event | None = field(default=None, repr=False)
 
 
-def _word(what: str, value) -> str:
-    """Positional app arguments are space-separated: refuse values that would shift them."""
-    text = str(value)
-    if not text or any(c.isspace() for c in text):
-        raise ValueError(f"{what} must be one non-empty word without spaces, got {text!r}")
-    return text
+# Positional app arguments are space-separated: refuse values that would shift them.
+_word = syntax.word
 
 
 class Call:
@@ -71,8 +67,10 @@ class Call:
         self._conn = conn
         self.variables = channel_data
         self.uuid: str = channel_data.get("Unique-ID") or channel_data.get("Channel-Unique-ID", "")
-        self.caller_id: str | None = channel_data.get("Caller-Caller-ID-Number")
-        self.caller_name: str | None = channel_data.get("Caller-Caller-ID-Name")
+        # from the network, so untrusted: the caller-id policy of fsapp.esl.callerid (the
+        # raw values stay in self.variables)
+        self.caller_id: str | None = callerid.number(channel_data.get("Caller-Caller-ID-Number"))
+        self.caller_name: str | None = callerid.name(channel_data.get("Caller-Caller-ID-Name"))
         self.destination: str | None = channel_data.get("Caller-Destination-Number")
         self.full_control = channel_data.get("Control") == "full"
         self.app_timeout = app_timeout
@@ -167,7 +165,9 @@ class Call:
 
     def execute(self, app: str, args: str | None = None, timeout: float | None = None) -> Event:
         """Run one dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE.
-        Returns that event (its headers carry Application-Response and all variables)."""
+        Returns that event (its headers carry Application-Response and all variables).
+        `args` is FreeSWITCH syntax (the channel expands `${...}` in it): build the parts
+        that come from callers or databases with fsapp.esl.syntax.literal()."""
         self._check()
         app_id = str(uuid_mod.uuid4())
         result = AsyncResult()
@@ -178,7 +178,7 @@ class Call:
         deadline = self.app_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            reply = self._command(wire.encode_sendmsg(app, args, event_uuid=app_id), f"sendmsg {app}")
+            reply = self._command(syntax.sendmsg_execute(app, args, event_uuid=app_id), f"sendmsg {app}")
             if not reply.ok:
                 raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
             try:
@@ -199,7 +199,7 @@ class Call:
         would queue behind it) and wait a little for its completion."""
         log.warning("application overran its deadline, sending uuid_break")
         try:
-            body = self.api(f"uuid_break {self.uuid} all")
+            body = self.api(syntax.api_command("uuid_break", self.uuid, "all"))
         except (CommandError, CommandTimeout) as exc:
             log.error("uuid_break failed", extra={"error": str(exc)})
             return False
@@ -236,22 +236,23 @@ class Call:
                  _word("say_method", say_method)]
         if gender:
             words.append(_word("gender", gender))
-        words.append(str(text))
+        words.append(syntax.literal(text))
         self.execute("say", " ".join(words), timeout)
 
     def set(self, name: str, value, timeout: float | None = None) -> None:
-        self.execute("set", f"{_word('variable name', name)}={value}", timeout)
+        """Set a channel variable to exactly `value` (never expanded: see syntax.set_arg)."""
+        self.execute("set", syntax.set_arg(name, value), timeout)
 
     def export(self, name: str, value, timeout: float | None = None) -> None:
-        self.execute("export", f"{_word('variable name', name)}={value}", timeout)
+        self.execute("export", syntax.export_arg(name, value), timeout)
 
     def unset(self, name: str, timeout: float | None = None) -> None:
-        self.execute("unset", _word("variable name", name), timeout)
+        self.execute("unset", syntax.name("variable name", name), timeout)
 
     def get(self, name: str) -> str | None:
         """A channel variable now (`uuid_getvar`); None when unset."""
         self._check()
-        value = self.api(f"uuid_getvar {self.uuid} {_word('variable name', name)}")
+        value = self.api(syntax.api_command("uuid_getvar", self.uuid, syntax.name("variable name", name)))
         if value.startswith("-ERR"):
             raise CommandError(f"uuid_getvar {name}", value)
         return None if value in ("_undef_", "") else value
@@ -275,7 +276,9 @@ class Call:
 
     def bridge(self, dial_string: str, timeout: float | None = None) -> BridgeResult:
         """Returns when the bridge ends (far end hung up, or it failed). If the caller
-        hangs up while bridged, CallHangup is raised like for any command."""
+        hangs up while bridged, CallHangup is raised like for any command. `dial_string`
+        is FreeSWITCH syntax: build it with fsapp.esl.syntax.bridge_arg(dial, variables)
+        when any part of it comes from a caller."""
         event = self.execute("bridge", dial_string, timeout)
         disposition = event.get("variable_originate_disposition")
         cause = (event.get("variable_bridge_hangup_cause") or event.get("variable_last_bridge_hangup_cause")

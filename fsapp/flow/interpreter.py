@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from fsapp.esl import syntax
 from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
 from fsapp.flow.model import Flow, Node, thaw
@@ -211,6 +212,7 @@ class Session:
         call = self.call
         return {**frame.vars,
                 "call": {"uuid": getattr(call, "uuid", None), "caller_id": getattr(call, "caller_id", None),
+                         "caller_name": getattr(call, "caller_name", None),
                          "destination": getattr(call, "destination", None), "started": self.started,
                          "variables": getattr(call, "variables", {})},
                 "flow": {"name": frame.flow.name, "version": frame.flow.version},
@@ -266,14 +268,16 @@ class Session:
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)
             elif "tone" in item:
-                paths.append("tone_stream://" + str(self.render(item["tone"])))
-                names.append(paths[-1])
+                tone = "tone_stream://" + str(self.render(item["tone"]))
+                paths.append(self._as_data(item["tone"], tone))
+                names.append(tone)
             elif "silence" in item:
                 paths.append(f"silence_stream://{int(item['silence'] * 1000)}")
                 names.append(paths[-1])
             elif "file" in item:
-                paths.append(str(self.render(item["file"])))
-                names.append(paths[-1])
+                path = str(self.render(item["file"]))
+                paths.append(self._as_data(item["file"], path))
+                names.append(path)
             elif "text" in item:
                 if not self.s.tts:
                     raise FlowRuntimeError("text prompt but no TTS configured ([flows] tts)")
@@ -281,9 +285,18 @@ class Session:
                 if self.s.tts_render is not None and "|" not in self.s.tts:
                     paths.append(str(self.s.tts_render(lang, text)))  # a cached WAV, played as a file
                 else:
-                    paths.append("say:" + text)  # FreeSWITCH speaks it (tts_engine/tts_voice)
+                    # FreeSWITCH speaks it (tts_engine/tts_voice); the text may hold a caller's
+                    # or a database's data, so it must not be expanded as ${...}
+                    paths.append("say:" + syntax.literal(text))
                 names.append("say:" + text)
         return paths, names
+
+    @staticmethod
+    def _as_data(source, rendered: str) -> str:
+        """What a template rendered is data (a caller's or a database's text may be in it):
+        FreeSWITCH must not expand `${...}` in it. A plain string in the flow file is the
+        author's own FreeSWITCH syntax (e.g. `$${sounds_dir}/x.wav`) and goes as written."""
+        return syntax.literal(rendered) if isinstance(source, str) and expr.is_template(source) else rendered
 
     def play(self, items) -> None:
         paths, names = self._playable(items)
@@ -521,7 +534,8 @@ class Session:
             self.call.transfer(a["extension"], "XML", a["context"])
             raise _Ended("transfer")
         if a["number"]:
-            result = self.call.bridge(f"sofia/gateway/{a['gateway']}/{a['number']}")
+            result = self.call.bridge(syntax.bridge_arg(
+                f"sofia/gateway/{syntax.word('gateway', a['gateway'])}/{syntax.number(a['number'], 'transfer number')}"))
             if getattr(result, "ok", False):
                 self.call.hangup()
                 raise _Ended("transfer")

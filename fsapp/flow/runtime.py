@@ -98,7 +98,11 @@ def _catalog(cfg):
 
 def _store(cfg):
     from fsapp.store import Store
-    return Store.from_config(cfg)
+    store = Store.from_config(cfg)
+    for name, path in store.new_sqlite_files.items():   # a typo must not pass as an empty line
+        log.warning("SQLite database did not exist and was created empty (check the path if you "
+                    "expected data)", extra={"connection": name, "path": str(path)})
+    return store
 
 
 def _calendars(cfg):

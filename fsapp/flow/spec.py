@@ -261,8 +261,9 @@ FLOW_FIELDS: tuple[Field, ...] = (
 
 # Variables every flow can read without setting them.
 BUILTIN_VARS = {
-    "call": "the call: call.uuid, call.caller_id, call.destination, call.started (datetime), "
-            "call.variables (channel data)",
+    "call": "the call: call.uuid, call.caller_id and call.caller_name (as the caller-id policy "
+            "left them, docs/esl.md; None when unknown), call.destination, call.started (datetime), "
+            "call.variables (channel data, raw)",
     "lang": "the caller's language (set it to switch: set: {lang: \"'en-US'\"})",
     "flow": "the flow's name and version: flow.name, flow.version",
     "trail": "names of the nodes entered so far, in order",

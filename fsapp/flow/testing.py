@@ -11,6 +11,7 @@ test YAML (see fsapp.flow.flowtests) or built by unit tests.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +171,7 @@ class FakeStore:
         self.calls: list[tuple[str, dict]] = []
         self.writes: list[dict] = []
         self.serials = 0
+        self.clock = dt.datetime.now   # as Store.clock: what row stamps and node visits use
 
     def query(self, name: str, params: dict, connection=None, timeout=None) -> list[dict]:
         self.calls.append((name, dict(params)))

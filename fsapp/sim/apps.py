@@ -93,9 +93,13 @@ def app_pre_answer(ch: Channel, arg: str) -> None:
 
 
 def app_set(ch: Channel, arg: str) -> None:
-    name, _, value = arg.partition("=")
+    # mod_dptools base_set: the name ends at the first '=' (else ','); the value is
+    # expanded once more (the channel already expanded the whole argument)
+    name, sep, value = arg.partition("=")
+    if not sep:
+        name, _, value = arg.partition(",")
     if name.strip():
-        ch.set_var(name.strip(), value)
+        ch.set_var(name.strip(), ch.expand(value) if value else None)
 
 
 def app_export(ch: Channel, arg: str) -> None:

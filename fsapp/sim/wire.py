@@ -105,14 +105,17 @@ class CommandReader:
     body of Content-Length bytes. FreeSWITCH tolerates `\\r\\n`, so do we.
     """
 
-    def __init__(self, sock):
+    def __init__(self, sock, tap=None):
         self._sock = sock
         self._buf = b""
+        self._tap = tap            # called with each chunk as read (Switch.record_wire)
 
     def _fill(self) -> bool:
         data = self._sock.recv(65536)
         if not data:
             return False
+        if self._tap is not None:
+            self._tap(data)
         self._buf += data
         return True
 
@@ -131,7 +134,9 @@ class CommandReader:
         for line in lines[1:]:
             if ":" in line:
                 k, _, v = line.partition(":")
-                headers.append((k.strip(), v.strip()))
+                # read_packet: the value starts after the spaces that follow the colon;
+                # trailing spaces are part of it
+                headers.append((k.strip(), v.lstrip(" ")))
         body = ""
         length = next((int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), 0)
         if length:
