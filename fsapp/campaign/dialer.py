@@ -227,7 +227,7 @@ class Dialer:
                 answered_at = self.clock.now()
             except OriginateError as exc:
                 cause = exc.cause
-            except ESLError as exc:
+            except (ESLError, ValueError) as exc:   # link down, timeout; UnsafeValue: refused to send
                 cause = f"ESL: {type(exc).__name__}"
                 log.warning("originate failed", extra={"campaign": self.campaign.name, "error": str(exc)})
             if answered_at is not None:

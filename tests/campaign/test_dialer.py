@@ -64,6 +64,10 @@ def test_outcomes_and_retries_exactly_per_outcome(line):
     # the excluded and the hostile contact were never rung; every other attempt rang once
     rung = {n: len(a.calls) for n, a in line.switch.agents.items()}
     assert rung == {"13900000001": 1, "13900000002": 3, "13900000003": 3, "13900000004": 3}
+    # the answered leg connected back as `socket HOST:PORT async full` (one originate argument)
+    originates = [o for o in line.switch.originates if o["kind"] == "originate"]
+    assert originates and all(o["raw"].split(" ")[-1].startswith("&socket(127.0.0.1:") and
+                              o["raw"].endswith("\\sasync\\sfull)") for o in originates), originates[0]["raw"]
     # everything reached the database through the outbox
     rows = line.store.run(lambda conn, _t: conn.raw.cursor().execute(
         "SELECT contact_id, attempt, outcome, answers FROM fsapp_campaign_attempts ORDER BY id").fetchall())
