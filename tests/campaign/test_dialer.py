@@ -284,3 +284,20 @@ def test_contacts_added_to_the_csv_join_the_running_campaign(tmp_path):
         assert [(a["contact_id"], a["outcome"]) for a in line.attempts()] == [("first", "busy"), ("second", "busy")]
     finally:
         line.close()
+
+
+def test_an_originate_the_syntax_builder_refuses_is_a_failed_attempt(tmp_path):
+    line = Line(tmp_path, SQLiteStates(tmp_path / "state.db"), contacts="id,number\nc1,13200000001\n",
+                campaign_text=CAMPAIGN.replace("max_attempts: 3", "max_attempts: 1"))
+    try:
+        line.callee("13200000001", ring_s=1, talk_s=10)
+        line.load()
+        line.dialer = Dialer(line.campaign, line.states, line.esl, line.flows, line.calendar, store=line.store,
+                             clock=line.clock, base_dir=line.tmp, control_poll_s=60.0,
+                             socket_address="127.0.0.1:1 async  full").start()    # two spaces: refused
+        assert line.run(hours=1) == "done"
+        [attempt] = line.attempts()
+        assert (attempt["outcome"], attempt["hangup_cause"]) == ("failed", "ESL: UnsafeValue")
+        assert line.switch.agents["13200000001"].calls == []
+    finally:
+        line.close()
