@@ -7,7 +7,6 @@ import json
 import pytest
 
 from fsapp.campaign.dialer import Dialer
-from fsapp.campaign.sources import read_csv_contacts
 from fsapp.campaign.state import SQLiteStates
 
 from .harness import CAMPAIGN, Line
@@ -77,9 +76,8 @@ def test_outcomes_and_retries_exactly_per_outcome(line):
 
 def test_exclusions_are_applied_at_each_dial(line):
     line.callee("13900000002", ring_s=2, answer="busy")
-    line.states.add_contacts("test", [c for c in read_csv_contacts(line.tmp / "contacts.csv")
-                                      if c.contact_id == "busy"], line.clock.now())
-    line.states.set_control("test", "running", line.clock.now())
+    (line.tmp / "contacts.csv").write_text("id,number\nbusy,13900000002\n", encoding="utf-8")
+    line.load()
     line.run(hours=0.1, exit_when_done=False)                       # first attempt: busy
     assert [a["outcome"] for a in line.attempts("busy")] == ["busy"]
     (line.tmp / "dnc.txt").write_text("13900000005\n139 0000 0002\n", encoding="utf-8")  # opted out meanwhile
