@@ -120,6 +120,19 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                       "runs after every ESL reconnect and at worker start)."),
         "worker_id": Setting(str, "", "Name of this worker in claims and logs; default host:pid."),
     },
+    "campaign": {
+        "dir": Setting(str, "campaigns", "Directory of campaign YAML files (fsapp.campaign)."),
+        "state": Setting(str, "sqlite", "Where contact states live: sqlite (one host) or redis "
+                         "(workers on several hosts).", choices=("sqlite", "redis")),
+        "sqlite": Setting(str, "var/fsapp.db", "SQLite file of the contact states when state = sqlite."),
+        "redis_url": Setting(str, "redis://127.0.0.1:6379/0", "Redis URL when state = redis."),
+        "redis_prefix": Setting(str, "fsapp:", "Key prefix of the campaign state in Redis."),
+        "listen": Setting(str, "127.0.0.1:8085", "Where the dialer's own outbound socket listens: "
+                          "answered calls run the campaign's flow there."),
+        "socket": Setting(str, "", "Address FreeSWITCH connects to for answered calls "
+                          "(&socket(ADDRESS async full)); default: listen."),
+        "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
+    },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         "format": Setting(str, "text", "text (key=value) or json (one object a line).",

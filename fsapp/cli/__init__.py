@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("fsapp.cli.routing:queue", "Call-center queues: list, status."),
     "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status; listen, whisper, barge, release."),
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
+    "campaign": ("fsapp.cli.campaign:campaign", "Outbound campaigns: validate, load, start, pause, resume, stop, status, report."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

@@ -101,6 +101,11 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
             line.set_agents(["1001", "1002"], "Logged Out")
             results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
                                      first_index=len(calls), total=total)
+        console.print("  outbound campaign: the water outage notice to district 7 "
+                      "(campaigns/water_outage.yaml, first attempts)")
+        from fsapp.demo.campaign import run_outage_drill
+        from fsapp.demo.line import PASSWORD, ROOT
+        run_outage_drill(line, ROOT, PASSWORD, lambda text: console.print(text, markup=False, highlight=False))
         extra = []
         if not verbose:
             warnings = sum(1 for text in log_path.read_text(encoding="utf-8").splitlines()

@@ -42,7 +42,8 @@ TOP_KEYS = {"flow": "flow name (default: the flow file beside this one)",
 CASE_KEYS = {"name": "what the case checks", "press": "the caller's answers, one per question",
              "caller_id": "the caller's number", "destination": "the number dialled",
              "fixtures": "overrides of the shared fixtures", "expect": "what must happen",
-             "now": "the time the call happens (YYYY-MM-DD HH:MM)"}
+             "now": "the time the call happens (YYYY-MM-DD HH:MM)",
+             "vars": "starting values of variables the flow declares (an outbound campaign's contact fields)"}
 FIXTURE_KEYS = {"calendars", "queries", "queues", "bridge", "record_seconds"}
 EXPECT_KEYS = {"path": "exact node path (trail)", "passes": "nodes visited in this order (gaps allowed)",
                "heard": "exact prompt names, in order", "stored": "rows written (each a subset match)",
@@ -66,6 +67,7 @@ class Case:
     expect: dict
     now: dt.datetime | None
     line: int
+    vars: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +148,10 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                     bad(items["fixtures"], "fixtures: expected a mapping")
                     own = {}
                 _check_fixtures(own, items.get("fixtures"), bad)
+                given = case.get("vars") or {}
+                if not isinstance(given, dict):
+                    bad(items["vars"], "vars: expected name: value pairs")
+                    given = {}
                 now = case.get("now")
                 if now is not None and not isinstance(now, dt.datetime):
                     try:
@@ -159,7 +165,7 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                     caller_id=_as_written(items.get("caller_id"), "13800138000"),
                     destination=_as_written(items.get("destination"), ""),
                     fixtures={**shared, **own}, expect=case.get("expect") or {}, now=now,
-                    line=loader.position(case_node)[0]))
+                    line=loader.position(case_node)[0], vars=given))
     except loader.SourceError as err:
         problems.append(Problem(file, err.line, err.col, err.message, err.hint))
     if problems:
@@ -218,7 +224,10 @@ def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
                         destination=case.destination or (flow.numbers[0] if flow.numbers else ""),
                         record_seconds=fx.get("record_seconds", 5.0),
                         bridge_ok=str(fx.get("bridge", "ok")) != "fail")
-    outcome = run_call(call, flow, services, flows)
+    unknown = sorted(set(case.vars) - set(flow.vars))
+    if unknown:
+        return CaseResult(case, [f"vars: {', '.join(unknown)} not declared by flow {flow.name}"])
+    outcome = run_call(call, flow, services, flows, initial=case.vars)
     failures = check_expectations(case.expect, outcome, recorder.events, store)
     if outcome.reason == "error" and case.expect.get("end") != "error":
         failures.insert(0, f"the flow failed: {outcome.error}")

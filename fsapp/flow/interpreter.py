@@ -105,7 +105,8 @@ def _say_options(item) -> dict:
 class Session:
     """One call through one flow (and the subflows it calls)."""
 
-    def __init__(self, call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None):
+    def __init__(self, call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None,
+                 initial: Mapping | None = None):
         self.call = call
         self.flow = flow
         self.s = services
@@ -119,6 +120,9 @@ class Session:
         self.in_on_hangup = False
         self.started = services.clock()
         self.frame = _Frame(flow, self._initial_vars(flow))
+        # values for variables the flow declares (an outbound campaign's contact fields);
+        # undeclared names are ignored: a flow only ever sees the variables it declared
+        self.frame.vars.update({k: v for k, v in (initial or {}).items() if k in flow.vars})
         self.main_vars = self.frame.vars
 
     # ---- entry point ----------------------------------------------------------------------
@@ -712,5 +716,6 @@ def _remove_quietly(path: Path) -> None:
 
 
 def run_call(call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None,
-             answer: bool = True) -> Outcome:
-    return Session(call, flow, services, flows).run(answer=answer)
+             answer: bool = True, initial: Mapping | None = None) -> Outcome:
+    """Run `flow` on `call`; `initial` gives values to variables the flow declares."""
+    return Session(call, flow, services, flows, initial).run(answer=answer)

@@ -215,8 +215,10 @@ class Switch:
             self.unreachable.append(text)
 
     # ---- calls ------------------------------------------------------------------------
-    def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True) -> AgentEndpoint:
-        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer)
+    def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True,
+                  press: tuple = ()) -> AgentEndpoint:
+        """A scripted endpoint: user/<agent_id>, and sofia/gateway/<any gateway>/<agent_id>."""
+        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer, press=tuple(press))
         self.agents[agent.agent_id] = agent
         return agent
 

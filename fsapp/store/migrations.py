@@ -38,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         schema.TICKETS, schema.RECORDINGS, schema.SURVEY_ANSWERS, schema.CALL_RECORDS,
         schema.QUEUE_EVENTS, schema.NODE_VISITS, schema.SERIAL_BLOCKS,
     )),
+    Migration(2, "outbound campaign attempts", (schema.CAMPAIGN_ATTEMPTS,)),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -105,6 +105,28 @@ NODE_VISITS = Table("fsapp_node_visits", "nv", (
     CREATED,
 ), unique=("idem_key",), indexes=(("flow", "node"),))
 
+CAMPAIGN_ATTEMPTS = Table("fsapp_campaign_attempts", "ca", (
+    ID, KEY, CALL_UUID,
+    C("campaign", "str", 60, nullable=False),
+    C("contact_id", "str", 100, nullable=False),
+    C("attempt", "int", nullable=False),           # 1 for the first call of a contact
+    C("number", "str", 40),
+    C("started_at", "datetime", nullable=False),
+    C("answered_at", "datetime"),
+    C("ended_at", "datetime"),
+    C("answered", "int"),                          # 1 answered, 0 not
+    C("hangup_cause", "str", 40),                  # FreeSWITCH's cause, e.g. USER_BUSY
+    C("outcome", "str", 20, nullable=False),       # completed | not_completed | busy | no_answer | failed |
+                                                   # invalid_number | excluded
+    C("flow", "str", 80),
+    C("flow_result", "str", 40),                   # the flow's end: hangup, caller_hangup, error ...
+    C("answers", "text", 2000),                    # JSON of the flow variables the campaign collects
+    C("next_state", "str", 20),                    # the contact's state after this attempt
+    C("retry_at", "datetime"),
+    C("worker", "str", 80),
+    CREATED,
+), unique=("idem_key",), indexes=(("campaign", "started_at"), ("campaign", "contact_id")))
+
 SERIAL_BLOCKS = Table("fsapp_serial_blocks", "sb", (
     C("name", "str", 40, primary_key=True),
     C("next_value", "bigint", nullable=False),
@@ -124,4 +146,5 @@ WRITE_KINDS: dict[str, Table] = {
     "call_record": CALL_RECORDS,
     "queue_event": QUEUE_EVENTS,
     "node_visit": NODE_VISITS,
+    "campaign_attempt": CAMPAIGN_ATTEMPTS,
 }
