@@ -95,9 +95,15 @@ class NodeVisitWriter:
         key = (uuid, event.get("flow"))
         if kind == "enter":
             self.open[key] = {"call_uuid": uuid, "flow": event.get("flow"), "node": event.get("node"),
-                              "entered_at": self.clock(), "digits": None}
+                              "flow_version": event.get("version"), "entered_at": self.clock(),
+                              "digits": None, "no_inputs": 0, "invalid_inputs": 0}
         elif kind == "input" and key in self.open and event.get("digits") is not None:
-            self.open[key]["digits"] = str(event["digits"])[:40]
+            visit = self.open[key]
+            visit["digits"] = str(event["digits"])[:40]
+            if event["digits"] == "":
+                visit["no_inputs"] += 1            # the reports' no-input per node
+            elif event.get("valid") is False:
+                visit["invalid_inputs"] += 1       # ... and invalid input
         elif kind == "edge" and key in self.open:
             self._write(self.open.pop(key), str(event.get("label")))
         elif kind == "end":
