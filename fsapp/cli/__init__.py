@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("fsapp.cli.routing:queue", "Call-center queues: list, status."),
     "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status; listen, whisper, barge, release."),
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
+    "report": ("fsapp.cli.report:report", "Call-center figures: service level, ASA, AHT, occupancy, FCR, per node."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

@@ -111,6 +111,24 @@ class Dialect:
         return (f"((CAST({column} AS DATE) - DATE '1970-01-01') * 86400 "
                 f"+ EXTRACT(SECOND FROM {column}) - TRUNC(EXTRACT(SECOND FROM {column})))")
 
+    def floor(self, expr: str) -> str:
+        """Largest integer not above a non-negative number (SQLite may lack FLOOR; a cast
+        truncates there, while PostgreSQL and MariaDB casts round)."""
+        return f"CAST({expr} AS INTEGER)" if self.name == "sqlite" else f"FLOOR({expr})"
+
+    def add_seconds(self, column: str, seconds: str) -> str:
+        """A timestamp `seconds` (an SQL expression, e.g. ?) after `column`."""
+        if self.name == "sqlite":
+            # the ODBC driver stores 'YYYY-MM-DD HH:MM:SS.fff'; strftime keeps that shape
+            return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '+' || ({seconds}) || ' seconds')"
+        if self.name == "postgresql":
+            return f"({column} + ({seconds}) * INTERVAL '1 second')"
+        if self.name == "mysql":
+            return f"({column} + INTERVAL ({seconds}) SECOND)"
+        if self.name == "mssql":
+            return f"DATEADD(SECOND, {seconds}, {column})"
+        return f"({column} + NUMTODSINTERVAL({seconds}, 'SECOND'))"
+
     def greatest(self, a: str, b: str) -> str:
         return f"MAX({a}, {b})" if self.name == "sqlite" else f"GREATEST({a}, {b})"
 

@@ -119,7 +119,8 @@ QUEUE_EVENTS_ADDED = (
     C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
 )
 # events: enter | answered | completed | abandoned | overflow | timeout | callback
-QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",)))
+QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
+                                                             ("caller_number", "event_at"), ("event_at",)))
 
 NODE_VISITS_ADDED = (
     C("flow_version", "str", 40),
