@@ -13,6 +13,13 @@ from . import figures, sql
 from .periods import Range
 from .rules import Rules
 
+REPORT_SCHEMA = 2          # the migration that added offers, agent states and handle times
+
+
+class ReportError(Exception):
+    pass
+
+
 DIMENSIONS = {
     # dimension: (key columns shown, figure columns)
     "total": (("queue",), figures.QUEUE_FIGURES),
@@ -61,6 +68,11 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
     rules = rules or Rules()
     now = now or dt.datetime.now()
     dialect = store.dialect()
+    version = store.schema_version()
+    if version is None or version < REPORT_SCHEMA:
+        raise ReportError(f"the database of connection {store.default!r} has "
+                          f"{'no fsapp tables' if version is None else f'fsapp schema version {version}'}; "
+                          f"the reports need version {REPORT_SCHEMA}: run `fsapp db migrate`")
 
     def ask(statement: tuple[str, list]) -> list[dict]:
         text, params = statement
