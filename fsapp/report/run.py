@@ -83,14 +83,13 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
     if dimension in ("queue", "total"):
         key = "queue_name" if dimension == "queue" else "'all'"
         offers = _index(ask(sql.offers_sql(dialect, rng, by, key)))
-        for row in ask(sql.queue_sql(dialect, rng, by, rules, key)):
+        sums = ask(sql.queue_sql(dialect, rng, by, rules, key))
+        for row in sums:
             report.rows.append({"period": labels[int(row["bucket"])], "queue": row["dim"],
                                 **figures.queue_figures(row, offers.get((int(row["bucket"]), row["dim"])), rules)})
-        totals = ask(sql.queue_sql(dialect, rng, "total", rules, "'all'"))
-        total_offers = _index(ask(sql.offers_sql(dialect, rng, "total", "'all'"))).get((0, "all"))
-        if totals:
+        if sums:    # every sum is additive over buckets and queues: no second scan for the total
             report.total = {"period": rng.label, "queue": "all",
-                            **figures.queue_figures(totals[0], total_offers, rules)}
+                            **figures.queue_figures(_sum(sums), _sum(offers.values()) or None, rules)}
     elif dimension == "agent":
         offers = _index(ask(sql.offers_sql(dialect, rng, by, "agent_id")))
         handled = _index(ask(sql.handled_sql(dialect, rng, by)))

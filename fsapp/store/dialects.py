@@ -102,7 +102,7 @@ class Dialect:
         if self.name == "sqlite":
             return f"((julianday({column}) - 2440587.5) * 86400.0)"
         if self.name == "postgresql":
-            return f"EXTRACT(EPOCH FROM {column})"
+            return f"date_part('epoch', {column})"   # double precision; EXTRACT gives slower numeric
         if self.name == "mysql":
             # not UNIX_TIMESTAMP(): that applies the session time zone
             return f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column}) / 1000000.0)"
