@@ -60,6 +60,7 @@ def demo(cfg, workdir, scale, concurrency, as_json):
         results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
                                  first_index=len(calls), total=total)
         totals = print_summary(line, results, time.monotonic() - started)
+        _print_report(line)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
         problems = [r for r in results if r.failed]
@@ -70,3 +71,18 @@ def demo(cfg, workdir, scale, concurrency, as_json):
             sys.exit(1)
     finally:
         line.close()
+
+
+def _print_report(line) -> None:
+    """The demo's own calls as `fsapp report` shows them (docs/reports.md): the queue table
+    and a chart in the work directory. The router stamps queue events with the wall clock."""
+    import datetime as dt
+
+    from fsapp.report import Range, run_report
+    from fsapp.report.output import to_chart, to_table
+    today = dt.datetime.combine(dt.date.today(), dt.time())
+    report = run_report(line.store, "queue", Range(today - dt.timedelta(days=1), today + dt.timedelta(days=1)))
+    click.echo("")
+    click.echo(click.style("The demo's calls in `fsapp report`", bold=True))
+    click.echo(to_table(report), nl=False)
+    click.echo(f"chart: {to_chart(report, line.workdir / 'report.png')}")

@@ -119,3 +119,13 @@ def test_same_day_last_week(records_store):
     (last_monday,) = report.compare.rows
     assert (last_monday["queue"], last_monday["offered"], last_monday["asa_s"], last_monday["aht_s"]) == \
         ("hotline", 1, 8.0, 110.0)
+
+
+@pytest.mark.parametrize("dimension, by", [("agent", "60"), ("node", "total"), ("flow", "total"), ("queue", "60")])
+def test_charts_and_csv(records_store, tmp_path, dimension, by):
+    from fsapp.report.output import to_chart, to_csv
+    report = run_report(records_store, dimension, DAY, by, now=NOW)
+    path = to_chart(report, tmp_path / f"{dimension}.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = to_csv(report).splitlines()
+    assert lines[0].split(",")[:2] == ["period", report.keys[0]] and len(lines) == len(report.rows) + 1
