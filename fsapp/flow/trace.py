@@ -88,15 +88,21 @@ class NodeVisitWriter:
         self.store = store
         self.clock = clock or dt.datetime.now
         self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
+        self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
         self.count: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
         uuid, kind = event.get("uuid"), event["event"]
         key = (uuid, event.get("flow"))
         if kind == "enter":
+            seen = self.seen.setdefault(uuid, set())
+            node = (event.get("flow"), event.get("node"))
             self.open[key] = {"call_uuid": uuid, "flow": event.get("flow"), "node": event.get("node"),
                               "flow_version": event.get("version"), "entered_at": self.clock(),
-                              "digits": None, "no_inputs": 0, "invalid_inputs": 0}
+                              "digits": None, "no_inputs": 0, "invalid_inputs": 0,
+                              "revisit": int(node in seen),   # calls per node = visits - revisits
+                              "flow_entry": int(not any(f == node[0] for f, _ in seen))}   # calls per flow
+            seen.add(node)
         elif kind == "input" and key in self.open and event.get("digits") is not None:
             visit = self.open[key]
             visit["digits"] = str(event["digits"])[:40]
@@ -110,6 +116,7 @@ class NodeVisitWriter:
             for open_key in [k for k in self.open if k[0] == uuid]:
                 self._write(self.open.pop(open_key), str(event.get("reason")))
             self.count.pop(uuid, None)
+            self.seen.pop(uuid, None)
 
     def _write(self, visit: dict, outcome: str) -> None:
         self.count[visit["call_uuid"]] += 1

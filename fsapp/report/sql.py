@@ -171,14 +171,20 @@ ORDER BY k.b, s.agent_id"""
 
 
 def node_sql(d: Dialect, rng: Range, by: str, per_node: bool) -> tuple[str, list]:
-    """Per bucket and flow (and node): visits, calls, no-input, invalid input, hang-ups."""
+    """Per bucket and flow (and node): visits, calls, no-input, invalid input, hang-ups.
+    Calls are counted from flags the writer sets (a node's first visit in the call; the
+    call's first node in the flow): a sum, where COUNT(DISTINCT call_uuid) would sort
+    every visit of the period."""
     bucket, params = bucket_expr(d, rng, by, "entered_at")
     keys = "flow, node" if per_node else "flow"
+    calls = ("CASE WHEN revisit = 1 THEN 0 ELSE 1 END" if per_node
+             else "CASE WHEN flow_entry = 1 THEN 1 ELSE 0 END")
     sql = f"""
-SELECT b AS bucket, {keys}, COUNT(*) AS visits, COUNT(DISTINCT call_uuid) AS calls,
+SELECT b AS bucket, {keys}, COUNT(*) AS visits,
+  SUM({calls}) AS calls,
   SUM(COALESCE(no_inputs, 0)) AS no_inputs, SUM(COALESCE(invalid_inputs, 0)) AS invalid_inputs,
   SUM(CASE WHEN outcome = 'caller_hangup' THEN 1 ELSE 0 END) AS hangups
-FROM (SELECT {bucket} AS b, flow, node, call_uuid, no_inputs, invalid_inputs, outcome
+FROM (SELECT {bucket} AS b, flow, node, revisit, flow_entry, no_inputs, invalid_inputs, outcome
       FROM fsapp_node_visits WHERE entered_at >= ? AND entered_at < ?) x
 GROUP BY b, {keys}
 ORDER BY b, {keys}"""

@@ -126,6 +126,8 @@ NODE_VISITS_ADDED = (
     C("flow_version", "str", 40),
     C("no_inputs", "int"),                         # questions at this visit that got no digits
     C("invalid_inputs", "int"),                    # ... that got digits the node did not accept
+    C("revisit", "int"),                           # 1: the call had been at this node before (a loop)
+    C("flow_entry", "int"),                        # 1: the call's first node in this flow
 )
 NODE_VISITS = NODE_VISITS_V1.extended(NODE_VISITS_ADDED, (("entered_at",),))
 
