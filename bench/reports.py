@@ -64,11 +64,11 @@ def generate(store: Store, agents: int, per_day: int, days: int, nodes: int, que
                   t0 + wait_s * INTERVAL '1 second', CASE WHEN r < 0.9 THEN 'answered' ELSE 'cancelled' END, t0
            FROM bench_calls WHERE wait_s >= 3""",
         f"""INSERT INTO fsapp_node_visits (idem_key, call_uuid, flow, node, entered_at, left_at, outcome, no_inputs,
-                                          invalid_inputs, created_at)
+                                          invalid_inputs, revisit, flow_entry, created_at)
            SELECT call_uuid || ':visit:' || k, call_uuid, 'hotline', 'n' || k,
                   t0 - (({nodes} - k + 1) * 5) * INTERVAL '1 second', t0 - (({nodes} - k) * 5) * INTERVAL '1 second',
                   CASE WHEN k = {nodes} AND r > 0.97 THEN 'caller_hangup' ELSE 'next' END,
-                  CASE WHEN r > 0.8 THEN 1 ELSE 0 END, 0, t0
+                  CASE WHEN r > 0.8 THEN 1 ELSE 0 END, 0, 0, CASE WHEN k = 1 THEN 1 ELSE 0 END, t0
            FROM bench_calls CROSS JOIN generate_series(1, {nodes}) k""",
         f"""INSERT INTO fsapp_agent_states (idem_key, agent_id, status, changed_at, created_at)
            SELECT 'agent:a' || a || ':' || d || ':' || s, 'a' || a,
