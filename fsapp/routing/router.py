@@ -795,11 +795,18 @@ class Router:
     def _on_state_event(self, event: dict) -> None:
         """Agent status changes as rows of fsapp_agent_states (the reports' occupancy: time
         logged in and available). Every worker hears the change; the key makes it one row."""
-        if event.get("event") != "agent-status" or not event.get("agent"):
+        kind, changes = event.get("event"), event.get("changes") or ()
+        if not event.get("agent") or not event.get("status"):
+            return
+        if kind == "agent-status":
+            reason = event.get("reason") or None
+        elif kind == "agent-released" and ("auto-break" in changes or "on-demand-break" in changes):
+            # the backend put the agent on break itself (max-no-answer, or one call on demand)
+            reason = "max-no-answer" if "auto-break" in changes else "available-on-demand"
+        else:
             return
         at = float(event.get("at") or self.clock())
-        row = {"agent_id": event["agent"], "status": event["status"], "reason": event.get("reason") or None,
-               "changed_at": _stamp(at)}
+        row = {"agent_id": event["agent"], "status": event["status"], "reason": reason, "changed_at": _stamp(at)}
         gevent.spawn(self._write_state, row, f"agent:{event['agent']}:{at:.3f}")   # not on the publisher
 
     def _write_state(self, row: dict, key: str) -> None:
