@@ -5,6 +5,8 @@ import datetime as dt
 from fsapp.store import migrations
 from fsapp.store.rows import now
 
+DEAD = "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=9;Database=x;Uid=x;Pwd=x"   # nothing listens
+
 
 def migrate_to_1(store):
     dialect = store.dialect()
@@ -57,3 +59,22 @@ def test_migration_2_ddl_for_every_dialect_names_each_added_column_once():
         alters = [s for s in sql if s.startswith("ALTER TABLE")]
         assert len(alters) == len({s.split(" ADD ")[1] for s in alters}) == 10, dialect.name
         assert any("CREATE TABLE fsapp_offers" in s for s in sql)
+
+
+def test_report_records_spool_while_the_database_is_down_and_replay_once(db, make_store, tmp_path):
+    at = dt.datetime(2026, 12, 7, 9, 0, 10)
+    rows = [("offer", {"call_uuid": "c1", "queue_name": "hotline", "agent_id": "1001", "ring_at": at,
+                       "ended_at": at, "result": "answered"}, "leg1:offer"),
+            ("agent_state", {"agent_id": "1001", "status": "Available", "changed_at": at}, "agent:1001:1"),
+            ("queue_event", {"call_uuid": "c1", "queue_name": "hotline", "event": "completed", "agent_id": "1001",
+                             "talk_ms": 61000, "wrap_up_ms": 10000, "event_at": at}, "c1:completed")]
+    spool = tmp_path / "spool"
+    down = make_store({"main": DEAD}, migrate=False, breaker_failures=1, breaker_cooldown=60, spool=spool)
+    assert [down.write(kind, row, key) for kind, row, key in rows] == ["spooled"] * 3
+    down.close()
+    up = make_store({"main": db.odbc}, spool=spool, start=False)
+    assert up.replay_outbox().replayed == 3
+    assert up.replay_outbox().replayed == 0
+    assert up.execute("SELECT talk_ms FROM fsapp_queue_events")[0]["talk_ms"] == 61000
+    assert [r["n"] for r in up.execute("SELECT COUNT(*) AS n FROM fsapp_offers UNION ALL "
+                                       "SELECT COUNT(*) AS n FROM fsapp_agent_states")] == [1, 1]
