@@ -69,6 +69,22 @@ class SimulationBackend(MemoryBackend):
         keys = sorted(self._agents) if names is None else names
         return [self._agents[n] for n in keys if n in self._agents]
 
+    def candidates(self, queue):
+        # tiers do not change during a simulation and the candidates hold the live
+        # records, so one list per queue serves every pass (a tier edit drops it)
+        cache = self.__dict__.setdefault("_candidates", {})
+        if queue not in cache:
+            cache[queue] = super().candidates(queue)
+        return cache[queue]
+
+    def add_tier(self, tier):
+        self.__dict__.pop("_candidates", None)
+        return super().add_tier(tier)
+
+    def remove_tier(self, queue, agent):
+        self.__dict__.pop("_candidates", None)
+        return super().remove_tier(queue, agent)
+
     def tiers(self, queue=None, agent=None):
         if queue is not None:
             rows = self._tiers_by_queue.get(queue, {}).values()
