@@ -199,7 +199,7 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
     pressed, and where the call ended.
 
-    Example: fsapp simulate ivr_flows/hotline.yaml --press 3 --press 12345678#
+    Example: fsapp simulate ivr_flows/hotline_12345.yaml --press 3 --press 12345678#
     """
     from pathlib import Path
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from fsapp.flow import loader
 from fsapp.flow.interpreter import Services, run_call
@@ -154,10 +154,10 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                         bad(items["now"], f"now: {now!r} is not a time like 2026-12-01 10:00")
                         now = None
                 cases.append(Case(
-                    name=str(case.get("name") or f"case {i + 1}"),
+                    name=_as_written(items.get("name"), "") or f"case {i + 1}",
                     press=["" if p is None else _press_text(items.get("press"), p) for p in press],
-                    caller_id=str(case.get("caller_id", "13800138000")),
-                    destination=str(case.get("destination", "")),
+                    caller_id=_as_written(items.get("caller_id"), "13800138000"),
+                    destination=_as_written(items.get("destination"), ""),
                     fixtures={**shared, **own}, expect=case.get("expect") or {}, now=now,
                     line=loader.position(case_node)[0]))
     except loader.SourceError as err:
@@ -165,6 +165,16 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
     if problems:
         raise BadTestFile(sorted(problems))
     return (str(flow_name) if flow_name else None), cases
+
+
+def _as_written(node, default: str) -> str:
+    """A number-like scalar as the author wrote it: YAML reads caller_id 013800138000 as an
+    octal int (str() of it is another number) and a 5,000-digit one as an int str() refuses."""
+    if node is None or (isinstance(node, ScalarNode) and loader.scalar(node) is None):
+        return default
+    if isinstance(node, ScalarNode):
+        return node.value
+    return str(loader.plain(node))
 
 
 def _press_text(node, value) -> str:
@@ -180,6 +190,11 @@ def _check_fixtures(fixtures: dict, node, bad) -> None:
     for key in fixtures:
         if key not in FIXTURE_KEYS:
             bad(node, f"fixtures: unknown key {key!r}", "known: " + ", ".join(sorted(FIXTURE_KEYS)))
+    seconds = fixtures.get("record_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds <= 3600):  # NaN fails the range too
+        bad(node, "fixtures: record_seconds must be a number of seconds from 0 to 3600",
+            "e.g. record_seconds: 5")
 
 
 def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:

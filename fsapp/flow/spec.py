@@ -111,12 +111,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("repeat_prompt", "prompts", "Played on later passes (greet-short); default: prompt."),
         F("options", "options", "Keys and the node each one leads to.", required=True),
         TIMEOUT,
-        F("digit_timeout", "duration", "Seconds between keys of a multi-key option.",
+        F("digit_timeout", "duration", "Seconds after a key before a shorter option counts "
+          "(inter-digit-timeout), when options have different lengths.",
           default=2.0, min=0.1, max=60),
-        TRIES,
+        F("tries", "int", "Default of max_failures and max_timeouts.", default=3, min=1, max=20),
+        F("max_failures", "int", "Wrong entries (not an option, or a lone #) before on_fail "
+          "(max-failures); default: tries.", min=1, max=20),
+        F("max_timeouts", "int", "Passes without any key before on_fail (max-timeouts); "
+          "default: max_failures.", min=1, max=20),
         F("invalid", "prompts", "Played after a key that is not an option."),
         F("no_input", "prompts", "Played when the caller pressed nothing; default: invalid."),
-        F("on_fail", "target", "Node after the last failed try.", required=True),
+        F("on_fail", "target", "Node after max_failures wrong entries or max_timeouts silent "
+          "passes.", required=True),
     ), waits=True),
     Kind("collect", "Collect digits (an account or ticket number) into a variable.", (
         F("prompt", "prompts", "What to ask.", required=True),
@@ -135,6 +141,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           fields=(
               F("prompt", "prompts", "E.g. \"press 1 to confirm, 2 to re-enter\".", required=True),
               F("yes", "digits", "Key that confirms.", default="1"),
+              F("flush", "bool", "Discard keys pressed before the question is asked (type-ahead), "
+                "so a key meant for something else never confirms.", default=True),
           )),
         F("into", "var", "Variable that receives the digits.", required=True),
         NEXT,
@@ -200,7 +208,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          (), ends=True),
     Kind("queue", "Hand the call to the routing module (ACD) and wait for the outcome.", (
         F("queue", "ref", "Queue name.", required=True, ref="queue"),
-        F("priority", "expr", "Priority (higher is served first).", default=0),
+        F("priority", "expr", "Priority (higher is served first): an integer, or an expression "
+          "giving one.", default=0, min=-1_000_000, max=1_000_000),
         F("skills", "names", "Skills the agent needs.", default=()),
         F("timeout", "duration", "Longest wait in the queue; default: the queue's own.",
           min=1, max=86400),
@@ -261,8 +270,9 @@ FLOW_FIELDS: tuple[Field, ...] = (
 
 # Variables every flow can read without setting them.
 BUILTIN_VARS = {
-    "call": "the call: call.uuid, call.caller_id, call.destination, call.started (datetime), "
-            "call.variables (channel data)",
+    "call": "the call: call.uuid, call.caller_id and call.caller_name (as the caller-id policy "
+            "left them, docs/esl.md; None when unknown), call.destination, call.started (datetime), "
+            "call.variables (channel data, raw)",
     "lang": "the caller's language (set it to switch: set: {lang: \"'en-US'\"})",
     "flow": "the flow's name and version: flow.name, flow.version",
     "trail": "names of the nodes entered so far, in order",

@@ -11,10 +11,13 @@ test YAML (see fsapp.flow.flowtests) or built by unit tests.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsapp.esl.call import DigitsResult
 from fsapp.esl.errors import CallHangup
 from fsapp.flow.interpreter import luhn as luhn_ok
 
@@ -84,9 +87,13 @@ class ScriptedCall:
             self.actions.append(("play", path))
         return "FILE PLAYED"
 
-    def play_and_get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
-                            invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
-                            timeout=None) -> str:
+    def get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
+                   invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
+                   timeout=None) -> DigitsResult:
+        """One try, by FreeSWITCH's rules (see docs/flows.md, "Input rules"): the entry ends
+        at a terminator or at max digits (keys after that are dropped, as the switch drops
+        a terminator after a full entry); what is left when the entry ends counts if it
+        has min digits (a timeout after digits is an answer)."""
         self._check()
         self._hear(prompt)
         self.actions.append(("ask", prompt))
@@ -96,12 +103,25 @@ class ScriptedCall:
         if entry == "hangup":
             self._caller_hangs_up("caller script: hangup")
         self.pressed.append(entry)
-        digits = entry
-        for i, d in enumerate(entry):
+        keys, digits, terminator = "", "", ""
+        for d in entry:
+            keys += d
             if d in (terminators or ""):
-                digits = entry[:i]
+                terminator = d
                 break
-        return digits[:max_digits]
+            digits += d
+            if len(digits) >= max_digits:
+                break
+        refused = bool(digits) and regex is not None and re.search(regex, digits) is None
+        accepted = digits if digits and len(digits) >= min_digits and not refused else ""
+        return DigitsResult(accepted, digits, keys, terminator, "success" if accepted else "failure",
+                            digits if refused else None)
+
+    def play_and_get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
+                            invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
+                            timeout=None) -> str:
+        return self.get_digits(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                               regex).digits
 
     def read(self, min_digits, max_digits, prompt, timeout_ms, terminators="#", var="fsapp_digits",
              timeout=None) -> str:
@@ -170,6 +190,7 @@ class FakeStore:
         self.calls: list[tuple[str, dict]] = []
         self.writes: list[dict] = []
         self.serials = 0
+        self.clock = dt.datetime.now   # as Store.clock: what row stamps and node visits use
 
     def query(self, name: str, params: dict, connection=None, timeout=None) -> list[dict]:
         self.calls.append((name, dict(params)))

@@ -6,7 +6,12 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
 
     enter    a node starts                      kind
     prompt   prompts were played                prompts: [names]
-    input    the caller answered a question     digits ('' = no input), valid: bool
+    input    the caller answered a question     digits (what was entered, also when refused;
+                                                '' = no input), valid: bool, outcome
+                                                (accepted, no_input, invalid; declined for a
+                                                confirm answered with another key), problem, refused
+                                                (FreeSWITCH's <var>_invalid)
+    typeahead_flushed  keys pressed before a confirm question were discarded: digits
     edge     the flow moves on                  to, label (next, options.1, cases[0], ...)
     error    something failed                   error (message)
     store    a row was written / query run      query or kind
@@ -45,11 +50,15 @@ class NodeCounter:
         self.entered: collections.Counter = collections.Counter()
         self.edges: collections.Counter = collections.Counter()
         self.ended: collections.Counter = collections.Counter()  # (flow, node, reason)
+        # (flow, node, outcome): answers per question node, no_input and invalid apart
+        self.inputs: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
         key = (event.get("flow"), event.get("node"))
         if event["event"] == "enter":
             self.entered[key] += 1
+        elif event["event"] == "input" and event.get("outcome"):
+            self.inputs[key + (event["outcome"],)] += 1
         elif event["event"] == "edge":
             self.edges[key + (event.get("label"), event.get("to"))] += 1
         elif event["event"] == "end":
@@ -84,9 +93,9 @@ class NodeVisitWriter:
     """
 
     def __init__(self, store, clock=None):
-        import datetime as dt
         self.store = store
-        self.clock = clock or dt.datetime.now
+        # the store's clock unless told otherwise, so visits and the rows they explain agree
+        self.clock = clock or (lambda: store.clock())
         self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
         self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
         self.count: collections.Counter = collections.Counter()

@@ -23,6 +23,7 @@ import gevent
 import gevent.event
 from gevent.event import AsyncResult
 
+from fsapp.esl import callerid, syntax
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ESLError, OriginateError
 from fsapp.log import call_context, get_logger
 from fsapp.routing.backend import StateBackend
@@ -232,7 +233,8 @@ class Router:
 
     def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
         started = self.clock()
-        caller = caller_id or call.caller_id or ""
+        # untrusted (the network's, or the flow's from it): the caller-id policy, docs/esl.md
+        caller = callerid.number(caller_id or call.caller_id) or ""
         last_agent, last_at = self._affinity(caller)
         joined_at = self._resume_place(q, caller, started)
         priority, skills = self._caller_profile(q, caller, int(priority), skills)
@@ -376,7 +378,7 @@ class Router:
         stop.set()
         if not getattr(call, "ended", False):
             try:
-                self.esl.api(f"uuid_break {call.uuid} all", timeout=5.0)
+                self.esl.api(syntax.api_command("uuid_break", call.uuid, "all"), timeout=5.0)
             except ESLError:
                 pass
         hold.join(timeout=3)
@@ -496,7 +498,7 @@ class Router:
         except OriginateError as exc:
             result = CAUSE_RESULT.get(exc.cause, OfferResult.NO_ANSWER).value
             ticket.inbox.put(OfferFailed(agent.name, exc.cause, offer_id))
-        except ESLError as exc:
+        except (ESLError, syntax.UnsafeValue) as exc:
             result = OfferResult.NO_ANSWER.value
             log.warning("originate failed", extra={"agent": agent.name, "error": str(exc)})
             ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER", offer_id))
@@ -516,7 +518,7 @@ class Router:
 
     def _kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
         try:
-            return not self.esl.api(f"uuid_kill {uuid} {cause}", timeout=5.0).startswith("-ERR")
+            return not self.esl.api(syntax.api_command("uuid_kill", uuid, cause), timeout=5.0).startswith("-ERR")
         except ESLError:
             return False
 
@@ -683,7 +685,9 @@ class Router:
             agent_gone = self._watch(agent_leg)
             self.backend.answered(agent.name, member.id, self.worker_id, self.lease, self.clock())
             try:
-                customer_leg = self.esl.originate(q.callback_dial.format(number=member.callback_number), "&park", {
+                dial = syntax.dial_string(q.callback_dial.format(number=syntax.number(member.callback_number)),
+                                          f"queue {q.name} callback-dial")
+                customer_leg = self.esl.originate(dial, "&park", {
                     "origination_caller_id_number": q.name, "fsapp_callback": member.id,
                     "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
             except ESLError as exc:
@@ -778,7 +782,7 @@ class Router:
             self.esl.sendevent("CUSTOM", {
                 "Event-Subclass": "fsapp::queue", "Action": event, "Queue": member.queue,
                 "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id}, timeout=5.0)
-        except (ESLError, AttributeError) as exc:
+        except (ESLError, AttributeError, syntax.UnsafeValue) as exc:
             log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})
 
     def _record_offer(self, member: Member, agent: str, ring_at: float, result: str, leg: str) -> None:

@@ -32,6 +32,14 @@ def _terminators(ch: Channel) -> str:
     return "" if t.lower() == "none" else t
 
 
+def _playback_headers(path: str) -> list[tuple[str, str]]:
+    """switch_ivr_play_file names the stream type of tone_stream/local_stream paths only
+    (capture pagd_invalid_then_valid; plain files and file_string carry just the path)."""
+    kind = path.split(":", 1)[0].lower() if ":" in path else ""
+    typed = [("Playback-File-Type", kind)] if kind in ("tone_stream", "local_stream") else []
+    return typed + [("Playback-File-Path", path)]
+
+
 def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None,
              set_vars: bool = True):
     """Play one file; returns (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
@@ -46,7 +54,7 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
     listener = far.caller if far is not None else None
     if listener is not None:
         listener.on_prompt_start(path, seconds)
-    ch.fire("PLAYBACK_START", post=[("Playback-File-Path", path)])
+    ch.fire("PLAYBACK_START", post=_playback_headers(path))
     t0 = ch.clock.now()
     reason, digit = ch.wait_media(seconds, dtmf=dtmf,
                                   terminators=_terminators(ch) if terminators is None else terminators)
@@ -57,8 +65,8 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
         ch.set_var("playback_seconds", str(int(played)))
         ch.set_var("playback_ms", str(int(played * 1000)))
         ch.set_var("playback_samples", str(samples))
-    ch.fire("PLAYBACK_STOP", post=[("Playback-File-Path", path),
-                                   ("Playback-Status", "done" if reason == "done" else "break")])
+    ch.fire("PLAYBACK_STOP", post=_playback_headers(path) + [
+        ("Playback-Status", "done" if reason == "done" else "break")])
     if listener is not None:
         listener.on_prompt_end(path, reason)
     return {"done": "played"}.get(reason, reason), digit
@@ -93,9 +101,13 @@ def app_pre_answer(ch: Channel, arg: str) -> None:
 
 
 def app_set(ch: Channel, arg: str) -> None:
-    name, _, value = arg.partition("=")
+    # mod_dptools base_set: the name ends at the first '=' (else ','); the value is
+    # expanded once more (the channel already expanded the whole argument)
+    name, sep, value = arg.partition("=")
+    if not sep:
+        name, _, value = arg.partition(",")
     if name.strip():
-        ch.set_var(name.strip(), value)
+        ch.set_var(name.strip(), ch.expand(value) if value else None)
 
 
 def app_export(ch: Channel, arg: str) -> None:
@@ -154,7 +166,11 @@ def app_say(ch: Channel, arg: str) -> None:
 
 def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,
              digit_timeout: float) -> tuple[str, str, str]:
-    """switch_ivr_collect_digits_count: returns (digits, terminator, status)."""
+    """switch_ivr_collect_digits_count: returns (digits, terminator, status).
+    A terminator already in the buffer (pressed during the prompt) ends the entry at once."""
+    for i, d in enumerate(have):
+        if d in terminators:
+            return have[:i], d, "success"
     digits = have
     timeout = first_timeout if not digits else digit_timeout
     while len(digits) < max_digits:
@@ -176,29 +192,37 @@ def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_ti
 
 def _read(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, timeout_ms: int,
           terminators: str, digit_timeout_ms: int) -> str:
-    """switch_ivr_read: prompt with barge-in, then collect. Returns status."""
+    """switch_ivr_read: prompt with barge-in, then collect. Returns status.
+
+    The digit that stops the prompt is the first of the entry, even a terminator (then
+    the entry is empty). The entry ends at max digits, on a terminator or when a
+    timeout passes; with digits entered the timeout gives read_result=timeout and the
+    variable is still set (capture pagd_timeout_with_digits). Digits beyond max stay
+    queued for whoever reads next (capture pagd_terminator_after_full_entry)."""
+    max_d = max(max_d, min_d)
     ch.set_var("read_result", None)
+    ch.set_var(var, None)   # a read that gets nothing leaves the target unset
     digits, term, status = "", "", "success"
     for path in _files(prompt):
-        # Digits pressed during the prompt stop it and are collected (not eaten).
-        st, _ = play_one(ch, path, dtmf="collect")
+        st, first = play_one(ch, path, dtmf="first")
         if st in ("hangup", "break"):
             status = st
             break
-        if st == "dtmf":
+        if first:
+            digits = first
             break
-    if status == "success":
-        # Take what is already queued (typed during the prompt), then wait for more.
-        digits, term, status = _collect(ch, "", max_d, terminators, timeout_ms / 1000.0,
+    if status == "success" and ((min_d and len(digits) < min_d) or len(digits) < max_d):
+        digits, term, status = _collect(ch, digits, max_d, terminators,
+                                        (digit_timeout_ms if digits else timeout_ms) / 1000.0,
                                         digit_timeout_ms / 1000.0)
     if term:
         ch.set_var("read_terminator_used", term)
-    if max_d == 1 and len(digits) == 1 and digits in terminators:
-        digits = ""
-    if len(digits) < min_d and status in ("success", "timeout"):
+    if min_d and len(digits) < min_d and status in ("success", "timeout"):
         status = "too_small"
     result = {"success": "success", "timeout": "timeout"}.get(status, "failure")
     ch.set_var("read_result", result)
+    if max_d == 1 and len(digits) == 1 and digits in terminators:
+        digits = ""
     if digits:
         ch.set_var(var, digits)
     ch._last_read_digits = digits

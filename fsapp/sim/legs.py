@@ -7,15 +7,14 @@ deadline, like switch_ivr_originate().
 from __future__ import annotations
 
 import logging
-import re
 
 import gevent
 
+from . import fsstrings
 from .channel import Channel
 
 log = logging.getLogger("fsapp.sim")
 
-_VARS = re.compile(r"^\s*[{\[<]([^}\]>]*)[}\]>]")
 
 
 class DialError(Exception):
@@ -25,17 +24,26 @@ class DialError(Exception):
 
 
 def parse_vars(dial: str) -> tuple[dict[str, str], str]:
-    """Strip leading {a=b,c=d} blocks; return (vars, rest)."""
+    """Strip the leading <..>, {..} and [..] blocks as switch_ivr_originate does
+    (fsstrings: brackets counted, values unescaped twice); return (vars, rest). A value
+    with `${` is not set (var_check: FreeSWITCH logs "Invalid data" and skips it)."""
     out: dict[str, str] = {}
-    while True:
-        m = _VARS.match(dial)
-        if not m:
-            return out, dial.strip()
-        for part in m.group(1).split(","):
-            k, _, v = part.partition("=")
-            if k.strip():
-                out[k.strip()] = v.strip().strip("'")
-        dial = dial[m.end():]
+    dial = dial.lstrip(" ")
+    while dial[:1] in ("<", "{", "["):
+        if dial[0] == "[":
+            parsed = fsstrings.leg_vars(fsstrings.mark_leg_commas(dial))
+        else:
+            parsed = fsstrings.create_brackets(dial, dial[0], {"<": ">", "{": "}"}[dial[0]])
+        if parsed is None:
+            raise DialError("INVALID_NUMBER_FORMAT")     # "Parse Error!" in switch_ivr_originate
+        pairs, dial = parsed
+        for name, value in pairs:
+            if fsstrings.var_check_const(value):
+                log.warning("sim: invalid data (%s contains a variable), not set", name)
+                continue
+            out[name] = value
+        dial = dial.lstrip(" ")
+    return out, dial.strip()
 
 
 def take_origination_uuid(switch, vars_: dict[str, str]) -> str | None:

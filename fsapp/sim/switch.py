@@ -8,6 +8,7 @@ import uuid as uuidlib
 import gevent
 from gevent.server import StreamServer
 
+from . import fsstrings
 from .agents import AgentEndpoint
 from .api import VERSION, Api, uptime_text
 from .caller import Caller, CallerScript
@@ -54,8 +55,27 @@ class Switch:
         self._server: StreamServer | None = None
         self._heartbeat = None
         self._connections: set = set()
+        # What tests read to see how the switch understood a client (docs/emulator.md,
+        # "Recording what clients send"): every originate/bridge as parsed, and, once
+        # record_wire() was called, every byte clients wrote, in order, per connection.
+        self.originates: list[dict] = []
+        self.api_expansions: list[tuple[str, str]] = []   # ${cmd args} an app argument ran
+        self.wire_log: list[bytes] | None = None
         # A VirtualClock must not jump while an app owes a parked channel its next command.
         self.clock.add_veto(self.app_turn)
+
+    def record_wire(self) -> list[bytes]:
+        """From now on keep every chunk clients write to the event socket, as read."""
+        if self.wire_log is None:
+            self.wire_log = []
+        return self.wire_log
+
+    def record_originate(self, kind: str, raw: str, variables: dict, dial: str) -> list[str]:
+        """Note an originate (api) or bridge (app) as FreeSWITCH read it; returns its legs."""
+        legs = fsstrings.originate_legs(dial)
+        self.originates.append({"kind": kind, "raw": raw, "variables": dict(variables), "dial": dial,
+                                "legs": legs})
+        return legs
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> "Switch":

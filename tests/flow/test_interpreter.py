@@ -74,6 +74,59 @@ def test_menu_fails_after_tries():
     assert call.heard.count("common/invalid") == 3
 
 
+def test_menu_counts_wrong_keys_and_silence_apart_like_ivr_conf():
+    """max-failures and max-timeouts (switch_ivr_menu.c): 2 wrong keys and 2 silences do
+    not end a tries: 3 menu; the third silence does."""
+    outcome, call, rec, _ = run(MENU, ["9", "", "9", "", ""])
+    assert outcome.trail == ["welcome", "failed"]
+    assert [e["outcome"] for e in rec.of("input")] == ["invalid", "no_input", "invalid", "no_input", "no_input"]
+    outcome, _, _, _ = run(MENU.replace("tries: 3", "max_failures: 2\n        max_timeouts: 4"), ["9", "", "9"])
+    assert outcome.trail == ["welcome", "failed"]
+    outcome, _, _, _ = run(MENU.replace("tries: 3", "max_failures: 2\n        max_timeouts: 4"),
+                           ["", "", "", "2"])
+    assert outcome.trail == ["welcome", "two"]
+
+
+MIXED = """
+    welcome:
+      menu:
+        prompt: hotline/main_menu
+        options: {"1": one, "10": ten, "*": star}
+        tries: 2
+        invalid: common/invalid
+        on_fail: failed
+    one: {hangup: {}}
+    ten: {hangup: {}}
+    star: {hangup: {}}
+    failed: {hangup: {}}
+"""
+
+
+def test_menu_with_one_and_two_key_options_follows_digit_len_and_inter_digit_timeout():
+    # "1" then the inter-digit timeout: 1 (FreeSWITCH: read_result=timeout, the digits count)
+    assert run(MIXED, ["1"])[0].trail == ["welcome", "one"]
+    assert run(MIXED, ["1#"])[0].trail == ["welcome", "one"]          # # ends the entry at once
+    assert run(MIXED, ["10"])[0].trail == ["welcome", "ten"]          # digit-len 2 reached
+    assert run(MIXED, ["*"])[0].trail == ["welcome", "star"]
+    outcome, call, rec, _ = run(MIXED, ["#", "12"])                   # a lone # is a wrong entry
+    assert outcome.trail == ["welcome", "failed"] and call.heard.count("common/invalid") == 2
+    assert [(e["digits"], e["outcome"]) for e in rec.of("input")] == [("#", "invalid"), ("12", "invalid")]
+
+
+def test_collect_reports_what_was_refused_and_why():
+    outcome, _, rec, _ = run("""
+        welcome:
+          collect: {prompt: common/x, min: 4, max: 8, tries: 4, into: acct}
+          next: done
+          on_fail: done
+        done: {hangup: {}}
+    """, ["12#", "", "#", "1234"])
+    assert outcome.vars["acct"] == "1234"
+    assert [(e["digits"], e["outcome"], e.get("problem")) for e in rec.of("input")][:3] == [
+        ("12", "invalid", "2 digits, expected 4-8"), ("", "no_input", "no input"),
+        ("#", "invalid", "# before any digit")]
+
+
 def test_caller_hangup_mid_menu_still_runs_on_hangup():
     store = FakeStore()
     outcome, call, _, _ = run(MENU, [], store=store, tail="""
@@ -131,6 +184,8 @@ def test_collect_validates_reads_back_and_confirms():
     assert "say/zh-CN/digits/123456" in call.heard and "x/654321" in call.heard
     problems = [e.get("problem") for e in rec.of("input") if not e.get("confirm")]
     assert problems[:2] == ["2 digits, expected 4-8", "does not match validate"]
+    answers = [(e["digits"], e["outcome"]) for e in rec.of("input") if e.get("confirm")]
+    assert answers == [("2", "declined"), ("1", "accepted")]   # a "no" is not an invalid input
 
 
 def test_collect_on_fail_leaves_variable_unset():
@@ -348,9 +403,9 @@ def test_running_call_keeps_its_version():
     registry = {"t": v1}
 
     class ReloadingCall(ScriptedCall):
-        def play_and_get_digits(self, *a, **kw):
+        def get_digits(self, *a, **kw):
             registry["t"] = v2  # a deploy lands while this call waits in the menu
-            return super().play_and_get_digits(*a, **kw)
+            return super().get_digits(*a, **kw)
 
     run_call(ReloadingCall(["1"]), registry["t"], Services(tracer=fan_out(counter, recorder)), dict(registry))
     assert {e["version"] for e in recorder.events} == {v1.version} != {v2.version}

@@ -69,6 +69,24 @@ def test_pagd_invalid_then_valid_and_regex(switch, outbound, prompt_wav):
     assert report.heard.count("silence_stream://50") == 2   # invalid prompt after each failed try
 
 
+def test_pagd_a_terminator_during_the_prompt_and_the_target_cleared_first(switch, outbound, prompt_wav):
+    """switch_ivr_read: the key that stops the prompt is the entry's first key, so a # there
+    ends the entry empty; the target variable is cleared when a read starts, so a failed
+    read never shows the previous answer."""
+    def app(o, r):
+        r["first"] = o.execute("play_and_get_digits", f"1 4 1 2000 # {prompt_wav} silence_stream://50 same \\d+")
+        r["second"] = o.execute("play_and_get_digits", f"1 4 1 300 # {prompt_wav} silence_stream://50 same \\d+")
+        r["hash"] = o.execute("play_and_get_digits", f"1 4 1 2000 # {prompt_wav} silence_stream://50 h \\d+")
+
+    steps = [WaitPrompt("main_menu", after="start"), Press("12#"), WaitPrompt("main_menu"),
+             WaitPrompt("main_menu", after="start"), Press("#")]
+    _, r = run_call(switch, outbound, CallerScript(dial="7000", steps=steps), app)
+    assert r["first"]["variable_same"] == "12" and r["first"]["variable_read_result"] == "success"
+    assert "variable_same" not in r["second"] and r["second"]["variable_read_result"] == "failure"
+    assert "variable_h" not in r["hash"] and r["hash"]["variable_read_result"] == "failure"
+    assert r["hash"]["variable_read_terminator_used"] == "#"
+
+
 def test_record_limit_terminator_and_caller_audio(switch, outbound, tmp_path):
     paths = [str(tmp_path / n) for n in ("limit.wav", "term.wav")]
 
@@ -152,7 +170,7 @@ def test_uuid_bridge_joins_two_calls_and_send_dtmf(switch, inbound):
     c2 = switch.place_call(CallerScript(dial="1"))
     gevent.sleep(0.2)
     u1, u2 = c1.report.uuid, c2.report.uuid
-    assert inbound.cmd(f"api uuid_send_dtmf {u1} 42").body == "+OK Success\n"
+    assert inbound.cmd(f"api uuid_send_dtmf {u1} 42").body == f"+OK {u1} sent DTMF 42.\n"
     assert inbound.cmd(f"api uuid_bridge {u1} {u2}").body == f"+OK {u2}\n"
     r1, r2 = c1.wait(10), c2.wait(10)
     assert r1.received_dtmf == ["42"]

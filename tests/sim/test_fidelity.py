@@ -13,7 +13,13 @@ CAPTURES = ["inbound_auth_ok", "inbound_auth_bad", "inbound_events_plain", "inbo
             "outbound_event_plain_vs_json", "outbound_event_lock",
             # mod_callcenter (fsapp/sim/callcenter.py); both wait on real seconds (5 s
             # loopback-agent timeouts, epoch-second dispatch), so they run at scale 1.0 too.
-            "callcenter_queue", "callcenter_queue_loopback_agent_fail"]
+            "callcenter_queue", "callcenter_queue_loopback_agent_fail",
+            # play_and_get_digits edges (README "Captures added later"): digits then the
+            # timeout, a terminator after a full entry, an invalid try then a valid one.
+            "pagd_timeout_with_digits", "pagd_terminator_after_full_entry", "pagd_invalid_then_valid"]
+# TEMPORARY (remove at merge): branch h11-media adds these two captures' fidelity tests;
+# until then this branch's unknown-capture check leaves exactly them out.
+PENDING = {"record_with_audio", "say_zh_money"}
 
 _results = {}
 
@@ -22,7 +28,7 @@ _results = {}
 def replays(captures_dir):
     """Run all replays at once (they mostly wait), then compare each in its own test."""
     found = {p.stem for p in captures_dir.glob("*.jsonl")}
-    unknown = found - set(CAPTURES)
+    unknown = found - set(CAPTURES) - PENDING
     assert not unknown, f"new captures without a fidelity test: {sorted(unknown)}"
     runs = {name: Replay(captures_dir / f"{name}.jsonl", scale=1.0) for name in CAPTURES}
     greenlets = {name: gevent.spawn(r.run) for name, r in runs.items()}

@@ -103,7 +103,7 @@ connect_timeout = 2
     assert "FAIL main" in out and "odbcinst -q -d" in out
     assert "FAIL other" in out and "is it running" in out
     assert "secret123" not in out
-    assert "uses connection 'billing', which is not configured" in out
+    assert "connection 'billing' is not configured, and 6 named queries use it" in out
 
 
 def test_migrate_sql_prints_ddl_without_a_server(cfg):
@@ -125,3 +125,24 @@ odbc = "{pg_database}"
     fsapp(path, "init")
     out = fsapp(path, "check", ok=False)      # utility.* queries need a billing connection
     assert f"ok   main: PostgreSQL (postgresql); schema version {LATEST}" in out
+
+
+def test_check_says_when_sqlite_file_was_new_and_groups_a_missing_connection(tmp_path):
+    """A mistyped SQLite path is said (SQLite would create it silently), and a connection
+    that is not configured is one problem naming its queries, not one FAIL line per query."""
+    path = tmp_path / "fsapp.toml"
+    path.write_text(f"""
+[store]
+queries = "{ROOT / 'queries'}"
+spool = "{tmp_path / 'spool'}"
+
+[store.connections.main]
+odbc = "Driver={{SQLite3}};Database={tmp_path / 'typo' / 'fsap.db'}"
+""")
+    out = fsapp(path, "check", ok=False)
+    assert f"{tmp_path / 'typo' / 'fsap.db'} did not exist and was created empty" in out
+    fails = [text for text in out.splitlines() if text.startswith("FAIL")]
+    assert len(fails) == 1, fails
+    assert "connection 'billing' is not configured, and 6 named queries use it" in fails[0]
+    assert "utility.balance" in fails[0] and "add [store.connections.billing]" in fails[0]
+    assert "did not exist" not in fsapp(path, "check", ok=False)   # the second time it exists
