@@ -130,8 +130,9 @@ def _print_report(line) -> None:
     span = line.store.execute("SELECT MIN(event_at) AS first, MAX(event_at) AS last FROM fsapp_queue_events")[0]
     if span["first"] is None:
         return
-    first = dt.datetime.combine(span["first"].date(), dt.time())
-    last = dt.datetime.combine(span["last"].date(), dt.time()) + dt.timedelta(days=1)
+    day = lambda v: dt.date.fromisoformat(str(v)[:10])   # noqa: E731 - SQLite's MIN() returns text
+    first = dt.datetime.combine(day(span["first"]), dt.time())
+    last = dt.datetime.combine(day(span["last"]), dt.time()) + dt.timedelta(days=1)
     report = run_report(line.store, "queue", Range(first, last))
     click.echo("")
     click.echo(click.style("The demo's calls in `fsapp report`", bold=True))
