@@ -448,6 +448,26 @@ def test_node_visits_are_stored_per_node_left():
                                                                      ("two", "hangup", None)]
     assert [w["key"] for w in store.writes] == [f"{call.uuid}:visit:1", f"{call.uuid}:visit:2"]
     assert all(r["entered_at"] <= r["left_at"] and r["flow"] == "t" for r in rows)
+    # the reports' per-node counts (docs/reports.md): "7" was not an option at welcome
+    assert [(r["no_inputs"], r["invalid_inputs"], r["revisit"], r["flow_entry"]) for r in rows] == \
+        [(0, 1, 0, 1), (0, 0, 0, 0)]
+
+
+def test_node_visit_writer_counts_no_input_and_revisits():
+    from fsapp.flow.trace import NodeVisitWriter
+    store = FakeStore()
+    writer = NodeVisitWriter(store)
+    for event in [{"event": "enter", "node": "menu"}, {"event": "input", "digits": ""},
+                  {"event": "input", "digits": "9", "valid": False}, {"event": "edge", "label": "options.1"},
+                  {"event": "enter", "node": "info"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "menu"}, {"event": "input", "digits": ""},
+                  {"event": "end", "reason": "caller_hangup"}]:
+        writer({"uuid": "u1", "flow": "f", "version": "3", **event})
+    rows = [w["row"] for w in store.writes]
+    assert [(r["node"], r["outcome"], r["no_inputs"], r["invalid_inputs"], r["revisit"], r["flow_entry"])
+            for r in rows] == [("menu", "options.1", 1, 1, 0, 1), ("info", "next", 0, 0, 0, 0),
+                               ("menu", "caller_hangup", 1, 0, 1, 0)]
+    assert {r["flow_version"] for r in rows} == {"3"} and writer.seen == {}
 
 
 def test_record_passes_its_terminators_and_keeps_a_long_enough_message():
