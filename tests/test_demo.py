@@ -31,6 +31,9 @@ def test_demo_places_calls_and_writes_what_callers_left(demo_run):
     proc, workdir = demo_run
     out = proc.stdout
     assert "What each caller heard and did" in out
+    # the demo ends with the report of its own calls: the hotline's row and a chart
+    assert "The demo's calls in `fsapp report`" in out and " hotline " in out
+    assert (workdir / "report.png").read_bytes()[:4] == b"\x89PNG" and f"chart: {workdir / 'report.png'}" in out
     totals = json.loads(out[out.rindex("\n{") + 1:])
     assert totals["calls"] >= 20
     # every path leaves its mark: mailbox, complaint and work-order tickets, survey answers

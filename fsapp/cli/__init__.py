@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("fsapp.cli.live:status", "The running service: workers, calls, queues, agents, outbox, health."),
     "calls": ("fsapp.cli.live:calls", "Live calls: list, hangup UUID, transfer UUID DEST."),
     "wallboard": ("fsapp.cli.wallboard:wallboard", "Serve the live wallboard: queues, waits, service level, agents."),
+    "campaign": ("fsapp.cli.campaign:campaign", "Outbound campaigns: validate, load, start, pause, resume, stop, status, report."),
+    "report": ("fsapp.cli.report:report", "Call-center figures: service level, ASA, AHT, occupancy, FCR, per node."),
+    "simulate-load": ("fsapp.cli.loadsim:simulate_load", "Run a day of calls through the routing on a virtual clock (what if)."),
+    "staffing": ("fsapp.cli.staffing:staffing", "Agents needed for a call volume and service level (Erlang C/A)."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

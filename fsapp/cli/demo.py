@@ -101,12 +101,18 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
             line.set_agents(["1001", "1002"], "Logged Out")
             results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
                                      first_index=len(calls), total=total)
+        console.print("  outbound campaign: the water outage notice to district 7 "
+                      "(campaigns/water_outage.yaml, first attempts)")
+        from fsapp.demo.campaign import run_outage_drill
+        from fsapp.demo.line import PASSWORD, ROOT
+        run_outage_drill(line, ROOT, PASSWORD, lambda text: console.print(text, markup=False, highlight=False))
         extra = []
         if not verbose:
             warnings = sum(1 for text in log_path.read_text(encoding="utf-8").splitlines()
                            if " WARNING " in text or " ERROR " in text)
             extra.append(("fsapp's log", f"{log_path} ({warnings} warnings or errors)"))
         totals = print_summary(line, results, time.monotonic() - started, console=console, extra=extra)
+        _print_report(line)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
         problems = [r for r in results if r.failed]
@@ -117,3 +123,23 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
             sys.exit(1)
     finally:
         line.close()
+
+
+def _print_report(line) -> None:
+    """The demo's own calls as `fsapp report` shows them (docs/reports.md): the queue table
+    and a chart in the work directory, over the days its queue events fall on."""
+    import datetime as dt
+
+    from fsapp.report import Range, run_report
+    from fsapp.report.output import to_chart, to_table
+    span = line.store.execute("SELECT MIN(event_at) AS first, MAX(event_at) AS last FROM fsapp_queue_events")[0]
+    if span["first"] is None:
+        return
+    day = lambda v: dt.date.fromisoformat(str(v)[:10])   # noqa: E731 - SQLite's MIN() returns text
+    first = dt.datetime.combine(day(span["first"]), dt.time())
+    last = dt.datetime.combine(day(span["last"]), dt.time()) + dt.timedelta(days=1)
+    report = run_report(line.store, "queue", Range(first, last))
+    click.echo("")
+    click.echo(click.style("The demo's calls in `fsapp report`", bold=True))
+    click.echo(to_table(report), nl=False)
+    click.echo(f"chart: {to_chart(report, line.workdir / 'report.png')}")

@@ -52,12 +52,15 @@ class InboundClient:
     def __init__(self, host: str, port: int, password: str, *, connect_timeout: float = 5.0,
                  command_timeout: float = 10.0, heartbeat_timeout: float = 60.0,
                  reconnect_max_delay: float = 30.0, reconnect_base_delay: float = 0.1,
-                 event_format: str = "plain"):
+                 event_format: str = "plain", max_frame_bytes: int = wire.DEFAULT_MAX_FRAME_BYTES):
         if not password:
             raise ValueError("InboundClient needs the event-socket password: set [esl] password "
                              "in the config file or FSAPP_ESL_PASSWORD")
         if event_format not in ("plain", "json"):
             raise ValueError("event_format must be plain or json")
+        if max_frame_bytes < 1:
+            raise ValueError(f"[esl] max_frame_bytes must be >= 1, got {max_frame_bytes}")
+        self.max_frame_bytes = max_frame_bytes
         self.host, self.port, self._password = host, int(port), password
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
@@ -84,7 +87,8 @@ class InboundClient:
         password = cfg.require("esl", "password")
         kwargs = dict(connect_timeout=esl["connect_timeout"], command_timeout=esl["command_timeout"],
                       heartbeat_timeout=esl["heartbeat_timeout"],
-                      reconnect_max_delay=esl["reconnect_max_delay"])
+                      reconnect_max_delay=esl["reconnect_max_delay"],
+                      max_frame_bytes=esl["max_frame_bytes"])
         kwargs.update(overrides)
         return cls(esl["host"], esl["port"], password, **kwargs)
 
@@ -147,7 +151,8 @@ class InboundClient:
             elif msg.content_type == "text/rude-rejection" and not auth.ready():
                 auth.set_exception(AuthError(f"FreeSWITCH rejected the connection: {msg.body.strip()}"))
 
-        conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages)
+        conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages,
+                          max_frame_bytes=self.max_frame_bytes)
         conn.start()
         try:
             try:
@@ -171,13 +176,16 @@ class InboundClient:
                                                    "connects": self.connects})
 
     def _restore(self, conn: Connection) -> None:
-        """Subscriptions and filters, exactly once per connection."""
-        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
-        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
-                                timeout=self.command_timeout), "event")
+        """Filters, then subscriptions, exactly once per connection. Filters first: once
+        `event` is on, every channel's events flow until a filter narrows them, so the
+        other order lets unwanted events in between (mod_event_socket applies filters to
+        whatever is subscribed, in either order)."""
         for header, value in self._filters:
             self._checked(conn.send(wire.encode_command(f"filter {header} {value}"),
                                     timeout=self.command_timeout), "filter")
+        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
+        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
+                                timeout=self.command_timeout), "event")
 
     def _supervise(self) -> None:
         attempt = 0

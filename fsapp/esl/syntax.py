@@ -208,14 +208,18 @@ def api_command(verb: str, *args) -> str:
 
 
 def originate_command(dial: str, target: str = "&park", variables: Mapping[str, object] | None = None) -> str:
-    """`originate {vars}<dial> <target>` for api/bgapi; target '&app' / '&app(word)' /
-    'EXTENSION [DIALPLAN [CONTEXT]]' (words)."""
+    """`originate {vars}<dial> <target>` for api/bgapi; target '&app' / '&app(args)' /
+    'EXTENSION [DIALPLAN [CONTEXT]]' (words). An application argument may hold single
+    spaces (`&socket(127.0.0.1:8085 async full)`): they are sent as `\\s`, which
+    mod_commands' space split gives back, so the target stays one argument."""
     url = var_block(variables) + dial_string(dial)
     target = str(target)
     if target.startswith("&"):
-        m = re.fullmatch(r"&([A-Za-z_][A-Za-z0-9_]*)(?:\(([^()\s'\\,|{}]*)\))?", target)
+        m = re.fullmatch(r"&([A-Za-z_][A-Za-z0-9_]*)(?:\(([^()\s'\\,|{}$]+(?: [^()\s'\\,|{}$]+)*)\))?", target)
         if not m:
-            raise UnsafeValue("originate application", target, "must be &app or &app(one-word-argument)")
+            raise UnsafeValue("originate application", target,
+                              "must be &app or &app(argument words separated by single spaces)")
+        return f"originate {api_arg(url, 'originate url')} {api_arg(target, 'originate application')}"
     else:
         for part in target.split(" "):
             word("originate extension", part)

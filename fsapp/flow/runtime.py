@@ -221,6 +221,13 @@ class FlowHandler:
         log.info("flow control socket listening", extra={"path": str(path)})
         return server
 
+    def _inputs(self) -> dict:
+        """Answers per question node since start: {"flow.node": {accepted, no_input, invalid}}."""
+        out: dict = {}
+        for (flow, node, outcome), n in self.counter.inputs.items():
+            out.setdefault(f"{flow}.{node}", {})[outcome] = n
+        return out
+
     def _control(self, sock, address) -> None:
         with sock:
             sock.settimeout(10)
@@ -236,7 +243,8 @@ class FlowHandler:
             elif request == "status":
                 answer = {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
                           "dir": str(self.flows_dir),
-                          "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()}}
+                          "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()},
+                          "inputs": self._inputs()}
             else:
                 known = ", ".join(["reload", "status", *self.control_requests])
                 answer = {"ok": False, "problems": [f"unknown request {request!r}; known: {known}"]}

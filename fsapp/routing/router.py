@@ -121,6 +121,7 @@ class Router:
         self.agent_id_prompts = agent_id_prompts
         self._langs: dict[str, str] = {}          # caller uuid -> language given to enqueue
         self._started = False
+        self._unsubscribe_states = None
         self.reconciler = None
 
     @classmethod
@@ -150,6 +151,8 @@ class Router:
         self.esl.subscribe("CHANNEL_HANGUP")
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
         self._started = True
+        if self.store is not None:
+            self._unsubscribe_states = self.backend.subscribe(self._on_state_event)
         self.dispatcher.start()
         self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
                                      interval=reconcile_interval or self.reconcile_interval,
@@ -163,6 +166,9 @@ class Router:
         self.dispatcher.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
+        if self._unsubscribe_states is not None:
+            self._unsubscribe_states()
+            self._unsubscribe_states = None
         if self._started:
             try:
                 self.esl.off("CHANNEL_HANGUP", self._on_hangup)
@@ -280,7 +286,7 @@ class Router:
             self.backend.remember(f"abandoned:{q.name}:{caller}", f"{member.joined_at:.3f}|{self.clock():.3f}",
                                   q.discard_abandoned_after)
         if outcome.kind != "answered":   # answered was recorded at answer time
-            self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s)
+            self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s, target=outcome.target)
             self.backend.publish({"event": f"member-{event}", "queue": q.name, "member": member.id,
                                   "target": outcome.target, "reason": outcome.reason, "at": self.clock()})
         log.info("member left the queue", extra={"queue": q.name, "outcome": outcome.kind,
@@ -486,17 +492,21 @@ class Router:
                      "fsapp_queue": q.name, "fsapp_member_uuid": member.id, "fsapp_offer": offer_id,
                      "ignore_early_media": "true"}
         self._pending_legs[member.id + agent.name] = variables["origination_uuid"]
+        ring_at, result = self.clock(), "answered"
         try:
             leg = self.esl.originate(agent.contact, "&park", variables, timeout=q.offer_timeout)
         except OriginateError as exc:
+            result = CAUSE_RESULT.get(exc.cause, OfferResult.NO_ANSWER).value
             ticket.inbox.put(OfferFailed(agent.name, exc.cause, offer_id))
         except (ESLError, syntax.UnsafeValue) as exc:
+            result = OfferResult.NO_ANSWER.value
             log.warning("originate failed", extra={"agent": agent.name, "error": str(exc)})
             ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER", offer_id))
         else:
             ticket.inbox.put(OfferAnswered(agent.name, leg, offer_id))
         finally:
             self._pending_legs.pop(member.id + agent.name, None)
+            self._record_offer(member, agent.name, ring_at, result, variables["origination_uuid"])
 
     def _cancel(self, ringing: dict, member: Member, result: OfferResult) -> None:
         for agent_name, greenlet in list(ringing.items()):
@@ -578,6 +588,9 @@ class Router:
                 # the caller hung up first: end the agent's leg too
                 self._kill(leg)
             talk = self.clock() - answered_at
+            agent_rec = self.config.agents.get(agent)
+            self._record("completed", member, agent=agent, wait_s=waited, talk_s=talk,
+                         wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0)
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
             keeper.kill(block=False)
@@ -701,6 +714,8 @@ class Router:
                 note_agent_call(self.backend, agent.name, agent_leg, member.id, q.name, answered_at)
                 self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
                 talk = self.clock() - answered_at
+                self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
+                             talk_s=talk, wrap_up_s=agent.wrap_up_time)
             except ESLError as exc:
                 log.warning("callback bridge failed", extra={"error": str(exc)})
             finally:
@@ -746,13 +761,19 @@ class Router:
             self.backend.remember(f"affinity:{caller}", f"{agent}|{at:.3f}", days * 86400)
 
     def _record(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
-                position: int | None = None) -> None:
+                position: int | None = None, target: str = "", talk_s: float | None = None,
+                wrap_up_s: float | None = None) -> None:
         """Queue events for the reports (fsapp_queue_events through the store's outbox) and
-        as a CUSTOM event on the switch (fsapp::queue) for anyone listening there."""
+        as a CUSTOM event on the switch (fsapp::queue) for anyone listening there.
+        `completed` (the talk ended) carries talk and wrap-up times: the reports' AHT."""
         if self.store is not None:
+            ms = lambda s: int(round(s * 1000)) if s is not None else None  # noqa: E731
             row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
-                   "agent_id": agent or None, "queue_position": position,
-                   "wait_ms": int(wait_s * 1000) if wait_s is not None else None}
+                   "agent_id": agent or None, "queue_position": position, "wait_ms": ms(wait_s),
+                   "caller_number": member.caller_id or member.callback_number or None,
+                   "target": target or None, "talk_ms": ms(talk_s), "wrap_up_ms": ms(wrap_up_s),
+                   "hold_ms": 0 if talk_s is not None else None,
+                   "event_at": _stamp(self.clock())}
             try:
                 self.store.write("queue_event", row, key=f"{member.id}:{member.queue}:{event}:{member.joined_at:.3f}")
             except Exception:
@@ -763,3 +784,44 @@ class Router:
                 "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id}, timeout=5.0)
         except (ESLError, AttributeError, syntax.UnsafeValue) as exc:
             log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})
+
+    def _record_offer(self, member: Member, agent: str, ring_at: float, result: str, leg: str) -> None:
+        """One row per agent rung (fsapp_offers): the reports' answer rate and ringing times."""
+        if self.store is None:
+            return
+        row = {"call_uuid": member.id, "queue_name": member.queue, "agent_id": agent,
+               "ring_at": _stamp(ring_at), "ended_at": _stamp(self.clock()), "result": result}
+        try:
+            self.store.write("offer", row, key=f"{leg}:offer")
+        except Exception:  # reporting never breaks a call; the outbox already keeps outages
+            log.exception("offer not recorded", extra={"agent": agent})
+
+    def _on_state_event(self, event: dict) -> None:
+        """Agent status changes as rows of fsapp_agent_states (the reports' occupancy: time
+        logged in and available). Every worker hears the change; the key makes it one row."""
+        kind, changes = event.get("event"), event.get("changes") or ()
+        if not event.get("agent") or not event.get("status"):
+            return
+        if kind == "agent-status":
+            reason = event.get("reason") or None
+        elif kind == "agent-released" and ("auto-break" in changes or "on-demand-break" in changes):
+            # the backend put the agent on break itself (max-no-answer, or one call on demand)
+            reason = "max-no-answer" if "auto-break" in changes else "available-on-demand"
+        else:
+            return
+        at = float(event.get("at") or self.clock())
+        row = {"agent_id": event["agent"], "status": event["status"], "reason": reason, "changed_at": _stamp(at)}
+        gevent.spawn(self._write_state, row, f"agent:{event['agent']}:{at:.3f}")   # not on the publisher
+
+    def _write_state(self, row: dict, key: str) -> None:
+        try:
+            self.store.write("agent_state", row, key=key)
+        except Exception:  # reporting never breaks routing; the outbox already keeps outages
+            log.exception("agent state not recorded", extra={"agent": row["agent_id"]})
+
+
+def _stamp(seconds: float):
+    """A router clock reading (epoch seconds; virtual in simulations) as the store's naive
+    local datetime."""
+    import datetime as dt
+    return dt.datetime.fromtimestamp(seconds)

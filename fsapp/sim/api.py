@@ -7,7 +7,7 @@ import logging
 import gevent
 
 from . import fsstrings, wire
-from .channel import Message
+from .channel import FRAME_S, Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -115,11 +115,22 @@ class Api:
         ch = self._ch(uuid)
         if ch is None:
             return NO_CHANNEL
-        digits = digits.strip().split("@")[0]
+        sent = digits.strip()
+        digits = sent.split("@")[0]
         far = ch.far
         if far is not None and far.caller is not None:
             far.caller.on_dtmf_sent(digits)
-        return "+OK Success\n"
+        elif far is not None:
+            # The far leg receives them as media (captured: DTMF-Source UNKNOWN, about
+            # 20 ms later, one frame of the far leg's loop).
+            gevent.spawn(self._deliver_dtmf, far, digits)
+        return f"+OK {uuid} sent DTMF {sent}.\n"
+
+    @staticmethod
+    def _deliver_dtmf(far, digits: str) -> None:
+        far.clock.sleep(FRAME_S)
+        if not far.hungup:
+            far.queue_dtmf(digits, source="UNKNOWN")
 
     def uuid_setvar(self, args: str) -> str:
         parts = fsstrings.separate_string(args, " ", 3)

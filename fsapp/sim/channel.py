@@ -125,6 +125,13 @@ class Channel:
     def get_var(self, name: str, default=None):
         return self.vars.get(name, default)
 
+    def outgoing_voice(self):
+        """What this leg sends towards its far end (a VoiceLog; a scripted caller's own)."""
+        if self.voice is None:
+            from .caller import VoiceLog
+            self.voice = VoiceLog(self.clock)
+        return self.voice
+
     @property
     def far(self) -> "Channel | None":
         """The leg that hears this one: the loopback partner."""
@@ -376,7 +383,8 @@ class Channel:
         """Let `seconds` of emulated media time pass, like an app's frame loop.
 
         dtmf: "keep" leaves digits queued, "consume" dequeues them (DTMF events) and stops
-        on a terminator, "collect" returns as soon as a digit is queued.
+        on a terminator, "collect" returns as soon as a digit is queued, "first" dequeues
+        the first digit and returns it.
         Queued messages without event-lock run nested (the app pauses meanwhile).
         Returns (reason, digit): reason in done, hangup, break, terminator, dtmf, wake.
         """
@@ -393,6 +401,10 @@ class Channel:
                 return "break", ""
             if dtmf == "collect" and self.dtmf:
                 return "dtmf", ""
+            if dtmf == "first" and self.dtmf:
+                # switch_ivr_play_file with a digit buffer: the digit is dequeued (its
+                # DTMF event fires) and stops the prompt (capture pagd_invalid_then_valid).
+                return "dtmf", self.take_dtmf()
             if dtmf == "consume":
                 while self.dtmf:
                     d = self.take_dtmf()

@@ -1,4 +1,5 @@
-"""Creating call legs from dial strings: loopback/, user/ (scripted agents), null/, error/.
+"""Creating call legs from dial strings: loopback/, user/ (scripted agents),
+sofia/gateway/GW/NUMBER (scripted callees), null/, error/.
 
 `dial()` is shared by the originate API and the bridge application. It returns the
 leg that is (or will be) connected to the dialler, and waits for answer with a
@@ -92,7 +93,20 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         agent_id = rest.split("@")[0]
         agent = switch.agents.get(agent_id)
         if agent is None:
+            known = ", ".join(f"user/{a}" for a in sorted(switch.agents)) or "none"
+            switch.note_unreachable(f"user/{rest} is not registered: no emulated agent {agent_id!r} "
+                                    f"(agents: {known}; add one with add_agent)")
             raise DialError("USER_NOT_REGISTERED")
+        return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
+    if kind == "sofia" and rest.startswith("gateway/"):
+        # an outbound call through a carrier gateway: the scripted endpoint with that
+        # number answers; a number nobody scripted is what a carrier answers with 404
+        _, _, number = rest[len("gateway/"):].partition("/")
+        agent = switch.agents.get(number)
+        if not number:
+            raise DialError("INVALID_NUMBER_FORMAT")
+        if agent is None:
+            raise DialError("UNALLOCATED_NUMBER")
         return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "null":
         leg = Channel(switch, name=f"null/{rest}", direction="outbound", destination=rest,

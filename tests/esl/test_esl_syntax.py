@@ -180,3 +180,16 @@ def test_sendevent_headers_are_one_line_each():
             syntax.event_headers("CUSTOM", {"Caller-ID": bad})
     with pytest.raises(UnsafeValue, match="header name"):
         syntax.event_headers("CUSTOM", {"Bad Name": "x"})
+
+
+def test_originate_application_argument_with_spaces_stays_one_argument():
+    """`&socket(HOST:PORT async full)` (outbound campaigns): mod_commands splits originate's
+    argument on spaces, so the spaces travel as \\s and the split gives the target back whole."""
+    from fsapp.sim import fsstrings
+    cmd = syntax.originate_command("sofia/gateway/gw1/13900000001", "&socket(127.0.0.1:8085 async full)",
+                                   {"origination_uuid": "u-1"})
+    argv = fsstrings.separate_string(cmd[len("originate "):], " ", 10)
+    assert argv == ["{origination_uuid=u-1}sofia/gateway/gw1/13900000001", "&socket(127.0.0.1:8085 async full)"]
+    for bad in ("&socket(a  b)", "&socket( a)", "&socket(${x})", "&socket(a'b)", "&socket(a,b)"):
+        with pytest.raises(syntax.UnsafeValue):
+            syntax.originate_command("user/1001", bad)

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from fsapp.cli import main
 from fsapp.store import Store
+from fsapp.store.migrations import LATEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +44,11 @@ def fsapp(cfg, *args, ok=True):
 def test_init_check_query_and_outbox(cfg, tmp_path):
     out = fsapp(cfg, "check", ok=False)
     assert "no fsapp tables: run `fsapp db init`" in out
-    assert "created fsapp tables on 'main' (schema version 1)" in fsapp(cfg, "init")
+    assert f"created fsapp tables on 'main' (schema version {LATEST})" in fsapp(cfg, "init")
     assert "already has fsapp tables" in fsapp(cfg, "init", ok=False)
-    assert "schema is up to date (version 1)" in fsapp(cfg, "migrate")
+    assert f"schema is up to date (version {LATEST})" in fsapp(cfg, "migrate")
     out = fsapp(cfg, "check")
-    assert "ok   main: SQLite (sqlite); schema version 1" in out and "ok   billing: SQLite" in out
+    assert f"ok   main: SQLite (sqlite); schema version {LATEST}" in out and "ok   billing: SQLite" in out
 
     assert "(no rows)" in fsapp(cfg, "query", "fsapp.overdue_tickets")
     from fsapp import config
@@ -123,7 +124,7 @@ odbc = "{pg_database}"
 """)
     fsapp(path, "init")
     out = fsapp(path, "check", ok=False)      # utility.* queries need a billing connection
-    assert "ok   main: PostgreSQL (postgresql); schema version 1" in out
+    assert f"ok   main: PostgreSQL (postgresql); schema version {LATEST}" in out
 
 
 def test_check_says_when_sqlite_file_was_new_and_groups_a_missing_connection(tmp_path):
