@@ -12,6 +12,9 @@ from fsapp.routing.model import AgentState, AgentStatus
 from fsapp.routing.router import Router
 from fsapp.sim import CallerScript, Hangup, Socket, Switch, Wait
 
+# Waits below are on events; HANG_GUARD_S only turns a hang into a failure (a busy
+# machine must not fail these tests by being slow).
+HANG_GUARD_S = 120
 MOH = "tone_stream://%(1000,0,440);loops=-1"
 
 CONFIG = f"""
@@ -70,7 +73,9 @@ def acd(backend):
             # a flow goes on to outcome.target (mailbox, ...): its next prompt must play
             # at once, not queue behind the hold music
             began = time.monotonic()
-            after[call.uuid] = (call.playback("silence_stream://300", timeout=5), time.monotonic() - began)
+            # (the hold music loops forever: queued behind it, this would never be played)
+            after[call.uuid] = (call.playback("silence_stream://300", timeout=HANG_GUARD_S),
+                                time.monotonic() - began)
             call.hangup()
 
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
@@ -83,7 +88,7 @@ def acd(backend):
 
     def call(queue, steps, caller_id="13800138000", timeout=40):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(timeout)
-        with gevent.Timeout(15):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         return report, outcomes[report.uuid]
@@ -151,11 +156,15 @@ def test_caller_hangs_up_while_agent_rings(acd):
     agent = acd.sw.add_agent("1001", ring_s=10, talk_s=1)
     report, outcome = acd.call("sales", [Wait(1.0), Hangup()])
     assert outcome.kind == "abandoned", outcome
-    with gevent.Timeout(5):
+    with gevent.Timeout(HANG_GUARD_S):
         while not agent.calls or agent.calls[0]["ended_at"] is None:
             gevent.sleep(0.05)
+    # Cancelled because the caller left (uuid_kill ORIGINATOR_CANCEL at once), not rung out
+    # by the queue's 3 s offer-timeout nor answered after its 10 s ring: the cause says
+    # which, on a machine of any speed (a "rang < 3 s" budget did not).
     rang = agent.calls[0]["ended_at"] - agent.calls[0]["offered_at"]
-    assert rang < 3, f"agent leg rang {rang:.1f}s after the caller left"
+    assert (agent.calls[0]["result"], agent.calls[0]["answered_at"]) == ("ORIGINATOR_CANCEL", None), (
+        f"agent leg ended {agent.calls[0]['result']} after ringing {rang:.1f}s; the caller left after 1 s")
     rec = acd.backend.get_agent("1001")
     assert not rec.live_claims(time.time()) and rec.ready_at <= time.time()  # cancelled: no penalty
     assert acd.backend.members("sales") == []
@@ -166,7 +175,7 @@ def test_overflow_when_nobody_answers_in_time(acd):
     assert (outcome.kind, outcome.target) == ("overflow", "flow:mailbox")
     assert outcome.waited_s >= 0.9
     response, seconds = acd.after[report.uuid]
-    assert response == "FILE PLAYED" and seconds < 3, (response, seconds)   # hold music stopped
+    assert response == "FILE PLAYED", (response, seconds)   # hold music stopped
     assert report.heard[-1] == "silence_stream://300"
 
 
@@ -175,7 +184,7 @@ def test_ring_all_first_answer_wins_other_cancelled(acd):
     acd.sw.add_agent("1002", ring_s=0.3, talk_s=0.5)
     _, outcome = acd.call("ringall", [Wait(20)])
     assert outcome.agent == "1002"
-    with gevent.Timeout(5):
+    with gevent.Timeout(HANG_GUARD_S):
         while not slow.calls or slow.calls[0]["ended_at"] is None:
             gevent.sleep(0.05)
     assert slow.calls[0]["answered_at"] is None
@@ -318,7 +327,7 @@ tiers:
     sw.dialplan.add(r"^5000$", Socket(f"127.0.0.1:{server.port} async full"))
     try:
         report = sw.place_call(CallerScript(dial="5000", steps=[Wait(10)])).wait(30)
-        with gevent.Timeout(10):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         assert outcomes[report.uuid].agent == "1002"        # the only agent with the skill
@@ -373,7 +382,7 @@ def prog_acd(backend):
 
     def call(queue, steps, caller_id="13800138000"):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(30)
-        with gevent.Timeout(15):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         return outcomes[report.uuid]
@@ -432,7 +441,7 @@ tiers:
     try:
         # a cycle: 1 s music, 0.2 s announcement, position and minutes (say, 0.5 s each)
         report = sw.place_call(CallerScript(dial="5000", steps=[Wait(5.5), Hangup()])).wait(30)
-        with gevent.Timeout(10):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         assert outcomes[report.uuid].kind == "abandoned"
