@@ -547,6 +547,15 @@ class Router:
             if not self._announce_agent(call, q, agent):
                 self._kill(leg)
                 return Outcome("abandoned", agent=agent, reason="hangup-during-agent-id", waited_s=waited)
+            if not self.backend.renew(agent, member.id, self.worker_id, self.lease, self.clock(), phase="talking"):
+                # Our claim on the agent lapsed (this worker was too slow to renew it, e.g.
+                # starved on a busy machine) and the agent may already be offered to
+                # another caller: bridging now could put the agent on two calls at once.
+                self._kill(leg)
+                log.warning("claim on the agent lapsed before the bridge; the caller waits again",
+                            extra={"agent": agent})
+                result = OfferResult.CANCELLED
+                return None
             try:
                 # the caller's leg survives the agent's hangup (parked, still under the
                 # flow's socket) so the flow can go on, e.g. to the satisfaction survey

@@ -98,7 +98,10 @@ def main(argv) -> None:
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     for name in cfg.agents:
         sw.agents[name] = ConnectedTalker(name, ring_s=RING_S, talk_s=TALK_S)   # reached as user/<name>
-    backend = RedisBackend.from_url(url, prefix=prefix)
+    # A connection per concurrent caller: with the default pool (64) a busy machine kept
+    # callers waiting for a connection past the pool's 10 s wait, and enqueue raised
+    # redis ConnectionError "No connection available" (a wall-clock budget, not a fault).
+    backend = RedisBackend.from_url(url, prefix=prefix, max_connections=n_calls + 16)
     esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=10.0).start()
     router = Router(cfg, backend, esl, worker_id=worker, lease=lease)
     # a short reconcile interval: a crashed peer's members and claims are dropped soon

@@ -8,7 +8,7 @@ import pytest
 
 from fsapp.esl import InboundClient, OutboundServer
 from fsapp.routing.config import loads_routing, seed_backend
-from fsapp.routing.model import AgentState, AgentStatus
+from fsapp.routing.model import AgentState, AgentStatus, OfferResult
 from fsapp.routing.router import Router
 from fsapp.sim import CallerScript, Hangup, Socket, Switch, Wait
 
@@ -60,7 +60,7 @@ def acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(CONFIG, "test.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-test", lease=10.0).start()
     outcomes = {}
     after = {}
@@ -68,7 +68,7 @@ def acd(backend):
     def handler(call):
         call.answer()
         queue = call.destination.split("-")[1]
-        outcome = outcomes[call.uuid] = router.enqueue(call, queue, timeout=60)
+        outcome = outcomes[call.uuid] = router.enqueue(call, queue, timeout=HANG_GUARD_S)
         if outcome.kind != "answered" and not call.ended:
             # a flow goes on to outcome.target (mailbox, ...): its next prompt must play
             # at once, not queue behind the hold music
@@ -86,7 +86,7 @@ def acd(backend):
     a = Acd()
     a.sw, a.router, a.backend, a.outcomes, a.esl, a.after = sw, router, backend, outcomes, esl, after
 
-    def call(queue, steps, caller_id="13800138000", timeout=40):
+    def call(queue, steps, caller_id="13800138000", timeout=HANG_GUARD_S):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(timeout)
         with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
@@ -141,6 +141,34 @@ def test_agent_leaving_between_answer_and_bridge_puts_the_caller_back_in_line(ac
     assert report.bridged_to and "1002" in report.bridged_to[-1]
     a1 = acd.backend.get_agent("1001")
     assert a1.calls_answered == 0 and a1.no_answer_count == 1
+
+
+def test_a_claim_lost_before_the_bridge_is_not_bridged(acd):
+    """A worker starved past its lease loses its claim while the agent rings; a peer may
+    then hold the agent. When the agent answers, the router must not bridge (the agent
+    would be on two calls): it hangs the leg up and the caller gets the next agent."""
+    first = acd.sw.add_agent("1001", ring_s=1.0, talk_s=1.0)
+    acd.sw.add_agent("1002", ring_s=0.2, talk_s=0.5)
+    stolen = {}
+
+    def steal_while_ringing():
+        with gevent.Timeout(HANG_GUARD_S):
+            while not acd.backend.get_agent("1001").claims:
+                gevent.sleep(0.01)
+        [claim] = acd.backend.get_agent("1001").claims.values()
+        now = time.time()
+        assert acd.backend.release("1001", claim.member, claim.owner, OfferResult.CANCELLED, now)
+        assert acd.backend.claim("1001", "someone-else", "peer-worker", 600, now)
+        stolen["member"] = claim.member
+
+    thief = gevent.spawn(steal_while_ringing)
+    report, outcome = acd.call("sales", [Wait(20)])
+    thief.get()
+    assert stolen["member"] == report.uuid
+    assert (outcome.kind, outcome.agent) == ("answered", "1002"), outcome
+    assert report.bridged_to and all("1001" not in b for b in report.bridged_to), report.bridged_to
+    assert first.calls[0]["answered_at"] is not None            # 1001 did answer, and was hung up
+    assert [c.member for c in acd.backend.get_agent("1001").claims.values()] == ["someone-else"]
 
 
 def test_reject_delay(acd):
@@ -213,13 +241,13 @@ def cb_acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(CALLBACK_CONFIG, "cb.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-cb", lease=10.0).start()
     outcomes = {}
 
     def handler(call):
         call.answer()
-        outcomes[call.uuid] = router.enqueue(call, "cb", timeout=60)
+        outcomes[call.uuid] = router.enqueue(call, "cb", timeout=HANG_GUARD_S)
         if not call.ended:
             call.hangup()
 
@@ -234,7 +262,7 @@ def cb_acd(backend):
     sw.stop()
 
 
-def _wait_event(events, name, timeout=20):
+def _wait_event(events, name, timeout=HANG_GUARD_S):
     with gevent.Timeout(timeout):
         while not any(e.get("event") == name for e in events):
             gevent.sleep(0.05)
@@ -367,13 +395,13 @@ def prog_acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(PROGRESSIVE, "prog.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-prog", lease=10.0).start()
     outcomes = {}
 
     def handler(call):
         call.answer()
-        outcomes[call.uuid] = router.enqueue(call, call.destination.split("-")[1], timeout=60)
+        outcomes[call.uuid] = router.enqueue(call, call.destination.split("-")[1], timeout=HANG_GUARD_S)
         if not call.ended:
             call.hangup()
 
@@ -428,7 +456,7 @@ tiers:
   - {{queue: wait, agent: "1001"}}
 """, "wait.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-wait", lease=10.0).start()
     outcomes = {}
 

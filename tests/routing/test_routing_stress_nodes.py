@@ -204,7 +204,10 @@ def _wait_until(condition, what):
 
 def test_killed_worker_mid_run_frees_its_agents_within_the_lease(shared, redis_url, tmp_path):
     be, prefix, routing = shared
-    lease, per_node = 3.0, 300
+    # The lease is how long a silent worker is trusted; the survivor must renew its own
+    # claims within it while starved by 300 calls on a busy machine (3 s was not enough:
+    # its claims lapsed mid-call). The assertions below do not depend on its length.
+    lease, per_node = 10.0, 300
     results = {w: tmp_path / f"{w}.json" for w in ("doomed", "survivor")}
     reconciled = []                     # the survivor's published repairs, in order
     be.subscribe(lambda e: reconciled.append(e) if e.get("event") == "reconciled" else None)
