@@ -415,8 +415,15 @@ class Router:
         ringing: dict[str, gevent.Greenlet] = {}
         offer_id = uuid_mod.uuid4().hex[:8]
         for agent in assignment.agents:
-            self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
+            if not self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(),
+                                      phase="ringing"):
+                # the claim is gone (an assignment handled late, after its lease or a
+                # release): the agent may be ringing for someone else; never ring it unclaimed
+                log.warning("claim on the agent gone before the offer; not rung", extra={"agent": agent.name})
+                continue
             ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
+        if not ringing:
+            return None                          # nobody rung: the caller waits again, same place
         claimed = set(ringing)
         last_ring = {"at": time.monotonic()}     # the widener moves it: each ring has its own timeout
         keeper = gevent.spawn(self._keep_claims, member.id, claimed)

@@ -4,6 +4,7 @@ rings, wrap-up, overflow. Both backends."""
 import time
 
 import gevent
+import gevent.event
 import pytest
 
 from fsapp.esl import InboundClient, OutboundServer
@@ -169,6 +170,20 @@ def test_a_claim_lost_before_the_bridge_is_not_bridged(acd):
     assert report.bridged_to and all("1001" not in b for b in report.bridged_to), report.bridged_to
     assert first.calls[0]["answered_at"] is not None            # 1001 did answer, and was hung up
     assert [c.member for c in acd.backend.get_agent("1001").claims.values()] == ["someone-else"]
+
+
+def test_an_assignment_whose_claim_is_gone_rings_nobody(acd):
+    """An assignment handled late (its claim lapsed or was released meanwhile) must not
+    ring the agent, who may be ringing for another caller by then: the caller waits
+    again. (On the code before, the router rang any agent of the assignment.)"""
+    from fsapp.routing.dispatcher import Assignment
+    from fsapp.routing.model import Member
+    agent = acd.sw.add_agent("1001", ring_s=0.2, talk_s=0.5)
+    member = Member("stale-member", "sales", caller_id="138", joined_at=time.time())
+    stale = Assignment([acd.backend.get_agent("1001")], acd.router.config.queue("sales"))   # no claim held
+    assert acd.router._offer(None, member, None, stale, gevent.event.Event(), None) is None
+    gevent.sleep(0)
+    assert agent.calls == [] and acd.sw.channels == {}
 
 
 def test_reject_delay(acd):
