@@ -12,6 +12,7 @@ from fsapp.routing.config import loads_routing, seed_backend
 from fsapp.routing.model import AgentState, AgentStatus, OfferResult
 from fsapp.routing.router import Router
 from fsapp.sim import CallerScript, Hangup, Socket, Switch, Wait
+from fsapp.sim.agents import AgentEndpoint
 
 # Waits below are on events; HANG_GUARD_S only turns a hang into a failure (a busy
 # machine must not fail these tests by being slow).
@@ -144,23 +145,49 @@ def test_agent_leaving_between_answer_and_bridge_puts_the_caller_back_in_line(ac
     assert a1.calls_answered == 0 and a1.no_answer_count == 1
 
 
+class AnswersWhenLetGo(AgentEndpoint):
+    """An agent phone that rings until the test lets it answer (no timing involved)."""
+
+    def __init__(self, agent_id):
+        super().__init__(agent_id, ring_s=0.0, talk_s=1.0)
+        self.go = gevent.event.Event()
+
+    def ring(self, leg) -> None:
+        record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None, "ended_at": None,
+                  "result": None}
+        self.calls.append(record)
+        gevent.spawn(self._answer_when_let_go, leg, record)
+
+    def _answer_when_let_go(self, leg, record) -> None:
+        leg.set_call_state("RINGING")
+        self.go.wait()
+        if not leg.hungup:
+            leg.mark_answered()
+            record["answered_at"] = leg.clock.now()
+            leg.wait_media(self.talk_s, nested=False)
+        if not leg.hungup:
+            leg.hangup("NORMAL_CLEARING")
+        record["result"], record["ended_at"] = leg.hangup_cause, leg.clock.now()
+
+
 def test_a_claim_lost_before_the_bridge_is_not_bridged(acd):
     """A worker starved past its lease loses its claim while the agent rings; a peer may
     then hold the agent. When the agent answers, the router must not bridge (the agent
     would be on two calls): it hangs the leg up and the caller gets the next agent."""
-    first = acd.sw.add_agent("1001", ring_s=1.0, talk_s=1.0)
+    first = acd.sw.agents["1001"] = AnswersWhenLetGo("1001")
     acd.sw.add_agent("1002", ring_s=0.2, talk_s=0.5)
     stolen = {}
 
     def steal_while_ringing():
         with gevent.Timeout(HANG_GUARD_S):
-            while not acd.backend.get_agent("1001").claims:
+            while not first.calls:               # 1001's phone rings: the router holds its claim
                 gevent.sleep(0.01)
         [claim] = acd.backend.get_agent("1001").claims.values()
         now = time.time()
         assert acd.backend.release("1001", claim.member, claim.owner, OfferResult.CANCELLED, now)
         assert acd.backend.claim("1001", "someone-else", "peer-worker", 600, now)
         stolen["member"] = claim.member
+        first.go.set()                           # now it answers
 
     thief = gevent.spawn(steal_while_ringing)
     report, outcome = acd.call("sales", [Wait(20)])
