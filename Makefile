@@ -5,7 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES_DIR ?= /tmp/fsapp-services
+# Where scripts/services.sh keeps the test services' state: FSAPP_SERVICES_DIR from the
+# environment, else /tmp/fsapp-services; `make test SERVICES_DIR=...` overrides both.
+FSAPP_SERVICES_DIR ?= /tmp/fsapp-services
+SERVICES_DIR := $(FSAPP_SERVICES_DIR)
 export FSAPP_SERVICES_DIR := $(SERVICES_DIR)
 
 # Debian packages: what the demo needs, and what the full test suite needs on top.

@@ -83,7 +83,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "calendars": Setting(str, "calendars.yaml", "Business calendars the schedule node uses "
                              "(fsapp.calendar); names are checked by `fsapp validate`."),
         "control": Setting(str, "var/run/fsapp-flows.sock", "Unix socket on which `fsapp serve "
-                           "--flows` takes `fsapp reload`/`deploy` requests."),
+                           "--flows` takes `fsapp reload`/`deploy` requests. Created mode 0600 "
+                           "(only fsapp's user may use it) unless control_group is set."),
+        "control_group": Setting(str, "", "Group (name or gid) that may also use the control socket: "
+                                 "it is then created mode 0660 owned by this group; empty: 0600."),
         "dir": Setting(str, "ivr_flows", "Directory of flow YAML files."),
         "max_yaml_values": Setting(int, 200_000, "Most YAML values (keys, values, list items; "
                                    "aliases expanded) one flow file may hold; a bigger file is "

@@ -24,6 +24,7 @@ from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
 from fsapp.flow.compiler import Environment, compile_paths
+from fsapp.flow.control_socket import bind_control_socket
 from fsapp.flow.interpreter import Outcome, Services, run_call
 from fsapp.flow.model import Flow, Problem
 from fsapp.flow.trace import NodeCounter, NodeVisitWriter, fan_out, log_tracer
@@ -195,8 +196,12 @@ class FlowHandler:
         return outcome
 
     # ---- control: SIGHUP and a Unix socket --------------------------------------------------
-    def listen(self, socket_path: str | os.PathLike | None = None, sighup: bool = True) -> StreamServer | None:
-        """Accept `reload` requests on a Unix socket (one JSON line back) and on SIGHUP."""
+    def listen(self, socket_path: str | os.PathLike | None = None, sighup: bool = True,
+               group: str = "") -> StreamServer | None:
+        """Accept `reload` requests on a Unix socket (one JSON line back) and on SIGHUP.
+
+        The socket is mode 0600, or 0660 owned by `group` ([flows] control_group): its
+        mode is its only access control (see control_socket.py)."""
         if sighup and threading.current_thread() is threading.main_thread():
             gevent.signal_handler(signal.SIGHUP, lambda: gevent.spawn(self.reload))
         if socket_path is None:
@@ -211,10 +216,7 @@ class FlowHandler:
             else:
                 raise RuntimeError(f"another `fsapp serve --flows` already answers on {path}; "
                                    f"set [flows] control to a different path for this one")
-        from gevent import socket as gsocket
-        listener = gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM)
-        listener.bind(str(path))
-        listener.listen(8)
+        listener = bind_control_socket(path, group)
         server = StreamServer(listener, self._control)
         server.start()
         self.control_server = server
@@ -257,7 +259,7 @@ def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:
     `tracers` also read every call's trace events (the metrics of fsapp.live)."""
     handler = FlowHandler(flows_dir, cfg, tracers=tracers)
     control = cfg.get("flows", "control") if cfg is not None else None
-    handler.listen(control or None)
+    handler.listen(control or None, group=cfg.get("flows", "control_group") if cfg is not None else "")
     gevent.spawn(_start_router, handler)
     return handler
 

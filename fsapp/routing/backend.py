@@ -57,6 +57,11 @@ class StateBackend(ABC):
     def get_member(self, member_id: str) -> Member | None: ...
     @abstractmethod
     def update_member(self, member_id: str, **fields) -> Member | None: ...
+
+    def renew_members(self, member_ids: list[str], expires: float) -> list[str]:
+        """Extend the leases of a worker's members; returns the ids no longer present.
+        A backend over the network does it in one round trip (see RedisBackend)."""
+        return [mid for mid in member_ids if self.update_member(mid, expires=expires) is None]
     @abstractmethod
     def remove_member(self, member_id: str) -> bool: ...
     @abstractmethod

@@ -263,9 +263,14 @@ class Dispatcher:
         while True:
             gevent.sleep(self.lease / 3)
             expires = self.clock() + self.lease
-            for member_id, ticket in list(self.tickets.items()):
-                if ticket.active or ticket.member.state != MemberState.ABANDONED:
-                    try:
-                        self.backend.update_member(member_id, expires=expires)
-                    except Exception:
-                        log.exception("member lease renewal failed", extra={"member": member_id})
+            leased = [member_id for member_id, ticket in list(self.tickets.items())
+                      if ticket.active or ticket.member.state != MemberState.ABANDONED]
+            try:
+                gone = self.backend.renew_members(leased, expires)
+            except Exception:
+                log.exception("member lease renewal failed", extra={"members": len(leased)})
+                continue
+            for member_id in gone:
+                if member_id in self.tickets:
+                    log.warning("member lease renewal: member no longer in the shared state",
+                                extra={"member": member_id})

@@ -288,6 +288,15 @@ class RedisBackend(StateBackend):
                                   args=[json.dumps({k: _plain(v) for k, v in fields.items()})])
         return _decode_member(raw) if raw else None
 
+    def renew_members(self, member_ids, expires):
+        # One pipelined round trip for all of a worker's members: renewing them one by one
+        # took seconds for 500 members on a busy machine, and leases of a live worker lapsed.
+        fields = json.dumps({"expires": _plain(expires)})
+        pipe = self.r.pipeline(transaction=False)
+        for member_id in member_ids:
+            self._update_member(keys=[self.k("member", member_id)], args=[fields], client=pipe)
+        return [mid for mid, raw in zip(member_ids, pipe.execute()) if not raw]
+
     def remove_member(self, member_id):
         m = self.get_member(member_id)
         if m is None:

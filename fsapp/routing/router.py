@@ -423,8 +423,15 @@ class Router:
         ringing: dict[str, gevent.Greenlet] = {}
         offer_id = uuid_mod.uuid4().hex[:8]
         for agent in assignment.agents:
-            self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
+            if not self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(),
+                                      phase="ringing"):
+                # the claim is gone (an assignment handled late, after its lease or a
+                # release): the agent may be ringing for someone else; never ring it unclaimed
+                log.warning("claim on the agent gone before the offer; not rung", extra={"agent": agent.name})
+                continue
             ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
+        if not ringing:
+            return None                          # nobody rung: the caller waits again, same place
         claimed = set(ringing)
         last_ring = {"at": time.monotonic()}     # the widener moves it: each ring has its own timeout
         keeper = gevent.spawn(self._keep_claims, member.id, claimed)
@@ -559,6 +566,15 @@ class Router:
             if not self._announce_agent(call, q, agent):
                 self._kill(leg)
                 return Outcome("abandoned", agent=agent, reason="hangup-during-agent-id", waited_s=waited)
+            if not self.backend.renew(agent, member.id, self.worker_id, self.lease, self.clock(), phase="talking"):
+                # Our claim on the agent lapsed (this worker was too slow to renew it, e.g.
+                # starved on a busy machine) and the agent may already be offered to
+                # another caller: bridging now could put the agent on two calls at once.
+                self._kill(leg)
+                log.warning("claim on the agent lapsed before the bridge; the caller waits again",
+                            extra={"agent": agent})
+                result = OfferResult.CANCELLED
+                return None
             try:
                 # the caller's leg survives the agent's hangup (parked, still under the
                 # flow's socket) so the flow can go on, e.g. to the satisfaction survey

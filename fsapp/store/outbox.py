@@ -10,6 +10,9 @@ Layout of <spool>/outbox/:
 
     seg-<pid>-<ns>.spool   append-only segments; one line per row:
                            "<crc32 hex> <json>\n", fsync'd after every line
+    seg-<pid>-<ns>.progress  how far a replayer got in that segment: one line
+                           "<byte offset, 16 hex>\n" appended and fsync'd after each
+                           row is applied; the last whole line is the resume point
     dead.spool             rows the database rejected `max_attempts` times (kept, never
                            dropped; `fsapp db outbox replay --dead` retries them)
 
@@ -18,6 +21,11 @@ A process holds an exclusive flock on the segment it is appending to. A replayer
 writer's segment is never read half-written, and a crashed process's segments are
 picked up by whoever replays next. A torn last line (crash mid-append) fails its CRC
 and is skipped: write() had not returned for it, so nobody was told it was saved.
+
+Replay progress is durable, so a replayer killed mid-segment (or one that crashes in a
+loop) resumes where it stopped instead of at the top. The offset is recorded after the
+row's commit, so a kill between the two replays at most that one row again, which its
+idempotency key makes a no-op: still exactly once.
 
 All of this runs on the gevent hub: appends are a few hundred bytes plus an fsync, and
 the bookkeeping must not interleave with other greenlets.
@@ -96,6 +104,54 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def progress_path(segment: Path) -> Path:
+    return segment.with_suffix(".progress")
+
+
+def read_progress(path: Path, data: bytes) -> int:
+    """Where replay of a segment holding `data` resumes: the last recorded offset that is
+    whole and plausible (at a line boundary within the segment), else the top."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return 0
+    for line in reversed(raw.split(b"\n")[:-1]):   # [:-1]: a torn last line has no newline
+        try:
+            offset = int(line, 16)
+        except ValueError:
+            continue
+        if len(line) == 16 and 0 <= offset <= len(data) and (
+                offset in (0, len(data)) or data[offset - 1:offset] == b"\n"):
+            return offset
+    return 0
+
+
+class ProgressLog:
+    """Appends a segment's replay offsets, each fsync'd before the next row is tried.
+
+    Held only by the replayer that holds the segment's flock, so lines never interleave.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fd: int | None = None
+
+    def record(self, offset: int) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            _fsync_dir(self.path.parent)
+        os.write(self._fd, b"%016x\n" % offset)
+        os.fsync(self._fd)
+
+    def __enter__(self) -> "ProgressLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class ReplayReport:
     replayed: int = 0        # rows applied (inserted or already present)
@@ -114,7 +170,6 @@ class Outbox:
         self._active: tuple[Path, int] | None = None     # (path, fd) we append to, flock held
         self._seq = 0
         self._attempts: dict[str, int] = {}               # key -> rejected attempts (this process)
-        self._done_offsets: dict[Path, int] = {}          # bytes of a segment already applied
 
     # --- writing -----------------------------------------------------------------------
     def append(self, kind: str, key: str, row: dict) -> None:
@@ -151,9 +206,16 @@ class Outbox:
         return any(True for _ in self.dir.glob("seg-*.spool"))
 
     def status(self) -> dict:
-        records = sum(self._count_lines(p) for p in self.segments())
+        records = sum(self._count_pending(p) for p in self.segments())
         dead = self._count_lines(self.dead_path) if self.dead_path.exists() else 0
         return {"dir": str(self.dir), "segments": len(self.segments()), "pending": records, "dead": dead}
+
+    def _count_pending(self, path: Path) -> int:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        return data.count(b"\n", read_progress(progress_path(path), data))
 
     @staticmethod
     def _count_lines(path: Path) -> int:
@@ -193,19 +255,28 @@ class Outbox:
                     continue
                 if not path.exists():
                     continue  # drained and unlinked by another process while we waited
-                if not self._replay_segment(path, fd, apply, report):
-                    return report
-                path.unlink()
+                with ProgressLog(progress_path(path)) as progress:
+                    if not self._replay_segment(fd, path, progress, apply, report):
+                        return report
+                path.unlink()            # the segment first: a stray progress file is harmless
+                progress_path(path).unlink(missing_ok=True)
                 _fsync_dir(self.dir)
-                self._done_offsets.pop(path, None)
             finally:
                 os.close(fd)
+        self._remove_orphan_progress()
         return report
 
-    def _replay_segment(self, path: Path, fd: int, apply, report: ReplayReport) -> bool:
+    def _remove_orphan_progress(self) -> None:
+        """Progress files whose segment is gone (a crash between the two unlinks)."""
+        for prog in self.dir.glob("seg-*.progress"):
+            if not prog.with_suffix(".spool").exists():
+                prog.unlink(missing_ok=True)
+
+    def _replay_segment(self, fd: int, path: Path, progress: "ProgressLog", apply,
+                        report: ReplayReport) -> bool:
         with os.fdopen(os.dup(fd), "rb") as fh:
             data = fh.read()
-        offset = self._done_offsets.get(path, 0)
+        offset = read_progress(progress.path, data)
         while offset < len(data):
             end = data.find(b"\n", offset)
             line = data[offset:] if end == -1 else data[offset:end + 1]
@@ -219,7 +290,7 @@ class Outbox:
                     self._dead_letter(line, f"unreadable spool line in {path.name}: {exc}")
                     report.dead += 1
                 offset += len(line)
-                self._done_offsets[path] = offset
+                progress.record(offset)
                 continue
             try:
                 apply(record)
@@ -238,7 +309,7 @@ class Outbox:
                 report.replayed += 1
             self._attempts.pop(record.key, None)
             offset += len(line)
-            self._done_offsets[path] = offset
+            progress.record(offset)
         return True
 
     def requeue_dead(self) -> int:

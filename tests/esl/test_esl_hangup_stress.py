@@ -80,14 +80,18 @@ def test_thousand_random_hangups_leak_nothing(captures_dir):
             switches.append(switch)
         gevent.joinall(batch, timeout=60)
         assert all(g.dead for g in batch)
-    with gevent.Timeout(20):
-        while srv.active_calls:
+    # Wait for the clean-up itself (the last greenlets end and close their sockets just
+    # after active_calls drops), not for a fixed sleep; 120 s only turns a leak into a
+    # failure. "No more than before": greenlets and sockets an earlier test left behind
+    # may end meanwhile (on a busy machine they did), which is no leak of this one.
+    with gevent.Timeout(120, False):
+        while srv.active_calls or live_greenlets() > greenlets_before or open_fds() > fds_before:
             gevent.sleep(0.05)
-    gevent.sleep(0.1)
+            gc.collect()
     gc.collect()
     assert srv.active_calls == 0
-    assert live_greenlets() == greenlets_before
-    assert open_fds() == fds_before
+    assert live_greenlets() <= greenlets_before
+    assert open_fds() <= fds_before
     srv.stop()
     assert outcome["hangup"] > 300 and outcome["completed"] > 100, outcome
     assert outcome["hangup"] + outcome["completed"] <= srv.total_calls <= total

@@ -113,7 +113,9 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
         switch.dialplan.add(r"^20000$", Socket(f"127.0.0.1:{server.port} async full"))
         first = switch.place_call(CallerScript(dial="20000", steps=[WaitPrompt("welcome", after="start"),
                                                                     WaitPrompt("welcome", after="start")]))
-        gevent.sleep(0.3)  # the first call is now in the menu
+        with gevent.Timeout(60, AssertionError("the first call never reached the menu")):
+            while not any("welcome" in path for path in first.report.heard):   # the first call is in the menu
+                gevent.sleep(0.01)
         (flows / "live.yaml").write_text(MENU_V1.replace("common/goodbye", "common/thanks"), encoding="utf-8")
         answer = request(cfg.get("flows", "control"), "reload")
         assert answer["ok"] and answer["generation"] == 2 and set(answer["changed"]) == {"live"}
@@ -121,7 +123,9 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
         second = switch.place_call(CallerScript(dial="20000", steps=[Press("1")]))
         second.wait(30)
         first.wait(60)
-        gevent.sleep(0.2)
+        with gevent.Timeout(60, AssertionError(f"outcomes: {handler.outcomes}")):
+            while len(handler.outcomes) < 2:      # each handler records its outcome as it returns
+                gevent.sleep(0.01)
         by_version = {o.version: o for o in handler.outcomes}
         assert set(by_version) == {v1, v2}
         # a bad edit is refused and the running version stays

@@ -119,6 +119,20 @@ def test_members(backend):
     assert [m.id for m in backend.members("sales")] == ["u2"]
 
 
+def test_renew_members_extends_every_lease_and_names_the_missing(backend):
+    """A worker renews all its members' leases at once (on Redis in one pipelined round
+    trip: one by one, 500 members took longer than the lease on a busy machine and a
+    peer's reconciler removed live callers)."""
+    for i in range(300):
+        backend.add_member(Member(f"m{i}", "sales", joined_at=float(i), owner="w1", expires=10.0))
+    backend.remove_member("m7")
+    assert backend.renew_members([f"m{i}" for i in range(300)] + ["never"], 99.5) == ["m7", "never"]
+    members = {m.id: m for m in backend.members("sales")}
+    assert len(members) == 299 and {m.expires for m in members.values()} == {99.5}
+    assert members["m3"].owner == "w1" and members["m3"].joined_at == 3.0    # nothing else touched
+    assert backend.renew_members([], 1.0) == []
+
+
 def test_tiers_memo_and_handle_times(backend):
     add_agents(backend, 3)
     backend.add_tier(Tier("sales", "1001", 1, 2))

@@ -4,14 +4,19 @@ rings, wrap-up, overflow. Both backends."""
 import time
 
 import gevent
+import gevent.event
 import pytest
 
 from fsapp.esl import InboundClient, OutboundServer
 from fsapp.routing.config import loads_routing, seed_backend
-from fsapp.routing.model import AgentState, AgentStatus
+from fsapp.routing.model import AgentState, AgentStatus, OfferResult
 from fsapp.routing.router import Router
 from fsapp.sim import CallerScript, Hangup, Socket, Switch, Wait
+from fsapp.sim.agents import AgentEndpoint
 
+# Waits below are on events; HANG_GUARD_S only turns a hang into a failure (a busy
+# machine must not fail these tests by being slow).
+HANG_GUARD_S = 120
 MOH = "tone_stream://%(1000,0,440);loops=-1"
 
 CONFIG = f"""
@@ -57,7 +62,7 @@ def acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(CONFIG, "test.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-test", lease=10.0).start()
     outcomes = {}
     after = {}
@@ -65,12 +70,14 @@ def acd(backend):
     def handler(call):
         call.answer()
         queue = call.destination.split("-")[1]
-        outcome = outcomes[call.uuid] = router.enqueue(call, queue, timeout=60)
+        outcome = outcomes[call.uuid] = router.enqueue(call, queue, timeout=HANG_GUARD_S)
         if outcome.kind != "answered" and not call.ended:
             # a flow goes on to outcome.target (mailbox, ...): its next prompt must play
             # at once, not queue behind the hold music
             began = time.monotonic()
-            after[call.uuid] = (call.playback("silence_stream://300", timeout=5), time.monotonic() - began)
+            # (the hold music loops forever: queued behind it, this would never be played)
+            after[call.uuid] = (call.playback("silence_stream://300", timeout=HANG_GUARD_S),
+                                time.monotonic() - began)
             call.hangup()
 
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
@@ -81,9 +88,9 @@ def acd(backend):
     a = Acd()
     a.sw, a.router, a.backend, a.outcomes, a.esl, a.after = sw, router, backend, outcomes, esl, after
 
-    def call(queue, steps, caller_id="13800138000", timeout=40):
+    def call(queue, steps, caller_id="13800138000", timeout=HANG_GUARD_S):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(timeout)
-        with gevent.Timeout(15):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         return report, outcomes[report.uuid]
@@ -138,6 +145,74 @@ def test_agent_leaving_between_answer_and_bridge_puts_the_caller_back_in_line(ac
     assert a1.calls_answered == 0 and a1.no_answer_count == 1
 
 
+class AnswersWhenLetGo(AgentEndpoint):
+    """An agent phone that rings until the test lets it answer (no timing involved)."""
+
+    def __init__(self, agent_id):
+        super().__init__(agent_id, ring_s=0.0, talk_s=1.0)
+        self.go = gevent.event.Event()
+
+    def ring(self, leg) -> None:
+        record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None, "ended_at": None,
+                  "result": None}
+        self.calls.append(record)
+        gevent.spawn(self._answer_when_let_go, leg, record)
+
+    def _answer_when_let_go(self, leg, record) -> None:
+        leg.set_call_state("RINGING")
+        self.go.wait()
+        if not leg.hungup:
+            leg.mark_answered()
+            record["answered_at"] = leg.clock.now()
+            leg.wait_media(self.talk_s, nested=False)
+        if not leg.hungup:
+            leg.hangup("NORMAL_CLEARING")
+        record["result"], record["ended_at"] = leg.hangup_cause, leg.clock.now()
+
+
+def test_a_claim_lost_before_the_bridge_is_not_bridged(acd):
+    """A worker starved past its lease loses its claim while the agent rings; a peer may
+    then hold the agent. When the agent answers, the router must not bridge (the agent
+    would be on two calls): it hangs the leg up and the caller gets the next agent."""
+    first = acd.sw.agents["1001"] = AnswersWhenLetGo("1001")
+    acd.sw.add_agent("1002", ring_s=0.2, talk_s=0.5)
+    stolen = {}
+
+    def steal_while_ringing():
+        with gevent.Timeout(HANG_GUARD_S):
+            while not first.calls:               # 1001's phone rings: the router holds its claim
+                gevent.sleep(0.01)
+        [claim] = acd.backend.get_agent("1001").claims.values()
+        now = time.time()
+        assert acd.backend.release("1001", claim.member, claim.owner, OfferResult.CANCELLED, now)
+        assert acd.backend.claim("1001", "someone-else", "peer-worker", 600, now)
+        stolen["member"] = claim.member
+        first.go.set()                           # now it answers
+
+    thief = gevent.spawn(steal_while_ringing)
+    report, outcome = acd.call("sales", [Wait(20)])
+    thief.get()
+    assert stolen["member"] == report.uuid
+    assert (outcome.kind, outcome.agent) == ("answered", "1002"), outcome
+    assert report.bridged_to and all("1001" not in b for b in report.bridged_to), report.bridged_to
+    assert first.calls[0]["answered_at"] is not None            # 1001 did answer, and was hung up
+    assert [c.member for c in acd.backend.get_agent("1001").claims.values()] == ["someone-else"]
+
+
+def test_an_assignment_whose_claim_is_gone_rings_nobody(acd):
+    """An assignment handled late (its claim lapsed or was released meanwhile) must not
+    ring the agent, who may be ringing for another caller by then: the caller waits
+    again. (On the code before, the router rang any agent of the assignment.)"""
+    from fsapp.routing.dispatcher import Assignment
+    from fsapp.routing.model import Member
+    agent = acd.sw.add_agent("1001", ring_s=0.2, talk_s=0.5)
+    member = Member("stale-member", "sales", caller_id="138", joined_at=time.time())
+    stale = Assignment([acd.backend.get_agent("1001")], acd.router.config.queue("sales"))   # no claim held
+    assert acd.router._offer(None, member, None, stale, gevent.event.Event(), None) is None
+    gevent.sleep(0)
+    assert agent.calls == [] and acd.sw.channels == {}
+
+
 def test_reject_delay(acd):
     acd.sw.add_agent("1001", ring_s=0.2, answer="reject")
     acd.sw.add_agent("1002", ring_s=0.2, answer="reject")
@@ -151,11 +226,15 @@ def test_caller_hangs_up_while_agent_rings(acd):
     agent = acd.sw.add_agent("1001", ring_s=10, talk_s=1)
     report, outcome = acd.call("sales", [Wait(1.0), Hangup()])
     assert outcome.kind == "abandoned", outcome
-    with gevent.Timeout(5):
+    with gevent.Timeout(HANG_GUARD_S):
         while not agent.calls or agent.calls[0]["ended_at"] is None:
             gevent.sleep(0.05)
+    # Cancelled because the caller left (uuid_kill ORIGINATOR_CANCEL at once), not rung out
+    # by the queue's 3 s offer-timeout nor answered after its 10 s ring: the cause says
+    # which, on a machine of any speed (a "rang < 3 s" budget did not).
     rang = agent.calls[0]["ended_at"] - agent.calls[0]["offered_at"]
-    assert rang < 3, f"agent leg rang {rang:.1f}s after the caller left"
+    assert (agent.calls[0]["result"], agent.calls[0]["answered_at"]) == ("ORIGINATOR_CANCEL", None), (
+        f"agent leg ended {agent.calls[0]['result']} after ringing {rang:.1f}s; the caller left after 1 s")
     rec = acd.backend.get_agent("1001")
     assert not rec.live_claims(time.time()) and rec.ready_at <= time.time()  # cancelled: no penalty
     assert acd.backend.members("sales") == []
@@ -166,7 +245,7 @@ def test_overflow_when_nobody_answers_in_time(acd):
     assert (outcome.kind, outcome.target) == ("overflow", "flow:mailbox")
     assert outcome.waited_s >= 0.9
     response, seconds = acd.after[report.uuid]
-    assert response == "FILE PLAYED" and seconds < 3, (response, seconds)   # hold music stopped
+    assert response == "FILE PLAYED", (response, seconds)   # hold music stopped
     assert report.heard[-1] == "silence_stream://300"
 
 
@@ -175,7 +254,7 @@ def test_ring_all_first_answer_wins_other_cancelled(acd):
     acd.sw.add_agent("1002", ring_s=0.3, talk_s=0.5)
     _, outcome = acd.call("ringall", [Wait(20)])
     assert outcome.agent == "1002"
-    with gevent.Timeout(5):
+    with gevent.Timeout(HANG_GUARD_S):
         while not slow.calls or slow.calls[0]["ended_at"] is None:
             gevent.sleep(0.05)
     assert slow.calls[0]["answered_at"] is None
@@ -204,13 +283,13 @@ def cb_acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(CALLBACK_CONFIG, "cb.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-cb", lease=10.0).start()
     outcomes = {}
 
     def handler(call):
         call.answer()
-        outcomes[call.uuid] = router.enqueue(call, "cb", timeout=60)
+        outcomes[call.uuid] = router.enqueue(call, "cb", timeout=HANG_GUARD_S)
         if not call.ended:
             call.hangup()
 
@@ -225,7 +304,7 @@ def cb_acd(backend):
     sw.stop()
 
 
-def _wait_event(events, name, timeout=20):
+def _wait_event(events, name, timeout=HANG_GUARD_S):
     with gevent.Timeout(timeout):
         while not any(e.get("event") == name for e in events):
             gevent.sleep(0.05)
@@ -318,7 +397,7 @@ tiers:
     sw.dialplan.add(r"^5000$", Socket(f"127.0.0.1:{server.port} async full"))
     try:
         report = sw.place_call(CallerScript(dial="5000", steps=[Wait(10)])).wait(30)
-        with gevent.Timeout(10):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         assert outcomes[report.uuid].agent == "1002"        # the only agent with the skill
@@ -372,13 +451,13 @@ def prog_acd(backend):
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     cfg = loads_routing(PROGRESSIVE, "prog.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-prog", lease=10.0).start()
     outcomes = {}
 
     def handler(call):
         call.answer()
-        outcomes[call.uuid] = router.enqueue(call, call.destination.split("-")[1], timeout=60)
+        outcomes[call.uuid] = router.enqueue(call, call.destination.split("-")[1], timeout=HANG_GUARD_S)
         if not call.ended:
             call.hangup()
 
@@ -387,7 +466,7 @@ def prog_acd(backend):
 
     def call(queue, steps, caller_id="13800138000"):
         report = sw.place_call(CallerScript(dial=f"q-{queue}", caller_id=caller_id, steps=steps)).wait(30)
-        with gevent.Timeout(15):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         return outcomes[report.uuid]
@@ -433,7 +512,7 @@ tiers:
   - {{queue: wait, agent: "1001"}}
 """, "wait.yaml")
     seed_backend(cfg, backend, time.time() - 100)
-    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=30.0).start()
     router = Router(cfg, backend, esl, worker_id="w-wait", lease=10.0).start()
     outcomes = {}
 
@@ -446,7 +525,7 @@ tiers:
     try:
         # a cycle: 1 s music, 0.2 s announcement, position and minutes (say, 0.5 s each)
         report = sw.place_call(CallerScript(dial="5000", steps=[Wait(5.5), Hangup()])).wait(30)
-        with gevent.Timeout(10):
+        with gevent.Timeout(HANG_GUARD_S):
             while report.uuid not in outcomes:
                 gevent.sleep(0.05)
         assert outcomes[report.uuid].kind == "abandoned"

@@ -222,15 +222,18 @@ def test_show_channels_plain_status_and_errors(switch, inbound):
     from fsapp.sim import Park
     assert inbound.cmd("api show channels").body == "\n0 total.\n"
     switch.dialplan.add(r"^1$", Park())
-    c = switch.place_call(CallerScript(dial="1", steps=[Wait(0.5), Hangup()]))
-    gevent.sleep(0.2)
+    c = switch.place_call(CallerScript(dial="1", steps=[Wait(60), Hangup()]))
+    with gevent.Timeout(60, AssertionError("the call never showed up")):
+        while inbound.cmd("api show channels").body.endswith("\n0 total.\n"):
+            gevent.sleep(0.01)
     body = inbound.cmd("api show channels").body
     assert body.startswith("uuid,direction,created,") and body.endswith("\n\n2 total.\n")
     assert "1 session(s) - peak" not in inbound.cmd("api status").body
     assert inbound.cmd("api uuid_kill 00000000-0000-0000-0000-000000000000").body == "-ERR No such channel!\n"
     assert inbound.cmd("sendmsg 00000000-0000-0000-0000-000000000000\ncall-command: hangup").h["Reply-Text"] \
         .startswith("-ERR invalid session id")
-    c.wait(10)
+    assert inbound.cmd(f"api uuid_kill {c.report.uuid}").body == "+OK\n"
+    c.wait(60)
 
 
 def test_caller_wait_prompt_timeout_is_reported(switch):

@@ -58,8 +58,9 @@ def test_api_replies_as_mod_callcenter():
         assert api("callcenter_config", "agent set colour agent1@default red") == "-ERR Invalid Agent Update KEY!\n"
         assert api("callcenter_config", "agent set status nobody@default Available") == "-ERR Agent not found!\n"
         assert api("callcenter_config", "agent set status") == "-ERR Invalid!\n"
-        gevent.sleep(0.05)
-        assert "|On Break|" in api("callcenter_config", "agent list")
+        with gevent.Timeout(60, AssertionError(api("callcenter_config", "agent list"))):
+            while "|On Break|" not in api("callcenter_config", "agent list"):   # applied on the next loop
+                gevent.sleep(0.01)
     finally:
         sw.stop()
 
@@ -105,8 +106,9 @@ def test_member_hanging_up_is_abandoned_and_discarded_later():
         assert "|Waiting|" in sw.api.execute("callcenter_config", "queue list members support@default")
         sw.api.execute("uuid_kill", a_leg)
         assert _actions(conn, "member-queue-end")[-1][0] == "member-queue-end"
-        gevent.sleep(0.1)
-        assert "|Abandoned|" in sw.api.execute("callcenter_config", "queue list members support@default")
+        with gevent.Timeout(60, AssertionError("the member never showed as Abandoned")):
+            while "|Abandoned|" not in sw.api.execute("callcenter_config", "queue list members support@default"):
+                gevent.sleep(0.01)
         sw.clock.sleep(11)
         assert sw.api.execute("callcenter_config", "queue list members support@default") == "+OK\n"
     finally:

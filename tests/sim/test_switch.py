@@ -129,13 +129,12 @@ def test_agent_failures_give_freeswitch_causes(switch, outbound):
 def test_agent_route_and_caller_hangup_at_time(switch):
     switch.add_agent("1001", ring_s=0.2, talk_s=30)
     switch.dialplan.add(r"^8000$", Agent("1001"))
-    report = switch.place_call(CallerScript(dial="8000", steps=[Hangup(at=0.8)])).wait(timeout=10)
+    report = switch.place_call(CallerScript(dial="8000", steps=[Hangup(at=0.8)])).wait(timeout=60)
     assert report.bridged_to and report.hung_up_by == "caller"
     agent_call = switch.agents["1001"].calls[0]
-    for _ in range(50):  # the agent leg ends just after the caller's leg
-        if agent_call["ended_at"] is not None:
-            break
-        gevent.sleep(0.1)
+    with gevent.Timeout(60, AssertionError(f"the agent leg never ended: {agent_call}")):
+        while agent_call["ended_at"] is None:    # the agent leg ends just after the caller's leg
+            gevent.sleep(0.01)
     assert agent_call["answered_at"] is not None and agent_call["ended_at"] is not None
 
 

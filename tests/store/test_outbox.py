@@ -131,3 +131,30 @@ def test_a_server_that_accepts_but_never_answers_costs_a_read_only_its_deadline(
         for conn, _ in held:
             conn.close()
         listener.close()
+
+
+def test_replay_resumes_from_the_last_whole_progress_record(tmp_path):
+    """The progress file's last line may be torn or point inside a row: the last whole,
+    plausible offset wins, and at worst the replay starts at the top (idempotent)."""
+    box = Outbox(tmp_path)
+    for i in range(4):
+        box.append("survey_answer", f"k{i}", answer(i))
+    box.seal()
+    seg = box.segments()[0]
+    lines = seg.read_bytes().splitlines(keepends=True)
+    after_two = len(lines[0]) + len(lines[1])
+    progress = seg.with_suffix(".progress")
+    progress.write_bytes(b"%016x\n%016x\n00000000000" % (len(lines[0]), after_two))   # torn tail
+    assert box.status()["pending"] == 2
+    applied = []
+    assert box.replay(lambda r: applied.append(r.key)).replayed == 2
+    assert applied == ["k2", "k3"] and not progress.exists()
+
+    for i in range(2):
+        box.append("survey_answer", f"m{i}", answer(i))
+    box.seal()
+    seg = box.segments()[0]
+    seg.with_suffix(".progress").write_bytes(b"%016x\n" % 3)     # mid-row: not plausible
+    applied.clear()
+    box.replay(lambda r: applied.append(r.key))
+    assert applied == ["m0", "m1"]

@@ -161,11 +161,23 @@ def test_query_timeout_then_connection_still_usable(db, make_store):
 def test_pool_exhaustion_is_a_timeout_not_a_hang(pg_database, make_store):
     # The caller's deadline is query timeout + connect timeout + a little: 0.5 + 1 + 0.25 s here.
     store = make_store({"main": {"odbc": pg_database, "pool_size": 1, "connect_timeout": 1}}, migrate=False)
-    slow = gevent.spawn(store.execute, "SELECT pg_sleep(4)", timeout=10)
-    gevent.sleep(0.3)
-    with pytest.raises(QueryTimeout, match="all 1 pooled connections busy"):
-        store.execute("SELECT 1", timeout=0.5)
-    slow.join(15)
+    import pyodbc
+    holder = pyodbc.connect(pg_database, autocommit=True, timeout=10)
+    holder.cursor().execute("SELECT pg_advisory_lock(4243)").fetchall()
+    try:
+        # the slow query holds the only connection until the test lets go of the lock
+        slow = gevent.spawn(store.execute, "SELECT pg_advisory_lock(4243)", timeout=120)
+        with gevent.Timeout(120, AssertionError("the slow query never reached the lock")):
+            while not holder.cursor().execute("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                              "AND NOT granted AND objid = 4243 AND database = "
+                                              "(SELECT oid FROM pg_database WHERE datname = current_database())").fetchone()[0]:
+                gevent.sleep(0.02)
+        with pytest.raises(QueryTimeout, match="all 1 pooled connections busy"):
+            store.execute("SELECT 1", timeout=0.5)
+    finally:
+        holder.cursor().execute("SELECT pg_advisory_unlock(4243)").fetchall()
+        holder.close()
+    slow.join(120)
     assert slow.successful()
     assert store.execute("SELECT 1 AS one") == [{"one": 1}]
 
