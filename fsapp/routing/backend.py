@@ -34,6 +34,20 @@ class UnknownAgent(KeyError):
 class StateBackend(ABC):
     """Interface; see the module docstring for the semantics."""
 
+    # Exceptions meaning "the state cannot be reached right now" (Redis down, restarting,
+    # loading its AOF): the router turns them into RoutingUnavailable and reconnects.
+    unavailable_errors: tuple[type[BaseException], ...] = ()
+
+    def ping(self) -> None:
+        """Raise one of unavailable_errors if the state cannot be reached."""
+
+    @abstractmethod
+    def restore_claim(self, agent: str, member_id: str, owner: str, phase: str, lease: float,
+                      now: float) -> bool:
+        """Put back a claim its owner still holds (the state lost it: Redis restarted
+        empty). Unconditional, unlike claim(): the agent IS on that call. False if the
+        agent is unknown or the claim was there already."""
+
     # agents
     @abstractmethod
     def put_agent(self, cfg: AgentConfig, now: float) -> None: ...
@@ -260,6 +274,14 @@ class MemoryBackend(StateBackend):
             rec.claims[member_id] = Claim(member_id, owner, "reserved", now + lease)
             rec.last_offered_at = now
         return True
+
+    def restore_claim(self, agent, member_id, owner, phase, lease, now):
+        with self._lock:
+            rec = self._agents.get(agent)
+            if rec is None or member_id in rec.claims:
+                return False
+            rec.claims[member_id] = Claim(member_id, owner, phase, now + lease)
+            return True
 
     def renew(self, agent, member_id, owner, lease, now, phase=None):
         with self._lock:

@@ -1,0 +1,117 @@
+"""An agent's claim is released in one place that always runs (issue 10): whatever ends
+a member's time in the queue, an outcome or an exception anywhere (a sendevent refusing
+a caller id, an originate, a record, the bridge, the state backend), the agents claimed
+for it are free again at once, not after their lease. Both backends."""
+import time
+
+import gevent
+import pytest
+
+from fsapp.esl import InboundClient, OutboundServer
+from fsapp.routing.config import loads_routing, seed_backend
+from fsapp.routing.dispatcher import Assignment, Dispatcher
+from fsapp.routing.model import AgentStatus, Member, OfferResult
+from fsapp.routing.router import Router
+from fsapp.sim import CallerScript, Socket, Switch, Wait
+
+MOH = "tone_stream://%(1000,0,440);loops=-1"
+CONFIG = f"""
+queues:
+  sales: {{strategy: top-down, moh-sound: "{MOH}", offer-timeout: 3}}
+agents:
+  "1001": {{contact: user/1001, status: Available}}
+tiers:
+  - {{queue: sales, agent: "1001"}}
+"""
+LEASE = 600.0     # far longer than any test: an agent free again did not wait for it
+
+
+def _wait_for(predicate, what):
+    with gevent.Timeout(30, AssertionError(f"never happened: {what}")):   # a hang guard, not a budget
+        while not predicate():
+            gevent.sleep(0.02)
+
+
+@pytest.fixture
+def acd(backend):
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    cfg = loads_routing(CONFIG, "claims.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
+    router = Router(cfg, backend, esl, worker_id="w-claims", lease=LEASE).start()
+    results = {}
+
+    def handler(call):
+        call.answer()
+        try:
+            results[call.uuid] = router.enqueue(call, "sales", timeout=60)
+        except Exception as exc:      # what the flow's queue node turns into on_error
+            results[call.uuid] = exc
+        if not call.ended:
+            call.hangup()
+
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=1).start()
+    sw.dialplan.add(r"^q-sales$", Socket(f"127.0.0.1:{server.port} async full"))
+
+    def call(caller_id, steps):
+        rep = sw.place_call(CallerScript(dial="q-sales", caller_id=caller_id, steps=steps)).wait(40)
+        _wait_for(lambda: rep.uuid in results, "the router's result for the call")
+        return results[rep.uuid]
+    yield sw, router, backend, call
+    router.stop()
+    server.stop(timeout=2)
+    esl.stop()
+    sw.stop()
+
+
+def test_a_caller_id_the_switch_refuses_leaves_no_claim_behind(acd):
+    # A caller id with CR/LF made the queue event's sendevent raise at "enter": the member
+    # stayed registered, the dispatcher kept claiming agent 1001 for a caller nobody
+    # served, and 1001 stayed reserved until its lease ran out.
+    sw, router, backend, call = acd
+    sw.add_agent("1001", ring_s=0.1, talk_s=0.2)
+    result = call("1001\r\nX-Evil: yes", [Wait(3)])
+    passes = router.dispatcher.passes
+    _wait_for(lambda: router.dispatcher.passes > passes or not router.dispatcher.tickets,
+              "a dispatcher pass after the call")
+    gevent.sleep(0.1)
+    now = time.time()
+    assert backend.get_agent("1001").live_claims(now) == [], result
+    assert backend.members("sales") == [] and router.dispatcher.tickets == {}
+    # and the next caller gets 1001 at once, not after the 600 s lease
+    second = call("13800138000", [Wait(5)])
+    assert getattr(second, "kind", None) == "answered" and second.agent == "1001", second
+
+
+def test_leave_releases_every_claim_whatever_ended_the_member(backend):
+    # The structural promise, for ANY exception: the member's greenlet dies of whatever
+    # (here a RuntimeError after its Assignment arrived), its finally calls leave, and
+    # the agent is free at once; so is an agent of an Assignment nobody read.
+    cfg = loads_routing(CONFIG, "claims.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    dispatcher = Dispatcher(backend, cfg, "w-claims", lease=LEASE).start()
+    try:
+        ticket = dispatcher.join(Member("m1", "sales", "1", time.time()))
+
+        def member():
+            try:
+                assert isinstance(ticket.wait(30), Assignment)
+                assert backend.get_agent("1001").live_claims(time.time())
+                raise RuntimeError("any side effect of routing failed here")
+            finally:
+                dispatcher.leave("m1")
+        greenlet = gevent.spawn(member)
+        greenlet.join()
+        assert isinstance(greenlet.exception, RuntimeError)
+        assert backend.get_agent("1001").live_claims(time.time()) == []
+
+        unread = dispatcher.join(Member("m2", "sales", "2", time.time()))
+        _wait_for(lambda: not unread.inbox.empty(), "an Assignment for m2")
+        assert backend.get_agent("1001").live_claims(time.time())
+        dispatcher.leave("m2")
+        assert backend.get_agent("1001").live_claims(time.time()) == []
+        assert unread.claims.take("1001") is False          # closed: nothing more is claimed
+        assert backend.get_agent("1001").live_claims(time.time()) == []
+        assert backend.get_agent("1001").status == AgentStatus.AVAILABLE
+    finally:
+        dispatcher.stop()
