@@ -45,8 +45,9 @@ class StateBackend(ABC):
     def restore_claim(self, agent: str, member_id: str, owner: str, phase: str, lease: float,
                       now: float) -> bool:
         """Put back a claim its owner still holds (the state lost it: Redis restarted
-        empty). Unconditional, unlike claim(): the agent IS on that call. False if the
-        agent is unknown or the claim was there already."""
+        empty, or kept it past its lease). Unconditional, unlike claim(): the agent IS on
+        that call. True if it was missing or lapsed (a repair), False if it was live (it is
+        refreshed) or the agent is unknown."""
 
     # agents
     @abstractmethod
@@ -278,10 +279,11 @@ class MemoryBackend(StateBackend):
     def restore_claim(self, agent, member_id, owner, phase, lease, now):
         with self._lock:
             rec = self._agents.get(agent)
-            if rec is None or member_id in rec.claims:
+            if rec is None:
                 return False
+            old = rec.claims.get(member_id)
             rec.claims[member_id] = Claim(member_id, owner, phase, now + lease)
-            return True
+            return old is None or old.expires <= now
 
     def renew(self, agent, member_id, owner, lease, now, phase=None):
         with self._lock:

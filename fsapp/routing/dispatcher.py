@@ -84,6 +84,8 @@ class Dispatcher:
         self._unsubscribe = None
         self._no_agent_since: dict[str, float] = {}
         self._check_state = False
+        self._unreachable = False
+        self._unreachable = False
         self.passes = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -164,6 +166,7 @@ class Dispatcher:
                     self._check_state = False
                     self.backend.ping()
                 next_at = self.dispatch_once()
+                self._unreachable = False
                 if next_at is not None:
                     timeout = max(0.01, min(timeout, next_at - self.clock()))
             except Exception as exc:
@@ -176,7 +179,10 @@ class Dispatcher:
         """Log a failed pass or renewal (call from an except block); an unreachable state
         backend is reported to on_unavailable instead of a traceback per pass."""
         if isinstance(exc, self.backend.unavailable_errors):
-            log.warning(f"{what}: routing state unreachable", extra={"member": member_id, "error": str(exc)})
+            # once per outage at warning level (the StateGuard logs the outage itself)
+            level = log.debug if self._unreachable else log.warning
+            self._unreachable = True
+            level(f"{what}: routing state unreachable", extra={"member": member_id, "error": str(exc)})
             if self.on_unavailable is not None:
                 self.on_unavailable(exc)
         else:

@@ -29,12 +29,13 @@ Every repair is one line in the returned list and one `reconcile:` log line.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import gevent
 
 from fsapp.esl.errors import ESLError
 from fsapp.log import get_logger
-from fsapp.routing.model import OfferResult
+from fsapp.routing.model import MemberState, OfferResult
 
 log = get_logger("fsapp.routing.reconciler")
 
@@ -104,11 +105,15 @@ class Reconciler:
         live = self._live_channels() if self.switches else None
         for member_id, ticket in list(self.local_members.items()):
             member = ticket.member
+            held = ticket.claims.held()
             if self.backend.get_member(member_id) is None and ticket.active and not member.callback_number:
-                member.expires = now + ticket.claims.lease
-                self.backend.add_member(member)
-                repairs.append(f"member {member_id} of queue {member.queue}: put back in line (place kept)")
-            for agent, phase in ticket.claims.held().items():
+                talking = [agent for agent, phase in held.items() if phase == "talking"]
+                state = (MemberState.ANSWERED if talking else MemberState.TRYING if held else MemberState.WAITING)
+                self.backend.add_member(replace(member, state=state, serving_agent=",".join(talking or held),
+                                                expires=now + ticket.claims.lease))
+                repairs.append(f"member {member_id} of queue {member.queue}: put back "
+                               + (f"(talking to {talking[0]})" if talking else "in line (place kept)"))
+            for agent, phase in held.items():
                 leg = ticket.claims.leg(agent)
                 if live is not None and leg and leg not in live:
                     continue             # that call has ended: its greenlet releases the claim

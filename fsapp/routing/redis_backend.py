@@ -149,11 +149,15 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 """
 
-# KEYS: agent hash, claims hash. ARGV: member, "owner<TAB>phase<TAB>expires". A claim its
-# owner still holds, put back after Redis lost it; only for a known agent, never over one.
+# KEYS: agent hash, claims hash. ARGV: member, "owner<TAB>phase<TAB>expires", now. A claim
+# its owner still holds, put back after Redis lost it (or kept it past its lease): written
+# for a known agent; 1 if it was missing or lapsed (a repair), 0 if it was live.
 RESTORE_CLAIM_LUA = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+local c = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if c and tonumber(string.match(c, '([^\\t]+)$')) > tonumber(ARGV[3]) then return 0 end
+return 1
 """
 
 _CONFIG_FIELDS = [f for f in AgentConfig.__dataclass_fields__ if f != "status"]
@@ -336,7 +340,7 @@ class RedisBackend(StateBackend):
 
     def restore_claim(self, agent, member_id, owner, phase, lease, now):
         return bool(self._restore_claim(keys=[self.k("agent", agent), self.k("claims", agent)],
-                                        args=[member_id, f"{owner}\t{phase}\t{_enc(float(now + lease))}"]))
+                                        args=[member_id, f"{owner}\t{phase}\t{_enc(float(now + lease))}", _enc(float(now))]))
 
     def ping(self):
         self.r.ping()
