@@ -64,7 +64,8 @@ class Ticket:
 class Dispatcher:
     def __init__(self, backend, config: RoutingConfig, worker_id: str, lease: float = 30.0,
                  clock: Callable[[], float] = time.time, max_attempts: int = 5,
-                 fallback_wake: float = 30.0, on_unavailable: Callable[[Exception], None] | None = None):
+                 fallback_wake: float = 30.0, on_unavailable: Callable[[Exception], None] | None = None,
+                 state_up: Callable[[], bool] = lambda: True):
         self.backend = backend
         self.config = config
         self.worker_id = worker_id
@@ -77,6 +78,10 @@ class Dispatcher:
         # told when the state backend cannot be reached (the router's StateGuard: it
         # fails the waiting callers over to on_error and reconnects with back-off)
         self.on_unavailable = on_unavailable
+        # while it says no, nothing is dispatched or renewed: a Redis that restarted empty
+        # must not make this worker forget the claims its callers hold before the repair
+        # (Reconciler.recover) puts them back
+        self.state_up = state_up
         self.tickets: dict[str, Ticket] = {}
         self._wake = gevent.event.Event()
         self._loop: gevent.Greenlet | None = None
@@ -165,6 +170,10 @@ class Dispatcher:
                 if self._check_state:
                     self._check_state = False
                     self.backend.ping()
+                if not self.state_up():
+                    self._wake.wait(self.fallback_wake)   # the repair wakes the loop
+                    self._wake.clear()
+                    continue
                 next_at = self.dispatch_once()
                 self._unreachable = False
                 if next_at is not None:
@@ -303,6 +312,8 @@ class Dispatcher:
         the members of a dead worker once their lease has lapsed)."""
         while True:
             gevent.sleep(self.lease / 3)
+            if not self.state_up():
+                continue
             expires = self.clock() + self.lease
             for member_id, ticket in list(self.tickets.items()):
                 try:

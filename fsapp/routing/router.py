@@ -116,7 +116,7 @@ class Router:
         self.guard = StateGuard(backend, self.recover_state, on_down=self._fail_waiting,
                                 backoff=backoff, grace=outage_grace)
         self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock,
-                                     on_unavailable=self.guard.failed)
+                                     on_unavailable=self.guard.failed, state_up=lambda: self.guard.up)
         self._hangups: dict[str, AsyncResult] = {}
         self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
         self.calendars = calendars if calendars is not None else {}
