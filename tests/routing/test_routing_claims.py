@@ -115,3 +115,29 @@ def test_leave_releases_every_claim_whatever_ended_the_member(backend):
         assert backend.get_agent("1001").status == AgentStatus.AVAILABLE
     finally:
         dispatcher.stop()
+
+
+def test_restore_claim_puts_back_a_held_claim_whatever_the_agents_status(backend):
+    # after Redis restarted empty, the router puts back the claim of an agent still on
+    # its call, even though the re-seed made the agent Available (claim() would refuse
+    # nothing then, but a second member would get the agent); a lapsed one is refreshed
+    cfg = loads_routing(CONFIG, "claims.yaml")
+    now = time.time()
+    seed_backend(cfg, backend, now)
+    assert backend.restore_claim("nobody", "m1", "w", "talking", 30, now) is False
+    assert backend.restore_claim("1001", "m1", "w", "talking", 30, now) is True
+    agent = backend.get_agent("1001")
+    assert agent.claims["m1"].phase == "talking" and not agent.offerable(now)
+    assert backend.claim("1001", "m2", "w", 30, now) is False
+    assert backend.restore_claim("1001", "m1", "w", "talking", 30, now) is False      # live: refreshed
+    assert backend.restore_claim("1001", "m1", "w", "talking", 30, now + 100) is True  # lapsed: repaired
+    assert backend.release("1001", "m1", "w", OfferResult.COMPLETED, now + 101, 5.0)
+    assert backend.get_agent("1001").live_claims(now + 101) == []
+
+
+def test_reconnect_back_off_doubles_up_to_its_cap():
+    from fsapp.routing.outage import Backoff
+    delays = Backoff(jitter=0).delays()
+    assert [round(next(delays), 3) for _ in range(8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+    jittered = Backoff().delays(rand=lambda: 1.0)
+    assert round(next(jittered), 3) == 0.24                  # +20 % at most
