@@ -146,8 +146,7 @@ class Router:
         section = cfg.section("routing")
         router = cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
                      lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing),
-                     backoff=Backoff(cap=section.get("reconnect_max", 5.0)),
-                     outage_grace=section.get("outage_grace", 5.0))
+                     backoff=Backoff(cap=section["reconnect_max"]), outage_grace=section["outage_grace"])
         router.reconcile_interval = section.get("reconcile_interval", 60.0)
         return router
 
