@@ -71,6 +71,8 @@ class Reconciler:
                 self._seen_connects = connects
                 try:
                     self.run_once()
+                except self.backend.unavailable_errors as exc:   # the router's StateGuard handles it
+                    log.warning("reconcile skipped: routing state unreachable", extra={"error": str(exc)})
                 except Exception:
                     log.exception("reconcile failed; retrying later")
                 next_periodic = time.monotonic() + self.interval

@@ -159,9 +159,9 @@ class Router:
         if hasattr(self.esl, "start"):
             self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
+        self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
         self._started = True
-        self.dispatcher.start()
         self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
                                      interval=reconcile_interval or self.reconcile_interval,
                                      local_members=self.dispatcher.tickets,
@@ -205,7 +205,10 @@ class Router:
         q = self.config.queue(queue)
         self.guard.check()              # Redis known down: RoutingUnavailable at once
         if not self._started:
-            self.start()
+            try:
+                self.start()
+            except self.backend.unavailable_errors as exc:
+                raise self.guard.unavailable(exc) from exc
         if lang:
             self._langs[call.uuid] = lang
         try:

@@ -60,13 +60,15 @@ nodes:
     queue:
       queue: hotline
       next: bye
-      on_overflow: bye
+      on_overflow: overflowed
       on_error: sorry
   sorry:
     set: {why: "error"}
     next: apology
   apology:
     hangup: {prompt: common/goodbye}
+  overflowed:
+    hangup: {}
   bye:
     hangup: {}
 """
@@ -123,8 +125,10 @@ class PrivateRedis:
             self.kill()
 
 
-@pytest.mark.parametrize("persistence", ["none", "aof"])
-def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence):
+@pytest.mark.parametrize("persistence, moment", [("none", "talking"), ("aof", "talking"), ("none", "ringing")])
+def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence, moment):
+    """moment: Redis dies while the 4 answered agents talk, or while they still ring
+    (they answer during the outage and their callers are bridged all the same)."""
     if not any(os.access(os.path.join(p, "redis-server"), os.X_OK) for p in os.environ["PATH"].split(":")):
         pytest.skip("redis-server is not installed (Makefile TEST_DEBS)")
     server = PrivateRedis(tmp_path, persistence).start()
@@ -132,8 +136,9 @@ def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence):
     backend = RedisBackend.from_url(server.url, prefix=f"outage:{uuid.uuid4().hex[:8]}:")
     seed_backend(cfg, backend, time.time() - 100)
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    ring_s = 2.0 if moment == "ringing" else 0.2
     for name in AGENTS:
-        sw.add_agent(name, ring_s=0.2, talk_s=3600)     # on the call until the test ends
+        sw.add_agent(name, ring_s=ring_s, talk_s=3600)  # on the call until the test ends
     sw.add_agent("1005", ring_s=0.2, talk_s=3600)
     esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon", command_timeout=5.0).start()
     # the defaults: waiting callers take on_error 5 s into the outage; reconnect back-off
@@ -156,9 +161,11 @@ def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence):
         callers = [sw.place_call(CallerScript(dial="30000", caller_id=f"1380013{i:04d}", steps=[Wait(3600)]))
                    for i in range(12)]
 
+        busy = AgentState.IN_A_QUEUE_CALL if moment == "talking" else AgentState.RECEIVING
+
         def talking():
             now = time.time()
-            return [a.name for a in backend.agents() if a.state(now) == AgentState.IN_A_QUEUE_CALL]
+            return [a.name for a in backend.agents() if a.state(now) == busy]
         def waiting():
             return [m for m in backend.members("hotline") if m.state == MemberState.WAITING]
         _wait_for(lambda: len(talking()) == 4 and len(waiting()) == 8,
@@ -167,7 +174,12 @@ def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence):
 
         server.kill()
         # every waiting caller takes on_error, and all of them while Redis is still down
-        _wait_for(lambda: len(outcomes) == 8, "an answer for each of the 8 waiting callers")
+        _wait_for(lambda: len(outcomes) == 8, "an answer for each of the 8 waiting callers",
+                  state=lambda: (router.guard.up, [o.trail for o in outcomes.values()],
+                                 {n: a.calls for n, a in sw.agents.items()},
+                                 [c.report.timeline for c in callers if c.report.bridged_to],
+                                 [(t.member.caller_id, t.active, t.inbox.qsize(), t.claims.held())
+                                  for t in router.dispatcher.tickets.values()]))
         assert server.proc.poll() is not None and not router.guard.up
         for outcome in outcomes.values():
             assert outcome.trail == ["agents", "sorry", "apology"], outcome
@@ -176,7 +188,11 @@ def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence):
         late = sw.place_call(CallerScript(dial="30000", caller_id="13900000000", steps=[Wait(3600)]))
         _wait_for(lambda: len(outcomes) == 9, "an answer for the caller who came during the outage")
         assert outcomes[late.wait(30).uuid].trail == ["agents", "sorry", "apology"]
-        # the four answered callers are still talking to their agents on the switch
+        # the four answered callers are talking to their agents on the switch (when Redis
+        # died while they rang, the agents answered during the outage and were bridged)
+        _wait_for(lambda: all(len(sw.agents[n].calls) == 1 and sw.agents[n].calls[0]["answered_at"]
+                              for n in AGENTS), "the 4 agents answering")
+        _wait_for(lambda: sum(bool(c.report.bridged_to) for c in callers) == 4, "4 callers bridged to their agent")
         assert sorted(name for name, agent in sw.agents.items()
                       if agent.calls and agent.calls[-1].get("answered_at") and not agent.calls[-1].get("ended_at")) \
             == sorted(AGENTS)
