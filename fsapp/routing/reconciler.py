@@ -108,13 +108,19 @@ class Reconciler:
         for member_id, ticket in list(self.local_members.items()):
             member = ticket.member
             held = ticket.claims.held()
-            if self.backend.get_member(member_id) is None and ticket.active and not member.callback_number:
-                talking = [agent for agent, phase in held.items() if phase == "talking"]
+            talking = [agent for agent, phase in held.items() if phase == "talking"]
+            stored = self.backend.get_member(member_id)
+            if stored is None and ticket.active and not member.callback_number:
                 state = (MemberState.ANSWERED if talking else MemberState.TRYING if held else MemberState.WAITING)
                 self.backend.add_member(replace(member, state=state, serving_agent=",".join(talking or held),
                                                 expires=now + ticket.claims.lease))
                 repairs.append(f"member {member_id} of queue {member.queue}: put back "
                                + (f"(talking to {talking[0]})" if talking else "in line (place kept)"))
+            elif stored is not None and talking and stored.state != MemberState.ANSWERED:
+                # answered during the outage: Redis kept the state from before the answer
+                self.backend.update_member(member_id, state=MemberState.ANSWERED, serving_agent=talking[0])
+                repairs.append(f"member {member_id} of queue {member.queue}: answered by {talking[0]} "
+                               f"during the outage, state corrected")
             for agent, phase in held.items():
                 leg = ticket.claims.leg(agent)
                 if live is not None and leg and leg not in live:

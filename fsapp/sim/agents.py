@@ -53,7 +53,10 @@ class AgentEndpoint:
             return
         leg.mark_answered()
         record["answered_at"] = clock.now()
-        reason, _ = leg.wait_media(self.talk_s, nested=False)
+        # talk until the leg ends or talk_s is up; not wait_media, which returns (and so
+        # hung up the agent) when uuid_bridge takes the leg out of park (transfer_to)
+        # whenever this greenlet woke before the park program did
+        clock.wait([leg.ended], self.talk_s)
         if not leg.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"
