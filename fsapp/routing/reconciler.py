@@ -16,8 +16,8 @@ or without its data; fsapp.routing.outage calls it through Router.recover_state)
 
 * agents, queues and tiers are re-seeded from routing.yaml: what Redis lost is
   re-created with the file's status; what it kept keeps its status and counters;
-* this worker's callers still waiting are put back with their place (joined_at), and the
-  claims they still hold are restored: an agent on a live call (its leg is on the switch)
+* this worker's callers still waiting and its callback requests are put back with their
+  place (joined_at), and the claims they still hold are restored: an agent on a live call (its leg is on the switch)
   stays busy, whatever status the re-seed gave it;
 * claims of this worker that its callers no longer hold (released during the outage)
   are released, members of this worker that are no longer in its queue (they took
@@ -110,7 +110,7 @@ class Reconciler:
             held = ticket.claims.held()
             talking = [agent for agent, phase in held.items() if phase == "talking"]
             stored = self.backend.get_member(member_id)
-            if stored is None and ticket.active and not member.callback_number:
+            if stored is None and ticket.active:      # a waiting caller, or a callback request
                 state = (MemberState.ANSWERED if talking else MemberState.TRYING if held else MemberState.WAITING)
                 self.backend.add_member(replace(member, state=state, serving_agent=",".join(talking or held),
                                                 expires=now + ticket.claims.lease))

@@ -141,3 +141,33 @@ def test_reconnect_back_off_doubles_up_to_its_cap():
     assert [round(next(delays), 3) for _ in range(8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
     jittered = Backoff().delays(rand=lambda: 1.0)
     assert round(next(jittered), 3) == 0.24                  # +20 % at most
+
+
+def test_recover_after_an_empty_restart_puts_back_what_the_worker_holds(redis_backend):
+    # Redis restarted without persistence (here: this test's keys deleted): the worker's
+    # waiting caller keeps its place, its callback request survives, the caller talking to
+    # 1001 is Answered and 1001 stays busy although the re-seed made it Available again.
+    from fsapp.routing.model import AgentState, MemberState
+    from fsapp.routing.reconciler import Reconciler
+    backend = redis_backend
+    cfg = loads_routing(CONFIG.replace('tiers:', '  "1002": {contact: user/1002, status: On Break}\ntiers:'),
+                        "routing.yaml")
+    seed_backend(cfg, backend, time.time() - 100)
+    dispatcher = Dispatcher(backend, cfg, "w-claims", lease=LEASE)      # not started: no dispatching
+    waiting = dispatcher.join(Member("waiting", "sales", "1", time.time() - 30))
+    talking = dispatcher.join(Member("talking", "sales", "2", time.time() - 60))
+    callback = dispatcher.join(Member("cb-1", "sales", "3", time.time() - 90, callback_number="3"))
+    assert talking.claims.take("1001") and talking.claims.mark("1001", "talking", leg="agent-leg")
+    backend.delete_all()
+    repairs = Reconciler(backend, [], "w-claims", local_members=dispatcher.tickets).recover(cfg)
+    now = time.time()
+    agents = {a.name: a for a in backend.agents()}
+    assert set(agents) == {"1001", "1002"} and agents["1002"].status == AgentStatus.ON_BREAK
+    assert agents["1001"].state(now) == AgentState.IN_A_QUEUE_CALL and not agents["1001"].offerable(now)
+    assert backend.get_member("waiting").state == MemberState.WAITING
+    assert backend.get_member("waiting").joined_at == pytest.approx(waiting.member.joined_at, abs=0.01)
+    assert backend.get_member("talking").state == MemberState.ANSWERED
+    assert backend.get_member("cb-1").callback_number == "3" and callback.active
+    assert [t.agent for t in backend.tiers(queue="sales")] == ["1001"]
+    assert "agent 1001: claim for talking restored (on live call agent-leg); stays busy" in repairs, repairs
+    assert "agent 1002: re-created from routing.yaml (On Break)" in repairs, repairs
