@@ -43,6 +43,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "heartbeat_timeout": Setting(float, 60.0, "Seconds without any message (FreeSWITCH sends "
                                      "HEARTBEAT every 20 s) before the link is declared dead."),
         "reconnect_max_delay": Setting(float, 30.0, "Cap of the exponential reconnect back-off, seconds."),
+        "max_frame_bytes": Setting(int, 64 << 20, "Largest message body (Content-Length) accepted "
+                                   "from FreeSWITCH on one connection, inbound and outbound; a larger "
+                                   "one is a protocol error that closes the connection. Bounds the "
+                                   "memory one connection can take; raise it for api commands "
+                                   "whose output is bigger."),
     },
     "serve": {
         "listen": Setting(str, "127.0.0.1:8084", "Address the outbound socket server listens on."),
@@ -80,6 +85,10 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "control": Setting(str, "var/run/fsapp-flows.sock", "Unix socket on which `fsapp serve "
                            "--flows` takes `fsapp reload`/`deploy` requests."),
         "dir": Setting(str, "ivr_flows", "Directory of flow YAML files."),
+        "max_yaml_values": Setting(int, 200_000, "Most YAML values (keys, values, list items; "
+                                   "aliases expanded) one flow file may hold; a bigger file is "
+                                   "refused with its size. Bounds validation memory (about 1 KB a "
+                                   "value); a 1,000-node flow has about 12,000."),
         "node_visits": Setting(bool, True, "Store one node_visit row per flow node a call passes "
                                "(per-node reports); false: trace events only."),
         "recordings": Setting(str, "var/recordings", "Where recordings are written."),
@@ -115,6 +124,19 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                                 "(new callers take it at once)."),
         "reconnect_max": Setting(float, 5.0, "Longest delay between reconnect attempts to an "
                                  "unreachable Redis (back-off from 0.2 s, doubling, +-20 % jitter)."),
+    },
+    "campaign": {
+        "dir": Setting(str, "campaigns", "Directory of campaign YAML files (fsapp.campaign)."),
+        "state": Setting(str, "sqlite", "Where contact states live: sqlite (one host) or redis "
+                         "(workers on several hosts).", choices=("sqlite", "redis")),
+        "sqlite": Setting(str, "var/fsapp.db", "SQLite file of the contact states when state = sqlite."),
+        "redis_url": Setting(str, "redis://127.0.0.1:6379/0", "Redis URL when state = redis."),
+        "redis_prefix": Setting(str, "fsapp:", "Key prefix of the campaign state in Redis."),
+        "listen": Setting(str, "127.0.0.1:8085", "Where the dialer's own outbound socket listens: "
+                          "answered calls run the campaign's flow there."),
+        "socket": Setting(str, "", "Address FreeSWITCH connects to for answered calls "
+                          "(&socket(ADDRESS async full)); default: listen."),
+        "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
     },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -24,10 +24,17 @@ def test_verb_imports_and_has_help(verb):
     result = invoke([verb, "--help"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     assert f"Usage: fsapp {verb}" in result.output
+    helps = [result.output]
     if isinstance(command, click.Group):   # and each subcommand of a group
         for sub in command.list_commands(None):
             nested = invoke([verb, sub, "--help"])
             assert nested.exit_code == 0, f"fsapp {verb} {sub} --help: {nested.output}"
+            helps.append(nested.output)
+    # a file an example names exists (simulate's example named ivr_flows/hotline.yaml)
+    import re
+    for text in helps:
+        for name in re.findall(r"\b((?:ivr_flows|examples|queries|freeswitch-conf)/[\w./-]+\.(?:yaml|sql|toml))", text):
+            assert (ROOT / name).exists(), f"fsapp {verb} --help names {name}, which does not exist"
 
 
 @pytest.mark.parametrize("verb", VERBS)

@@ -28,6 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "queue": ("fsapp.cli.routing:queue", "Call-center queues: list, status."),
     "agent": ("fsapp.cli.routing:agent", "Agents: login, logout, break, available, status; listen, whisper, barge, release."),
     "tier": ("fsapp.cli.routing:tier", "Tiers (agent to queue): add, remove."),
+    "campaign": ("fsapp.cli.campaign:campaign", "Outbound campaigns: validate, load, start, pause, resume, stop, status, report."),
+    "report": ("fsapp.cli.report:report", "Call-center figures: service level, ASA, AHT, occupancy, FCR, per node."),
+    "simulate-load": ("fsapp.cli.loadsim:simulate_load", "Run a day of calls through the routing on a virtual clock (what if)."),
+    "staffing": ("fsapp.cli.staffing:staffing", "Agents needed for a call volume and service level (Erlang C/A)."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

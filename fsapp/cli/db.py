@@ -123,6 +123,9 @@ def check(ctx):
                 continue
             line = f"ok   {name}: {pool.dbms_name} ({pool.dialect.name}"
             line += ")" if pool.dialect.tested else ", dialect not tested by fsapp's CI)"
+            if name in store.new_sqlite_files:
+                line += (f"; {store.new_sqlite_files[name]} did not exist and was created empty "
+                         f"(check the path in [store.connections.{name}] if you expected data)")
             if name == store.default:
                 version = store.schema_version(name)
                 if version is None:
@@ -134,13 +137,19 @@ def check(ctx):
                 else:
                     line += f"; schema version {version}"
             click.echo(line)
+        unconfigured: dict[str, list] = {}
         for qname in store.query_names():
             q = store.named_query(qname)
             target = q.connection or store.default
             if target not in store.pools:
-                problems += 1
-                click.echo(f"FAIL query {qname} ({q.source}) uses connection {target!r}, which is not "
-                           f"configured: add [store.connections.{target}]")
+                unconfigured.setdefault(target, []).append(q)
+        for target, queries in sorted(unconfigured.items()):  # one problem per missing connection
+            problems += 1
+            files = sorted({q.source.rsplit(":", 1)[0] for q in queries})
+            click.echo(f"FAIL connection {target!r} is not configured, and {len(queries)} named "
+                       f"quer{'y uses' if len(queries) == 1 else 'ies use'} it "
+                       f"({', '.join(q.name for q in queries)} in {', '.join(files)}): "
+                       f"add [store.connections.{target}]")
         click.echo(f"ok   {len(store.query_names())} named queries from {store.catalog.directory}")
         status = store.outbox_status()
         if status["pending"] or status["dead"]:

@@ -4,32 +4,55 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import logging  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
 
+def _log_to_file(path: Path) -> None:
+    """The demo's transcript is for people: fsapp's log lines go to a file instead."""
+    from fsapp import log
+    path.parent.mkdir(parents=True, exist_ok=True)
+    level = logging.getLogger("fsapp").level or logging.INFO
+    log.setup(logging.getLevelName(level), "text", stream=path.open("w", encoding="utf-8"))
+
+
 @click.command()
 @click.option("--workdir", default="var/demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo's database, recordings and config go (emptied first).")
+              help="Where the demo's database, recordings, log and config go (emptied first).")
 @click.option("--scale", default=20.0, show_default=True, type=click.FloatRange(min=1.0, max=100.0),
               help="Emulated seconds per wall second (prompts, ringing, talk time).")
 @click.option("--concurrency", default=12, show_default=True, type=click.IntRange(min=1, max=200),
               help="Calls in progress at once.")
+@click.option("--verbose", is_flag=True, help="Show fsapp's log lines here instead of in WORKDIR.log (beside the work directory).")
 @click.option("--json", "as_json", is_flag=True, help="Print the totals as JSON after the summary.")
 @click.pass_obj
-def demo(cfg, workdir, scale, concurrency, as_json):
+def demo(cfg, workdir, scale, concurrency, verbose, as_json):
     """Run the embedded demo: emulator, flows, SQLite, scripted calls.
 
     Starts an emulated FreeSWITCH and fsapp's outbound socket server in this process,
     places scripted calls through the reference flows (hotline 12345, utility 96116,
     satisfaction survey 96000), and prints what every caller heard and pressed, the
     tickets, recordings and survey answers written to SQLite, and queue results.
+    fsapp's own log lines go to WORKDIR.log (var/demo.log) unless --verbose.
     """
-    from fsapp.demo import DemoLine, print_summary, run_scenarios, scenarios
+    from rich.console import Console
+    from rich.table import Table
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    click.echo("fsapp demo: starting an emulated FreeSWITCH, the flow server and a SQLite database ...")
+    from fsapp.demo import DemoLine, print_summary, run_scenarios, scenarios
+    from fsapp.demo.line import DEMO_TIME
+
+    console = Console(highlight=False)
+    if not console.is_terminal:   # a file or pipe: long lines stay whole, nothing wraps
+        console = Console(highlight=False, width=1000)
+    log_path = Path(workdir).resolve().parent / (Path(workdir).name + ".log")
+    if not verbose:
+        _log_to_file(log_path)
+    console.print("[bold]fsapp demo[/]: an emulated FreeSWITCH, the flow server and a SQLite database")
     started = time.monotonic()
     try:
         line = DemoLine.open(workdir, scale=scale)
@@ -43,23 +66,53 @@ def demo(cfg, workdir, scale, concurrency, as_json):
         store.write("ticket", {"serial": open_, "kind": "complaint", "category": "traffic",
                                "status": "in_progress", "handling_unit": "traffic_police"}, key=f"seed:{open_}")
         calls = scenarios.build(closed, open_, unknown)
-        click.echo(f"placing {len(calls) + len(scenarios.build_no_agents())} scripted calls, {concurrency} at a time "
-                   f"(emulated time {scale:g}x faster than the clock) ...")
-
-        def progress(result, done, total):
-            mark = "!! " if result.failed else "ok "
-            end = result.outcome.reason if result.outcome else "no flow"
-            click.echo(f"  [{done:>2}/{total}] {mark}{result.scenario.title[:62]:<62} {end}")
-
         late = scenarios.build_no_agents()
         total = len(calls) + len(late)
-        results = run_scenarios(line, calls, concurrency=concurrency, progress=progress, total=total)
-        click.echo("the hotline's agents log out; one more caller asks for an agent "
-                   "(with nobody logged in the queue overflows, the flow offers the mailbox) ...")
-        line.set_agents(["1001", "1002"], "Logged Out")
-        results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
-                                 first_index=len(calls), total=total)
-        totals = print_summary(line, results, time.monotonic() - started)
+        header = Table.grid(padding=(0, 2))
+        header.add_column(style="dim", no_wrap=True)
+        header.add_column(overflow="fold")
+        header.add_row("  switch", f"emulated FreeSWITCH 1.10 on 127.0.0.1:{line.switch.esl_port}, numbers "
+                       + ", ".join(f"{n} ({f.name})" for n, f in sorted(line.handler.registry.numbers.items())))
+        header.add_row("  clock", f"the calls take place on {DEMO_TIME:%a %d %b %Y %H:%M} (Beijing), a staffed "
+                                  f"hour; emulated time runs {scale:g}x faster than the clock")
+        header.add_row("  database", str(line.workdir / "fsapp.db"))
+        header.add_row("  log", "here" if verbose else str(log_path))
+        console.print(header)
+
+        progress_bar = Progress(TextColumn("  placing {task.total} calls, " f"{concurrency} at a time"),
+                                BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.fields[last]}"), console=console, transient=True,
+                                disable=not console.is_terminal)
+        task = progress_bar.add_task("calls", total=total, last="")
+
+        def progress(result, done, total):
+            mark = "[green]ok[/]" if not result.failed else "[bold red]!![/]"
+            number = f"#{result.index + 1}"
+            # the bar is transient (the full titles follow in the summary): keep it one line
+            title = result.scenario.title if len(result.scenario.title) <= 40 else result.scenario.title[:39] + "…"
+            progress_bar.update(task, completed=done, last=f"{number} {title}")
+            if not console.is_terminal:  # into a file or pipe: one line per finished call
+                console.print(f"  [{done:>2}/{total}] {mark} {number:>3} {result.scenario.title}")
+
+        with progress_bar:
+            results = run_scenarios(line, calls, concurrency=concurrency, progress=progress, total=total)
+            progress_bar.console.print("  the hotline's agents log out; one more caller asks for an agent "
+                                       "(with nobody logged in, the queue overflows to the mailbox)")
+            line.set_agents(["1001", "1002"], "Logged Out")
+            results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
+                                     first_index=len(calls), total=total)
+        console.print("  outbound campaign: the water outage notice to district 7 "
+                      "(campaigns/water_outage.yaml, first attempts)")
+        from fsapp.demo.campaign import run_outage_drill
+        from fsapp.demo.line import PASSWORD, ROOT
+        run_outage_drill(line, ROOT, PASSWORD, lambda text: console.print(text, markup=False, highlight=False))
+        extra = []
+        if not verbose:
+            warnings = sum(1 for text in log_path.read_text(encoding="utf-8").splitlines()
+                           if " WARNING " in text or " ERROR " in text)
+            extra.append(("fsapp's log", f"{log_path} ({warnings} warnings or errors)"))
+        totals = print_summary(line, results, time.monotonic() - started, console=console, extra=extra)
+        _print_report(line)
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
         problems = [r for r in results if r.failed]
@@ -70,3 +123,23 @@ def demo(cfg, workdir, scale, concurrency, as_json):
             sys.exit(1)
     finally:
         line.close()
+
+
+def _print_report(line) -> None:
+    """The demo's own calls as `fsapp report` shows them (docs/reports.md): the queue table
+    and a chart in the work directory, over the days its queue events fall on."""
+    import datetime as dt
+
+    from fsapp.report import Range, run_report
+    from fsapp.report.output import to_chart, to_table
+    span = line.store.execute("SELECT MIN(event_at) AS first, MAX(event_at) AS last FROM fsapp_queue_events")[0]
+    if span["first"] is None:
+        return
+    day = lambda v: dt.date.fromisoformat(str(v)[:10])   # noqa: E731 - SQLite's MIN() returns text
+    first = dt.datetime.combine(day(span["first"]), dt.time())
+    last = dt.datetime.combine(day(span["last"]), dt.time()) + dt.timedelta(days=1)
+    report = run_report(line.store, "queue", Range(first, last))
+    click.echo("")
+    click.echo(click.style("The demo's calls in `fsapp report`", bold=True))
+    click.echo(to_table(report), nl=False)
+    click.echo(f"chart: {to_chart(report, line.workdir / 'report.png')}")

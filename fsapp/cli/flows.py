@@ -18,14 +18,17 @@ def _environment(cfg, check_env: bool):
     return from_config(cfg)
 
 
-def _report(result: FlowSet, env, as_json: bool, quiet: bool = False) -> None:
+def _report(result: FlowSet, env, as_json: bool, quiet: bool = False, campaigns=None) -> None:
     if as_json:
-        click.echo(json.dumps({
+        doc = {
             "ok": not result.problems,
             "flows": {n: {"version": f.version, "path": f.path, "nodes": len(f.nodes),
                           "numbers": list(f.numbers)} for n, f in result.flows.items()},
             "problems": [p.__dict__ for p in result.problems],
-            "notes": list(env.notes)}, ensure_ascii=False, indent=2))
+            "notes": list(env.notes)}
+        if campaigns is not None:   # `fsapp validate` given campaign files too
+            doc["campaigns"] = {n: c.path for n, c in campaigns.items()}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     for note in env.notes:
         click.echo(f"note: {note}", err=True)
@@ -38,6 +41,8 @@ def _report(result: FlowSet, env, as_json: bool, quiet: bool = False) -> None:
         for flow in result.flows.values():
             click.echo(f"ok {flow.path}: flow {flow.name} v{flow.version}, {len(flow.nodes)} nodes, "
                        f"numbers {', '.join(flow.numbers) or '(none: subflow)'}")
+        for name, camp in (campaigns or {}).items():
+            click.echo(f"ok {camp.path}: campaign {name} (flow {camp.flow}, calendar {camp.calendar})")
 
 
 def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quiet: bool = False) -> FlowSet:
@@ -61,9 +66,29 @@ def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quie
 def validate(cfg, paths, as_json, no_env):
     """Check flow files (or directories of them); print every problem as file:line:col.
 
+    Campaign files (a top-level `campaign:` key, docs/campaigns.md) given or found among
+    the paths are checked as campaigns, against the flows, calendars and queries they name.
     Exit status 1 when any problem was found.
     """
-    load_checked(cfg, paths, check_env=not no_env, as_json=as_json)
+    from pathlib import Path
+
+    from fsapp.campaign.loader import is_campaign_file, load_campaigns, references_from_config
+    from fsapp.flow.compiler import flow_files
+    files = [Path(p) for p in flow_files(paths)] + \
+        [f for p in map(Path, paths) if p.is_dir() for f in sorted(p.glob("*.yaml")) if is_campaign_file(f)]
+    campaign_files = sorted({f for f in files if is_campaign_file(f)})
+    if not campaign_files:
+        load_checked(cfg, paths, check_env=not no_env, as_json=as_json)
+        return
+    flow_paths = [f for f in files if f not in campaign_files]
+    env = _environment(cfg, not no_env)
+    result = compile_paths(flow_paths, env) if flow_paths else FlowSet()
+    campaigns, campaign_problems = load_campaigns(
+        campaign_files, **references_from_config(cfg, result.flows if flow_paths else None))
+    result.problems = sorted(result.problems + campaign_problems)
+    _report(result, env, as_json, campaigns=campaigns)
+    if result.problems:
+        sys.exit(1)
 
 
 @click.command("compile")
@@ -192,14 +217,17 @@ def test(cfg, paths, no_env, verbose):
 @click.option("--delay", type=float, default=1.0, show_default=True,
               help="Emulated seconds after a question's prompt starts before the caller presses.")
 @click.option("--hangup-after", type=float, help="The caller hangs up this many emulated seconds in.")
+@click.option("--speak", "speak", multiple=True, type=click.FloatRange(min=0.1, max=3600), metavar="SECONDS",
+              help="How long the caller talks when the flow records (after the beep), one per "
+                   "recording, the last repeats.  [default: 2.0]")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Wall seconds for the call.")
 @click.option("--json", "as_json", is_flag=True, help="Print the trace events as JSON lines.")
 @click.pass_obj
-def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, timeout, as_json):
+def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, speak, timeout, as_json):
     """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
     pressed, and where the call ended.
 
-    Example: fsapp simulate ivr_flows/hotline.yaml --press 3 --press 12345678#
+    Example: fsapp simulate ivr_flows/hotline_12345.yaml --press 3 --press 12345678#
     """
     from pathlib import Path
 
@@ -231,7 +259,8 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
         services = _fixture_services(cfg, Path(fixtures))
     try:
         transcript = run_simulation(flow, good_files, cfg, list(presses), caller_id=caller_id, delay=delay,
-                                    timeout=timeout, services=services, hangup_after=hangup_after)
+                                    timeout=timeout, services=services, hangup_after=hangup_after,
+                                    speak=list(speak) or None)
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

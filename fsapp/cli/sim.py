@@ -29,7 +29,8 @@ def _parse_route(text: str):
 
 
 def _parse_agent(text: str):
-    """ID[:RING_S[:TALK_S[:ANSWER]]], ANSWER in yes|no|busy|reject"""
+    """ID[:RING_S[:TALK_S[:ANSWER[:AT/DIGITS,...]]]], ANSWER in yes|no|busy|reject;
+    AT/DIGITS: keys pressed AT seconds after answering (e.g. 4/1,9/2)."""
     parts = text.split(":")
     answers = {"yes": True, "no": False, "busy": "busy", "reject": "reject"}
     try:
@@ -40,7 +41,14 @@ def _parse_agent(text: str):
     answer = parts[3] if len(parts) > 3 else "yes"
     if answer not in answers:
         raise click.BadParameter(f"{text!r}: answer must be one of {', '.join(answers)}")
-    return parts[0], ring, talk, answers[answer]
+    press = []
+    for item in (parts[4].split(",") if len(parts) > 4 and parts[4] else []):
+        at, _, digits = item.partition("/")
+        try:
+            press.append((float(at), digits))
+        except ValueError:
+            raise click.BadParameter(f"{text!r}: presses are AT/DIGITS, e.g. 4/1,9/2") from None
+    return parts[0], ring, talk, answers[answer], tuple(press)
 
 
 @click.command()
@@ -50,7 +58,8 @@ def _parse_agent(text: str):
 @click.option("--route", "routes", multiple=True,
               help="Dialplan entry PATTERN=socket:HOST:PORT|park|echo|agent:ID (repeatable).")
 @click.option("--agent", "agents", multiple=True,
-              help="Scripted agent reachable as user/ID: ID[:RING_S[:TALK_S[:yes|no|busy|reject]]].")
+              help="Scripted agent reachable as user/ID (and as sofia/gateway/GW/ID, a callee): "
+                   "ID[:RING_S[:TALK_S[:yes|no|busy|reject[:AT/DIGITS,...]]]].")
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Emulated seconds per wall second (e.g. 10 to run long scenarios fast).")
 @click.pass_obj
@@ -73,8 +82,11 @@ def sim(cfg, esl, password, heartbeat, routes, agents, time_scale):
         pattern, route = _parse_route(text)
         sw.dialplan.add(pattern, route)
     for text in agents:
-        agent_id, ring, talk, answer = _parse_agent(text)
-        sw.add_agent(agent_id, ring_s=ring, talk_s=talk, answer=answer)
+        agent_id, ring, talk, answer, press = _parse_agent(text)
+        try:
+            sw.add_agent(agent_id, ring_s=ring, talk_s=talk, answer=answer, press=press)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
     try:
         sw.start()
     except OSError as exc:

@@ -25,14 +25,27 @@ from fsapp.sim import CallerScript, RealClock, Socket, Switch
 log = get_logger("fsapp.demo")
 
 ROOT = Path(__file__).resolve().parents[2]
-# The demo runs at a moment when the hotline is staffed (Monday 10:00, Beijing time), so
-# every path, agents included, can be shown whatever the wall clock says.
+# The demo's calls take place from a fixed moment when the hotline is staffed (Monday
+# 10:00, Beijing time), so every path, agents included, can be shown whatever the wall
+# clock says, and the bills, notices and tickets read the same on every run. One clock
+# (this moment plus the emulated time that has passed) stamps everything: the flows'
+# `now`, the rows in the database, node visits and the queries' `now`/`today`.
 DEMO_TIME = dt.datetime(2026, 11, 30, 10, 0)
 PASSWORD = "ClueCon-demo"
 # Emulated agents answering the "0" calls: (id, seconds of ringing before they answer or
 # give up, talk time, answers?). Ids and contacts come from routing.yaml.
 AGENTS = [("1001", 3.0, 40.0, True), ("1002", 4.0, 50.0, True), ("1003", 25.0, 30.0, False),
           ("1004", 2.0, 30.0, True)]
+
+
+def _pinned_clock(clock: RealClock):
+    """DEMO_TIME plus the emulated seconds since the switch started, to the millisecond."""
+    start = clock.now()
+
+    def now() -> dt.datetime:
+        t = DEMO_TIME + dt.timedelta(seconds=clock.now() - start)
+        return t.replace(microsecond=t.microsecond // 1000 * 1000)
+    return now
 
 
 def _toml_str(value: str) -> str:
@@ -66,7 +79,10 @@ class DemoLine:
         handler = FlowHandler(str(root / "ivr_flows"), cfg)
         for warning in handler.warnings:
             log.warning("demo: %s", warning)
-        handler.services.clock = lambda: DEMO_TIME
+        demo_clock = _pinned_clock(clock)
+        handler.services.clock = demo_clock
+        if handler.services.store is not None:
+            handler.services.store.clock = demo_clock
         handler.services.tracer = fan_out(recorder, handler.services.tracer)  # keeps node-visit rows, counts, logs
         line = cls(workdir, cfg, switch, None, handler, recorder, scale)
         line.server = OutboundServer(line._run, ("127.0.0.1", 0), linger=5, app_timeout=300.0,
@@ -119,7 +135,8 @@ config = {_toml_str(root / "routing.yaml")}
     def _prepare_database(cfg, root: Path) -> None:
         """fsapp's tables, the example billing database and the announcements table."""
         from fsapp.store import Store
-        store = Store.from_config(cfg)
+        # start=False: no outbox replayer or serial top-up before the tables exist
+        store = Store.from_config(cfg, start=False)
         try:
             store.migrate()
             for script in (root / "examples" / "billing" / "schema.sqlite.sql",

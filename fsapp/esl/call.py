@@ -7,10 +7,17 @@ deadline; when it passes the application is stopped with `uuid_break` and
 CommandTimeout is raised. Once the caller hangs up, every pending and later command
 raises CallHangup.
 
+Digits: FreeSWITCH reports a collect's outcome only in the channel variables of its
+CHANNEL_EXECUTE_COMPLETE (captures pagd_*): the target variable holds the entry, also
+when `read_result` is `timeout` (digits entered, then the caller waited); `failure` with
+no variable is no input; `<var>_invalid` is the last entry the regexp refused.
+
 Type-ahead: digits pressed while no collecting application runs are eaten by the socket
 application's park loop (they arrive only as DTMF events), so the Call keeps them and
-the next play_and_get_digits/read starts with them (see docs/api.md). The key that ends
-a `record` belongs to the recording, not to the next question.
+the next play_and_get_digits/read starts with them (see docs/api.md). Two exceptions,
+as on the switch: the key that ends a `record` belongs to the recording, and a
+terminator pressed right after a full-length entry (`1234#` into max 4) is dropped
+(capture pagd_terminator_after_full_entry: FreeSWITCH's park loop eats it).
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ from dataclasses import dataclass, field
 import gevent
 from gevent.event import AsyncResult
 
-from fsapp.esl import wire
+from fsapp.esl import callerid, syntax, wire
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ConnectionLost
 from fsapp.esl.wire import Event, Message
@@ -37,6 +44,25 @@ COLLECTING_APPS = frozenset({"play_and_get_digits", "read", "record"})
 BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
 
 
+# Keys FreeSWITCH's on_dtmf (record, playback) accepts in playback_terminators, plus its
+# two words: `any` (every key) and `none`.
+DTMF_KEYS = "0123456789*#ABCD"
+
+
+def terminators_value(terminators: str | None) -> str:
+    """The playback_terminators value for keys that end a recording: '' -> `none`."""
+    text = (terminators or "").strip()
+    if text.lower() in ("none", ""):
+        return "none"
+    if text.lower() == "any":
+        return "any"
+    bad = sorted({c for c in text if c not in DTMF_KEYS})
+    if bad:
+        raise ValueError(f"record terminators must be DTMF keys (0-9 * # A-D), 'any' or 'none'; "
+                         f"got {text!r} (bad: {''.join(bad)})")
+    return text
+
+
 @dataclass
 class RecordResult:
     path: str
@@ -44,6 +70,7 @@ class RecordResult:
     silence_hits_exhausted: bool
     response: str
     event: Event | None = field(default=None, repr=False)
+    terminator: str | None = None   # the key that ended the recording, if a key did
 
 
 @dataclass
@@ -55,12 +82,57 @@ class BridgeResult:
     event: Event | None = field(default=None, repr=False)
 
 
-def _word(what: str, value) -> str:
-    """Positional app arguments are space-separated: refuse values that would shift them."""
-    text = str(value)
-    if not text or any(c.isspace() for c in text):
-        raise ValueError(f"{what} must be one non-empty word without spaces, got {text!r}")
-    return text
+@dataclass
+class DigitsResult:
+    """What one question got, read from FreeSWITCH's variables (never assumed).
+
+    digits:     the accepted entry ('' when none)
+    entered:    what the caller keyed in the (last) try, accepted or not, without the
+                terminator: too short, or refused by the regexp (`<var>_invalid`)
+    keys:       every key FreeSWITCH dequeued for this question, terminators included
+                (its DTMF events), type-ahead first
+    terminator: the terminator that ended the entry ('' = max digits or a timeout)
+    result:     FreeSWITCH's read_result (success, timeout, failure), or "typeahead"
+                when the buffer answered without running the application
+    invalid:    `<var>_invalid`: the last entry the regexp refused (any try), or None
+    """
+    digits: str
+    entered: str = ""
+    keys: str = ""
+    terminator: str = ""
+    result: str = ""
+    invalid: str | None = None
+
+    @property
+    def no_input(self) -> bool:
+        """Nothing pressed at all (FreeSWITCH's menu counts this as a timeout; a lone
+        terminator is a failure)."""
+        return not self.digits and not self.entered and not self.keys
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.digits)
+
+
+@dataclass
+class _Collect:
+    """A collecting application in flight: what it asked, what the caller pressed."""
+    app: str
+    var: str = ""
+    max_digits: int = 0
+    terminators: str = ""
+    keys: list[str] = field(default_factory=list)
+    stray: str = ""   # terminators still to drop when it started (the last entry was full)
+
+    def ended_by_stray_terminator(self) -> bool:
+        """The previous entry was full-length and this question's only key is its
+        terminator, pressed late enough to reach this question: the caller ended the
+        previous entry, they did not answer this one."""
+        return len(self.keys) == 1 and self.keys[0] in self.stray
+
+
+# Positional app arguments are space-separated: refuse values that would shift them.
+_word = syntax.word
 
 
 class Call:
@@ -71,8 +143,10 @@ class Call:
         self._conn = conn
         self.variables = channel_data
         self.uuid: str = channel_data.get("Unique-ID") or channel_data.get("Channel-Unique-ID", "")
-        self.caller_id: str | None = channel_data.get("Caller-Caller-ID-Number")
-        self.caller_name: str | None = channel_data.get("Caller-Caller-ID-Name")
+        # from the network, so untrusted: the caller-id policy of fsapp.esl.callerid (the
+        # raw values stay in self.variables)
+        self.caller_id: str | None = callerid.number(channel_data.get("Caller-Caller-ID-Number"))
+        self.caller_name: str | None = callerid.name(channel_data.get("Caller-Caller-ID-Name"))
         self.destination: str | None = channel_data.get("Caller-Destination-Number")
         self.full_control = channel_data.get("Control") == "full"
         self.app_timeout = app_timeout
@@ -80,9 +154,16 @@ class Call:
         self.hangup_cause: str | None = None
         self._ended: str | None = None        # why the call is over, once it is
         self._apps: dict[str, AsyncResult] = {}  # Application-UUID -> completion
-        self._collect_ids: set[str] = set()   # Application-UUIDs of collecting apps sent
-        self._collecting = 0                  # collecting apps currently executing
+        self._collects: dict[str, _Collect] = {}  # Application-UUID -> collecting app sent
+        self._running: _Collect | None = None  # the collecting app executing now
         self._typeahead: list[str] = []
+        # Terminators dropped if they are the next key: the entry before ended at max
+        # digits, and FreeSWITCH discards such a key (it never reaches the next question).
+        self._drop_next: str = ""
+        # playback_terminators as this Call last set it; None: never set here, so
+        # FreeSWITCH's default (record and playback stop on `*` only) applies.
+        self._playback_terminators: str | None = None
+        self._last_key: str | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -110,24 +191,37 @@ class Call:
 
     def _on_message(self, msg: Message) -> None:
         event = msg.event
+        if event is not None and event.get("Unique-ID") not in (None, "", self.uuid):
+            # Another channel's event: an outbound socket subscribed without `myevents`
+            # (or with a filter sent after `event`) gets every channel's events; their
+            # digits and completions are not this call's.
+            return
         if event is not None:
             name = event.get("Event-Name")
             if name == "CHANNEL_EXECUTE_COMPLETE":
                 app_id = event.get("Application-UUID")
-                if app_id in self._collect_ids:
-                    self._collect_ids.discard(app_id)
-                    self._collecting = max(0, self._collecting - 1)
+                collect = self._collects.pop(app_id, None)
+                if collect is not None:
+                    if self._running is collect:
+                        self._running = None
+                    self._after_collect(collect, event)
                 result = self._apps.pop(app_id, None)
                 if result is not None:
                     result.set(event)
             elif name == "DTMF":
-                if not self._collecting:
-                    digit = event.get("DTMF-Digit")
-                    if digit:
-                        self._typeahead.append(digit)
+                digit = event.get("DTMF-Digit")
+                self._last_key = digit or self._last_key   # record: the key that ended it
+                if digit and self._running is not None:
+                    self._running.keys.append(digit)
+                elif digit:
+                    self._buffer_key(digit)
             elif name == "CHANNEL_EXECUTE":
-                if event.get("Application-UUID") in self._collect_ids:
-                    self._collecting += 1
+                collect = self._collects.get(event.get("Application-UUID"))
+                if collect is not None:
+                    self._running = collect
+                    # a key from now on reaches this question; remember whether its first
+                    # one may still be the last entry's stray terminator
+                    collect.stray, self._drop_next = self._drop_next, ""
             elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
                 if event.get("Unique-ID") in (None, self.uuid):
                     self._end("caller hung up", event.get("Hangup-Cause"))
@@ -136,6 +230,22 @@ class Call:
                 self._end("channel hung up (linger notice)")
             else:
                 self._end("FreeSWITCH ended the session")
+
+    def _after_collect(self, collect: _Collect, event: Event) -> None:
+        """An entry that stopped at max digits leaves its terminator to be dropped."""
+        if collect.app == "record" or not collect.terminators or not collect.var:
+            return
+        entry = event.get(f"variable_{collect.var}") or ""
+        # At max digits FreeSWITCH stops collecting: no terminator was consumed.
+        if event.get("variable_read_result") == "success" and len(entry) >= collect.max_digits:
+            self._drop_next = collect.terminators
+
+    def _buffer_key(self, digit: str) -> None:
+        drop, self._drop_next = self._drop_next, ""
+        if digit in drop:
+            log.debug("terminator after a full-length entry dropped", extra={"digit": digit})
+            return
+        self._typeahead.append(digit)
 
     def _on_close(self, reason: str) -> None:
         self._end(f"socket closed: {reason}")
@@ -167,18 +277,22 @@ class Call:
 
     def execute(self, app: str, args: str | None = None, timeout: float | None = None) -> Event:
         """Run one dialplan application and wait for its CHANNEL_EXECUTE_COMPLETE.
-        Returns that event (its headers carry Application-Response and all variables)."""
+        Returns that event (its headers carry Application-Response and all variables).
+        `args` is FreeSWITCH syntax (the channel expands `${...}` in it): build the parts
+        that come from callers or databases with fsapp.esl.syntax.literal()."""
+        return self._execute(app, args, timeout, _Collect(app) if app in COLLECTING_APPS else None)
+
+    def _execute(self, app: str, args: str | None, timeout: float | None, collect: _Collect | None) -> Event:
         self._check()
         app_id = str(uuid_mod.uuid4())
         result = AsyncResult()
         self._apps[app_id] = result
-        collecting = app in COLLECTING_APPS
-        if collecting:
-            self._collect_ids.add(app_id)
+        if collect is not None:
+            self._collects[app_id] = collect
         deadline = self.app_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            reply = self._command(wire.encode_sendmsg(app, args, event_uuid=app_id), f"sendmsg {app}")
+            reply = self._command(syntax.sendmsg_execute(app, args, event_uuid=app_id), f"sendmsg {app}")
             if not reply.ok:
                 raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
             try:
@@ -188,7 +302,8 @@ class Call:
                 raise CommandTimeout(f"{app} {args or ''}".strip(), deadline, stopped) from None
         except BaseException:
             self._apps.pop(app_id, None)
-            self._collect_ids.discard(app_id)
+            if self._collects.pop(app_id, None) is self._running:
+                self._running = None
             raise
         log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
                                          "response": event.get("Application-Response")})
@@ -199,7 +314,7 @@ class Call:
         would queue behind it) and wait a little for its completion."""
         log.warning("application overran its deadline, sending uuid_break")
         try:
-            body = self.api(f"uuid_break {self.uuid} all")
+            body = self.api(syntax.api_command("uuid_break", self.uuid, "all"))
         except (CommandError, CommandTimeout) as exc:
             log.error("uuid_break failed", extra={"error": str(exc)})
             return False
@@ -236,22 +351,27 @@ class Call:
                  _word("say_method", say_method)]
         if gender:
             words.append(_word("gender", gender))
-        words.append(str(text))
+        words.append(syntax.literal(text))
         self.execute("say", " ".join(words), timeout)
 
     def set(self, name: str, value, timeout: float | None = None) -> None:
-        self.execute("set", f"{_word('variable name', name)}={value}", timeout)
+        """Set a channel variable to exactly `value` (never expanded: see syntax.set_arg)."""
+        self.execute("set", syntax.set_arg(name, value), timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = str(value) or None
 
     def export(self, name: str, value, timeout: float | None = None) -> None:
-        self.execute("export", f"{_word('variable name', name)}={value}", timeout)
+        self.execute("export", syntax.export_arg(name, value), timeout)
 
     def unset(self, name: str, timeout: float | None = None) -> None:
-        self.execute("unset", _word("variable name", name), timeout)
+        self.execute("unset", syntax.name("variable name", name), timeout)
+        if name == "playback_terminators":
+            self._playback_terminators = None
 
     def get(self, name: str) -> str | None:
         """A channel variable now (`uuid_getvar`); None when unset."""
         self._check()
-        value = self.api(f"uuid_getvar {self.uuid} {_word('variable name', name)}")
+        value = self.api(syntax.api_command("uuid_getvar", self.uuid, syntax.name("variable name", name)))
         if value.startswith("-ERR"):
             raise CommandError(f"uuid_getvar {name}", value)
         return None if value in ("_undef_", "") else value
@@ -262,20 +382,47 @@ class Call:
     def send_dtmf(self, digits: str, timeout: float | None = None) -> None:
         self.execute("send_dtmf", _word("digits", digits), timeout)
 
+    def use_terminators(self, terminators: str, timeout: float | None = None) -> None:
+        """Make `terminators` the keys that end a record (and a playback): the channel
+        variable playback_terminators, set only if this Call has not set it to them
+        already. Calling it before the prompt that precedes a recording keeps the round
+        trip out of the moment between the beep and the recording."""
+        wanted = terminators_value(terminators)
+        if wanted != self._playback_terminators:
+            self.set("playback_terminators", wanted, timeout)
+
     def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
-               timeout: float | None = None) -> RecordResult:
+               timeout: float | None = None, terminators: str | None = "#") -> RecordResult:
+        """FreeSWITCH's record. `terminators`: the keys that end it, as the prompt announces
+        them ("press # when done"). The record application reads them from the channel
+        variable playback_terminators and stops on `*` only when it is unset
+        (record_with_audio), so the variable is set first, once per call: later records
+        with the same keys cost no extra round trip (it also lets those keys cut a
+        playback short). '' or 'none': no key; 'any': every key; None: leave the channel's
+        setting alone."""
         args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
+        if terminators is not None:
+            self.use_terminators(terminators, timeout)
+        self._last_key = None
         event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
         ms = event.get("variable_record_ms")
         seconds = event.get("variable_record_seconds")
         duration = int(ms) / 1000 if ms and ms.isdigit() else float(seconds or 0)
-        return RecordResult(path=path, duration_s=duration,
-                            silence_hits_exhausted=event.get("variable_silence_hits_exhausted") == "true",
-                            response=event.get("Application-Response", ""), event=event)
+        exhausted = event.get("variable_silence_hits_exhausted") == "true"
+        # playback_terminator_used stays on the channel after the app that set it: it is
+        # this recording's key only if that key's DTMF event came during this recording
+        # (the event comes before the completion).
+        key = event.get("variable_playback_terminator_used")
+        ended_by_key = bool(key) and key == self._last_key and not exhausted
+        return RecordResult(path=path, duration_s=duration, silence_hits_exhausted=exhausted,
+                            response=event.get("Application-Response", ""), event=event,
+                            terminator=key if ended_by_key else None)
 
     def bridge(self, dial_string: str, timeout: float | None = None) -> BridgeResult:
         """Returns when the bridge ends (far end hung up, or it failed). If the caller
-        hangs up while bridged, CallHangup is raised like for any command."""
+        hangs up while bridged, CallHangup is raised like for any command. `dial_string`
+        is FreeSWITCH syntax: build it with fsapp.esl.syntax.bridge_arg(dial, variables)
+        when any part of it comes from a caller."""
         event = self.execute("bridge", dial_string, timeout)
         disposition = event.get("variable_originate_disposition")
         cause = (event.get("variable_bridge_hangup_cause") or event.get("variable_last_bridge_hangup_cause")
@@ -316,49 +463,90 @@ class Call:
     def typeahead(self) -> str:
         return "".join(self._typeahead)
 
-    @staticmethod
-    def _finished(prefix: str, max_digits: int, terminators: str) -> tuple[bool, str]:
-        for i, digit in enumerate(prefix):
+    def _take_entry(self, max_digits: int, terminators: str) -> tuple[str, str, bool]:
+        """Take one entry's worth of type-ahead: (keys used, digits, complete). An entry
+        is complete at a terminator or at max digits; then a terminator right behind a
+        full-length entry goes too (as on the switch). Keys beyond stay buffered for the
+        next question."""
+        keys = self._typeahead
+        for i, digit in enumerate(keys):
             if digit in terminators:
-                return True, prefix[:i]
-        return len(prefix) >= max_digits, prefix[:max_digits]
+                used, self._typeahead = keys[:i + 1], keys[i + 1:]
+                return "".join(used), "".join(used[:-1]), True
+            if i + 1 == max_digits:
+                used, self._typeahead = keys[:i + 1], keys[i + 1:]
+                if self._typeahead and self._typeahead[0] in terminators:
+                    self._typeahead = self._typeahead[1:]
+                elif terminators:
+                    self._drop_next = terminators
+                return "".join(used), "".join(used), True
+        used, self._typeahead = list(keys), []
+        return "".join(used), "".join(used), False
 
-    def _collect_result(self, event: Event, var: str) -> str:
-        if event.get("variable_read_result", "success") != "success":
-            return ""
-        return event.get(f"variable_{var}") or ""
+    @staticmethod
+    def _outcome(event: Event, var: str, collect: _Collect, terminators: str) -> DigitsResult:
+        """FreeSWITCH's verdict from the CHANNEL_EXECUTE_COMPLETE: the variable decides.
+        `success` or `timeout` with the variable set is an accepted entry; `failure` with it
+        set is a too-short entry; the variable unset is no entry (or a refused one, in
+        `<var>_invalid`)."""
+        read_result = event.get("variable_read_result", "")
+        value = event.get(f"variable_{var}") or ""
+        invalid = event.get(f"variable_{var}_invalid") or None
+        keys = "".join(collect.keys)
+        accepted = value if read_result in ("success", "timeout") else ""
+        # <var>_invalid is cleared when the application starts (fsapp always passes a
+        # regexp), so it belongs to this question.
+        entered = value or invalid or ""
+        last = keys[-1:] if keys and keys[-1] in terminators else ""
+        return DigitsResult(digits=accepted, entered=entered, keys=keys, terminator=last,
+                            result=read_result, invalid=invalid)
+
+    def get_digits(self, min_digits: int, max_digits: int, tries: int, timeout_ms: int,
+                   terminators: str, prompt: str, invalid_prompt: str | None = None,
+                   regex: str | None = None, digit_timeout_ms: int | None = None,
+                   var: str = "fsapp_digits", timeout: float | None = None) -> DigitsResult:
+        """FreeSWITCH's play_and_get_digits with its whole outcome (DigitsResult).
+        Type-ahead digits count as the start of the answer (see take_typeahead)."""
+        terminators = terminators or ""
+        pattern = re.compile(regex) if regex else None
+
+        def ok(digits: str) -> bool:
+            return min_digits <= len(digits) <= max_digits and (pattern is None or bool(pattern.fullmatch(digits)))
+
+        if self._typeahead:
+            keys, digits, complete = self._take_entry(max_digits, terminators)
+            term = keys[-1] if complete and keys and keys[-1] in terminators else ""
+            if complete and ok(digits):
+                log.debug("answered from type-ahead", extra={"digits": digits})
+                return DigitsResult(digits, digits, keys, term, "typeahead")
+            if not complete:
+                rest = self._pgd(max(0, min_digits - len(digits)), max_digits - len(digits), 1, timeout_ms,
+                                 terminators, prompt, invalid_prompt, None, digit_timeout_ms, var, timeout)
+                keys, digits = keys + rest.keys, digits + rest.entered
+                term = rest.terminator
+                if ok(digits):
+                    return DigitsResult(digits, digits, keys, term, rest.result or "success")
+            tries -= 1
+            if tries <= 0:
+                return DigitsResult("", digits, keys, term, "failure",
+                                    digits if digits and pattern is not None and not pattern.fullmatch(digits) else None)
+            if invalid_prompt:
+                self.playback(invalid_prompt, timeout)
+        return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                         regex, digit_timeout_ms, var, timeout)
 
     def play_and_get_digits(self, min_digits: int, max_digits: int, tries: int, timeout_ms: int,
                             terminators: str, prompt: str, invalid_prompt: str | None = None,
                             regex: str | None = None, digit_timeout_ms: int | None = None,
                             var: str = "fsapp_digits", timeout: float | None = None) -> str:
         """FreeSWITCH's play_and_get_digits; returns the digits ('' on no valid input).
-        Type-ahead digits count as the start of the answer (see take_typeahead)."""
-        terminators = terminators or ""
-        pattern = re.compile(regex) if regex else None
-        prefix = self.take_typeahead()
-        if prefix:
-            done, digits = self._finished(prefix, max_digits, terminators)
-            if done and len(digits) >= min_digits and (pattern is None or pattern.fullmatch(digits)):
-                log.debug("answered from type-ahead", extra={"digits": digits})
-                return digits
-            if not done:
-                rest = self._pgd(max(0, min_digits - len(prefix)), max_digits - len(prefix), 1,
-                                 timeout_ms, terminators, prompt, invalid_prompt, None,
-                                 digit_timeout_ms, var, timeout)
-                digits = prefix + rest
-                if len(digits) >= min_digits and (pattern is None or pattern.fullmatch(digits)):
-                    return digits
-            tries -= 1
-            if tries <= 0:
-                return ""
-            if invalid_prompt:
-                self.playback(invalid_prompt, timeout)
-        return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
-                         regex, digit_timeout_ms, var, timeout)
+        Digits entered and then ended by the timeout count (FreeSWITCH's read_result is
+        `timeout` and its variable holds them). See get_digits for the whole outcome."""
+        return self.get_digits(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                               regex, digit_timeout_ms, var, timeout).digits
 
     def _pgd(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
-             regex, digit_timeout_ms, var, timeout) -> str:
+             regex, digit_timeout_ms, var, timeout) -> DigitsResult:
         args = " ".join([str(int(min_digits)), str(int(max_digits)), str(int(tries)), str(int(timeout_ms)),
                          _word("terminators", terminators or "none"), _word("prompt", prompt),
                          _word("invalid_prompt", invalid_prompt or "silence_stream://250"),
@@ -366,22 +554,38 @@ class Call:
                          str(int(digit_timeout_ms or timeout_ms))])
         if timeout is None:
             timeout = max(self.app_timeout, tries * (timeout_ms / 1000 + 30))
-        return self._collect_result(self.execute("play_and_get_digits", args, timeout), var)
+        collect = _Collect("play_and_get_digits", var, int(max_digits), terminators or "")
+        event = self._execute("play_and_get_digits", args, timeout, collect)
+        result = self._outcome(event, var, collect, terminators or "")
+        if collect.ended_by_stray_terminator() and not result.entered:
+            log.info("a terminator after a full-length entry reached the next question; asking again")
+            return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                             regex, digit_timeout_ms, var, timeout)
+        return result
 
     def read(self, min_digits: int, max_digits: int, prompt: str, timeout_ms: int,
              terminators: str = "#", var: str = "fsapp_digits", timeout: float | None = None) -> str:
-        """FreeSWITCH's read (one try, no validation); type-ahead digits come first."""
+        """FreeSWITCH's read (one try, no validation); type-ahead digits come first.
+        Digits ended by the timeout count, as with play_and_get_digits."""
         terminators = terminators or ""
         wanted = min_digits
-        prefix = self.take_typeahead()
-        if prefix:
-            done, digits = self._finished(prefix, max_digits, terminators)
-            if done:
+        digits = ""
+        if self._typeahead:
+            _, digits, complete = self._take_entry(max_digits, terminators)
+            if complete:
                 return digits if len(digits) >= wanted else ""
-            min_digits, max_digits = max(0, min_digits - len(prefix)), max_digits - len(prefix)
+            min_digits, max_digits = max(0, min_digits - len(digits)), max_digits - len(digits)
         args = (f"{int(min_digits)} {int(max_digits)} {_word('prompt', prompt)} {_word('var', var)} "
                 f"{int(timeout_ms)} {_word('terminators', terminators or 'none')}")
         if timeout is None:
             timeout = max(self.app_timeout, timeout_ms / 1000 + 30)
-        digits = prefix + self._collect_result(self.execute("read", args, timeout), var)
+        collect = _Collect("read", var, int(max_digits), terminators)
+        event = self._execute("read", args, timeout, collect)
+        result = self._outcome(event, var, collect, terminators)
+        if collect.ended_by_stray_terminator() and not result.entered:
+            log.info("a terminator after a full-length entry reached the next question; asking again")
+            collect = _Collect("read", var, int(max_digits), terminators)
+            event = self._execute("read", args, timeout, collect)
+            result = self._outcome(event, var, collect, terminators)
+        digits += result.entered
         return digits if len(digits) >= wanted else ""

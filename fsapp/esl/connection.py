@@ -24,7 +24,7 @@ from gevent.lock import Semaphore
 from greenswitch.esl import ESLProtocol
 
 from fsapp.esl.errors import CommandTimeout, ConnectionLost
-from fsapp.esl.wire import API_RESPONSE, COMMAND_REPLY, Message, Parser, ProtocolError
+from fsapp.esl.wire import API_RESPONSE, COMMAND_REPLY, DEFAULT_MAX_FRAME_BYTES, Message, Parser, ProtocolError
 from fsapp.log import get_logger
 
 log = get_logger("fsapp.esl")
@@ -37,7 +37,8 @@ class Connection(ESLProtocol):
     `on_message(msg)`, called in the reader greenlet (it must not block)."""
 
     def __init__(self, sock, name: str = "esl", on_message: Callable[[Message], None] | None = None,
-                 on_close: Callable[[str], None] | None = None):
+                 on_close: Callable[[str], None] | None = None,
+                 max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         # Not ESLProtocol.__init__: it builds an event queue and an auth Event per
         # connection that fsapp never uses (2.5 KiB a call); the attributes its
         # inherited methods read are set here.
@@ -55,7 +56,7 @@ class Connection(ESLProtocol):
         self.on_message = on_message
         self.on_close = on_close
         self._early: list[Message] = []  # messages that came before on_message was set
-        self.parser = Parser()
+        self.parser = Parser(max_frame_bytes)
         self._pending: deque[AsyncResult] = deque()
         self._send_lock = Semaphore()
         self._closed = GEvent()

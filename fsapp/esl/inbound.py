@@ -24,7 +24,7 @@ from gevent import socket
 from gevent.event import AsyncResult
 from gevent.queue import Queue
 
-from fsapp.esl import wire
+from fsapp.esl import syntax, wire
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import (AuthError, CommandError, CommandTimeout, ConnectionLost, ESLError,
                               NotConnected, OriginateError)
@@ -35,18 +35,6 @@ log = get_logger("fsapp.esl.inbound")
 
 ALWAYS_SUBSCRIBED = ("BACKGROUND_JOB", "HEARTBEAT")
 EventHandler = Callable[[Event], object]
-
-
-def _originate_vars(variables: dict | None) -> str:
-    if not variables:
-        return ""
-    parts = []
-    for name, value in variables.items():
-        text = str(value)
-        if any(c in text for c in "\n\r") or any(c in str(name) for c in ",={} \n"):
-            raise ValueError(f"originate variable {name}={text!r}: name/value not allowed")
-        parts.append(f"{name}={text.replace(',', chr(92) + ',')}")
-    return "{" + ",".join(parts) + "}"
 
 
 def _event_words(names: set[str]) -> str:
@@ -64,12 +52,15 @@ class InboundClient:
     def __init__(self, host: str, port: int, password: str, *, connect_timeout: float = 5.0,
                  command_timeout: float = 10.0, heartbeat_timeout: float = 60.0,
                  reconnect_max_delay: float = 30.0, reconnect_base_delay: float = 0.1,
-                 event_format: str = "plain"):
+                 event_format: str = "plain", max_frame_bytes: int = wire.DEFAULT_MAX_FRAME_BYTES):
         if not password:
             raise ValueError("InboundClient needs the event-socket password: set [esl] password "
                              "in the config file or FSAPP_ESL_PASSWORD")
         if event_format not in ("plain", "json"):
             raise ValueError("event_format must be plain or json")
+        if max_frame_bytes < 1:
+            raise ValueError(f"[esl] max_frame_bytes must be >= 1, got {max_frame_bytes}")
+        self.max_frame_bytes = max_frame_bytes
         self.host, self.port, self._password = host, int(port), password
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
@@ -96,7 +87,8 @@ class InboundClient:
         password = cfg.require("esl", "password")
         kwargs = dict(connect_timeout=esl["connect_timeout"], command_timeout=esl["command_timeout"],
                       heartbeat_timeout=esl["heartbeat_timeout"],
-                      reconnect_max_delay=esl["reconnect_max_delay"])
+                      reconnect_max_delay=esl["reconnect_max_delay"],
+                      max_frame_bytes=esl["max_frame_bytes"])
         kwargs.update(overrides)
         return cls(esl["host"], esl["port"], password, **kwargs)
 
@@ -159,7 +151,8 @@ class InboundClient:
             elif msg.content_type == "text/rude-rejection" and not auth.ready():
                 auth.set_exception(AuthError(f"FreeSWITCH rejected the connection: {msg.body.strip()}"))
 
-        conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages)
+        conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages,
+                          max_frame_bytes=self.max_frame_bytes)
         conn.start()
         try:
             try:
@@ -183,13 +176,16 @@ class InboundClient:
                                                    "connects": self.connects})
 
     def _restore(self, conn: Connection) -> None:
-        """Subscriptions and filters, exactly once per connection."""
-        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
-        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
-                                timeout=self.command_timeout), "event")
+        """Filters, then subscriptions, exactly once per connection. Filters first: once
+        `event` is on, every channel's events flow until a filter narrows them, so the
+        other order lets unwanted events in between (mod_event_socket applies filters to
+        whatever is subscribed, in either order)."""
         for header, value in self._filters:
             self._checked(conn.send(wire.encode_command(f"filter {header} {value}"),
                                     timeout=self.command_timeout), "filter")
+        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
+        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
+                                timeout=self.command_timeout), "event")
 
     def _supervise(self) -> None:
         attempt = 0
@@ -350,10 +346,12 @@ class InboundClient:
                   timeout: float = 60.0) -> str:
         """Place a call; returns the new channel's uuid, or raises OriginateError with
         FreeSWITCH's hangup cause (USER_BUSY, NO_ANSWER, DESTINATION_OUT_OF_ORDER, ...).
-        `app_or_extension`: '&app(args)' or 'EXTENSION [DIALPLAN [CONTEXT]]'."""
+        `app_or_extension`: '&app(args)' or 'EXTENSION [DIALPLAN [CONTEXT]]'. Variable
+        values are escaped (or refused with syntax.UnsafeValue) by fsapp.esl.syntax:
+        a caller id there stays one variable of one leg."""
         merged = dict(variables or {})
         merged.setdefault("originate_timeout", int(timeout))
-        command = f"originate {_originate_vars(merged)}{dial_string} {app_or_extension}"
+        command = syntax.originate_command(dial_string, app_or_extension, merged)
         body = self.bgapi(command, timeout=timeout + self.command_timeout)
         if body.startswith("+OK"):
             return body[3:].strip()
@@ -366,20 +364,15 @@ class InboundClient:
         "fsapp::queue", "Action": "member-answered"})` reaches every connection subscribed
         with `event plain CUSTOM fsapp::queue`. FreeSWITCH adds Event-UUID and the core
         headers (Event-Name, Core-UUID, Event-Date-*, Event-Sequence ...). Returns the
-        event's Event-UUID; raises CommandError on -ERR, ValueError on a name, header or
-        value that would break the frame (newlines) or a CUSTOM event without
-        Event-Subclass."""
+        event's Event-UUID; raises CommandError on -ERR, ValueError on a CUSTOM event
+        without Event-Subclass and syntax.UnsafeValue (a ValueError) on a name, header
+        or value that would break the frame (line breaks, NUL: send such text as the body)."""
         name = str(event_name or "").strip()
         if not name or any(c.isspace() for c in name):
             raise ValueError(f"sendevent: event name {event_name!r} must be one word, e.g. CUSTOM")
-        fields = {str(k): str(v) for k, v in (headers or {}).items()}
-        for header, value in fields.items():
-            if not header.strip() or ":" in header or any(c in header for c in "\r\n") \
-                    or any(c in value for c in "\r\n"):
-                raise ValueError(f"sendevent {name}: header {header!r}: {value!r} has a newline or a "
-                                 f"bad name; send multi-line text as the body")
-            if header.lower() == "content-length":
-                raise ValueError(f"sendevent {name}: Content-Length is set from the body; do not pass it")
+        fields = syntax.event_headers(name, headers)
+        if body is not None and "\0" in body:
+            raise syntax.UnsafeValue(f"sendevent {name} body", body, "contains a NUL byte")
         if name.upper() == "CUSTOM" and not any(k.lower() == "event-subclass" for k in fields):
             raise ValueError("sendevent CUSTOM needs an Event-Subclass header (e.g. 'fsapp::queue'): "
                              "listeners subscribe to CUSTOM events by subclass")
@@ -387,31 +380,41 @@ class InboundClient:
         return reply.reply_text[3:].strip() if reply.reply_text.startswith("+OK") else ""
 
     # -- helpers ------------------------------------------------------------------------------
+    # -- helpers: every argument through fsapp.esl.syntax (one word each, or escaped) ----------
     def uuid_kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> None:
-        self.api_ok(f"uuid_kill {uuid} {cause}")
+        self.api_ok(syntax.api_command("uuid_kill", syntax.uuid("uuid", uuid), syntax.word("cause", cause)))
+
+    def uuid_break(self, uuid: str, what: str = "all") -> str:
+        return self.api(syntax.api_command("uuid_break", syntax.uuid("uuid", uuid), syntax.word("uuid_break", what)))
 
     def uuid_exists(self, uuid: str) -> bool:
-        return self.api(f"uuid_exists {uuid}").strip() == "true"
+        return self.api(syntax.api_command("uuid_exists", syntax.uuid("uuid", uuid))).strip() == "true"
 
     def uuid_bridge(self, uuid: str, other_uuid: str) -> None:
-        self.api_ok(f"uuid_bridge {uuid} {other_uuid}")
+        self.api_ok(syntax.api_command("uuid_bridge", syntax.uuid("uuid", uuid), syntax.uuid("other uuid", other_uuid)))
 
     def uuid_transfer(self, uuid: str, destination: str, dialplan: str = "XML", context: str = "default",
                       leg: str | None = None) -> None:
-        legs = f"{leg} " if leg in ("-bleg", "-both") else ""
-        self.api_ok(f"uuid_transfer {uuid} {legs}{destination} {dialplan} {context}")
+        legs = [leg] if leg in ("-bleg", "-both") else []
+        self.api_ok(syntax.api_command("uuid_transfer", syntax.uuid("uuid", uuid), *legs,
+                                       syntax.word("destination", destination), syntax.word("dialplan", dialplan),
+                                       syntax.word("context", context)))
 
     def uuid_broadcast(self, uuid: str, path: str, leg: str = "aleg") -> None:
-        self.api_ok(f"uuid_broadcast {uuid} {path} {leg}")
+        self.api_ok(syntax.api_command("uuid_broadcast", syntax.uuid("uuid", uuid), syntax.word("path", path),
+                                       syntax.word("leg", leg)))
 
     def uuid_recv_dtmf(self, uuid: str, digits: str) -> None:
-        self.api_ok(f"uuid_recv_dtmf {uuid} {digits}")
+        self.api_ok(syntax.api_command("uuid_recv_dtmf", syntax.uuid("uuid", uuid), syntax.word("digits", digits)))
 
     def uuid_setvar(self, uuid: str, name: str, value) -> None:
-        self.api_ok(f"uuid_setvar {uuid} {name} {value}")
+        """Set a variable to exactly `value` (escaped for uuid_setvar's space split)."""
+        self.api_ok(syntax.api_command("uuid_setvar", syntax.uuid("uuid", uuid), syntax.name("variable name", name),
+                                       "" if value is None else value))
 
     def uuid_getvar(self, uuid: str, name: str) -> str | None:
-        value = self.api_ok(f"uuid_getvar {uuid} {name}")
+        value = self.api_ok(syntax.api_command("uuid_getvar", syntax.uuid("uuid", uuid),
+                                               syntax.name("variable name", name)))
         return None if value in ("_undef_", "") else value
 
     def show_channels(self) -> list[dict]:

@@ -41,13 +41,17 @@ class OutboundServer:
 
     def __init__(self, handler: Handler, listen: str | tuple[str, int] = ("127.0.0.1", 8084), *,
                  linger: int = 30, app_timeout: float = 120.0, command_timeout: float = 10.0,
-                 max_calls: int = 2000, event_format: str = "plain"):
+                 max_calls: int = 2000, event_format: str = "plain",
+                 max_frame_bytes: int = wire.DEFAULT_MAX_FRAME_BYTES):
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
         if linger < 1:
             raise ValueError("linger must be >= 1 s (a bare linger never closes the socket)")
         if event_format not in ("plain", "json"):
             raise ValueError("event_format must be plain or json")
+        if max_frame_bytes < 1:
+            raise ValueError(f"[esl] max_frame_bytes must be >= 1, got {max_frame_bytes}")
+        self.max_frame_bytes = max_frame_bytes
         self.handler = handler
         self.listen_address = parse_listen(listen) if isinstance(listen, str) else tuple(listen)
         self.linger = int(linger)
@@ -68,7 +72,7 @@ class OutboundServer:
         esl = cfg.section("esl")
         return cls(handler, listen or serve["listen"], linger=serve["linger"],
                    app_timeout=serve["app_timeout"], command_timeout=esl["command_timeout"],
-                   max_calls=serve["max_calls"])
+                   max_calls=serve["max_calls"], max_frame_bytes=esl["max_frame_bytes"])
 
     # -- server lifecycle ---------------------------------------------------------------
     @property
@@ -116,7 +120,8 @@ class OutboundServer:
                 self._idle.set()
 
     def _run_session(self, sock, address) -> None:
-        conn = Connection(sock, name=f"outbound {address[0]}:{address[1]}")
+        conn = Connection(sock, name=f"outbound {address[0]}:{address[1]}",
+                          max_frame_bytes=self.max_frame_bytes)
         conn.start()
         try:
             reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")

@@ -18,6 +18,7 @@ result of a BACKGROUND_JOB), `text/event-json` bodies are one JSON object; both 
 from __future__ import annotations
 
 import json
+import re
 from binascii import a2b_qp
 from operator import methodcaller
 from urllib.parse import unquote
@@ -35,7 +36,13 @@ DISCONNECT_NOTICE = "text/disconnect-notice"
 # A message head larger than this without its blank line is not FreeSWITCH talking
 # (the biggest head in the captures, the outbound connect reply, is about 6 kB).
 MAX_HEAD_BYTES = 1 << 20
-MAX_BODY_BYTES = 64 << 20
+# The largest body one message may announce, unless the Parser is given another
+# ([esl] max_frame_bytes). An api/response to `show channels` with thousands of calls is a
+# few MiB; 64 MiB leaves ample room and bounds what one connection can make fsapp buffer.
+DEFAULT_MAX_FRAME_BYTES = 64 << 20
+# A Content-Length is plain ASCII digits; 19 of them already exceed any frame we accept
+# (and int() of thousands of digits is slow or refused by Python itself).
+_MAX_LENGTH_DIGITS = 19
 
 
 class ProtocolError(ValueError):
@@ -59,7 +66,16 @@ def _unquote(value: str) -> str:
     return decoded
 
 
-def _parse_lines_slow(lines: list[str]) -> dict[str, str]:
+def _bad_length(text: str | bytes, where: str):
+    """Raise for a Content-Length that is not plain ASCII digits. The callers test
+    `text.isdigit() and text.isascii() and len(text) <= _MAX_LENGTH_DIGITS` inline (a call
+    per message shows in bench/esl_parse.py): int() alone would also take ' 12', '+12',
+    '1_2', Arabic-Indic digits, and raise ValueError on thousands of digits."""
+    shown = text if isinstance(text, str) else text.decode("ascii", "replace")
+    raise ProtocolError(f"bad {where} Content-Length {shown[:40]!r}")
+
+
+def _parse_lines_slow(lines: list[str], strict: bool = True) -> dict[str, str]:
     # A repeated header (FreeSWITCH repeats e.g. Hangup-Cause) keeps its first value,
     # as FreeSWITCH's own lookup does.
     headers: dict[str, str] = {}
@@ -68,19 +84,26 @@ def _parse_lines_slow(lines: list[str]) -> dict[str, str]:
             continue
         name, sep, value = line.partition(":")
         if not sep:
+            if not strict:
+                continue
             raise ProtocolError(f"header line without ':' {line[:80]!r}")
         headers.setdefault(name.strip(), value[1:] if value.startswith(" ") else value)
     return headers
 
 
-def parse_headers(block: str) -> dict[str, str]:
-    """`Name: value` lines -> ordered dict, each value URL-decoded after splitting."""
+def parse_headers(block: str, strict: bool = True) -> dict[str, str]:
+    """`Name: value` lines -> ordered dict, each value URL-decoded after splitting.
+
+    strict=False skips a line without ':' instead of raising ProtocolError: used for the
+    header block inside an event body, which is decoded lazily (on first `.headers`),
+    long after the framing was checked, where an exception would surface in user code.
+    `Event.get()` never sees such a line either, so both views agree."""
     lines = block.split("\n")
     try:
         pairs = list(map(_split_header, lines))  # C speed on well-formed blocks
         headers = dict(pairs)
     except ValueError:
-        headers = _parse_lines_slow(lines)
+        headers = _parse_lines_slow(lines, strict)
     else:
         if len(headers) != len(pairs):
             headers = _first_wins([p[0] for p in pairs], [p[1] for p in pairs])
@@ -115,18 +138,18 @@ def _parse_plain_block(block: str) -> dict[str, str]:
     if "%" not in block:
         text = block
     elif "=" in block:
-        return parse_headers(block)
+        return parse_headers(block, strict=False)
     else:
         raw = block.replace("%", "=").encode("utf-8")
         decoded = a2b_qp(raw)
         if len(raw) - len(decoded) != 2 * block.count("%"):  # a '%' that was no escape
-            return parse_headers(block)
+            return parse_headers(block, strict=False)
         text = decoded.decode("utf-8", "replace")
         if text.count("\n") != newlines:  # an encoded newline: never let it split
-            return parse_headers(block)
+            return parse_headers(block, strict=False)
     parts = text.replace(": ", "\n").split("\n")
     if len(parts) != 2 * (newlines + 1):
-        return parse_headers(block)
+        return parse_headers(block, strict=False)
     names, values = parts[0::2], parts[1::2]
     headers = dict(zip(names, values))
     if len(headers) != len(names):
@@ -200,7 +223,13 @@ def _parse_plain_event(raw: bytes) -> Event:
         if eol > 0 and raw.startswith(b"\n\n", eol) and raw.find(b"\n\n", 0, eol) < 0:
             event = Event(raw=raw[:eol].decode("utf-8", "replace"))
             start = eol + 2
-            length = int(raw[mark + 17:eol])
+            digits = raw[mark + 17:eol]
+            if not (digits.isdigit() and len(digits) <= _MAX_LENGTH_DIGITS):  # bytes: ASCII only
+                _bad_length(digits, "event body")
+            length = int(digits)
+            if length > len(raw) - start:
+                raise ProtocolError(f"event body Content-Length {length} exceeds the "
+                                    f"{len(raw) - start} bytes the message holds")
             event.body = raw[start:start + length].decode("utf-8", "replace")
             return event
     end = raw.find(b"\n\n") if mark >= 0 else len(raw.rstrip(b"\n"))
@@ -209,15 +238,41 @@ def _parse_plain_event(raw: bytes) -> Event:
     return Event(raw=raw[:end].decode("utf-8", "replace"))
 
 
+# A JSON string escape of a UTF-16 surrogate; json.loads leaves a lone one in the str,
+# which no later .encode() survives.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_TYPE = {"NoneType": "null", "bool": "boolean", "int": "number", "float": "number",
+              "list": "array", "dict": "object"}
+
+
+def _clean_surrogates(value: str) -> str:
+    return _LONE_SURROGATE.sub("\ufffd", value)
+
+
 def _parse_json_event(raw: bytes) -> tuple[Event, dict]:
+    # json.loads raises RecursionError (not ValueError) on deeply nested input, and
+    # str() of a nested value that just fit can raise it again: both are the peer's
+    # fault, so both are ProtocolError.
     try:
         obj = json.loads(raw)
-    except ValueError as exc:
+        if not isinstance(obj, dict):
+            raise ProtocolError("text/event-json body is not a JSON object")
+        body = obj.get("_body", "")
+        if not isinstance(body, str):
+            raise ProtocolError(f"text/event-json _body is a JSON {_JSON_TYPE[type(body).__name__]}, "
+                                "not a string")
+        headers = {k: v if isinstance(v, str) else str(v) for k, v in obj.items() if k != "_body"}
+    except RecursionError:
+        raise ProtocolError("text/event-json body is nested too deeply") from None
+    except ProtocolError:
+        raise
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int too long
         raise ProtocolError(f"text/event-json body is not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ProtocolError("text/event-json body is not a JSON object")
-    headers = {k: v if isinstance(v, str) else str(v) for k, v in obj.items() if k != "_body"}
-    return Event(headers, obj.get("_body", "")), obj
+    if b"\\u" in raw and _SURROGATE_ESCAPE.search(raw):  # plain events decode with "replace": so here
+        headers = {_clean_surrogates(k): _clean_surrogates(v) for k, v in headers.items()}
+        body = _clean_surrogates(body)
+    return Event(headers, body), obj
 
 
 class Message:
@@ -285,57 +340,115 @@ def _parse_head(raw: bytes) -> dict[str, str]:
     return head
 
 
+_NO_CHUNKS: list[bytes] = []  # shared, never appended to: a body in progress gets its own list
+
+
 class Parser:
-    """Incremental framer: feed() any chunk of bytes, get the complete messages back."""
+    """Incremental framer: feed() any chunk of bytes, get the complete messages back.
 
-    __slots__ = ("_buf", "_head", "_need")
+    Any bytes give messages or ProtocolError, nothing else (tests/esl/test_esl_fuzz.py,
+    `python -m fsapp.esl.fuzz`); after a ProtocolError the connection is dropped, the
+    parser is not fed again.
 
-    def __init__(self):
-        self._buf = b""
+    Work is linear in the bytes fed, however they are split (bench/esl_buffer.py): an
+    unfinished head waits in a bytearray that reads are appended to, searched only from
+    where the last search stopped; a body being received is a list of the reads, counted
+    and joined once, when complete. What one connection can make fsapp hold is bounded: a
+    head of at most MAX_HEAD_BYTES, a body of at most `max_frame_bytes` (a larger
+    Content-Length is a ProtocolError before any of the body is buffered).
+    """
+
+    __slots__ = ("_buf", "_scan", "_head", "_need", "_chunks", "_have", "max_frame_bytes")
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
+        if max_frame_bytes < 0:
+            raise ValueError("max_frame_bytes must be >= 0")
+        self.max_frame_bytes = max_frame_bytes
+        # An unfinished head (and whatever followed it in its read); b"" when there is none,
+        # so a parser costs no allocation until a message is split across reads.
+        self._buf: bytes | bytearray = b""
+        self._scan = 0           # where the search for its end goes on
         self._head: dict[str, str] | None = None  # parsed head waiting for its body
-        self._need = 0
+        self._need = 0                            # ... of this many bytes,
+        self._chunks: list[bytes] = _NO_CHUNKS    # received so far in these reads,
+        self._have = 0                            # this many bytes in all
 
     def feed(self, data: bytes) -> list[Message]:
-        buf = self._buf + data if self._buf else data
-        pos = 0
-        size = len(buf)
         out: list[Message] = []
-        while True:
-            head = self._head
-            if head is None:
-                end = buf.find(b"\n\n", pos)
-                if end < 0:
-                    if size - pos > MAX_HEAD_BYTES:
-                        raise ProtocolError(f"no end of headers within {MAX_HEAD_BYTES} bytes")
-                    break
-                if end == pos:  # stray blank line between messages: skip it
-                    pos += 1
-                    continue
-                head = _parse_head(buf[pos:end])
-                pos = end + 2
-                length = head.get("Content-Length")
-                if length is None:
-                    out.append(Message(head))
-                    continue
-                try:
-                    need = int(length)
-                except ValueError:
-                    raise ProtocolError(f"bad Content-Length {length!r}") from None
-                if need < 0 or need > MAX_BODY_BYTES:
-                    raise ProtocolError(f"Content-Length {need} out of range")
-                self._head, self._need = head, need
-            need = self._need
-            if size - pos < need:
+        if type(data) is not bytes:
+            data = bytes(data)
+        if self._head is not None:  # a body is arriving: count it, join it once
+            self._chunks.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return out
+            body, data = self._take_body()
+            head, self._head = self._head, None
+            out.append(Message(head, body))
+        elif self._buf:  # a head is arriving: search only what is new
+            pending = self._buf
+            pending += data
+            if pending.find(b"\n\n", self._scan) < 0:
+                self._check_head_size(len(pending))
+                self._scan = len(pending) - 1  # "\n\n" may straddle two reads
+                return out
+            data, self._buf = bytes(pending), b""
+        # Frame every complete message in data (inline, not a method: this loop runs for
+        # every message, and a call per read shows in bench/esl_parse.py).
+        pos = 0
+        size = len(data)
+        while pos < size:
+            end = data.find(b"\n\n", pos)
+            if end < 0:
+                self._check_head_size(size - pos)
+                self._buf = bytearray(data[pos:])
+                self._scan = size - pos - 1
                 break
-            out.append(Message(head, buf[pos:pos + need]))
+            if end == pos:  # stray blank line between messages: skip it
+                pos += 1
+                continue
+            if end - pos > MAX_HEAD_BYTES:
+                self._check_head_size(end - pos)
+            head = _parse_head(data[pos:end])
+            pos = end + 2
+            length = head.get("Content-Length")
+            if length is None:
+                out.append(Message(head))
+                continue
+            if not (length.isdigit() and length.isascii() and len(length) <= _MAX_LENGTH_DIGITS):
+                _bad_length(length, "message")
+            need = int(length)
+            if need > self.max_frame_bytes:
+                raise ProtocolError(
+                    f"Content-Length {need} exceeds the maximum frame of "
+                    f"{self.max_frame_bytes} bytes ([esl] max_frame_bytes)")
+            if size - pos < need:  # the body goes on in later reads
+                self._head, self._need = head, need
+                self._chunks, self._have = [data[pos:]], size - pos
+                break
+            out.append(Message(head, data[pos:pos + need]))
             pos += need
-            self._head = None
-        self._buf = buf[pos:] if pos < size else b""
         return out
+
+    def _take_body(self) -> tuple[bytes, bytes]:
+        """The complete body out of the chunks, and what came after it."""
+        chunks, over = self._chunks, self._have - self._need
+        rest = b""
+        if over:
+            last = chunks[-1]
+            rest = last[len(last) - over:]
+            chunks[-1] = last[:len(last) - over]
+        self._chunks, self._have = _NO_CHUNKS, 0
+        return b"".join(chunks), rest  # join of one bytes object is that object: no copy
+
+    @staticmethod
+    def _check_head_size(size: int) -> None:
+        if size > MAX_HEAD_BYTES:
+            raise ProtocolError(f"no end of headers within {MAX_HEAD_BYTES} bytes")
 
     @property
     def pending_bytes(self) -> int:
-        return len(self._buf)
+        return len(self._buf) + self._have
 
 
 def _check_line(what: str, value: str) -> str:

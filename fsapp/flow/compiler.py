@@ -7,8 +7,11 @@ of the graph checks (fsapp.flow.analysis) only as far as its broken fields go.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +22,8 @@ from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 from fsapp.flow import analysis, expr, loader
 from fsapp.flow.loader import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, SAY_KINDS, \
-    Field, Kind
+from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
+    SAY_KINDS, CURRENCIES, Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -50,6 +53,7 @@ class Environment:
     write_kinds: Mapping[str, frozenset[str]] | None = None   # store write kind -> its columns
     notes: tuple[str, ...] = ()   # what was not checked, and why (printed by the CLI)
     problems: tuple[Problem, ...] = ()  # broken sources (a bad catalog): validation fails
+    max_yaml_values: int = loader.MAX_VALUES  # [flows] max_yaml_values: the size limit
 
 
 class Bad(Exception):
@@ -84,7 +88,15 @@ def _type_name(node: YNode) -> str:
     if isinstance(node, SequenceNode):
         return "a list"
     value = loader.scalar(node)
-    return "null" if value is None else f"{type(value).__name__} {node.value!r}"
+    return "null" if value is None else f"{type(value).__name__} {_source(node)}"
+
+
+def _source(node: ScalarNode, quote: bool = True) -> str:
+    """A scalar as written, shortened: a 400-digit number is reported, not echoed."""
+    text = node.value
+    if len(text) > 40:
+        return f"{text[:20]!r}... ({len(text)} characters)"
+    return repr(text) if quote else text
 
 
 # ---- field converters: (compiler, yaml node, Field, facts, label) -> value ------------------
@@ -111,6 +123,11 @@ class _Converters:
 
     def expr(self, node, f, facts, label):
         value = self._scalar(node, f, "an expression")
+        if (f.min is not None or f.max is not None) and not isinstance(value, (str, bool)) \
+                and value is not None:  # a literal where a bounded number is meant
+            if not isinstance(value, int):
+                raise Bad(node, f"{f.name}: expected an integer or an expression, got {_type_name(node)}")
+            self._bounds(node, f, value)
         if isinstance(value, str):
             try:
                 facts.use(expr.parse_expression(value), node)
@@ -127,10 +144,14 @@ class _Converters:
         return value
 
     def _bounds(self, node, f, value):
+        # Compared as given (int with float compares exactly in Python, no float(value)
+        # that would overflow); shown as written (str() of a huge int is refused).
+        if value != value:
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is not a number")
         if f.min is not None and value < f.min:
-            raise Bad(node, f"{f.name}: {value} is below the minimum {f.min:g}")
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is below the minimum {f.min:g}")
         if f.max is not None and value > f.max:
-            raise Bad(node, f"{f.name}: {value} is above the maximum {f.max:g}")
+            raise Bad(node, f"{f.name}: {_source(node, quote=False)} is above the maximum {f.max:g}")
 
     def bool(self, node, f, facts, label):
         value = self._scalar(node, f, "true or false")
@@ -143,14 +164,20 @@ class _Converters:
         if isinstance(value, bool) or value is None:
             raise Bad(node, f"{f.name}: expected a duration like 5s or 500ms, got {_type_name(node)}")
         if isinstance(value, (int, float)):
-            seconds = float(value)
+            seconds = value
         else:
             match = DURATION_RE.match(str(value))
             if not match:
-                raise Bad(node, f"{f.name}: {value!r} is not a duration",
+                raise Bad(node, f"{f.name}: {_source(node)} is not a duration",
                           "write e.g. 5s, 500ms, 2m or a number of seconds")
-            seconds = float(match.group(1)) * _UNIT[match.group(2)]
+            seconds = float(match.group(1)) * _UNIT[match.group(2)]  # huge: inf, no error
         self._bounds(node, f, seconds)
+        try:  # only a field without bounds can still be out of float's range here
+            seconds = float(seconds)
+        except OverflowError:
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise Bad(node, f"{f.name}: {_source(node)} is not a finite duration")
         return seconds
 
     def digits(self, node, f, facts, label):
@@ -174,8 +201,8 @@ class _Converters:
     def choice(self, node, f, facts, label):
         value = self._scalar(node, f, "one of " + ", ".join(f.choices))
         if value not in f.choices or isinstance(value, bool):
-            raise Bad(node, f"{f.name}: {value!r} is not one of {', '.join(map(str, f.choices))}",
-                      _suggest(str(value), map(str, f.choices)))
+            raise Bad(node, f"{f.name}: {_source(node)} is not one of {', '.join(map(str, f.choices))}",
+                      _suggest(node.value, map(str, f.choices)))
         return value
 
     def var(self, node, f, facts, label):
@@ -339,7 +366,8 @@ class FlowCompiler:
         kind = kinds[0]
         if kind == "say":
             sub = (Field("say", "choice", "", required=True, choices=SAY_KINDS),
-                   Field("value", "template", "", required=True))
+                   Field("value", "template", "", required=True),
+                   Field("currency", "choice", "", default="CNY", choices=CURRENCIES))
             return self.fields(sub, items, node, facts, what)
         allowed = {kind}
         for key, key_node, _ in items:
@@ -455,6 +483,13 @@ class FlowCompiler:
         if kind_name == "collect" and isinstance(args.get("min"), int) and isinstance(args.get("max"), int) \
                 and args["min"] > args["max"]:
             self.problem(kind_key, f"{what}: min ({args['min']}) is greater than max ({args['max']})")
+        if kind_name == "record" and isinstance(args.get("min_length"), float):
+            if not args.get("too_short"):
+                self.problem(kind_key, f"{what}: min_length needs too_short: a prompt telling the "
+                             "caller the message was too short", "add too_short: common/message_too_short")
+            if isinstance(args.get("max"), float) and args["min_length"] >= args["max"]:
+                self.problem(kind_key, f"{what}: min_length ({args['min_length']:g} s) is not shorter "
+                             f"than max ({args['max']:g} s)")
         if kind_name == "write" and self.env.write_kinds is not None:
             self._check_write(args, fields_items, kind_key)
         if kind_name == "subflow" and isinstance(args.get("returns"), dict):
@@ -502,7 +537,7 @@ class FlowCompiler:
     def compile(self, text: str) -> Flow | None:
         self._facts = {}
         try:
-            root = loader.compose(text)
+            root = loader.compose(text, self.env.max_yaml_values)
         except SourceError as err:
             self.problem((err.line, err.col), err.message, err.hint)
             return None
@@ -618,11 +653,28 @@ def _set_reads(assignments: dict) -> set[str]:
     return reads
 
 
+@contextlib.contextmanager
+def _collector_paused():
+    """Compiling allocates millions of small objects (YAML nodes, jinja2 ASTs) and frees
+    none of them before it ends, so the cyclic collector's full passes over everything
+    alive only cost: half the time of a 300,000-value file, growing with its size (bench/
+    flow_size.py). Compiling never yields to other greenlets, so nothing else runs
+    meanwhile; garbage made during it is collected after, as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def compile_text(text: str, file: str = "<flow>", env: Environment | None = None) \
         -> tuple[Flow | None, list[Problem]]:
     compiler = FlowCompiler(file, env or Environment())
     try:
-        flow = compiler.compile(text)
+        with _collector_paused():
+            flow = compiler.compile(text)
     except RecursionError:
         compiler.problem((1, 1), "flow is nested too deeply to read")
         flow = None

@@ -27,6 +27,7 @@ def from_config(cfg) -> Environment:
     queues = _queues(cfg, notes, problems)
     return Environment(has_prompt=has_prompt, queries=queries, queues=queues, calendars=calendars,
                        tts=bool(cfg.get("flows", "tts")), write_kinds=_write_kinds(notes),
+                       max_yaml_values=cfg.get("flows", "max_yaml_values"),
                        notes=tuple(notes), problems=tuple(problems))
 
 

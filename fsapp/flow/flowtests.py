@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from fsapp.flow import loader
 from fsapp.flow.interpreter import Services, run_call
@@ -42,7 +42,8 @@ TOP_KEYS = {"flow": "flow name (default: the flow file beside this one)",
 CASE_KEYS = {"name": "what the case checks", "press": "the caller's answers, one per question",
              "caller_id": "the caller's number", "destination": "the number dialled",
              "fixtures": "overrides of the shared fixtures", "expect": "what must happen",
-             "now": "the time the call happens (YYYY-MM-DD HH:MM)"}
+             "now": "the time the call happens (YYYY-MM-DD HH:MM)",
+             "vars": "starting values of variables the flow declares (an outbound campaign's contact fields)"}
 FIXTURE_KEYS = {"calendars", "queries", "queues", "bridge", "record_seconds"}
 EXPECT_KEYS = {"path": "exact node path (trail)", "passes": "nodes visited in this order (gaps allowed)",
                "heard": "exact prompt names, in order", "stored": "rows written (each a subset match)",
@@ -66,6 +67,7 @@ class Case:
     expect: dict
     now: dt.datetime | None
     line: int
+    vars: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -146,6 +148,10 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                     bad(items["fixtures"], "fixtures: expected a mapping")
                     own = {}
                 _check_fixtures(own, items.get("fixtures"), bad)
+                given = case.get("vars") or {}
+                if not isinstance(given, dict):
+                    bad(items["vars"], "vars: expected name: value pairs")
+                    given = {}
                 now = case.get("now")
                 if now is not None and not isinstance(now, dt.datetime):
                     try:
@@ -154,17 +160,27 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                         bad(items["now"], f"now: {now!r} is not a time like 2026-12-01 10:00")
                         now = None
                 cases.append(Case(
-                    name=str(case.get("name") or f"case {i + 1}"),
+                    name=_as_written(items.get("name"), "") or f"case {i + 1}",
                     press=["" if p is None else _press_text(items.get("press"), p) for p in press],
-                    caller_id=str(case.get("caller_id", "13800138000")),
-                    destination=str(case.get("destination", "")),
+                    caller_id=_as_written(items.get("caller_id"), "13800138000"),
+                    destination=_as_written(items.get("destination"), ""),
                     fixtures={**shared, **own}, expect=case.get("expect") or {}, now=now,
-                    line=loader.position(case_node)[0]))
+                    line=loader.position(case_node)[0], vars=given))
     except loader.SourceError as err:
         problems.append(Problem(file, err.line, err.col, err.message, err.hint))
     if problems:
         raise BadTestFile(sorted(problems))
     return (str(flow_name) if flow_name else None), cases
+
+
+def _as_written(node, default: str) -> str:
+    """A number-like scalar as the author wrote it: YAML reads caller_id 013800138000 as an
+    octal int (str() of it is another number) and a 5,000-digit one as an int str() refuses."""
+    if node is None or (isinstance(node, ScalarNode) and loader.scalar(node) is None):
+        return default
+    if isinstance(node, ScalarNode):
+        return node.value
+    return str(loader.plain(node))
 
 
 def _press_text(node, value) -> str:
@@ -180,6 +196,18 @@ def _check_fixtures(fixtures: dict, node, bad) -> None:
     for key in fixtures:
         if key not in FIXTURE_KEYS:
             bad(node, f"fixtures: unknown key {key!r}", "known: " + ", ".join(sorted(FIXTURE_KEYS)))
+    seconds = fixtures.get("record_seconds")
+    if seconds is not None:
+        values = seconds if isinstance(seconds, list) else [seconds]
+        if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 and 0 <= v <= 3600 for v in values):   # NaN fails the range too
+            bad(node, f"fixtures: record_seconds: expected seconds from 0 to 3600 or a list of them "
+                      f"(one per recording), got {_shown(seconds)}", "e.g. record_seconds: 12 or record_seconds: [0.5, 12]")
+
+
+def _shown(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
@@ -194,9 +222,12 @@ def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
                         clock=(lambda: now) if now else dt.datetime.now)
     call = ScriptedCall(case.press, caller_id=case.caller_id,
                         destination=case.destination or (flow.numbers[0] if flow.numbers else ""),
-                        record_seconds=float(fx.get("record_seconds", 5.0)),
+                        record_seconds=fx.get("record_seconds", 5.0),
                         bridge_ok=str(fx.get("bridge", "ok")) != "fail")
-    outcome = run_call(call, flow, services, flows)
+    unknown = sorted(set(case.vars) - set(flow.vars))
+    if unknown:
+        return CaseResult(case, [f"vars: {', '.join(unknown)} not declared by flow {flow.name}"])
+    outcome = run_call(call, flow, services, flows, initial=case.vars)
     failures = check_expectations(case.expect, outcome, recorder.events, store)
     if outcome.reason == "error" and case.expect.get("end") != "error":
         failures.insert(0, f"the flow failed: {outcome.error}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from fsapp.esl import syntax
 from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
 from fsapp.flow.model import Flow, Node, thaw
@@ -89,15 +90,23 @@ class _Frame:
     vars: dict
 
 
-def _say_render(lang: str, kind: str, value) -> list[str]:
+def _say_render(lang: str, kind: str, value, **options) -> list[str]:
     from fsapp.say import render
-    return render(lang, kind, value)
+    return render(lang, kind, value, **options)
+
+
+def _say_options(item) -> dict:
+    """Engine options of a say item that differ from the engine's defaults: the currency
+    of an amount other than CNY."""
+    currency = item.get("currency") or "CNY"
+    return {"currency": currency} if item["say"] in ("currency", "money") and currency != "CNY" else {}
 
 
 class Session:
     """One call through one flow (and the subflows it calls)."""
 
-    def __init__(self, call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None):
+    def __init__(self, call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None,
+                 initial: Mapping | None = None):
         self.call = call
         self.flow = flow
         self.s = services
@@ -111,6 +120,9 @@ class Session:
         self.in_on_hangup = False
         self.started = services.clock()
         self.frame = _Frame(flow, self._initial_vars(flow))
+        # values for variables the flow declares (an outbound campaign's contact fields);
+        # undeclared names are ignored: a flow only ever sees the variables it declared
+        self.frame.vars.update({k: v for k, v in (initial or {}).items() if k in flow.vars})
         self.main_vars = self.frame.vars
 
     # ---- entry point ----------------------------------------------------------------------
@@ -207,6 +219,7 @@ class Session:
         call = self.call
         return {**frame.vars,
                 "call": {"uuid": getattr(call, "uuid", None), "caller_id": getattr(call, "caller_id", None),
+                         "caller_name": getattr(call, "caller_name", None),
                          "destination": getattr(call, "destination", None), "started": self.started,
                          "variables": getattr(call, "variables", {})},
                 "flow": {"name": frame.flow.name, "version": frame.flow.version},
@@ -258,18 +271,20 @@ class Session:
             elif "say" in item:
                 value = self.render(item["value"])
                 say = self.s.say or _say_render
-                for name in say(lang, item["say"], value):
+                for name in say(lang, item["say"], value, **_say_options(item)):
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)
             elif "tone" in item:
-                paths.append("tone_stream://" + str(self.render(item["tone"])))
-                names.append(paths[-1])
+                tone = "tone_stream://" + str(self.render(item["tone"]))
+                paths.append(self._as_data(item["tone"], tone))
+                names.append(tone)
             elif "silence" in item:
                 paths.append(f"silence_stream://{int(item['silence'] * 1000)}")
                 names.append(paths[-1])
             elif "file" in item:
-                paths.append(str(self.render(item["file"])))
-                names.append(paths[-1])
+                path = str(self.render(item["file"]))
+                paths.append(self._as_data(item["file"], path))
+                names.append(path)
             elif "text" in item:
                 if not self.s.tts:
                     raise FlowRuntimeError("text prompt but no TTS configured ([flows] tts)")
@@ -277,11 +292,20 @@ class Session:
                 if self.s.tts_render is not None and "|" not in self.s.tts:
                     paths.append(str(self.s.tts_render(lang, text)))  # a cached WAV, played as a file
                 else:
-                    paths.append("say:" + text)  # FreeSWITCH speaks it (tts_engine/tts_voice)
+                    # FreeSWITCH speaks it (tts_engine/tts_voice); the text may hold a caller's
+                    # or a database's data, so it must not be expanded as ${...}
+                    paths.append("say:" + syntax.literal(text))
                 names.append("say:" + text)
         return paths, names
 
-    def play(self, items) -> None:
+    @staticmethod
+    def _as_data(source, rendered: str) -> str:
+        """What a template rendered is data (a caller's or a database's text may be in it):
+        FreeSWITCH must not expand `${...}` in it. A plain string in the flow file is the
+        author's own FreeSWITCH syntax (e.g. `$${sounds_dir}/x.wav`) and goes as written."""
+        return syntax.literal(rendered) if isinstance(source, str) and expr.is_template(source) else rendered
+
+    def play(self, items, **trace) -> None:
         paths, names = self._playable(items)
         if not paths:
             return
@@ -290,7 +314,7 @@ class Session:
             self.call.set("tts_engine", engine)
             if voice:
                 self.call.set("tts_voice", voice)
-        self._trace("prompt", prompts=names)
+        self._trace("prompt", prompts=names, **trace)
         self.call.playback(paths)
 
     def _prompt_arg(self, items) -> str:
@@ -306,11 +330,15 @@ class Session:
         return "silence_stream://250"
 
     def ask(self, items, *, min_digits: int, max_digits: int, timeout: float, terminators: str,
-            digit_timeout: float | None = None) -> str:
-        digits = self.call.play_and_get_digits(min_digits, max_digits, 1, int(timeout * 1000), terminators,
-                                               self._prompt_arg(items),
-                                               digit_timeout_ms=int((digit_timeout or timeout) * 1000))
-        return digits or ""
+            digit_timeout: float | None = None, flush: bool = False):
+        """One try of one question; the Call's DigitsResult (digits, entered, no_input, ...).
+        flush: keys pressed before the question was asked do not answer it."""
+        if flush:
+            dropped = self.call.flush_typeahead()
+            if dropped:
+                self._trace("typeahead_flushed", digits=dropped)
+        return self.call.get_digits(min_digits, max_digits, 1, int(timeout * 1000), terminators,
+                                    self._prompt_arg(items), digit_timeout_ms=int((digit_timeout or timeout) * 1000))
 
     # ---- node kinds: each returns (target, edge label), or None when the flow part ends --
     def _k_play(self, node: Node, frame: _Frame):
@@ -318,47 +346,75 @@ class Session:
         return node.args["next"], "next"
 
     def _k_say(self, node: Node, frame: _Frame):
-        self.play([{"say": node.args["type"], "value": node.args["value"]}])
+        self.play([{"say": node.args["type"], "value": node.args["value"],
+                    "currency": node.args["currency"]}])
         return node.args["next"], "next"
 
     def _k_menu(self, node: Node, frame: _Frame):
+        """FreeSWITCH's ivr menu rule (switch_ivr_menu.c): an entry ends at the longest
+        option's length (digit-len), at #, or digit_timeout after the last key
+        (inter-digit-timeout), so "1" then a pause chooses 1 beside a "10" option. Wrong
+        entries and silent passes are counted apart (max-failures, max-timeouts)."""
         a = node.args
         options = a["options"]
         longest = max(len(k) for k in options)
-        for attempt in range(a["tries"]):
+        max_failures = a["max_failures"] or a["tries"]
+        max_timeouts = a["max_timeouts"] or max_failures
+        failures = timeouts = attempt = 0
+        while True:
             prompt = a["prompt"] if attempt == 0 else (a["repeat_prompt"] or a["prompt"])
-            digits = self.ask(prompt, min_digits=1, max_digits=longest, timeout=a["timeout"],
-                              terminators="#" if longest > 1 and "#" not in options else "",
-                              digit_timeout=a["digit_timeout"])
-            valid = digits in options
-            self._trace("input", digits=digits, valid=valid, attempt=attempt + 1)
+            attempt += 1
+            got = self.ask(prompt, min_digits=1, max_digits=longest, timeout=a["timeout"],
+                           terminators="#" if longest > 1 and "#" not in options else "",
+                           digit_timeout=a["digit_timeout"])
+            valid = bool(got.digits) and got.digits in options
+            fields = _input_fields(got, valid, "" if valid else "no input" if got.no_input else "not an option")
+            self._trace("input", attempt=attempt, **fields)
             if valid:
-                return options[digits], f"options.{digits}"
-            sorry = a["invalid"] if digits else (a["no_input"] or a["invalid"])
+                return options[got.digits], f"options.{got.digits}"
+            if got.no_input:
+                timeouts += 1
+                sorry = a["no_input"] or a["invalid"]
+            else:
+                failures += 1
+                sorry = a["invalid"]
             if sorry:
                 self.play(sorry)
-        return a["on_fail"], "on_fail"
+            if failures >= max_failures or timeouts >= max_timeouts:
+                return a["on_fail"], "on_fail"
 
     def _k_collect(self, node: Node, frame: _Frame):
         a = node.args
         for attempt in range(a["tries"]):
-            digits = self.ask(a["prompt"], min_digits=1, max_digits=a["max"], timeout=a["timeout"],
-                              terminators=a["terminators"], digit_timeout=a["digit_timeout"])
-            problem = _digits_problem(digits, a)
-            self._trace("input", digits=digits, valid=problem is None, attempt=attempt + 1,
-                        **({"problem": problem} if problem else {}))
+            got = self.ask(a["prompt"], min_digits=1, max_digits=a["max"], timeout=a["timeout"],
+                           terminators=a["terminators"], digit_timeout=a["digit_timeout"])
+            digits = got.digits
+            entry = digits or got.entered
+            if got.no_input:
+                problem = "no input"
+            elif not entry:
+                problem = f"{got.terminator or 'a terminator'} before any digit"
+            else:
+                problem = _digits_problem(entry, a) or (None if digits else "not accepted")
+            self._trace("input", attempt=attempt + 1, **_input_fields(got, problem is None, problem or ""))
             if problem is not None:
-                sorry = (a["no_input"] or a["invalid"]) if not digits else a["invalid"]
+                sorry = (a["no_input"] or a["invalid"]) if got.no_input else a["invalid"]
                 if sorry:
                     self.play(sorry)
                 continue
             if a["readback"]:
-                self.play([{"say": "digits", "value": digits}])
+                # a resident ID's check letter X is keyed as *: read it back as X, not "star"
+                spoken = digits[:-1] + "X" if a["check"] == "mod11" and digits.endswith("*") else digits
+                self.play([{"say": "digits", "value": spoken}])
             if a["confirm"]:
-                answer = self.ask(a["confirm"]["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
-                                  terminators="")
-                confirmed = answer == a["confirm"]["yes"]
-                self._trace("input", digits=answer, valid=confirmed, confirm=True)
+                confirm = a["confirm"]
+                answer = self.ask(confirm["prompt"], min_digits=1, max_digits=1, timeout=a["timeout"],
+                                  terminators="", flush=confirm["flush"])
+                confirmed = answer.digits == confirm["yes"]
+                fields = _input_fields(answer, confirmed, "")
+                if fields["outcome"] == "invalid":
+                    fields["outcome"] = "declined"   # another key is an answer here, not a mistake
+                self._trace("input", confirm=True, **fields)
                 if not confirmed:
                     continue
             self._set(frame, a["into"], digits)
@@ -376,17 +432,35 @@ class Session:
         except OSError as exc:
             log.warning("cannot create recordings directory", extra={"dir": str(path.parent), "error": str(exc)})
         review = a["review"]
+        short_tries = 0
+        # the keys first, so no command stands between the beep and the recording
+        self.call.use_terminators(a["terminators"])
         while True:
             self._set(frame, a["into"], {"path": str(path), "duration": 0.0, "saved": False})
-            if a["prompt"]:
-                self.play(a["prompt"])
+            # after a too-short message, too_short is the prompt (it asks again)
+            if a["prompt"] and not (short_tries and a["too_short"]):
+                # the recording's cue (record=True in the trace): its beep, else this prompt
+                self.play(a["prompt"], **({} if a["beep"] else {"record": True}))
             if a["beep"]:
-                self._trace("prompt", prompts=[BEEP])
+                self._trace("prompt", prompts=[BEEP], record=True)
                 self.call.playback(BEEP)
-            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])))
+            result = self.call.record(str(path), int(a["max"]), 200, max(1, int(a["silence"])),
+                                      terminators=a["terminators"])
             duration = float(getattr(result, "duration_s", 0.0) or 0.0)
+            too_short = a["min_length"] is not None and duration < a["min_length"]
             self._set(frame, a["into"], {"path": str(path), "duration": duration, "saved": False})
-            self._trace("input", recording=str(path), duration=duration, valid=True)
+            self._trace("input", recording=str(path), duration=duration, valid=not too_short,
+                        **({"problem": f"shorter than {a['min_length']:g} s"} if too_short else {}))
+            if too_short:
+                short_tries += 1
+                _remove_quietly(path)
+                if short_tries >= a["tries"]:
+                    self._set(frame, a["into"], None)
+                    if a["on_too_short"]:
+                        return a["on_too_short"], "on_too_short"
+                    return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+                self.play(a["too_short"], **({} if a["beep"] else {"record": True}))
+                continue
             if not review:
                 frame.vars[a["into"]]["saved"] = True
                 return a["next"], "next"
@@ -405,7 +479,7 @@ class Session:
                 review["discard"]: "discard"}
         tries = review["tries"]
         while tries > 0:
-            digits = self.ask(review["prompt"], min_digits=1, max_digits=1, timeout=5.0, terminators="")
+            digits = self.ask(review["prompt"], min_digits=1, max_digits=1, timeout=5.0, terminators="").digits
             choice = keys.get(digits)
             self._trace("input", digits=digits, valid=choice is not None, review=choice)
             if choice == "listen":
@@ -517,7 +591,8 @@ class Session:
             self.call.transfer(a["extension"], "XML", a["context"])
             raise _Ended("transfer")
         if a["number"]:
-            result = self.call.bridge(f"sofia/gateway/{a['gateway']}/{a['number']}")
+            result = self.call.bridge(syntax.bridge_arg(
+                f"sofia/gateway/{syntax.word('gateway', a['gateway'])}/{syntax.number(a['number'], 'transfer number')}"))
             if getattr(result, "ok", False):
                 self.call.hangup()
                 raise _Ended("transfer")
@@ -572,6 +647,18 @@ class Session:
                 message = f"{type(exc).__name__}: {exc}"
                 log.warning("on_hangup step failed", extra={"step": step.name, "error": message})
                 self._trace("error", error=message, stage="on_hangup")
+
+
+def _input_fields(got, valid: bool, problem: str) -> dict:
+    """The trace of one answer, as FreeSWITCH reported it: digits = what the caller
+    entered (also when refused), outcome = accepted, no_input or invalid."""
+    outcome = "accepted" if valid else "no_input" if got.no_input else "invalid"
+    fields = {"digits": got.digits if valid else (got.entered or got.keys), "valid": valid, "outcome": outcome}
+    if problem:
+        fields["problem"] = problem
+    if got.invalid:
+        fields["refused"] = got.invalid
+    return fields
 
 
 def _digits_problem(digits: str, a: Mapping) -> str | None:
@@ -629,5 +716,6 @@ def _remove_quietly(path: Path) -> None:
 
 
 def run_call(call, flow: Flow, services: Services, flows: Mapping[str, Flow] | None = None,
-             answer: bool = True) -> Outcome:
-    return Session(call, flow, services, flows).run(answer=answer)
+             answer: bool = True, initial: Mapping | None = None) -> Outcome:
+    """Run `flow` on `call`; `initial` gives values to variables the flow declares."""
+    return Session(call, flow, services, flows, initial).run(answer=answer)

@@ -18,7 +18,20 @@ try:  # libyaml is ~10x faster; the pure-Python parser gives the same marks
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
-MAX_NODES = 200_000  # walking aliases of aliases can explode ("billion laughs")
+# YAML values (mapping keys and values, list items, scalars) one flow file may hold, with
+# aliases expanded: bounds validation's memory (about 1 KB a value while the YAML tree is
+# held) and defuses alias bombs ("billion laughs"). A 1,000-node flow has about 12,000.
+# Raised per deployment with [flows] max_yaml_values (Environment.max_yaml_values).
+MAX_VALUES = 200_000
+
+
+def _too_large(limit: int) -> str:
+    return (f"file too large: more than {limit:,} YAML values (keys, values and list items; "
+            f"limit [flows] max_yaml_values = {limit})")
+
+
+_TOO_LARGE_HINT = ("split the flow into subflows (subflow: / return:), or raise [flows] "
+                   "max_yaml_values (FSAPP_FLOWS_MAX_YAML_VALUES) if the file is meant to be this big")
 _CONSTRUCTOR = SafeConstructor()
 _SCALARS = {
     "tag:yaml.org,2002:str": lambda node: node.value,
@@ -43,9 +56,12 @@ def position(node: Node) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def compose(text: str) -> Node | None:
-    """Parse one YAML document into a node tree; SourceError on a syntax error."""
+def compose(text: str, max_values: int = MAX_VALUES) -> Node | None:
+    """Parse one YAML document into a node tree; SourceError on a syntax error, or when
+    it holds more than max_values values (aliases expanded)."""
     try:
+        if len(text) > 2 * max_values:  # every value takes 2 bytes or more: else cannot be over
+            _count_values(text, max_values)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -57,17 +73,31 @@ def compose(text: str) -> Node | None:
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # e.g. bad unicode in the reader
         raise SourceError(1, 1, f"YAML error: {exc}") from None
     if root is not None:
-        check_tree(root)
+        check_tree(root, max_values)
     return root
+
+
+def _count_values(text: str, max_values: int) -> None:
+    """Refuse a file with too many values from the parser's event stream, before the
+    node tree (the memory) is built."""
+    count = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            count += 1
+            if count > max_values:
+                mark = event.start_mark
+                raise SourceError(mark.line + 1, mark.column + 1, _too_large(max_values),
+                                  _TOO_LARGE_HINT)
 
 
 _COLLECTION_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
-def check_tree(root: Node) -> None:
-    """Refuse custom tags, aliases that contain themselves, and alias bombs, before anything
-    walks the tree recursively."""
-    budget = MAX_NODES
+def check_tree(root: Node, max_values: int = MAX_VALUES) -> None:
+    """Refuse custom tags, aliases that contain themselves, alias bombs and files over the
+    size limit, before anything walks the tree recursively. Linear in the values visited."""
+    budget = max_values
+    distinct: set[int] = set()  # nodes seen; a node seen again was reached through an alias
     on_path: set[int] = set()
     stack: list[tuple[Node, bool]] = [(root, True)]
     while stack:
@@ -76,9 +106,16 @@ def check_tree(root: Node) -> None:
             on_path.discard(id(node))
             continue
         budget -= 1
+        distinct.add(id(node))
         if budget < 0:
             line, col = position(node)
-            raise SourceError(line, col, "file too large (aliases expand to too many values)")
+            expanded = max_values + 1 - len(distinct)
+            if expanded:
+                raise SourceError(line, col, f"aliases expand to more than {max_values:,} values "
+                                  f"({len(distinct):,} written, {expanded:,} more through aliases; "
+                                  f"limit [flows] max_yaml_values = {max_values})",
+                                  "write the repeated parts out, or use a subflow")
+            raise SourceError(line, col, _too_large(max_values), _TOO_LARGE_HINT)
         if id(node) in on_path:
             line, col = position(node)
             raise SourceError(line, col, "recursive alias: a value contains itself")
@@ -113,7 +150,11 @@ def scalar(node: ScalarNode) -> Any:
         return convert(node)
     except (ConstructorError, ValueError, OverflowError) as exc:
         line, col = position(node)
-        raise SourceError(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}") \
+        shown = repr(node.value) if len(node.value) <= 40 else \
+            f"{node.value[:20]!r}... ({len(node.value)} characters)"
+        # (not Python's own advice to call sys.set_int_max_str_digits())
+        why = "too many digits" if "integer string conversion" in str(exc) else str(exc)
+        raise SourceError(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {shown}: {why}") \
             from None
 
 
@@ -146,21 +187,17 @@ def pairs(node: MappingNode, report=None) -> list[tuple[str, Node, Node]]:
     return out
 
 
-def plain(node: Node, budget: list[int] | None = None, path: tuple = ()) -> Any:
-    """A node tree as Python values (lists, dicts, scalars), refusing cycles and bombs."""
-    budget = budget if budget is not None else [MAX_NODES]
-    budget[0] -= 1
-    if budget[0] < 0:
-        line, col = position(node)
-        raise SourceError(line, col, "value too large (aliases expand to too many nodes)")
+def plain(node: Node, path: tuple = ()) -> Any:
+    """A node tree as Python values (lists, dicts, scalars), refusing cycles. Its size,
+    aliases expanded, was bounded by check_tree when it was composed."""
     if any(node is seen for seen in path):
         line, col = position(node)
         raise SourceError(line, col, "recursive alias: a value contains itself")
     if isinstance(node, ScalarNode):
         return scalar(node)
     if isinstance(node, SequenceNode):
-        return [plain(item, budget, path + (node,)) for item in node.value]
+        return [plain(item, path + (node,)) for item in node.value]
     if isinstance(node, MappingNode):
-        return {key: plain(value, budget, path + (node,)) for key, _, value in pairs(node)}
+        return {key: plain(value, path + (node,)) for key, _, value in pairs(node)}
     line, col = position(node)  # pragma: no cover - compose yields only these three
     raise SourceError(line, col, "unsupported YAML node")

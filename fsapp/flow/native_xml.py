@@ -14,7 +14,7 @@ them; the flow names mirror them on purpose):
 | play nodes before a menu               | prepended to that menu's greet-long                  |
 | menu.invalid                           | invalid-sound                                        |
 | menu.timeout / digit_timeout (seconds) | timeout / inter-digit-timeout (milliseconds)         |
-| menu.tries                             | max-failures and max-timeouts (counted separately)   |
+| menu.max_failures / max_timeouts       | max-failures / max-timeouts (both default: tries)    |
 | longest option key                     | digit-len                                            |
 | option -> the first menu               | menu-top                                             |
 | option -> the only menu that enters it | menu-back                                            |
@@ -415,8 +415,9 @@ class _NativeCompiler:
                               f"(FreeSWITCH menus play nothing after a timeout)")
         el.set("timeout", str(round(float(args["timeout"]) * 1000)))
         el.set("inter-digit-timeout", str(round(float(args["digit_timeout"]) * 1000)))
-        el.set("max-failures", str(args["tries"]))
-        el.set("max-timeouts", str(args["tries"]))
+        max_failures = args.get("max_failures") or args["tries"]
+        el.set("max-failures", str(max_failures))
+        el.set("max-timeouts", str(args.get("max_timeouts") or max_failures))
         el.set("digit-len", str(max(len(k) for k in args["options"])))
         self.on_fail(inst, root, el)
         for key, target in args["options"].items():

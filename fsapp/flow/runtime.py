@@ -98,7 +98,11 @@ def _catalog(cfg):
 
 def _store(cfg):
     from fsapp.store import Store
-    return Store.from_config(cfg)
+    store = Store.from_config(cfg)
+    for name, path in store.new_sqlite_files.items():   # a typo must not pass as an empty line
+        log.warning("SQLite database did not exist and was created empty (check the path if you "
+                    "expected data)", extra={"connection": name, "path": str(path)})
+    return store
 
 
 def _calendars(cfg):
@@ -212,6 +216,13 @@ class FlowHandler:
         log.info("flow control socket listening", extra={"path": str(path)})
         return server
 
+    def _inputs(self) -> dict:
+        """Answers per question node since start: {"flow.node": {accepted, no_input, invalid}}."""
+        out: dict = {}
+        for (flow, node, outcome), n in self.counter.inputs.items():
+            out.setdefault(f"{flow}.{node}", {})[outcome] = n
+        return out
+
     def _control(self, sock, address) -> None:
         with sock:
             sock.settimeout(10)
@@ -221,7 +232,8 @@ class FlowHandler:
             elif request == "status":
                 answer = {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
                           "dir": str(self.flows_dir),
-                          "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()}}
+                          "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()},
+                          "inputs": self._inputs()}
             else:
                 answer = {"ok": False, "problems": [f"unknown request {request!r}; known: reload, status"]}
             sock.sendall((json.dumps(answer, ensure_ascii=False) + "\n").encode("utf-8"))

@@ -11,6 +11,7 @@ they pressed, where the call ended.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def transcript_lines(events: list[dict], verbose: bool = False) -> list[str]:
             verdict = "" if e.get("valid") else f"  (not accepted{': ' + e['problem'] if e.get('problem') else ''})"
             lines.append(f"  pressed  {e['digits'] or '(nothing)'}{verdict}")
         elif kind == "input" and "recording" in e:
-            lines.append(f"  recorded {e['duration']:.1f} s -> {_relative(e['recording'])}")
+            verdict = "" if e.get("valid", True) else f"  (not kept: {e.get('problem', 'invalid')})"
+            lines.append(f"  recorded {e['duration']:.1f} s -> {_relative(e['recording'])}{verdict}")
         elif kind == "input" and "queue" in e:
             lines.append(f"  queue    {e['queue']}: {e['outcome']}" + (f" (agent {e['agent']})" if e.get("agent") else ""))
         elif kind == "error":
@@ -73,17 +75,23 @@ class QuestionPacedCaller:
     """A tracer that answers the flow's questions: on each `prompt` event of a question it
     presses the next script entry on the caller's leg (what fsapp.sim's Press step does)."""
 
-    def __init__(self, presses: list[str], clock, delay: float):
+    def __init__(self, presses: list[str], clock, delay: float, speak: list[float] | None = None):
         self.presses = list(presses)
         self.clock = clock
         self.delay = delay
+        self.speak = list(speak or [SPEAK_S])   # seconds per recording; the last repeats
         self.caller = None
 
     def __call__(self, event: dict) -> None:
+        import gevent
         if event["event"] == "prompt" and event.get("question") and self.caller is not None:
             entry = self.presses.pop(0) if self.presses else "hangup"
-            import gevent
             gevent.spawn(self._answer, entry)
+        elif event["event"] == "prompt" and event.get("record") and self.caller is not None:
+            # A record node's cue (its beep, or its prompt without one): talk after it.
+            seconds = self.speak.pop(0) if len(self.speak) > 1 else self.speak[0]
+            gevent.spawn(self.caller.speak_after_prompt, event["prompts"][-1], seconds,
+                         after=self.caller.plays, pause=SPEAK_PAUSE_S)
 
     def _answer(self, entry: str) -> None:
         self.clock.sleep(self.delay)
@@ -103,25 +111,41 @@ class QuestionPacedCaller:
 
 
 SIM_PASSWORD = "ClueCon"   # of the in-process emulator only
+SPEAK_S = 2.0              # how long the simulated caller talks when the flow records
+SPEAK_PAUSE_S = 0.5        # ... starting this long after the beep, as people do
 
 
-def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> int:
-    """Give the emulator an answering phone for every `user/N` agent of the routing config."""
+def add_emulated_agents(switch, cfg, ring_s: float = 3.0, talk_s: float = 20.0) -> list[str]:
+    """Give the emulator an answering phone for every agent of the routing config that it
+    can reach: `user/N` (a registered phone) and `loopback/EXT[/CONTEXT]` (a dialplan
+    extension that answers, as on a real switch). Returns a note for each other contact,
+    naming it and what the emulator can reach instead."""
     from fsapp.routing.config import load_routing
+    from fsapp.sim import Apps
     path = Path(cfg.get("routing", "config"))
     if not path.is_file():
-        return 0
-    added = 0
-    for agent in load_routing(path).agents.values():
-        if agent.contact.startswith("user/"):
-            switch.add_agent(agent.contact[len("user/"):].split("@")[0], ring_s=ring_s, talk_s=talk_s, answer=True)
-            added += 1
-    return added
+        return []
+    notes = []
+    for name, agent in load_routing(path).agents.items():
+        kind, _, rest = agent.contact.partition("/")
+        if kind == "user" and rest:
+            switch.add_agent(rest.split("@")[0], ring_s=ring_s, talk_s=talk_s, answer=True)
+        elif kind == "loopback" and rest:
+            extension = rest.split("/")[0]
+            switch.dialplan.add(rf"^{re.escape(extension)}$", Apps([
+                ("sleep", str(int(ring_s * 1000))), ("answer", ""),
+                ("sleep", str(int(talk_s * 1000))), ("hangup", "")]))
+        else:
+            notes.append(f"agent {name}: contact {agent.contact} cannot be reached in the emulator "
+                         f"(it rings user/N and loopback/EXT[/CONTEXT] contacts); calls offered "
+                         f"to this agent fail")
+    return notes
 
 
 def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "13800138000",
              delay: float = 1.0, timeout: float = 120.0, scale: float = 20.0,
-             services: Services | None = None, hangup_after: float | None = None) -> Transcript:
+             services: Services | None = None, hangup_after: float | None = None,
+             speak: list[float] | None = None) -> Transcript:
     """Run one emulated call to the flow's first number; returns the transcript."""
     from fsapp.esl.outbound import OutboundServer
     from fsapp.sim import CallerScript, Hangup, RealClock, Socket, Switch
@@ -130,13 +154,14 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         raise ValueError(f"flow {flow.name} answers no numbers: simulate the flow that calls it")
     recorder = Recorder()
     clock = RealClock(scale=scale)
-    answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay)
+    answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay, speak)
     switch = Switch(password=SIM_PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
+    notes: list[str] = []
     if cfg is not None:
         # The router (queue nodes) reaches this emulator, whose agents are those of the
         # routing config: `--press 0` talks to an emulated agent, as in production.
         cfg = cfg.with_values("esl", host="127.0.0.1", port=switch.esl_port, password=SIM_PASSWORD)
-        add_emulated_agents(switch, cfg)
+        notes = add_emulated_agents(switch, cfg)
     handler = FlowHandler(flows_dir, cfg, services=services)
     handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
@@ -153,7 +178,7 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         server.stop(timeout=5.0)
         switch.stop()
     return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
-                      notes=list(handler.warnings))
+                      notes=notes + list(handler.warnings) + switch.unreachable)
 
 
 def _wait_outcome(handler: FlowHandler, timeout: float) -> Outcome | None:

@@ -84,14 +84,16 @@ TIMEOUT = F("timeout", "duration", "Seconds to wait for the first key after the 
 
 PROMPT_ITEMS = {
     "name": "a prompt name from the catalog, e.g. hotline/main_menu (may be a template)",
-    "say": "{say: money, value: \"{{ amount }}\"}: digits, number, money, date or time, "
-           "rendered from prompt files in the call's language",
+    "say": "{say: currency, value: \"{{ amount }}\", currency: USD}: digits, number, currency "
+           "(money is the same), date, time or datetime, rendered from prompt files in the call's "
+           "language; currency CNY (default) or USD",
     "tone": "{tone: \"%(500,0,800)\"}: a FreeSWITCH tone_stream",
     "silence": "{silence: 500ms}: a pause",
     "file": "{file: /path/to.wav}: an absolute audio file path (may be a template)",
     "text": "{text: \"...\"}: text spoken by TTS (needs [flows] tts)",
 }
-SAY_KINDS = ("digits", "number", "money", "date", "time")
+SAY_KINDS = ("digits", "number", "currency", "money", "date", "time", "datetime")
+CURRENCIES = ("CNY", "USD")
 HANGUP_CAUSES = ("NORMAL_CLEARING", "USER_BUSY", "CALL_REJECTED", "NO_ANSWER",
                  "NORMAL_TEMPORARY_FAILURE", "SERVICE_UNAVAILABLE")
 
@@ -100,10 +102,14 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("prompt", "prompts", "What to play.", required=True),
         NEXT,
     ), primary="prompt"),
-    Kind("say", "Say a value (digits, number, money, date, time) in the call's language, "
-         "built from prompt files.", (
-        F("type", "choice", "How to read the value.", required=True, choices=SAY_KINDS),
+    Kind("say", "Say a value (digits, number, currency, date, time, datetime) in the call's "
+         "language, built from prompt files (fsapp's own say engine: FreeSWITCH's needs a "
+         "language entry and sound files per language).", (
+        F("type", "choice", "How to read the value; money is currency under its old name.",
+          required=True, choices=SAY_KINDS),
         F("value", "template", "The value, e.g. \"{{ ticket.amount }}\".", required=True),
+        F("currency", "choice", "For currency: CNY reads yuan, jiao and fen (元角分; in English "
+          "yuan and fen), USD dollars and cents.", default="CNY", choices=CURRENCIES),
         NEXT,
     )),
     Kind("menu", "Play a greeting and branch on one key (or a few keys ended by #).", (
@@ -111,12 +117,18 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("repeat_prompt", "prompts", "Played on later passes (greet-short); default: prompt."),
         F("options", "options", "Keys and the node each one leads to.", required=True),
         TIMEOUT,
-        F("digit_timeout", "duration", "Seconds between keys of a multi-key option.",
+        F("digit_timeout", "duration", "Seconds after a key before a shorter option counts "
+          "(inter-digit-timeout), when options have different lengths.",
           default=2.0, min=0.1, max=60),
-        TRIES,
+        F("tries", "int", "Default of max_failures and max_timeouts.", default=3, min=1, max=20),
+        F("max_failures", "int", "Wrong entries (not an option, or a lone #) before on_fail "
+          "(max-failures); default: tries.", min=1, max=20),
+        F("max_timeouts", "int", "Passes without any key before on_fail (max-timeouts); "
+          "default: max_failures.", min=1, max=20),
         F("invalid", "prompts", "Played after a key that is not an option."),
         F("no_input", "prompts", "Played when the caller pressed nothing; default: invalid."),
-        F("on_fail", "target", "Node after the last failed try.", required=True),
+        F("on_fail", "target", "Node after max_failures wrong entries or max_timeouts silent "
+          "passes.", required=True),
     ), waits=True),
     Kind("collect", "Collect digits (an account or ticket number) into a variable.", (
         F("prompt", "prompts", "What to ask.", required=True),
@@ -135,6 +147,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
           fields=(
               F("prompt", "prompts", "E.g. \"press 1 to confirm, 2 to re-enter\".", required=True),
               F("yes", "digits", "Key that confirms.", default="1"),
+              F("flush", "bool", "Discard keys pressed before the question is asked (type-ahead), "
+                "so a key meant for something else never confirms.", default=True),
           )),
         F("into", "var", "Variable that receives the digits.", required=True),
         NEXT,
@@ -146,6 +160,16 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("max", "duration", "Longest recording, seconds.", default=120.0, min=1, max=3600),
         F("silence", "duration", "Seconds of silence that end the recording.", default=3.0,
           min=1, max=60),
+        F("terminators", "digits", "Keys that end the recording, as the prompt announces them "
+          "(\"press # when done\"); fsapp sets them on the channel, as FreeSWITCH's record "
+          "otherwise stops on `*` only.", default="#"),
+        F("min_length", "duration", "Shortest message kept, seconds; a shorter one plays "
+          "too_short and records again (uses a try).", min=0.1, max=600),
+        F("too_short", "prompts", "Played after a message shorter than min_length, e.g. "
+          "common/message_too_short (needed with min_length)."),
+        F("tries", "int", "Recordings allowed while they are too short.", default=3, min=1, max=20),
+        F("on_too_short", "target", "Node after the last too-short try (the short file is removed); "
+          "default: on_discard, else next.", assigns=False),
         F("review", "struct", "After recording, let the caller listen, re-record, save or discard.",
           fields=(
               F("prompt", "prompts", "The review menu prompt.", required=True),
@@ -200,7 +224,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          (), ends=True),
     Kind("queue", "Hand the call to the routing module (ACD) and wait for the outcome.", (
         F("queue", "ref", "Queue name.", required=True, ref="queue"),
-        F("priority", "expr", "Priority (higher is served first).", default=0),
+        F("priority", "expr", "Priority (higher is served first): an integer, or an expression "
+          "giving one.", default=0, min=-1_000_000, max=1_000_000),
         F("skills", "names", "Skills the agent needs.", default=()),
         F("timeout", "duration", "Longest wait in the queue; default: the queue's own.",
           min=1, max=86400),
@@ -261,8 +286,9 @@ FLOW_FIELDS: tuple[Field, ...] = (
 
 # Variables every flow can read without setting them.
 BUILTIN_VARS = {
-    "call": "the call: call.uuid, call.caller_id, call.destination, call.started (datetime), "
-            "call.variables (channel data)",
+    "call": "the call: call.uuid, call.caller_id and call.caller_name (as the caller-id policy "
+            "left them, docs/esl.md; None when unknown), call.destination, call.started (datetime), "
+            "call.variables (channel data, raw)",
     "lang": "the caller's language (set it to switch: set: {lang: \"'en-US'\"})",
     "flow": "the flow's name and version: flow.name, flow.version",
     "trail": "names of the nodes entered so far, in order",

@@ -11,10 +11,13 @@ test YAML (see fsapp.flow.flowtests) or built by unit tests.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid as uuid_mod
 from dataclasses import dataclass, field
 from typing import Any
 
+from fsapp.esl.call import DigitsResult
 from fsapp.esl.errors import CallHangup
 from fsapp.flow.interpreter import luhn as luhn_ok
 
@@ -37,14 +40,16 @@ class Bridged:
 
 class ScriptedCall:
     def __init__(self, presses=(), caller_id: str = "13800138000", destination: str = "12345",
-                 uuid: str | None = None, record_seconds: float = 5.0, bridge_ok: bool = True,
+                 uuid: str | None = None, record_seconds: float | list = 5.0, bridge_ok: bool = True,
                  variables: dict | None = None):
         self.uuid = uuid or str(uuid_mod.uuid4())
         self.caller_id = caller_id
         self.destination = destination
         self.variables = dict(variables or {})
         self.script = [p if p is not None else "" for p in presses]
-        self.record_seconds = record_seconds
+        # seconds each recording lasts: one value, or one per recording (the last repeats)
+        self.record_seconds = [float(v) for v in record_seconds] if isinstance(record_seconds, (list, tuple)) \
+            else [float(record_seconds)]
         self.bridge_ok = bridge_ok
         self.heard: list[str] = []      # every file played, in order (questions' prompts included)
         self.pressed: list[str] = []
@@ -84,9 +89,13 @@ class ScriptedCall:
             self.actions.append(("play", path))
         return "FILE PLAYED"
 
-    def play_and_get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
-                            invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
-                            timeout=None) -> str:
+    def get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
+                   invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
+                   timeout=None) -> DigitsResult:
+        """One try, by FreeSWITCH's rules (see docs/flows.md, "Input rules"): the entry ends
+        at a terminator or at max digits (keys after that are dropped, as the switch drops
+        a terminator after a full entry); what is left when the entry ends counts if it
+        has min digits (a timeout after digits is an answer)."""
         self._check()
         self._hear(prompt)
         self.actions.append(("ask", prompt))
@@ -96,21 +105,41 @@ class ScriptedCall:
         if entry == "hangup":
             self._caller_hangs_up("caller script: hangup")
         self.pressed.append(entry)
-        digits = entry
-        for i, d in enumerate(entry):
+        keys, digits, terminator = "", "", ""
+        for d in entry:
+            keys += d
             if d in (terminators or ""):
-                digits = entry[:i]
+                terminator = d
                 break
-        return digits[:max_digits]
+            digits += d
+            if len(digits) >= max_digits:
+                break
+        refused = bool(digits) and regex is not None and re.search(regex, digits) is None
+        accepted = digits if digits and len(digits) >= min_digits and not refused else ""
+        return DigitsResult(accepted, digits, keys, terminator, "success" if accepted else "failure",
+                            digits if refused else None)
+
+    def play_and_get_digits(self, min_digits, max_digits, tries, timeout_ms, terminators, prompt,
+                            invalid_prompt=None, regex=None, digit_timeout_ms=None, var="fsapp_digits",
+                            timeout=None) -> str:
+        return self.get_digits(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
+                               regex).digits
 
     def read(self, min_digits, max_digits, prompt, timeout_ms, terminators="#", var="fsapp_digits",
              timeout=None) -> str:
         return self.play_and_get_digits(min_digits, max_digits, 1, timeout_ms, terminators, prompt)
 
-    def record(self, path, limit_s, silence_threshold=200, silence_hits=3, timeout=None) -> Recorded:
+    def use_terminators(self, terminators, timeout=None) -> None:
+        self._check()
+        self.record_terminators = terminators
+
+    def record(self, path, limit_s, silence_threshold=200, silence_hits=3, timeout=None,
+               terminators="#") -> Recorded:
         self._check()
         self.actions.append(("record", path))
-        return Recorded(path, min(float(limit_s), self.record_seconds))
+        self.record_terminators = terminators
+        seconds = self.record_seconds.pop(0) if len(self.record_seconds) > 1 else self.record_seconds[0]
+        return Recorded(path, min(float(limit_s), seconds))
 
     def bridge(self, dial_string, timeout=None) -> Bridged:
         self._check()
@@ -170,6 +199,7 @@ class FakeStore:
         self.calls: list[tuple[str, dict]] = []
         self.writes: list[dict] = []
         self.serials = 0
+        self.clock = dt.datetime.now   # as Store.clock: what row stamps and node visits use
 
     def query(self, name: str, params: dict, connection=None, timeout=None) -> list[dict]:
         self.calls.append((name, dict(params)))

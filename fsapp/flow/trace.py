@@ -6,7 +6,12 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
 
     enter    a node starts                      kind
     prompt   prompts were played                prompts: [names]
-    input    the caller answered a question     digits ('' = no input), valid: bool
+    input    the caller answered a question     digits (what was entered, also when refused;
+                                                '' = no input), valid: bool, outcome
+                                                (accepted, no_input, invalid; declined for a
+                                                confirm answered with another key), problem, refused
+                                                (FreeSWITCH's <var>_invalid)
+    typeahead_flushed  keys pressed before a confirm question were discarded: digits
     edge     the flow moves on                  to, label (next, options.1, cases[0], ...)
     error    something failed                   error (message)
     store    a row was written / query run      query or kind
@@ -45,11 +50,15 @@ class NodeCounter:
         self.entered: collections.Counter = collections.Counter()
         self.edges: collections.Counter = collections.Counter()
         self.ended: collections.Counter = collections.Counter()  # (flow, node, reason)
+        # (flow, node, outcome): answers per question node, no_input and invalid apart
+        self.inputs: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
         key = (event.get("flow"), event.get("node"))
         if event["event"] == "enter":
             self.entered[key] += 1
+        elif event["event"] == "input" and event.get("outcome"):
+            self.inputs[key + (event["outcome"],)] += 1
         elif event["event"] == "edge":
             self.edges[key + (event.get("label"), event.get("to"))] += 1
         elif event["event"] == "end":
@@ -84,26 +93,39 @@ class NodeVisitWriter:
     """
 
     def __init__(self, store, clock=None):
-        import datetime as dt
         self.store = store
-        self.clock = clock or dt.datetime.now
+        # the store's clock unless told otherwise, so visits and the rows they explain agree
+        self.clock = clock or (lambda: store.clock())
         self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
+        self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
         self.count: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
         uuid, kind = event.get("uuid"), event["event"]
         key = (uuid, event.get("flow"))
         if kind == "enter":
+            seen = self.seen.setdefault(uuid, set())
+            node = (event.get("flow"), event.get("node"))
             self.open[key] = {"call_uuid": uuid, "flow": event.get("flow"), "node": event.get("node"),
-                              "entered_at": self.clock(), "digits": None}
+                              "flow_version": event.get("version"), "entered_at": self.clock(),
+                              "digits": None, "no_inputs": 0, "invalid_inputs": 0,
+                              "revisit": int(node in seen),   # calls per node = visits - revisits
+                              "flow_entry": int(not any(f == node[0] for f, _ in seen))}   # calls per flow
+            seen.add(node)
         elif kind == "input" and key in self.open and event.get("digits") is not None:
-            self.open[key]["digits"] = str(event["digits"])[:40]
+            visit = self.open[key]
+            visit["digits"] = str(event["digits"])[:40]
+            if event["digits"] == "":
+                visit["no_inputs"] += 1            # the reports' no-input per node
+            elif event.get("valid") is False:
+                visit["invalid_inputs"] += 1       # ... and invalid input
         elif kind == "edge" and key in self.open:
             self._write(self.open.pop(key), str(event.get("label")))
         elif kind == "end":
             for open_key in [k for k in self.open if k[0] == uuid]:
                 self._write(self.open.pop(open_key), str(event.get("reason")))
             self.count.pop(uuid, None)
+            self.seen.pop(uuid, None)
 
     def _write(self, visit: dict, outcome: str) -> None:
         self.count[visit["call_uuid"]] += 1

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fsapp.calendar.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
+from fsapp.esl import syntax
 from fsapp.routing.model import AgentConfig, AgentStatus, OverflowRule, Queue, Tier
 from fsapp.routing.policy import ACTIONS, CONDITIONS
 from fsapp.routing.strategies import STRATEGIES
@@ -166,7 +167,18 @@ def _queue(name, spec, path, line) -> Queue:
         raise SourceError(path, next((spec.key_line(k) for k in spec if _norm(k) == "announce_agent_id"), line),
                           f"queue {name!r}: announce-agent-id needs agent-id-prompt (a catalog prompt "
                           f"such as common/agent_number, played before the agent's digits)")
+    if "callback_dial" in kwargs:
+        _one_leg(str(kwargs["callback_dial"]).replace("{number}", "0"), path, spec.key_line("callback-dial"),
+                 f"queue {name!r} callback-dial")
     return Queue(name=name, overflow=rules, line=line, **kwargs)
+
+
+def _one_leg(dial: str, path, line, what: str) -> None:
+    """A dial string from routing.yaml names one leg (the router adds the variables)."""
+    try:
+        syntax.dial_string(dial, what)
+    except syntax.UnsafeValue as exc:
+        raise SourceError(path, line, str(exc)) from None
 
 
 def _overflow(value, path, line) -> list[OverflowRule]:
@@ -227,6 +239,7 @@ def _agent(name, spec, path, line) -> AgentConfig:
             kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"agent {name!r} {key}")
     if not kwargs.get("contact"):
         raise SourceError(path, line, f"agent {name!r}: 'contact' (dial string, e.g. user/{name}) is required")
+    _one_leg(str(kwargs["contact"]), path, spec.key_line("contact"), f"agent {name!r} contact")
     if kwargs.get("capacity", 1) < 1:
         raise SourceError(path, spec.key_line("capacity"), f"agent {name!r}: capacity must be at least 1")
     return AgentConfig(name=name, **kwargs)

@@ -23,6 +23,7 @@ import gevent
 import gevent.event
 from gevent.event import AsyncResult
 
+from fsapp.esl import callerid, syntax
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ESLError, OriginateError
 from fsapp.log import call_context, get_logger
 from fsapp.routing.backend import StateBackend
@@ -131,6 +132,7 @@ class Router:
         self.agent_id_prompts = agent_id_prompts
         self._langs: dict[str, str] = {}          # caller uuid -> language given to enqueue
         self._started = False
+        self._unsubscribe_states = None
         self.reconciler = None
 
     @classmethod
@@ -162,6 +164,8 @@ class Router:
         self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
         self._started = True
+        if self.store is not None:
+            self._unsubscribe_states = self.backend.subscribe(self._on_state_event)
         self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
                                      interval=reconcile_interval or self.reconcile_interval,
                                      local_members=self.dispatcher.tickets,
@@ -175,6 +179,9 @@ class Router:
         self.guard.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
+        if self._unsubscribe_states is not None:
+            self._unsubscribe_states()
+            self._unsubscribe_states = None
         if self._started:
             try:
                 self.esl.off("CHANNEL_HANGUP", self._on_hangup)
@@ -275,7 +282,8 @@ class Router:
 
     def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
         started = self.clock()
-        caller = caller_id or call.caller_id or ""
+        # untrusted (the network's, or the flow's from it): the caller-id policy, docs/esl.md
+        caller = callerid.number(caller_id or call.caller_id) or ""
         last_agent, last_at = self._affinity(caller)
         joined_at = self._resume_place(q, caller, started)
         priority, skills = self._caller_profile(q, caller, int(priority), skills)
@@ -337,7 +345,7 @@ class Router:
             self._quietly("abandoned place", self.backend.remember, f"abandoned:{q.name}:{caller}",
                           f"{member.joined_at:.3f}|{self.clock():.3f}", q.discard_abandoned_after)
         if outcome.kind != "answered":   # answered was recorded at answer time
-            self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s)
+            self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s, target=outcome.target)
             self._quietly("member event", self.backend.publish, {
                 "event": f"member-{event}", "queue": q.name, "member": member.id,
                 "target": outcome.target, "reason": outcome.reason, "at": self.clock()})
@@ -430,7 +438,7 @@ class Router:
         stop.set()
         if not getattr(call, "ended", False):
             try:
-                self.esl.api(f"uuid_break {call.uuid} all", timeout=5.0)
+                self.esl.api(syntax.api_command("uuid_break", call.uuid, "all"), timeout=5.0)
             except ESLError:
                 pass
         hold.join(timeout=3)
@@ -545,17 +553,21 @@ class Router:
                      "fsapp_queue": q.name, "fsapp_member_uuid": member.id, "fsapp_offer": offer_id,
                      "ignore_early_media": "true"}
         self._pending_legs[member.id + agent.name] = variables["origination_uuid"]
+        ring_at, result = self.clock(), "answered"
         try:
             leg = self.esl.originate(agent.contact, "&park", variables, timeout=q.offer_timeout)
         except OriginateError as exc:
+            result = CAUSE_RESULT.get(exc.cause, OfferResult.NO_ANSWER).value
             ticket.inbox.put(OfferFailed(agent.name, exc.cause, offer_id))
-        except Exception as exc:      # ESLError, or an originate refused before it was sent
+        except Exception as exc:      # ESLError, syntax.UnsafeValue, or anything else refusing it
+            result = OfferResult.NO_ANSWER.value
             log.warning("originate failed", extra={"agent": agent.name, "error": f"{type(exc).__name__}: {exc}"})
             ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER", offer_id))
         else:
             ticket.inbox.put(OfferAnswered(agent.name, leg, offer_id))
         finally:
             self._pending_legs.pop(member.id + agent.name, None)
+            self._record_offer(member, agent.name, ring_at, result, variables["origination_uuid"])
 
     def _cancel(self, ringing: dict, member: Member, result: OfferResult, claims) -> None:
         """Hang up the agents still ringing and let them go with `result`."""
@@ -568,7 +580,7 @@ class Router:
 
     def _kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
         try:
-            return not self.esl.api(f"uuid_kill {uuid} {cause}", timeout=5.0).startswith("-ERR")
+            return not self.esl.api(syntax.api_command("uuid_kill", uuid, cause), timeout=5.0).startswith("-ERR")
         except ESLError:
             return False
 
@@ -633,6 +645,9 @@ class Router:
                 # the caller hung up first: end the agent's leg too
                 self._kill(leg)
             talk = self.clock() - answered_at
+            agent_rec = self.config.agents.get(agent)
+            self._record("completed", member, agent=agent, wait_s=waited, talk_s=talk,
+                         wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0)
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here
@@ -731,7 +746,9 @@ class Router:
         agent_gone = self._watch(agent_leg)
         self._quietly("talking phase", claims.mark, agent.name, "talking", agent_leg)
         try:
-            customer_leg = self.esl.originate(q.callback_dial.format(number=member.callback_number), "&park", {
+            dial = syntax.dial_string(q.callback_dial.format(number=syntax.number(member.callback_number)),
+                                      f"queue {q.name} callback-dial")
+            customer_leg = self.esl.originate(dial, "&park", {
                 "origination_caller_id_number": q.name, "fsapp_callback": member.id,
                 "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
         except ESLError as exc:
@@ -759,6 +776,8 @@ class Router:
                           q.name, answered_at)
             self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
             talk = self.clock() - answered_at
+            self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
+                         talk_s=talk, wrap_up_s=agent.wrap_up_time)
         except ESLError as exc:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:
@@ -802,13 +821,19 @@ class Router:
             self.backend.remember(f"affinity:{caller}", f"{agent}|{at:.3f}", days * 86400)
 
     def _record(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
-                position: int | None = None) -> None:
+                position: int | None = None, target: str = "", talk_s: float | None = None,
+                wrap_up_s: float | None = None) -> None:
         """Queue events for the reports (fsapp_queue_events through the store's outbox) and
-        as a CUSTOM event on the switch (fsapp::queue) for anyone listening there."""
+        as a CUSTOM event on the switch (fsapp::queue) for anyone listening there.
+        `completed` (the talk ended) carries talk and wrap-up times: the reports' AHT."""
         if self.store is not None:
+            ms = lambda s: int(round(s * 1000)) if s is not None else None  # noqa: E731
             row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
-                   "agent_id": agent or None, "queue_position": position,
-                   "wait_ms": int(wait_s * 1000) if wait_s is not None else None}
+                   "agent_id": agent or None, "queue_position": position, "wait_ms": ms(wait_s),
+                   "caller_number": member.caller_id or member.callback_number or None,
+                   "target": target or None, "talk_ms": ms(talk_s), "wrap_up_ms": ms(wrap_up_s),
+                   "hold_ms": 0 if talk_s is not None else None,
+                   "event_at": _stamp(self.clock())}
             try:
                 self.store.write("queue_event", row, key=f"{member.id}:{member.queue}:{event}:{member.joined_at:.3f}")
             except Exception:
@@ -817,5 +842,46 @@ class Router:
             self.esl.sendevent("CUSTOM", {
                 "Event-Subclass": "fsapp::queue", "Action": event, "Queue": member.queue,
                 "Member-UUID": member.id, "Agent": agent, "Caller-ID": member.caller_id}, timeout=5.0)
-        except (ESLError, AttributeError) as exc:
+        except (ESLError, AttributeError, syntax.UnsafeValue) as exc:
             log.debug("CUSTOM queue event not sent", extra={"error": str(exc)})
+
+    def _record_offer(self, member: Member, agent: str, ring_at: float, result: str, leg: str) -> None:
+        """One row per agent rung (fsapp_offers): the reports' answer rate and ringing times."""
+        if self.store is None:
+            return
+        row = {"call_uuid": member.id, "queue_name": member.queue, "agent_id": agent,
+               "ring_at": _stamp(ring_at), "ended_at": _stamp(self.clock()), "result": result}
+        try:
+            self.store.write("offer", row, key=f"{leg}:offer")
+        except Exception:  # reporting never breaks a call; the outbox already keeps outages
+            log.exception("offer not recorded", extra={"agent": agent})
+
+    def _on_state_event(self, event: dict) -> None:
+        """Agent status changes as rows of fsapp_agent_states (the reports' occupancy: time
+        logged in and available). Every worker hears the change; the key makes it one row."""
+        kind, changes = event.get("event"), event.get("changes") or ()
+        if not event.get("agent") or not event.get("status"):
+            return
+        if kind == "agent-status":
+            reason = event.get("reason") or None
+        elif kind == "agent-released" and ("auto-break" in changes or "on-demand-break" in changes):
+            # the backend put the agent on break itself (max-no-answer, or one call on demand)
+            reason = "max-no-answer" if "auto-break" in changes else "available-on-demand"
+        else:
+            return
+        at = float(event.get("at") or self.clock())
+        row = {"agent_id": event["agent"], "status": event["status"], "reason": reason, "changed_at": _stamp(at)}
+        gevent.spawn(self._write_state, row, f"agent:{event['agent']}:{at:.3f}")   # not on the publisher
+
+    def _write_state(self, row: dict, key: str) -> None:
+        try:
+            self.store.write("agent_state", row, key=key)
+        except Exception:  # reporting never breaks routing; the outbox already keeps outages
+            log.exception("agent state not recorded", extra={"agent": row["agent_id"]})
+
+
+def _stamp(seconds: float):
+    """A router clock reading (epoch seconds; virtual in simulations) as the store's naive
+    local datetime."""
+    import datetime as dt
+    return dt.datetime.fromtimestamp(seconds)

@@ -21,6 +21,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
+from fsapp.esl import syntax
 from fsapp.esl.errors import CommandError, ESLError
 from fsapp.log import get_logger
 
@@ -134,8 +135,7 @@ class Supervisor:
         return result
 
     def _eavesdrop(self, mode: str, agent: str, supervisor: str) -> Supervision:
-        if not supervisor or any(c in supervisor for c in " \t\n{}"):
-            raise ValueError(f"supervisor contact {supervisor!r}: give a dial string such as user/2001")
+        syntax.dial_string(supervisor, "supervisor contact (a dial string such as user/2001)")
         call = self.agent_call(agent)
         variables = {**MODES[mode], "eavesdrop_enable_dtmf": "true",
                      "origination_caller_id_name": f"{mode}-{agent}",
@@ -143,7 +143,8 @@ class Supervisor:
                      "fsapp_supervise": mode, "fsapp_supervised_agent": agent,
                      "fsapp_queue": call.queue, "ignore_early_media": "true"}
         # blocks until the supervisor answers (or OriginateError with the cause)
-        leg = self.esl.originate(supervisor, f"&eavesdrop({call.leg})", variables, timeout=self.ring_timeout)
+        leg = self.esl.originate(supervisor, syntax.app_target("eavesdrop", call.leg), variables,
+                                 timeout=self.ring_timeout)
         result = Supervision(mode, agent, call.leg, call.member, call.queue, supervisor, leg)
         self._publish(result)
         return result

@@ -10,7 +10,7 @@ not used in English). currency="USD" gives dollars and cents.
 from __future__ import annotations
 
 from fsapp.say.values import (SayError, digit_string, fraction_digits, to_cents, to_date,
-                              to_decimal, to_int, to_time)
+                              to_datetime, to_decimal, to_int, to_time)
 
 LANG = "en-US"
 P = "say/en/"
@@ -23,7 +23,7 @@ CURRENCIES = {  # code -> (whole singular, whole plural, hundredth singular, hun
     "CNY": ("yuan", "yuan", "fen", "fen"),
     "USD": ("dollar", "dollars", "cent", "cents"),
 }
-STAR, POUND = P + "star", P + "pound"
+STAR, POUND, X = P + "star", P + "pound", P + "x"
 
 
 def _word(n: int) -> str:
@@ -81,8 +81,8 @@ def number(value) -> list[str]:
 
 
 def digits(value) -> list[str]:
-    """Digit by digit: 911 -> nine one one; '*' star, '#' pound."""
-    names = {"*": STAR, "#": POUND}
+    """Digit by digit: 911 -> nine one one; '*' star, '#' pound, the ID letter X "X"."""
+    names = {"*": STAR, "#": POUND, "X": X}
     return [names.get(ch) or _word(int(ch)) for ch in digit_string(value, "en-US digits")]
 
 
@@ -155,5 +155,12 @@ def time(value, *, clock: int = 12) -> list[str]:
     return out
 
 
-KINDS = {"digits": digits, "number": number, "money": money, "date": date, "time": time,
-         "ordinal": ordinal}
+def datetime(value, *, weekday: bool = True, year: bool = True, clock: int = 12) -> list[str]:
+    """2026-11-28 15:05 -> Saturday, November twenty-eighth, twenty twenty-six, three oh five PM."""
+    moment = to_datetime(value, "en-US datetime")
+    return date(moment, weekday=weekday, year=year) + time(moment, clock=clock)
+
+
+# `currency` is FreeSWITCH's name for the say type (`money` is not one); both stay.
+KINDS = {"digits": digits, "number": number, "money": money, "currency": money, "date": date,
+         "time": time, "datetime": datetime, "ordinal": ordinal}

@@ -84,15 +84,28 @@ def to_time(value, what: str = "time") -> dt.time:
 
 
 def digit_string(value, what: str = "digits") -> str:
-    """Phone numbers and serials: digits, '*' and '#'; spaces and dashes are dropped
-    because numbers often arrive formatted ('138-0013-8000')."""
+    """Phone numbers, serials and ID numbers: digits, '*', '#' and the letter X (the check
+    character of China's resident ID, upper or lower case; returned as 'X'); spaces and
+    dashes are dropped because numbers often arrive formatted ('138-0013-8000')."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise SayError(f"{what}: {value!r} is not a digit string")
     if isinstance(value, int) and value < 0:
         raise SayError(f"{what}: {value!r} is negative; pass the digits as a string")
-    text = re.sub(r"[\s-]", "", str(value))
-    bad = sorted(set(ch for ch in text if ch not in "0123456789*#"))
+    text = re.sub(r"[\s-]", "", str(value)).replace("x", "X")
+    bad = sorted(set(ch for ch in text if ch not in "0123456789*#X"))
     if bad or not text:
-        raise SayError(f"{what}: {value!r} has characters other than digits, '*' and '#'"
+        raise SayError(f"{what}: {value!r} has characters other than digits, '*', '#' and X"
                        + (f": {''.join(bad)!r}" if bad else " (it is empty)"))
     return text
+
+
+def to_datetime(value, what: str = "datetime") -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise SayError(f"{what}: {value!r} is not a date and time (expected datetime.datetime or "
+                   f"'YYYY-MM-DD HH:MM[:SS]')")

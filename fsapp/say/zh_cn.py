@@ -15,7 +15,7 @@ Rules implemented (see docs/prompts.md for examples):
 from __future__ import annotations
 
 from fsapp.say.values import (SayError, digit_string, fraction_digits, to_cents, to_date,
-                              to_decimal, to_int, to_time)
+                              to_datetime, to_decimal, to_int, to_time)
 
 LANG = "zh-CN"
 P = "say/zh/"
@@ -29,7 +29,7 @@ YUAN, JIAO, FEN, ZHENG = P + "yuan", P + "jiao", P + "fen", P + "zheng"
 MEIYUAN, MEIFEN = P + "meiyuan", P + "meifen"
 NIAN, YUE, RI = P + "nian", P + "yue", P + "ri"
 WEEKDAY = {n: f"{P}weekday/{n}" for n in range(1, 8)}  # ISO: 1 = 星期一 ... 7 = 星期日
-STAR, POUND = P + "star", P + "pound"
+STAR, POUND, X = P + "star", P + "pound", P + "x"
 PERIODS = [  # (first hour, prompt): 12-hour clock periods of the day
     (0, P + "lingchen"), (6, P + "zaoshang"), (9, P + "shangwu"), (12, P + "zhongwu"),
     (13, P + "xiawu"), (18, P + "wanshang")]
@@ -98,8 +98,9 @@ def number(value, *, liang: bool = True) -> list[str]:
 
 
 def digits(value, *, yao: bool = True) -> list[str]:
-    """Digit by digit: 13800138000 -> 幺三八零零幺三八零零零 (yao=False: 一三八...)."""
-    names = {"*": STAR, "#": POUND}
+    """Digit by digit: 13800138000 -> 幺三八零零幺三八零零零 (yao=False: 一三八...);
+    the resident ID's check letter X is read as the letter, * and # as 星号 and 井号."""
+    names = {"*": STAR, "#": POUND, "X": X}
     return [names.get(ch) or (YAO if ch == "1" and yao else _DIGIT[int(ch)])
             for ch in digit_string(value, "zh-CN digits")]
 
@@ -173,5 +174,12 @@ def time(value, *, clock: int = 12) -> list[str]:
     return out
 
 
-KINDS = {"digits": digits, "number": number, "money": money, "date": date, "time": time,
-         "ordinal": ordinal}
+def datetime(value, *, weekday: bool = True, year: bool = True, clock: int = 12) -> list[str]:
+    """2026-11-28 15:05 -> 二零二六年十一月二十八日 星期六 下午三点零五分."""
+    moment = to_datetime(value, "zh-CN datetime")
+    return date(moment, weekday=weekday, year=year) + time(moment, clock=clock)
+
+
+# `currency` is FreeSWITCH's name for the say type (`money` is not one); both stay.
+KINDS = {"digits": digits, "number": number, "money": money, "currency": money, "date": date,
+         "time": time, "datetime": datetime, "ordinal": ordinal}

@@ -1,5 +1,8 @@
-"""Scripted agents reached as user/<id>: ring, then answer (and hang up after talk_s),
-or fail with NO_ANSWER, USER_BUSY or CALL_REJECTED."""
+"""Scripted agents reached as user/<id> (and scripted callees reached through a gateway,
+sofia/gateway/<gw>/<number>): ring, then answer (and hang up after talk_s), or fail
+with NO_ANSWER, USER_BUSY or CALL_REJECTED. `press` makes an answered endpoint key
+DTMF, e.g. ((4.0, "1"),): "1" four seconds after answering (a callee answering a
+campaign's question)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,8 +21,13 @@ class AgentEndpoint:
     talk_s: float = 30.0
     answer: object = True   # True, False (no answer), "busy", "reject"
     calls: list[dict] = field(default_factory=list)  # one entry per offered call
+    press: tuple = ()       # ((seconds after answer, digits), ...), in order
 
     def __post_init__(self):
+        for at, digits in self.press:
+            if at < 0 or not digits or any(d not in "0123456789*#ABCD" for d in digits):
+                raise ValueError(f"agent {self.agent_id}: press ({at!r}, {digits!r}): seconds >= 0 and "
+                                 f"digits 0-9 * # A-D")
         if self.answer not in (True, False, "busy", "reject"):
             raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
                              f"got {self.answer!r}")
@@ -34,7 +42,8 @@ class AgentEndpoint:
 
     def ring(self, leg: Channel) -> None:
         record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None,
-                  "ended_at": None, "result": None}
+                  "ended_at": None, "result": None, "caller_id": leg.cid_num,
+                  "variables": dict(leg.vars)}   # what the dialler set (tests check them)
         self.calls.append(record)
         gevent.spawn(self._run, leg, record)
 
@@ -53,10 +62,20 @@ class AgentEndpoint:
             return
         leg.mark_answered()
         record["answered_at"] = clock.now()
-        # talk until the leg ends or talk_s is up; not wait_media, which returns (and so
-        # hung up the agent) when uuid_bridge takes the leg out of park (transfer_to)
-        # whenever this greenlet woke before the park program did
-        clock.wait([leg.ended], self.talk_s)
+        # talk until the leg ends or talk_s is up (pressing the scripted digits on the
+        # way); waiting on the leg's end, not wait_media, which returns (and so hung up
+        # the agent) when uuid_bridge takes the leg out of park (transfer_to) whenever
+        # this greenlet woke before the park program did
+        talked = 0.0
+        for at, digits in sorted(self.press):
+            if at >= self.talk_s:
+                break
+            clock.wait([leg.ended], at - talked)
+            talked = at
+            if leg.hungup:
+                break
+            leg.queue_dtmf(digits, source="RTP")
+        clock.wait([leg.ended], max(0.0, self.talk_s - talked))
         if not leg.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
-import shlex
 
 import gevent
 
-from . import wire
-from .channel import Message
+from . import fsstrings, wire
+from .channel import FRAME_S, Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -116,14 +115,25 @@ class Api:
         ch = self._ch(uuid)
         if ch is None:
             return NO_CHANNEL
-        digits = digits.strip().split("@")[0]
+        sent = digits.strip()
+        digits = sent.split("@")[0]
         far = ch.far
         if far is not None and far.caller is not None:
             far.caller.on_dtmf_sent(digits)
-        return "+OK Success\n"
+        elif far is not None:
+            # The far leg receives them as media (captured: DTMF-Source UNKNOWN, about
+            # 20 ms later, one frame of the far leg's loop).
+            gevent.spawn(self._deliver_dtmf, far, digits)
+        return f"+OK {uuid} sent DTMF {sent}.\n"
+
+    @staticmethod
+    def _deliver_dtmf(far, digits: str) -> None:
+        far.clock.sleep(FRAME_S)
+        if not far.hungup:
+            far.queue_dtmf(digits, source="UNKNOWN")
 
     def uuid_setvar(self, args: str) -> str:
-        parts = args.split(" ", 2)
+        parts = fsstrings.separate_string(args, " ", 3)
         if len(parts) < 2:
             return "-USAGE: <uuid> <var> [value]\n"
         ch = self._ch(parts[0])
@@ -243,10 +253,23 @@ class Api:
     # ---- originate --------------------------------------------------------------------
     def originate(self, args: str) -> str:
         # originate <call url> <exten>|&<app>[(<args>)] [<dialplan>] [<context>] [<cid name>] [<cid num>] [<timeout>]
-        url, target, rest = _split_originate(args)
-        if not url or not target:
+        argv = [None if a.lower() == "undef" else a for a in fsstrings.separate_string(args, " ", 10)]
+        if not 2 <= len(argv) <= 7 or not argv[0] or not argv[1]:
             return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"
-        vars_, endpoint = parse_vars(url)
+        # rest: [0] dialplan, [1] context, [2] cid name, [3] cid num, [4] timeout
+        url, target, rest = argv[0], argv[1], [a or "" for a in argv[2:]]
+        try:
+            vars_, dial = parse_vars(url)
+        except DialError as exc:
+            return f"-ERR {exc.cause}\n"
+        legs = self.switch.record_originate("originate", args, vars_, dial)
+        if len(legs) != 1:
+            log.warning("sim: originate asks for %d legs (%s); only the first is emulated", len(legs), legs)
+        try:
+            leg_vars, endpoint = parse_vars(legs[0] if legs else "")
+        except DialError as exc:
+            return f"-ERR {exc.cause}\n"
+        vars_ = {**vars_, **leg_vars}
         cid_num = vars_.get("origination_caller_id_number") or (rest[3] if len(rest) > 3 else "0000000000")
         cid_name = vars_.get("origination_caller_id_name") or (rest[2] if len(rest) > 2 else "")
         timeout = float(rest[4]) if len(rest) > 4 and rest[4].isdigit() else originate_timeout(vars_)
@@ -269,28 +292,3 @@ class Api:
             leg.transfer_to = (target, ctx)
         leg.wake.set()
         return f"+OK {leg.uuid}\n"
-
-
-def _split_originate(args: str):
-    # The call URL may contain spaces inside {...}; split after its closing brace.
-    args = args.strip()
-    url_end = 0
-    depth = 0
-    for i, c in enumerate(args):
-        if c in "{[<":
-            depth += 1
-        elif c in "}]>":
-            depth -= 1
-        elif c == " " and depth == 0:
-            url_end = i
-            break
-    else:
-        return args, "", []
-    url = args[:url_end]
-    try:
-        rest = shlex.split(args[url_end:])
-    except ValueError:
-        rest = args[url_end:].split()
-    if not rest:
-        return url, "", []
-    return url, rest[0], rest[1:]

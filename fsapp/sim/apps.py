@@ -12,12 +12,12 @@ import re
 import shlex
 
 from . import media
-from .channel import Channel
+from .channel import FRAME_S, Channel
 from .eavesdrop import app_eavesdrop
 
 log = logging.getLogger("fsapp.sim")
 
-SAY_SECONDS = 0.5  # say has no sound files here; a short fixed duration stands in
+SAY_SECONDS = 0.5  # playback of say:<text> (mod_tts, no engine here): a short fixed duration stands in
 
 
 def _split(arg: str) -> list[str]:
@@ -28,14 +28,30 @@ def _split(arg: str) -> list[str]:
 
 
 def _terminators(ch: Channel) -> str:
+    """mod_dptools' on_dtmf (playback and record): `playback_terminators`, `*` when unset,
+    `any` is every key, `none` no key (record_with_audio: `#` ends a recording only after
+    `set playback_terminators=#`)."""
     t = ch.get_var("playback_terminators", "*")
+    if t.lower() == "any":
+        return "0123456789*#"
     return "" if t.lower() == "none" else t
 
 
+def _playback_headers(path: str) -> list[tuple[str, str]]:
+    """switch_ivr_play_file names the stream type of tone_stream/local_stream paths only
+    (capture pagd_invalid_then_valid; plain files and file_string carry just the path)."""
+    kind = path.split(":", 1)[0].lower() if ":" in path else ""
+    typed = [("Playback-File-Type", kind)] if kind in ("tone_stream", "local_stream") else []
+    return typed + [("Playback-File-Path", path)]
+
+
 def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | None = None,
-             set_vars: bool = True):
-    """Play one file; returns (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
-    if path.startswith("say:"):
+             set_vars: bool = True, seconds: float | None = None):
+    """Play one file (`seconds` long when given: a say module's file_string); returns
+    (status, digit). status: played, notfound, hangup, break, terminator, dtmf."""
+    if seconds is not None:
+        pass
+    elif path.startswith("say:"):
         seconds = SAY_SECONDS
     else:
         seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.switch.sound_prefix)
@@ -46,10 +62,15 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
     listener = far.caller if far is not None else None
     if listener is not None:
         listener.on_prompt_start(path, seconds)
-    ch.fire("PLAYBACK_START", post=[("Playback-File-Path", path)])
+    ch.fire("PLAYBACK_START", post=_playback_headers(path))
+    sending = _sends_audio(path)
+    if sending is not None:
+        ch.outgoing_voice().begin(sending)
     t0 = ch.clock.now()
     reason, digit = ch.wait_media(seconds, dtmf=dtmf,
                                   terminators=_terminators(ch) if terminators is None else terminators)
+    if sending is not None:
+        ch.outgoing_voice().end()
     played = min(seconds, max(0.0, ch.clock.now() - t0)) if seconds != math.inf else ch.clock.now() - t0
     samples = int(played * media.RATE)
     if set_vars:
@@ -57,11 +78,19 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
         ch.set_var("playback_seconds", str(int(played)))
         ch.set_var("playback_ms", str(int(played * 1000)))
         ch.set_var("playback_samples", str(samples))
-    ch.fire("PLAYBACK_STOP", post=[("Playback-File-Path", path),
-                                   ("Playback-Status", "done" if reason == "done" else "break")])
+    ch.fire("PLAYBACK_STOP", post=_playback_headers(path) + [
+        ("Playback-Status", "done" if reason == "done" else "break")])
     if listener is not None:
         listener.on_prompt_end(path, reason)
     return {"done": "played"}.get(reason, reason), digit
+
+
+def _sends_audio(path: str) -> bool | None:
+    """What playing `path` sends to the far leg: voice (True), silent frames (False), or
+    nothing (None: `say` without sound files plays nothing)."""
+    if path.startswith("say:"):
+        return None
+    return not path.startswith("silence_stream://")
 
 
 def _files(arg: str) -> list[str]:
@@ -93,9 +122,13 @@ def app_pre_answer(ch: Channel, arg: str) -> None:
 
 
 def app_set(ch: Channel, arg: str) -> None:
-    name, _, value = arg.partition("=")
+    # mod_dptools base_set: the name ends at the first '=' (else ','); the value is
+    # expanded once more (the channel already expanded the whole argument)
+    name, sep, value = arg.partition("=")
+    if not sep:
+        name, _, value = arg.partition(",")
     if name.strip():
-        ch.set_var(name.strip(), value)
+        ch.set_var(name.strip(), ch.expand(value) if value else None)
 
 
 def app_export(ch: Channel, arg: str) -> None:
@@ -145,16 +178,17 @@ def app_info(ch: Channel, arg: str) -> None:
 
 
 def app_say(ch: Channel, arg: str) -> None:
-    # say <module> <type> <method> [gender] <text>: no sound files in the emulator.
-    ch.set_var("sound_prefix", ch.get_var("sound_prefix") or ch.switch.sound_prefix)
-    # No sound files: like the captured FreeSWITCH, nothing is played, so the
-    # playback_* variables stay as they were.
-    play_one(ch, "say:" + arg.strip(), set_vars=False)
+    from .say import app_say as say
+    say(ch, arg)
 
 
 def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,
              digit_timeout: float) -> tuple[str, str, str]:
-    """switch_ivr_collect_digits_count: returns (digits, terminator, status)."""
+    """switch_ivr_collect_digits_count: returns (digits, terminator, status).
+    A terminator already in the buffer (pressed during the prompt) ends the entry at once."""
+    for i, d in enumerate(have):
+        if d in terminators:
+            return have[:i], d, "success"
     digits = have
     timeout = first_timeout if not digits else digit_timeout
     while len(digits) < max_digits:
@@ -176,29 +210,37 @@ def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_ti
 
 def _read(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, timeout_ms: int,
           terminators: str, digit_timeout_ms: int) -> str:
-    """switch_ivr_read: prompt with barge-in, then collect. Returns status."""
+    """switch_ivr_read: prompt with barge-in, then collect. Returns status.
+
+    The digit that stops the prompt is the first of the entry, even a terminator (then
+    the entry is empty). The entry ends at max digits, on a terminator or when a
+    timeout passes; with digits entered the timeout gives read_result=timeout and the
+    variable is still set (capture pagd_timeout_with_digits). Digits beyond max stay
+    queued for whoever reads next (capture pagd_terminator_after_full_entry)."""
+    max_d = max(max_d, min_d)
     ch.set_var("read_result", None)
+    ch.set_var(var, None)   # a read that gets nothing leaves the target unset
     digits, term, status = "", "", "success"
     for path in _files(prompt):
-        # Digits pressed during the prompt stop it and are collected (not eaten).
-        st, _ = play_one(ch, path, dtmf="collect")
+        st, first = play_one(ch, path, dtmf="first")
         if st in ("hangup", "break"):
             status = st
             break
-        if st == "dtmf":
+        if first:
+            digits = first
             break
-    if status == "success":
-        # Take what is already queued (typed during the prompt), then wait for more.
-        digits, term, status = _collect(ch, "", max_d, terminators, timeout_ms / 1000.0,
+    if status == "success" and ((min_d and len(digits) < min_d) or len(digits) < max_d):
+        digits, term, status = _collect(ch, digits, max_d, terminators,
+                                        (digit_timeout_ms if digits else timeout_ms) / 1000.0,
                                         digit_timeout_ms / 1000.0)
     if term:
         ch.set_var("read_terminator_used", term)
-    if max_d == 1 and len(digits) == 1 and digits in terminators:
-        digits = ""
-    if len(digits) < min_d and status in ("success", "timeout"):
+    if min_d and len(digits) < min_d and status in ("success", "timeout"):
         status = "too_small"
     result = {"success": "success", "timeout": "timeout"}.get(status, "failure")
     ch.set_var("read_result", result)
+    if max_d == 1 and len(digits) == 1 and digits in terminators:
+        digits = ""
     if digits:
         ch.set_var(var, digits)
     ch._last_read_digits = digits
@@ -254,6 +296,12 @@ def app_play_and_get_digits(ch: Channel, arg: str) -> None:
         tries -= 1
 
 
+# mod_loopback hands a leg's audio to its partner about six 20 ms frames late, while DTMF
+# goes across at once (record_with_audio: a key pressed 1.52 s into a tone that started
+# with the recording leaves 1.40 s in the file; a 3 s tone ended on silence 6.12 s in).
+LOOPBACK_MEDIA_DELAY_S = 0.12
+
+
 def app_record(ch: Channel, arg: str) -> None:
     # record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]
     a = _split(arg)
@@ -265,41 +313,52 @@ def app_record(ch: Channel, arg: str) -> None:
     hits = int(a[3]) if len(a) > 3 and a[3].isdigit() else (3 if thresh else 0)
     if not ch.is_answered:
         ch.mark_answered()   # record answers the channel first, like FreeSWITCH
-    voice = ch.far.voice if ch.far is not None and ch.far.voice is not None else None
+    # What the far leg sends (a scripted caller's voice, or what it plays), heard late.
+    voice = ch.far.outgoing_voice() if ch.far is not None else None
+    delay = LOOPBACK_MEDIA_DELAY_S
     ch.fire("RECORD_START", post=[("Record-File-Path", path)])
     if voice is not None:
         voice.watchers.add(ch)
     start = ch.clock.now()
-    exhausted = False
+    exhausted, key = False, ""
     try:
         while True:
             now = ch.clock.now()
+            heard = now - delay          # the far leg's audio that has arrived by now
             deadlines = []
             if limit > 0:
+                if now >= start + limit - 1e-6:
+                    break
                 deadlines.append(start + limit)
-            silence_since = None
             if thresh > 0 and hits > 0:
-                silence_since = voice.silence_since(start, now) if voice is not None else start
-                if silence_since is not None:
-                    if now >= silence_since + hits - 1e-6:
+                voiced_until = voice.voiced_until(heard) if voice is not None else None
+                if voiced_until is None:
+                    since = voice.silence_since(start - delay, heard) if voice is not None else start - delay
+                    if heard >= since + hits - 1e-6:
                         exhausted = True
                         break
-                    deadlines.append(silence_since + hits)
-            if limit > 0 and now >= start + limit - 1e-6:
-                break
+                    deadlines.append(since + hits + delay)
+                elif voiced_until != math.inf:
+                    deadlines.append(voiced_until + delay)   # re-check when it falls silent
             wait = (min(deadlines) - now) if deadlines else math.inf
-            reason, _ = ch.wait_media(wait, dtmf="consume", terminators=_terminators(ch), wake_returns=True)
-            if reason in ("hangup", "break", "terminator"):
+            reason, digit = ch.wait_media(max(0.0, wait), dtmf="consume", terminators=_terminators(ch),
+                                          wake_returns=True)
+            if reason == "terminator":
+                key = digit
+                break
+            if reason in ("hangup", "break"):
                 break
     finally:
         if voice is not None:
             voice.watchers.discard(ch)
     end = min(ch.clock.now(), start + limit) if limit > 0 else ch.clock.now()
-    segments = voice.segments(start, end) if voice is not None else []
+    segments = voice.segments(start - delay, end - delay, FRAME_S) if voice is not None else []
     samples = media.write_wav(path, segments)
     size = 44 + 2 * samples
-    if exhausted:
-        ch.set_var("silence_hits_exhausted", "true")
+    if thresh > 0 and hits > 0:
+        ch.set_var("silence_hits_exhausted", "true" if exhausted else "false")
+    if key:
+        ch.set_var("playback_terminator_used", key)
     ch.set_var("record_record_file_size", str(size))
     ch.set_var("record_file_size", str(size))
     ch.set_var("record_seconds", str(samples // media.RATE))
@@ -307,8 +366,8 @@ def app_record(ch: Channel, arg: str) -> None:
     ch.set_var("record_samples", str(samples))
     ch.set_var("read_codec", "L16")   # record restores the read codec: the pair moves to the end
     ch.set_var("read_rate", "8000")
-    ch.fire("RECORD_STOP", post=[("Record-File-Path", path),
-                                 ("Record-Completion-Cause", "success-silence" if exhausted else "success-maxtime")])
+    cause = "success-silence" if exhausted else "success-maxtime"
+    ch.fire("RECORD_STOP", post=[("Record-File-Path", path), ("Record-Completion-Cause", cause)])
     if ch.far is not None and ch.far.caller is not None:
         ch.far.caller.on_recording(path, samples / media.RATE)
 

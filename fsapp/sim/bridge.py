@@ -7,6 +7,7 @@ import math
 
 import gevent
 
+from . import fsstrings
 from .channel import Channel
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -14,12 +15,20 @@ DIALSTATUS = {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY", "SUCCESS": "SUCCESS"
 
 
 def bridge(ch: Channel, arg: str) -> None:
-    global_vars, rest = parse_vars(arg)
     cause = "NORMAL_CLEARING"
     leg = None
+    try:
+        global_vars, rest = parse_vars(arg)
+    except DialError as exc:
+        global_vars, rest, cause = {}, "", exc.cause
+    ch.switch.record_originate("bridge", arg, global_vars, rest)
     # '|' separates sequential alternatives; ',' simultaneous ones (tried in order here).
-    for alternative in [p for p in rest.replace(",", "|").split("|") if p.strip()]:
-        leg_vars, endpoint = parse_vars(alternative)
+    for alternative in [leg for group in fsstrings.split_legs(rest) for leg in group]:
+        try:
+            leg_vars, endpoint = parse_vars(alternative)
+        except DialError as exc:
+            cause = exc.cause
+            continue
         vars_ = {**global_vars, **leg_vars}
         timeout = originate_timeout({**{k: v for k, v in ch.vars.items()}, **vars_})
         try:

@@ -17,6 +17,7 @@ After the last step the caller stays on the line until the far end hangs up.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import gevent
@@ -88,7 +89,13 @@ class CallerScript:
 
 
 class VoiceLog:
-    """What the caller sends: voiced / silent segments over emulated time (idle = no media)."""
+    """What one leg sends towards its far end: voiced / silent segments over emulated time.
+
+    A scripted caller's Speak/Silence steps and everything the leg plays (playback,
+    uuid_broadcast: a tone or a prompt is audio) are segments; idle time is no media at all
+    (a loopback leg with nothing to send gives comfort-noise frames, which `record` skips).
+    Times may be asked for in the past (`at`): the far end hears them late
+    (LOOPBACK_MEDIA_DELAY_S in apps.record)."""
 
     def __init__(self, clock):
         self.clock = clock
@@ -101,10 +108,13 @@ class VoiceLog:
         self.current = (self.clock.now(), voiced)
         self._notify()
 
-    def end(self) -> None:
+    def end(self, at: float | None = None) -> None:
+        """End the current segment now, or at `at` if that is earlier (a scripted length
+        stays exact when the emulated clock wakes the caller late)."""
         if self.current is not None:
             start, voiced = self.current
-            self.done.append((start, self.clock.now(), voiced))
+            now = self.clock.now()
+            self.done.append((start, max(start, min(now, at)) if at is not None else now, voiced))
             self.current = None
             self._notify()
 
@@ -115,23 +125,38 @@ class VoiceLog:
     def _all(self, now: float):
         segs = list(self.done)
         if self.current is not None:
-            segs.append((self.current[0], now, self.current[1]))
+            segs.append((self.current[0], max(now, self.current[0]), self.current[1]))
         return segs
 
+    def voiced_until(self, at: float) -> float | None:
+        """While voice is heard at time `at`: when that voice ends (math.inf while it goes
+        on); None when `at` is silence or no media."""
+        for s, e, voiced in self._all(at):
+            if voiced and s <= at < e:
+                return e
+        if self.current is not None and self.current[1] and self.current[0] <= at:
+            return math.inf
+        return None
+
     def silence_since(self, start: float, now: float) -> float | None:
-        """When the current silence began (not before `start`); None while voiced."""
-        if self.current is not None and self.current[1]:
+        """When the current silence began (not before `start`), as heard at `now`;
+        None while voiced."""
+        if self.voiced_until(now) is not None:
             return None
         last_voice_end = start
         for s, e, voiced in self._all(now):
-            if voiced and e > last_voice_end:
-                last_voice_end = e
+            if voiced and s < now and min(e, now) > last_voice_end:
+                last_voice_end = min(e, now)
         return max(start, last_voice_end)
 
-    def segments(self, start: float, end: float) -> list[tuple[float, bool]]:
+    def segments(self, start: float, end: float, frame_s: float = 0.0) -> list[tuple[float, bool]]:
+        """(seconds, voiced) of what was sent between start and end; with frame_s, each
+        boundary moves to the nearest whole frame after `start` (media comes in frames)."""
         out = []
         for s, e, voiced in self._all(end):
-            s, e = max(s, start), min(e, end)
+            s, e = max(s, start) - start, min(e, end) - start
+            if frame_s:
+                s, e = round(s / frame_s) * frame_s, round(e / frame_s) * frame_s
             if e > s:
                 out.append((e - s, voiced))
         return out
@@ -212,6 +237,35 @@ class Caller:
     def on_event(self, ev) -> None:
         self.report.events.append((ev.name, ev.uuid or ""))
 
+    @property
+    def plays(self) -> int:
+        """How many prompt plays the caller has heard start so far."""
+        return self._plays
+
+    def speak_after_prompt(self, match: str, seconds: float, timeout: float = 60.0,
+                           after: int | None = None, pause: float = 0.0) -> bool:
+        """Talk for `seconds` once the next play of a prompt containing `match` (one that
+        starts from now on) has ended: outside the script, `fsapp simulate` answers a
+        recording this way; `after`: the play count (`plays`) that "now" means; `pause`:
+        seconds between the prompt's end and the first word. False when
+        that prompt did not end within `timeout` emulated seconds or the call ended first."""
+        deadline = self._elapsed() + timeout
+        after = self._plays if after is None else after
+        while not self.leg.hungup and self._elapsed() < deadline:
+            play = next((n for ph, p, n in self._prompt_log if ph == "start" and n > after and match in p), None)
+            if play is not None and any(ph == "end" and n == play for ph, _, n in self._prompt_log):
+                self._sleep_until(self._elapsed() + pause)
+                if self.leg.hungup:
+                    return False
+                self.voice.begin(True)
+                self._note("speak", f"{seconds}s")
+                started = self.clock.now()
+                self._sleep_until(self._elapsed() + seconds)
+                self.voice.end(at=started + seconds)
+                return not self.leg.hungup
+            self._wait_change(deadline - self._elapsed())
+        return False
+
     # ---- running --------------------------------------------------------------------
     def start(self, leg) -> None:
         self.leg = leg
@@ -288,8 +342,9 @@ class Caller:
         elif isinstance(step, (Speak, Silence)):
             self.voice.begin(isinstance(step, Speak))
             self._note("speak" if isinstance(step, Speak) else "silence", f"{step.seconds}s")
+            started = self.clock.now()
             self._sleep_until(self._elapsed() + step.seconds)
-            self.voice.end()
+            self.voice.end(at=started + step.seconds)
         elif isinstance(step, Wait):
             self._sleep_until(self._elapsed() + step.seconds)
         elif isinstance(step, Hangup):

@@ -14,6 +14,8 @@ import uuid as uuidlib
 import gevent
 from gevent.event import Event as GEvent
 
+from . import fsstrings
+
 log = logging.getLogger("fsapp.sim")
 
 STATE_NUMBERS = {"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
@@ -122,6 +124,13 @@ class Channel:
 
     def get_var(self, name: str, default=None):
         return self.vars.get(name, default)
+
+    def outgoing_voice(self):
+        """What this leg sends towards its far end (a VoiceLog; a scripted caller's own)."""
+        if self.voice is None:
+            from .caller import VoiceLog
+            self.voice = VoiceLog(self.clock)
+        return self.voice
 
     @property
     def far(self) -> "Channel | None":
@@ -374,7 +383,8 @@ class Channel:
         """Let `seconds` of emulated media time pass, like an app's frame loop.
 
         dtmf: "keep" leaves digits queued, "consume" dequeues them (DTMF events) and stops
-        on a terminator, "collect" returns as soon as a digit is queued.
+        on a terminator, "collect" returns as soon as a digit is queued, "first" dequeues
+        the first digit and returns it.
         Queued messages without event-lock run nested (the app pauses meanwhile).
         Returns (reason, digit): reason in done, hangup, break, terminator, dtmf, wake.
         """
@@ -391,6 +401,10 @@ class Channel:
                 return "break", ""
             if dtmf == "collect" and self.dtmf:
                 return "dtmf", ""
+            if dtmf == "first" and self.dtmf:
+                # switch_ivr_play_file with a digit buffer: the digit is dequeued (its
+                # DTMF event fires) and stops the prompt (capture pagd_invalid_then_valid).
+                return "dtmf", self.take_dtmf()
             if dtmf == "consume":
                 while self.dtmf:
                     d = self.take_dtmf()
@@ -425,6 +439,7 @@ class Channel:
             return
         if self.hungup:
             return
+        arg = self.expand(arg)
         app_uuid = app_uuid or str(uuidlib.uuid4())
         if loops:
             self.set_var("current_loop", "1")
@@ -446,6 +461,20 @@ class Channel:
         resp = self.vars.get("current_application_response") or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE",
                   post=tail + [("Application-Response", resp), ("Application-UUID", app_uuid)])
+
+    def expand(self, text: str) -> str:
+        """What switch_core_session_execute_application does to an argument before the
+        app sees it (unless app_disable_expand_variables): switch_channel_expand_variables.
+        `${cmd args}` runs the API command, as on a real switch (noted in
+        switch.api_expansions so tests can tell)."""
+        text = fsstrings.c_string(text or "")
+        if str(self.get_var("app_disable_expand_variables") or "").lower() in ("true", "yes", "on", "1"):
+            return text
+
+        def api(cmd: str, args: str) -> str:
+            self.switch.api_expansions.append((cmd, args))
+            return self.switch.api.execute(cmd, args)
+        return fsstrings.expand_variables(text, lambda name: self.get_var(name), api)
 
     def run_message(self, msg: Message) -> None:
         h = msg.headers

@@ -113,6 +113,13 @@ class VirtualClock:
         return any(e.is_set() for e in events)
 
     # ---- the driver -------------------------------------------------------------------
+    def close(self) -> None:
+        """End the driver greenlet now (it would linger up to a second after its last
+        timer); a later wait() starts a new one."""
+        if self._driver is not None:
+            self._driver.kill(block=True)
+            self._driver = None
+
     def _ensure_driver(self) -> None:
         if self._driver is None or self._driver.dead:
             self._driver = gevent.spawn(self._drive)

@@ -52,9 +52,23 @@ def sendmsg(conn, rest: str, headers: list[tuple[str, str]], body: str, default_
     return "+OK"
 
 
+LOG_LEVELS = {"console": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6,
+              "debug": 7}
+
+
 def event_commands(conn, name: str, rest: str) -> str | None:
-    """event / nixevent / noevents / filter; None when `name` is none of them."""
+    """event / nixevent / noevents / filter / log / nolog; None when `name` is none of them."""
     args = rest.split()
+    if name == "log":
+        word = args[0] if args else "debug"
+        level = int(word) if word.isdigit() else LOG_LEVELS.get(word.lower())
+        if level is None or not 0 <= level <= 7:
+            return "-ERR invalid log level"
+        conn.switch.log_to(conn, level)
+        return f"+OK log level {word} [{level}]"
+    if name == "nolog":
+        conn.switch.log_to(conn, None)
+        return "+OK no longer logging"
     if name == "event":
         if not args:
             return "-ERR invalid syntax"

@@ -83,6 +83,9 @@ def run_dialplan(ch) -> None:
         ch.set_call_state("RINGING")
     route = ch.switch.dialplan.match(ch.destination)
     if route is None:
+        known = ", ".join(p.pattern for p, _ in ch.switch.dialplan.routes) or "none"
+        ch.switch.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.destination!r} "
+                                   f"(the emulator's dialplan: {known}; add one with dialplan.add)")
         ch.hangup("NO_ROUTE_DESTINATION")
         return
     ch.set_state("CS_EXECUTE")

@@ -60,7 +60,7 @@ class InboundConnection(Listener):
             self.send(wire.command_reply("+OK Events Enabled"))
         elif name == "sendevent":
             run_sendevent(self, first, rest, headers, body)
-        elif name in ("log", "nolog", "divert_events", "resume"):
+        elif name in ("divert_events", "resume"):
             self.send(wire.command_reply("+OK"))
         else:
             reply = event_commands(self, name, rest)

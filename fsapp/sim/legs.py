@@ -1,4 +1,5 @@
-"""Creating call legs from dial strings: loopback/, user/ (scripted agents), null/, error/.
+"""Creating call legs from dial strings: loopback/, user/ (scripted agents),
+sofia/gateway/GW/NUMBER (scripted callees), null/, error/.
 
 `dial()` is shared by the originate API and the bridge application. It returns the
 leg that is (or will be) connected to the dialler, and waits for answer with a
@@ -7,15 +8,14 @@ deadline, like switch_ivr_originate().
 from __future__ import annotations
 
 import logging
-import re
 
 import gevent
 
+from . import fsstrings
 from .channel import Channel
 
 log = logging.getLogger("fsapp.sim")
 
-_VARS = re.compile(r"^\s*[{\[<]([^}\]>]*)[}\]>]")
 
 
 class DialError(Exception):
@@ -25,17 +25,26 @@ class DialError(Exception):
 
 
 def parse_vars(dial: str) -> tuple[dict[str, str], str]:
-    """Strip leading {a=b,c=d} blocks; return (vars, rest)."""
+    """Strip the leading <..>, {..} and [..] blocks as switch_ivr_originate does
+    (fsstrings: brackets counted, values unescaped twice); return (vars, rest). A value
+    with `${` is not set (var_check: FreeSWITCH logs "Invalid data" and skips it)."""
     out: dict[str, str] = {}
-    while True:
-        m = _VARS.match(dial)
-        if not m:
-            return out, dial.strip()
-        for part in m.group(1).split(","):
-            k, _, v = part.partition("=")
-            if k.strip():
-                out[k.strip()] = v.strip().strip("'")
-        dial = dial[m.end():]
+    dial = dial.lstrip(" ")
+    while dial[:1] in ("<", "{", "["):
+        if dial[0] == "[":
+            parsed = fsstrings.leg_vars(fsstrings.mark_leg_commas(dial))
+        else:
+            parsed = fsstrings.create_brackets(dial, dial[0], {"<": ">", "{": "}"}[dial[0]])
+        if parsed is None:
+            raise DialError("INVALID_NUMBER_FORMAT")     # "Parse Error!" in switch_ivr_originate
+        pairs, dial = parsed
+        for name, value in pairs:
+            if fsstrings.var_check_const(value):
+                log.warning("sim: invalid data (%s contains a variable), not set", name)
+                continue
+            out[name] = value
+        dial = dial.lstrip(" ")
+    return out, dial.strip()
 
 
 def take_origination_uuid(switch, vars_: dict[str, str]) -> str | None:
@@ -84,7 +93,20 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         agent_id = rest.split("@")[0]
         agent = switch.agents.get(agent_id)
         if agent is None:
+            known = ", ".join(f"user/{a}" for a in sorted(switch.agents)) or "none"
+            switch.note_unreachable(f"user/{rest} is not registered: no emulated agent {agent_id!r} "
+                                    f"(agents: {known}; add one with add_agent)")
             raise DialError("USER_NOT_REGISTERED")
+        return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
+    if kind == "sofia" and rest.startswith("gateway/"):
+        # an outbound call through a carrier gateway: the scripted endpoint with that
+        # number answers; a number nobody scripted is what a carrier answers with 404
+        _, _, number = rest[len("gateway/"):].partition("/")
+        agent = switch.agents.get(number)
+        if not number:
+            raise DialError("INVALID_NUMBER_FORMAT")
+        if agent is None:
+            raise DialError("UNALLOCATED_NUMBER")
         return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "null":
         leg = Channel(switch, name=f"null/{rest}", direction="outbound", destination=rest,

@@ -49,7 +49,7 @@ class Listener:
     def commands(self):
         """The client's commands as (name, rest, headers, body, first line), until it closes.
         Each one counts as activity for the virtual clock."""
-        reader = wire.CommandReader(self.sock)
+        reader = wire.CommandReader(self.sock, self._tap)
         while not self.closed:
             cmd = reader.read()
             if cmd is None:
@@ -58,6 +58,10 @@ class Listener:
             self.switch.clock.touch()
             name, rest = split_command(first)
             yield name, rest, headers, body, first
+
+    def _tap(self, data: bytes) -> None:
+        if self.switch.wire_log is not None:
+            self.switch.wire_log.append(data)
 
     def send(self, data: bytes) -> None:
         if not self.closed:

@@ -7,10 +7,12 @@ music-on-hold streams, for the stream names the vanilla local_stream.conf define
 """
 from __future__ import annotations
 
+import array
 import math
 import os
 import re
 import struct
+import sys
 import wave
 
 RATE = 8000
@@ -101,23 +103,30 @@ def media_seconds(path: str, sound_prefix: str | None = None) -> float | None:
         return None
 
 
+FRAME_SAMPLES = 160   # one 20 ms frame at 8 kHz: FreeSWITCH writes whole frames
+# One second of the tone that stands in for speech: 400 Hz (a whole number of periods per
+# second, so seconds can be tiled), well above any silence threshold.
+_VOICE_SECOND = array.array("h", (int(6000 * math.sin(2 * math.pi * 400 * i / RATE)) for i in range(RATE)))
+
+
 def write_wav(path: str, segments: list[tuple[float, bool]]) -> int:
-    """Write 8 kHz mono 16-bit PCM: each segment is (seconds, voiced). Returns samples."""
-    frames = bytearray()
-    phase = 0
+    """Write 8 kHz mono 16-bit PCM with Python's wave module: each segment is
+    (seconds, voiced), voiced as a 400 Hz tone, silent as zeros. Returns samples."""
+    samples = array.array("h")
     for seconds, voiced in segments:
         n = int(round(seconds * RATE))
         if voiced:
-            # A 300 Hz tone well above any silence threshold stands in for speech.
-            for i in range(n):
-                frames += struct.pack("<h", int(6000 * math.sin(2 * math.pi * 300 * (phase + i) / RATE)))
-            phase += n
+            whole, rest = divmod(n, RATE)
+            samples.extend(_VOICE_SECOND * whole)
+            samples.extend(_VOICE_SECOND[:rest])
         else:
-            frames += bytes(2 * n)
+            samples.extend(array.array("h", bytes(2 * n)))
+    if sys.byteorder != "little":
+        samples.byteswap()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with wave.open(path, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(RATE)
-        w.writeframes(bytes(frames))
-    return len(frames) // 2
+        w.writeframes(samples.tobytes())
+    return len(samples)

@@ -129,7 +129,7 @@ class OutboundSession(Listener):
             run_bgapi(self, rest, headers)
         elif name == "sendevent":
             run_sendevent(self, first, rest, headers, body)
-        elif name in ("resume", "divert_events", "log", "nolog"):
+        elif name in ("resume", "divert_events"):
             self.send(wire.command_reply("+OK"))
         elif name == "getvar":
             self.send(wire.command_reply(self.ch.get_var(rest.strip(), "")))

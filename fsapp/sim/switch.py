@@ -1,6 +1,7 @@
 """Switch: one emulated FreeSWITCH node (inbound ESL server, channels, dialplan, agents)."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import uuid as uuidlib
@@ -8,6 +9,7 @@ import uuid as uuidlib
 import gevent
 from gevent.server import StreamServer
 
+from . import fsstrings
 from .agents import AgentEndpoint
 from .api import VERSION, Api, uptime_text
 from .caller import Caller, CallerScript
@@ -17,9 +19,11 @@ from .dialplan import Dialplan, run_dialplan
 from .events import EventFactory
 from .inbound import InboundConnection
 from .legs import new_leg, start_leg
+from .say import DEFAULT_LANGUAGES
 
 log = logging.getLogger("fsapp.sim")
 
+LEVEL_NAMES = ("CONSOLE", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG")
 DEFAULT_SOUND_PREFIX = "/usr/local/freeswitch/share/freeswitch/sounds/en/us/callie"
 
 
@@ -47,6 +51,13 @@ class Switch:
         self._global_listeners: set = set()       # ... that want events of all channels
         self._uuid_listeners: dict[str, set] = {} # ... that want one channel's (myevents)
         self.agents: dict[str, AgentEndpoint] = {}
+        # Why dials failed for want of a destination the emulator knows, each naming the
+        # contact and what the emulator knows (fsapp simulate prints them as notes).
+        self.unreachable: list[str] = []
+        # `log <level>` connections -> their level (log/data messages, say_zh_money)
+        self.loggers: dict = {}
+        # the phrase configuration's languages (`say`): name -> (say module, sound-prefix)
+        self.say_languages: dict[str, tuple[str, str]] = dict(DEFAULT_LANGUAGES)
         self.callers: dict[str, Caller] = {}     # by leg uuid (both legs), for per-call events
         self.started_at = self.clock.now()
         self.sessions_since_start = 0
@@ -54,8 +65,27 @@ class Switch:
         self._server: StreamServer | None = None
         self._heartbeat = None
         self._connections: set = set()
+        # What tests read to see how the switch understood a client (docs/emulator.md,
+        # "Recording what clients send"): every originate/bridge as parsed, and, once
+        # record_wire() was called, every byte clients wrote, in order, per connection.
+        self.originates: list[dict] = []
+        self.api_expansions: list[tuple[str, str]] = []   # ${cmd args} an app argument ran
+        self.wire_log: list[bytes] | None = None
         # A VirtualClock must not jump while an app owes a parked channel its next command.
         self.clock.add_veto(self.app_turn)
+
+    def record_wire(self) -> list[bytes]:
+        """From now on keep every chunk clients write to the event socket, as read."""
+        if self.wire_log is None:
+            self.wire_log = []
+        return self.wire_log
+
+    def record_originate(self, kind: str, raw: str, variables: dict, dial: str) -> list[str]:
+        """Note an originate (api) or bridge (app) as FreeSWITCH read it; returns its legs."""
+        legs = fsstrings.originate_legs(dial)
+        self.originates.append({"kind": kind, "raw": raw, "variables": dict(variables), "dial": dial,
+                                "legs": legs})
+        return legs
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self) -> "Switch":
@@ -157,9 +187,38 @@ class Switch:
         self.peak_sessions = max(self.peak_sessions, len(self.channels) + 1)
         return self.sessions_since_start
 
+    def log_to(self, conn, level: int | None) -> None:
+        if level is None:
+            self.loggers.pop(conn, None)
+        else:
+            self.loggers[conn] = level
+
+    def log_line(self, level: int, file: str, func: str, line: int, text: str) -> None:
+        """A FreeSWITCH log line: to the sockets that asked with `log <level>` (as
+        log/data), and to the fsapp.sim logger. User-Data stays empty (as captured)."""
+        log.debug("sim log [%s] %s:%d %s", LEVEL_NAMES[level], file, line, text)
+        if not self.loggers:
+            return
+        stamp = dt.datetime.fromtimestamp(self.clock.now()).strftime("%Y-%m-%d %H:%M:%S.%f")
+        body = f"{stamp} 99.00% [{LEVEL_NAMES[level]}] {file}:{line} {text}\n".encode("utf-8")
+        head = (f"Content-Type: log/data\nContent-Length: {len(body)}\nLog-Level: {level}\nText-Channel: 0\n"
+                f"Log-File: {file}\nLog-Func: {func}\nLog-Line: {line}\nUser-Data: \n\n")
+        for conn, wanted in list(self.loggers.items()):
+            if conn.closed:
+                self.loggers.pop(conn, None)
+            elif level <= wanted:
+                conn.send(head.encode("utf-8") + body)
+
+    def note_unreachable(self, text: str) -> None:
+        log.warning("sim: %s", text)
+        if text not in self.unreachable:
+            self.unreachable.append(text)
+
     # ---- calls ------------------------------------------------------------------------
-    def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True) -> AgentEndpoint:
-        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer)
+    def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True,
+                  press: tuple = ()) -> AgentEndpoint:
+        """A scripted endpoint: user/<agent_id>, and sofia/gateway/<any gateway>/<agent_id>."""
+        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer, press=tuple(press))
         self.agents[agent.agent_id] = agent
         return agent
 

@@ -6,6 +6,7 @@ follow the captures in tests/data/esl-captures (README observations 1-8).
 """
 from __future__ import annotations
 
+import functools
 import json
 
 # switch_url_encode(): everything below ' ' or above '~' and these characters are
@@ -80,13 +81,13 @@ def event_plain(headers: list[tuple[str, str]], body: str | None) -> bytes:
 
 
 def event_json(headers: list[tuple[str, str]], body: str | None) -> bytes:
-    obj: dict[str, str] = {}
-    for k, v in headers:
-        obj[k] = v
+    # Written pair by pair, not through a dict: a repeated header stays repeated, as in
+    # FreeSWITCH's JSON (CHANNEL_HANGUP_COMPLETE has "Hangup-Cause" twice).
+    pairs = list(headers)
     if body is not None:
-        obj["Content-Length"] = str(len(body.encode("utf-8")))
-        obj["_body"] = body
-    payload = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        pairs += [("Content-Length", str(len(body.encode("utf-8")))), ("_body", body)]
+    dump = functools.partial(json.dumps, ensure_ascii=False)
+    payload = ("{" + ",".join(f"{dump(k)}:{dump(v)}" for k, v in pairs) + "}").encode("utf-8")
     return b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(payload) + payload
 
 
@@ -98,52 +99,100 @@ def connect_reply(channel_headers: list[tuple[str, str]], full: bool) -> bytes:
     return ("\n".join(lines) + "\n\n").encode("utf-8")
 
 
-class CommandReader:
-    """Splits what an ESL client writes into commands.
+# What the emulator accepts from one client before it hangs up on it, as it does on EOF
+# (commands are short; a sendevent/sendmsg body is a few kB).
+MAX_COMMAND_HEAD = 1 << 20
+MAX_COMMAND_BODY = 16 << 20
+
+
+class CommandTooLarge(ValueError):
+    """A client sent more than MAX_COMMAND_HEAD/MAX_COMMAND_BODY for one command."""
+
+
+Command = tuple[str, list[tuple[str, str]], str]
+
+
+class CommandFramer:
+    """Splits what an ESL client writes into commands; pure, no I/O.
 
     A command is header lines ended by an empty line; `sendmsg`/`sendevent` may carry a
-    body of Content-Length bytes. FreeSWITCH tolerates `\\r\\n`, so do we.
+    body of Content-Length bytes. FreeSWITCH tolerates `\\r\\n`, so do we. Linear in the
+    bytes fed however they are split: one bytearray, searched from where the last search
+    stopped; bounded by MAX_COMMAND_HEAD and MAX_COMMAND_BODY (CommandTooLarge).
     """
 
-    def __init__(self, sock):
-        self._sock = sock
-        self._buf = b""
+    def __init__(self):
+        self._buf = bytearray()
+        self._scan = 0                      # the end of the head is not before this
+        self._pending: tuple[str, list[tuple[str, str]], int] | None = None  # head read, body due
 
-    def _fill(self) -> bool:
-        data = self._sock.recv(65536)
-        if not data:
-            return False
+    def feed(self, data: bytes) -> list[Command]:
         self._buf += data
-        return True
-
-    def read(self) -> tuple[str, list[tuple[str, str]], str] | None:
-        """Return (first line, headers, body) or None on EOF."""
+        out: list[Command] = []
         while True:
-            self._buf = self._buf.lstrip(b"\r\n") if self._buf[:1] in (b"\r", b"\n") else self._buf
-            end = self._find_end()
-            if end is not None:
-                break
-            if not self._fill():
-                return None
-        block, self._buf = self._buf[:end[0]], self._buf[end[1]:]
-        lines = block.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+            if self._pending is None:
+                if not self._take_head():
+                    return out
+            first, headers, length = self._pending
+            if len(self._buf) < length:
+                return out
+            body = self._buf[:length].decode("utf-8", "replace")
+            del self._buf[:length]
+            self._pending, self._scan = None, 0
+            out.append((first, headers, body))
+
+    def _take_head(self) -> bool:
+        buf = self._buf
+        start = 0
+        while start < len(buf) and buf[start] in b"\r\n":  # blank lines between commands
+            start += 1
+        ends = [(i, i + len(sep)) for sep in (b"\n\n", b"\r\n\r\n")
+                if (i := buf.find(sep, max(start, self._scan))) >= 0]
+        if not ends:
+            if len(buf) - start > MAX_COMMAND_HEAD:
+                raise CommandTooLarge(f"no end of command within {MAX_COMMAND_HEAD} bytes")
+            del buf[:start]
+            self._scan = max(0, len(buf) - 3)  # a separator may straddle two reads
+            return False
+        end, after = min(ends)
+        lines = buf[start:end].decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
+        del buf[:after]
         first, headers = lines[0].strip(), []
         for line in lines[1:]:
             if ":" in line:
                 k, _, v = line.partition(":")
-                headers.append((k.strip(), v.strip()))
-        body = ""
-        length = next((int(v) for k, v in headers if k.lower() == "content-length" and v.isdigit()), 0)
-        if length:
-            while len(self._buf) < length:
-                if not self._fill():
-                    return None
-            body, self._buf = self._buf[:length].decode("utf-8", "replace"), self._buf[length:]
-        return first, headers, body
+                # read_packet: the value starts after the spaces that follow the colon;
+                # trailing spaces are part of it
+                headers.append((k.strip(), v.lstrip(" ")))
+        # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+        length = next((int(v) for k, v in headers if k.lower() == "content-length"
+                       and v.isascii() and v.isdigit() and len(v) < 20), 0)
+        if length > MAX_COMMAND_BODY:
+            raise CommandTooLarge(f"Content-Length {length} exceeds {MAX_COMMAND_BODY} bytes")
+        self._pending = (first, headers, length)
+        return True
 
-    def _find_end(self):
-        for sep in (b"\n\n", b"\r\n\r\n"):
-            i = self._buf.find(sep)
-            if i >= 0:
-                return i, i + len(sep)
-        return None
+
+class CommandReader:
+    """Commands from a client socket, one at a time (CommandFramer over recv)."""
+
+    def __init__(self, sock, tap=None):
+        self._sock = sock
+        self._tap = tap            # called with each chunk as read (Switch.record_wire)
+        self._framer = CommandFramer()
+        self._ready: list[Command] = []
+
+    def read(self) -> Command | None:
+        """Return (first line, headers, body); None on EOF or when the client sent more
+        than one command may hold (the emulator then hangs up, as on EOF)."""
+        while not self._ready:
+            data = self._sock.recv(65536)
+            if not data:
+                return None
+            if self._tap is not None:
+                self._tap(data)
+            try:
+                self._ready = self._framer.feed(data)
+            except CommandTooLarge:
+                return None
+        return self._ready.pop(0)

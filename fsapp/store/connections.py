@@ -68,11 +68,22 @@ def parse_connection(name: str, value: Any, env: dict | None = None) -> Connecti
     return spec
 
 
-def sqlite_prepare(odbc: str) -> str:
-    """SQLite: create the database's directory, and wait on locks instead of failing at once."""
+def sqlite_path(odbc: str) -> Path | None:
+    """The database file an SQLite connection string names (None for :memory: or none)."""
     m = re.search(r"(?i)(?:^|;)\s*database\s*=\s*([^;]+)", odbc)
     if m and m.group(1).strip() not in (":memory:", ""):
-        Path(m.group(1).strip()).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return Path(m.group(1).strip()).expanduser()
+    return None
+
+
+def sqlite_prepare(odbc: str) -> str:
+    """SQLite: create the database's directory, and wait on locks instead of failing at once.
+
+    SQLite creates a missing file on first connect; the Store notes which files did not
+    exist (Store.new_sqlite_files) so that a mistyped path is said, not silently served."""
+    path = sqlite_path(odbc)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
     if not re.search(r"(?i)(?:^|;)\s*timeout\s*=", odbc):
         odbc = odbc.rstrip(";") + ";Timeout=10000"   # busy timeout, ms (sqliteodbc)
     return odbc

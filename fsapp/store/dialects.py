@@ -42,6 +42,11 @@ class Table:
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
+    def extended(self, columns: tuple[Column, ...] = (), indexes: tuple[tuple[str, ...], ...] = ()) -> "Table":
+        """The table as a later migration leaves it (the earlier definition stays what
+        the shipped migration created)."""
+        return Table(self.name, self.short, self.columns + columns, self.unique, self.indexes + indexes)
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -57,26 +62,78 @@ class Dialect:
         template = self.types[col.type]
         return template.format(n=col.length, p=col.length, s=col.scale)
 
+    def column_spec(self, col: Column) -> str:
+        spec = f"{col.name} {self.column_type(col)}"
+        if col.type == "id":
+            return spec
+        if not col.nullable or col.primary_key:
+            spec += " NOT NULL"
+        if col.primary_key:
+            spec += " PRIMARY KEY"
+        return spec
+
     def create_table(self, table: Table) -> list[str]:
-        lines = []
-        for col in table.columns:
-            if col.type == "id":
-                lines.append(f"{col.name} {self.column_type(col)}")
-                continue
-            spec = f"{col.name} {self.column_type(col)}"
-            if not col.nullable or col.primary_key:
-                spec += " NOT NULL"
-            if col.primary_key:
-                spec += " PRIMARY KEY"
-            lines.append(spec)
+        lines = [self.column_spec(col) for col in table.columns]
         for name in table.unique:
             lines.append(f"CONSTRAINT uq_{table.short}_{name} UNIQUE ({name})")
         body = ",\n  ".join(lines)
         statements = [f"CREATE TABLE {table.name} (\n  {body}\n){self.table_suffix}"]
-        for cols in table.indexes:
-            statements.append(f"CREATE INDEX ix_{table.short}_{'_'.join(cols)} "
-                              f"ON {table.name} ({', '.join(cols)})")
+        statements.extend(self.create_index(table, cols) for cols in table.indexes)
         return statements
+
+    def create_index(self, table: Table, cols: tuple[str, ...]) -> str:
+        return f"CREATE INDEX ix_{table.short}_{'_'.join(cols)} ON {table.name} ({', '.join(cols)})"
+
+    def add_column(self, table: Table, col: Column) -> str:
+        """A nullable column added by a later migration (NOT NULL would need a default)."""
+        if not col.nullable:
+            raise AssertionError(f"{table.name}.{col.name}: an added column must be nullable")
+        if self.name == "mssql":
+            return f"ALTER TABLE {table.name} ADD {self.column_spec(col)}"
+        if self.name == "oracle":
+            return f"ALTER TABLE {table.name} ADD ({self.column_spec(col)})"
+        return f"ALTER TABLE {table.name} ADD COLUMN {self.column_spec(col)}"
+
+    # --- report SQL --------------------------------------------------------------------
+    def epoch_seconds(self, column: str) -> str:
+        """Seconds since 1970-01-01 of a naive timestamp column, read as it is stored
+        (no time zone applied), with the milliseconds: what period buckets and durations
+        are computed from inside the database."""
+        if self.name == "sqlite":
+            return f"((julianday({column}) - 2440587.5) * 86400.0)"
+        if self.name == "postgresql":
+            return f"date_part('epoch', {column})"   # double precision; EXTRACT gives slower numeric
+        if self.name == "mysql":
+            # not UNIX_TIMESTAMP(): that applies the session time zone
+            return f"(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {column}) / 1000000.0)"
+        if self.name == "mssql":
+            return f"(DATEDIFF_BIG(MILLISECOND, '1970-01-01', {column}) / 1000.0)"
+        return (f"((CAST({column} AS DATE) - DATE '1970-01-01') * 86400 "
+                f"+ EXTRACT(SECOND FROM {column}) - TRUNC(EXTRACT(SECOND FROM {column})))")
+
+    def floor(self, expr: str) -> str:
+        """Largest integer not above a non-negative number (SQLite may lack FLOOR; a cast
+        truncates there, while PostgreSQL and MariaDB casts round)."""
+        return f"CAST({expr} AS INTEGER)" if self.name == "sqlite" else f"FLOOR({expr})"
+
+    def add_seconds(self, column: str, seconds: str) -> str:
+        """A timestamp `seconds` (an SQL expression, e.g. ?) after `column`."""
+        if self.name == "sqlite":
+            # the ODBC driver stores 'YYYY-MM-DD HH:MM:SS.fff'; strftime keeps that shape
+            return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '+' || ({seconds}) || ' seconds')"
+        if self.name == "postgresql":
+            return f"({column} + ({seconds}) * INTERVAL '1 second')"
+        if self.name == "mysql":
+            return f"({column} + INTERVAL ({seconds}) SECOND)"
+        if self.name == "mssql":
+            return f"DATEADD(SECOND, {seconds}, {column})"
+        return f"({column} + NUMTODSINTERVAL({seconds}, 'SECOND'))"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"MAX({a}, {b})" if self.name == "sqlite" else f"GREATEST({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"MIN({a}, {b})" if self.name == "sqlite" else f"LEAST({a}, {b})"
 
     # --- DML ---------------------------------------------------------------------------
     def insert_ignore(self, table: str, columns: list[str], key: str = "idem_key") -> str:

@@ -32,12 +32,29 @@ class Migration:
         return out
 
 
+def _extend(before: Table, after: Table) -> Callable[[Dialect], list[str]]:
+    """The ALTER TABLE / CREATE INDEX statements that turn `before` into `after`."""
+    def statements(dialect: Dialect) -> list[str]:
+        added = [c for c in after.columns if before.column(c.name) is None]
+        return ([dialect.add_column(after, c) for c in added]
+                + [dialect.create_index(after, cols) for cols in after.indexes if cols not in before.indexes])
+    return statements
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "tickets, recordings, survey answers, call records, queue events, node visits, "
                  "serial blocks", (
-        schema.TICKETS, schema.RECORDINGS, schema.SURVEY_ANSWERS, schema.CALL_RECORDS,
-        schema.QUEUE_EVENTS, schema.NODE_VISITS, schema.SERIAL_BLOCKS,
+        schema.TICKETS, schema.RECORDINGS, schema.SURVEY_ANSWERS, schema.CALL_RECORDS_V1,
+        schema.QUEUE_EVENTS_V1, schema.NODE_VISITS_V1, schema.SERIAL_BLOCKS,
     )),
+    Migration(2, "complete call records for the reports: offers, agent states, talk and wrap-up "
+                 "times, node inputs, report indexes", (
+        _extend(schema.CALL_RECORDS_V1, schema.CALL_RECORDS),
+        _extend(schema.QUEUE_EVENTS_V1, schema.QUEUE_EVENTS),
+        _extend(schema.NODE_VISITS_V1, schema.NODE_VISITS),
+        schema.OFFERS, schema.AGENT_STATES,
+    )),
+    Migration(3, "outbound campaign attempts", (schema.CAMPAIGN_ATTEMPTS,)),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -85,7 +85,9 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "datetime": _parse_datetime,
 }
 PARAM_TYPES = ("str", "int", "decimal", "date", "datetime")
-DYNAMIC_DEFAULTS = {"today": lambda: dt.date.today(), "now": lambda: dt.datetime.now().replace(microsecond=0)}
+# Defaults computed at call time from the store's clock (Store.clock: the wall clock, or a
+# pinned one such as the demo's, so query defaults and row stamps agree).
+DYNAMIC_DEFAULTS = {"today": lambda now: now.date(), "now": lambda now: now.replace(microsecond=0)}
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,14 @@ class Param:
     type: str = "str"
     default: str | None = None   # raw text from the header; None = required
 
-    def value(self, params: dict, query: str) -> Any:
+    def value(self, params: dict, query: str, now: dt.datetime | None = None) -> Any:
         if self.name in params and params[self.name] is not None:
             raw = params[self.name]
         elif self.default is not None:
-            raw = DYNAMIC_DEFAULTS[self.default]() if self.default in DYNAMIC_DEFAULTS else self.default
+            if self.default in DYNAMIC_DEFAULTS:
+                raw = DYNAMIC_DEFAULTS[self.default](now or dt.datetime.now())
+            else:
+                raw = self.default
         elif self.name in params:
             return None  # explicit None binds SQL NULL
         else:
@@ -119,14 +124,14 @@ class NamedQuery:
     description: str = ""
     source: str = ""              # file:line, for error messages
 
-    def bind(self, params: dict | None) -> list:
+    def bind(self, params: dict | None, now: dt.datetime | None = None) -> list:
         params = dict(params or {})
         known = {p.name for p in self.params}
         extra = sorted(set(params) - known)
         if extra:
             raise QueryError(f"query {self.name}: unknown parameter(s) {', '.join(extra)}; "
                              f"it takes: {', '.join(sorted(known)) or 'none'}")
-        return [p.value(params, self.name) for p in self.params]
+        return [p.value(params, self.name, now) for p in self.params]
 
     def convert_row(self, row: dict) -> dict:
         for col, kind in self.types.items():

@@ -27,7 +27,7 @@ def now() -> dt.datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
-def prepare_row(kind: str, row: dict, key: str) -> tuple[Table, dict]:
+def prepare_row(kind: str, row: dict, key: str, stamp: dt.datetime | None = None) -> tuple[Table, dict]:
     """Check a row against its table now (a typo is a bug to fix, not a row to spool)."""
     table = schema.WRITE_KINDS.get(kind)
     if table is None:
@@ -41,7 +41,7 @@ def prepare_row(kind: str, row: dict, key: str) -> tuple[Table, dict]:
         allowed = [c.name for c in table.columns if c.name not in ("id", "idem_key")]
         raise ValueError(f"{kind}: unknown column(s) {', '.join(unknown)}; {table.name} has: "
                          f"{', '.join(allowed)}")
-    stamp = now()
+    stamp = stamp or now()
     out.setdefault("created_at", stamp)
     if kind == "ticket":
         out.setdefault("status", "accepted")

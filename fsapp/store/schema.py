@@ -65,7 +65,7 @@ SURVEY_ANSWERS = Table("fsapp_survey_answers", "sa", (
     CREATED,
 ), unique=("idem_key",), indexes=(("survey", "question"),))
 
-CALL_RECORDS = Table("fsapp_call_records", "cr", (
+CALL_RECORDS_V1 = Table("fsapp_call_records", "cr", (
     ID, KEY, CALL_UUID,
     C("caller_number", "str", 40),
     C("destination", "str", 40),
@@ -83,7 +83,7 @@ CALL_RECORDS = Table("fsapp_call_records", "cr", (
     CREATED,
 ), unique=("idem_key",), indexes=(("started_at",), ("caller_number",)))
 
-QUEUE_EVENTS = Table("fsapp_queue_events", "qe", (
+QUEUE_EVENTS_V1 = Table("fsapp_queue_events", "qe", (
     ID, KEY, CALL_UUID,
     C("queue_name", "str", 60, nullable=False),
     C("event", "str", 20, nullable=False),         # enter | answered | abandoned | overflow | timeout | callback
@@ -94,7 +94,7 @@ QUEUE_EVENTS = Table("fsapp_queue_events", "qe", (
     CREATED,
 ), unique=("idem_key",), indexes=(("queue_name", "event_at"),))
 
-NODE_VISITS = Table("fsapp_node_visits", "nv", (
+NODE_VISITS_V1 = Table("fsapp_node_visits", "nv", (
     ID, KEY, CALL_UUID,
     C("flow", "str", 80, nullable=False),
     C("node", "str", 80, nullable=False),
@@ -104,6 +104,73 @@ NODE_VISITS = Table("fsapp_node_visits", "nv", (
     C("digits", "str", 40),
     CREATED,
 ), unique=("idem_key",), indexes=(("flow", "node"),))
+
+# --- migration 2: what the reports need (fsapp report, docs/reports.md) ----------------------
+# Added columns are nullable; the *_V1 tables above stay what migration 1 created.
+# the flows write call records (a `write: {kind: call_record}` in on_hangup, see
+# ivr_flows/hotline_12345.yaml); first-call resolution looks callers up by number and time
+CALL_RECORDS = CALL_RECORDS_V1.extended((), (("caller_number", "started_at"), ("flow", "started_at")))
+
+QUEUE_EVENTS_ADDED = (
+    C("caller_number", "str", 40),
+    C("target", "str", 100),                       # overflow: queue:NAME, flow:NAME, number:N
+    C("talk_ms", "int"),                           # completed: bridge to the first hangup
+    C("hold_ms", "int"),                           # completed: time on hold during the talk (0 when unknown)
+    C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
+)
+# events: enter | answered | completed | abandoned | overflow | timeout | callback
+QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
+                                                             ("caller_number", "event_at"), ("event_at",)))
+
+NODE_VISITS_ADDED = (
+    C("flow_version", "str", 40),
+    C("no_inputs", "int"),                         # questions at this visit that got no digits
+    C("invalid_inputs", "int"),                    # ... that got digits the node did not accept
+    C("revisit", "int"),                           # 1: the call had been at this node before (a loop)
+    C("flow_entry", "int"),                        # 1: the call's first node in this flow
+)
+NODE_VISITS = NODE_VISITS_V1.extended(NODE_VISITS_ADDED, (("entered_at",),))
+
+OFFERS = Table("fsapp_offers", "of", (
+    ID, KEY, CALL_UUID,
+    C("queue_name", "str", 60, nullable=False),
+    C("agent_id", "str", 40, nullable=False),
+    C("ring_at", "datetime", nullable=False),      # the agent's phone starts ringing
+    C("ended_at", "datetime", nullable=False),     # answered, refused, or given up
+    C("result", "str", 20, nullable=False),        # answered | no_answer | busy | reject | cancelled
+    CREATED,
+), unique=("idem_key",), indexes=(("queue_name", "ring_at"), ("agent_id", "ring_at")))
+
+AGENT_STATES = Table("fsapp_agent_states", "ast", (
+    ID, KEY,
+    C("agent_id", "str", 40, nullable=False),
+    C("status", "str", 30, nullable=False),        # Logged Out | Available | Available (On Demand) | On Break
+    C("reason", "str", 60),                        # a break's reason, when given
+    C("changed_at", "datetime", nullable=False),   # the status holds from here to the agent's next row
+    CREATED,
+), unique=("idem_key",), indexes=(("agent_id", "changed_at"), ("changed_at",)))
+
+CAMPAIGN_ATTEMPTS = Table("fsapp_campaign_attempts", "ca", (
+    ID, KEY, CALL_UUID,
+    C("campaign", "str", 60, nullable=False),
+    C("contact_id", "str", 100, nullable=False),
+    C("attempt", "int", nullable=False),           # 1 for the first call of a contact
+    C("number", "str", 40),
+    C("started_at", "datetime", nullable=False),
+    C("answered_at", "datetime"),
+    C("ended_at", "datetime"),
+    C("answered", "int"),                          # 1 answered, 0 not
+    C("hangup_cause", "str", 40),                  # FreeSWITCH's cause, e.g. USER_BUSY
+    C("outcome", "str", 20, nullable=False),       # completed | not_completed | busy | no_answer | failed |
+                                                   # invalid_number | excluded
+    C("flow", "str", 80),
+    C("flow_result", "str", 40),                   # the flow's end: hangup, caller_hangup, error ...
+    C("answers", "text", 2000),                    # JSON of the flow variables the campaign collects
+    C("next_state", "str", 20),                    # the contact's state after this attempt
+    C("retry_at", "datetime"),
+    C("worker", "str", 80),
+    CREATED,
+), unique=("idem_key",), indexes=(("campaign", "started_at"), ("campaign", "contact_id")))
 
 SERIAL_BLOCKS = Table("fsapp_serial_blocks", "sb", (
     C("name", "str", 40, primary_key=True),
@@ -124,4 +191,7 @@ WRITE_KINDS: dict[str, Table] = {
     "call_record": CALL_RECORDS,
     "queue_event": QUEUE_EVENTS,
     "node_visit": NODE_VISITS,
+    "campaign_attempt": CAMPAIGN_ATTEMPTS,
+    "offer": OFFERS,
+    "agent_state": AGENT_STATES,
 }

@@ -15,6 +15,7 @@ when it does not, replayed exactly once by a background greenlet.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -29,7 +30,7 @@ from fsapp.log import get_logger
 
 from . import migrations, schema
 from .breaker import CircuitBreaker
-from .connections import parse_connection, sqlite_prepare
+from .connections import parse_connection, sqlite_path, sqlite_prepare
 from .dialects import Dialect, Table, dialect_from_connection_string, get_dialect
 from .errors import QueryError, StoreConfigError, StoreError, StoreUnavailable
 from .outbox import Outbox, Record, ReplayReport
@@ -59,12 +60,23 @@ class Store:
             raise StoreConfigError(f"[store] default = {default!r} names no connection; "
                                    f"configured: {', '.join(self.specs)}")
         self.default = default
+        # What "now" is for row stamps (created_at, accepted_at, ...) and for the `now` /
+        # `today` query defaults: the wall clock, or one the caller pins (the demo runs at a
+        # fixed moment, and its tickets must not look overdue against a different clock).
+        self.clock: Callable[[], dt.datetime] = _now
         self.catalog = QueryCatalog(queries_dir)
         self.threads = ThreadPool(max(1, threads))
         self.pools: dict[str, ConnectionPool] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
+        # SQLite files that did not exist when the store opened: SQLite creates them empty
+        # on first connect, which is right for a new install and wrong for a typo
+        self.new_sqlite_files: dict[str, Path] = {}
         for name, spec in self.specs.items():
             dialect = get_dialect(spec.dialect) if spec.dialect else dialect_from_connection_string(spec.odbc)
+            if dialect and dialect.name == "sqlite":
+                path = sqlite_path(spec.odbc)
+                if path is not None and not path.exists():
+                    self.new_sqlite_files[name] = path
             odbc = sqlite_prepare(spec.odbc) if dialect and dialect.name == "sqlite" else spec.odbc
             self.pools[name] = ConnectionPool(
                 name, odbc, self.threads, size=spec.pool_size,
@@ -178,7 +190,7 @@ class Store:
     def query(self, name: str, params: dict | None = None, connection: str | None = None,
               timeout: float | None = None) -> list[dict]:
         q = self.catalog.get(name)
-        args = q.bind(params)
+        args = q.bind(params, self.clock())
         target = connection or q.connection or self.default
         if target not in self.pools:
             raise StoreConfigError(f"query {name} ({q.source}) runs on connection {target!r}, which is "
@@ -292,7 +304,7 @@ class Store:
         When this returns, the row is either committed or fsync'd in the spool. Bad rows
         (unknown kind/column, missing required value) raise ValueError at once.
         """
-        table, out = prepare_row(kind, row, key)
+        table, out = prepare_row(kind, row, key, stamp=self.clock())
         try:
             return "written" if self._insert(table, out, key) else "duplicate"
         except StoreError as exc:

@@ -20,7 +20,8 @@ import pytest
 from doccheck import ROOT, doc_steps, expectations
 
 # what a reader has after `make`: the project files the examples use
-PROJECT_PARTS = ["ivr_flows", "queries", "calendars.yaml", "routing.yaml", "examples", "freeswitch-conf"]
+PROJECT_PARTS = ["ivr_flows", "queries", "calendars.yaml", "routing.yaml", "examples", "freeswitch-conf",
+                 "campaigns"]
 BLOCK_TIMEOUT = 180  # seconds; generous: the machine is shared
 
 

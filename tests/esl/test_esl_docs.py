@@ -3,14 +3,14 @@ import re
 from pathlib import Path
 
 from fsapp.esl import OutboundServer
-from fsapp.sim import Apps, CallerScript, Echo, Press, Socket, Switch, WaitPrompt
+from fsapp.sim import Apps, CallerScript, Echo, Press, Socket, Switch, VirtualClock, WaitPrompt
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
 def examples() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 2, "docs/api.md examples changed: update this test"
+    assert len(blocks) == 3, "docs/api.md examples changed: update this test"
     return blocks
 
 
@@ -40,8 +40,37 @@ def test_inbound_example():
     try:
         sw.dialplan.add(r"^7100$", Echo())
         namespace = {"port": sw.esl_port, "password": "s3cret"}
-        exec(compile(examples()[1], f"{DOC}:inbound", "exec"), namespace)
+        exec(compile(examples()[2], f"{DOC}:inbound", "exec"), namespace)
         assert namespace["status"].startswith("UP")
         assert namespace["cause"]
     finally:
         sw.stop()
+
+
+def test_esl_md_protocol_error_example(capsys):
+    """The example of docs/esl.md's "Bad bytes from the peer" prints what it says."""
+    doc = (DOC.parent / "esl.md").read_text(encoding="utf-8")
+    section = doc.split("### Bad bytes from the peer", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    exec(compile(block, "docs/esl.md", "exec"), {})
+    printed = capsys.readouterr().out.strip()
+    assert printed == re.search(r"print\(exc\)  # (.*)", block).group(1)
+
+
+def test_digits_example():
+    """docs/api.md "Digits": an entry ended by waiting counts; silence is no input."""
+    namespace = {}
+    exec(compile(examples()[1], f"{DOC}:account", "exec"), namespace)
+    srv = OutboundServer(namespace["handler"], "127.0.0.1:0").start()
+    clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
+    sw = Switch(esl=("127.0.0.1", 0), clock=clock).start()
+    try:
+        sw.dialplan.add(r"^12345$", Socket(f"127.0.0.1:{srv.port} async full"))
+        for steps in ([WaitPrompt("600", after="start"), Press("1234")], [],
+                      [WaitPrompt("600", after="start"), Press("12#")] * 3):
+            sw.place_call(CallerScript(dial="12345", steps=steps)).wait(60)
+    finally:
+        sw.stop()
+        srv.stop(timeout=2)
+        clock.close()
+    assert namespace["answers"] == ["1234", "no input", "refused '12'"]

@@ -5,6 +5,7 @@ import pytest
 from esl_fake_inbound import FakeInbound
 from fsapp import config
 from fsapp.esl import AuthError, CommandError, InboundClient, OriginateError
+from fsapp.esl.errors import ConnectionLost
 
 
 @pytest.fixture
@@ -116,9 +117,10 @@ def test_reconnect_after_server_killed_and_restarted(fs):
             assert client.wait_connected(10)
             assert client.connects == 2
             assert "is ready" in client.api("status")
-            # exactly one re-subscription with every event, each filter once
+            # exactly one re-subscription with every event, each filter once, the filters
+            # first so that no unfiltered event slips in (was: event, then filter)
             assert [c for c in restarted.commands if c.startswith(("event ", "filter "))] == [
-                "event plain BACKGROUND_JOB CHANNEL_HANGUP HEARTBEAT", "filter Event-Name CHANNEL_HANGUP"]
+                "filter Event-Name CHANNEL_HANGUP", "event plain BACKGROUND_JOB CHANNEL_HANGUP HEARTBEAT"]
         finally:
             client.stop()
             restarted.stop()
@@ -150,3 +152,27 @@ def test_unreachable_switch_is_a_clear_error():
         port = s.getsockname()[1]
     with pytest.raises(NotConnected, match=f"127.0.0.1:{port}"):
         InboundClient("127.0.0.1", port, "ClueCon", connect_timeout=2).start()
+
+
+def test_frame_larger_than_max_frame_bytes_closes_the_connection(fs):
+    """[esl] max_frame_bytes bounds what one connection may make fsapp buffer: an api
+    answer over it is a protocol error (the command fails, the link is dropped), then the
+    client reconnects and smaller answers work again."""
+    cfg = config.load(env={"FSAPP_ESL_PASSWORD": "ClueCon", "FSAPP_ESL_PORT": str(fs.port),
+                           "FSAPP_ESL_MAX_FRAME_BYTES": "4096"})
+    fs.api_answers["show channels"] = "x" * 5000
+    client = InboundClient.from_config(cfg, reconnect_base_delay=0.05, reconnect_max_delay=0.2)
+    assert client.max_frame_bytes == 4096
+    client.start()
+    try:
+        with pytest.raises(ConnectionLost, match="exceeds the maximum frame of 4096 bytes"):
+            client.api("show channels", timeout=5)
+        with gevent.Timeout(10):
+            while client.connects < 2:
+                gevent.sleep(0.02)
+        assert client.wait_connected(10)
+        assert "is ready" in client.api("status")
+    finally:
+        client.stop()
+    with pytest.raises(ValueError, match=r"\[esl\] max_frame_bytes must be >= 1"):
+        client_for(fs, max_frame_bytes=0)

@@ -24,7 +24,8 @@ def full_session(call, seen):
                                            "tone_stream://%(200,0,300)", regex="\\d+",
                                            digit_timeout_ms=2000, var="digits_var")
     seen["read"] = call.read(1, 6, "tone_stream://%(200,0,600)", 4000, "#", var="read_var")
-    seen["record"] = call.record("/tmp/rec_test.wav", 3, 200, 3)
+    # the capture's record ran with FreeSWITCH's default keys: no `set playback_terminators`
+    seen["record"] = call.record("/tmp/rec_test.wav", 3, 200, 3, terminators=None)
     call.set("foo", "bar")
     call.export("x", "y")
     call.say("en", "number", "pronounced", 1234)

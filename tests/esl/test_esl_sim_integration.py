@@ -6,7 +6,7 @@ import pytest
 
 from fsapp.esl import CallHangup, CommandTimeout, InboundClient, OriginateError, OutboundServer
 from fsapp.sim import apps as sim_apps
-from fsapp.sim import Apps, CallerScript, Echo, Hangup, Press, Socket, Speak, Switch, Wait, WaitPrompt
+from fsapp.sim import Apps, CallerScript, Echo, Hangup, Press, Silence, Socket, Speak, Switch, Wait, WaitPrompt
 
 TONE = "tone_stream://%(100,0,800)"
 MENU = "tone_stream://%(200,0,600)"
@@ -220,3 +220,75 @@ def test_json_event_format(rig):
     finally:
         srv.stop(timeout=2)
     assert seen == {"playback": "FILE PLAYED", "digits": "5"}
+
+
+def test_record_terminators_each_key_one_set_per_call(rig, tmp_path):
+    """record_with_audio: the record application stops on `*` only unless
+    playback_terminators says otherwise. Call.record(terminators="#") sets it once per
+    call; `5` and `*` are taken by the recording (neither ends it nor becomes type-ahead),
+    `#` ends it; a second record with the same keys sends no second `set`."""
+    seen, sent = {}, []
+
+    def handler(call):
+        execute = call.execute
+
+        def spy(app, args=None, timeout=None):
+            sent.append((app, args))
+            return execute(app, args, timeout)
+
+        call.execute = spy
+        call.answer()
+        call.playback(TONE)
+        seen["a"] = call.record(str(tmp_path / "a.wav"), 10, 200, 2)
+        seen["typeahead"] = call.typeahead
+        call.playback(TONE)
+        seen["b"] = call.record(str(tmp_path / "b.wav"), 10, 200, 1)
+        call.hangup()
+
+    # Wait(0.3): people start talking a moment after the beep (and the record command's
+    # round trip stays out of the measured speech on a busy machine)
+    place(rig, handler, [WaitPrompt("800"), Wait(0.3), Speak(1.0), Press("5"), Press("*"), Speak(0.5), Press("#"),
+                         WaitPrompt("800"), Wait(0.3), Speak(1.0), Silence(3.0)])
+    a, b = seen["a"], seen["b"]
+    assert a.terminator == "#" and not a.silence_hits_exhausted
+    assert 1.2 <= a.duration_s <= 1.6, a.duration_s        # 1.5 s of speech, heard 0.12 s late
+    assert a.event["variable_playback_terminator_used"] == "#"
+    assert seen["typeahead"] == ""
+    assert b.terminator is None and b.silence_hits_exhausted     # silence ended it
+    assert b.event["variable_playback_terminator_used"] == "#"   # left over from the first
+    assert 1.8 <= b.duration_s <= 2.3, b.duration_s        # 1 s speech + 1 s silence (hits 1)
+    assert [s for s in sent if s[0] == "set"] == [("set", "playback_terminators=#")]
+
+
+def test_record_terminator_words_and_bad_keys(rig, tmp_path):
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        with pytest.raises(ValueError, match="bad: x"):
+            call.record(str(tmp_path / "x.wav"), 5, terminators="#x")
+        seen["none"] = call.record(str(tmp_path / "n.wav"), 2, 200, 5, terminators="")
+        seen["any"] = call.record(str(tmp_path / "y.wav"), 10, 200, 5, terminators="any")
+        call.hangup()
+
+    place(rig, handler, [Wait(0.2), Speak(0.5), Press("*#"), Speak(1.8), Press("7")])
+    assert seen["none"].terminator is None and seen["none"].event["variable_playback_terminators"] == "none"
+    assert seen["any"].terminator == "7"
+
+
+def test_other_channels_events_never_reach_a_call():
+    """A socket subscribed to every channel's events (no `myevents`) also gets other
+    calls' DTMF and hangups: they must not become this call's type-ahead or end it."""
+    from fsapp.esl.call import Call
+    from fsapp.esl.wire import Parser
+
+    def event(**headers):
+        body = "".join(f"{k.replace('_', '-')}: {v}\n" for k, v in headers.items()) + "\n"
+        return Parser().feed(f"Content-Length: {len(body)}\nContent-Type: text/event-plain\n\n{body}".encode())[0]
+
+    call = Call(conn=None, channel_data={"Unique-ID": "mine"})
+    call._on_message(event(Event_Name="DTMF", Unique_ID="other", DTMF_Digit="5"))
+    call._on_message(event(Event_Name="CHANNEL_HANGUP", Unique_ID="other", Hangup_Cause="NORMAL_CLEARING"))
+    assert call.typeahead == "" and not call.ended
+    call._on_message(event(Event_Name="DTMF", Unique_ID="mine", DTMF_Digit="7"))
+    assert call.typeahead == "7"

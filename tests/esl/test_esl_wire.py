@@ -176,3 +176,121 @@ def test_fast_block_decoding_equals_split_then_decode(captures_dir):
                "A: =3D\nB: 4"]                # a raw '='
     for block in blocks:
         assert wire._parse_plain_block(block) == wire.parse_headers(block), block[:80]
+
+
+# -- issue 10: any bytes give messages or ProtocolError, nothing else --------------------
+def json_message(body: bytes) -> bytes:
+    return b"Content-Type: text/event-json\nContent-Length: %d\n\n" % len(body) + body
+
+
+@pytest.mark.parametrize("body", [b"[" * 100000 + b"]" * 100000,
+                                  b'{"Event-Name":"DTMF","x":' + b'{"a":' * 5000 + b"1" + b"}" * 5001])
+def test_deeply_nested_json_is_a_protocol_error(body):
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        Parser().feed(json_message(body))
+
+
+@pytest.mark.parametrize("value", [b"1", b"null", b"[]", b"{}", b"true", b'["x"]'])
+def test_json_body_that_is_not_a_string_is_a_protocol_error(value):
+    with pytest.raises(ProtocolError, match="_body is a JSON"):
+        Parser().feed(json_message(b'{"Event-Name":"BACKGROUND_JOB","_body":' + value + b"}"))
+
+
+def test_json_lone_surrogates_become_replacement_characters():
+    msg = Parser().feed(json_message(b'{"Event-Name":"DTMF","Caller":"a\\ud800b","_body":"\\udfff"}'))[0]
+    assert msg.event["Caller"] == "a\ufffdb" and msg.event.body == "\ufffd"
+    msg.event["Caller"].encode("utf-8")  # a lone surrogate would fail here
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-1", b"1x", b"9" * 400, b" 5", "\u00b2".encode()])
+def test_non_numeric_inner_content_length_is_a_protocol_error(length):
+    inner = b"Event-Name: BACKGROUND_JOB\nContent-Length: " + length + b"\n\n+OK\n"
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+    with pytest.raises(ProtocolError, match="event body Content-Length"):
+        Parser().feed(raw)
+
+
+def test_inner_content_length_beyond_the_message_is_a_protocol_error():
+    inner = b"Event-Name: BACKGROUND_JOB\nContent-Length: 50\n\n+OK\n"
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+    with pytest.raises(ProtocolError, match="exceeds"):
+        Parser().feed(raw)
+
+
+@pytest.mark.parametrize("length", ["\u0661\u0662", "+5", "1_0", "9" * 400])
+def test_outer_content_length_is_ascii_digits(length):
+    # int() accepts the first three (and refuses the last with a ValueError of its own)
+    with pytest.raises(ProtocolError, match="Content-Length"):
+        Parser().feed(f"Content-Type: api/response\nContent-Length: {length}\n\n".encode() + b"x" * 20)
+
+
+def test_malformed_event_header_line_does_not_raise_later():
+    """The event's header block is decoded lazily, in user code: a line without ':' is
+    skipped there (as get() skips it) instead of raising long after framing."""
+    inner = b"Event-Name: DTMF\ngarbage line\nDTMF-Digit: 5\n\n"
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+    event = Parser().feed(raw)[0].event
+    assert event.headers == {"Event-Name": "DTMF", "DTMF-Digit": "5"}
+    assert event.get("garbage line") is None
+
+
+def test_maximum_frame_size_is_enforced_before_buffering():
+    parser = Parser(max_frame_bytes=1000)
+    assert parser.feed(b"Content-Type: api/response\nContent-Length: 1000\n\n" + b"x" * 1000)[0].body == "x" * 1000
+    with pytest.raises(ProtocolError, match=r"exceeds the maximum frame of 1000 bytes \(\[esl\] max_frame_bytes\)"):
+        parser.feed(b"Content-Type: api/response\nContent-Length: 1001\n\n")
+    with pytest.raises(ProtocolError, match="maximum frame of 67108864"):
+        Parser().feed(b"Content-Type: api/response\nContent-Length: %d\n\n" % ((64 << 20) + 1))
+
+
+def test_head_without_end_is_bounded_when_trickled():
+    parser = Parser()
+    with pytest.raises(ProtocolError, match="no end of headers"):
+        for _ in range(wire.MAX_HEAD_BYTES // 4096 + 2):
+            parser.feed(b"X-Junk: " + b"y" * 4087 + b"\n")
+
+
+def test_big_body_in_segment_reads_then_the_next_message():
+    """The body arrives in 1,460-byte reads (kept as a list, joined once); the read that
+    completes it also carries the next message, split inside its head."""
+    body = bytes(range(256)) * 4096  # 1 MiB, every byte value
+    raw = (b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body +
+           b"Content-Type: command/reply\nReply-Text: +OK\n\n")
+    parser = Parser()
+    out = []
+    for i in range(0, len(raw), 1460):
+        out += parser.feed(raw[i:i + 1460])
+        if not out:
+            assert parser.pending_bytes == min(i + 1460, len(raw)) - raw.index(b"\n\n") - 2
+    assert [m.content_type for m in out] == ["api/response", "command/reply"]
+    assert out[0]._raw_body == body and parser.pending_bytes == 0
+
+
+def test_repeated_hangup_cause(captures_dir):
+    """CHANNEL_HANGUP_COMPLETE carries Hangup-Cause twice (captures, "Captures added
+    later"), in plain and in the JSON text. Plain: the first value wins, as FreeSWITCH's
+    own header lookup; JSON: json.loads keeps the last. FreeSWITCH sends one value twice,
+    so both read the same cause; the lazy `get` and the decoded `headers` must agree."""
+    streams = capture_messages(captures_dir)
+    seen = 0
+    for name in ("record_with_audio.jsonl", "inbound_events_json.jsonl"):
+        for (file, _), raws in streams.items():
+            if file != name:
+                continue
+            for msg in Parser().feed(b"".join(raws)):
+                if msg.event is not None and msg.event.get("Event-Name") == "CHANNEL_HANGUP_COMPLETE":
+                    text = msg.body if msg.content_type == "text/event-plain" else msg._raw_body.decode()
+                    assert text.count("Hangup-Cause") >= 2   # repeated on the wire
+                    assert msg.event.get("Hangup-Cause") == msg.event.headers["Hangup-Cause"] != ""
+                    seen += 1
+    assert seen >= 2
+    plain = (b"Event-Name: CHANNEL_HANGUP_COMPLETE\nHangup-Cause: NORMAL_CLEARING\n"
+             b"Answer-State: hangup\nHangup-Cause: USER_BUSY\n\n")
+    raw = b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(plain) + plain
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "NORMAL_CLEARING"
+    assert list(ev.headers).count("Hangup-Cause") == 1
+    body = b'{"Event-Name":"CHANNEL_HANGUP_COMPLETE","Hangup-Cause":"NORMAL_CLEARING","Hangup-Cause":"USER_BUSY"}'
+    raw = b"Content-Length: %d\nContent-Type: text/event-json\n\n" % len(body) + body
+    ev = Parser().feed(raw)[0].event
+    assert ev.get("Hangup-Cause") == ev.headers["Hangup-Cause"] == "USER_BUSY"

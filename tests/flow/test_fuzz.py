@@ -170,3 +170,49 @@ def test_random_graphs_run_to_a_clean_end(text, presses, queue_outcome, calendar
     assert outcome.reason in ("hangup", "transfer", "queue", "caller_hangup") or \
         outcome.error.startswith(("FlowRuntimeError", "SayError")), outcome.error
     assert store.writes and store.writes[-1]["kind"] == "call_record"  # on_hangup always ran
+
+
+# -- value extremes (issue 10): every field that converts a value, every extreme --------------
+EXTREMES = ["9" * 400, "-" + "9" * 400, "9" * 5000, "0x" + "f" * 4000, "0b" + "1" * 5000, "0o" + "7" * 2000,
+            "1.0e+400", "-1.0e+400", ".nan", ".inf", "-.inf", "1.0e-400", "-0", "0", "0.0", "1_000",
+            "9" * 400 + "s", "9" * 400 + ".5ms", "9" * 400 + "h", "1:" + "59:" * 300 + "59", "190:20:30",
+            "2001-12-14", "2001-12-14 21:59:43.10 -5", "2001-13-45", "'" + "9" * 400 + "'", "\u0665s",
+            "~", "[]", "{}", "[" * 50 + "]" * 50, "!!int x", "!!float y", "'#'", "'" + "#" * 10000 + "'"]
+CONVERTING = ("int", "duration", "digits", "regex", "choice", "bool", "expr", "text", "names")
+
+
+def _fields(kind):
+    for f in kind.fields:
+        if f.type in CONVERTING:
+            yield f.name, None
+        for sub in f.fields:
+            if sub.type in CONVERTING:
+                yield f.name, sub.name
+
+
+FIELD_SLOTS = sorted({(k.name, name, sub) for k in KINDS.values() for name, sub in _fields(k)},
+                     key=str)
+
+
+def extreme_flow(kind: str, name: str, sub: str | None, value: str) -> str:
+    field = f"{{{sub}: {value}}}" if sub else value
+    return ("flow: x\nnumbers: [\"1\"]\nlanguages: [zh-CN]\nstart: n\nnodes:\n"
+            f"  n:\n    {kind}:\n      {name}: {field}\n    next: bye\n  bye: {{hangup: {{}}}}\n")
+
+
+def test_every_converting_field_with_every_extreme():
+    assert len(FIELD_SLOTS) > 30
+    for kind, name, sub in FIELD_SLOTS:
+        for value in EXTREMES:
+            check(extreme_flow(kind, name, sub, value).replace("fuzz.yaml", "x"))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(FIELD_SLOTS), st.sampled_from(EXTREMES)), min_size=1, max_size=5))
+def test_value_extremes_combined(picks):
+    lines = ["flow: x", "numbers: [\"1\"]", "languages: [zh-CN]", "start: n0", "nodes:"]
+    for i, ((kind, name, sub), value) in enumerate(picks):
+        field = f"{{{sub}: {value}}}" if sub else value
+        lines += [f"  n{i}:", f"    {kind}:", f"      {name}: {field}", f"    next: n{i + 1}"]
+    lines += [f"  n{len(picks)}: {{hangup: {{}}}}"]
+    check("\n".join(lines) + "\n")

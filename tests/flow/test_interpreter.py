@@ -74,6 +74,59 @@ def test_menu_fails_after_tries():
     assert call.heard.count("common/invalid") == 3
 
 
+def test_menu_counts_wrong_keys_and_silence_apart_like_ivr_conf():
+    """max-failures and max-timeouts (switch_ivr_menu.c): 2 wrong keys and 2 silences do
+    not end a tries: 3 menu; the third silence does."""
+    outcome, call, rec, _ = run(MENU, ["9", "", "9", "", ""])
+    assert outcome.trail == ["welcome", "failed"]
+    assert [e["outcome"] for e in rec.of("input")] == ["invalid", "no_input", "invalid", "no_input", "no_input"]
+    outcome, _, _, _ = run(MENU.replace("tries: 3", "max_failures: 2\n        max_timeouts: 4"), ["9", "", "9"])
+    assert outcome.trail == ["welcome", "failed"]
+    outcome, _, _, _ = run(MENU.replace("tries: 3", "max_failures: 2\n        max_timeouts: 4"),
+                           ["", "", "", "2"])
+    assert outcome.trail == ["welcome", "two"]
+
+
+MIXED = """
+    welcome:
+      menu:
+        prompt: hotline/main_menu
+        options: {"1": one, "10": ten, "*": star}
+        tries: 2
+        invalid: common/invalid
+        on_fail: failed
+    one: {hangup: {}}
+    ten: {hangup: {}}
+    star: {hangup: {}}
+    failed: {hangup: {}}
+"""
+
+
+def test_menu_with_one_and_two_key_options_follows_digit_len_and_inter_digit_timeout():
+    # "1" then the inter-digit timeout: 1 (FreeSWITCH: read_result=timeout, the digits count)
+    assert run(MIXED, ["1"])[0].trail == ["welcome", "one"]
+    assert run(MIXED, ["1#"])[0].trail == ["welcome", "one"]          # # ends the entry at once
+    assert run(MIXED, ["10"])[0].trail == ["welcome", "ten"]          # digit-len 2 reached
+    assert run(MIXED, ["*"])[0].trail == ["welcome", "star"]
+    outcome, call, rec, _ = run(MIXED, ["#", "12"])                   # a lone # is a wrong entry
+    assert outcome.trail == ["welcome", "failed"] and call.heard.count("common/invalid") == 2
+    assert [(e["digits"], e["outcome"]) for e in rec.of("input")] == [("#", "invalid"), ("12", "invalid")]
+
+
+def test_collect_reports_what_was_refused_and_why():
+    outcome, _, rec, _ = run("""
+        welcome:
+          collect: {prompt: common/x, min: 4, max: 8, tries: 4, into: acct}
+          next: done
+          on_fail: done
+        done: {hangup: {}}
+    """, ["12#", "", "#", "1234"])
+    assert outcome.vars["acct"] == "1234"
+    assert [(e["digits"], e["outcome"], e.get("problem")) for e in rec.of("input")][:3] == [
+        ("12", "invalid", "2 digits, expected 4-8"), ("", "no_input", "no input"),
+        ("#", "invalid", "# before any digit")]
+
+
 def test_caller_hangup_mid_menu_still_runs_on_hangup():
     store = FakeStore()
     outcome, call, _, _ = run(MENU, [], store=store, tail="""
@@ -131,6 +184,8 @@ def test_collect_validates_reads_back_and_confirms():
     assert "say/zh-CN/digits/123456" in call.heard and "x/654321" in call.heard
     problems = [e.get("problem") for e in rec.of("input") if not e.get("confirm")]
     assert problems[:2] == ["2 digits, expected 4-8", "does not match validate"]
+    answers = [(e["digits"], e["outcome"]) for e in rec.of("input") if e.get("confirm")]
+    assert answers == [("2", "declined"), ("1", "accepted")]   # a "no" is not an invalid input
 
 
 def test_collect_on_fail_leaves_variable_unset():
@@ -348,9 +403,9 @@ def test_running_call_keeps_its_version():
     registry = {"t": v1}
 
     class ReloadingCall(ScriptedCall):
-        def play_and_get_digits(self, *a, **kw):
+        def get_digits(self, *a, **kw):
             registry["t"] = v2  # a deploy lands while this call waits in the menu
-            return super().play_and_get_digits(*a, **kw)
+            return super().get_digits(*a, **kw)
 
     run_call(ReloadingCall(["1"]), registry["t"], Services(tracer=fan_out(counter, recorder)), dict(registry))
     assert {e["version"] for e in recorder.events} == {v1.version} != {v2.version}
@@ -393,3 +448,93 @@ def test_node_visits_are_stored_per_node_left():
                                                                      ("two", "hangup", None)]
     assert [w["key"] for w in store.writes] == [f"{call.uuid}:visit:1", f"{call.uuid}:visit:2"]
     assert all(r["entered_at"] <= r["left_at"] and r["flow"] == "t" for r in rows)
+    # the reports' per-node counts (docs/reports.md): "7" was not an option at welcome
+    assert [(r["no_inputs"], r["invalid_inputs"], r["revisit"], r["flow_entry"]) for r in rows] == \
+        [(0, 1, 0, 1), (0, 0, 0, 0)]
+
+
+def test_node_visit_writer_counts_no_input_and_revisits():
+    from fsapp.flow.trace import NodeVisitWriter
+    store = FakeStore()
+    writer = NodeVisitWriter(store)
+    for event in [{"event": "enter", "node": "menu"}, {"event": "input", "digits": ""},
+                  {"event": "input", "digits": "9", "valid": False}, {"event": "edge", "label": "options.1"},
+                  {"event": "enter", "node": "info"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "menu"}, {"event": "input", "digits": ""},
+                  {"event": "end", "reason": "caller_hangup"}]:
+        writer({"uuid": "u1", "flow": "f", "version": "3", **event})
+    rows = [w["row"] for w in store.writes]
+    assert [(r["node"], r["outcome"], r["no_inputs"], r["invalid_inputs"], r["revisit"], r["flow_entry"])
+            for r in rows] == [("menu", "options.1", 1, 1, 0, 1), ("info", "next", 0, 0, 0, 0),
+                               ("menu", "caller_hangup", 1, 0, 1, 0)]
+    assert {r["flow_version"] for r in rows} == {"3"} and writer.seen == {}
+
+
+def test_record_passes_its_terminators_and_keeps_a_long_enough_message():
+    outcome, call, rec, _ = run("""
+        welcome:
+          record: {into: msg, beep: false, terminators: "*#", min_length: 2s,
+                   too_short: common/message_too_short}
+          next: bye
+        bye: {hangup: {}}
+    """, record_seconds=[0.8, 1.5, 3.0])
+    records = [a for a in call.actions if a[0] == "record"]
+    assert len(records) == 3 and call.record_terminators == "*#"
+    assert call.heard.count("common/message_too_short") == 2
+    assert outcome.vars["msg"]["duration"] == 3.0 and outcome.vars["msg"]["saved"]
+    inputs = [e for e in rec.events if e["event"] == "input"]
+    assert [e["valid"] for e in inputs] == [False, False, True]
+    assert inputs[0]["problem"] == "shorter than 2 s"
+
+
+def test_record_too_short_every_try_goes_to_on_too_short_and_removes_the_file(tmp_path):
+    outcome, call, _, _ = run("""
+        welcome:
+          record: {into: msg, beep: false, min_length: 2s, tries: 2, too_short: common/message_too_short}
+          next: bye
+          on_too_short: sorry
+        bye: {hangup: {}}
+        sorry: {hangup: {prompt: common/goodbye}}
+    """, record_seconds=0.5)
+    assert outcome.trail == ["welcome", "sorry"] and outcome.vars["msg"] is None
+    assert call.heard.count("common/message_too_short") == 1   # not after the last try
+    assert len([a for a in call.actions if a[0] == "record"]) == 2
+
+
+def test_record_min_length_needs_a_too_short_prompt_and_a_shorter_max():
+    _, problems = compile_text(flow_text("""
+        welcome: {record: {into: msg, min_length: 5s, max: 5s}, next: bye}
+        bye: {hangup: {}}
+    """), "x.yaml", ANY)
+    text = "\n".join(p.message for p in problems)
+    assert "min_length needs too_short" in text and "is not shorter than max (5 s)" in text
+
+
+def test_say_node_currency_and_datetime_and_id_readback_with_x():
+    """The say node's currency (USD: dollars and cents, not yuan), datetime, and a
+    resident ID keyed with * for X read back as X (was "star")."""
+    from fsapp.say import render
+    flow = compiled(flow_text("""
+        welcome: {say: {type: currency, value: "{{ 12.5 }}", currency: USD}, next: cny}
+        cny: {say: {type: money, value: "3"}, next: when}
+        when:
+          play: [{say: datetime, value: "2026-11-28 15:05"}, {say: currency, value: "1", currency: USD}]
+          next: id
+        id:
+          collect: {prompt: hotline/ask_id, max: 18, check: mod11, readback: true, into: id}
+          next: bye
+          on_fail: bye
+        bye: {hangup: {}}
+    """, languages="[en-US]"), ANY)
+    call = ScriptedCall(["11010519491231002*"])
+    services = Services(store=FakeStore(), router=FakeRouter(), say=render, recordings="/tmp/fsapp-flow-test-recordings")
+    outcome = run_call(call, flow, services, {flow.name: flow})
+    en = "say/en/"
+    heard = call.heard
+    assert heard[:5] == [en + "12", en + "dollars", en + "and", en + "50", en + "cents"]
+    assert heard[5:7] == [en + "3", en + "yuan"]
+    when = render("en-US", "datetime", "2026-11-28 15:05")
+    assert heard[7:7 + len(when)] == when and heard[7 + len(when):9 + len(when)] == [en + "1", en + "dollar"]
+    assert outcome.vars["id"] == "11010519491231002*"          # stored as keyed
+    assert heard[-18:] == render("en-US", "digits", "11010519491231002X")
+    assert heard[-1] == en + "x" and en + "star" not in heard

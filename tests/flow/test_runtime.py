@@ -104,6 +104,7 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
     flows.mkdir()
     (flows / "live.yaml").write_text(MENU_V1, encoding="utf-8")
     handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    handler.services.tracer = handler.counter   # what services_from_config wires in production
     handler.listen(cfg.get("flows", "control"), sighup=False)
     v1 = handler.registry.flows["live"].version
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
@@ -128,7 +129,10 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
         answer = request(cfg.get("flows", "control"), "reload")
         assert not answer["ok"] and "undefined node 'byee'" in answer["problems"][0]
         assert handler.registry.flows["live"].version == v2
-        assert request(cfg.get("flows", "control"), "status")["flows"] == {"live": v2}
+        status = request(cfg.get("flows", "control"), "status")
+        assert status["flows"] == {"live": v2}
+        # the first caller stayed silent through 3 passes, the second pressed 1
+        assert status["inputs"] == {"live.menu": {"no_input": 3, "accepted": 1}}
     finally:
         server.stop(timeout=2)
         switch.stop()
@@ -216,3 +220,134 @@ def test_example_flow_writes_to_a_real_sqlite_store(sqlite_odbc, tmp_path):
         assert count("fsapp_node_visits") == len(outcome.trail)
     finally:
         store.close()
+
+
+ACCOUNT = """flow: account
+numbers: ["20100"]
+languages: [zh-CN]
+start: ask
+nodes:
+  ask:
+    collect: {prompt: common/welcome, min: 4, max: 8, timeout: 5s, digit_timeout: 3s, tries: 1,
+              invalid: common/invalid_choice, into: account}
+    next: menu
+    on_fail: bye
+  menu:
+    menu: {prompt: common/welcome, options: {"1": one, "10": ten}, digit_timeout: 2s, tries: 1, on_fail: bye}
+  one: {hangup: {prompt: common/goodbye}}
+  ten: {hangup: {}}
+  bye: {hangup: {}}
+"""
+
+
+def test_simulate_press_1234_then_waiting_is_accepted(cfg, tmp_path):
+    """A min-4 account number ended by waiting (no #): FreeSWITCH reports read_result=timeout
+    with the digits in the variable (capture pagd_timeout_with_digits). It used to print
+    "not accepted: no input". A lone 1 beside a "10" option is chosen after digit_timeout."""
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "account.yaml").write_text(ACCOUNT, encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(cfg.path), "simulate", str(flows / "account.yaml"),
+                                       "--press", "1234", "--press", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "  pressed  1234" in lines and "  pressed  1" in lines, result.output
+    assert not any("not accepted" in line for line in lines), result.output
+    assert "ended: hangup in account.one (NORMAL_CLEARING)" in lines
+
+
+CONFIRM = """flow: confirm
+numbers: ["20200"]
+languages: [zh-CN]
+start: ask
+nodes:
+  ask:
+    collect:
+      prompt: common/welcome
+      max: 4
+      tries: 1
+      readback: true
+      confirm: {prompt: common/press_pound_to_confirm, yes: "1", flush: FLUSH}
+      into: account
+    next: confirmed
+    on_fail: not_confirmed
+  confirmed: {hangup: {}}
+  not_confirmed: {hangup: {}}
+"""
+
+
+@pytest.mark.parametrize("flush, ends_in", [("true", "not_confirmed"), ("false", "confirmed")])
+def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush, ends_in):
+    """The caller keys 1 while the digits are read back: with confirm.flush (the default)
+    that key is discarded and the question waits for an answer given to it."""
+    from fsapp.esl.outbound import OutboundServer
+    from fsapp.sim import CallerScript, Press, Socket, Switch, VirtualClock, WaitPrompt
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "confirm.yaml").write_text(CONFIRM.replace("FLUSH", flush), encoding="utf-8")
+    handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
+    switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
+    try:
+        switch.dialplan.add(r"^20200$", Socket(f"127.0.0.1:{server.port} async full"))
+        report = switch.place_call(CallerScript(dial="20200", steps=[
+            WaitPrompt("common/welcome", after="start"), Press("4321"),
+            WaitPrompt("/say/", after="start"), Press("1")])).wait(60)
+        with gevent.Timeout(10):
+            while not handler.outcomes:
+                gevent.sleep(0.05)
+    finally:
+        server.stop(timeout=2)
+        switch.stop()
+        clock.close()
+    assert report.error is None, report.error
+    assert "/say/" in report.heard[1]  # the 1 came during the readback
+    # flushed: the question is asked and waits; kept: the early 1 answered it unheard
+    assert any("press_pound_to_confirm" in p for p in report.heard) == (flush == "true")
+    assert handler.outcomes[-1].node == ends_in
+
+
+def test_simulate_reaches_loopback_agents_and_names_unreachable_contacts(tmp_path):
+    """An agent reached as loopback/EXT/CONTEXT (works on a real switch) answers in the
+    emulator too; a contact it cannot reach is named, with what it can reach."""
+    from fsapp.esl import InboundClient, OriginateError
+    from fsapp.flow.simulate import add_emulated_agents
+    from fsapp.sim import Switch
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("""
+queues:
+  q: {strategy: longest-idle-agent}
+agents:
+  "7100": {contact: loopback/7100/default}
+  "1001": {contact: user/1001}
+  "9000": {contact: sofia/gateway/pstn/13900000000}
+tiers:
+  - {queue: q, agent: "7100", level: 1, position: 1}
+""", encoding="utf-8")
+    toml = tmp_path / "fsapp.toml"
+    toml.write_text(f'[routing]\nconfig = "{routing}"\n', encoding="utf-8")
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    try:
+        notes = add_emulated_agents(sw, config.load(toml, env={}), ring_s=0.2, talk_s=5.0)
+        assert notes == ["agent 9000: contact sofia/gateway/pstn/13900000000 cannot be reached in the "
+                         "emulator (it rings user/N and loopback/EXT[/CONTEXT] contacts); calls offered "
+                         "to this agent fail"]
+        esl = InboundClient("127.0.0.1", sw.esl_port, "ClueCon").start()
+        try:
+            leg = esl.originate("loopback/7100/default", "&park", timeout=10)
+            with gevent.Timeout(10):
+                while sw.channels[leg].get_var("loopback_leg") == "A" and \
+                        sw.channels[leg].peer.answer_state != "answered":
+                    gevent.sleep(0.02)
+            assert sw.channels[leg].peer.answer_state == "answered"
+            assert esl.originate("user/1001", "&park", timeout=10)
+            with pytest.raises(OriginateError):
+                esl.originate("loopback/7999/default", "&park", timeout=10)
+        finally:
+            esl.stop()
+        assert any("no dialplan entry matches '7999'" in n and "^7100$" in n for n in sw.unreachable)
+    finally:
+        sw.stop()

@@ -324,3 +324,34 @@ def test_a_prompt_leading_into_a_sub_menu_plays_once_on_the_way_in(flow_from, fr
     assert "news_intro" in heard[1] and "news_intro" not in heard[2]
     # detail returns to the intro'd menu, which replays greet-long: said in the notes.
     assert any("replays greet-long" in note for note in report.notes)
+
+
+def test_wrong_keys_and_silence_are_counted_apart_natively_and_in_fsapp(flow_from, freeswitch_menus):
+    """max_failures / max_timeouts become max-failures / max-timeouts, and fsapp's own
+    interpreter gives up on the same key sequences as FreeSWITCH's menu engine."""
+    from fsapp.flow.interpreter import Services, run_call
+    from fsapp.flow.testing import ScriptedCall
+
+    flow = flow_from("""\
+        flow: c
+        languages: [en-US]
+        start: top
+        nodes:
+          top: {menu: {prompt: p/top, options: {"1": ok}, max_failures: 2, max_timeouts: 3,
+                       invalid: p/invalid, on_fail: bye}}
+          ok: {hangup: NORMAL_CLEARING}
+          bye: {hangup: USER_BUSY}
+        """)
+    xml_text, report = compile_to_xml(flow, sounds_dir="/s")
+    top = menus(xml_text)[1]["c.top"]
+    assert (top.get("max-failures"), top.get("max-timeouts")) == ("2", "3")
+    for keys, ends in [(["7", None, None, "7"], "USER_BUSY"), ([None, "7", None, None], "USER_BUSY"),
+                       ([None, None, "7", "1"], "NORMAL_CLEARING")]:
+        heard, apps = freeswitch_menus(xml_text).run(report.entry_menu, keys)
+        assert apps == [f"hangup {ends}"], (keys, apps)
+        call = ScriptedCall(["" if k is None else k for k in keys])
+        run_call(call, flow, Services())
+        assert call.hangup_cause == ends, (keys, call.actions)
+        # as many passes (greetings) before giving up; fsapp also plays `invalid` after a
+        # silence when no_input is not set, FreeSWITCH plays nothing there
+        assert call.heard.count("p/top") == sum(1 for h in heard if h.endswith("/p/top.wav")), keys

@@ -169,6 +169,26 @@ def status_lookup(line, store, known):
     return f
 
 
+def status_serial_ended_with_hash(line, store, known):
+    """`12345678#` into the 8-digit status collect: the entry is complete at 8 digits and
+    FreeSWITCH drops the # (capture pagd_terminator_after_full_entry), so it must not
+    answer the after-status menu with "invalid choice"; the caller's own * does."""
+    name = "status serial ended with #"
+    closed = known[0]
+    r = line.call("12345", start() + [
+        WaitPrompt("hotline/main_menu", after="start"), Press("3"),
+        WaitPrompt("hotline/status/enter_serial", after="start"), Press(closed + "#"),
+        WaitPrompt("hotline/status/after_menu", after="start"), Press("*"),
+        WaitPrompt("hotline/main_menu", after="start"), Hangup()])
+    f: list[str] = []
+    check(f, name, "heard", GREETING + [
+        "hotline/main_menu", "hotline/status/enter_serial",
+        "hotline/status/ticket", *digits("zh-CN", closed), "hotline/status/closed", "hotline/status/handled_by",
+        "hotline/unit/water_bureau", "hotline/status/result_is", "hotline/result/resolved",
+        "hotline/status/after_menu", "hotline/main_menu"], r.heard)
+    return f
+
+
 def consultation(line, store):
     name = "consultation * back, # top"
     r = line.call("12345", start() + [
@@ -239,9 +259,12 @@ def wrong_and_missing_input(line, store):
     name = "wrong key, then silence, ends politely"
     r = line.call("12345", start() + [WaitPrompt("hotline/main_menu", after="start"), Press("7")])
     f: list[str] = []
+    # one wrong key (1 of max_failures 3), then silence until max_timeouts (3): counted
+    # apart, as FreeSWITCH's ivr menu does
     check(f, name, "heard", GREETING + [
         "hotline/main_menu", "common/invalid_choice", "hotline/main_menu", "common/no_input", "hotline/main_menu",
-        "common/no_input", "common/too_many_attempts", "common/goodbye"], r.heard)
+        "common/no_input", "hotline/main_menu", "common/no_input", "common/too_many_attempts", "common/goodbye"],
+        r.heard)
     check(f, name, "hung up by", "switch", r.report.hung_up_by)
     cr = call_record(store, r.report.uuid)
     check(f, name, "call record", ("too_many_tries", "NORMAL_CLEARING"), cr and (cr["outcome"], cr["hangup_cause"]))
@@ -327,6 +350,7 @@ def test_hotline_every_path(store, make_services):
             "complaint": lambda: complaint_english_listen_rerecord(day, store),
             "discard": lambda: mailbox_discarded(day, store),
             "status": lambda: status_lookup(day, store, known),
+            "status_hash": lambda: status_serial_ended_with_hash(day, store, known),
             "consultation": lambda: consultation(day, store),
             **{f"category_{cat}": (lambda k=key, c=cat: complaint_category(day, store, k, c))
                for key, cat in (("1", "water"), ("3", "traffic"), ("4", "environment"), ("5", "other"))},

@@ -323,7 +323,21 @@ tiers:
                 gevent.sleep(0.05)
         assert outcomes[report.uuid].agent == "1002"        # the only agent with the skill
         events = [(row["event"], row.get("agent_id")) for kind, row, key in store.rows if kind == "queue_event"]
-        assert events == [("enter", None), ("answered", "1002")]
+        # `completed` (added with the reports, issue 15) carries the talk and wrap-up times
+        assert events == [("enter", None), ("answered", "1002"), ("completed", "1002")]
+        completed = next(row for kind, row, key in store.rows if kind == "queue_event" and row["event"] == "completed")
+        assert completed["talk_ms"] > 0 and completed["wrap_up_ms"] == 10000      # the agent's default wrap-up-time
+        assert completed["caller_number"] == "0000000000"                     # CallerScript's default caller id
+        offers = [(row["agent_id"], row["result"]) for kind, row, key in store.rows if kind == "offer"]
+        assert offers == [("1002", "answered")]
+        # agent status changes become fsapp_agent_states rows (occupancy in the reports)
+        from fsapp.routing.model import AgentStatus
+        router.backend.set_status("1001", AgentStatus.ON_BREAK, 1_800_000_000.25)
+        with gevent.Timeout(10):
+            while not any(kind == "agent_state" for kind, row, key in store.rows):
+                gevent.sleep(0.01)
+        [(row, key)] = [(row, key) for kind, row, key in store.rows if kind == "agent_state"]
+        assert (row["agent_id"], row["status"], key) == ("1001", "On Break", "agent:1001:1800000000.250")
     finally:
         router.stop()
         server.stop(timeout=2)

@@ -46,7 +46,8 @@ class Msg:
         if self.content_type == "text/event-plain":
             return [l.split(": ", 1)[0] for l in self.body.split("\n\n", 1)[0].split("\n") if ": " in l]
         if self.content_type == "text/event-json":
-            return list(json.loads(self.body))
+            # every key, repeated ones too (FreeSWITCH repeats "Hangup-Cause")
+            return json.loads(self.body, object_pairs_hook=lambda pairs: [k for k, _ in pairs])
         return []
 
     def __repr__(self):

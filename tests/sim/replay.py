@@ -58,6 +58,16 @@ ALLOW = {
     # Callcenter replays time each command from the message before it (ANCHOR_LEAD_S);
     # what is compared is unchanged.
     "anchored_timing": "callcenter captures only",
+    # log/data lines come from FreeSWITCH's logging thread, not in step with the events
+    # (say_zh_money: a say's CHANNEL_EXECUTE_COMPLETE arrives after its first log line
+    # and before the other 17): they are compared as their own ordered sequence (level,
+    # source file/function/line and text, without the time stamp and CPU figure) and do
+    # not count as replies when placing events.
+    "log_lines_own_sequence": True,
+    # say_zh_money's operator edited the phrase config (a temporary lang/zh/zh.xml) before
+    # each `api reloadxml`; the replay makes the same change to sw.say_languages, and
+    # points the capture's /tmp/s2_say_sounds (50 ms silent WAVs) at a folder it makes.
+    "say_zh_money_setup": "languages at reloadxml, sound folder",
     # Channel variables FreeSWITCH sets from internals the emulator does not model
     # (codec negotiation, XML dialplan bookkeeping, media statistics).
     "variables_not_emulated": {
@@ -71,7 +81,7 @@ ALLOW = {
         "variable_hold_accum_seconds", "variable_hold_accum_usec", "variable_hold_accum_ms",
         "variable_resurrect_epoch", "variable_resurrect_uepoch", "variable_progress_epoch",
         "variable_progress_uepoch", "variable_progress_media_epoch", "variable_progress_media_uepoch",
-        "variable_current_application_response", "variable_playback_terminator_used",
+        "variable_current_application_response",
         "variable_bridge_hangup_cause", "variable_originate_early_media", "variable_originated_legs",
         "variable_last_sent_callee_id_name", "variable_last_sent_callee_id_number",
         "variable_channel_name", "variable_is_loopback", "variable_export_vars",
@@ -150,6 +160,26 @@ def seed_agent_history(sw: Switch) -> None:
     agent.last_status_change, agent.calls_answered, agent.talk_time = now - 2, 1, 2
 
 
+# say_zh_money: the capture's folder of 50 ms silent WAVs (README, "say_zh_money").
+SAY_SOUNDS = "/tmp/s2_say_sounds"
+SAY_SOUND_FILES = ([f"digits/{n}" for n in (*range(10), 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 1000, 10000,
+                                           "hundred", "thousand", "million")]
+                   + [f"currency/{w}" for w in ("dollar", "dollars", "cent", "cents", "and", "yuan", "jiao",
+                                                "fen", "li")])
+
+
+def make_say_sounds(folder: Path) -> None:
+    import wave
+    for name in SAY_SOUND_FILES:
+        path = folder / f"{name}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(bytes(2 * 400))
+
+
 # ---- keys for comparison ------------------------------------------------------------
 EPOCH = re.compile(r"(?<![0-9])1[0-9]{9}(?![0-9])")
 
@@ -191,6 +221,10 @@ def key(m: Msg | None) -> tuple:
         return ("api", _norm(body))
     if ct == "text/disconnect-notice":
         return ("notice", m.h.get("Content-Disposition", ""), m.body)
+    if ct == "log/data":
+        text = m.body.split("] ", 1)[-1]   # drop "<date> <time> <idle cpu>% [LEVEL] "
+        return ("log", m.h.get("Log-Level"), m.h.get("Log-File"), m.h.get("Log-Func"), m.h.get("Log-Line"),
+                m.h.get("User-Data", ""), text.replace(SAY_SOUNDS, "<say sounds>"))
     ev = m.event
     if ev is not None:
         return ("event", ev.get("Event-Name"), ev.get("Application", ""),
@@ -230,6 +264,12 @@ class Replay:
         if self.capture.stem == "callcenter_queue_loopback_agent_fail":
             seed_agent_history(sw)
         self.expected_msgs = self.expected()
+        sounds = None
+        if self.capture.stem == "say_zh_money":   # ALLOW["say_zh_money_setup"]
+            import tempfile
+            sounds = tempfile.TemporaryDirectory(prefix="fsapp-say-sounds-")
+            make_say_sounds(Path(sounds.name))
+        reloads = 0
         try:
             self._align_phase()
             t0 = time.monotonic()
@@ -250,7 +290,15 @@ class Replay:
                     self.closed_by_app.add(r.conn)
                     conn.close()
                     continue
-                conn.send(UUID.sub(lambda m: self.map.get(m.group(0), m.group(0)), r.raw))
+                raw = UUID.sub(lambda m: self.map.get(m.group(0), m.group(0)), r.raw)
+                if sounds is not None:
+                    raw = raw.replace(SAY_SOUNDS, sounds.name)
+                    if raw.startswith("api reloadxml"):
+                        # first reload: the temporary zh languages are in; second: gone again
+                        from fsapp.sim.say import DEFAULT_LANGUAGES, ZH_LANGUAGES
+                        reloads += 1
+                        sw.say_languages = {**DEFAULT_LANGUAGES, **(ZH_LANGUAGES if reloads == 1 else {})}
+                conn.send(raw)
             last = max(r.t for r in self.recs)
             gevent.sleep(max(0.0, t0 + last / self.scale - time.monotonic()))
             self._wait_for(needs["end"], deadline=time.monotonic() + 5.0)
@@ -258,6 +306,8 @@ class Replay:
         finally:
             sw.stop()
             srv.stop()
+            if sounds is not None:
+                sounds.cleanup()
         return self.got
 
     def _anchors(self) -> dict[int, tuple[str, int, float]]:
@@ -439,17 +489,19 @@ def compare(capture_name: str, sent: list[Rec], expected: dict, got: dict) -> Di
         # reply (the replaying test's own scheduling jitter can swap an event with a
         # reply to a command sent 0.3 ms after the one that caused it).
         def split(keys, msgs):
-            replies, events = [], []
+            replies, events, logs = [], [], []
             for k, m in zip(keys, msgs):
                 if k[0] == "event":
                     events.append((k, m, len(replies)))
+                elif k[0] == "log":   # ALLOW["log_lines_own_sequence"]
+                    logs.append((k, m))
                 else:
                     replies.append((k, m))
-            return replies, events
+            return replies, events, logs
 
-        e_rep, e_ev = split(ek, em)
-        g_rep, g_ev = split(gk, gm)
-        for exp_part, got_part, is_event in ((e_rep, g_rep, False), (e_ev, g_ev, True)):
+        e_rep, e_ev, e_log = split(ek, em)
+        g_rep, g_ev, g_log = split(gk, gm)
+        for exp_part, got_part, is_event in ((e_rep, g_rep, False), (e_ev, g_ev, True), (e_log, g_log, False)):
             a_keys, b_keys = [x[0] for x in exp_part], [x[0] for x in got_part]
             sm = difflib.SequenceMatcher(a=a_keys, b=b_keys, autojunk=False)
             for op, i1, i2, j1, j2 in sm.get_opcodes():

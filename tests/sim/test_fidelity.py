@@ -13,7 +13,15 @@ CAPTURES = ["inbound_auth_ok", "inbound_auth_bad", "inbound_events_plain", "inbo
             "outbound_event_plain_vs_json", "outbound_event_lock",
             # mod_callcenter (fsapp/sim/callcenter.py); both wait on real seconds (5 s
             # loopback-agent timeouts, epoch-second dispatch), so they run at scale 1.0 too.
-            "callcenter_queue", "callcenter_queue_loopback_agent_fail"]
+            "callcenter_queue", "callcenter_queue_loopback_agent_fail",
+            # play_and_get_digits edges (README "Captures added later"): digits then the
+            # timeout, a terminator after a full entry, an invalid try then a valid one.
+            "pagd_timeout_with_digits", "pagd_terminator_after_full_entry", "pagd_invalid_then_valid",
+            # record of a tone from the far leg: default `*` terminator, then
+            # playback_terminators=# (fsapp/sim/apps.py app_record)
+            "record_with_audio",
+            # say with log/data lines, languages missing then added (fsapp/sim/say.py)
+            "say_zh_money"]
 
 _results = {}
 
@@ -38,6 +46,33 @@ def test_capture_matches(replays, name):
     r = replays[name]
     diff = compare(name, r.recs, r.expected_msgs, r.got)
     assert not diff.problems, f"{name}: {len(diff.problems)} differences:\n" + "\n".join(diff.problems)
+
+
+RECORD_VALUES = ("variable_record_ms", "variable_record_samples", "variable_record_seconds",
+                 "variable_record_file_size", "variable_silence_hits_exhausted",
+                 "variable_playback_terminator_used")
+
+
+def _record_results(msgs) -> list[dict]:
+    return [{k: m.event.get(k) for k in RECORD_VALUES} for m in msgs
+            if m is not None and m.event and m.event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE"
+            and m.event.get("Application") == "record"]
+
+
+def test_record_values_match_capture(replays):
+    """record_with_audio: what the recording holds, not only which headers it has. The
+    replay runs in real time, so lengths may differ by the test's own scheduling (a frame
+    or two); how the recording ended must be exact."""
+    r = replays["record_with_audio"]
+    expected, got = _record_results(r.expected_msgs["outbound"]), _record_results(r.got["outbound"])
+    assert len(got) == len(expected) == 2
+    for exp, have in zip(expected, got):
+        for name in ("variable_silence_hits_exhausted", "variable_playback_terminator_used"):
+            assert have[name] == exp[name], (name, have, exp)
+        assert abs(int(have["variable_record_ms"]) - int(exp["variable_record_ms"])) <= 60, (have, exp)
+        assert int(have["variable_record_samples"]) % 160 == 0          # whole 20 ms frames
+        assert int(have["variable_record_file_size"]) == 44 + 2 * int(have["variable_record_samples"])
+        assert int(have["variable_record_seconds"]) == int(have["variable_record_ms"]) // 1000
 
 
 def test_comparator_catches_differences(captures_dir):
@@ -85,3 +120,23 @@ def test_comparator_catches_differences(captures_dir):
     assert any("missing ('event', 'CHANNEL_ANSWER'" in p for p in mutated(drop_event))
     assert any("+OK will linger 5 seconds" in p for p in mutated(change_reply))
     assert any("variable_read_result" in p for p in mutated(drop_variable))
+
+
+def test_comparator_checks_log_lines(captures_dir):
+    """log/data lines are compared as their own sequence: a missing or different line
+    is a difference, whatever its position among the events."""
+    from .replay import load, parse_raw
+
+    path = captures_dir / "say_zh_money.jsonl"
+    recs, exp = load(path), Replay(path).expected()
+    assert compare("self", recs, exp, exp).problems == []
+    got = {c: list(ms) for c, ms in exp.items()}
+    logs = [i for i, m in enumerate(got["outbound"]) if m is not None and m.content_type == "log/data"]
+    assert len(logs) == 21          # 3 x "Can't find language", 9 x (WARNING + ERR) for en
+    del got["outbound"][logs[0]]
+    i = next(i for i, m in enumerate(got["outbound"]) if m is not None and m.content_type == "log/data"
+             and "digits/20.wav" in m.body)
+    got["outbound"][i] = parse_raw(got["outbound"][i].raw.decode().replace("digits/20.wav", "digits/2.wav"))
+    problems = compare("mutated", recs, exp, got).problems
+    assert any("missing ('log', '3', 'switch_xml.c'" in p for p in problems), problems
+    assert any("digits/2.wav" in p for p in problems), problems

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fsapp.sim import wire
 
 from .eslclient import Conn
@@ -70,3 +72,68 @@ def test_cli_rejects_bad_routes():
     out = subprocess.run([sys.executable, "-c", "from fsapp.cli import run; run()", "sim", "--esl", "127.0.0.1:0",
                           "--route", "^1$=voicemail"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert out.returncode != 0 and "unknown target 'voicemail'" in out.stderr
+
+
+# -- issue 10: the emulator's command reader under hostile bytes -------------------------
+def read_all(data: bytes, size: int):
+    a, b = socket.socketpair()
+    try:
+        for i in range(0, len(data), size):
+            a.sendall(data[i:i + size])
+        a.shutdown(socket.SHUT_WR)
+        reader, out = wire.CommandReader(b), []
+        while (cmd := reader.read()) is not None:
+            out.append(cmd)
+        return out
+    finally:
+        a.close()
+        b.close()
+
+
+def test_command_reader_non_ascii_digit_length_is_no_length():
+    # '²'.isdigit() is True but int('²') raises: the reader crashed with ValueError
+    cmds = read_all("sendevent CUSTOM\nContent-Length: \u00b2\n\napi status\n\n".encode(), 7)
+    assert [c[0] for c in cmds] == ["sendevent CUSTOM", "api status"]
+    assert cmds[0][2] == ""
+
+
+def test_command_reader_split_anywhere_and_crlf():
+    data = (b"auth ClueCon\r\n\r\nsendmsg\ncall-command: execute\nContent-Length: 5\n\nhello"
+            b"\n\napi status\n\n")
+    for size in (1, 2, 5, len(data)):
+        cmds = read_all(data, size)
+        assert [(c[0], c[2]) for c in cmds] == [("auth ClueCon", ""), ("sendmsg", "hello"), ("api status", "")]
+
+
+def test_command_framer_is_bounded():
+    framer = wire.CommandFramer()
+    with pytest.raises(wire.CommandTooLarge):
+        for _ in range(wire.MAX_COMMAND_HEAD // 4096 + 2):
+            framer.feed(b"x" * 4095 + b"\n")
+    with pytest.raises(wire.CommandTooLarge):
+        wire.CommandFramer().feed(b"sendevent x\nContent-Length: %d\n\n" % (wire.MAX_COMMAND_BODY + 1))
+    # what the reader does with it: hang up, as on EOF
+    assert read_all(b"sendevent x\nContent-Length: 99999999999\n\n", 4096) == []
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def frame_all(data: bytes, cuts: list[int]):
+    framer, out, last = wire.CommandFramer(), [], 0
+    for cut in cuts + [len(data)]:
+        out += framer.feed(data[last:cut])
+        last = cut
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"api status", b"\n", b"\r\n", b"\n\n", b"Content-Length: ", b"5", b"\xc2\xb2",
+                                 b"-1", b"99999999999999999999999", b"sendevent CUSTOM", b"x: y", b":", b"\x00\xff"])
+                | st.binary(max_size=8), max_size=30).map(b"".join),
+       st.lists(st.integers(min_value=1, max_value=300), max_size=6))
+def test_command_framer_any_bytes_same_commands_however_split(data, cuts):
+    whole = frame_all(data, [])
+    assert frame_all(data, sorted({c for c in cuts if c < len(data)})) == whole
+    for first, headers, body in whole:
+        assert isinstance(first, str) and isinstance(body, str)

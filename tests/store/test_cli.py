@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from fsapp.cli import main
 from fsapp.store import Store
+from fsapp.store.migrations import LATEST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,11 +44,11 @@ def fsapp(cfg, *args, ok=True):
 def test_init_check_query_and_outbox(cfg, tmp_path):
     out = fsapp(cfg, "check", ok=False)
     assert "no fsapp tables: run `fsapp db init`" in out
-    assert "created fsapp tables on 'main' (schema version 1)" in fsapp(cfg, "init")
+    assert f"created fsapp tables on 'main' (schema version {LATEST})" in fsapp(cfg, "init")
     assert "already has fsapp tables" in fsapp(cfg, "init", ok=False)
-    assert "schema is up to date (version 1)" in fsapp(cfg, "migrate")
+    assert f"schema is up to date (version {LATEST})" in fsapp(cfg, "migrate")
     out = fsapp(cfg, "check")
-    assert "ok   main: SQLite (sqlite); schema version 1" in out and "ok   billing: SQLite" in out
+    assert f"ok   main: SQLite (sqlite); schema version {LATEST}" in out and "ok   billing: SQLite" in out
 
     assert "(no rows)" in fsapp(cfg, "query", "fsapp.overdue_tickets")
     from fsapp import config
@@ -102,7 +103,7 @@ connect_timeout = 2
     assert "FAIL main" in out and "odbcinst -q -d" in out
     assert "FAIL other" in out and "is it running" in out
     assert "secret123" not in out
-    assert "uses connection 'billing', which is not configured" in out
+    assert "connection 'billing' is not configured, and 6 named queries use it" in out
 
 
 def test_migrate_sql_prints_ddl_without_a_server(cfg):
@@ -123,4 +124,25 @@ odbc = "{pg_database}"
 """)
     fsapp(path, "init")
     out = fsapp(path, "check", ok=False)      # utility.* queries need a billing connection
-    assert "ok   main: PostgreSQL (postgresql); schema version 1" in out
+    assert f"ok   main: PostgreSQL (postgresql); schema version {LATEST}" in out
+
+
+def test_check_says_when_sqlite_file_was_new_and_groups_a_missing_connection(tmp_path):
+    """A mistyped SQLite path is said (SQLite would create it silently), and a connection
+    that is not configured is one problem naming its queries, not one FAIL line per query."""
+    path = tmp_path / "fsapp.toml"
+    path.write_text(f"""
+[store]
+queries = "{ROOT / 'queries'}"
+spool = "{tmp_path / 'spool'}"
+
+[store.connections.main]
+odbc = "Driver={{SQLite3}};Database={tmp_path / 'typo' / 'fsap.db'}"
+""")
+    out = fsapp(path, "check", ok=False)
+    assert f"{tmp_path / 'typo' / 'fsap.db'} did not exist and was created empty" in out
+    fails = [text for text in out.splitlines() if text.startswith("FAIL")]
+    assert len(fails) == 1, fails
+    assert "connection 'billing' is not configured, and 6 named queries use it" in fails[0]
+    assert "utility.balance" in fails[0] and "add [store.connections.billing]" in fails[0]
+    assert "did not exist" not in fsapp(path, "check", ok=False)   # the second time it exists

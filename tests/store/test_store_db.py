@@ -6,7 +6,7 @@ import gevent
 import pytest
 
 from fsapp.store import QueryError, QueryTimeout, StoreConfigError, UnknownQuery, is_valid_serial
-from fsapp.store.migrations import LATEST
+from fsapp.store.migrations import LATEST, MIGRATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES = ROOT / "queries"
@@ -27,7 +27,7 @@ def count(store, table):
 def test_migrate_init_and_version(db, make_store):
     store = make_store({"main": db.odbc}, migrate=False)
     assert store.schema_version() is None
-    assert store.migrate() == [LATEST]
+    assert store.migrate() == [m.version for m in MIGRATIONS]   # 1, 2, ...: from empty to LATEST
     assert store.schema_version() == LATEST
     assert store.migrate() == []
     with pytest.raises(StoreConfigError, match="already has fsapp tables"):

@@ -56,8 +56,10 @@ odbc = "Driver={{SQLite3}};Database={tmp_path / 'billing.db'}"
             if want and want[-1] == "...":          # the doc shows the first lines only
                 want, got = want[:-1], got[:len(want) - 1]
             if want:
-                assert [re.sub(r"\b\d+ named queries", "N named queries", ln) for ln in got] == \
-                    [re.sub(r"\b\d+ named queries", "N named queries", ln) for ln in want], line
+                def same(lines):   # the test's own paths stand where the doc shows billing.db
+                    return [re.sub(r"\b\d+ named queries", "N named queries", ln).replace(f"{tmp_path}/", "")
+                            for ln in lines]
+                assert same(got) == same(want), line
             ran += 1
     assert ran >= 10
 

@@ -1,0 +1,339 @@
+"""The dialer: claims due contacts, places calls through the inbound Event Socket and
+runs the campaign's flow on the answered leg; one greenlet per call.
+
+    originate {origination_uuid=U,...}<dial string> &socket(<this dialer> async full)
+
+FreeSWITCH (1.10, and the emulator) rings the callee and, once answered, runs the
+`socket` application on that leg: it connects to the dialer's own outbound socket
+server, which runs the flow with the contact's fields in the flow's declared variables.
+The attempt is recorded through the outbox (kind campaign_attempt) and in the state
+store, which also decides the contact's next state (fsapp.campaign.policy).
+
+Order that makes a crash safe: claim (attempt + 1, durable) -> originate -> record ->
+finish. A dialer killed between claim and finish leaves the contact in progress until
+its lease lapses; any dialer then closes that attempt as failed (cause WORKER_LOST)
+and the next call, if any, is the next attempt. No attempt is ever dialled twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket as stdsocket
+import time
+import uuid as uuid_mod
+from pathlib import Path
+
+import gevent
+from gevent.event import AsyncResult
+from gevent.event import Event as GEvent
+
+from fsapp.campaign.model import Campaign
+from fsapp.campaign.numbers import clean_number, dial_string
+from fsapp.campaign.pacing import Pacer
+from fsapp.campaign.policy import classify, next_state
+from fsapp.campaign.scheduler import decide
+from fsapp.campaign.sources import ExclusionList, SourceProblem, load_contacts
+from fsapp.campaign.state import Claim, ContactStates
+from fsapp.esl.errors import ESLError, OriginateError
+from fsapp.esl.outbound import OutboundServer
+from fsapp.log import get_logger
+
+log = get_logger("fsapp.campaign")
+
+FLOW_CONNECT_S = 15.0      # an answered leg whose socket never reaches us is given up after this
+WORKER_LOST = "WORKER_LOST"
+
+
+class WallClock:
+    """Real time; the emulator's VirtualClock offers the same three methods."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        gevent.sleep(max(0.0, seconds))
+
+    def wait(self, events, seconds: float, poll=None) -> bool:
+        gevent.wait(list(events), timeout=max(0.0, seconds), count=1)
+        return any(e.is_set() for e in events)
+
+
+def default_worker_id() -> str:
+    return f"{stdsocket.gethostname()}:{os.getpid()}"
+
+
+class Dialer:
+    def __init__(self, campaign: Campaign, states: ContactStates, esl, flows, calendar, *, store=None,
+                 clock=None, listen: str = "127.0.0.1:0", socket_address: str | None = None,
+                 worker: str | None = None, base_dir: str | Path = ".", control_poll_s: float = 5.0,
+                 linger: int = 5):
+        self.campaign, self.states, self.esl, self.flows = campaign, states, esl, flows
+        self.calendar, self.store = calendar, store
+        self.clock = clock or WallClock()
+        self.worker = worker or default_worker_id()
+        self.base_dir = Path(base_dir)
+        self.control_poll_s = control_poll_s
+        self.pacer = Pacer(campaign.pacing)
+        self.lease_s = campaign.dial.timeout_s + campaign.dial.max_duration_s + FLOW_CONNECT_S + 60.0
+        self.active: dict[str, Claim] = {}
+        self.active_on_gateway = 0
+        self.started_calls: list[float] = []        # start times, for the current rate
+        self._answered: dict[str, tuple[AsyncResult, AsyncResult, Claim]] = {}
+        self._kick = GEvent()
+        self._greenlets: set = set()
+        self._server = OutboundServer(self._on_answer, listen, linger=linger)
+        self._listen, self._socket_address = listen, socket_address
+        self.exclusions: ExclusionList | None = None
+        self._last_refresh = 0.0
+        self._csv_stamp: float | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> "Dialer":
+        self._server.start()
+        if not self._socket_address:
+            host = self._listen.rsplit(":", 1)[0] if isinstance(self._listen, str) else self._listen[0]
+            self._socket_address = f"{host}:{self._server.port}"
+        started = self.states.control(self.campaign.name).get("started_at") or self.clock.now()
+        self.exclusions = ExclusionList(self.campaign.exclusions, self.base_dir, self.store,
+                                        since=dt.datetime.fromtimestamp(started))
+        return self
+
+    def close(self, timeout: float = 10.0) -> None:
+        gevent.joinall(list(self._greenlets), timeout=timeout)
+        self._server.stop(timeout=2)
+
+    def run(self, until: float | None = None, exit_when_done: bool = False) -> str:
+        """Dial until the campaign is stopped, `until` (clock time) passes, or (exit_when_done)
+        no contact is left to call. Returns why it stopped: stopped, until, done."""
+        name = self.campaign.name
+        self.recover(own=True)
+        status, next_poll = self.states.control(name)["status"], 0.0
+        while True:
+            now = self.clock.now()
+            if until is not None and now >= until:
+                return "until"
+            if now >= next_poll:
+                status = self.states.control(name)["status"]
+                next_poll = now + self.control_poll_s
+                self.recover()
+                self.refresh_contacts(now)
+                if status == "stopped":
+                    return "stopped"
+                if exit_when_done and not self.active and self._nothing_left():
+                    return "done"
+            window_open = self.calendar.is_open(dt.datetime.fromtimestamp(now, self.calendar.tz))
+            next_open = None
+            if not window_open:
+                opening = self.calendar.next_open(dt.datetime.fromtimestamp(now, self.calendar.tz))
+                next_open = opening.timestamp() if opening is not None else None
+            step = decide(now, status, window_open, next_open, self.pacer, len(self.active),
+                          self.active_on_gateway, self.campaign.dial.gateway)
+            if step.action == "wait":
+                self._wait(now, step.until, next_poll, until)
+                continue
+            if not self._dial_next(now):
+                # nothing due: sleep until the next retry is due (or a call ends, or the poll)
+                due = self.states.next_due(self.campaign.name)
+                self._wait(now, max(due, now + 0.5) if due is not None else None, next_poll, until)
+
+    def _wait(self, now, step_until, next_poll, until) -> None:
+        deadline = min(x for x in (step_until, next_poll, until) if x is not None)
+        self._kick.clear()
+        self.clock.wait([self._kick], max(0.0, deadline - now))
+
+    def _nothing_left(self) -> bool:
+        counts = self.states.counts(self.campaign.name)
+        return not any(counts.get(s) for s in ("pending", "retry", "in_progress"))
+
+    # -- contacts -----------------------------------------------------------------------------
+    def refresh_contacts(self, now: float) -> None:
+        """A query source is read again every `refresh`, a CSV file when it changed; new
+        contacts join as pending, known ones keep their state."""
+        source = self.campaign.contacts
+        if source.csv:
+            try:
+                stamp = os.stat(self.base_dir / source.csv).st_mtime
+            except OSError:
+                return          # `load` reported it; keep calling the contacts we have
+            if stamp == self._csv_stamp:
+                return
+            self._csv_stamp = stamp
+        elif now - self._last_refresh < source.refresh_s:
+            return
+        self._last_refresh = now
+        try:
+            added = self.states.add_contacts(self.campaign.name, load_contacts(source, self.base_dir, self.store), now)
+        except Exception as exc:   # the database may be down: keep calling the contacts we have
+            log.warning("contact query failed; will retry", extra={"campaign": self.campaign.name, "error": str(exc)})
+            return
+        if added:
+            log.info("contacts added", extra={"campaign": self.campaign.name, "added": added})
+
+    def recover(self, own: bool = False) -> None:
+        """Close the attempts of dialers that died (lease over) as failed: never redialled.
+        own=True (at start): also this worker's own claims at once, whatever their lease:
+        a dialer starting under its worker id holds no call, so they are from its previous
+        life (killed or crashed). Hence [campaign] worker_id must be unique per dialer."""
+        now = self.clock.now()
+        stale = self.states.stale(self.campaign.name, float("inf") if own else now)
+        for claim in stale:
+            if claim.lease_until <= now or claim.worker == self.worker:
+                self._finish(claim, now, answered=False, cause=WORKER_LOST, outcome="failed")
+
+    # -- one attempt --------------------------------------------------------------------------
+    def _dial_next(self, now: float) -> bool:
+        try:
+            excluded = self.exclusions.numbers(now)
+        except SourceProblem as exc:   # never call before the exclusion list could be read
+            log.warning("exclusion list unavailable; not dialling", extra={"error": str(exc)})
+            return False
+        claim = self.states.claim(self.campaign.name, now, self.worker, self.lease_s)
+        if claim is None:
+            return False
+        number = clean_number(claim.number)
+        if number is None:
+            self._finish(claim, now, answered=False, cause="INVALID_NUMBER_FORMAT", outcome="invalid_number")
+            return True
+        if number in excluded:
+            self._finish(claim, now, answered=False, cause=None, outcome="excluded")
+            return True
+        self.pacer.started(now)
+        self.started_calls.append(now)
+        self.active[claim.contact_id] = claim
+        self.active_on_gateway += 1
+        greenlet = gevent.spawn(self._call, claim, number, now)
+        self._greenlets.add(greenlet)
+        greenlet.link(lambda g: self._greenlets.discard(g))
+        return True
+
+    def _call(self, claim: Claim, number: str, started: float) -> None:
+        dial = self.campaign.dial
+        call_uuid = str(uuid_mod.uuid4())
+        connected, result = AsyncResult(), AsyncResult()
+        self._answered[call_uuid] = (connected, result, claim)
+        answered_at, cause, flow_outcome = None, None, None
+        try:
+            variables = {"origination_uuid": call_uuid, "ignore_early_media": "true",
+                         "fsapp_campaign": self.campaign.name, "fsapp_campaign_attempt": claim.attempt}
+            if dial.caller_id:
+                variables["origination_caller_id_number"] = dial.caller_id
+            if dial.caller_id_name:
+                variables["origination_caller_id_name"] = dial.caller_id_name
+            try:
+                self.esl.originate(dial_string(dial.template, number, dial.gateway),
+                                   f"&socket({self._socket_address} async full)", variables,
+                                   timeout=dial.timeout_s)
+                answered_at = self.clock.now()
+            except OriginateError as exc:
+                cause = exc.cause
+            except (ESLError, ValueError) as exc:   # link down, timeout; UnsafeValue: refused to send
+                cause = f"ESL: {type(exc).__name__}"
+                log.warning("originate failed", extra={"campaign": self.campaign.name, "error": str(exc)})
+            if answered_at is not None:
+                cause, flow_outcome = self._follow(call_uuid, connected, result)
+        finally:
+            self._answered.pop(call_uuid, None)
+            self.active.pop(claim.contact_id, None)
+            self.active_on_gateway -= 1
+            self._kick.set()
+        completed = self._completed(flow_outcome)
+        outcome = classify(answered_at is not None, cause, completed)
+        self._finish(claim, started, answered=answered_at is not None, cause=cause, outcome=outcome,
+                     call_uuid=call_uuid, answered_at=answered_at, flow_outcome=flow_outcome)
+
+    def _follow(self, call_uuid, connected, result):
+        """The call was answered: wait for the flow to connect and end, with deadlines."""
+        try:
+            connected.get(timeout=FLOW_CONNECT_S)
+        except gevent.Timeout:
+            self._kill(call_uuid)
+            return "FLOW_UNREACHABLE", None
+        try:
+            outcome = result.get(timeout=self.campaign.dial.max_duration_s)
+        except gevent.Timeout:
+            self._kill(call_uuid)
+            return "MAX_DURATION", None
+        return outcome.cause or "NORMAL_CLEARING", outcome
+
+    def _kill(self, call_uuid: str) -> None:
+        try:
+            self.esl.uuid_kill(call_uuid, "ALLOTTED_TIMEOUT")
+        except ESLError:
+            pass   # already gone
+
+    def _completed(self, flow_outcome) -> bool:
+        if flow_outcome is None or flow_outcome.reason not in ("hangup", "transfer", "queue"):
+            return False   # caller_hangup (mid-message), error: not completed
+        if self.campaign.completed_when:
+            return bool(flow_outcome.vars.get(self.campaign.completed_when))
+        return True
+
+    def _on_answer(self, call):
+        """The outbound socket of an answered leg: run the campaign's flow on it."""
+        entry = self._answered.get(call.uuid)
+        if entry is None:
+            log.warning("socket from a call this dialer did not place", extra={"uuid": call.uuid})
+            call.hangup("CALL_REJECTED")
+            return None
+        connected, result, claim = entry
+        connected.set(True)
+        try:
+            registry = self.flows.registry
+            flow = registry.flows[self.campaign.flow]
+            initial = dict(claim.data)
+            initial.update(contact_id=claim.contact_id, contact_name=claim.name,
+                           contact_number=claim.number, campaign_attempt=claim.attempt)
+            from fsapp.flow.interpreter import run_call
+            outcome = run_call(call, flow, self.flows.services, registry.flows, initial=initial)
+            result.set(outcome)
+            return outcome
+        except BaseException as exc:
+            result.set_exception(exc)
+            raise
+
+    # -- recording ----------------------------------------------------------------------------
+    def _finish(self, claim: Claim, started: float, *, answered: bool, cause, outcome: str,
+                call_uuid: str | None = None, answered_at: float | None = None, flow_outcome=None) -> None:
+        now = self.clock.now()
+        nxt = next_state(outcome, claim.attempt, now, self.campaign.retry)
+        answers = {k: _plain(flow_outcome.vars.get(k)) for k in self.campaign.collect} if flow_outcome else {}
+        record = {"campaign": claim.campaign, "contact_id": claim.contact_id, "attempt": claim.attempt,
+                  "number": claim.number[:40], "call_uuid": call_uuid, "started_at": started,
+                  "answered_at": answered_at, "ended_at": now, "answered": answered, "hangup_cause": cause,
+                  "outcome": outcome, "flow": self.campaign.flow if answered else None,
+                  "flow_result": flow_outcome.reason if flow_outcome else None, "answers": answers,
+                  "next_state": nxt.state, "retry_at": nxt.retry_at, "worker": self.worker}
+        if self.store is not None:
+            self.store.write("campaign_attempt", _row(record),
+                             key=f"campaign:{claim.campaign}:{claim.contact_id}:{claim.attempt}")
+        if not self.states.finish(claim, nxt.state, nxt.retry_at, record):
+            log.warning("attempt already closed by another worker", extra={"contact": claim.contact_id})
+        log.info("attempt", extra={"campaign": claim.campaign, "contact": claim.contact_id,
+                                   "attempt": claim.attempt, "outcome": outcome, "cause": cause or "-"})
+
+    def current_rate(self, now: float, window_s: float = 300.0) -> float:
+        """Calls started per minute over the last window_s."""
+        recent = [t for t in self.started_calls if now - t <= window_s]
+        self.started_calls = recent
+        return len(recent) * 60.0 / window_s
+
+
+def _plain(value):
+    return value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
+
+
+def _when(epoch: float | None):
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch).replace(microsecond=0)
+
+
+def _row(record: dict) -> dict:
+    return {"call_uuid": record["call_uuid"], "campaign": record["campaign"],
+            "contact_id": str(record["contact_id"])[:100], "attempt": record["attempt"],
+            "number": record["number"], "started_at": _when(record["started_at"]),
+            "answered_at": _when(record["answered_at"]), "ended_at": _when(record["ended_at"]),
+            "answered": 1 if record["answered"] else 0, "hangup_cause": (record["hangup_cause"] or None),
+            "outcome": record["outcome"], "flow": record["flow"], "flow_result": record["flow_result"],
+            "answers": json.dumps(record["answers"], ensure_ascii=False)[:2000] if record["answers"] else None,
+            "next_state": record["next_state"], "retry_at": _when(record["retry_at"]),
+            "worker": record["worker"][:80]}

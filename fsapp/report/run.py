@@ -1,0 +1,128 @@
+"""Run a report on a Store: the SQL of sql.py on the store's default connection, figures
+from figures.py, one row per (period bucket, queue | agent | flow | node).
+
+    report = run_report(store, "queue", Range.parse("day", "2026-12-07"), by="60", rules=Rules())
+    report.rows[0] == {"period": "2026-12-07 08:00", "queue": "hotline", "offered": 12, ...}
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from . import figures, sql
+from .periods import Range
+from .rules import Rules
+
+REPORT_SCHEMA = 2          # the migration that added offers, agent states and handle times
+
+
+class ReportError(Exception):
+    pass
+
+
+DIMENSIONS = {
+    # dimension: (key columns shown, figure columns)
+    "total": (("queue",), figures.QUEUE_FIGURES),
+    "queue": (("queue",), figures.QUEUE_FIGURES),
+    "agent": (("agent",), figures.AGENT_FIGURES),
+    "flow": (("flow",), figures.FLOW_FIGURES),
+    "node": (("flow", "node"), figures.NODE_FIGURES),
+}
+
+
+@dataclass
+class Report:
+    dimension: str
+    range: Range
+    by: str
+    rules: Rules
+    rows: list[dict] = field(default_factory=list)
+    total: dict = field(default_factory=dict)      # the whole range, every key
+    compare: "Report | None" = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return DIMENSIONS[self.dimension][0]
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        return DIMENSIONS[self.dimension][1]
+
+    @property
+    def columns(self) -> list[str]:
+        return ["period", *self.keys, *self.figures]
+
+    def as_dict(self) -> dict:
+        out = {"dimension": self.dimension, "from": self.range.start.isoformat(sep=" "),
+               "to": self.range.end.isoformat(sep=" "), "by": self.by, "rules": vars(self.rules).copy(),
+               "rows": self.rows, "total": self.total}
+        if self.compare is not None:
+            out["compare"] = self.compare.as_dict()
+        return out
+
+
+def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rules | None = None,
+               compare: str | None = None, now: dt.datetime | None = None, timeout: float = 120) -> Report:
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"report by {dimension!r}: one of {', '.join(DIMENSIONS)}")
+    rules = rules or Rules()
+    now = now or dt.datetime.now()
+    dialect = store.dialect()
+    version = store.schema_version()
+    if version is None or version < REPORT_SCHEMA:
+        raise ReportError(f"the database of connection {store.default!r} has "
+                          f"{'no fsapp tables' if version is None else f'fsapp schema version {version}'}; "
+                          f"the reports need version {REPORT_SCHEMA}: run `fsapp db migrate`")
+
+    def ask(statement: tuple[str, list]) -> list[dict]:
+        text, params = statement
+        return store.execute(text, params, timeout=timeout)
+
+    labels = [b.label for b in rng.buckets(by)]
+    report = Report(dimension, rng, by, rules)
+    if dimension in ("queue", "total"):
+        key = "queue_name" if dimension == "queue" else "'all'"
+        offers = _index(ask(sql.offers_sql(dialect, rng, by, key)))
+        sums = ask(sql.queue_sql(dialect, rng, by, rules, key))
+        for row in sums:
+            report.rows.append({"period": labels[int(row["bucket"])], "queue": row["dim"],
+                                **figures.queue_figures(row, offers.get((int(row["bucket"]), row["dim"])), rules)})
+        if sums:    # every sum is additive over buckets and queues: no second scan for the total
+            report.total = {"period": rng.label, "queue": "all",
+                            **figures.queue_figures(_sum(sums), _sum(offers.values()) or None, rules)}
+    elif dimension == "agent":
+        offers = _index(ask(sql.offers_sql(dialect, rng, by, "agent_id")))
+        handled = _index(ask(sql.handled_sql(dialect, rng, by)))
+        staffed = {k: r["staffed_s"] for k, r in _index(ask(sql.staffed_sql(dialect, rng, by, now))).items()}
+        for bucket, agent in sorted(set(offers) | set(handled) | set(staffed)):
+            report.rows.append({"period": labels[bucket], "agent": agent,
+                                **figures.agent_figures(offers.get((bucket, agent)), handled.get((bucket, agent)),
+                                                        staffed.get((bucket, agent)))})
+        report.total = {"period": rng.label, "agent": "all",
+                        **figures.agent_figures(_sum(offers.values()), _sum(handled.values()),
+                                                sum(float(v or 0) for v in staffed.values()))}
+    else:
+        for row in ask(sql.node_sql(dialect, rng, by, per_node=dimension == "node")):
+            keys = {"flow": row["flow"], **({"node": row["node"]} if dimension == "node" else {})}
+            report.rows.append({"period": labels[int(row["bucket"])], **keys, **figures.node_figures(row)})
+        flows = ask(sql.node_sql(dialect, rng, "total", per_node=False))
+        if flows:
+            report.total = {"period": rng.label, **{k: "all" for k in report.keys},
+                            **figures.node_figures(_sum(flows))}
+    if compare:
+        report.compare = run_report(store, dimension, rng.compared(compare), by, rules, None, now, timeout)
+    return report
+
+
+def _index(rows: list[dict]) -> dict[tuple[int, str], dict]:
+    return {(int(r["bucket"]), r["dim"]): r for r in rows}
+
+
+def _sum(rows) -> dict:
+    """Column sums of additive figures (counts, milliseconds, seconds)."""
+    out: dict = {}
+    for row in rows:
+        for k, v in row.items():
+            if k not in ("bucket", "dim", "flow", "node"):
+                out[k] = out.get(k, 0) + float(v or 0)
+    return out

@@ -1,0 +1,191 @@
+"""The report's SQL: one aggregating statement per dimension, run on the customer's database.
+
+Each statement groups in the database and returns sums and counts per (bucket, key); the
+ratios (service level, ASA, AHT, ...) are computed from those sums in figures.py. What
+differs between databases (epoch seconds of a timestamp, FLOOR, LEAST/GREATEST, adding
+seconds to a timestamp) comes from the store's Dialect. Values from outside (dates,
+thresholds) are bound as parameters or are numbers this module computed itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from fsapp.store.dialects import Dialect
+
+from .periods import Range
+from .rules import Rules
+
+EPOCH = dt.datetime(1970, 1, 1)
+STAFFED = ("Available", "Available (On Demand)")
+SPAN_SLACK = dt.timedelta(days=1)      # a queue call lasts less than this (calls across midnight)
+
+
+def _epoch(t: dt.datetime) -> float:
+    return (t - EPOCH).total_seconds()
+
+
+def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list]:
+    """SQL giving the 0-based bucket index of `column` within `rng`, and its parameters."""
+    step = rng.fixed_step(by)
+    if by == "total":
+        return "0", []
+    if step is not None:
+        origin = int(_epoch(rng.start))
+        # + 0.0005: half a millisecond (timestamps are kept to the ms) so that a call at
+        # exactly 09:00:00.000 falls in the 09:00 bucket despite floating-point epochs
+        return d.floor(f"(({d.epoch_seconds(column)}) - {origin} + 0.0005) / {step}"), []
+    buckets = rng.buckets(by)
+    arms = " ".join(f"WHEN {column} < ? THEN {i}" for i in range(len(buckets) - 1))
+    return f"CASE {arms} ELSE {len(buckets) - 1} END", [b.end for b in buckets[:-1]]
+
+
+def queue_legs(rng: Range) -> tuple[str, list]:
+    """One row per (call, queue): how the call's time in that queue went. A leg belongs to
+    the period in which its first event happened (a call entering at 23:59 and answered
+    after midnight counts on the first day)."""
+    sql = """
+SELECT call_uuid, queue_name,
+  MIN(event_at) AS started_at,
+  MAX(caller_number) AS caller_number,
+  MAX(CASE WHEN event = 'enter' THEN 1 ELSE 0 END) AS entered,
+  MAX(CASE WHEN event = 'answered' THEN 1 ELSE 0 END) AS answered,
+  MAX(CASE WHEN event = 'answered' THEN wait_ms END) AS answer_wait_ms,
+  MAX(CASE WHEN event = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
+  MAX(CASE WHEN event = 'overflow' THEN 1 ELSE 0 END) AS overflowed,
+  MAX(CASE WHEN event = 'timeout' THEN 1 ELSE 0 END) AS timed_out,
+  MAX(CASE WHEN event = 'callback' THEN 1 ELSE 0 END) AS callback,
+  MAX(CASE WHEN event = 'completed' THEN 1 ELSE 0 END) AS completed,
+  MAX(CASE WHEN event = 'completed' THEN talk_ms END) AS talk_ms,
+  MAX(CASE WHEN event = 'completed' THEN hold_ms END) AS hold_ms,
+  MAX(CASE WHEN event = 'completed' THEN wrap_up_ms END) AS wrap_up_ms,
+  MAX(CASE WHEN event <> 'completed' THEN wait_ms END) AS queue_ms
+FROM fsapp_queue_events
+WHERE event_at >= ? AND event_at < ?
+GROUP BY call_uuid, queue_name
+HAVING MIN(event_at) >= ? AND MIN(event_at) < ?"""
+    return sql, [rng.start - SPAN_SLACK, rng.end + SPAN_SLACK, rng.start, rng.end]
+
+
+def _counted(d: Dialect, rules: Rules) -> str:
+    """The report rules as a WHERE clause on queue legs (l)."""
+    where = []
+    if rules.internal_max_digits:
+        where.append(f"(l.caller_number IS NULL OR LENGTH(l.caller_number) > {int(rules.internal_max_digits)})")
+    if rules.min_call_s:
+        where.append(f"COALESCE(l.queue_ms, 0) + COALESCE(l.talk_ms, 0) >= {int(rules.min_call_s) * 1000}")
+    return " AND ".join(where) or "1 = 1"
+
+
+def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str) -> tuple[str, list]:
+    """Per bucket and queue (key 'queue_name') or over all queues (key "'all'")."""
+    legs, legs_params = queue_legs(rng)
+    bucket, bucket_params = bucket_expr(d, rng, by, "l.started_at")
+    window = int(rules.fcr_window_h) * 3600
+    repeat = (f"SELECT 1 FROM fsapp_queue_events n WHERE n.caller_number = l.caller_number "
+              f"AND n.event = 'enter' AND n.call_uuid <> l.call_uuid AND n.event_at > l.started_at "
+              f"AND n.event_at <= {d.add_seconds('l.started_at', str(window))}")
+    sl_ms, short_ms = int(rules.sl_seconds) * 1000, int(rules.short_abandon_s) * 1000
+    sql = f"""
+SELECT b AS bucket, k AS dim,
+  SUM(entered) AS offered,
+  SUM(entered * answered) AS answered,
+  SUM(entered * abandoned) AS abandoned,
+  SUM(CASE WHEN entered = 1 AND abandoned = 1 AND COALESCE(queue_ms, 0) < {short_ms} THEN 1 ELSE 0 END)
+    AS short_abandoned,
+  SUM(CASE WHEN entered = 1 AND answered = 1 AND answer_wait_ms <= {sl_ms} THEN 1 ELSE 0 END) AS answered_in_sl,
+  SUM(CASE WHEN entered = 1 AND answered = 1 THEN answer_wait_ms ELSE 0 END) AS answer_wait_ms,
+  SUM(entered * overflowed) AS transferred,
+  SUM(entered * timed_out) AS timed_out,
+  SUM(entered * callback) AS callbacks_requested,
+  SUM(1 - entered) AS callbacks_made,
+  SUM((1 - entered) * answered) AS callbacks_answered,
+  SUM(completed) AS handled,
+  SUM(COALESCE(talk_ms, 0)) AS talk_ms,
+  SUM(COALESCE(hold_ms, 0)) AS hold_ms,
+  SUM(COALESCE(wrap_up_ms, 0)) AS wrap_up_ms,
+  SUM(CASE WHEN entered = 1 AND completed = 1 AND caller_number IS NOT NULL THEN 1 ELSE 0 END) AS fcr_calls,
+  SUM(resolved) AS fcr_resolved
+FROM (
+  SELECT l.*, {bucket} AS b, {key} AS k,
+    CASE WHEN l.entered = 1 AND l.completed = 1 AND l.caller_number IS NOT NULL
+              AND NOT EXISTS ({repeat}) THEN 1 ELSE 0 END AS resolved
+  FROM ({legs}) l
+  WHERE {_counted(d, rules)}
+) x
+GROUP BY b, k
+ORDER BY b, k"""
+    return sql, [*bucket_params, *legs_params]
+
+
+def offers_sql(d: Dialect, rng: Range, by: str, key: str) -> tuple[str, list]:
+    """Agents rung per bucket and key (queue_name or agent_id): the answer rate."""
+    bucket, params = bucket_expr(d, rng, by, "ring_at")
+    sql = f"""
+SELECT b AS bucket, k AS dim, COUNT(*) AS offers,
+  SUM(CASE WHEN result = 'answered' THEN 1 ELSE 0 END) AS offers_answered,
+  SUM(CASE WHEN result = 'cancelled' THEN 0 ELSE 1 END) AS offers_decided,
+  SUM({d.epoch_seconds('ended_at')} - {d.epoch_seconds('ring_at')}) AS ring_s
+FROM (SELECT {bucket} AS b, {key} AS k, result, ring_at, ended_at FROM fsapp_offers
+      WHERE ring_at >= ? AND ring_at < ?) x
+GROUP BY b, k
+ORDER BY b, k"""
+    return sql, [*params, rng.start, rng.end]
+
+
+def handled_sql(d: Dialect, rng: Range, by: str) -> tuple[str, list]:
+    """Calls each agent finished (talk ended) per bucket, with their handle times."""
+    bucket, params = bucket_expr(d, rng, by, "event_at")
+    sql = f"""
+SELECT b AS bucket, agent_id AS dim, COUNT(*) AS handled,
+  SUM(COALESCE(talk_ms, 0)) AS talk_ms, SUM(COALESCE(hold_ms, 0)) AS hold_ms,
+  SUM(COALESCE(wrap_up_ms, 0)) AS wrap_up_ms
+FROM (SELECT {bucket} AS b, agent_id, talk_ms, hold_ms, wrap_up_ms FROM fsapp_queue_events
+      WHERE event = 'completed' AND agent_id IS NOT NULL AND event_at >= ? AND event_at < ?) x
+GROUP BY b, agent_id
+ORDER BY b, agent_id"""
+    return sql, [*params, rng.start, rng.end]
+
+
+def staffed_sql(d: Dialect, rng: Range, by: str, now: dt.datetime) -> tuple[str, list]:
+    """Seconds each agent was logged in and available (Available, Available (On Demand))
+    per bucket: each status row holds until the agent's next row (or now, or the end of
+    the range, whichever is first). The window runs over every row of the table, so the
+    status an agent was in when the range began counts too."""
+    buckets = rng.buckets(by)
+    table = " UNION ALL ".join(f"SELECT {i} AS b, {_epoch(b.start):.0f} AS bs, {_epoch(b.end):.0f} AS be"
+                               for i, b in enumerate(buckets))
+    open_end = f"{_epoch(min(now, rng.end)):.3f}"
+    start, end = d.epoch_seconds("s.changed_at"), f"COALESCE({d.epoch_seconds('s.next_at')}, {open_end})"
+    statuses = ", ".join(f"'{s}'" for s in STAFFED)
+    sql = f"""
+SELECT k.b AS bucket, s.agent_id AS dim,
+  SUM({d.greatest('0', f"{d.least(end, 'k.be')} - {d.greatest(start, 'k.bs')}")}) AS staffed_s
+FROM (SELECT agent_id, status, changed_at,
+             LEAD(changed_at) OVER (PARTITION BY agent_id ORDER BY changed_at) AS next_at
+      FROM fsapp_agent_states) s
+JOIN ({table}) k ON {start} < k.be AND {end} > k.bs
+WHERE s.status IN ({statuses}) AND s.changed_at < ?
+GROUP BY k.b, s.agent_id
+ORDER BY k.b, s.agent_id"""
+    return sql, [rng.end]
+
+
+def node_sql(d: Dialect, rng: Range, by: str, per_node: bool) -> tuple[str, list]:
+    """Per bucket and flow (and node): visits, calls, no-input, invalid input, hang-ups.
+    Calls are counted from flags the writer sets (a node's first visit in the call; the
+    call's first node in the flow): a sum, where COUNT(DISTINCT call_uuid) would sort
+    every visit of the period."""
+    bucket, params = bucket_expr(d, rng, by, "entered_at")
+    keys = "flow, node" if per_node else "flow"
+    calls = ("CASE WHEN revisit = 1 THEN 0 ELSE 1 END" if per_node
+             else "CASE WHEN flow_entry = 1 THEN 1 ELSE 0 END")
+    sql = f"""
+SELECT b AS bucket, {keys}, COUNT(*) AS visits,
+  SUM({calls}) AS calls,
+  SUM(COALESCE(no_inputs, 0)) AS no_inputs, SUM(COALESCE(invalid_inputs, 0)) AS invalid_inputs,
+  SUM(CASE WHEN outcome = 'caller_hangup' THEN 1 ELSE 0 END) AS hangups
+FROM (SELECT {bucket} AS b, flow, node, revisit, flow_entry, no_inputs, invalid_inputs, outcome
+      FROM fsapp_node_visits WHERE entered_at >= ? AND entered_at < ?) x
+GROUP BY b, {keys}
+ORDER BY b, {keys}"""
+    return sql, [*params, rng.start, rng.end]
