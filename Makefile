@@ -11,7 +11,7 @@ export FSAPP_SERVICES_DIR := $(SERVICES_DIR)
 # Debian packages: what the demo needs, and what the full test suite needs on top.
 DEMO_DEBS := python3 python3-venv python3-dev gcc unixodbc libsqliteodbc espeak-ng sox
 TEST_DEBS := $(DEMO_DEBS) unixodbc-dev odbc-postgresql odbc-mariadb postgresql mariadb-server \
-             redis-server graphviz
+             redis-server graphviz chromium chromium-driver fonts-wqy-zenhei
 
 .PHONY: demo test venv sysdeps-demo sysdeps-test services services-stop sounds clean
 

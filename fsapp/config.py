@@ -125,6 +125,60 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "reconnect_max": Setting(float, 5.0, "Longest delay between reconnect attempts to an "
                                  "unreachable Redis (back-off from 0.2 s, doubling, +-20 % jitter)."),
     },
+    "metrics": {
+        "listen": Setting(str, "", "HOST:PORT where `fsapp serve` answers Prometheus scrapes on "
+                          "/metrics (e.g. 127.0.0.1:9464; a port per worker, or one worker with "
+                          "PROMETHEUS_MULTIPROC_DIR: docs/metrics.md); empty: no endpoint."),
+        "sample_interval": Setting(float, 5.0, "Seconds between reads of shared state for the gauges "
+                                   "(queue lengths, agents, database, Redis, outbox, ESL link)."),
+        "token": Setting(str, None, "When set, a scrape must send Authorization: Bearer TOKEN "
+                         "(FSAPP_METRICS_TOKEN).", secret=True),
+    },
+    "alarms": {
+        "enabled": Setting(bool, True, "`fsapp wallboard` checks the alarm rules below every second "
+                           "(run one wallboard per center: it is the one place alarms come from)."),
+        "waiting_over": Setting(int, 0, "Alarm when more than this many callers wait in a queue ... "
+                                "(0: rule off)."),
+        "waiting_for": Setting(float, 30.0, "... for this many seconds."),
+        "service_level_below": Setting(float, 0.0, "Alarm when a queue's service level over the last "
+                                       "30 minutes (answered within [wallboard] service_level_seconds) "
+                                       "is below this share, 0-1 (0: rule off)."),
+        "service_level_min_calls": Setting(int, 5, "Calls a queue needs in the 30 minutes before its "
+                                           "service level can raise an alarm."),
+        "agent_stuck_seconds": Setting(float, 0.0, "Alarm when an agent stays this long in one state "
+                                       "other than available or logged out (0: rule off)."),
+        "no_agent_when_open": Setting(bool, True, "Alarm when a queue with a calendar is open and no "
+                                      "agent of it is logged in."),
+        "database": Setting(bool, True, "Alarm when a database connection does not answer."),
+        "outbox_over": Setting(int, 0, "Alarm when more rows than this wait in the outbox (0: rule off)."),
+        "esl": Setting(bool, True, "Alarm when the Event Socket link to FreeSWITCH is down."),
+        "redis": Setting(bool, True, "Alarm when Redis (routing backend redis) does not answer."),
+        "clear_after": Setting(float, 10.0, "Seconds a condition must be gone before its alarm clears "
+                               "(a flapping condition gives one alarm, not a storm)."),
+        "webhook": Setting(str, "", "URL that gets each alarm and its clearing as a JSON POST; empty: none."),
+        "webhook_timeout": Setting(float, 5.0, "Seconds one webhook POST may take."),
+        "webhook_retries": Setting(int, 3, "Retries of a failed webhook POST (0.5 s, 1 s, 2 s apart)."),
+        "redis_channel": Setting(str, "fsapp:alarms", "Redis pub/sub channel alarms are published on "
+                                 "(routing backend redis)."),
+        "esl_event": Setting(bool, True, "Fire each alarm on FreeSWITCH as a CUSTOM fsapp::alarm event "
+                             "(needs [esl] password)."),
+    },
+    "wallboard": {
+        "listen": Setting(str, "127.0.0.1:8090", "HOST:PORT of `fsapp wallboard` (loopback unless you "
+                          "give another address)."),
+        "token": Setting(str, None, "When set, the board asks for it: open /?token=TOKEN, or send "
+                         "Authorization: Bearer TOKEN (FSAPP_WALLBOARD_TOKEN).", secret=True),
+        "title": Setting(str, "fsapp", "Name shown at the top of the board."),
+        "service_level_seconds": Setting(float, 20.0, "Service level target: answered within this "
+                                         "many seconds (the 20 of 80% in 20 s)."),
+        "service_level_warn": Setting(float, 0.8, "A queue turns red when its service level today "
+                                      "is below this share (0-1)."),
+        "waiting_warn": Setting(int, 3, "Callers waiting at which a queue turns amber (red at twice)."),
+        "longest_wait_warn": Setting(float, 60.0, "Seconds of the longest wait at which a queue turns "
+                                     "amber (red at twice)."),
+        "agent_stuck_seconds": Setting(float, 0.0, "An agent this long in one state (other than "
+                                       "available or logged out) turns red; 0: never."),
+    },
     "campaign": {
         "dir": Setting(str, "campaigns", "Directory of campaign YAML files (fsapp.campaign)."),
         "state": Setting(str, "sqlite", "Where contact states live: sqlite (one host) or redis "

@@ -330,7 +330,7 @@ def _when(epoch: float | None):
 def _row(record: dict) -> dict:
     return {"call_uuid": record["call_uuid"], "campaign": record["campaign"],
             "contact_id": str(record["contact_id"])[:100], "attempt": record["attempt"],
-            "number": record["number"], "started_at": _when(record["started_at"]),
+            "dialled_number": record["number"], "started_at": _when(record["started_at"]),
             "answered_at": _when(record["answered_at"]), "ended_at": _when(record["ended_at"]),
             "answered": 1 if record["answered"] else 0, "hangup_cause": (record["hangup_cause"] or None),
             "outcome": record["outcome"], "flow": record["flow"], "flow_result": record["flow_result"],

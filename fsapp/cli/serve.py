@@ -36,7 +36,7 @@ def load_app(spec: str):
     return target
 
 
-def flows_handler(flows_dir: str, cfg):
+def flows_handler(flows_dir: str, cfg, tracers=()):
     path = Path(flows_dir)
     if not path.is_dir():
         raise click.BadParameter(f"{flows_dir!r} is not a directory", param_hint="--flows")
@@ -48,7 +48,7 @@ def flows_handler(flows_dir: str, cfg):
             f"--flows needs fsapp.flow.runtime.make_handler(flows_dir, cfg), which is not "
             f"available in this build ({exc}); use --app module:function instead") from None
     try:
-        return make_handler(str(path), cfg)
+        return make_handler(str(path), cfg, tracers=tracers) if tracers else make_handler(str(path), cfg)
     except runtime.FlowLoadError as exc:  # every problem, file:line:col, as `fsapp validate` prints
         raise click.ClickException(str(exc)) from None
     except RuntimeError as exc:           # e.g. another serve already owns [flows] control
@@ -63,8 +63,10 @@ def flows_handler(flows_dir: str, cfg):
 @click.option("--listen", metavar="HOST:PORT", help="Listen address (default: [serve] listen, "
               "127.0.0.1:8084). FreeSWITCH dialplan: socket HOST:PORT async full.")
 @click.option("--max-calls", type=click.IntRange(min=1), help="Concurrent calls (default: [serve] max_calls).")
+@click.option("--metrics", "metrics_listen", metavar="HOST:PORT", help="Serve Prometheus metrics on "
+              "http://HOST:PORT/metrics (default: [metrics] listen; empty: none). See docs/metrics.md.")
 @click.pass_obj
-def serve(cfg, app_spec, flows_dir, listen, max_calls):
+def serve(cfg, app_spec, flows_dir, listen, max_calls, metrics_listen):
     """Run the outbound socket server: answer calls with an app or flows."""
     from fsapp.esl.outbound import OutboundServer, parse_listen
     from fsapp.log import get_logger
@@ -78,13 +80,20 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls):
     if not app_spec and not flows_dir:
         raise click.UsageError("nothing to run: give --app module:function or --flows DIR "
                                "(or set [serve] app / flows in the config)")
-    handler = load_app(app_spec) if app_spec else flows_handler(flows_dir, cfg)
+    live = _metrics(cfg, metrics_listen)
+    from fsapp.live.calls import LiveCalls
+    calls = LiveCalls()            # `fsapp calls`, `fsapp status` (flows only: the control socket)
+    tracers = (calls, *(live.tracers if live is not None else ()))
+    handler = load_app(app_spec) if app_spec else flows_handler(flows_dir, cfg, tracers)
+    if not app_spec:
+        from fsapp.live.control import install
+        install(handler, calls)
     listen = listen or serve_cfg["listen"]
     try:
         parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
-    server = OutboundServer.from_config(cfg, handler, listen=listen)
+    server = OutboundServer.from_config(cfg, calls.wrap(handler), listen=listen)
     if max_calls:
         server.max_calls = max_calls
     try:
@@ -93,6 +102,13 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls):
         raise click.ClickException(f"cannot listen on {listen}: {exc}") from None
     click.echo(f"fsapp serve: listening on {server.address[0]}:{server.port} "
                f"({'app ' + app_spec if app_spec else 'flows ' + flows_dir})", err=True)
+    if live is not None:
+        try:
+            live.start(None if app_spec else handler)
+        except OSError as exc:
+            server.stop(timeout=0)
+            raise click.ClickException(f"cannot serve metrics on {live.listen}: {exc}") from None
+        click.echo(f"fsapp serve: metrics on http://{live.address[0]}:{live.address[1]}/metrics", err=True)
 
     stopping = gevent.event.Event()
 
@@ -104,4 +120,17 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls):
     gevent.signal_handler(signal.SIGINT, on_signal)
     stopping.wait()
     server.stop(timeout=serve_cfg["linger"])
+    if live is not None:
+        live.stop()
     log.info("stopped", extra={"calls": server.total_calls})
+
+
+def _metrics(cfg, listen):
+    """The metrics of this worker ([metrics] or --metrics), or None."""
+    if not (listen or cfg.get("metrics", "listen")):
+        return None
+    from fsapp.live.service import ServeMetrics
+    try:
+        return ServeMetrics.from_config(cfg, listen)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics / [metrics] listen") from None

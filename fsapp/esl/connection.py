@@ -31,6 +31,10 @@ log = get_logger("fsapp.esl")
 
 READ_SIZE = 65536
 
+# fn(first line of the command, seconds from send to reply) for every answered command:
+# how fsapp.live measures round trips without the ESL package knowing about metrics
+ROUND_TRIP_OBSERVERS: list[Callable[[str, float], None]] = []
+
 
 class Connection(ESLProtocol):
     """`send()` a framed command and get its reply; every other message goes to
@@ -174,6 +178,7 @@ class Connection(ESLProtocol):
         if self._closed.is_set():
             raise ConnectionLost(f"{self.name}: {self.close_reason}")
         result = AsyncResult()
+        sent_at = time.monotonic()
         with self._send_lock:  # FIFO order == byte order on the wire
             self._pending.append(result)
             try:
@@ -182,7 +187,13 @@ class Connection(ESLProtocol):
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None
         try:
-            return result.get(timeout=timeout)
+            reply = result.get(timeout=timeout)
         except gevent.Timeout:
             label = what or data.split(b"\n", 1)[0].decode("utf-8", "replace")
             raise CommandTimeout(f"{self.name}: reply to {label!r}", timeout) from None
+        if ROUND_TRIP_OBSERVERS:
+            elapsed = time.monotonic() - sent_at
+            first_line = data.split(b"\n", 1)[0].decode("utf-8", "replace")
+            for observe in ROUND_TRIP_OBSERVERS:
+                observe(first_line, elapsed)
+        return reply

@@ -124,7 +124,7 @@ class FlowHandler:
     """callable(call): runs the flow that answers call.destination."""
 
     def __init__(self, flows_dir, cfg=None, services: Services | None = None,
-                 env: Environment | None = None):
+                 env: Environment | None = None, tracers=()):
         # a directory (serve), or a list of flow files (simulate: the good files of a directory)
         self.paths = [Path(p) for p in flows_dir] if isinstance(flows_dir, (list, tuple)) else [Path(flows_dir)]
         self.flows_dir = self.paths[0] if len(self.paths) == 1 else self.paths[0].parent
@@ -135,6 +135,10 @@ class FlowHandler:
         self.outcomes: list[Outcome] = []  # the last few, for tests and `fsapp simulate`
         self._services_fixed = services
         self.counter = NodeCounter()   # per-node/edge counts of every call since start
+        self.tracers = tuple(tracers)  # more readers of the trace events (fsapp.live's metrics)
+        # more control requests: verb -> fn(argument text) -> JSON-able answer (fsapp.live adds
+        # health, calls, hangup, transfer; the runtime itself knows reload and status)
+        self.control_requests: dict = {}
         self.reload(initial=True)
 
     def _environment(self) -> Environment:
@@ -164,7 +168,8 @@ class FlowHandler:
                 services, self.warnings = self._services_fixed, []
             else:
                 services, self.warnings = services_from_config(self.cfg, result.flows,
-                                                               tracer=fan_out(self.counter, log_tracer),
+                                                               tracer=fan_out(self.counter, *self.tracers,
+                                                                              log_tracer),
                                                                previous=getattr(self, "services", None))
             for warning in self.warnings:
                 log.warning(warning)
@@ -227,7 +232,13 @@ class FlowHandler:
         with sock:
             sock.settimeout(10)
             request = sock.makefile("r", encoding="utf-8").readline().strip()
-            if request == "reload":
+            verb, _, argument = request.partition(" ")
+            if verb in self.control_requests:
+                try:
+                    answer = self.control_requests[verb](argument)
+                except Exception as exc:  # one clear line back, the worker goes on
+                    answer = {"ok": False, "problems": [f"{type(exc).__name__}: {exc}"]}
+            elif request == "reload":
                 answer = self.reload()
             elif request == "status":
                 answer = {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
@@ -235,14 +246,16 @@ class FlowHandler:
                           "entered": {f"{flow}.{node}": n for (flow, node), n in self.counter.entered.items()},
                           "inputs": self._inputs()}
             else:
-                answer = {"ok": False, "problems": [f"unknown request {request!r}; known: reload, status"]}
+                known = ", ".join(["reload", "status", *self.control_requests])
+                answer = {"ok": False, "problems": [f"unknown request {request!r}; known: {known}"]}
             sock.sendall((json.dumps(answer, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def make_handler(flows_dir, cfg) -> FlowHandler:
+def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:
     """The `fsapp serve --flows` entry point: load and validate every flow (FlowLoadError
-    lists the problems), then listen for reloads on [flows] control and SIGHUP."""
-    handler = FlowHandler(flows_dir, cfg)
+    lists the problems), then listen for reloads on [flows] control and SIGHUP.
+    `tracers` also read every call's trace events (the metrics of fsapp.live)."""
+    handler = FlowHandler(flows_dir, cfg, tracers=tracers)
     control = cfg.get("flows", "control") if cfg is not None else None
     handler.listen(control or None)
     gevent.spawn(_start_router, handler)

@@ -185,6 +185,7 @@ class RedisBackend(StateBackend):
         self._listeners: list = []
         self._reader = None
         self._stop = threading.Event()
+        self.event_errors = 0        # times the pub/sub reader lost Redis (the fsapp_redis_errors_total metric)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "fsapp:", max_connections: int = 64) -> "RedisBackend":
@@ -414,6 +415,7 @@ class RedisBackend(StateBackend):
             except (redis.ConnectionError, redis.TimeoutError, ValueError, AttributeError):
                 if self._stop.is_set():
                     return
+                self.event_errors += 1
                 if connected:       # tell the subscribers once per break (the dispatcher PINGs)
                     connected = False
                     for listener in list(self._listeners):

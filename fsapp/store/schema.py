@@ -155,7 +155,7 @@ CAMPAIGN_ATTEMPTS = Table("fsapp_campaign_attempts", "ca", (
     C("campaign", "str", 60, nullable=False),
     C("contact_id", "str", 100, nullable=False),
     C("attempt", "int", nullable=False),           # 1 for the first call of a contact
-    C("number", "str", 40),
+    C("dialled_number", "str", 40),                # "number" is reserved in Oracle
     C("started_at", "datetime", nullable=False),
     C("answered_at", "datetime"),
     C("ended_at", "datetime"),

@@ -87,6 +87,9 @@ class Store:
         self.outbox = Outbox(self.spool_dir)
         self.serials = SerialAllocator(self.spool_dir / "serials.state", serial_block, self._reserve_serials)
         self.replay_interval = replay_interval
+        # per connection: calls that failed because the server was unavailable (the
+        # fsapp_db_errors_total metric; fsapp.live reads it, the store imports nothing of it)
+        self.unavailable_errors: dict[str, int] = {}
         self._replay_lock = RLock()
         self._wake = Event()
         self._replayer: gevent.Greenlet | None = None
@@ -150,6 +153,7 @@ class Store:
             result = pool.run(work, timeout)
         except StoreUnavailable:
             breaker.failure()
+            self.unavailable_errors[name] = self.unavailable_errors.get(name, 0) + 1
             raise
         except StoreError:
             breaker.neutral()
