@@ -122,6 +122,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "reconcile_interval": Setting(float, 60.0, "Seconds between periodic reconciler runs (it also "
                                       "runs after every ESL reconnect and at worker start)."),
         "worker_id": Setting(str, "", "Name of this worker in claims and logs; default host:pid."),
+        "outage_grace": Setting(float, 5.0, "Seconds callers already waiting keep their hold music "
+                                "while Redis is unreachable before the queue node's on_error path "
+                                "(new callers take it at once)."),
+        "reconnect_max": Setting(float, 5.0, "Longest delay between reconnect attempts to an "
+                                 "unreachable Redis (back-off from 0.2 s, doubling, +-20 % jitter)."),
     },
     "metrics": {
         "listen": Setting(str, "", "HOST:PORT where `fsapp serve` answers Prometheus scrapes on "

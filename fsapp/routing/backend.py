@@ -34,6 +34,21 @@ class UnknownAgent(KeyError):
 class StateBackend(ABC):
     """Interface; see the module docstring for the semantics."""
 
+    # Exceptions meaning "the state cannot be reached right now" (Redis down, restarting,
+    # loading its AOF): the router turns them into RoutingUnavailable and reconnects.
+    unavailable_errors: tuple[type[BaseException], ...] = ()
+
+    def ping(self) -> None:
+        """Raise one of unavailable_errors if the state cannot be reached."""
+
+    @abstractmethod
+    def restore_claim(self, agent: str, member_id: str, owner: str, phase: str, lease: float,
+                      now: float) -> bool:
+        """Put back a claim its owner still holds (the state lost it: Redis restarted
+        empty, or kept it past its lease). Unconditional, unlike claim(): the agent IS on
+        that call. True if it was missing or lapsed (a repair), False if it was live (it is
+        refreshed) or the agent is unknown."""
+
     # agents
     @abstractmethod
     def put_agent(self, cfg: AgentConfig, now: float) -> None: ...
@@ -265,6 +280,15 @@ class MemoryBackend(StateBackend):
             rec.claims[member_id] = Claim(member_id, owner, "reserved", now + lease)
             rec.last_offered_at = now
         return True
+
+    def restore_claim(self, agent, member_id, owner, phase, lease, now):
+        with self._lock:
+            rec = self._agents.get(agent)
+            if rec is None:
+                return False
+            old = rec.claims.get(member_id)
+            rec.claims[member_id] = Claim(member_id, owner, phase, now + lease)
+            return old is None or old.expires <= now
 
     def renew(self, agent, member_id, owner, lease, now, phase=None):
         with self._lock:

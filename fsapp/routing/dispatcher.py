@@ -23,6 +23,7 @@ import gevent.event
 import gevent.queue
 
 from fsapp.log import get_logger
+from fsapp.routing.claims import MemberClaims
 from fsapp.routing.config import RoutingConfig
 from fsapp.routing.model import OFFERABLE, AgentRecord, AgentStatus, Member, MemberState, Queue
 from fsapp.routing.policy import Decision, QueueSnapshot, next_overflow_check, overflow_decision
@@ -44,9 +45,11 @@ class Assignment:
 
 @dataclass
 class Ticket:
-    """A local member's mailbox: the dispatcher puts an Assignment or a Decision in it."""
+    """A local member's mailbox: the dispatcher puts an Assignment or a Decision in it.
+    `claims` holds the agents engaged for the member; Dispatcher.leave closes it."""
     member: Member
     queue: Queue
+    claims: MemberClaims
     inbox: gevent.queue.Queue = field(default_factory=lambda: gevent.queue.Queue())
     active: bool = True          # False once the caller left or was served
 
@@ -61,7 +64,8 @@ class Ticket:
 class Dispatcher:
     def __init__(self, backend, config: RoutingConfig, worker_id: str, lease: float = 30.0,
                  clock: Callable[[], float] = time.time, max_attempts: int = 5,
-                 fallback_wake: float = 30.0):
+                 fallback_wake: float = 30.0, on_unavailable: Callable[[Exception], None] | None = None,
+                 state_up: Callable[[], bool] = lambda: True):
         self.backend = backend
         self.config = config
         self.worker_id = worker_id
@@ -71,12 +75,22 @@ class Dispatcher:
         # Safety net only (a lost pub/sub message must not strand a caller forever);
         # routing itself is driven by events and computed timers.
         self.fallback_wake = fallback_wake
+        # told when the state backend cannot be reached (the router's StateGuard: it
+        # fails the waiting callers over to on_error and reconnects with back-off)
+        self.on_unavailable = on_unavailable
+        # while it says no, nothing is dispatched or renewed: a Redis that restarted empty
+        # must not make this worker forget the claims its callers hold before the repair
+        # (Reconciler.recover) puts them back
+        self.state_up = state_up
         self.tickets: dict[str, Ticket] = {}
         self._wake = gevent.event.Event()
         self._loop: gevent.Greenlet | None = None
         self._renewer: gevent.Greenlet | None = None
         self._unsubscribe = None
         self._no_agent_since: dict[str, float] = {}
+        self._check_state = False
+        self._unreachable = False
+        self._unreachable = False
         self.passes = 0
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -99,6 +113,11 @@ class Dispatcher:
     def _on_event(self, event: dict) -> None:
         if event.get("event") in WAKE_EVENTS:
             self._wake.set()
+        elif event.get("event") == "state-connection-lost":
+            # the backend's event stream broke (Redis killed?): the loop checks with a PING,
+            # so an outage is noticed at once even with nobody waiting
+            self._check_state = True
+            self._wake.set()
 
     # -- members -------------------------------------------------------------------------
     def join(self, member: Member, adopt: bool = False) -> Ticket:
@@ -108,14 +127,20 @@ class Dispatcher:
         member.owner = self.worker_id
         member.state = MemberState.WAITING
         member.expires = self.clock() + self.lease
-        ticket = Ticket(member, queue)
+        ticket = Ticket(member, queue, MemberClaims(self.backend, member.id, self.worker_id, self.lease, self.clock))
         self.tickets[member.id] = ticket
-        if adopt:
-            self.backend.update_member(member.id, owner=self.worker_id, state=MemberState.WAITING,
-                                       expires=member.expires, serving_agent="")
-            self.backend.publish({"event": "member-requeued", "member": member.id})
-        else:
-            self.backend.add_member(member)
+        try:
+            if adopt:
+                self.backend.update_member(member.id, owner=self.worker_id, state=MemberState.WAITING,
+                                           expires=member.expires, serving_agent="")
+                self.backend.publish({"event": "member-requeued", "member": member.id})
+            else:
+                self.backend.add_member(member)
+        except BaseException:
+            self.tickets.pop(member.id, None)     # not queued: nothing of it may stay behind
+            ticket.active = False
+            ticket.claims.close()
+            raise
         self._wake.set()
         return ticket
 
@@ -128,9 +153,13 @@ class Dispatcher:
             self._wake.set()
 
     def leave(self, member_id: str) -> None:
+        """The member is done, however it ended: the one place its agents are let go
+        (claims still held, including those of an Assignment nobody read, are released
+        at once), then its record goes."""
         ticket = self.tickets.pop(member_id, None)
         if ticket is not None:
             ticket.active = False
+            ticket.claims.close()
         self.backend.remove_member(member_id)
 
     # -- the loop ------------------------------------------------------------------------
@@ -138,14 +167,35 @@ class Dispatcher:
         while True:
             timeout = self.fallback_wake
             try:
+                if self._check_state:
+                    self._check_state = False
+                    self.backend.ping()
+                if not self.state_up():
+                    self._wake.wait(self.fallback_wake)   # the repair wakes the loop
+                    self._wake.clear()
+                    continue
                 next_at = self.dispatch_once()
+                self._unreachable = False
                 if next_at is not None:
                     timeout = max(0.01, min(timeout, next_at - self.clock()))
-            except Exception:
-                log.exception("dispatch pass failed; retrying on the next event")
+            except Exception as exc:
+                self._failed(exc, "dispatch pass failed; retrying on the next event")
                 timeout = 1.0
             self._wake.wait(timeout)
             self._wake.clear()
+
+    def _failed(self, exc: Exception, what: str, member_id: str = "") -> None:
+        """Log a failed pass or renewal (call from an except block); an unreachable state
+        backend is reported to on_unavailable instead of a traceback per pass."""
+        if isinstance(exc, self.backend.unavailable_errors):
+            # once per outage at warning level (the StateGuard logs the outage itself)
+            level = log.debug if self._unreachable else log.warning
+            self._unreachable = True
+            level(f"{what}: routing state unreachable", extra={"member": member_id, "error": str(exc)})
+            if self.on_unavailable is not None:
+                self.on_unavailable(exc)
+        else:
+            log.exception(what, extra={"member": member_id})
 
     def dispatch_once(self) -> float | None:
         """One pass over the queues this worker has members in. Returns the next timer."""
@@ -238,7 +288,7 @@ class Dispatcher:
             for cand in ordered[:max(want, self.max_attempts) if want == 1 else want]:
                 if len(claimed) >= want:
                     break
-                if self.backend.claim(cand.name, member.id, self.worker_id, self.lease, self.clock()):
+                if ticket.claims.take(cand.name):
                     claimed.append(cand.agent)
                     taken.add(cand.name)
                 else:
@@ -262,15 +312,22 @@ class Dispatcher:
         the members of a dead worker once their lease has lapsed)."""
         while True:
             gevent.sleep(self.lease / 3)
+            if not self.state_up():
+                continue
             expires = self.clock() + self.lease
             leased = [member_id for member_id, ticket in list(self.tickets.items())
                       if ticket.active or ticket.member.state != MemberState.ABANDONED]
-            try:
+            try:   # one pipelined round trip for every member's lease
                 gone = self.backend.renew_members(leased, expires)
-            except Exception:
-                log.exception("member lease renewal failed", extra={"members": len(leased)})
-                continue
+            except Exception as exc:
+                self._failed(exc, "member lease renewal failed", f"{len(leased)} members")
+                gone = []
             for member_id in gone:
                 if member_id in self.tickets:
                     log.warning("member lease renewal: member no longer in the shared state",
                                 extra={"member": member_id})
+            for member_id, ticket in list(self.tickets.items()):
+                try:
+                    ticket.claims.renew_all()
+                except Exception as exc:
+                    self._failed(exc, "claim lease renewal failed", member_id)

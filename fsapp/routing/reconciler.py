@@ -10,16 +10,32 @@ connection counters), and every `interval` seconds. Each repair is logged and re
   its claims released;
 * a claim of a member that no longer exists: released;
 * a callback request of a dead worker: adopted by this worker (callbacks are durable).
+
+`recover(config)` runs when the state comes back after an outage (Redis restarted, with
+or without its data; fsapp.routing.outage calls it through Router.recover_state):
+
+* agents, queues and tiers are re-seeded from routing.yaml: what Redis lost is
+  re-created with the file's status; what it kept keeps its status and counters;
+* this worker's callers still waiting and its callback requests are put back with their
+  place (joined_at), and the claims they still hold are restored: an agent on a live call (its leg is on the switch)
+  stays busy, whatever status the re-seed gave it;
+* claims of this worker that its callers no longer hold (released during the outage)
+  are released, members of this worker that are no longer in its queue (they took
+  on_error during the outage) are removed;
+* then run_once(): the usual repairs against the switch.
+
+Every repair is one line in the returned list and one `reconcile:` log line.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import gevent
 
 from fsapp.esl.errors import ESLError
 from fsapp.log import get_logger
-from fsapp.routing.model import OfferResult
+from fsapp.routing.model import MemberState, OfferResult
 
 log = get_logger("fsapp.routing.reconciler")
 
@@ -55,6 +71,8 @@ class Reconciler:
                 self._seen_connects = connects
                 try:
                     self.run_once()
+                except self.backend.unavailable_errors as exc:   # the router's StateGuard handles it
+                    log.warning("reconcile skipped: routing state unreachable", extra={"error": str(exc)})
                 except Exception:
                     log.exception("reconcile failed; retrying later")
                 next_periodic = time.monotonic() + self.interval
@@ -71,6 +89,61 @@ class Reconciler:
                 log.warning("reconcile: switch not reachable; channel checks skipped", extra={"error": str(exc)})
                 return None
         return live
+
+    def recover(self, config) -> list[str]:
+        from fsapp.routing.config import seed_backend
+        now = self.clock()
+        source = config.path or "routing.yaml"
+        repairs: list[str] = []
+        known = {a.name: a for a in self.backend.agents()}
+        tiers = {(t.queue, t.agent) for t in self.backend.tiers()}
+        seed_backend(config, self.backend, now)
+        for name, agent in sorted(config.agents.items()):
+            if name not in known:
+                repairs.append(f"agent {name}: re-created from {source} ({agent.status.value})")
+        for tier in config.tiers:
+            if (tier.queue, tier.agent) not in tiers and self.backend.tiers(queue=tier.queue, agent=tier.agent):
+                repairs.append(f"tier {tier.queue}/{tier.agent}: re-created from {source}")
+        live = self._live_channels() if self.switches else None
+        for member_id, ticket in list(self.local_members.items()):
+            member = ticket.member
+            held = ticket.claims.held()
+            talking = [agent for agent, phase in held.items() if phase == "talking"]
+            stored = self.backend.get_member(member_id)
+            if stored is None and ticket.active:      # a waiting caller, or a callback request
+                state = (MemberState.ANSWERED if talking else MemberState.TRYING if held else MemberState.WAITING)
+                self.backend.add_member(replace(member, state=state, serving_agent=",".join(talking or held),
+                                                expires=now + ticket.claims.lease))
+                repairs.append(f"member {member_id} of queue {member.queue}: put back "
+                               + (f"(talking to {talking[0]})" if talking else "in line (place kept)"))
+            elif stored is not None and talking and stored.state != MemberState.ANSWERED:
+                # answered during the outage: Redis kept the state from before the answer
+                self.backend.update_member(member_id, state=MemberState.ANSWERED, serving_agent=talking[0])
+                repairs.append(f"member {member_id} of queue {member.queue}: answered by {talking[0]} "
+                               f"during the outage, state corrected")
+            for agent, phase in held.items():
+                leg = ticket.claims.leg(agent)
+                if live is not None and leg and leg not in live:
+                    continue             # that call has ended: its greenlet releases the claim
+                if self.backend.restore_claim(agent, member_id, self.worker_id, phase, ticket.claims.lease, now):
+                    what = f"on live call {leg}" if leg else phase
+                    repairs.append(f"agent {agent}: claim for {member_id} restored ({what}); stays busy")
+        for agent in self.backend.agents():
+            for claim in agent.claims.values():
+                ticket = self.local_members.get(claim.member)
+                if claim.owner == self.worker_id and ticket is not None and agent.name not in ticket.claims:
+                    self.backend.release(agent.name, claim.member, claim.owner, OfferResult.CANCELLED, now)
+                    repairs.append(f"agent {agent.name}: claim for {claim.member} released during the outage, "
+                                   f"released now")
+        for member_id in self.backend.all_member_ids():
+            m = self.backend.get_member(member_id)
+            if m is not None and m.owner == self.worker_id and member_id not in self.local_members \
+                    and not m.callback_number:
+                self.backend.remove_member(member_id)
+                repairs.append(f"member {member_id} of queue {m.queue}: left during the outage, removed")
+        for line in repairs:
+            log.warning("reconcile: %s", line)
+        return repairs + self.run_once()
 
     def run_once(self) -> list[str]:
         self.runs += 1

@@ -149,6 +149,17 @@ if #out == 0 then return '[]' end
 return cjson.encode(out)
 """
 
+# KEYS: agent hash, claims hash. ARGV: member, "owner<TAB>phase<TAB>expires", now. A claim
+# its owner still holds, put back after Redis lost it (or kept it past its lease): written
+# for a known agent; 1 if it was missing or lapsed (a repair), 0 if it was live.
+RESTORE_CLAIM_LUA = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local c = redis.call('HGET', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if c and tonumber(string.match(c, '([^\\t]+)$')) > tonumber(ARGV[3]) then return 0 end
+return 1
+"""
+
 _CONFIG_FIELDS = [f for f in AgentConfig.__dataclass_fields__ if f != "status"]
 _FLOATS = {"wrap_up_time", "no_answer_delay_time", "busy_delay_time", "reject_delay_time", "ready_at",
            "last_bridge_end", "last_offered_at", "last_status_change", "talk_time"}
@@ -156,6 +167,10 @@ _INTS = {"capacity", "max_no_answer", "calls_answered", "no_answer_count"}
 
 
 class RedisBackend(StateBackend):
+    # a refused or dropped connection, a timeout, and BusyLoadingError (a subclass of
+    # ConnectionError: Redis is reading its AOF/RDB after a restart)
+    unavailable_errors = (redis.ConnectionError, redis.TimeoutError)
+
     def __init__(self, client: redis.Redis, prefix: str = "fsapp:"):
         self.r = client
         self.p = prefix
@@ -165,6 +180,7 @@ class RedisBackend(StateBackend):
         self._status = client.register_script(STATUS_LUA)
         self._update_member = client.register_script(UPDATE_MEMBER_LUA)
         self._snapshot = client.register_script(SNAPSHOT_LUA)
+        self._restore_claim = client.register_script(RESTORE_CLAIM_LUA)
         self._pubsub = None
         self._listeners: list = []
         self._reader = None
@@ -175,9 +191,16 @@ class RedisBackend(StateBackend):
     def from_url(cls, url: str, prefix: str = "fsapp:", max_connections: int = 64) -> "RedisBackend":
         # A bounded, blocking pool: thousands of call greenlets share a few connections and
         # wait (up to 10 s) for one instead of failing with "Too many connections".
+        # One immediate retry replaces a pooled connection Redis dropped (a restart) instead
+        # of failing the command; a server that is down still fails fast (refused), a hung
+        # one within 2 x socket_timeout. Reconnecting with back-off is the router's job
+        # (fsapp.routing.outage), not each command's.
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
         pool = redis.BlockingConnectionPool.from_url(
             url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5,
-            health_check_interval=30, max_connections=max_connections, timeout=10)
+            health_check_interval=30, max_connections=max_connections, timeout=10,
+            retry=Retry(NoBackoff(), 1))
         return cls(redis.Redis(connection_pool=pool), prefix)
 
     def k(self, *parts: str) -> str:
@@ -325,6 +348,13 @@ class RedisBackend(StateBackend):
         return bool(self._renew(keys=[self.k("agent", agent), self.k("claims", agent)],
                                 args=[member_id, owner, _enc(now), _enc(lease), phase or ""]))
 
+    def restore_claim(self, agent, member_id, owner, phase, lease, now):
+        return bool(self._restore_claim(keys=[self.k("agent", agent), self.k("claims", agent)],
+                                        args=[member_id, f"{owner}\t{phase}\t{_enc(float(now + lease))}", _enc(float(now))]))
+
+    def ping(self):
+        self.r.ping()
+
     def release(self, agent, member_id, owner, result, now, talk_time=0.0):
         raw = self._release(keys=[self.k("agent", agent), self.k("claims", agent)],
                             args=[member_id, owner, _enc(now), result.value, _enc(talk_time)])
@@ -387,6 +417,7 @@ class RedisBackend(StateBackend):
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def _read_events(self):
+        connected = True
         while not self._stop.is_set():
             try:
                 message = self._pubsub.get_message(timeout=1.0)
@@ -394,8 +425,13 @@ class RedisBackend(StateBackend):
                 if self._stop.is_set():
                     return
                 self.event_errors += 1
+                if connected:       # tell the subscribers once per break (the dispatcher PINGs)
+                    connected = False
+                    for listener in list(self._listeners):
+                        listener({"event": "state-connection-lost"})
                 self._stop.wait(0.5)
                 continue
+            connected = True        # redis-py reconnects and subscribes again by itself
             if message and message.get("type") == "message":
                 event = json.loads(message["data"])
                 for listener in list(self._listeners):

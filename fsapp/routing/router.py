@@ -30,6 +30,7 @@ from fsapp.routing.backend import StateBackend
 from fsapp.routing.config import RoutingConfig
 from fsapp.routing.dispatcher import Assignment, Dispatcher
 from fsapp.routing.model import Member, MemberState, OfferResult, Queue
+from fsapp.routing.outage import Backoff, RoutingUnavailable, StateGuard
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
 from fsapp.routing.strategies import order_members
 from fsapp.routing.supervisor import Supervisor, forget_agent_call, note_agent_call
@@ -66,6 +67,11 @@ class LeftQueue:
 
 
 @dataclass
+class StateLost:
+    """The routing state stayed unreachable past the guard's grace: the caller goes to on_error."""
+
+
+@dataclass
 class OfferAnswered:
     agent: str
     leg: str
@@ -96,7 +102,8 @@ def normalize_skills(skills) -> dict[str, int]:
 class Router:
     def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
                  lease: float = 30.0, clock=time.time, store=None, node: str = "",
-                 calendars: dict | None = None, agent_id_prompts=None):
+                 calendars: dict | None = None, agent_id_prompts=None, backoff: Backoff = Backoff(),
+                 outage_grace: float = 5.0):
         from fsapp.routing.state import default_worker_id
         self.config = config
         self.backend = backend
@@ -106,7 +113,11 @@ class Router:
         self.clock = clock
         self.store = store
         self.node = node or f"{getattr(esl, 'host', '')}:{getattr(esl, 'port', '')}"
-        self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock)
+        # an unreachable state (Redis down): typed error, back-off reconnect, repair on return
+        self.guard = StateGuard(backend, self.recover_state, on_down=self._fail_waiting,
+                                backoff=backoff, grace=outage_grace)
+        self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock,
+                                     on_unavailable=self.guard.failed, state_up=lambda: self.guard.up)
         self._hangups: dict[str, AsyncResult] = {}
         self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
         self.calendars = calendars if calendars is not None else {}
@@ -136,7 +147,8 @@ class Router:
         routing, backend = open_state(cfg, store=store)
         section = cfg.section("routing")
         router = cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
-                     lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing))
+                     lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing),
+                     backoff=Backoff(cap=section["reconnect_max"]), outage_grace=section["outage_grace"])
         router.reconcile_interval = section.get("reconcile_interval", 60.0)
         return router
 
@@ -149,11 +161,11 @@ class Router:
         if hasattr(self.esl, "start"):
             self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
+        self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
         self._started = True
         if self.store is not None:
             self._unsubscribe_states = self.backend.subscribe(self._on_state_event)
-        self.dispatcher.start()
         self.reconciler = Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
                                      interval=reconcile_interval or self.reconcile_interval,
                                      local_members=self.dispatcher.tickets,
@@ -164,6 +176,7 @@ class Router:
         for greenlet in list(self._callbacks.values()):
             greenlet.kill(block=False)
         self.dispatcher.stop()
+        self.guard.stop()
         if self.reconciler is not None:
             self.reconciler.stop()
         if self._unsubscribe_states is not None:
@@ -197,15 +210,51 @@ class Router:
         "name:level" strings (a name alone means level 1 or more). `lang`: the caller's
         language, for announce-agent-id (else the queue's agent-id-language)."""
         q = self.config.queue(queue)
+        self.guard.check()              # Redis known down: RoutingUnavailable at once
         if not self._started:
-            self.start()
+            try:
+                self.start()
+            except self.backend.unavailable_errors as exc:
+                raise self.guard.unavailable(exc) from exc
         if lang:
             self._langs[call.uuid] = lang
         try:
             with call_context(call.uuid):
                 return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
+        except self.backend.unavailable_errors as exc:
+            raise self.guard.unavailable(exc) from exc
         finally:
             self._langs.pop(call.uuid, None)
+
+    # -- an unreachable state ---------------------------------------------------------------------
+    def _quietly(self, what: str, fn, *args, **kwargs):
+        """Bookkeeping that must not cost a caller its agent (or a finished call its
+        outcome) when Redis is unreachable: logged, the outage noted, None returned; the
+        repair after the outage (recover_state) puts right what it left."""
+        try:
+            return fn(*args, **kwargs)
+        except self.backend.unavailable_errors as exc:
+            self.guard.failed(exc)
+            log.warning(f"{what} skipped: routing state unreachable", extra={"error": str(exc)})
+            return None
+
+    def _fail_waiting(self) -> None:
+        """The outage outlasted the grace: every caller still waiting (not ringing an
+        agent, not talking) gets RoutingUnavailable, so the flow's on_error runs."""
+        for ticket in list(self.dispatcher.tickets.values()):
+            if not ticket.member.callback_number:
+                ticket.inbox.put(StateLost())
+
+    def recover_state(self) -> list[str]:
+        """The state answers again (Redis restarted, empty or not): re-seed it from
+        routing.yaml, put back what this worker's callers still hold, reconcile with the
+        switch (Reconciler.recover). Returns the repairs, each also logged."""
+        from fsapp.routing.reconciler import Reconciler
+        reconciler = self.reconciler or Reconciler(self.backend, [self.esl], self.worker_id, self.clock,
+                                                   local_members=self.dispatcher.tickets)
+        repairs = reconciler.recover(self.config)
+        self.dispatcher.wake()
+        return repairs
 
     def supervisor(self, ring_timeout: float = 30.0) -> Supervisor:
         """Listen / whisper / barge / release on this router's state and switch."""
@@ -240,16 +289,20 @@ class Router:
         priority, skills = self._caller_profile(q, caller, int(priority), skills)
         member = Member(call.uuid, q.name, caller, joined_at, priority, skills,
                         last_agent, last_at, node=self.node)
-        gone = self._watch(call.uuid)
         ticket = self.dispatcher.join(member)
-        gone.rawlink(lambda r: ticket.inbox.put(CallerGone(r.value)))
-        self._record("enter", member, position=self._position(q, member.id))
-        log.info("member joined", extra={"queue": q.name, "priority": priority, "caller": caller})
         stop_hold = gevent.event.Event()
-        hold = gevent.spawn(self._hold, call, q, ticket, stop_hold, announce)
-        deadline = started + timeout if timeout else None
+        hold = None
         outcome: Outcome | None = None
+        # From here on, whatever happens (an outcome, the caller gone, an exception in a
+        # record, a sendevent, an originate, the bridge, Redis), the finally below is the
+        # one place this member's claims are let go (Dispatcher.leave -> MemberClaims.close).
         try:
+            gone = self._watch(call.uuid)
+            gone.rawlink(lambda r: ticket.inbox.put(CallerGone(r.value)))
+            self._record("enter", member, position=self._position(q, member.id))
+            log.info("member joined", extra={"queue": q.name, "priority": priority, "caller": caller})
+            hold = gevent.spawn(self._hold, call, q, ticket, stop_hold, announce)
+            deadline = started + timeout if timeout else None
             while outcome is None:
                 wait = None if deadline is None else max(0.0, deadline - self.clock())
                 msg = ticket.wait(wait)
@@ -259,12 +312,15 @@ class Router:
                     outcome = Outcome("abandoned", reason=msg.cause)
                 elif isinstance(msg, LeftQueue):
                     outcome = self._left(q, member)
+                elif isinstance(msg, StateLost):
+                    self.guard.check()            # still down: RoutingUnavailable (on_error)
                 elif isinstance(msg, Decision):
                     outcome = (Outcome("overflow", target=f"{msg.action}:{msg.target}", reason=msg.rule.condition)
                                if msg.kind == "overflow" else Outcome("timeout", reason=msg.action))
                 elif isinstance(msg, Assignment):
                     outcome = self._offer(call, member, ticket, msg, stop_hold, hold)
                     if outcome is None:           # nobody answered: wait again, same place
+                        self.guard.check()        # ... unless the state is unreachable
                         self.dispatcher.requeue(member.id)
                         if stop_hold.is_set():    # an agent answered, then left before the bridge
                             stop_hold = gevent.event.Event()
@@ -273,9 +329,12 @@ class Router:
                     self._kill(msg.leg)           # a late answer of an earlier round: hang it up
                 # other stale offer results are ignored
         finally:
-            self._stop_hold(call, stop_hold, hold)
-            self.dispatcher.leave(member.id)
-            self._unwatch(call.uuid)
+            try:
+                self._quietly("leaving the queue", self.dispatcher.leave, member.id)
+            finally:
+                self._unwatch(call.uuid)
+                if hold is not None:
+                    self._stop_hold(call, stop_hold, hold)
         outcome.waited_s = round(self.clock() - started, 3) if not outcome.waited_s else outcome.waited_s
         outcome.joined_at = member.joined_at
         event = {"answered": "answered", "abandoned": "abandoned", "overflow": "overflow",
@@ -283,12 +342,13 @@ class Router:
         if outcome.kind == "abandoned" and caller and q.abandoned_resume_allowed:
             # mod_callcenter's abandoned-resume-allowed: calling again within
             # discard-abandoned-after seconds resumes this place in the queue
-            self.backend.remember(f"abandoned:{q.name}:{caller}", f"{member.joined_at:.3f}|{self.clock():.3f}",
-                                  q.discard_abandoned_after)
+            self._quietly("abandoned place", self.backend.remember, f"abandoned:{q.name}:{caller}",
+                          f"{member.joined_at:.3f}|{self.clock():.3f}", q.discard_abandoned_after)
         if outcome.kind != "answered":   # answered was recorded at answer time
             self._record(event, member, agent=outcome.agent, wait_s=outcome.waited_s, target=outcome.target)
-            self.backend.publish({"event": f"member-{event}", "queue": q.name, "member": member.id,
-                                  "target": outcome.target, "reason": outcome.reason, "at": self.clock()})
+            self._quietly("member event", self.backend.publish, {
+                "event": f"member-{event}", "queue": q.name, "member": member.id,
+                "target": outcome.target, "reason": outcome.reason, "at": self.clock()})
         log.info("member left the queue", extra={"queue": q.name, "outcome": outcome.kind,
                                                  "target": outcome.target, "agent": outcome.agent})
         return outcome
@@ -422,35 +482,36 @@ class Router:
         q = assignment.queue
         ringing: dict[str, gevent.Greenlet] = {}
         offer_id = uuid_mod.uuid4().hex[:8]
-        for agent in assignment.agents:
-            if not self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(),
-                                      phase="ringing"):
-                # the claim is gone (an assignment handled late, after its lease or a
-                # release): the agent may be ringing for someone else; never ring it unclaimed
-                log.warning("claim on the agent gone before the offer; not rung", extra={"agent": agent.name})
-                continue
-            ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
-        if not ringing:
-            return None                          # nobody rung: the caller waits again, same place
-        claimed = set(ringing)
-        last_ring = {"at": time.monotonic()}     # the widener moves it: each ring has its own timeout
-        keeper = gevent.spawn(self._keep_claims, member.id, claimed)
+        claims = ticket.claims
         widener = None
-        if q.strategy == "ring-progressively":
-            widener = gevent.spawn(self._widen, member, q, ticket, ringing, claimed, offer_id, last_ring)
-        slack = q.offer_timeout + getattr(self.esl, "command_timeout", 10.0) + 5.0
         try:
+            for agent in assignment.agents:
+                if agent.name not in claims:      # lost meanwhile (lease, Redis restarted)
+                    continue
+                if self._quietly("ringing phase", claims.mark, agent.name, "ringing") is False:
+                    # the claim is gone in the shared state (an assignment handled late, after
+                    # its lease or a release): the agent may ring for someone else; never ring
+                    # it unclaimed. (None: Redis unreachable; the caller is served regardless.)
+                    log.warning("claim on the agent gone before the offer; not rung", extra={"agent": agent.name})
+                    continue
+                ringing[agent.name] = gevent.spawn(self._ring, agent, member, q, ticket, offer_id)
+            if not ringing:
+                return None                          # nobody rung: the caller waits again, same place
+            last_ring = {"at": time.monotonic()}     # the widener moves it: each ring has its own timeout
+            if q.strategy == "ring-progressively":
+                widener = gevent.spawn(self._widen, member, q, ticket, ringing, offer_id, last_ring)
+            slack = q.offer_timeout + getattr(self.esl, "command_timeout", 10.0) + 5.0
             while ringing:
                 msg = ticket.wait(max(0.0, last_ring["at"] + slack - time.monotonic()))
                 if msg is None:
                     log.warning("originate gave no result in time; cancelling the offer")
-                    self._cancel(ringing, member, OfferResult.NO_ANSWER)
+                    self._cancel(ringing, member, OfferResult.NO_ANSWER, claims)
                     return None
                 if isinstance(msg, (CallerGone, LeftQueue)):
                     # the caller left while agents ring: cancel their legs at once
                     if widener is not None:
                         widener.kill(block=True, timeout=2)
-                    self._cancel(ringing, member, OfferResult.CANCELLED)
+                    self._cancel(ringing, member, OfferResult.CANCELLED, claims)
                     if isinstance(msg, LeftQueue):
                         return self._left(q, member)
                     return Outcome("abandoned", reason=msg.cause)
@@ -458,37 +519,37 @@ class Router:
                 if isinstance(msg, OfferFailed) and msg.agent in ringing and current:
                     ringing.pop(msg.agent)
                     result = CAUSE_RESULT.get(msg.cause, OfferResult.NO_ANSWER)
-                    self.backend.release(msg.agent, member.id, self.worker_id, result, self.clock())
+                    self._quietly("release", claims.release, msg.agent, result)
                     log.info("agent did not take the call", extra={"agent": msg.agent, "cause": msg.cause})
                 elif isinstance(msg, OfferAnswered) and msg.agent in ringing and current:
                     if widener is not None:
                         widener.kill(block=True, timeout=2)
                     ringing.pop(msg.agent)
-                    self._cancel(ringing, member, OfferResult.CANCELLED)
-                    return self._connect(call, member, q, msg.agent, msg.leg, stop_hold, hold, keeper)
+                    self._cancel(ringing, member, OfferResult.CANCELLED, claims)
+                    return self._connect(call, member, ticket, msg.agent, msg.leg, stop_hold, hold)
                 elif isinstance(msg, (OfferAnswered, OfferFailed)):
                     if isinstance(msg, OfferAnswered):   # a late answer of a cancelled leg
                         self._kill(msg.leg)
             return None
         finally:
-            keeper.kill(block=False)    # _connect keeps the winner's claim with its own keeper
             if widener is not None:
                 widener.kill(block=False)
+            if ringing:                  # left by an exception: no agent rings for nobody
+                self._cancel(ringing, member, OfferResult.CANCELLED, claims)
 
-    def _widen(self, member: Member, q: Queue, ticket, ringing: dict, claimed: set, offer_id: str,
-               last_ring: dict) -> None:
+    def _widen(self, member: Member, q: Queue, ticket, ringing: dict, offer_id: str, last_ring: dict) -> None:
         """ring-progressively: every ring-progressively-delay seconds one more agent rings,
         the earlier ones keep ringing."""
         from fsapp.routing.strategies import order_agents
         while True:
             gevent.sleep(max(q.ring_progressively_delay, 0.1))
             now = self.clock()
-            for cand in order_agents(q, member, self.backend.candidates(q.name), now):
+            candidates = self._quietly("ring-progressively", self.backend.candidates, q.name) or []
+            for cand in order_agents(q, member, candidates, now):
                 if cand.name in ringing:
                     continue
-                if self.backend.claim(cand.name, member.id, self.worker_id, self.lease, now):
-                    self.backend.renew(cand.name, member.id, self.worker_id, self.lease, now, phase="ringing")
-                    claimed.add(cand.name)
+                if self._quietly("ring-progressively claim", ticket.claims.take, cand.name):
+                    self._quietly("ringing phase", ticket.claims.mark, cand.name, "ringing")
                     last_ring["at"] = time.monotonic()
                     ringing[cand.name] = gevent.spawn(self._ring, cand.agent, member, q, ticket, offer_id)
                     break
@@ -505,9 +566,9 @@ class Router:
         except OriginateError as exc:
             result = CAUSE_RESULT.get(exc.cause, OfferResult.NO_ANSWER).value
             ticket.inbox.put(OfferFailed(agent.name, exc.cause, offer_id))
-        except (ESLError, syntax.UnsafeValue) as exc:
+        except Exception as exc:      # ESLError, syntax.UnsafeValue, or anything else refusing it
             result = OfferResult.NO_ANSWER.value
-            log.warning("originate failed", extra={"agent": agent.name, "error": str(exc)})
+            log.warning("originate failed", extra={"agent": agent.name, "error": f"{type(exc).__name__}: {exc}"})
             ticket.inbox.put(OfferFailed(agent.name, "DESTINATION_OUT_OF_ORDER", offer_id))
         else:
             ticket.inbox.put(OfferAnswered(agent.name, leg, offer_id))
@@ -515,13 +576,14 @@ class Router:
             self._pending_legs.pop(member.id + agent.name, None)
             self._record_offer(member, agent.name, ring_at, result, variables["origination_uuid"])
 
-    def _cancel(self, ringing: dict, member: Member, result: OfferResult) -> None:
-        for agent_name, greenlet in list(ringing.items()):
+    def _cancel(self, ringing: dict, member: Member, result: OfferResult, claims) -> None:
+        """Hang up the agents still ringing and let them go with `result`."""
+        for agent_name in list(ringing):
+            ringing.pop(agent_name)
             leg = self._pending_legs.get(member.id + agent_name)
             if leg is not None and not self._kill(leg, "ORIGINATOR_CANCEL"):
                 self._kill_by_lookup(agent_name, member)
-            self.backend.release(agent_name, member.id, self.worker_id, result, self.clock())
-        ringing.clear()
+            self._quietly("release", claims.release, agent_name, result)
 
     def _kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
         try:
@@ -543,30 +605,24 @@ class Router:
                     and row.get("direction") == "outbound":
                 self._kill(row["uuid"], "ORIGINATOR_CANCEL")
 
-    def _keep_claims(self, member_id: str, agents: set[str]) -> None:
-        while agents:
-            gevent.sleep(self.lease / 3)
-            for agent in list(agents):
-                if not self.backend.renew(agent, member_id, self.worker_id, self.lease, self.clock()):
-                    agents.discard(agent)
-
     # -- answered: bridge, talk, wrap-up ------------------------------------------------------------
-    def _connect(self, call, member: Member, q: Queue, agent: str, leg: str, stop_hold, hold, keeper) -> Outcome:
+    def _connect(self, call, member: Member, ticket, agent: str, leg: str, stop_hold, hold) -> Outcome:
+        q, claims = ticket.queue, ticket.claims
         answered_at = self.clock()
         agent_gone = self._watch(leg)
-        keeper.kill(block=False)
-        keeper = gevent.spawn(self._keep_claims, member.id, {agent})
-        self.backend.answered(agent, member.id, self.worker_id, self.lease, answered_at)
-        self.backend.update_member(member.id, state=MemberState.ANSWERED, serving_agent=agent)
         waited = answered_at - member.joined_at
         talk = 0.0
         result = OfferResult.COMPLETED
         try:
+            # the answer is on the switch: Redis being unreachable now costs bookkeeping, not the call
+            self._quietly("talking phase", claims.mark, agent, "talking", leg)
+            self._quietly("member answered", self.backend.update_member, member.id,
+                          state=MemberState.ANSWERED, serving_agent=agent)
             self._stop_hold(call, stop_hold, hold)
             if not self._announce_agent(call, q, agent):
                 self._kill(leg)
                 return Outcome("abandoned", agent=agent, reason="hangup-during-agent-id", waited_s=waited)
-            if not self.backend.renew(agent, member.id, self.worker_id, self.lease, self.clock(), phase="talking"):
+            if self._quietly("talking phase", claims.mark, agent, "talking", leg) is False:
                 # Our claim on the agent lapsed (this worker was too slow to renew it, e.g.
                 # starved on a busy machine) and the agent may already be offered to
                 # another caller: bridging now could put the agent on two calls at once.
@@ -593,10 +649,11 @@ class Router:
                 return Outcome("abandoned", agent=agent, reason="bridge-failed", waited_s=waited)
             # recorded once the two are talking, so a failed bridge is never counted as answered
             self._record("answered", member, agent=agent, wait_s=waited)
-            self.backend.publish({"event": "member-answered", "queue": q.name, "member": member.id,
-                                  "agent": agent, "at": answered_at})
-            self._set_affinity(member.caller_id, agent, answered_at)
-            note_agent_call(self.backend, agent, leg, member.id, q.name, answered_at)   # for supervisors
+            self._quietly("member event", self.backend.publish, {
+                "event": "member-answered", "queue": q.name, "member": member.id, "agent": agent, "at": answered_at})
+            self._quietly("affinity", self._set_affinity, member.caller_id, agent, answered_at)
+            self._quietly("agent call", note_agent_call, self.backend, agent, leg, member.id, q.name,
+                          answered_at)   # for supervisors
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
             self._wait_either(leg, agent_gone, call.uuid, self._watch(call.uuid))
@@ -609,13 +666,15 @@ class Router:
                          wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0)
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
-            keeper.kill(block=False)
+            # the agent's claim goes with its result (wrap-up, talk time); if anything here
+            # fails, Dispatcher.leave still releases it (MemberClaims.close)
             self._unwatch(leg)
-            forget_agent_call(self.backend, agent, leg)
-            self.backend.release(agent, member.id, self.worker_id, result, self.clock(), talk)
+            self._quietly("agent call", forget_agent_call, self.backend, agent, leg)
+            self._quietly("release", claims.release, agent, result, talk)
             if result is OfferResult.COMPLETED:
                 agent_rec = self.config.agents.get(agent)
-                self.backend.record_handle_time(q.name, talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
+                self._quietly("handle time", self.backend.record_handle_time, q.name,
+                              talk + (agent_rec.wrap_up_time if agent_rec else 0.0))
 
     def _caller_still_there(self, call) -> bool:
         try:
@@ -667,87 +726,88 @@ class Router:
             try:
                 while True:
                     msg = ticket.wait(None)
-                    if isinstance(msg, Assignment) and self._callback_attempt(member, q, msg):
+                    if isinstance(msg, Assignment) and self._callback_attempt(ticket, msg):
                         break
-            except gevent.GreenletExit:
-                # worker stopping: the request stays in the shared state; after its lease
-                # another worker's reconciler adopts it
+            except BaseException as exc:
+                # worker stopping, or an unexpected error: the agents are let go at once, the
+                # request stays in the shared state and after its lease a reconciler (this
+                # worker's or another's) adopts it
+                ticket.claims.close()
                 self.dispatcher.tickets.pop(member.id, None)
+                if not isinstance(exc, gevent.GreenletExit):
+                    log.exception("callback attempt failed; it is retried once its lease lapses")
                 raise
             else:
-                self.dispatcher.leave(member.id)
+                self._quietly("callback done", self.dispatcher.leave, member.id)
             finally:
                 self._callbacks.pop(member.id, None)
 
-    def _callback_attempt(self, member: Member, q: Queue, assignment: Assignment) -> bool:
+    def _callback_attempt(self, ticket, assignment: Assignment) -> bool:
         """Ring the agent, then the customer. True when the callback is finished (served or
         out of attempts), False when it waits again."""
+        member, q, claims = ticket.member, ticket.queue, ticket.claims
         agent, others = assignment.agents[0], assignment.agents[1:]
         for other in others:
-            self.backend.release(other.name, member.id, self.worker_id, OfferResult.CANCELLED, self.clock())
-        self.backend.renew(agent.name, member.id, self.worker_id, self.lease, self.clock(), phase="ringing")
-        keeper = gevent.spawn(self._keep_claims, member.id, {agent.name})
+            claims.release(other.name, OfferResult.CANCELLED)
+        claims.mark(agent.name, "ringing")
         try:
-            try:
-                agent_leg = self.esl.originate(agent.contact, "&park", {
-                    "origination_caller_id_number": member.callback_number, "fsapp_queue": q.name,
-                    "fsapp_callback": member.id, "ignore_early_media": "true"}, timeout=q.offer_timeout)
-            except ESLError as exc:
-                cause = getattr(exc, "cause", "DESTINATION_OUT_OF_ORDER")
-                self.backend.release(agent.name, member.id, self.worker_id,
-                                     CAUSE_RESULT.get(cause, OfferResult.NO_ANSWER), self.clock())
-                self.dispatcher.requeue(member.id)
-                return False
-            agent_gone = self._watch(agent_leg)
-            self.backend.answered(agent.name, member.id, self.worker_id, self.lease, self.clock())
-            try:
-                dial = syntax.dial_string(q.callback_dial.format(number=syntax.number(member.callback_number)),
-                                          f"queue {q.name} callback-dial")
-                customer_leg = self.esl.originate(dial, "&park", {
-                    "origination_caller_id_number": q.name, "fsapp_callback": member.id,
-                    "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
-            except ESLError as exc:
-                self._kill(agent_leg)
-                self._unwatch(agent_leg)
-                self.backend.release(agent.name, member.id, self.worker_id, OfferResult.CANCELLED, self.clock())
-                attempts = member.callback_attempts + 1
-                log.info("callback: customer not reached", extra={"attempt": attempts, "error": str(exc)})
-                if attempts >= q.callback_max_attempts:
-                    self._record("abandoned", member, agent=agent.name)
-                    self.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
-                                          "attempts": attempts, "at": self.clock()})
-                    return True
-                retry_at = self.clock() + q.callback_retry_delay
-                self.dispatcher.requeue(member.id, callback_attempts=attempts,
-                                        not_before=max(retry_at, self._business_time(q, retry_at)))
-                return False
-            answered_at = self.clock()
-            self._record("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
-            customer_gone = self._watch(customer_leg)
-            talk = 0.0
-            try:
-                self.esl.uuid_bridge(agent_leg, customer_leg)
-                note_agent_call(self.backend, agent.name, agent_leg, member.id, q.name, answered_at)
-                self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
-                talk = self.clock() - answered_at
-                self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
-                             talk_s=talk, wrap_up_s=agent.wrap_up_time)
-            except ESLError as exc:
-                log.warning("callback bridge failed", extra={"error": str(exc)})
-            finally:
-                for leg in (agent_leg, customer_leg):
-                    self._kill(leg)
-                self._unwatch(agent_leg, customer_leg)
-                forget_agent_call(self.backend, agent.name, agent_leg)
-                self.backend.release(agent.name, member.id, self.worker_id, OfferResult.COMPLETED,
-                                     self.clock(), talk)
-                self.backend.record_handle_time(q.name, talk + agent.wrap_up_time)
-                self._set_affinity(member.callback_number, agent.name, answered_at)
-            self.backend.publish({"event": "callback-completed", "queue": q.name, "member": member.id,
-                                  "agent": agent.name, "at": self.clock()})
-            return True
+            agent_leg = self.esl.originate(agent.contact, "&park", {
+                "origination_caller_id_number": member.callback_number, "fsapp_queue": q.name,
+                "fsapp_callback": member.id, "ignore_early_media": "true"}, timeout=q.offer_timeout)
+        except ESLError as exc:
+            cause = getattr(exc, "cause", "DESTINATION_OUT_OF_ORDER")
+            claims.release(agent.name, CAUSE_RESULT.get(cause, OfferResult.NO_ANSWER))
+            self.dispatcher.requeue(member.id)
+            return False
+        agent_gone = self._watch(agent_leg)
+        self._quietly("talking phase", claims.mark, agent.name, "talking", agent_leg)
+        try:
+            dial = syntax.dial_string(q.callback_dial.format(number=syntax.number(member.callback_number)),
+                                      f"queue {q.name} callback-dial")
+            customer_leg = self.esl.originate(dial, "&park", {
+                "origination_caller_id_number": q.name, "fsapp_callback": member.id,
+                "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
+        except ESLError as exc:
+            self._kill(agent_leg)
+            self._unwatch(agent_leg)
+            claims.release(agent.name, OfferResult.CANCELLED)
+            attempts = member.callback_attempts + 1
+            log.info("callback: customer not reached", extra={"attempt": attempts, "error": str(exc)})
+            if attempts >= q.callback_max_attempts:
+                self._record("abandoned", member, agent=agent.name)
+                self.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
+                                      "attempts": attempts, "at": self.clock()})
+                return True
+            retry_at = self.clock() + q.callback_retry_delay
+            self.dispatcher.requeue(member.id, callback_attempts=attempts,
+                                    not_before=max(retry_at, self._business_time(q, retry_at)))
+            return False
+        answered_at = self.clock()
+        self._record("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
+        customer_gone = self._watch(customer_leg)
+        talk = 0.0
+        try:
+            self.esl.uuid_bridge(agent_leg, customer_leg)
+            self._quietly("agent call", note_agent_call, self.backend, agent.name, agent_leg, member.id,
+                          q.name, answered_at)
+            self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
+            talk = self.clock() - answered_at
+            self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
+                         talk_s=talk, wrap_up_s=agent.wrap_up_time)
+        except ESLError as exc:
+            log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:
-            keeper.kill(block=False)
+            for leg in (agent_leg, customer_leg):
+                self._kill(leg)
+            self._unwatch(agent_leg, customer_leg)
+            self._quietly("agent call", forget_agent_call, self.backend, agent.name, agent_leg)
+            self._quietly("release", claims.release, agent.name, OfferResult.COMPLETED, talk)
+            self._quietly("handle time", self.backend.record_handle_time, q.name, talk + agent.wrap_up_time)
+            self._quietly("affinity", self._set_affinity, member.callback_number, agent.name, answered_at)
+        self._quietly("callback event", self.backend.publish, {
+            "event": "callback-completed", "queue": q.name, "member": member.id,
+            "agent": agent.name, "at": self.clock()})
+        return True
 
     def _wait_either(self, leg_a: str, gone_a: AsyncResult, leg_b: str, gone_b: AsyncResult) -> None:
         """Until one of two legs hangs up: CHANNEL_HANGUP events, with uuid_exists every

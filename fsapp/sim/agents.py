@@ -62,16 +62,20 @@ class AgentEndpoint:
             return
         leg.mark_answered()
         record["answered_at"] = clock.now()
+        # talk until the leg ends or talk_s is up (pressing the scripted digits on the
+        # way); waiting on the leg's end, not wait_media, which returns (and so hung up
+        # the agent) when uuid_bridge takes the leg out of park (transfer_to) whenever
+        # this greenlet woke before the park program did
         talked = 0.0
         for at, digits in sorted(self.press):
             if at >= self.talk_s:
                 break
-            reason, _ = leg.wait_media(at - talked, nested=False)
+            clock.wait([leg.ended], at - talked)
             talked = at
             if leg.hungup:
                 break
             leg.queue_dtmf(digits, source="RTP")
-        reason, _ = leg.wait_media(max(0.0, self.talk_s - talked), nested=False)
+        clock.wait([leg.ended], max(0.0, self.talk_s - talked))
         if not leg.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"
