@@ -149,12 +149,15 @@ class Reconciler:
         self.runs += 1
         now = self.clock()
         repairs: list[str] = []
-        live = self._live_channels() if self.switches else None
         members = {}
         for member_id in self.backend.all_member_ids():
             m = self.backend.get_member(member_id)
             if m is not None:
                 members[m.id] = m
+        # the switch is asked after the members are read: a caller who joins in between
+        # is not in `members`, so a channel list taken before its join cannot make it look
+        # gone (it was, with the two reads the other way round, under load)
+        live = self._live_channels() if self.switches else None
         gone_members = set()
         for m in members.values():
             if m.expires and m.expires <= now and m.id not in self.local_members:
