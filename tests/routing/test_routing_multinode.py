@@ -114,3 +114,23 @@ def test_reconciler_repairs_stuck_agents_and_orphans(redis_backend):
     now = time.time()
     assert [a.name for a in be.agents() if a.state(now) == AgentState.WAITING] == ["1001", "1002"]
     assert Reconciler(be, [FakeSwitch()], "me").run_once() == []            # idempotent
+
+
+def test_reconciler_keeps_a_caller_who_joins_while_it_asks_the_switch(redis_backend):
+    """The switch's channel list is a round trip: a caller who answers, reaches the queue
+    node and joins while it is on its way is not in that list. The reconciler must not
+    remove it as 'channel gone' (it did when it read the channels before the members)."""
+    from fsapp.routing.model import Member
+
+    be = redis_backend
+    now = time.time()
+
+    class SlowSwitch:          # the new caller joins while `show channels` is answered
+        connects = 1
+
+        def show_channels(self):
+            be.add_member(Member("new-call", "q", joined_at=now, owner="me", expires=now + 30))
+            return [{"uuid": "other-call"}]
+
+    assert Reconciler(be, [SlowSwitch()], "me").run_once() == []
+    assert [m.id for m in be.members("q")] == ["new-call"]
