@@ -203,14 +203,23 @@ def test_an_assignment_whose_claim_is_gone_rings_nobody(acd):
     """An assignment handled late (its claim lapsed or was released meanwhile) must not
     ring the agent, who may be ringing for another caller by then: the caller waits
     again. (On the code before, the router rang any agent of the assignment.)"""
+    from types import SimpleNamespace
+
+    from fsapp.routing.claims import MemberClaims
     from fsapp.routing.dispatcher import Assignment
-    from fsapp.routing.model import Member
+    from fsapp.routing.model import Member, OfferResult
     agent = acd.sw.add_agent("1001", ring_s=0.2, talk_s=0.5)
     member = Member("stale-member", "sales", caller_id="138", joined_at=time.time())
-    stale = Assignment([acd.backend.get_agent("1001")], acd.router.config.queue("sales"))   # no claim held
-    assert acd.router._offer(None, member, None, stale, gevent.event.Event(), None) is None
+    claims = MemberClaims(acd.backend, member.id, acd.router.worker_id, 30.0, time.time)
+    assert claims.take("1001")
+    # the claim goes in the shared state while the assignment waits (lapsed, or released)
+    assert acd.backend.release("1001", member.id, acd.router.worker_id, OfferResult.CANCELLED, time.time())
+    stale = Assignment([acd.backend.get_agent("1001")], acd.router.config.queue("sales"))
+    ticket = SimpleNamespace(claims=claims, queue=stale.queue)
+    assert acd.router._offer(None, member, ticket, stale, gevent.event.Event(), None) is None
     gevent.sleep(0)
     assert agent.calls == [] and acd.sw.channels == {}
+    assert "1001" not in claims         # nothing left to release for an agent it never had
 
 
 def test_reject_delay(acd):
