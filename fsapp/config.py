@@ -133,6 +133,12 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                           "(&socket(ADDRESS async full)); default: listen."),
         "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
     },
+    "deploy": {
+        "store": Setting(str, "local", "Where deploy versions are kept: local ([deploy] dir) or redis "
+                         "([routing] redis_url and redis_prefix; shared by every node and operator).",
+                         choices=("local", "redis")),
+        "dir": Setting(str, "var/versions", "Directory of the version history when store = local."),
+    },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
         "format": Setting(str, "text", "text (key=value) or json (one object a line).",

@@ -1,0 +1,162 @@
+"""`fsapp deploy` / `versions` / `diff` / `rollback` on a line of its own (tmp_path), with a
+running flow handler behind the control socket and real calls through the emulator."""
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fsapp import config
+from fsapp.cli import main
+from fsapp.deploy import content_hash, line
+
+ROOT = Path(__file__).resolve().parents[2]
+
+LIVE = """flow: live
+numbers: ["20000"]
+languages: [zh-CN]
+start: bye
+nodes:
+  bye: {hangup: {prompt: common/goodbye}}
+"""
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A line of its own: flows, routing, calendars, catalog (WAVs linked), no campaigns."""
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "live.yaml").write_text(LIVE, encoding="utf-8")
+    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
+    shutil.copy(ROOT / "calendars.yaml", tmp_path / "calendars.yaml")
+    (tmp_path / "sounds").mkdir()
+    shutil.copy(ROOT / "sounds" / "catalog.yaml", tmp_path / "sounds" / "catalog.yaml")
+    for lang in ("zh-CN", "en-US"):
+        if (ROOT / "sounds" / lang).is_dir():
+            (tmp_path / "sounds" / lang).symlink_to(ROOT / "sounds" / lang, target_is_directory=True)
+    toml = tmp_path / "fsapp.toml"
+    toml.write_text(f"""
+[flows]
+dir = "{tmp_path / 'flows'}"
+control = "{tmp_path / 'control.sock'}"
+recordings = "{tmp_path / 'recordings'}"
+calendars = "{tmp_path / 'calendars.yaml'}"
+[sounds]
+dir = "{tmp_path / 'sounds'}"
+[store]
+queries = "{ROOT / 'queries'}"
+[routing]
+config = "{tmp_path / 'routing.yaml'}"
+[campaign]
+dir = "{tmp_path / 'campaigns'}"
+[deploy]
+dir = "{tmp_path / 'versions'}"
+""", encoding="utf-8")
+    return config.load(toml, env={})
+
+
+def fsapp(cfg, *args):
+    return CliRunner().invoke(main, ["--config", str(cfg.path), *args])
+
+
+def on_disk(cfg):
+    return line.read(line.Layout.from_config(cfg))
+
+
+def test_deploy_records_versions_and_an_invalid_file_changes_nothing(project, tmp_path):
+    new = tmp_path / "new" / "live.yaml"
+    new.parent.mkdir()
+    new.write_text(LIVE.replace("common/goodbye", "common/thanks"), encoding="utf-8")
+    result = fsapp(project, "deploy", str(new), "-m", "say thanks", "--author", "alice")
+    assert result.exit_code == 0, result.output
+    assert "recorded version 1" in result.output and "version 2 " in result.output
+    assert "flows     ~ live (nodes changed: bye)" in result.output
+    result = fsapp(project, "versions")
+    rows = result.output.splitlines()
+    assert rows[0].startswith("     1  ") and "baseline" in rows[0]
+    assert rows[1].startswith("*    2  ") and rows[1].endswith("alice  say thanks")
+    before = on_disk(project)
+    history = fsapp(project, "versions", "--json").output
+    # one valid file and one invalid one: nothing at all is installed or recorded
+    good = tmp_path / "new" / "other.yaml"
+    good.write_text(LIVE.replace("flow: live", "flow: other").replace("20000", "20001"), encoding="utf-8")
+    bad = tmp_path / "new" / "broken.yaml"
+    bad.write_text(LIVE.replace("flow: live", "flow: broken").replace("20000", "20002")
+                   .replace("start: bye", "start: nowhere"), encoding="utf-8")
+    result = fsapp(project, "deploy", str(good), str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:" in result.output and "nothing changed" in result.output
+    assert on_disk(project) == before
+    assert fsapp(project, "versions", "--json").output == history
+    # a broken catalog (part of the line) also stops the deploy: the flows are checked against it
+    (tmp_path / "sounds" / "catalog.yaml").write_text("prompts: [", encoding="utf-8")
+    result = fsapp(project, "deploy", str(good))
+    assert result.exit_code == 1 and not (tmp_path / "flows" / "other.yaml").exists()
+
+
+def test_diff_between_versions_and_the_disk(project, tmp_path):
+    new = tmp_path / "fresh.yaml"
+    new.write_text(LIVE.replace("flow: live", "flow: fresh").replace("20000", "20009"), encoding="utf-8")
+    assert fsapp(project, "deploy", str(new)).exit_code == 0
+    result = fsapp(project, "diff")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith("version 1 (")
+    assert "  flows     + fresh" in result.output and "  numbers   + 20009 -> fresh" in result.output
+    assert "no changes" in fsapp(project, "diff", "2", "disk").output
+    (tmp_path / "routing.yaml").write_text((tmp_path / "routing.yaml").read_text()
+                                           .replace("strategy: longest-idle-agent", "strategy: ring-all", 1))
+    result = fsapp(project, "diff", "2", "disk")
+    assert "  queues    ~ hotline" in result.output
+    result = fsapp(project, "diff", "9")
+    assert result.exit_code == 1 and "no version 9" in result.output
+
+
+def test_rollback_restores_the_previous_hash_verified_by_a_call(project, tmp_path):
+    import gevent
+
+    from fsapp.esl.outbound import OutboundServer
+    from fsapp.flow.runtime import FlowHandler
+    from fsapp.sim import CallerScript, RealClock, Socket, Switch
+    from tests.flow.test_runtime import fake_services
+
+    handler = FlowHandler(tmp_path / "flows", project, services=fake_services(project))
+    handler.listen(project.get("flows", "control"), sighup=False)
+    switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
+    switch.dialplan.add(r"^20000$", Socket(f"127.0.0.1:{server.port} async full"))
+
+    def call_hears():
+        caller = switch.place_call(CallerScript(dial="20000", steps=[]))
+        report = caller.wait(30)
+        return [Path(p).stem for p in report.heard]
+
+    try:
+        original = content_hash(on_disk(project))
+        assert call_hears() == ["goodbye"]
+        new = tmp_path / "live.yaml"
+        new.write_text(LIVE.replace("common/goodbye", "common/thanks"), encoding="utf-8")
+        assert fsapp(project, "deploy", str(new)).exit_code == 0
+        assert call_hears() == ["thanks"]
+        result = fsapp(project, "rollback")
+        assert result.exit_code == 0, result.output
+        assert "rolling back from version 2" in result.output and "to version 1" in result.output
+        assert "version 3 " in result.output and "new versions: live v" in result.output
+        assert content_hash(on_disk(project)) == original
+        versions = fsapp(project, "versions", "--json").output
+        assert '"content_hash": "%s"' % original in versions
+        assert call_hears() == ["goodbye"]
+        # rolling back again undoes the rollback (the default is the version it replaced)
+        assert fsapp(project, "rollback").exit_code == 0
+        assert call_hears() == ["thanks"]
+        assert fsapp(project, "rollback", "v1", "-m", "back to the start").exit_code == 0
+        assert content_hash(on_disk(project)) == original
+    finally:
+        server.stop(timeout=2)
+        switch.stop()
+        handler.control_server.stop()
+        gevent.sleep(0)
+
+
+def test_rollback_without_history_says_so(project):
+    result = fsapp(project, "rollback")
+    assert result.exit_code == 1 and "no versions yet" in result.output
