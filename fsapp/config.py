@@ -138,6 +138,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                          "([routing] redis_url and redis_prefix; shared by every node and operator).",
                          choices=("local", "redis")),
         "dir": Setting(str, "var/versions", "Directory of the version history when store = local."),
+        "nodes": Setting(dict, {}, "FreeSWITCH nodes a deploy configures: [deploy.nodes.NAME] conf_dir "
+                         "(its conf/ directory, local or a mounted share), esl = 'HOST:PORT' (for "
+                         "reloadxml), password (default [esl] password; secrets as ${ENV_VAR}), "
+                         "workers = ['HOST:PORT', ...] (its fsapp serve workers; default [serve] listen). "
+                         "Empty: deploy installs the line only."),
     },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

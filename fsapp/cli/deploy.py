@@ -30,11 +30,17 @@ def _author(author: str | None) -> str:
 
 
 def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
-            origin: Mapping[str, str] | None = None, socket_path: str | None = None):
-    """Validate `files` as the whole line, write them, record the version, reload.
-    Exits 1 (changing nothing) on any problem. Returns the recorded Version."""
+            origin: Mapping[str, str] | None = None, socket_path: str | None = None,
+            dry_run: bool = False):
+    """Validate `files` as the whole line and render every node's configuration; then
+    (unless dry_run) stage, switch the line and the nodes (fsapp.deploy.rollout), record
+    the version and reload. Exits 1, changing nothing, on any problem. Returns the
+    recorded Version (None for a dry run)."""
+    from fsapp.conf.errors import ConfError
     from fsapp.deploy import diff, line
     from fsapp.deploy.check import check
+    from fsapp.deploy.nodes import nodes_from_config, render_for
+    from fsapp.deploy.rollout import NodeFiles, RolloutError, reloadxml, roll_out
     from fsapp.deploy.store import VersionError
 
     layout = line.Layout.from_config(cfg)
@@ -47,18 +53,47 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
         click.echo(f"{len(problems)} problem(s): nothing installed into {layout.flows}, nothing changed",
                    err=True)
         sys.exit(1)
-    store = _store(cfg)
+    try:
+        nodes = nodes_from_config(cfg)
+        rendered = {node.name: render_for(cfg, node, files) for node in nodes}
+    except ConfError as exc:
+        click.echo(f"{exc}\nnothing changed on any node", err=True)
+        sys.exit(1)
     before = line.read(layout)
+    for text in diff(before, files).lines():
+        click.echo(f"  {text}")
+    for node in nodes:
+        changed = [name for name, text in sorted(rendered[node.name].items())
+                   if _read(node.conf_dir / name) != text.encode("utf-8")]
+        click.echo(f"  node {node.name}: " + (f"~ {', '.join(changed)}" if changed else "configuration unchanged"))
+    if dry_run:
+        click.echo("dry run: nothing changed")
+        return None
+    store = _store(cfg)
+    by_name = {node.name: node for node in nodes}
+
+    def reload_node(name: str) -> None:
+        node = by_name[name]
+        reloadxml(node.esl_host, node.esl_port, node.password, cfg.get("esl", "connect_timeout"),
+                  cfg.get("esl", "command_timeout"))
+
+    def apply_line() -> None:
+        for logical in line.write(layout, files):
+            click.echo(f"{'installed' if logical in files else 'removed'} {layout.path_of(logical)}")
+
+    def restore_line() -> None:
+        line.write(layout, before)
+
     try:
         if store.current() is None:   # the first recorded deploy: keep what ran before it
             base = store.record(before, _author(author), "baseline: the line before the first recorded deploy")
             click.echo(f"recorded version {base.number} {base.short} (baseline)")
-        for text in diff(before, files).lines():
-            click.echo(f"  {text}")
-        for logical in line.write(layout, files):
-            path = layout.path_of(logical)
-            click.echo(f"{'installed' if logical in files else 'removed'} {path}")
+        roll_out([NodeFiles(n.name, n.conf_dir, rendered[n.name]) for n in nodes], reload_node,
+                 apply_line, restore_line, progress=click.echo)
         version = store.record(files, _author(author), message)
+    except RolloutError as exc:
+        click.echo(f"deploy failed at node {exc.node} ({exc.step}): {exc}", err=True)
+        sys.exit(1)
     except (VersionError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:   # redis.ConnectionError and friends: name the store
@@ -66,6 +101,13 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
     click.echo(f"version {version.number} {version.short} by {version.author}: {version.message}")
     _reload(cfg, socket_path)
     return version
+
+
+def _read(path):
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _reload(cfg, socket_path):
@@ -156,8 +198,9 @@ def diff_(cfg, old, new):
 @click.option("-m", "--message", help="Why (default: 'rollback to version N').")
 @click.option("--author", help="Who (default: the login name).")
 @click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.option("--dry-run", is_flag=True, help="Validate and print what would change; change nothing.")
 @click.pass_obj
-def rollback(cfg, target, message, author, socket_path):
+def rollback(cfg, target, message, author, socket_path, dry_run):
     """Deploy an earlier version again (default: the one the current version replaced).
 
     A rollback is a deploy: the old line is validated first (against today's queries),
@@ -175,4 +218,4 @@ def rollback(cfg, target, message, author, socket_path):
     click.echo(f"rolling back from version {current.number} ({current.short}) to version {version.number} "
                f"({version.short})")
     install(cfg, version.files, author, message or f"rollback to version {version.number}",
-            socket_path=socket_path)
+            socket_path=socket_path, dry_run=dry_run)

@@ -344,9 +344,12 @@ def reload(cfg, socket_path):
 @click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
 @click.option("-m", "--message", default="", help="Why: kept with the version (fsapp versions).")
 @click.option("--author", help="Who: kept with the version (default: the login name).")
+@click.option("--dry-run", is_flag=True, help="Validate, print the diff (line and each node's "
+              "configuration), change nothing.")
 @click.pass_obj
-def deploy(cfg, paths, target_dir, socket_path, message, author):
-    """Validate flow files together with the whole line, install them, record a version, reload.
+def deploy(cfg, paths, target_dir, socket_path, message, author, dry_run):
+    """Validate flow files together with the whole line, install them, configure every
+    FreeSWITCH node ([deploy.nodes]), record a version, reload.
 
     Test files beside the flows (X.test.yaml) are installed with them. Nothing is
     installed if any flow, campaign or the catalog/calendars/routing they use has a
@@ -375,4 +378,4 @@ def deploy(cfg, paths, target_dir, socket_path, message, author):
         new[f"flows/{f.name}"] = f.read_bytes()
         origin[f"flows/{f.name}"] = str(f)
     install(cfg, new, author, message or f"deploy {', '.join(f.name for f in map(Path, paths))}",
-            origin=origin, socket_path=socket_path)
+            origin=origin, socket_path=socket_path, dry_run=dry_run)

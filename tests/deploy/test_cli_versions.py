@@ -1,58 +1,13 @@
 """`fsapp deploy` / `versions` / `diff` / `rollback` on a line of its own (tmp_path), with a
 running flow handler behind the control socket and real calls through the emulator."""
-import os
-import shutil
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from fsapp import config
 from fsapp.cli import main
 from fsapp.deploy import content_hash, line
 
-ROOT = Path(__file__).resolve().parents[2]
-
-LIVE = """flow: live
-numbers: ["20000"]
-languages: [zh-CN]
-start: bye
-nodes:
-  bye: {hangup: {prompt: common/goodbye}}
-"""
-
-
-@pytest.fixture
-def project(tmp_path):
-    """A line of its own: flows, routing, calendars, catalog (WAVs linked), no campaigns."""
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "live.yaml").write_text(LIVE, encoding="utf-8")
-    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
-    shutil.copy(ROOT / "calendars.yaml", tmp_path / "calendars.yaml")
-    (tmp_path / "sounds").mkdir()
-    shutil.copy(ROOT / "sounds" / "catalog.yaml", tmp_path / "sounds" / "catalog.yaml")
-    for lang in ("zh-CN", "en-US"):
-        if (ROOT / "sounds" / lang).is_dir():
-            (tmp_path / "sounds" / lang).symlink_to(ROOT / "sounds" / lang, target_is_directory=True)
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f"""
-[flows]
-dir = "{tmp_path / 'flows'}"
-control = "{tmp_path / 'control.sock'}"
-recordings = "{tmp_path / 'recordings'}"
-calendars = "{tmp_path / 'calendars.yaml'}"
-[sounds]
-dir = "{tmp_path / 'sounds'}"
-[store]
-queries = "{ROOT / 'queries'}"
-[routing]
-config = "{tmp_path / 'routing.yaml'}"
-[campaign]
-dir = "{tmp_path / 'campaigns'}"
-[deploy]
-dir = "{tmp_path / 'versions'}"
-""", encoding="utf-8")
-    return config.load(toml, env={})
+from conftest import LIVE
 
 
 def fsapp(cfg, *args):
