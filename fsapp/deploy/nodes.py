@@ -85,9 +85,34 @@ def render_for(cfg, node: Node, flows: Mapping[str, bytes], templates_dir=None) 
                 path.write_bytes(content)
         overrides = {"esl_listen_ip": node.esl_host, "esl_listen_port": str(node.esl_port),
                      "esl_password": node.password, "socket_address": node.workers[0]}
+        menus, fallbacks = native_fallbacks(cfg, Path(tmp))
         try:
-            context, _notes = build_context(cfg, flows_dir=tmp, overrides=overrides)
-            context["workers"] = list(node.workers)
-            return render_tree(templates_dir or default_templates_dir(), context).files
+            context, _notes = build_context(cfg, flows_dir=tmp, overrides=overrides,
+                                            workers=list(node.workers), fallbacks=fallbacks)
+            files = render_tree(templates_dir or default_templates_dir(), context).files
         except ConfError as exc:
             raise ConfError(f"node {node.name}: {exc}") from None
+        return {**files, **menus}
+
+
+def native_fallbacks(cfg, flows_dir: Path) -> tuple[dict[str, str], dict[str, list]]:
+    """For each flow with numbers that FreeSWITCH's own IVR engine can run whole
+    (fsapp.flow.native_xml: nothing left out for the runtime): its menus file
+    (ivr_menus/fsapp_FLOW.xml, included by the vanilla ivr.conf.xml) and the dialplan
+    actions that start it. Flows it cannot express get the apology instead."""
+    from fsapp.flow import native_xml
+    from fsapp.flow.compiler import Environment, compile_paths
+    result = compile_paths([flows_dir], Environment(tts=True))
+    menus, fallbacks = {}, {}
+    for name, flow in sorted(result.flows.items()):
+        if not flow.numbers:
+            continue
+        try:
+            text, report = native_xml.compile_to_xml(flow, sounds_dir=cfg.get("sounds", "dir"))
+        except ValueError:   # NativeCompileError: the start needs fsapp
+            continue
+        if report.runtime:   # some options would be missing: the apology is more honest
+            continue
+        menus[f"ivr_menus/fsapp_{name}.xml"] = text
+        fallbacks[name] = [(app, data or "") for app, data in report.dialplan_actions]
+    return menus, fallbacks

@@ -6,15 +6,10 @@ import pytest
 
 from fsapp import config
 
+from deploy_helpers import LIVE
+
 ROOT = Path(__file__).resolve().parents[2]
 
-LIVE = """flow: live
-numbers: ["20000"]
-languages: [zh-CN]
-start: bye
-nodes:
-  bye: {hangup: {prompt: common/goodbye}}
-"""
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from fsapp.cli import main
 from fsapp.deploy import content_hash, line
 
-from conftest import LIVE
+from deploy_helpers import LIVE
 
 
 def fsapp(cfg, *args):

@@ -12,7 +12,7 @@ from fsapp.cli import main
 from fsapp.deploy import line
 from fsapp.deploy.rollout import STAGED, NodeFiles, RolloutError, roll_out
 
-from conftest import LIVE
+from deploy_helpers import LIVE
 
 DIALPLAN = "dialplan/default/50_fsapp.xml"
 
