@@ -30,14 +30,14 @@ def _author(author: str | None) -> str:
 
 
 def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
-            origin: Mapping[str, str] | None = None, socket_path: str | None = None,
+            origin: Mapping[str, str] | None = None, socket_paths=(),
             dry_run: bool = False):
     """Validate `files` as the whole line and render every node's configuration; then
     (unless dry_run) stage, switch the line and the nodes (fsapp.deploy.rollout), record
     the version and reload. Exits 1, changing nothing, on any problem. Returns the
     recorded Version (None for a dry run)."""
     from fsapp.conf.errors import ConfError
-    from fsapp.deploy import diff, line
+    from fsapp.deploy import content_hash, diff, line
     from fsapp.deploy.check import check
     from fsapp.deploy.nodes import nodes_from_config, render_for
     from fsapp.deploy.rollout import NodeFiles, RolloutError, reloadxml, roll_out
@@ -90,16 +90,22 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
             click.echo(f"recorded version {base.number} {base.short} (baseline)")
         roll_out([NodeFiles(n.name, n.conf_dir, rendered[n.name]) for n in nodes], reload_node,
                  apply_line, restore_line, progress=click.echo)
-        version = store.record(files, _author(author), message)
     except RolloutError as exc:
         click.echo(f"deploy failed at node {exc.node} ({exc.step}): {exc}", err=True)
         sys.exit(1)
     except (VersionError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:   # redis.ConnectionError and friends: name the store
-        raise click.ClickException(f"version store ([deploy] store): {exc}") from None
+        raise click.ClickException(f"version store ([deploy] store): {exc}; nothing changed") from None
+    try:
+        version = store.record(files, _author(author), message)
+    except Exception as exc:   # the store went away between the checks and now
+        raise click.ClickException(
+            f"the line and every node now hold {content_hash(files)[:12]}, but the version could not "
+            f"be recorded ([deploy] store: {exc}); run the same deploy again once the store is back") from None
     click.echo(f"version {version.number} {version.short} by {version.author}: {version.message}")
-    _reload(cfg, socket_path)
+    for path in socket_paths or (None,):
+        _reload(cfg, path)
     return version
 
 
@@ -197,10 +203,11 @@ def diff_(cfg, old, new):
 @click.argument("target", required=False, metavar="[VERSION]")
 @click.option("-m", "--message", help="Why (default: 'rollback to version N').")
 @click.option("--author", help="Who (default: the login name).")
-@click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.option("--socket", "socket_paths", type=click.Path(), multiple=True,
+              help="Control socket of a worker to reload (repeatable; default: [flows] control).")
 @click.option("--dry-run", is_flag=True, help="Validate and print what would change; change nothing.")
 @click.pass_obj
-def rollback(cfg, target, message, author, socket_path, dry_run):
+def rollback(cfg, target, message, author, socket_paths, dry_run):
     """Deploy an earlier version again (default: the one the current version replaced).
 
     A rollback is a deploy: the old line is validated first (against today's queries),
@@ -218,4 +225,4 @@ def rollback(cfg, target, message, author, socket_path, dry_run):
     click.echo(f"rolling back from version {current.number} ({current.short}) to version {version.number} "
                f"({version.short})")
     install(cfg, version.files, author, message or f"rollback to version {version.number}",
-            socket_path=socket_path, dry_run=dry_run)
+            socket_paths=socket_paths, dry_run=dry_run)

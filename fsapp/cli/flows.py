@@ -341,13 +341,14 @@ def reload(cfg, socket_path):
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target_dir", type=click.Path(file_okay=False),
               help="Flows directory of the service (default: [flows] dir).")
-@click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.option("--socket", "socket_paths", type=click.Path(), multiple=True,
+              help="Control socket of a worker to reload (repeatable; default: [flows] control).")
 @click.option("-m", "--message", default="", help="Why: kept with the version (fsapp versions).")
 @click.option("--author", help="Who: kept with the version (default: the login name).")
 @click.option("--dry-run", is_flag=True, help="Validate, print the diff (line and each node's "
               "configuration), change nothing.")
 @click.pass_obj
-def deploy(cfg, paths, target_dir, socket_path, message, author, dry_run):
+def deploy(cfg, paths, target_dir, socket_paths, message, author, dry_run):
     """Validate flow files together with the whole line, install them, configure every
     FreeSWITCH node ([deploy.nodes]), record a version, reload.
 
@@ -378,4 +379,4 @@ def deploy(cfg, paths, target_dir, socket_path, message, author, dry_run):
         new[f"flows/{f.name}"] = f.read_bytes()
         origin[f"flows/{f.name}"] = str(f)
     install(cfg, new, author, message or f"deploy {', '.join(f.name for f in map(Path, paths))}",
-            origin=origin, socket_path=socket_path, dry_run=dry_run)
+            origin=origin, socket_paths=socket_paths, dry_run=dry_run)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Mapping
 
 from fsapp.deploy.line import Layout, write
-from fsapp.flow.model import Problem
 
 
 def check(cfg, files: Mapping[str, bytes], real: Layout, origin: Mapping[str, str] | None = None):

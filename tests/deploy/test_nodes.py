@@ -1,7 +1,6 @@
 """Deploy to several FreeSWITCH nodes (two emulated switches with real event sockets):
 each node's configuration is rendered, staged, switched and reloaded (reloadxml over ESL);
 one failing node leaves every node and the line on the previous version."""
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from fsapp.deploy.rollout import STAGED, NodeFiles, RolloutError, roll_out
 from deploy_helpers import LIVE
 
 DIALPLAN = "dialplan/default/50_fsapp.xml"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]   # nothing listens there once the socket closes
 
 
 @pytest.fixture
@@ -75,6 +68,16 @@ def test_deploy_configures_every_node_and_a_failing_node_changes_nothing(project
     before_nodes = {n: files_under(tmp_path / f"conf-{n}") for n in "ab"}
     before_line = line.read(line.Layout.from_config(cfg))
     history = fsapp(cfg, "versions", "--json").output
+
+    # one invalid file: nothing changes on any node, nor in the line or the history
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(LIVE.replace("flow: live", "flow: bad").replace("20000", "20011")
+                   .replace("start: bye", "start: nowhere"), encoding="utf-8")
+    result = fsapp(cfg, "deploy", str(fresh), str(bad))
+    assert result.exit_code == 1 and "nothing changed" in result.output
+    assert {n: files_under(tmp_path / f"conf-{n}") for n in "ab"} == before_nodes
+    assert line.read(line.Layout.from_config(cfg)) == before_line
+    assert fsapp(cfg, "versions", "--json").output == history
 
     # node b's FreeSWITCH is down: a switches first, then b fails -> a is put back
     switches[1].stop()
