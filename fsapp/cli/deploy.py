@@ -60,7 +60,14 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
         click.echo(f"{exc}\nnothing changed on any node", err=True)
         sys.exit(1)
     before = line.read(layout)
-    for text in diff(before, files).lines():
+    store = _store(cfg)
+    try:
+        current = store.current()
+    except Exception as exc:   # redis.ConnectionError and friends: before anything changes
+        raise click.ClickException(f"version store ([deploy] store): {exc}; nothing changed") from None
+    # what this deploy changes against the running version (the disk may hold edits made
+    # in place, e.g. routing.yaml, which this deploy is about to record)
+    for text in diff(current.files if current else before, files).lines():
         click.echo(f"  {text}")
     for node in nodes:
         changed = [name for name, text in sorted(rendered[node.name].items())
@@ -69,7 +76,6 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
     if dry_run:
         click.echo("dry run: nothing changed")
         return None
-    store = _store(cfg)
     by_name = {node.name: node for node in nodes}
 
     def reload_node(name: str) -> None:
@@ -85,7 +91,7 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
         line.write(layout, before)
 
     try:
-        if store.current() is None:   # the first recorded deploy: keep what ran before it
+        if current is None:   # the first recorded deploy: keep what ran before it
             base = store.record(before, _author(author), "baseline: the line before the first recorded deploy")
             click.echo(f"recorded version {base.number} {base.short} (baseline)")
         roll_out([NodeFiles(n.name, n.conf_dir, rendered[n.name]) for n in nodes], reload_node,

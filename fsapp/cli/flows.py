@@ -338,7 +338,7 @@ def reload(cfg, socket_path):
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target_dir", type=click.Path(file_okay=False),
               help="Flows directory of the service (default: [flows] dir).")
 @click.option("--socket", "socket_paths", type=click.Path(), multiple=True,
@@ -352,9 +352,11 @@ def deploy(cfg, paths, target_dir, socket_paths, message, author, dry_run):
     """Validate flow files together with the whole line, install them, configure every
     FreeSWITCH node ([deploy.nodes]), record a version, reload.
 
-    Test files beside the flows (X.test.yaml) are installed with them. Nothing is
-    installed if any flow, campaign or the catalog/calendars/routing they use has a
-    problem. Each deploy is a version: `fsapp versions`, `fsapp diff`, `fsapp rollback`.
+    Test files beside the flows (X.test.yaml) are installed with them. Without PATHS the
+    line is deployed as it is on disk (after editing routing.yaml, calendars.yaml, the
+    catalog or campaigns in place). Nothing is installed if any flow, campaign or the
+    catalog/calendars/routing they use has a problem. Each deploy is a version: `fsapp
+    versions`, `fsapp diff`, `fsapp rollback`.
     """
     from pathlib import Path
 
@@ -378,5 +380,6 @@ def deploy(cfg, paths, target_dir, socket_paths, message, author, dry_run):
     for f in files:
         new[f"flows/{f.name}"] = f.read_bytes()
         origin[f"flows/{f.name}"] = str(f)
-    install(cfg, new, author, message or f"deploy {', '.join(f.name for f in map(Path, paths))}",
+    default = f"deploy {', '.join(f.name for f in map(Path, paths))}" if paths else "deploy the line as it is on disk"
+    install(cfg, new, author, message or default,
             origin=origin, socket_paths=socket_paths, dry_run=dry_run)

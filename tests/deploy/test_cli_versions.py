@@ -1,9 +1,14 @@
 """`fsapp deploy` / `versions` / `diff` / `rollback` on a line of its own (tmp_path), with a
 running flow handler behind the control socket and real calls through the emulator."""
+import os
+import uuid
 from pathlib import Path
 
+import pytest
+import redis
 from click.testing import CliRunner
 
+from fsapp import config
 from fsapp.cli import main
 from fsapp.deploy import content_hash, line
 
@@ -115,3 +120,42 @@ def test_rollback_restores_the_previous_hash_verified_by_a_call(project, tmp_pat
 def test_rollback_without_history_says_so(project):
     result = fsapp(project, "rollback")
     assert result.exit_code == 1 and "no versions yet" in result.output
+
+
+def test_deploy_without_files_records_the_line_as_edited_in_place(project, tmp_path):
+    routing = tmp_path / "routing.yaml"
+    assert fsapp(project, "deploy", "-m", "first").exit_code == 0
+    routing.write_text(routing.read_text().replace("strategy: longest-idle-agent", "strategy: ring-all", 1))
+    result = fsapp(project, "deploy", "-m", "hotline rings all")
+    assert result.exit_code == 0, result.output
+    assert "  queues    ~ hotline" in result.output and "hotline rings all" in result.output
+    assert "queues    ~ hotline" in fsapp(project, "diff").output
+    assert fsapp(project, "rollback").exit_code == 0
+    assert "strategy: longest-idle-agent" in routing.read_text().split("hotline:")[1][:200]
+
+
+def test_versions_in_redis(project, tmp_path):
+    url = os.environ.get("FSAPP_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("FSAPP_REQUIRE_SERVICES") == "1":
+            pytest.fail("FSAPP_TEST_REDIS_URL is not set")
+        pytest.skip("no redis-server")
+    prefix = f"fsapp-test-{uuid.uuid4().hex[:8]}:"
+    text = project.path.read_text().replace("[deploy]\n", '[deploy]\nstore = "redis"\n')
+    text = text.replace("[routing]\n", f'[routing]\nredis_url = "{url}"\nredis_prefix = "{prefix}"\n')
+    project.path.write_text(text)
+    cfg = config.load(project.path, env={})
+    r = redis.Redis.from_url(url)
+    try:
+        new = tmp_path / "live.yaml"
+        new.write_text(LIVE.replace("common/goodbye", "common/thanks"))
+        assert fsapp(cfg, "deploy", str(new), "-m", "in redis").exit_code == 0
+        assert not (tmp_path / "versions").exists()
+        assert r.get(prefix + "deploy:current") == b"2"
+        assert "in redis" in fsapp(cfg, "versions").output
+        assert fsapp(cfg, "rollback").exit_code == 0
+        assert r.get(prefix + "deploy:current") == b"3"
+    finally:
+        keys = list(r.scan_iter(match=prefix + "*"))
+        if keys:
+            r.delete(*keys)
