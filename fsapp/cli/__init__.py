@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("fsapp.cli.flows:simulate", "Run one call through a flow against the emulator."),
     "test": ("fsapp.cli.flows:test", "Run flow tests (YAML beside each flow) and print coverage."),
     "graph": ("fsapp.cli.flows:graph", "Draw a flow as a graph (graphviz)."),
-    "deploy": ("fsapp.cli.flows:deploy", "Validate flows and install them into a running service."),
+    "deploy": ("fsapp.cli.flows:deploy", "Validate the line, install it, configure FreeSWITCH nodes, record a version, reload."),
     "versions": ("fsapp.cli.deploy:versions", "List deployed versions of the line (hash, time, author, message)."),
     "diff": ("fsapp.cli.deploy:diff_", "What changed between two versions: flows, nodes, numbers, queues, prompts."),
     "rollback": ("fsapp.cli.deploy:rollback", "Deploy an earlier version again (default: the previous one)."),
