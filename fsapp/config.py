@@ -56,6 +56,11 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "max_calls": Setting(int, 2000, "Concurrent calls accepted before new ones are refused."),
         "linger": Setting(int, 30, "Seconds FreeSWITCH keeps the socket open after hangup, for clean-up."),
         "app_timeout": Setting(float, 120.0, "Default deadline of one blocking call command, seconds."),
+        "drain_timeout": Setting(float, 60.0, "On SIGTERM `fsapp serve` stops accepting calls at once "
+                                 "(new calls take the next worker or the fallback) and waits up to "
+                                 "this many seconds for running calls to finish, then ends the rest "
+                                 "and exits; a second SIGINT/SIGTERM ends them at once. systemd's "
+                                 "TimeoutStopSec must be longer."),
     },
     "sim": {
         "esl": Setting(str, "127.0.0.1:8021", "Address the emulated FreeSWITCH listens on."),
@@ -194,6 +199,24 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "socket": Setting(str, "", "Address FreeSWITCH connects to for answered calls "
                           "(&socket(ADDRESS async full)); default: listen."),
         "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
+    },
+    "deploy": {
+        "store": Setting(str, "local", "Where deploy versions are kept: local ([deploy] dir) or redis "
+                         "([routing] redis_url and redis_prefix; shared by every node and operator).",
+                         choices=("local", "redis")),
+        "dir": Setting(str, "var/versions", "Directory of the version history when store = local."),
+        "nodes": Setting(dict, {}, "FreeSWITCH nodes a deploy configures: [deploy.nodes.NAME] conf_dir "
+                         "(its conf/ directory, local or a mounted share), esl = 'HOST:PORT' (for "
+                         "reloadxml), password (default [esl] password; secrets as ${ENV_VAR}), "
+                         "workers = ['HOST:PORT', ...] (its fsapp serve workers; default [serve] listen). "
+                         "Empty: deploy installs the line only."),
+        "fallback_prompt": Setting(str, "zh-CN/common/db_unavailable.wav", "What callers hear when no "
+                                   "fsapp worker answers and the flow cannot run as native FreeSWITCH "
+                                   "IVR: a file under [sounds] dir (the rendered dialplan names its "
+                                   "absolute path)."),
+        "fallback_transfer": Setting(str, "", "Where those callers are transferred after the apology "
+                                     "(an extension of the default context, e.g. an operator queue); "
+                                     "empty: hang up after it."),
     },
     "logging": {
         "level": Setting(str, "INFO", "Log level.", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -22,10 +22,13 @@ def conf():
               help="Template directory. Default: ./freeswitch-conf.")
 @click.option("--flows", "flows_dir", default=None, type=click.Path(file_okay=False),
               help="Flow directory whose numbers: are routed. Default: [flows] dir.")
+@click.option("--worker", "workers", multiple=True, metavar="HOST:PORT",
+              help="An fsapp serve worker the dialplan tries, in turn (repeatable; default: "
+                   "socket_address, i.e. [serve] listen).")
 @click.option("--dry-run", is_flag=True, help="Render and check everything, write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.pass_obj
-def render(cfg, out_dir, variables, templates_dir, flows_dir, dry_run, as_json):
+def render(cfg, out_dir, variables, templates_dir, flows_dir, workers, dry_run, as_json):
     """Render dialplan, event socket and module configuration for a real FreeSWITCH 1.10.
 
     Every output file is checked to be well-formed XML of the shape FreeSWITCH loads.
@@ -35,7 +38,8 @@ def render(cfg, out_dir, variables, templates_dir, flows_dir, dry_run, as_json):
 
     try:
         overrides = dict(parse_var(v) for v in variables)
-        context, notes = build_context(cfg, flows_dir=flows_dir, overrides=overrides)
+        context, notes = build_context(cfg, flows_dir=flows_dir, overrides=overrides,
+                                       workers=list(workers) or None)
         result = render_tree(templates_dir or default_templates_dir(), context)
         written = [] if dry_run else result.write(out_dir)
     except ConfError as exc:
@@ -55,6 +59,6 @@ def render(cfg, out_dir, variables, templates_dir, flows_dir, dry_run, as_json):
         click.echo(f"{verb} {path}")
     for flow in context["flows"]:
         click.echo(f"flow {flow.name}: {', '.join(flow.numbers)} -> socket "
-                   f"{context['socket_address']} {context['socket_mode']}")
+                   f"{', '.join(context['workers'])} {context['socket_mode']}")
     for note in notes:
         click.echo(f"note: {note}", err=True)

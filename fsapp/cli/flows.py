@@ -338,26 +338,35 @@ def reload(cfg, socket_path):
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--to", "target_dir", type=click.Path(file_okay=False),
               help="Flows directory of the service (default: [flows] dir).")
-@click.option("--socket", "socket_path", type=click.Path(), help="Control socket (default: [flows] control).")
+@click.option("--socket", "socket_paths", type=click.Path(), multiple=True,
+              help="Control socket of a worker to reload (repeatable; default: [flows] control).")
+@click.option("-m", "--message", default="", help="Why: kept with the version (fsapp versions).")
+@click.option("--author", help="Who: kept with the version (default: the login name).")
+@click.option("--dry-run", is_flag=True, help="Validate, print the diff (line and each node's "
+              "configuration), change nothing.")
 @click.pass_obj
-def deploy(cfg, paths, target_dir, socket_path):
-    """Validate flow files together with the service's flows, install them, reload.
+def deploy(cfg, paths, target_dir, socket_paths, message, author, dry_run):
+    """Validate flow files together with the whole line, install them, configure every
+    FreeSWITCH node ([deploy.nodes]), record a version, reload.
 
-    Test files beside the flows (X.test.yaml) are installed with them. Nothing is
-    installed if any flow of the resulting directory has a problem.
+    Test files beside the flows (X.test.yaml) are installed with them. Without PATHS the
+    line is deployed as it is on disk (after editing routing.yaml, calendars.yaml, the
+    catalog or campaigns in place). Nothing is installed if any flow, campaign or the
+    catalog/calendars/routing they use has a problem. Each deploy is a version: `fsapp
+    versions`, `fsapp diff`, `fsapp rollback`.
     """
-    import shutil
-    import tempfile
     from pathlib import Path
 
+    from fsapp.cli.deploy import install
+    from fsapp.deploy import line
     from fsapp.flow.compiler import is_flow_file
     from fsapp.flow.flowtests import find_test_file
-    from fsapp.flow.runtime import request
 
-    target = Path(target_dir or cfg.get("flows", "dir"))
+    if target_dir:
+        cfg = cfg.with_values("flows", dir=target_dir)
     files = []
     for p in map(Path, paths):
         if not is_flow_file(p):
@@ -366,39 +375,11 @@ def deploy(cfg, paths, target_dir, socket_path):
         test_file = find_test_file(p)
         if test_file:
             files.append(test_file)
-    with tempfile.TemporaryDirectory(prefix="fsapp-deploy-") as tmp:
-        staged = Path(tmp)
-        if target.is_dir():
-            for existing in target.iterdir():
-                if existing.is_file():
-                    shutil.copy2(existing, staged / existing.name)
-        for f in files:
-            shutil.copy2(f, staged / f.name)
-        from dataclasses import replace
-
-        from fsapp.flow.compiler import compile_paths
-        env = _environment(cfg, True)
-        result = compile_paths([staged], env)
-        origin = {f.name: str(f) for f in files}
-        result.problems = [replace(p, file=origin.get(Path(p.file).name, str(target / Path(p.file).name)))
-                           for p in result.problems]
-        _report(result, env, False, quiet=True)
-        if result.problems:
-            click.echo(f"nothing installed into {target}", err=True)
-            sys.exit(1)
-    target.mkdir(parents=True, exist_ok=True)
-    for f in files:  # each file appears at once, complete: write beside, then rename
-        tmp_path = target / f".{f.name}.deploying"
-        shutil.copy2(f, tmp_path)
-        tmp_path.replace(target / f.name)
-        click.echo(f"installed {target / f.name}")
-    path = _control_path(cfg, socket_path)
-    try:
-        answer = request(path, "reload")
-    except (FileNotFoundError, ConnectionRefusedError):
-        click.echo(f"no running service at {path}: the flows load when `fsapp serve --flows {target}` starts",
-                   err=True)
-        return
-    _print_reload(answer)
-    if not answer.get("ok"):
-        sys.exit(1)
+    new = line.read(line.Layout.from_config(cfg))
+    origin = {}
+    for f in files:
+        new[f"flows/{f.name}"] = f.read_bytes()
+        origin[f"flows/{f.name}"] = str(f)
+    default = f"deploy {', '.join(f.name for f in map(Path, paths))}" if paths else "deploy the line as it is on disk"
+    install(cfg, new, author, message or default,
+            origin=origin, socket_paths=socket_paths, dry_run=dry_run)

@@ -111,18 +111,24 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls, metrics_listen):
         click.echo(f"fsapp serve: metrics on http://{live.address[0]}:{live.address[1]}/metrics", err=True)
 
     stopping = gevent.event.Event()
+    abort = gevent.event.Event()
 
     def on_signal():
-        log.info("stopping: waiting for running calls", extra={"active": server.active_calls})
+        if stopping.is_set():   # the second signal: do not wait for the calls
+            log.warning("stopping now: ending running calls", extra={"active": server.active_calls})
+            abort.set()
+            return
+        log.info("draining: not accepting calls, waiting for running ones",
+                 extra={"active": server.active_calls, "drain_timeout": serve_cfg["drain_timeout"]})
         stopping.set()
 
     gevent.signal_handler(signal.SIGTERM, on_signal)
     gevent.signal_handler(signal.SIGINT, on_signal)
     stopping.wait()
-    server.stop(timeout=serve_cfg["linger"])
+    server.stop(timeout=serve_cfg["drain_timeout"], abort=abort)
     if live is not None:
         live.stop()
-    log.info("stopped", extra={"calls": server.total_calls})
+    log.info("stopped", extra={"calls": server.total_calls, "aborted": abort.is_set()})
 
 
 def _metrics(cfg, listen):

@@ -62,8 +62,11 @@ def _parse_agent(text: str):
                    "ID[:RING_S[:TALK_S[:yes|no|busy|reject[:AT/DIGITS,...]]]].")
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Emulated seconds per wall second (e.g. 10 to run long scenarios fast).")
+@click.option("--conf", "conf_dir", type=click.Path(file_okay=False),
+              help="A FreeSWITCH conf/ directory: its dialplan/default/*.xml (e.g. what `fsapp "
+                   "deploy` writes for a node) is the dialplan, read again on `api reloadxml`.")
 @click.pass_obj
-def sim(cfg, esl, password, heartbeat, routes, agents, time_scale):
+def sim(cfg, esl, password, heartbeat, routes, agents, time_scale, conf_dir):
     """Run an emulated FreeSWITCH 1.10 node (event socket, dialplan, agents) until Ctrl-C."""
     import gevent
     from fsapp.sim import RealClock, Switch
@@ -78,6 +81,12 @@ def sim(cfg, esl, password, heartbeat, routes, agents, time_scale):
         raise click.BadParameter(str(exc)) from None
     sw = Switch(password=password or cfg.get("sim", "password"), esl=(host, int(port)),
                 heartbeat=heartbeat or cfg.get("sim", "heartbeat"), clock=clock)
+    if conf_dir:
+        sw.conf_dir = conf_dir
+        try:
+            sw.dialplan.load_conf(conf_dir)
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"--conf {conf_dir}: {exc}") from None
     for text in routes:
         pattern, route = _parse_route(text)
         sw.dialplan.add(pattern, route)

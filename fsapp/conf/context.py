@@ -12,6 +12,10 @@ Each variable has one source, so a rendered file can always be traced back:
 | socket_mode       | "async full" (the form captured on FreeSWITCH 1.10.12) |
 | flows             | ivr_flows/*.yaml top-level flow: and numbers:          |
 | modules           | REQUIRED_MODULES below                                 |
+| workers           | the node's fsapp workers (default: socket_address)     |
+| rotations         | fsapp.conf.failover.rotations(workers)                 |
+| fallbacks         | per flow: native IVR actions, else the apology          |
+|                   | ([deploy] fallback_prompt, fallback_transfer)          |
 
 `--var NAME=VALUE` overrides a scalar variable or adds one for a customised template.
 """
@@ -41,7 +45,7 @@ DEFAULT_INBOUND_ACL = "loopback.auto"
 SOCKET_MODE = "async full"
 
 # Variables a --var may not replace, because they are structured, not strings.
-_STRUCTURED = ("flows", "modules")
+_STRUCTURED = ("flows", "modules", "workers", "rotations", "fallbacks")
 
 
 def parse_var(text: str) -> tuple[str, str]:
@@ -92,8 +96,13 @@ def _check_values(context: dict[str, Any]) -> None:
 
 
 def build_context(cfg: Config, flows_dir: str | Path | None = None,
-                  overrides: dict[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Template variables and notes (files skipped, flows without numbers)."""
+                  overrides: dict[str, str] | None = None, workers: list[str] | None = None,
+                  fallbacks: dict[str, list] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Template variables and notes (files skipped, flows without numbers).
+
+    workers: the node's fsapp workers, tried in turn (default: socket_address alone).
+    fallbacks: flow name -> dialplan actions when no worker answers (fsapp.deploy
+    passes the native IVR ones); any other flow gets the apology."""
     overrides = dict(overrides or {})
     for name in _STRUCTURED:
         if name in overrides:
@@ -118,7 +127,18 @@ def build_context(cfg: Config, flows_dir: str | Path | None = None,
         "modules": [{"name": name, "why": why} for name, why in REQUIRED_MODULES],
     }
     context.update(overrides)
+    from fsapp.conf.failover import apology, rotations
+    context["workers"] = list(workers or [context["socket_address"]])
+    context["rotations"] = rotations(context["workers"])
+    prompt = str((Path(cfg.get("sounds", "dir")) / cfg.get("deploy", "fallback_prompt")).resolve())
+    try:
+        sorry = apology(prompt, cfg.get("deploy", "fallback_transfer"))
+    except ValueError as exc:
+        raise ConfError(str(exc)) from None
+    context["fallbacks"] = {flow.name: (fallbacks or {}).get(flow.name, sorry) for flow in context["flows"]}
     _check_values(context)
+    for worker in context["workers"]:
+        _check_values({**context, "socket_address": worker})
     if not context["flows"]:
         notes.append("no flow declares numbers: the dialplan fragment has no extensions")
     return context, notes

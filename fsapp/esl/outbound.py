@@ -91,10 +91,15 @@ class OutboundServer:
     def serve_forever(self) -> None:
         self._server.serve_forever()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop accepting; wait up to `timeout` for running calls to finish."""
+    def stop(self, timeout: float = 5.0, abort: gevent.event.Event | None = None) -> None:
+        """Stop accepting (the listening socket closes: FreeSWITCH's next `socket` to this
+        address fails and its dialplan goes on to the next worker); wait up to `timeout`
+        for running calls to finish, or until `abort` is set; then end the rest."""
         self._server.close()
-        self._idle.wait(timeout)
+        if abort is None:
+            self._idle.wait(timeout)
+        else:
+            gevent.wait([self._idle, abort], timeout=timeout, count=1)
         self._server.stop(timeout=0)
 
     def __enter__(self):

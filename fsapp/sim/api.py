@@ -73,6 +73,11 @@ class Api:
         return VERSION_LINE + "\n"
 
     def reloadxml(self, args: str) -> str:
+        if self.switch.conf_dir is not None:
+            try:
+                self.switch.dialplan.load_conf(self.switch.conf_dir)
+            except (OSError, ValueError) as exc:
+                return f"-ERR [{exc}]\n"
         return "+OK [Success]\n"
 
     def hupall(self, args: str) -> str:

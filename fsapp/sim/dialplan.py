@@ -55,9 +55,58 @@ class Apps(Route):
         return list(self.steps)
 
 
+@dataclass
+class XmlExtension(Route):
+    """One <extension> of a rendered XML dialplan (conf/dialplan/default/*.xml): every
+    <condition> must match (FreeSWITCH's default break="on-false"), then the actions run
+    in order; a `socket` that cannot connect returns and the next action runs, as
+    mod_event_socket does."""
+    name: str
+    conditions: list = field(default_factory=list)   # (field, compiled regex)
+    steps: list = field(default_factory=list)
+
+    def matches(self, destination: str, ch=None) -> bool:
+        for name, regex in self.conditions:
+            if name == "destination_number":
+                value = destination
+            elif name.startswith("${") and ch is not None:
+                value = ch.expand(name)
+            else:
+                value = ch.get_var(name) if ch is not None else ""
+            if not regex.search(value or ""):
+                return False
+        return True
+
+    def apps(self):
+        return list(self.steps)
+
+
+def parse_xml_dialplan(text: str, where: str = "dialplan") -> list[XmlExtension]:
+    """The extensions of an <include> fragment, as FreeSWITCH's XML dialplan reads them."""
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise ValueError(f"{where}: not well-formed XML: {exc}") from None
+    extensions = []
+    for ext in root.iter("extension"):
+        conditions, steps = [], []
+        for cond in ext.findall("condition"):
+            try:
+                conditions.append((cond.get("field", ""), re.compile(cond.get("expression", ""))))
+            except re.error as exc:
+                raise ValueError(f"{where}: extension {ext.get('name')!r}: bad expression: {exc}") from None
+            steps += [(a.get("application", ""), a.get("data", "")) for a in cond.findall("action")]
+        extensions.append(XmlExtension(ext.get("name", ""), conditions, steps))
+    return extensions
+
+
 class Dialplan:
     def __init__(self):
         self.routes: list[tuple[re.Pattern, Route]] = []
+        # extensions read from conf_dir/dialplan/default/*.xml (Switch(conf_dir=...)),
+        # replaced on each `reloadxml`; tried after the routes added in code
+        self.xml: list[XmlExtension] = []
         # Apps every routed call runs first (the captures' vanilla config runs
         # `set open=true` and four `log` lines); empty by default.
         self.preamble: list[tuple[str, str]] = []
@@ -68,11 +117,24 @@ class Dialplan:
                             f"got {type(route).__name__}")
         self.routes.append((re.compile(pattern), route))
 
-    def match(self, destination: str) -> Route | None:
+    def match(self, destination: str, ch=None) -> Route | None:
         for pattern, route in self.routes:
             if pattern.search(destination):
                 return route
+        for ext in self.xml:
+            if ext.matches(destination, ch):
+                return ext
         return None
+
+    def load_conf(self, conf_dir) -> int:
+        """Read conf_dir/dialplan/default/*.xml (what the vanilla default.xml includes);
+        all or nothing: a broken file leaves the loaded dialplan as it was."""
+        from pathlib import Path
+        found = []
+        for path in sorted((Path(conf_dir) / "dialplan" / "default").glob("*.xml")):
+            found += parse_xml_dialplan(path.read_text(encoding="utf-8"), str(path))
+        self.xml = found
+        return len(found)
 
 
 def run_dialplan(ch) -> None:
@@ -81,7 +143,7 @@ def run_dialplan(ch) -> None:
     ch.set_var("call_uuid", ch.uuid)   # re-set when routing starts (moves to the end)
     if ch.call_state == "DOWN":
         ch.set_call_state("RINGING")
-    route = ch.switch.dialplan.match(ch.destination)
+    route = ch.switch.dialplan.match(ch.destination, ch)
     if route is None:
         known = ", ".join(p.pattern for p, _ in ch.switch.dialplan.routes) or "none"
         ch.switch.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.destination!r} "

@@ -30,7 +30,7 @@ DEFAULT_SOUND_PREFIX = "/usr/local/freeswitch/share/freeswitch/sounds/en/us/call
 class Switch:
     def __init__(self, password: str = "ClueCon", esl: tuple[str, int] = ("127.0.0.1", 0),
                  heartbeat: float = 20.0, clock=None, hostname: str | None = None,
-                 sound_prefix: str = DEFAULT_SOUND_PREFIX):
+                 sound_prefix: str = DEFAULT_SOUND_PREFIX, conf_dir=None):
         if heartbeat <= 0:
             raise ValueError(f"heartbeat must be > 0 seconds, got {heartbeat!r}")
         self.password = password
@@ -44,6 +44,11 @@ class Switch:
         self.core_uuid = str(uuidlib.uuid4())
         self.events = EventFactory(self.core_uuid, self.hostname, self.ipv4, self.ipv6, self.clock)
         self.dialplan = Dialplan()
+        # a FreeSWITCH conf/ directory: its dialplan/default/*.xml is loaded at start and
+        # on `api reloadxml` (what fsapp deploy writes for a node)
+        self.conf_dir = conf_dir
+        if conf_dir is not None:
+            self.dialplan.load_conf(conf_dir)
         self.api = Api(self)
         self.callcenter = CallCenter(self)   # mod_callcenter: queues/agents/tiers configured in code
         self.channels: dict = {}

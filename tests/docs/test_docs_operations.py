@@ -16,7 +16,7 @@ def fences(lang: str) -> list[str]:
 
 def test_operations_shell_examples(doc_runner):
     outputs = doc_runner.run_doc(DOC)
-    assert len(outputs) == 4, "operations.md doc-test blocks changed: update this test"
+    assert len(outputs) == 7, "operations.md doc-test blocks changed: update this test"
 
 
 def test_systemd_unit_commands_exist():
@@ -32,6 +32,22 @@ def test_systemd_unit_commands_exist():
     stop = int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M).group(1))
     from fsapp.config import SCHEMA
     assert stop > SCHEMA["serve"]["linger"].default, "systemd must outwait [serve] linger"
+    assert stop > SCHEMA["serve"]["drain_timeout"].default, "systemd must outwait [serve] drain_timeout"
+    assert re.search(r"^KillSignal=SIGTERM$", unit, re.M)
+
+
+def test_worker_unit_template_drains_like_the_documented_unit():
+    """freeswitch-conf/systemd/fsapp-worker@.service: SIGTERM, a stop timeout longer than
+    the drain, one listen port and control socket per instance, a real command line."""
+    from fsapp.config import SCHEMA
+    unit = (DOCS.parent / "freeswitch-conf" / "systemd" / "fsapp-worker@.service").read_text()
+    exec_start = re.search(r"^ExecStart=\S*/fsapp (.+)$", unit, re.M)
+    assert check(Mention("freeswitch-conf/systemd/fsapp-worker@.service", 0, exec_start.group(0),
+                         tuple(exec_start.group(1).split()), True)) is None
+    assert re.search(r"^KillSignal=SIGTERM$", unit, re.M)
+    assert int(re.search(r"^TimeoutStopSec=(\d+)$", unit, re.M).group(1)) > SCHEMA["serve"]["drain_timeout"].default
+    assert "Environment=FSAPP_SERVE_LISTEN=127.0.0.1:%i" in unit
+    assert "Environment=FSAPP_FLOWS_CONTROL=/run/fsapp/flows-%i.sock" in unit
 
 
 def test_monitoring_sql_runs_on_fsapp_tables(doc_runner):

@@ -34,6 +34,10 @@ dir = "{ROOT / 'sounds'}"
 queries = "{ROOT / 'queries'}"
 [routing]
 config = "{ROOT / 'routing.yaml'}"
+[campaign]
+dir = "{tmp_path / 'campaigns'}"
+[deploy]
+dir = "{tmp_path / 'versions'}"
 """, encoding="utf-8")
     return config.load(toml, env={})
 

@@ -1,0 +1,45 @@
+"""A line of its own for the deploy tests (tmp_path): flows, routing, calendars, catalog."""
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fsapp import config
+
+from deploy_helpers import LIVE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A line of its own: flows, routing, calendars, catalog (WAVs linked), no campaigns."""
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "live.yaml").write_text(LIVE, encoding="utf-8")
+    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
+    shutil.copy(ROOT / "calendars.yaml", tmp_path / "calendars.yaml")
+    (tmp_path / "sounds").mkdir()
+    shutil.copy(ROOT / "sounds" / "catalog.yaml", tmp_path / "sounds" / "catalog.yaml")
+    for lang in ("zh-CN", "en-US"):
+        if (ROOT / "sounds" / lang).is_dir():
+            (tmp_path / "sounds" / lang).symlink_to(ROOT / "sounds" / lang, target_is_directory=True)
+    toml = tmp_path / "fsapp.toml"
+    toml.write_text(f"""
+[flows]
+dir = "{tmp_path / 'flows'}"
+control = "{tmp_path / 'control.sock'}"
+recordings = "{tmp_path / 'recordings'}"
+calendars = "{tmp_path / 'calendars.yaml'}"
+[sounds]
+dir = "{tmp_path / 'sounds'}"
+[store]
+queries = "{ROOT / 'queries'}"
+[routing]
+config = "{tmp_path / 'routing.yaml'}"
+[campaign]
+dir = "{tmp_path / 'campaigns'}"
+[deploy]
+dir = "{tmp_path / 'versions'}"
+""", encoding="utf-8")
+    return config.load(toml, env={})

@@ -1,0 +1,50 @@
+"""The pure core: content hash and the operator's diff."""
+from fsapp.deploy import content_hash, diff
+
+FLOW = b"""flow: live
+numbers: ["20000"]
+languages: [zh-CN]
+start: menu
+nodes:
+  menu: {menu: {prompt: common/welcome, options: {"1": bye}}}
+  bye: {hangup: {prompt: common/goodbye}}
+"""
+ROUTING = b"queues:\n  hotline: {strategy: longest-idle-agent}\n  sales: {strategy: ring-all}\n"
+CATALOG = b"prompts:\n  common/welcome: {zh-CN: a}\n  common/goodbye: {zh-CN: b}\n"
+
+
+def test_content_hash_depends_on_names_and_bytes_not_order():
+    a = {"flows/a.yaml": b"x", "routing.yaml": b"y"}
+    assert content_hash(a) == content_hash(dict(reversed(list(a.items()))))
+    assert content_hash(a) != content_hash({"flows/a.yaml": b"x", "routing.yaml": b"y "})
+    assert content_hash(a) != content_hash({"flows/b.yaml": b"x", "routing.yaml": b"y"})
+    # a file's bytes cannot slide into its name
+    assert content_hash({"ab": b"c"}) != content_hash({"a": b"bc"})
+
+
+def test_diff_names_flows_nodes_numbers_queues_prompts():
+    old = {"flows/live.yaml": FLOW, "flows/old.yaml": FLOW.replace(b"live", b"old").replace(b"20000", b"30000"),
+           "routing.yaml": ROUTING, "sounds/catalog.yaml": CATALOG}
+    new_flow = FLOW.replace(b"common/goodbye", b"common/thanks").replace(
+        b"  bye:", b"  extra: {hangup: {}}\n  bye:")
+    new = {"flows/live.yaml": new_flow, "flows/fresh.yaml": FLOW.replace(b"live", b"fresh").replace(b"20000", b"40000"),
+           "routing.yaml": ROUTING.replace(b"ring-all", b"round-robin").replace(b"  hotline", b"  vip: {}\n  hotline"),
+           "sounds/catalog.yaml": CATALOG + b"  common/thanks: {zh-CN: c}\n"}
+    d = diff(old, new)
+    assert (d.flows.added, d.flows.changed, d.flows.removed) == (["fresh"], ["live"], ["old"])
+    assert (d.nodes["live"].added, d.nodes["live"].changed) == (["extra"], ["bye"])
+    assert d.numbers.added == ["40000 -> fresh"] and d.numbers.removed == ["30000 -> old"]
+    assert (d.queues.added, d.queues.changed, d.queues.removed) == (["vip"], ["sales"], [])
+    assert d.prompts.added == ["common/thanks"]
+    assert d.files.added == ["flows/fresh.yaml"] and d.files.removed == ["flows/old.yaml"]
+    lines = d.lines()
+    assert "flows     ~ live (nodes added: extra; nodes changed: bye)" in lines
+    assert "numbers   + 40000 -> fresh" in lines and "queues    ~ sales" in lines
+
+
+def test_no_changes_and_unparsable_files_still_count():
+    files = {"flows/live.yaml": FLOW}
+    assert diff(files, dict(files)).lines() == ["no changes"]
+    d = diff(files, {"flows/live.yaml": b"flow: [unclosed"})
+    assert d.files.changed == ["flows/live.yaml"] and not d.empty
+    assert d.flows.removed == ["live"]   # the new text names no flow

@@ -1,0 +1,97 @@
+"""The rendered dialplan on the emulator (it reads conf/dialplan/default/*.xml and reloads
+on `reloadxml`, like FreeSWITCH): calls spread over two workers, a killed worker's calls
+go to the other, and with both down the fallback (apology, transfer) answers."""
+from pathlib import Path
+
+import gevent
+import pytest
+from click.testing import CliRunner
+
+from fsapp import config
+from fsapp.cli import main
+from fsapp.sim.dialplan import parse_xml_dialplan
+
+from deploy_helpers import LIVE
+
+ROOT = Path(__file__).resolve().parents[2]
+SOUNDS = ROOT / "sounds" / "zh-CN" / "common"
+
+
+def fsapp(cfg, *args):
+    return CliRunner().invoke(main, ["--config", str(cfg.path), *args])
+
+
+@pytest.fixture
+def node(project, tmp_path):
+    """An emulated node reading its conf/ directory, two fsapp workers (outbound servers
+    with their own flow handlers on the same line), deployed with `fsapp deploy`."""
+    from fsapp.esl.outbound import OutboundServer
+    from fsapp.flow.runtime import FlowHandler
+    from fsapp.sim import Apps, RealClock, Switch
+
+    from tests.flow.test_runtime import fake_services
+
+    conf = tmp_path / "conf"
+    switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5), conf_dir=conf).start()
+    # the operator line the fallback transfers to
+    switch.dialplan.add(r"^1000$", Apps([("answer", ""), ("playback", str(SOUNDS / "welcome.wav")),
+                                         ("hangup", "")]))
+    handlers = [FlowHandler(tmp_path / "flows", project, services=fake_services(project)) for _ in range(2)]
+    servers = [OutboundServer(h, ("127.0.0.1", 0), linger=5).start() for h in handlers]
+    text = project.path.read_text(encoding="utf-8") + f"""
+[deploy.nodes.a]
+conf_dir = "{conf}"
+esl = "127.0.0.1:{switch.esl_port}"
+password = "ClueCon"
+workers = ["127.0.0.1:{servers[0].port}", "127.0.0.1:{servers[1].port}"]
+"""
+    text = text.replace("[deploy]\n", f'[deploy]\nfallback_prompt = "{SOUNDS / "db_unavailable.wav"}"\n'
+                                      f'fallback_transfer = "1000"\n')
+    project.path.write_text(text, encoding="utf-8")
+    cfg = config.load(project.path, env={})
+    new = tmp_path / "live.yaml"
+    new.write_text(LIVE.replace("common/goodbye", "common/thanks"), encoding="utf-8")
+    result = fsapp(cfg, "deploy", str(new))
+    assert result.exit_code == 0, result.output
+    assert "node a: switched, reloadxml ok (1/1)" in result.output
+    for h in handlers:   # what `fsapp reload` would do in each worker process
+        h.reload()
+    try:
+        yield switch, handlers, servers, conf
+    finally:
+        for s in servers:
+            s.stop(timeout=1)
+        switch.stop()
+
+
+def calls(switch, count):
+    from fsapp.sim import CallerScript
+    callers = [switch.place_call(CallerScript(dial="20000", steps=[])) for _ in range(count)]
+    return [[Path(p).stem for p in c.wait(30).heard] for c in callers]
+
+
+def test_rendered_dialplan_tries_each_worker_then_the_fallback(node):
+    switch, handlers, servers, conf = node
+    extensions = parse_xml_dialplan((conf / "dialplan/default/50_fsapp.xml").read_text())
+    assert [e.name for e in extensions] == ["fsapp_live_w1", "fsapp_live_w2"]
+    first = [app for app, _ in extensions[0].steps]
+    assert first == ["set", "socket", "socket", "answer", "playback", "transfer"]
+    assert extensions[0].steps[1][1] != extensions[1].steps[1][1]   # each order starts elsewhere
+
+    # both up: every call is answered by a worker, and both take calls
+    heard = calls(switch, 20)
+    assert heard == [["thanks"]] * 20
+    taken = [len(h.outcomes) for h in handlers]
+    assert sum(taken) == 20 and min(taken) > 0, taken
+
+    # worker 1 down: its calls go to worker 2
+    servers[0].stop(timeout=1)
+    heard = calls(switch, 10)
+    assert heard == [["thanks"]] * 10
+    assert len(handlers[0].outcomes) == taken[0] and len(handlers[1].outcomes) == taken[1] + 10
+
+    # both down: the apology, then the operator line
+    servers[1].stop(timeout=1)
+    heard = calls(switch, 3)
+    assert heard == [["db_unavailable", "welcome"]] * 3
+    gevent.sleep(0)
