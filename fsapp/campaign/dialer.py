@@ -103,9 +103,11 @@ class Dialer:
         gevent.joinall(list(self._greenlets), timeout=timeout)
         self._server.stop(timeout=2)
 
-    def run(self, until: float | None = None, exit_when_done: bool = False) -> str:
-        """Dial until the campaign is stopped, `until` (clock time) passes, or (exit_when_done)
-        no contact is left to call. Returns why it stopped: stopped, until, done."""
+    def run(self, until: float | None = None, exit_when_done: bool = False, one_pass: bool = False) -> str:
+        """Dial until the campaign is stopped, `until` (clock time) passes, (exit_when_done)
+        no contact is left to call, or (one_pass) no contact is due now: none pending or in
+        progress, the rest waiting for a retry. Returns why it stopped: stopped, until,
+        done, pass."""
         name = self.campaign.name
         self.recover(own=True)
         status, next_poll = self.states.control(name)["status"], 0.0
@@ -122,6 +124,8 @@ class Dialer:
                     return "stopped"
                 if exit_when_done and not self.active and self._nothing_left():
                     return "done"
+                if one_pass and not self.active and self._nothing_left(("pending", "in_progress")):
+                    return "pass"
             window_open = self.calendar.is_open(dt.datetime.fromtimestamp(now, self.calendar.tz))
             next_open = None
             if not window_open:
@@ -142,9 +146,9 @@ class Dialer:
         self._kick.clear()
         self.clock.wait([self._kick], max(0.0, deadline - now))
 
-    def _nothing_left(self) -> bool:
+    def _nothing_left(self, states=("pending", "retry", "in_progress")) -> bool:
         counts = self.states.counts(self.campaign.name)
-        return not any(counts.get(s) for s in ("pending", "retry", "in_progress"))
+        return not any(counts.get(s) for s in states)
 
     # -- contacts -----------------------------------------------------------------------------
     def refresh_contacts(self, now: float) -> None:

@@ -152,11 +152,13 @@ def stop(cfg, name, as_json):
 @click.argument("name")
 @click.option("--until-done", is_flag=True, help="Exit when no contact is left to call (none pending, "
               "in retry or in progress).")
+@click.option("--one-pass", is_flag=True, help="Exit when no contact is due now (none pending or in "
+              "progress); contacts waiting for a retry are left for a later run.")
 @click.option("--for", "for_s", type=float, help="Exit after this many seconds.")
 @click.option("--listen", help="Address of this dialer's outbound socket (default: [campaign] listen).")
 @json_option
 @click.pass_obj
-def start(cfg, name, until_done, for_s, listen, as_json):
+def start(cfg, name, until_done, one_pass, for_s, listen, as_json):
     """Mark NAME running and dial from this process (one worker; run more to share the load)."""
     from fsapp.calendar import load_calendars
     from fsapp.campaign.dialer import Dialer, default_worker_id
@@ -183,7 +185,8 @@ def start(cfg, name, until_done, for_s, listen, as_json):
                     worker=section["worker_id"] or default_worker_id(), base_dir=Path.cwd()).start()
     states.set_control(camp.name, "running", time.time())
     try:
-        why = dialer.run(until=time.time() + for_s if for_s else None, exit_when_done=until_done)
+        why = dialer.run(until=time.time() + for_s if for_s else None, exit_when_done=until_done,
+                         one_pass=one_pass)
     finally:
         dialer.close()
         esl.stop()
