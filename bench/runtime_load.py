@@ -238,9 +238,9 @@ def main() -> int:
         rates[name] = [args.calls / r["sim"]["seconds"] for r in rs]
         lost = [args.calls - r["sim"]["completed"] for r in rs]
         cpu = [r["cpu"] * 1000 / max(1, r["sim"]["completed"]) for r in rs]
-        print(f"{name:12} calls/s {spread(rates[name], fmt='{:.1f}')}  worker CPU ms/call {spread(cpu)}  "
+        print(f"{'[' + name + ']':13} calls/s {spread(rates[name], fmt='{:.1f}')}  worker CPU ms/call {spread(cpu)}  "
               f"lost {spread(lost, fmt='{:.0f}')}")
-    print(f"fsapp / greenswitch calls/s (per run): {spread(ratios(rates['fsapp'], rates['greenswitch']))}x "
+    print(f"ratio of calls/s, fsapp / greenswitch (per run): {spread(ratios(rates['fsapp'], rates['greenswitch']))}x "
           "(calls/s counts completed and lost calls alike: read it with 'lost')")
     return 0
 

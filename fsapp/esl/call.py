@@ -135,11 +135,13 @@ class _Collect:
 _word = syntax.word
 
 
+_NOT_JOINABLE = re.compile(r"[\s!]|^file_string://|^$")
+
+
 def _joinable(path: str) -> bool:
     """A path that can be one part of a file_string:// list: one word, no `!` (its
     separator), not itself a list."""
-    return bool(path) and "!" not in path and not path.startswith("file_string://") and \
-        not any(c.isspace() for c in path)
+    return _NOT_JOINABLE.search(path) is None
 
 
 class Call:
