@@ -1,11 +1,13 @@
 """Load bench of the emulator: how many concurrent channels one process sustains.
 
-    .venv/bin/python bench/emulator_load.py [--channels 1000] [--hold 20] [--baseline 100]
+    .venv/bin/python bench/emulator_load.py [--channels 1000] [--hold 20] [--repeat 3]
 
 Each call is a loopback pair (2 channels): a scripted caller dials a Socket route; a
 small raw ESL app in the same process answers it and plays 1 s tones back to back
-until the caller hangs up after --hold seconds. The same is run first with
---baseline channels; the report compares CPU per channel and media timing.
+until the caller hangs up after --hold seconds; --repeat runs, min / median / max of
+the CPU (this process: emulator and app) per channel-second and of the media timing.
+There is no baseline to compare with (an earlier version compared with itself at 100
+channels, which says nothing): the figures are absolute.
 
 A channel counts as sustained when its call stayed up for the whole hold and the
 caller heard at least 80 % of the tones it should have (the emulator kept real time).
@@ -26,6 +28,8 @@ import gevent  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fair import spread  # noqa: E402
 
 from fsapp.sim import CallerScript, Hangup, Socket, Switch  # noqa: E402
 
@@ -110,24 +114,30 @@ def run(channels: int, hold: float, ramp: float) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--channels", type=int, default=1000)
-    ap.add_argument("--baseline", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=3, help="runs (>= 3: min/median/max)")
     ap.add_argument("--hold", type=float, default=20.0)
     ap.add_argument("--ramp", type=float, default=5.0)
     args = ap.parse_args()
     if args.ramp >= args.hold:
         ap.error("--ramp must be shorter than --hold")
-    results = [run(args.baseline, args.hold, args.ramp), run(args.channels, args.hold, args.ramp)]
+    if args.repeat < 3:
+        ap.error("--repeat must be >= 3")
     print(f"{'channels':>9} {'sustained':>9} {'peak':>5} {'cpu%':>6} {'cpu ms/ch·s':>11} "
           f"{'tones heard/expected':>21} {'maxrss MB':>9}")
-    for r in results:
+    results = []
+    for _ in range(args.repeat):
+        r = run(args.channels, args.hold, args.ramp)
+        results.append(r)
         print(f"{r['channels']:>9} {r['sustained']:>9} {r['peak']:>5} {r['cpu_pct']:>6.1f} "
               f"{r['cpu_ms_per_channel_s']:>11.3f} {r['heard_avg']:>10.1f}/{r['expected_tones']:<10.1f} "
               f"{r['maxrss_mb']:>9.1f}")
-    base, load = results
-    print(f"ratio vs baseline: CPU per channel-second x{load['cpu_ms_per_channel_s'] / max(1e-9, base['cpu_ms_per_channel_s']):.2f}, "
-          f"tones heard x{load['heard_avg'] / max(1e-9, base['heard_avg']):.2f}")
-    ok = load["sustained"] >= min(args.channels, 500)
-    print("PASS" if ok else "FAIL", f"(sustained {load['sustained']} of {args.channels} channels)")
+        sys.stdout.flush()
+    print(f"min / median / max over {args.repeat} runs: CPU ms per channel-second "
+          f"{spread([r['cpu_ms_per_channel_s'] for r in results], fmt='{:.3f}')}, tones heard "
+          f"{spread([r['heard_avg'] for r in results], fmt='{:.1f}')} of {results[0]['expected_tones']:.1f}")
+    worst = min(r["sustained"] for r in results)
+    ok = worst >= min(args.channels, 500)
+    print("PASS" if ok else "FAIL", f"(sustained at least {worst} of {args.channels} channels in every run)")
     return 0 if ok else 1
 
 

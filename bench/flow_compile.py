@@ -1,22 +1,23 @@
-"""How long compiling a 1,000-node flow takes, against plain yaml.safe_load of the same file.
+"""How long compiling a 1,000-node flow takes, against parsing the same file with the C
+YAML loader fsapp itself uses (yaml.CSafeLoader).
 
     .venv/bin/python bench/flow_compile.py [--nodes 1000] [--repeat 5]
 
 The flow is a realistic mix (menus, collects, SQL lookups, branches with expressions,
-templated prompts, sets, plays) and passes validation. Both figures are the best of
---repeat runs in this process, so machine load affects them alike; the ratio is what to
-compare across machines.
+templated prompts, sets, plays) and passes validation. CPU time of this process, both
+sides alternating, min / median / max of --repeat (>= 3) runs (bench/fair.py).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fair import alternate, ratios, spread  # noqa: E402
 
 from fsapp.flow import expr  # noqa: E402
 from fsapp.flow.compiler import Environment, compile_text  # noqa: E402
@@ -62,15 +63,6 @@ def make_flow(n_nodes: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=1000)
@@ -82,20 +74,22 @@ def main() -> None:
     flow, problems = compile_text(text, "bench.yaml", env)
     if problems:
         sys.exit("bench flow does not validate:\n" + "\n".join(map(str, problems[:10])))
-    baseline = best(lambda: yaml.safe_load(text), args.repeat)
-    baseline_c = best(lambda: yaml.load(text, Loader=yaml.CSafeLoader), args.repeat)
+
     def cold_compile():  # no help from the expression parse cache of an earlier run
         expr.parse_expression.cache_clear()
         expr.parse_template.cache_clear()
         compile_text(text, "bench.yaml", env)
 
-    compiled = best(cold_compile, args.repeat)
-    print(f"flow: {len(flow.nodes)} nodes, {len(text.splitlines())} lines, {len(text)} bytes")
-    print(f"yaml.safe_load (pure Python):   {baseline * 1000:8.1f} ms")
-    print(f"yaml.load CSafeLoader (libyaml): {baseline_c * 1000:8.1f} ms")
-    print(f"fsapp compile + validate:        {compiled * 1000:8.1f} ms")
-    print(f"ratio compile / safe_load:        {compiled / baseline:8.2f}x")
-    print(f"ratio compile / CSafeLoader load: {compiled / baseline_c:8.2f}x")
+    runs = alternate({
+        # what fsapp's loader parses with (fsapp.flow.loader: libyaml), the fair baseline
+        "CSafeLoader": lambda: yaml.load(text, Loader=yaml.CSafeLoader),
+        "compile": cold_compile,
+    }, args.repeat)
+    print(f"flow: {len(flow.nodes)} nodes, {len(text.splitlines())} lines, {len(text)} bytes; "
+          f"CPU ms, min / median / max of {args.repeat}, alternating")
+    print(f"yaml.load CSafeLoader (libyaml, as fsapp): {spread(runs['CSafeLoader'], 1000, '{:.1f}')}")
+    print(f"fsapp compile + validate (incl. parse):    {spread(runs['compile'], 1000, '{:.1f}')}")
+    print(f"ratio compile / CSafeLoader parse:          {spread(ratios(runs['compile'], runs['CSafeLoader']))}x")
 
 
 if __name__ == "__main__":

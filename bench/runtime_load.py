@@ -7,10 +7,13 @@ handler doing the same commands, in the same run.
     .venv/bin/python bench/runtime_load.py --calls 1000
 
 Each call: answer, set, playback (100 ms tone), play_and_get_digits (the caller presses
-1#), [sleep --hold-ms, to keep N calls up at once], hangup. Printed per implementation: calls/s (N over the time from the first call
-placed to the last call ended, as the emulator sees it), p50/p99 round-trip of the
-commands without media (answer, set), resident memory per concurrent call (RSS growth
-at peak concurrency / calls in progress then), and fsapp's overhead in throughput.
+1#), [sleep --hold-ms, to keep N calls up at once], hangup. Both sides wait for every
+application's completion (greenswitch's answer() and playback() alone would not) with the
+same --timeout; greenswitch's send() itself has no deadline (it cannot be given one).
+Sides alternate, --repeat runs each. Printed per run: completed and lost calls (the
+emulator's view), calls/s (N over the time from the first call placed to the last one
+ended), the worker's CPU per completed call (this process; the emulator runs in a child),
+p50/p99 round-trip of answer and set, RSS per concurrent call; then min/median/max.
 """
 from gevent import monkey
 
@@ -29,6 +32,9 @@ import gevent  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from fair import ratios, spread  # noqa: E402
 
 TONE = "tone_stream://%(100,0,800)"
 MENU = "tone_stream://%(100,0,600)"
@@ -128,12 +134,15 @@ def run_fsapp(calls: int, timeout: float, hold_ms: int) -> dict:
         call.hangup()
 
     port = free_port()
-    srv = OutboundServer(handler, ("127.0.0.1", port), max_calls=calls + 10, app_timeout=timeout).start()
+    srv = OutboundServer(handler, ("127.0.0.1", port), max_calls=calls + 10, app_timeout=timeout,
+                         command_timeout=timeout).start()
     probe = Probe(lambda: srv.active_calls)
+    cpu = time.process_time()
     result = gevent.spawn(place_calls, port, calls, timeout).get()
+    cpu = time.process_time() - cpu
     probe.stop()
     srv.stop(timeout=5)
-    return {"rtt": rtt, "ok": digits.count("1"), "sim": result, "probe": probe}
+    return {"rtt": rtt, "ok": digits.count("1"), "sim": result, "probe": probe, "cpu": cpu}
 
 
 # -- bare greenswitch -----------------------------------------------------------------------------
@@ -151,14 +160,15 @@ def run_greenswitch(calls: int, timeout: float, hold_ms: int) -> dict:
         def run(self):
             s = self.session
             s.myevents()
-            s.linger()
+            s.linger(30)                      # as fsapp's [serve] linger
             t = time.perf_counter()
-            s.answer()
+            # fsapp's answer waits for the application's completion: so does this one
+            s.call_command("answer", block=True, response_timeout=timeout)
             rtt.append(time.perf_counter() - t)
             t = time.perf_counter()
             s.call_command("set", "bench=1", block=True, response_timeout=timeout)
             rtt.append(time.perf_counter() - t)
-            s.playback(TONE)
+            s.call_command("playback", TONE, block=True, response_timeout=timeout)
             digits.append(s.play_and_get_digits(1, 1, 1, 3000, "#", MENU, BAD, "gs_digits", "\\d+", 3000, "",
                                                 response_timeout=timeout))
             if hold_ms:
@@ -176,43 +186,62 @@ def run_greenswitch(calls: int, timeout: float, hold_ms: int) -> dict:
     listener = gevent.spawn(server.listen)
     gevent.sleep(0.2)
     probe = Probe(lambda: server.connection_count)
+    cpu = time.process_time()
     result = gevent.spawn(place_calls, port, calls, timeout).get()
+    cpu = time.process_time() - cpu
     probe.stop()
     server.stop()
     listener.join(timeout=5)
     listener.kill()
     hub.print_exception = original_print
-    return {"rtt": rtt, "ok": digits.count("1"), "sim": result, "probe": probe,
+    return {"rtt": rtt, "ok": digits.count("1"), "sim": result, "probe": probe, "cpu": cpu,
             "failed": f" failed_sessions={len(failures)}" if failures else ""}
 
 
-def report(name: str, calls: int, r: dict) -> float:
+def report(name: str, calls: int, r: dict) -> None:
     rate = calls / r["sim"]["seconds"]
-    print(f"{name:12} calls={calls} completed={r['sim']['completed']} digits_ok={r['ok']} "
-          f"calls/s={rate:8.1f} rtt p50={percentile(r['rtt'], 50) * 1000:6.2f} ms "
-          f"p99={percentile(r['rtt'], 99) * 1000:7.2f} ms  peak_concurrent={r['probe'].peak_active} "
+    done = r["sim"]["completed"]
+    print(f"  {name:12} completed={done} lost={calls - done} digits_ok={r['ok']} calls/s={rate:8.1f} "
+          f"worker CPU/call={r['cpu'] * 1000 / max(1, done):6.2f} ms rtt p50={percentile(r['rtt'], 50) * 1000:6.2f} ms "
+          f"p99={percentile(r['rtt'], 99) * 1000:7.2f} ms peak_concurrent={r['probe'].peak_active} "
           f"rss/call={r['probe'].kb_per_call:6.1f} KiB{r.get('failed', '')}")
-    return rate
+    sys.stdout.flush()
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000)
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="every command and application deadline, both sides")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side (>= 3), alternating order")
     parser.add_argument("--hold-ms", type=int, default=0, help="sleep this long in each call before hangup")
     parser.add_argument("--sim-child", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sim_child:
         sim_child(args.sim_child, args.calls, args.timeout)
         return 0
+    if args.repeat < 3:
+        parser.error("--repeat must be >= 3")
     os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
-    fs = run_fsapp(args.calls, args.timeout, args.hold_ms)
-    gs = run_greenswitch(args.calls, args.timeout, args.hold_ms)
-    fs_rate = report("fsapp", args.calls, fs)
-    gs_rate = report("greenswitch", args.calls, gs)
-    overhead = (gs_rate - fs_rate) / gs_rate * 100
-    print(f"fsapp throughput vs bare greenswitch: {fs_rate / gs_rate:.2f}x "
-          f"(overhead {max(overhead, 0):.1f}%, target < 20%)")
+    sides = {"fsapp": run_fsapp, "greenswitch": run_greenswitch}
+    results: dict[str, list[dict]] = {n: [] for n in sides}
+    for rep in range(args.repeat):
+        order = list(sides) if rep % 2 == 0 else list(sides)[::-1]
+        print(f"run {rep + 1}: {' then '.join(order)}")
+        for name in order:
+            r = sides[name](args.calls, args.timeout, args.hold_ms)
+            results[name].append(r)
+            report(name, args.calls, r)
+    print(f"\n{args.calls} calls per run, {args.repeat} runs; min / median / max")
+    rates = {}
+    for name, rs in results.items():
+        rates[name] = [args.calls / r["sim"]["seconds"] for r in rs]
+        lost = [args.calls - r["sim"]["completed"] for r in rs]
+        cpu = [r["cpu"] * 1000 / max(1, r["sim"]["completed"]) for r in rs]
+        print(f"{'[' + name + ']':13} calls/s {spread(rates[name], fmt='{:.1f}')}  worker CPU ms/call {spread(cpu)}  "
+              f"lost {spread(lost, fmt='{:.0f}')}")
+    print(f"ratio of calls/s, fsapp / greenswitch (per run): {spread(ratios(rates['fsapp'], rates['greenswitch']))}x "
+          "(calls/s counts completed and lost calls alike: read it with 'lost')")
     return 0
 
 

@@ -55,6 +55,8 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "flows": Setting(str, None, "Directory of flow files to answer (instead of --app)."),
         "max_calls": Setting(int, 2000, "Concurrent calls accepted before new ones are refused."),
         "linger": Setting(int, 30, "Seconds FreeSWITCH keeps the socket open after hangup, for clean-up."),
+        "backlog": Setting(int, 1024, "Listen backlog: connections the kernel queues before fsapp "
+                           "accepts them (a burst of calls); capped by /proc/sys/net/core/somaxconn."),
         "app_timeout": Setting(float, 120.0, "Default deadline of one blocking call command, seconds."),
         "drain_timeout": Setting(float, 60.0, "On SIGTERM `fsapp serve` stops accepting calls at once "
                                  "(new calls take the next worker or the fallback) and waits up to "

@@ -135,6 +135,15 @@ class _Collect:
 _word = syntax.word
 
 
+_NOT_JOINABLE = re.compile(r"[\s!]|^file_string://|^$")
+
+
+def _joinable(path: str) -> bool:
+    """A path that can be one part of a file_string:// list: one word, no `!` (its
+    separator), not itself a list."""
+    return _NOT_JOINABLE.search(path) is None
+
+
 class Call:
     """Handle of one call, given to the handler by OutboundServer."""
 
@@ -336,10 +345,16 @@ class Call:
 
     def playback(self, path_or_list, timeout: float | None = None) -> str:
         """Play one file or several in turn; returns the last Application-Response
-        (FILE PLAYED, FILE NOT FOUND, PLAYBACK ERROR)."""
+        (FILE PLAYED, FILE NOT FOUND, PLAYBACK ERROR). Several one-word paths go as one
+        `playback file_string://a!b!c` (one application, one round trip); a key in
+        playback_terminators then stops the rest of the list too."""
         paths = [path_or_list] if isinstance(path_or_list, str) else list(path_or_list)
         if not paths:
             raise ValueError("playback needs at least one path")
+        if len(paths) > 1 and all(_joinable(p) for p in paths):
+            # One application instead of len(paths): FreeSWITCH's cost per call is mostly
+            # the applications it executes and the commands it answers (issue 14).
+            paths = ["file_string://" + "!".join(paths)]
         response = ""
         for path in paths:
             response = self.execute("playback", path, timeout).get("Application-Response", "")

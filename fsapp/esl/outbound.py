@@ -20,12 +20,28 @@ from gevent.server import StreamServer
 from fsapp.esl import wire
 from fsapp.esl.call import Call
 from fsapp.esl.connection import Connection
-from fsapp.esl.errors import CallHangup, ESLError
+from fsapp.esl.errors import CallHangup, ConnectionLost, ESLError
 from fsapp.log import call_context, get_logger
 
 log = get_logger("fsapp.esl.outbound")
 
 Handler = Callable[[Call], object]
+
+
+SOMAXCONN = "/proc/sys/net/core/somaxconn"
+
+
+def effective_backlog(wanted: int, somaxconn_path: str = SOMAXCONN) -> int:
+    """The listen backlog the kernel will really give: `wanted`, capped by somaxconn (Linux
+    silently truncates a larger one; reading it lets the log say what holds)."""
+    if wanted < 1:
+        raise ValueError(f"[serve] backlog must be >= 1, got {wanted}")
+    try:
+        with open(somaxconn_path) as f:
+            cap = int(f.read().strip())
+    except (OSError, ValueError):
+        return wanted
+    return min(wanted, cap) if cap > 0 else wanted
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -42,7 +58,7 @@ class OutboundServer:
     def __init__(self, handler: Handler, listen: str | tuple[str, int] = ("127.0.0.1", 8084), *,
                  linger: int = 30, app_timeout: float = 120.0, command_timeout: float = 10.0,
                  max_calls: int = 2000, event_format: str = "plain",
-                 max_frame_bytes: int = wire.DEFAULT_MAX_FRAME_BYTES):
+                 max_frame_bytes: int = wire.DEFAULT_MAX_FRAME_BYTES, backlog: int = 1024):
         if not callable(handler):
             raise TypeError(f"handler must be callable, got {handler!r}")
         if linger < 1:
@@ -62,7 +78,10 @@ class OutboundServer:
         self.active_calls = 0
         self.total_calls = 0
         self.refused_calls = 0
-        self._server = StreamServer(self.listen_address, self._handle)
+        # gevent's default backlog (128) loses calls in a burst: FreeSWITCH connects once
+        # per call, and connections beyond the queue are refused (issue 14).
+        self.backlog = effective_backlog(backlog)
+        self._server = StreamServer(self.listen_address, self._handle, backlog=self.backlog)
         self._idle = gevent.event.Event()
         self._idle.set()
 
@@ -72,7 +91,8 @@ class OutboundServer:
         esl = cfg.section("esl")
         return cls(handler, listen or serve["listen"], linger=serve["linger"],
                    app_timeout=serve["app_timeout"], command_timeout=esl["command_timeout"],
-                   max_calls=serve["max_calls"], max_frame_bytes=esl["max_frame_bytes"])
+                   max_calls=serve["max_calls"], max_frame_bytes=esl["max_frame_bytes"],
+                   backlog=serve["backlog"])
 
     # -- server lifecycle ---------------------------------------------------------------
     @property
@@ -85,7 +105,8 @@ class OutboundServer:
 
     def start(self) -> "OutboundServer":
         self._server.start()
-        log.info("outbound server listening", extra={"listen": f"{self.address[0]}:{self.port}"})
+        log.info("outbound server listening", extra={"listen": f"{self.address[0]}:{self.port}",
+                                                     "backlog": self.backlog})
         return self
 
     def serve_forever(self) -> None:
@@ -154,9 +175,15 @@ class OutboundServer:
                 log.info("session closed", extra={"seconds": round(time.monotonic() - started, 3)})
 
     def _setup(self, call: Call, conn: Connection) -> None:
+        # myevents and linger do not depend on each other: one write, one round trip.
         events = "myevents" if self.event_format == "plain" else f"myevents {self.event_format}"
-        for command in (events, f"linger {self.linger}"):
-            reply = call._command(wire.encode_command(command), command)
+        commands = (events, f"linger {self.linger}")
+        try:
+            replies = conn.send_pipelined([wire.encode_command(c) for c in commands], timeout=self.command_timeout)
+        except ConnectionLost:
+            call._end("socket closed")
+            raise call._hangup_error() from None
+        for command, reply in zip(commands, replies):
             if not reply.ok:
                 raise ESLError(f"{command!r} refused: {reply.reply_text}")
 

@@ -1,0 +1,215 @@
+#!/usr/bin/env python
+"""The same IVR natively (dialplan) and through fsapp (outbound socket), on a real
+FreeSWITCH: calls/s, and FreeSWITCH's CPU per call when it runs on this host.
+
+    .venv/bin/python bench/real_switch.py --print-dialplan          # install this first
+    .venv/bin/python bench/real_switch.py --host 127.0.0.1 --port 8021 --password ClueCon \\
+        --listen 127.0.0.1:8094 --calls 200 --concurrency 50 --runs 3 [--fs-pid PID]
+    .venv/bin/python bench/real_switch.py --emulator --calls 20 --concurrency 5 --runs 3
+
+The IVR (issue 14): answer, a 100 ms tone, play_and_get_digits (the caller presses 1),
+hang up. Calls are `originate loopback/<ext>/<context> &park` over the inbound socket;
+the "caller" presses 1 with `uuid_recv_dtmf` when play_and_get_digits starts (its
+CHANNEL_EXECUTE). A call counts as completed when its CHANNEL_HANGUP_COMPLETE carries
+bench_digit=1. Sides alternate (native, fsapp, fsapp, native, ...); each figure is
+min/median/max over --runs. FreeSWITCH's CPU per call is utime+stime of its process
+(/proc/<pid>/stat; --fs-pid, or `pidof freeswitch`) over the completed calls.
+
+--emulator runs the same thing against fsapp's emulator (fsapp.sim) in this process: it
+checks that the benchmark works, nothing more. Figures against the emulator say NOTHING
+about FreeSWITCH's CPU or throughput (the emulator is Python, sharing this process).
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.pool  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
+
+from fsapp.esl import InboundClient, OutboundServer  # noqa: E402
+from fsapp.esl.outbound import parse_listen  # noqa: E402
+
+TONE = "tone_stream://%(100,0,800)"
+MENU = "tone_stream://%(100,0,600)"
+NATIVE_EXT, FSAPP_EXT = "9914", "9915"
+VAR = "bench_digit"
+PAGD = f"1 1 1 3000 # {MENU} silence_stream://250 {VAR} \\d 3000"
+NATIVE_APPS = [("answer", ""), ("playback", TONE), ("play_and_get_digits", PAGD), ("hangup", "")]
+
+
+def dialplan_snippet(listen: str, context: str) -> str:
+    native = "\n".join(f'      <action application="{app}"' + (f' data="{arg}"' if arg else "") + "/>"
+                       for app, arg in NATIVE_APPS)
+    return f"""<!-- conf/dialplan/{context}/fsapp_bench.xml (then: fs_cli -x reloadxml) -->
+<include>
+  <extension name="fsapp_bench_native">
+    <condition field="destination_number" expression="^{NATIVE_EXT}$">
+{native}
+    </condition>
+  </extension>
+  <extension name="fsapp_bench_socket">
+    <condition field="destination_number" expression="^{FSAPP_EXT}$">
+      <action application="socket" data="{listen} async full"/>
+    </condition>
+  </extension>
+</include>"""
+
+
+def fsapp_ivr(call) -> None:
+    """The same IVR through fsapp's Call API."""
+    call.answer()
+    call.playback(TONE)
+    call.play_and_get_digits(1, 1, 1, 3000, "#", MENU, "silence_stream://250", regex="\\d", var=VAR)
+    call.hangup()
+
+
+def cpu_ticks(pid: int | None) -> int | None:
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])     # utime + stime (fields 14, 15)
+
+
+class Driver:
+    """Places calls over the inbound socket and presses 1 when the question starts."""
+
+    def __init__(self, client: InboundClient, context: str):
+        self.client, self.context = client, context
+        self.completed = 0
+        self.ended = 0
+        self._watch: gevent.event.Event = gevent.event.Event()
+        client.on("CHANNEL_EXECUTE", self._on_execute)
+        client.on("CHANNEL_HANGUP_COMPLETE", self._on_hangup)
+        client.subscribe("CHANNEL_EXECUTE", "CHANNEL_HANGUP_COMPLETE")
+
+    def _on_execute(self, ev) -> None:
+        if ev.get("Application") == "play_and_get_digits":
+            gevent.spawn(self.client.api, f"uuid_recv_dtmf {ev.get('Unique-ID')} 1")
+
+    def _on_hangup(self, ev) -> None:
+        if ev.get("variable_loopback_leg") == "B" or "-b" in (ev.get("Channel-Name") or "")[-2:]:
+            self.ended += 1
+            if ev.get(f"variable_{VAR}") == "1":
+                self.completed += 1
+            self._watch.set()
+
+    def batch(self, ext: str, calls: int, concurrency: int, timeout: float) -> tuple[int, float]:
+        """Place `calls` (at most `concurrency` originates at once); wait for their ends.
+        Returns (completed, seconds)."""
+        self.completed = self.ended = 0
+        pool = gevent.pool.Pool(concurrency)
+        started = time.monotonic()
+        failures = []
+
+        def one():
+            try:
+                self.client.originate(f"loopback/{ext}/{self.context}", "&park", timeout=30)
+            except Exception as exc:   # counted, not fatal: the batch reports lost calls
+                failures.append(str(exc))
+                self._watch.set()
+        for _ in range(calls):
+            pool.spawn(one)
+        deadline = started + timeout
+        while self.ended + len(failures) < calls and time.monotonic() < deadline:
+            self._watch.clear()
+            self._watch.wait(max(0.0, min(1.0, deadline - time.monotonic())))
+        pool.join(timeout=5)
+        return self.completed, time.monotonic() - started
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8021)
+    p.add_argument("--password", default="ClueCon")
+    p.add_argument("--context", default="default")
+    p.add_argument("--listen", default="127.0.0.1:8094", help="fsapp's outbound server (reachable by the switch)")
+    p.add_argument("--calls", type=int, default=200)
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds one batch may take")
+    p.add_argument("--fs-pid", type=int, help="FreeSWITCH's pid (default: pidof freeswitch, if local)")
+    p.add_argument("--print-dialplan", action="store_true")
+    p.add_argument("--emulator", action="store_true", help="run against fsapp.sim (checks the bench only)")
+    args = p.parse_args()
+    if args.print_dialplan:
+        print(dialplan_snippet(args.listen, args.context))
+        return 0
+    if args.runs < 3:
+        p.error("--runs must be >= 3 (min/median/max)")
+
+    server = OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).start()
+    switch = None
+    pid = args.fs_pid
+    if args.emulator:
+        from fsapp.sim import Apps, Socket, Switch
+        switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
+        switch.dialplan.add(rf"^{NATIVE_EXT}$", Apps(steps=list(NATIVE_APPS)))
+        switch.dialplan.add(rf"^{FSAPP_EXT}$", Socket(f"127.0.0.1:{server.port} async full"))
+        args.host, args.port, pid = "127.0.0.1", switch.esl_port, None
+        print("AGAINST THE EMULATOR (fsapp.sim): checks that this benchmark works; the figures say "
+              "nothing about FreeSWITCH's CPU or throughput.")
+    elif pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
+        found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
+        pid = int(found[0]) if found else None
+    client = InboundClient(args.host, args.port, args.password).start()
+    driver = Driver(client, args.context)
+    rates = {"native": [], "fsapp": []}
+    cpu = {"native": [], "fsapp": []}
+    lost = {"native": [], "fsapp": []}
+    try:
+        for run in range(args.runs):
+            order = ("native", "fsapp") if run % 2 == 0 else ("fsapp", "native")
+            for side in order:
+                ext = NATIVE_EXT if side == "native" else FSAPP_EXT
+                before = cpu_ticks(pid)
+                done, seconds = driver.batch(ext, args.calls, args.concurrency, args.timeout)
+                after = cpu_ticks(pid)
+                rates[side].append(done / seconds if seconds else 0.0)
+                lost[side].append(args.calls - done)
+                if before is not None and done:
+                    cpu[side].append((after - before) / os.sysconf("SC_CLK_TCK") * 1000 / done)
+                print(f"run {run + 1} {side:6}: {done}/{args.calls} completed in {seconds:.2f} s"
+                      + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else ""))
+                sys.stdout.flush()
+    finally:
+        client.stop()
+        server.stop(timeout=2)
+        if switch is not None:
+            switch.stop()
+    print(f"\n{args.calls} calls per batch, {args.concurrency} originates at once, {args.runs} runs "
+          f"({'emulator' if args.emulator else f'FreeSWITCH at {args.host}:{args.port}'}); min / median / max")
+    for side in ("native", "fsapp"):
+        line = f"{side:6} calls/s {spread(rates[side])}   lost {min(lost[side])}/{max(lost[side])}"
+        if cpu[side]:
+            line += f"   FreeSWITCH CPU ms/call {spread(cpu[side])}"
+        print(line)
+    ratios = [f / n for f, n in zip(rates["fsapp"], rates["native"]) if n]
+    if ratios:
+        print(f"fsapp / native calls/s: {spread(ratios)}")
+    if cpu["native"] and cpu["fsapp"]:
+        print(f"FreeSWITCH CPU per call, fsapp / native: "
+              f"{spread([f / n for f, n in zip(cpu['fsapp'], cpu['native']) if n])}")
+    elif not args.emulator:
+        print("FreeSWITCH CPU per call: not measured (not on this host; pass --fs-pid when it is)")
+    return 0 if all(x == 0 for side in lost.values() for x in side) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
