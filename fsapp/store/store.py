@@ -112,7 +112,20 @@ class Store:
         if self._replayer is None or self._replayer.dead:
             self._replayer = gevent.spawn(self._replay_loop)
             self._wake.set()
-            self.serials.ensure_spare()   # a spare block on hand before any outage
+            gevent.spawn(self._top_up_serials)   # a spare block on hand before any outage
+
+    def _top_up_serials(self) -> None:
+        """Reserve a spare block of ticket serials, unless fsapp's tables do not exist yet
+        (a new database before `fsapp db init`: nothing to warn about, and a serial is
+        reserved when one is first needed). A database that cannot be reached at all is
+        the outage the spare block is for: the allocator says so and retries."""
+        try:
+            if self.schema_version() is None:
+                log.debug("no fsapp tables yet (`fsapp db init`): no spare serial block reserved")
+                return
+        except StoreError:
+            pass
+        self.serials.ensure_spare()
 
     def close(self) -> None:
         self._closed = True
