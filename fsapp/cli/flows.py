@@ -289,8 +289,8 @@ def _fixture_services(cfg, path):
         load_cases(path)
     except BadTestFile as exc:
         raise click.ClickException(str(exc)) from None
-    from fsapp.flow import loader
-    fixtures = loader.plain(loader.compose(path.read_text(encoding="utf-8"))).get("fixtures") or {}
+    from fsapp import yamlsrc
+    fixtures = yamlsrc.plain(yamlsrc.compose(path.read_text(encoding="utf-8"))).get("fixtures") or {}
     from fsapp.say import render
     from fsapp.sounds.catalog import Catalog
     from pathlib import Path as _Path

@@ -1,9 +1,9 @@
 """Which numbers each flow answers: the top-level `flow:` and `numbers:` keys of
 ivr_flows/*.yaml.
 
-Only these two keys are read, with yaml.safe_load, so this module stays independent of
-the flow language (fsapp.flow owns the rest of the file). Line numbers for error messages
-come from yaml's node API (compose), so a bad number is reported as file:line.
+Only these two keys are read, so this module stays independent of the flow language
+(fsapp.flow owns the rest of the file). Parsing is fsapp.yamlsrc, the YAML layer every
+file reader shares, so a bad number is reported as file:line.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from fsapp.yamlsrc import SourceError, compose
 
 from fsapp.conf.errors import ConfError
 
@@ -41,11 +43,9 @@ class FlowNumbers:
 
 def _top_level_nodes(path: Path, text: str) -> dict[str, yaml.Node]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        root = compose(text)
+    except SourceError as exc:
+        raise ConfError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):

@@ -19,8 +19,9 @@ from typing import Any, Callable, Mapping
 
 from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 
-from fsapp.flow import analysis, expr, loader
-from fsapp.flow.loader import SourceError, position
+from fsapp import yamlsrc
+from fsapp.flow import analysis, expr
+from fsapp.yamlsrc import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
 from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
     SAY_KINDS, CURRENCIES, Field, Kind
@@ -53,7 +54,7 @@ class Environment:
     write_kinds: Mapping[str, frozenset[str]] | None = None   # store write kind -> its columns
     notes: tuple[str, ...] = ()   # what was not checked, and why (printed by the CLI)
     problems: tuple[Problem, ...] = ()  # broken sources (a bad catalog): validation fails
-    max_yaml_values: int = loader.MAX_VALUES  # [flows] max_yaml_values: the size limit
+    max_yaml_values: int = yamlsrc.MAX_VALUES  # [flows] max_yaml_values: the size limit
 
 
 class Bad(Exception):
@@ -87,7 +88,7 @@ def _type_name(node: YNode) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    value = loader.scalar(node)
+    value = yamlsrc.scalar(node)
     return "null" if value is None else f"{type(value).__name__} {_source(node)}"
 
 
@@ -108,7 +109,7 @@ class _Converters:
     def _scalar(self, node: YNode, f: Field, want: str):
         if not isinstance(node, ScalarNode):
             raise Bad(node, f"{f.name}: expected {want}, got {_type_name(node)}")
-        return loader.scalar(node)
+        return yamlsrc.scalar(node)
 
     def text(self, node, f, facts, label):
         value = self._scalar(node, f, "text")
@@ -117,7 +118,7 @@ class _Converters:
         return node.value if isinstance(value, (int, float)) else str(value)
 
     def template(self, node, f, facts, label):
-        value = loader.plain(node)
+        value = yamlsrc.plain(node)
         self.c.check_templates(value, node, facts, f.name)
         return value
 
@@ -221,7 +222,7 @@ class _Converters:
         out = []
         for item in items:
             self._scalar(item, f, "a list of names")
-            if item.value.strip() == "" or loader.scalar(item) is None:
+            if item.value.strip() == "" or yamlsrc.scalar(item) is None:
                 raise Bad(item, f"{f.name}: empty name")
             out.append(item.value)  # raw text: keeps leading zeros of numbers
         return tuple(out)
@@ -263,7 +264,7 @@ class _Converters:
         out = {}
         for key, key_node, value in self.c.pairs(node):
             self.c.var_name(key_node, key, f.name, builtin_ok=True)
-            out[key] = loader.plain(value)
+            out[key] = yamlsrc.plain(value)
             self.c.check_templates(out[key], value, facts, f"{f.name}.{key}")
         return out
 
@@ -343,7 +344,7 @@ class FlowCompiler:
 
     def prompt_item(self, node: YNode, what: str, facts: NodeFacts) -> dict:
         if isinstance(node, ScalarNode):
-            value = loader.scalar(node)
+            value = yamlsrc.scalar(node)
             if not isinstance(value, str) or not value.strip():
                 raise Bad(node, f"{what}: expected a prompt name, got {_type_name(node)}")
             if expr.is_template(value):
@@ -377,7 +378,7 @@ class FlowCompiler:
         if kind == "silence":
             return {"silence": self.conv.duration(value_node, Field("silence", "duration", "", min=0,
                                                                     max=60), facts, what)}
-        value = loader.plain(value_node)
+        value = yamlsrc.plain(value_node)
         if not isinstance(value, str) or not value.strip():
             raise Bad(value_node, f"{what}: {kind} expects text, got {_type_name(value_node)}")
         self.check_templates(value, value_node, facts, what)
@@ -456,7 +457,7 @@ class FlowCompiler:
             fields_items.append((kind.primary, kind_key, kind_value))
         elif isinstance(kind_value, MappingNode):
             fields_items.extend(self.pairs(kind_value))
-        elif not (isinstance(kind_value, ScalarNode) and loader.scalar(kind_value) is None
+        elif not (isinstance(kind_value, ScalarNode) and yamlsrc.scalar(kind_value) is None
                   and kind_value.value in ("", "~", "null")):
             if kind.primary is None:
                 self.problem(kind_value, f"{what}: expected a mapping of fields after {kind_name}:",
@@ -515,7 +516,7 @@ class FlowCompiler:
             return
         row = where.get("row")
         if isinstance(row, MappingNode):
-            for key, key_node, _ in loader.pairs(row, lambda err: None):
+            for key, key_node, _ in yamlsrc.pairs(row, lambda err: None):
                 if key not in columns:
                     self.problem(key_node, f"write: {kind} has no column {key!r}",
                                  _suggest(key, columns) + "columns: " + ", ".join(sorted(columns)))
@@ -537,7 +538,7 @@ class FlowCompiler:
     def compile(self, text: str) -> Flow | None:
         self._facts = {}
         try:
-            root = loader.compose(text, self.env.max_yaml_values)
+            root = yamlsrc.compose(text, self.env.max_yaml_values)
         except SourceError as err:
             self.problem((err.line, err.col), err.message, err.hint)
             return None
@@ -594,7 +595,7 @@ class FlowCompiler:
         return flow
 
     def pairs(self, node: MappingNode):
-        return loader.pairs(node, lambda err: self.problem((err.line, err.col), err.message, err.hint))
+        return yamlsrc.pairs(node, lambda err: self.problem((err.line, err.col), err.message, err.hint))
 
     def _guard(self, make, body: YNode):
         try:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from fsapp.yamlsrc import SourceError, compose
+
 from fsapp.sounds.catalog import NAME
 
 # Keys whose values are prompts in fsapp's flow language (and common spellings of the
@@ -40,13 +42,11 @@ class FlowReadError(ValueError):
 def prompt_refs(path: Path, keys: frozenset[str] = PROMPT_KEYS) -> tuple[list[PromptRef], list[str] | None]:
     """(references in file order, the flow's own `languages:` list if it declares one)."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise FlowReadError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FlowReadError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
-                            f"{getattr(exc, 'problem', exc)}") from None
+    except SourceError as exc:
+        raise FlowReadError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
     refs: list[PromptRef] = []
     languages = None
     if isinstance(root, yaml.MappingNode):
