@@ -73,7 +73,7 @@ def validate(cfg, paths, as_json, no_env):
     from pathlib import Path
 
     from fsapp.campaign.loader import is_campaign_file, load_campaigns, references_from_config
-    from fsapp.flow.compiler import flow_files
+    from fsapp.flowspec import flow_files
     files = [Path(p) for p in flow_files(paths)] + \
         [f for p in map(Path, paths) if p.is_dir() for f in sorted(p.glob("*.yaml")) if is_campaign_file(f)]
     campaign_files = sorted({f for f in files if is_campaign_file(f)})
@@ -353,7 +353,7 @@ def deploy(cfg, paths, target_dir, socket_path):
     import tempfile
     from pathlib import Path
 
-    from fsapp.flow.compiler import is_flow_file
+    from fsapp.flowspec import is_flow_file
     from fsapp.flow.flowtests import find_test_file
     from fsapp.flow.runtime import request
 

@@ -16,16 +16,13 @@ import yaml
 from fsapp.yamlsrc import SourceError, compose
 
 from fsapp.conf.errors import ConfError
+from fsapp.flowspec import flow_files
 
 # What a caller can dial and a FreeSWITCH destination_number can carry. Letters allow
 # named destinations such as "operator"; anything else (spaces, regex syntax) is refused
 # rather than escaped, because it is almost certainly a typo.
 _NUMBER = re.compile(r"^\+?[0-9A-Za-z*#_-]{1,64}$")
 _FLOW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-# The same file selection as fsapp.flow.compiler.flow_files (conf may not import flow):
-# *.yaml / *.yml anywhere under the directory, except the flow tests kept beside them.
-FLOW_SUFFIXES = (".yaml", ".yml")
-TEST_SUFFIXES = (".test.yaml", ".test.yml", ".tests.yaml", ".tests.yml")
 
 
 @dataclass(frozen=True)
@@ -104,8 +101,7 @@ def read_flow_numbers(flows_dir: str | Path) -> tuple[list[FlowNumbers], list[st
     notes: list[str] = []
     owner_of_number: dict[str, FlowNumbers] = {}
     owner_of_name: dict[str, FlowNumbers] = {}
-    paths = sorted(p for p in flows_dir.rglob("*") if p.is_file()
-                   and p.name.endswith(FLOW_SUFFIXES) and not p.name.endswith(TEST_SUFFIXES))
+    paths = flow_files([flows_dir])  # the compiler's selection (fsapp.flowspec)
     for path in paths:
         flow = read_flow_file(path)
         if flow is None:

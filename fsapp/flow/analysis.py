@@ -12,7 +12,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from fsapp.flow.model import Flow, FlowSet, Problem
-from fsapp.flow.spec import BUILTIN_VARS, KINDS
+from fsapp.flowspec import BUILTIN_VARS, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from fsapp.flow.compiler import FlowCompiler

@@ -1,7 +1,7 @@
 """Flow compiler: YAML text -> validated, immutable Flow, with every problem reported.
 
 The compiler walks PyYAML's composed node tree (which keeps line/column marks) and
-converts each node's fields by the types declared in fsapp.flow.spec. Problems are
+converts each node's fields by the types declared in fsapp.flowspec. Problems are
 collected, never raised, so one run reports all of them; a node with problems is left out
 of the graph checks (fsapp.flow.analysis) only as far as its broken fields go.
 """
@@ -21,9 +21,10 @@ from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 
 from fsapp import yamlsrc
 from fsapp.flow import analysis, expr
+from fsapp.flowspec import flow_files
 from fsapp.yamlsrc import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
+from fsapp.flowspec.kinds import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
     SAY_KINDS, CURRENCIES, Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -692,25 +693,6 @@ def compile_file(path: str | Path, env: Environment | None = None) -> tuple[Flow
     except OSError as exc:
         return None, [Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")]
     return compile_text(text, str(path), env)
-
-
-FLOW_SUFFIXES = (".yaml", ".yml")
-TEST_SUFFIXES = (".test.yaml", ".test.yml", ".tests.yaml", ".tests.yml")
-
-
-def is_flow_file(path: Path) -> bool:
-    return path.name.endswith(FLOW_SUFFIXES) and not path.name.endswith(TEST_SUFFIXES)
-
-
-def flow_files(paths) -> list[Path]:
-    """Flow files named, or found in the directories named (test files beside them excluded)."""
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_flow_file(f)))
-        else:
-            out.append(p)
-    return out
 
 
 def compile_paths(paths, env: Environment | None = None) -> FlowSet:
