@@ -561,6 +561,7 @@ class FlowCompiler:
         self._check_top(top, root, items)
         nodes: dict[str, Node] = {}
         name_nodes: dict[str, YNode] = {}
+        bodies: dict[str, YNode] = {}
         if "nodes" in node_items:
             _, value = node_items["nodes"]
             if not isinstance(value, MappingNode) or not value.value:
@@ -571,6 +572,7 @@ class FlowCompiler:
                         self.problem(name_node, f"node name {name!r}: use letters, digits, _, - and .")
                         continue
                     name_nodes[name] = name_node
+                    bodies[name] = body
                     node = self._guard(lambda: self.node(name, body), body)
                     if node is not None:
                         nodes[name] = node
@@ -592,7 +594,7 @@ class FlowCompiler:
             start=top["start"], vars=freeze(top["vars"]), inputs=tuple(top["inputs"]),
             outputs=tuple(top["outputs"]), nodes=freeze(nodes), on_hangup=tuple(steps),
             description=top["description"] or "")
-        analysis.check(self, flow, name_nodes, top_start_edge)
+        analysis.check(self, flow, name_nodes, top_start_edge, bodies)
         return flow
 
     def pairs(self, node: MappingNode):

@@ -168,6 +168,7 @@ class CallReport:
     uuid: str | None = None          # the leg fsapp controls (runs the dialplan / socket)
     caller_uuid: str | None = None   # the caller's own leg
     heard: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)   # files played to the caller that do not exist
     pressed: list[str] = field(default_factory=list)
     recordings: list[str] = field(default_factory=list)
     bridged_to: list[str] = field(default_factory=list)
@@ -207,6 +208,11 @@ class Caller:
         self._prompt_log.append(("start", path, self._plays))
         self._note("prompt", path)
         self._changed.set()
+
+    def on_prompt_missing(self, path: str) -> None:
+        if path not in self.report.missing:
+            self.report.missing.append(path)
+        self._note("missing", path)
 
     def on_prompt_end(self, path: str, reason: str) -> None:
         play = next((n for ph, p, n in reversed(self._prompt_log) if ph == "start" and p == path), 0)
