@@ -33,11 +33,12 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"store"},
     "routing": {"calendar", "esl", "store", "yamlsrc"},
     "loadsim": {"report", "routing", "staffing"},
-    # flow.simulate wires the emulator to a flow (`fsapp simulate`)
-    "flow": {"calendar", "esl", "flowspec", "routing", "say", "sim", "sounds", "store", "yamlsrc"},
+    "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
+    # wiring: the emulated switch + outbound server + flow handler (simulate, demo, tests)
+    "app": {"esl", "flow", "routing", "sim"},
     "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
-    "demo": {"calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
-    "cli": {"calendar", "campaign", "conf", "demo", "esl", "flow", "flowspec", "loadsim", "report",
+    "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
+    "cli": {"app", "calendar", "campaign", "conf", "demo", "esl", "flow", "flowspec", "loadsim", "report",
             "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
 }
 

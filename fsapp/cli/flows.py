@@ -299,7 +299,7 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     """
     from pathlib import Path
 
-    from fsapp.flow.simulate import simulate as run_simulation
+    from fsapp.app.simulate import simulate as run_simulation
 
     result, (flow,) = load_with_directory(cfg, flow_path)
     if not flow.numbers:
