@@ -81,7 +81,7 @@ def main() -> None:
         compile_text(text, "bench.yaml", env)
 
     runs = alternate({
-        # what fsapp's loader parses with (fsapp.flow.loader: libyaml), the fair baseline
+        # what fsapp's loader parses with (fsapp.yamlsrc: libyaml), the fair baseline
         "CSafeLoader": lambda: yaml.load(text, Loader=yaml.CSafeLoader),
         "compile": cold_compile,
     }, args.repeat)

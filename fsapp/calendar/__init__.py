@@ -2,7 +2,7 @@
 overflow by time of day): `load_calendars(path)["office_hours"].is_open(dt)` / `.mode(dt)`."""
 from fsapp.calendar.loader import load_calendars, loads_calendars
 from fsapp.calendar.model import CLOSED_MODES, Calendar, Closure, Window
-from fsapp.calendar.yamlsrc import SourceError
+from fsapp.yamlsrc import SourceError
 
 CalendarError = SourceError
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays as holidays_lib
 
 from fsapp.calendar.model import CLOSED_MODES, DAYS, Calendar, Closure, Window
-from fsapp.calendar.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
+from fsapp.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})(?:\s+([A-Za-z_][\w-]*))?\s*$")
 _KEYS = {"timezone", "country", "subdivision", "weekly", "holiday_hours", "holidays", "workdays",
@@ -44,10 +44,10 @@ def loads_calendars(text: str, path: str = "<string>") -> dict[str, Calendar]:
 
 def parse_calendars(doc, path) -> dict[str, Calendar]:
     if not isinstance(doc, Located) or "calendars" not in doc:
-        raise SourceError(path, getattr(doc, "line", 1), "expected a top-level 'calendars:' mapping")
+        raise SourceError.in_file(path, getattr(doc, "line", 1), "expected a top-level 'calendars:' mapping")
     table = doc["calendars"]
     if not isinstance(table, Located) or not table:
-        raise SourceError(path, doc.key_line("calendars"),
+        raise SourceError.in_file(path, doc.key_line("calendars"),
                           "'calendars' must map calendar names to their definitions")
     return {str(name): _calendar(str(name), spec, path, table.key_line(name))
             for name, spec in table.items()}
@@ -55,17 +55,17 @@ def parse_calendars(doc, path) -> dict[str, Calendar]:
 
 def _calendar(name: str, spec, path, line: int) -> Calendar:
     if not isinstance(spec, Located):
-        raise SourceError(path, line, f"calendar {name!r} must be a mapping (timezone, weekly, ...)")
+        raise SourceError.in_file(path, line, f"calendar {name!r} must be a mapping (timezone, weekly, ...)")
     for key in spec:
         if key not in _KEYS:
-            raise SourceError(path, spec.key_line(key),
+            raise SourceError.in_file(path, spec.key_line(key),
                               f"calendar {name!r}: unknown key {key!r}; known: {', '.join(sorted(_KEYS))}")
     if "timezone" not in spec:
-        raise SourceError(path, line, f"calendar {name!r}: 'timezone' is required (e.g. Asia/Shanghai)")
+        raise SourceError.in_file(path, line, f"calendar {name!r}: 'timezone' is required (e.g. Asia/Shanghai)")
     try:
         tz = ZoneInfo(str(spec["timezone"]))
     except (ZoneInfoNotFoundError, ValueError):
-        raise SourceError(path, spec.key_line("timezone"),
+        raise SourceError.in_file(path, spec.key_line("timezone"),
                           f"unknown time zone {spec['timezone']!r}; use an IANA name like Asia/Shanghai") from None
     country = spec.get("country")
     subdivision = spec.get("subdivision")
@@ -73,17 +73,17 @@ def _calendar(name: str, spec, path, line: int) -> Calendar:
         try:
             holidays_lib.country_holidays(str(country), subdiv=subdivision, years=2026)
         except (NotImplementedError, KeyError, ValueError) as exc:
-            raise SourceError(path, spec.key_line("country"),
+            raise SourceError.in_file(path, spec.key_line("country"),
                               f"holidays for country {country!r} / subdivision {subdivision!r} "
                               f"are not available ({exc}); use an ISO code such as CN") from None
     weekly = _weekly(spec.get("weekly"), path, spec.key_line("weekly"), name)
     from_day = str(spec.get("workday_hours_from", "mon")).lower()
     if from_day not in DAYS:
-        raise SourceError(path, spec.key_line("workday_hours_from"),
+        raise SourceError.in_file(path, spec.key_line("workday_hours_from"),
                           f"workday_hours_from {from_day!r} is not one of {', '.join(DAYS)}")
     closed_mode = str(spec.get("closed_mode", "night"))
     if closed_mode not in CLOSED_MODES:
-        raise SourceError(path, spec.key_line("closed_mode"),
+        raise SourceError.in_file(path, spec.key_line("closed_mode"),
                           f"closed_mode must be one of {', '.join(sorted(CLOSED_MODES))}")
     return Calendar(
         name=name, tz=tz, weekly=weekly, country=str(country) if country else None,
@@ -109,27 +109,27 @@ def _day_range(key: str, path, line: int) -> list[int]:
         else:
             first = last = part
         if first not in DAYS or last not in DAYS:
-            raise SourceError(path, line, f"weekly: {key!r} is not a day or day range "
+            raise SourceError.in_file(path, line, f"weekly: {key!r} is not a day or day range "
                                           f"(use mon, tue, ... sun, e.g. mon-fri or sat,sun)")
         a, b = DAYS.index(first), DAYS.index(last)
         if b < a:
-            raise SourceError(path, line, f"weekly: day range {part!r} runs backwards; write it as {last}-{first}?")
+            raise SourceError.in_file(path, line, f"weekly: day range {part!r} runs backwards; write it as {last}-{first}?")
         days.extend(range(a, b + 1))
     return days
 
 
 def _weekly(spec, path, line: int, name: str) -> dict[int, list[Window]]:
     if spec is None:
-        raise SourceError(path, line, f"calendar {name!r}: 'weekly' is required "
+        raise SourceError.in_file(path, line, f"calendar {name!r}: 'weekly' is required "
                                       f"(e.g. mon-fri: [\"08:30-17:30\"])")
     if not isinstance(spec, Located):
-        raise SourceError(path, line, "weekly must map days (mon-fri, sat, ...) to windows")
+        raise SourceError.in_file(path, line, "weekly must map days (mon-fri, sat, ...) to windows")
     weekly: dict[int, list[Window]] = {}
     for key, value in spec.items():
         key_line = spec.key_line(key)
         for day in _day_range(str(key), path, key_line):
             if day in weekly:
-                raise SourceError(path, key_line, f"weekly: {DAYS[day]} is given twice")
+                raise SourceError.in_file(path, key_line, f"weekly: {DAYS[day]} is given twice")
             weekly[day] = _windows(value, path, key_line)
     return weekly
 
@@ -142,31 +142,31 @@ def _windows(value, path, line: int) -> list[Window]:
     for index, item in enumerate(items):
         item_line = value.item_line(index) if isinstance(value, LocatedList) else line
         if not isinstance(item, str):
-            raise SourceError(path, item_line, f"window {item!r} must be a quoted string like "
+            raise SourceError.in_file(path, item_line, f"window {item!r} must be a quoted string like "
                                                f"\"08:30-17:30\" (YAML reads unquoted 9:30 as a number)")
         match = _WINDOW.match(item)
         if not match:
-            raise SourceError(path, item_line, f"window {item!r} is not HH:MM-HH:MM [mode]")
+            raise SourceError.in_file(path, item_line, f"window {item!r} is not HH:MM-HH:MM [mode]")
         h1, m1, h2, m2, mode = match.groups()
         h1, m1, h2, m2 = int(h1), int(m1), int(h2), int(m2)
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-            raise SourceError(path, item_line, f"window {item!r}: hours 00-24, minutes 00-59")
+            raise SourceError.in_file(path, item_line, f"window {item!r}: hours 00-24, minutes 00-59")
         start = dt.time(h1, m1)
         end = None if h2 == 24 else dt.time(h2, m2)
         if end is not None and end <= start:
-            raise SourceError(path, item_line, f"window {item!r} ends before it starts; split a window "
+            raise SourceError.in_file(path, item_line, f"window {item!r} ends before it starts; split a window "
                                                f"across midnight into two (\"22:00-24:00\" and \"00:00-06:00\")")
         windows.append(Window(start, end, mode or "day"))
     ordered = sorted(windows, key=lambda w: w.start)
     for before, after in zip(ordered, ordered[1:]):
         if before.end is None or after.start < before.end:
-            raise SourceError(path, line, f"windows overlap: {before.start:%H:%M} and {after.start:%H:%M}")
+            raise SourceError.in_file(path, line, f"windows overlap: {before.start:%H:%M} and {after.start:%H:%M}")
     return windows
 
 
 def _dates(value, path, line: int, what: str) -> list[dt.date]:
     if not isinstance(value, list):
-        raise SourceError(path, line, f"{what} must be a list of dates (YYYY-MM-DD)")
+        raise SourceError.in_file(path, line, f"{what} must be a list of dates (YYYY-MM-DD)")
     out = []
     for index, item in enumerate(value):
         item_line = value.item_line(index) if isinstance(value, LocatedList) else line
@@ -182,18 +182,18 @@ def _date(item, path, line: int, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(item))
     except ValueError:
-        raise SourceError(path, line, f"{what}: {item!r} is not a date (YYYY-MM-DD)") from None
+        raise SourceError.in_file(path, line, f"{what}: {item!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _holidays(value, path, line: int) -> dict[dt.date, str]:
     if not isinstance(value, list):
-        raise SourceError(path, line, "holidays must be a list of dates or {date: ..., name: ...}")
+        raise SourceError.in_file(path, line, "holidays must be a list of dates or {date: ..., name: ...}")
     out: dict[dt.date, str] = {}
     for index, item in enumerate(value):
         item_line = value.item_line(index) if isinstance(value, LocatedList) else line
         if isinstance(item, Located):
             if "date" not in item:
-                raise SourceError(path, item_line, "holiday entry needs 'date' (and optionally 'name')")
+                raise SourceError.in_file(path, item_line, "holiday entry needs 'date' (and optionally 'name')")
             out[_date(item["date"], path, item_line, "holidays")] = str(item.get("name", "holiday"))
         else:
             out[_date(item, path, item_line, "holidays")] = "holiday"
@@ -209,21 +209,21 @@ def _moment(value, tz: ZoneInfo, path, line: int, what: str) -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(str(value))
         except ValueError:
-            raise SourceError(path, line, f"closure {what} {value!r} is not 'YYYY-MM-DD HH:MM'") from None
+            raise SourceError.in_file(path, line, f"closure {what} {value!r} is not 'YYYY-MM-DD HH:MM'") from None
     return moment.replace(tzinfo=tz) if moment.tzinfo is None else moment
 
 
 def _closures(value, tz: ZoneInfo, path, line: int) -> list[Closure]:
     if not isinstance(value, list):
-        raise SourceError(path, line, "closures must be a list of {from: ..., to: ..., reason: ...}")
+        raise SourceError.in_file(path, line, "closures must be a list of {from: ..., to: ..., reason: ...}")
     out = []
     for index, item in enumerate(value):
         item_line = value.item_line(index) if isinstance(value, LocatedList) else line
         if not isinstance(item, Located) or "from" not in item or "to" not in item:
-            raise SourceError(path, item_line, "a closure needs 'from' and 'to' (\"YYYY-MM-DD HH:MM\")")
+            raise SourceError.in_file(path, item_line, "a closure needs 'from' and 'to' (\"YYYY-MM-DD HH:MM\")")
         start = _moment(item["from"], tz, path, item_line, "from")
         end = _moment(item["to"], tz, path, item_line, "to")
         if end <= start:
-            raise SourceError(path, item_line, "closure ends before it starts")
+            raise SourceError.in_file(path, item_line, "closure ends before it starts")
         out.append(Closure(start, end, str(item.get("reason", ""))))
     return out

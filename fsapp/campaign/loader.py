@@ -1,6 +1,6 @@
 """campaigns/*.yaml -> Campaign, every problem reported as file:line:col like flows.
 
-Parsing reuses the flow loader's YAML-with-positions (fsapp.flow.loader: marks on every
+Parsing is fsapp.yamlsrc, the YAML-with-positions layer flows use too (marks on every
 node, no custom tags, no alias bombs, unique keys). References to other files (the
 flow, the calendar, named queries, CSV and DNC files) are checked by check_references
 against what exists, so `fsapp validate` can say which name is unknown and where.
@@ -14,7 +14,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from fsapp.campaign.model import RETRYABLE, Campaign, ContactSource, Dial, Exclusion, Pacing, Retry
 from fsapp.flow.compiler import _UNIT, DURATION_RE
-from fsapp.flow.loader import SourceError, compose, pairs, plain, position, scalar
+from fsapp.yamlsrc import SourceError, compose, pairs, plain, position, scalar
 from fsapp.flow.model import Problem
 
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")

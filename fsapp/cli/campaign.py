@@ -238,7 +238,7 @@ def report(cfg, name, csv_path, chart_path, as_json):
     attempts = states.attempts(camp.name)
     states.close()
     from fsapp.calendar import load_calendars
-    from fsapp.calendar.yamlsrc import SourceError
+    from fsapp.yamlsrc import SourceError
     try:   # hours as the calling window sees them
         tz = load_calendars(cfg.get("flows", "calendars"))[camp.calendar].tz
     except (SourceError, KeyError):   # no such calendar here: the host's time zone

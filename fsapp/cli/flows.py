@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import click
@@ -45,6 +46,33 @@ def _report(result: FlowSet, env, as_json: bool, quiet: bool = False, campaigns=
             click.echo(f"ok {camp.path}: campaign {name} (flow {camp.flow}, calendar {camp.calendar})")
 
 
+def load_with_directory(cfg, path, check_env: bool = True) -> tuple[FlowSet, list]:
+    """The flows of `path` compiled together with the other flows of their directory, so a
+    subflow in another file resolves as it does in production; returns (all compiled,
+    the flows of `path`). `path` may be a flow file or a directory. Problems of `path`'s
+    own files are reported and exit 1; other files with problems are left out, noted."""
+    from pathlib import Path
+
+    from fsapp.flowspec import flow_files
+    path = Path(path)
+    flows_dir = path if path.is_dir() else path.parent
+    env = _environment(cfg, check_env)
+    result = compile_paths([flows_dir], env)
+    targets = {p.resolve() for p in flow_files([path])}
+    own = [p for p in result.problems if Path(p.file).resolve() in targets]
+    if own:
+        _report(type(result)(problems=own), env, False)
+        sys.exit(1)
+    flows = [f for f in result.flows.values() if Path(f.path).resolve() in targets]
+    if not flows:
+        raise click.ClickException(f"{path}: no flow here, or a flow it calls has problems "
+                                   f"(fsapp validate {flows_dir})")
+    others = sorted({p.file for p in result.problems})
+    if others:
+        click.echo(f"note: left out (they have problems): {', '.join(others)}", err=True)
+    return result, flows
+
+
 def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quiet: bool = False) -> FlowSet:
     """Compile and report; exit 1 on any problem (shared by validate, simulate, test, deploy)."""
     env = _environment(cfg, check_env)
@@ -73,7 +101,7 @@ def validate(cfg, paths, as_json, no_env):
     from pathlib import Path
 
     from fsapp.campaign.loader import is_campaign_file, load_campaigns, references_from_config
-    from fsapp.flow.compiler import flow_files
+    from fsapp.flowspec import flow_files
     files = [Path(p) for p in flow_files(paths)] + \
         [f for p in map(Path, paths) if p.is_dir() for f in sorted(p.glob("*.yaml")) if is_campaign_file(f)]
     campaign_files = sorted({f for f in files if is_campaign_file(f)})
@@ -92,31 +120,53 @@ def validate(cfg, paths, as_json, no_env):
 
 
 @click.command("compile")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True))
 @click.option("--target", type=click.Choice(["json", "freeswitch-xml"]), default="json",
               show_default=True, help="json: the compiled graph; freeswitch-xml: native IVR menus.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("-o", "--output", type=click.Path(), help="Write here instead of stdout (for a "
+              "directory of flows and freeswitch-xml: a directory, one NAME.xml per flow).")
 @click.option("--lang", "language", help="freeswitch-xml: the prompt language (default: the flow's first).")
 @click.option("--entry", help="freeswitch-xml: the node to start from (default: the flow's start).")
+@click.option("--sounds-dir", default="$${sounds_dir}/fsapp", show_default=True,
+              help="freeswitch-xml: where FreeSWITCH finds fsapp's sounds ([sounds] dir copied "
+                   "there); $${sounds_dir} is FreeSWITCH's own, expanded when it loads the XML.")
 @click.option("--no-env", is_flag=True, help="Skip prompt, query, queue and calendar name checks.")
 @click.pass_obj
-def compile_(cfg, path, target, output, language, entry, no_env):
-    """Compile one flow after validating it."""
-    result = load_checked(cfg, [path], check_env=not no_env, quiet=True)
-    flow = next(iter(result.flows.values()))
+def compile_(cfg, path, target, output, language, entry, sounds_dir, no_env):
+    """Compile a flow (or every flow of a directory) after validating it, together with
+    the flows of its directory (subflows it calls)."""
+    from pathlib import Path
+
+    _, flows = load_with_directory(cfg, path, check_env=not no_env)
+    many = Path(path).is_dir()
     if target == "json":
         from fsapp.flow.export import to_json
-        text = json.dumps(to_json(flow), ensure_ascii=False, indent=2) + "\n"
-    else:
+        doc = {f.name: to_json(f) for f in flows} if many else to_json(flows[0])
+        _write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", output)
+        return
+    from fsapp.flow import native_xml
+    if many and not output:
+        raise click.UsageError("a directory of flows compiles to one XML file per flow: "
+                               "give -o DIR", ctx=click.get_current_context())
+    for flow in flows:
         try:
-            from fsapp.flow import native_xml
-        except ImportError:
-            raise click.ClickException("--target freeswitch-xml is not available yet "
-                                       "(fsapp/flow/native_xml.py)") from None
-        try:
-            text = native_xml.render(flow, language=language, entry=entry, sounds_dir=cfg.get("sounds", "dir"))
+            text, report = native_xml.compile_to_xml(flow, language=language, entry=entry,
+                                                     sounds_dir=sounds_dir)
         except ValueError as exc:  # NativeCompileError: the part that needs fsapp, and why
             raise click.ClickException(str(exc)) from None
+        if report.keyless:  # a menu whose every key needs fsapp would only time out
+            raise click.ClickException(
+                f"{flow.path}: menu {', '.join(report.keyless)} has no key FreeSWITCH's menu engine "
+                f"can run (" + "; ".join(map(str, report.runtime)) + "); serve this flow with "
+                f"fsapp serve, or end those keys in a menu, a transfer or a hang-up without a prompt")
+        if many:
+            Path(output).mkdir(parents=True, exist_ok=True)
+            _write(text, Path(output) / f"{flow.name}.xml")
+        else:
+            _write(text, output)
+
+
+def _write(text: str, output) -> None:
     if output:
         with open(output, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -125,21 +175,27 @@ def compile_(cfg, path, target, output, language, entry, no_env):
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True)
+@click.argument("path", type=click.Path(exists=True))
+@click.option("-o", "--output", type=click.Path(), required=True,
+              help="The file to write (.svg, .png, .pdf, .dot); for a directory of flows, a "
+                   "directory: one NAME.svg per flow.")
 @click.option("--no-env", is_flag=True, help="Skip prompt, query, queue and calendar name checks.")
 @click.pass_obj
 def graph(cfg, path, output, no_env):
-    """Draw a flow as a graph (graphviz)."""
-    result = load_checked(cfg, [path], check_env=not no_env, quiet=True)
-    try:
-        from fsapp.flow import graphviz
-    except ImportError:
-        raise click.ClickException("graph drawing is not available yet (fsapp/flow/graphviz.py)") from None
-    try:
-        graphviz.draw(next(iter(result.flows.values())), output)
-    except Exception as exc:  # GraphError / no `dot` binary: one clear line, not a traceback
-        raise click.ClickException(f"cannot draw {path}: {exc}") from None
+    """Draw a flow (or every flow of a directory) as a graph (graphviz)."""
+    from pathlib import Path
+
+    from fsapp.flow import graphviz
+    _, flows = load_with_directory(cfg, path, check_env=not no_env)
+    for flow in flows:
+        out = Path(output)
+        if Path(path).is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            out = out / f"{flow.name}.svg"
+        try:
+            graphviz.draw(flow, out)
+        except (graphviz.GraphError, OSError) as exc:  # no `dot`, bad format: one clear line
+            raise click.ClickException(f"cannot draw {flow.path}: {exc}") from None
 
 
 @click.command()
@@ -204,9 +260,21 @@ def test(cfg, paths, no_env, verbose):
         sys.exit(1)
 
 
+_PRESS = re.compile(r"^[0-9*#]*$")
+
+
+def _check_presses(ctx, param, presses):
+    """--press is keys a phone has (0-9 * #), '' (stay silent) or hangup."""
+    for press in presses:
+        if press != "hangup" and not _PRESS.match(press):
+            raise click.BadParameter(f"{press!r} is not keys a caller can press: use 0-9 * # "
+                                     f"(e.g. 12345678#), '' to stay silent, or hangup", ctx, param)
+    return presses
+
+
 @click.command()
 @click.argument("flow_path", metavar="FLOW", type=click.Path(exists=True, dir_okay=False))
-@click.option("--press", "presses", multiple=True, metavar="DIGITS",
+@click.option("--press", "presses", multiple=True, metavar="DIGITS", callback=_check_presses,
               help="The caller's answer to the next question, in order: digits (1, 12345678#), "
                    "'' to stay silent, or hangup. After the last one the caller hangs up at the "
                    "next question.")
@@ -231,25 +299,13 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     """
     from pathlib import Path
 
-    from fsapp.flow.simulate import simulate as run_simulation
+    from fsapp.app.simulate import simulate as run_simulation
 
-    from fsapp.flow.compiler import compile_paths
-
-    flows_dir = Path(flow_path).parent
-    env = _environment(cfg, True)
-    result = compile_paths([flows_dir], env)
-    target = Path(flow_path).resolve()
-    own = [p for p in result.problems if Path(p.file).resolve() == target]
-    if own:
-        _report(type(result)(problems=own), env, False)
-        sys.exit(1)
-    flow = next((f for f in result.flows.values() if Path(f.path).resolve() == target), None)
-    if flow is None:
-        raise click.ClickException(f"{flow_path} is not a flow file, or a flow it calls has problems "
-                                   f"(fsapp validate {flows_dir})")
-    others = sorted({p.file for p in result.problems})
-    if others:
-        click.echo(f"note: left out (they have problems): {', '.join(others)}", err=True)
+    result, (flow,) = load_with_directory(cfg, flow_path)
+    if not flow.numbers:
+        raise click.ClickException(f"{flow_path}: flow {flow.name} answers no numbers, so no call "
+                                   f"reaches it: give it numbers: [...], or simulate the flow that "
+                                   f"calls it")
     good_files = [Path(f.path) for f in result.flows.values()]
     import logging
     if logging.getLogger("fsapp").level > logging.DEBUG:
@@ -273,10 +329,10 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     for line in transcript.lines:
         click.echo(line)
     report = transcript.report
-    missing = len(transcript.heard) - len(getattr(report, "heard", []) or [])
-    if missing > 0:
-        click.echo(f"note: the emulator found no sound file for {missing} prompt(s); "
-                   "`fsapp sounds build` renders them", err=True)
+    missing = getattr(report, "missing", None) or []
+    if missing:
+        click.echo(f"note: the emulator found no sound file for {len(missing)} prompt(s): "
+                   f"{', '.join(missing)}; `fsapp sounds build` renders them", err=True)
     if getattr(report, "error", None):
         click.echo(f"note: caller script: {report.error}", err=True)
 
@@ -289,8 +345,8 @@ def _fixture_services(cfg, path):
         load_cases(path)
     except BadTestFile as exc:
         raise click.ClickException(str(exc)) from None
-    from fsapp.flow import loader
-    fixtures = loader.plain(loader.compose(path.read_text(encoding="utf-8"))).get("fixtures") or {}
+    from fsapp import yamlsrc
+    fixtures = yamlsrc.plain(yamlsrc.compose(path.read_text(encoding="utf-8"))).get("fixtures") or {}
     from fsapp.say import render
     from fsapp.sounds.catalog import Catalog
     from pathlib import Path as _Path
@@ -362,7 +418,7 @@ def deploy(cfg, paths, target_dir, socket_paths, message, author, dry_run):
 
     from fsapp.cli.deploy import install
     from fsapp.deploy import line
-    from fsapp.flow.compiler import is_flow_file
+    from fsapp.flowspec import is_flow_file
     from fsapp.flow.flowtests import find_test_file
 
     if target_dir:

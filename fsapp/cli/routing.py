@@ -21,7 +21,7 @@ from fsapp import config as config_mod
 
 
 def _state(ctx):
-    from fsapp.calendar.yamlsrc import SourceError
+    from fsapp.yamlsrc import SourceError
     from fsapp.routing.state import open_state
     cfg = ctx.find_object(config_mod.Config) or config_mod.load(None)
     try:

@@ -34,26 +34,6 @@ def _langs(catalog: Catalog, langs: tuple[str, ...]) -> list[str]:
     return list(langs) or list(catalog.languages)
 
 
-def flow_prompt_keys() -> frozenset[str]:
-    """PROMPT_KEYS plus every field the flow language declares as prompts (and kinds whose
-    shorthand value is a prompt, like `play: name`), so check follows the flow spec."""
-    keys = set(PROMPT_KEYS)
-    try:
-        from fsapp.flow import spec
-        for kind in spec.KINDS.values():
-            stack = list(kind.fields)
-            while stack:
-                field = stack.pop()
-                stack.extend(getattr(field, "fields", ()) or ())
-                if field.type == "prompts":
-                    keys.add(field.name)
-                    if field.name == kind.primary:
-                        keys.add(kind.name)
-    except (ImportError, AttributeError):
-        pass  # the flow package is optional here: the built-in keys still apply
-    return frozenset(keys)
-
-
 catalog_option = click.option("--catalog", "catalog_path", type=click.Path(dir_okay=False),
                               help="Catalog file. Default: [sounds] dir/catalog.yaml.")
 lang_option = click.option("--lang", "langs", multiple=True, metavar="LANG",
@@ -138,7 +118,7 @@ def check(ctx, catalog_path, langs, built, as_json, flows):
     if not files:
         click.echo(f"no flow files in {', '.join(flows or [cfg.get('flows', 'dir')])}", err=True)
     problems, checked = [], 0
-    keys = flow_prompt_keys()
+    keys = PROMPT_KEYS
     for file in files:
         try:
             refs, flow_langs = prompt_refs(file, keys)

@@ -1,9 +1,9 @@
 """Which numbers each flow answers: the top-level `flow:` and `numbers:` keys of
 ivr_flows/*.yaml.
 
-Only these two keys are read, with yaml.safe_load, so this module stays independent of
-the flow language (fsapp.flow owns the rest of the file). Line numbers for error messages
-come from yaml's node API (compose), so a bad number is reported as file:line.
+Only these two keys are read, so this module stays independent of the flow language
+(fsapp.flow owns the rest of the file). Parsing is fsapp.yamlsrc, the YAML layer every
+file reader shares, so a bad number is reported as file:line.
 """
 from __future__ import annotations
 
@@ -13,17 +13,16 @@ from pathlib import Path
 
 import yaml
 
+from fsapp.yamlsrc import SourceError, compose
+
 from fsapp.conf.errors import ConfError
+from fsapp.flowspec import flow_files
 
 # What a caller can dial and a FreeSWITCH destination_number can carry. Letters allow
 # named destinations such as "operator"; anything else (spaces, regex syntax) is refused
 # rather than escaped, because it is almost certainly a typo.
 _NUMBER = re.compile(r"^\+?[0-9A-Za-z*#_-]{1,64}$")
 _FLOW_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-# The same file selection as fsapp.flow.compiler.flow_files (conf may not import flow):
-# *.yaml / *.yml anywhere under the directory, except the flow tests kept beside them.
-FLOW_SUFFIXES = (".yaml", ".yml")
-TEST_SUFFIXES = (".test.yaml", ".test.yml", ".tests.yaml", ".tests.yml")
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,9 @@ class FlowNumbers:
 
 def _top_level_nodes(path: Path, text: str) -> dict[str, yaml.Node]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        root = compose(text)
+    except SourceError as exc:
+        raise ConfError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):
@@ -104,8 +101,7 @@ def read_flow_numbers(flows_dir: str | Path) -> tuple[list[FlowNumbers], list[st
     notes: list[str] = []
     owner_of_number: dict[str, FlowNumbers] = {}
     owner_of_name: dict[str, FlowNumbers] = {}
-    paths = sorted(p for p in flows_dir.rglob("*") if p.is_file()
-                   and p.name.endswith(FLOW_SUFFIXES) and not p.name.endswith(TEST_SUFFIXES))
+    paths = flow_files([flows_dir])  # the compiler's selection (fsapp.flowspec)
     for path in paths:
         flow = read_flow_file(path)
         if flow is None:

@@ -10,17 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import gevent
-
 from fsapp import config as config_mod
-from fsapp.esl.outbound import OutboundServer
+from fsapp.app import EmulatedLine
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import Recorder, fan_out
 from fsapp.log import get_logger
-from fsapp.sim import CallerScript, RealClock, Socket, Switch
+from fsapp.sim import RealClock
 
 log = get_logger("fsapp.demo")
 
@@ -56,12 +54,14 @@ def _toml_str(value: str) -> str:
 class DemoLine:
     workdir: Path
     cfg: object
-    switch: Switch
-    server: OutboundServer
+    line: EmulatedLine   # the emulated switch, the outbound server and the flow handler, wired
     handler: FlowHandler
     recorder: Recorder
     scale: float
-    outcomes: dict = field(default_factory=dict)  # by uuid of the channel fsapp controls
+
+    @property
+    def switch(self):
+        return self.line.switch
 
     @classmethod
     def open(cls, workdir: str | Path, scale: float = 20.0, root: Path = ROOT) -> "DemoLine":
@@ -70,7 +70,8 @@ class DemoLine:
             shutil.rmtree(workdir)  # a demo always starts from an empty database
         (workdir / "recordings").mkdir(parents=True)
         clock = RealClock(scale=scale)
-        switch = Switch(password=PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
+        emulated = EmulatedLine(clock, password=PASSWORD)
+        switch = emulated.switch
         for agent_id, ring_s, talk_s, answers in AGENTS:
             switch.add_agent(agent_id, ring_s=ring_s, talk_s=talk_s, answer=answers)
         cfg = cls._write_config(workdir, root, switch.esl_port)
@@ -84,11 +85,8 @@ class DemoLine:
         if handler.services.store is not None:
             handler.services.store.clock = demo_clock
         handler.services.tracer = fan_out(recorder, handler.services.tracer)  # keeps node-visit rows, counts, logs
-        line = cls(workdir, cfg, switch, None, handler, recorder, scale)
-        line.server = OutboundServer(line._run, ("127.0.0.1", 0), linger=5, app_timeout=300.0,
-                                     command_timeout=15.0).start()
-        for number in handler.registry.numbers:
-            switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{line.server.port} async full"))
+        line = cls(workdir, cfg, emulated, handler, recorder, scale)
+        emulated.serve(handler, handler.registry.numbers, app_timeout=300.0, command_timeout=15.0)
         router = handler.services.router
         if router is not None and hasattr(router, "start"):
             router.start()
@@ -146,18 +144,12 @@ config = {_toml_str(root / "routing.yaml")}
         finally:
             store.close()
 
-    def _run(self, call) -> None:
-        self.outcomes[call.uuid] = self.handler(call)
-
     def place(self, number: str, steps: list, caller_id: str):
-        return self.switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=list(steps)))
+        return self.line.place_call(number, steps, caller_id=caller_id)
 
     def wait_outcome(self, uuid: str, timeout: float = 15.0):
         """on_hangup runs after the caller has gone: wait for the flow to finish saving."""
-        deadline = time.monotonic() + timeout
-        while uuid not in self.outcomes and time.monotonic() < deadline:
-            gevent.sleep(0.05)
-        return self.outcomes.get(uuid)
+        return self.line.outcome(uuid, timeout)
 
     def events_of(self, uuid: str) -> list[dict]:
         return [e for e in self.recorder.events if e.get("uuid") == uuid]
@@ -178,8 +170,7 @@ config = {_toml_str(root / "routing.yaml")}
         router = self.handler.services.router
         if router is not None and hasattr(router, "stop"):
             router.stop()
-        self.server.stop(timeout=5.0)
-        self.switch.stop()
+        self.line.close()
         store = self.handler.services.store
         if store is not None:
             store.close()

@@ -1,10 +1,9 @@
 """One Event Socket TCP connection on gevent: a reader greenlet that feeds
 fsapp.esl.wire.Parser, and a FIFO of pending command replies.
 
-It subclasses greenswitch's ESLProtocol, keeping its handler registry
-(register_handle/unregister_handle) and its `connected` flag, and replaces the parts
-docs/esl.md lists as wrong or slow: line-by-line reads, whole-block URL decoding, the
-extra event-queue greenlet that polls every second, and `send()` without a deadline.
+fsapp's own runtime, not a greenswitch ESLProtocol: it reads bytes in chunks into the
+incremental parser, dispatches inline from one greenlet, and every `send()` has a
+deadline. docs/esl.md, "fsapp's runtime replaces greenswitch", says why, with figures.
 
 Correlation (captures, observation 13): the reply to a command is the next
 command/reply or api/response on the same connection, whatever events come between,
@@ -21,7 +20,6 @@ from typing import Callable
 import gevent
 from gevent.event import AsyncResult, Event as GEvent
 from gevent.lock import Semaphore
-from greenswitch.esl import ESLProtocol
 
 from fsapp.esl.errors import CommandTimeout, ConnectionLost
 from fsapp.esl.wire import API_RESPONSE, COMMAND_REPLY, DEFAULT_MAX_FRAME_BYTES, Message, Parser, ProtocolError
@@ -36,26 +34,15 @@ READ_SIZE = 65536
 ROUND_TRIP_OBSERVERS: list[Callable[[str, float], None]] = []
 
 
-class Connection(ESLProtocol):
+class Connection:
     """`send()` a framed command and get its reply; every other message goes to
     `on_message(msg)`, called in the reader greenlet (it must not block)."""
 
     def __init__(self, sock, name: str = "esl", on_message: Callable[[Message], None] | None = None,
                  on_close: Callable[[str], None] | None = None,
                  max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
-        # Not ESLProtocol.__init__: it builds an event queue and an auth Event per
-        # connection that fsapp never uses (2.5 KiB a call); the attributes its
-        # inherited methods read are set here.
-        self._run = True
-        self._EOL = "\n"
-        self._commands_sent = []
-        self._receive_events_greenlet = None
-        self._process_events_greenlet = None
-        self.event_handlers = {}
-        self._process_esl_event_queue = False
-        self._lingering = False
         self.sock = sock
-        self.sock_file = None  # greenswitch reads through a file object; fsapp does not
+        self._reader: gevent.Greenlet | None = None
         self.name = name
         self.on_message = on_message
         self.on_close = on_close
@@ -66,19 +53,15 @@ class Connection(ESLProtocol):
         self._closed = GEvent()
         self.close_reason: str | None = None
         self.last_received = time.monotonic()
-        self.connected = True
         try:  # commands and events are small: do not let Nagle hold them back
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass
 
     # -- lifecycle -------------------------------------------------------------------
-    def start_event_handlers(self) -> None:
-        # One reader greenlet; events are dispatched inline (greenswitch spawns a
-        # second greenlet that polls a queue every second).
-        self._receive_events_greenlet = gevent.spawn(self._read_loop)
-
-    start = start_event_handlers
+    def start(self) -> None:
+        # One reader greenlet; messages are dispatched inline from it.
+        self._reader = gevent.spawn(self._read_loop)
 
     def wait_closed(self, timeout: float | None = None) -> bool:
         return self._closed.wait(timeout)
@@ -87,20 +70,20 @@ class Connection(ESLProtocol):
     def closed(self) -> bool:
         return self._closed.is_set()
 
+    @property
+    def connected(self) -> bool:
+        return not self._closed.is_set()
+
     def close(self, reason: str = "closed by fsapp") -> None:
         self._shutdown(reason)
-        reader = self._receive_events_greenlet
+        reader = self._reader
         if reader is not None and reader is not gevent.getcurrent():
             reader.kill(block=True, timeout=1)
-
-    stop = close  # greenswitch's name
 
     def _shutdown(self, reason: str) -> None:
         if self._closed.is_set():
             return
         self.close_reason = reason
-        self.connected = False
-        self._run = False
         try:
             self.sock.close()
         except OSError:
@@ -117,9 +100,6 @@ class Connection(ESLProtocol):
                 log.exception("on_close callback failed", extra={"conn": self.name})
 
     # -- reading ---------------------------------------------------------------------
-    def receive_events(self) -> None:  # greenswitch's name for the reader loop
-        self._read_loop()
-
     def _read_loop(self) -> None:
         reason = "connection closed by peer"
         try:
@@ -196,8 +176,8 @@ class Connection(ESLProtocol):
         return replies
 
     def send(self, data: bytes | str, timeout: float | None = 10.0, what: str | None = None) -> Message:
-        """Send one framed command (bytes from wire.encode_*, or a str command line as
-        greenswitch takes it) and return its reply Message."""
+        """Send one framed command (bytes from wire.encode_*, or a str command line
+        such as "api status") and return its reply Message."""
         if isinstance(data, str):
             data = (data + "\n\n").encode("utf-8")
         if self._closed.is_set():

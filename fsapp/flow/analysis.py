@@ -2,9 +2,11 @@
 references; and the checks that span flows (numbers, subflow signatures).
 
 Graph-wide checks need every edge. Nodes that failed to compile, or lost a target field,
-are "opaque": they might lead anywhere, so unreachable-node and variable checks wait until
-they are fixed (a typo is not echoed as a cascade of false reports), and traps are only
-reported where no opaque node could offer a way out.
+are "opaque": their edges are unknown, so variable checks wait until they are fixed, and
+traps are only reported where no opaque node could offer a way out. Unreachable nodes are
+reported at once, with the other problems, where they are certain: reachability then
+lets an opaque node lead to every node its YAML names, and an undefined target to the
+nodes it may be a typo of (a typo is not echoed as a cascade of false reports).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from fsapp.flow.model import Flow, FlowSet, Problem
-from fsapp.flow.spec import BUILTIN_VARS, KINDS
+from fsapp.flowspec import BUILTIN_VARS, KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from fsapp.flow.compiler import FlowCompiler
@@ -20,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 _GRAPH_TYPES = ("target", "options", "cases", "modes")
 
 
-def check(c: "FlowCompiler", flow: Flow, name_nodes: dict, start_edge) -> None:
+def check(c: "FlowCompiler", flow: Flow, name_nodes: dict, start_edge, bodies: dict | None = None) -> None:
     targets_ok = _targets_defined(c, flow, name_nodes, start_edge)
     _check_prompts_and_refs(c, flow)
     if flow.start not in name_nodes:
@@ -29,11 +31,12 @@ def check(c: "FlowCompiler", flow: Flow, name_nodes: dict, start_edge) -> None:
     # as possibly leading anywhere and possibly ending, so they cause no false reports.
     opaque = {n for n in name_nodes if n not in flow.nodes} | _broken_target_nodes(flow)
     reached = _reachable(flow, opaque)
-    if targets_ok and not opaque & reached:
-        for name in flow.nodes:
-            if name not in reached:
-                c.problem(name_nodes[name], f"node {name!r} is never reached from start {flow.start!r}",
-                          "point a next/option/case at it, or delete it")
+    maybe_reached = reached if targets_ok and not opaque & reached else \
+        _reachable_at_most(flow, name_nodes, opaque, bodies or {})
+    for name in flow.nodes:
+        if name not in maybe_reached:
+            c.problem(name_nodes[name], f"node {name!r} is never reached from start {flow.start!r}",
+                      "point a next/option/case at it, or delete it")
     # past an opaque node anything may be reached: check every node for traps then
     scope = set(flow.nodes) if opaque & reached or not targets_ok else reached
     _check_traps(c, flow, scope, name_nodes, opaque)
@@ -74,6 +77,43 @@ def _reachable(flow: Flow, opaque: set[str] = frozenset()) -> set[str]:
     succ = _successors(flow)
     seen = {flow.start}
     stack = [flow.start]
+    while stack:
+        for nxt in succ.get(stack.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _reachable_at_most(flow: Flow, name_nodes: dict, opaque: set[str], bodies: dict) -> set[str]:
+    """Every node the flow might reach once its errors are fixed: an opaque node may lead to
+    any node its YAML names, an undefined target to the nodes it is close to (a typo)."""
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+    names = list(name_nodes)
+
+    def maybe(target: str) -> list[str]:  # the node, or the nodes a typo may mean
+        return [target] if target in name_nodes else \
+            difflib.get_close_matches(target, names, n=3, cutoff=0.6)
+
+    def named_in(body) -> list[str]:
+        found, stack = [], [body]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ScalarNode):
+                found.extend(maybe(node.value))
+            elif isinstance(node, SequenceNode):
+                stack.extend(node.value)
+            elif isinstance(node, MappingNode):
+                stack.extend(child for pair in node.value for child in pair)
+        return found
+
+    succ: dict[str, list[str]] = {}
+    for name in name_nodes:
+        if name in opaque or name not in flow.nodes:
+            succ[name] = named_in(bodies[name]) if name in bodies else names
+            continue
+        succ[name] = [n for edge in flow.nodes[name].edges for n in maybe(edge.target)]
+    seen, stack = {flow.start}, [flow.start]
     while stack:
         for nxt in succ.get(stack.pop(), ()):
             if nxt not in seen:

@@ -1,7 +1,7 @@
 """Flow compiler: YAML text -> validated, immutable Flow, with every problem reported.
 
 The compiler walks PyYAML's composed node tree (which keeps line/column marks) and
-converts each node's fields by the types declared in fsapp.flow.spec. Problems are
+converts each node's fields by the types declared in fsapp.flowspec. Problems are
 collected, never raised, so one run reports all of them; a node with problems is left out
 of the graph checks (fsapp.flow.analysis) only as far as its broken fields go.
 """
@@ -19,10 +19,12 @@ from typing import Any, Callable, Mapping
 
 from yaml.nodes import MappingNode, Node as YNode, ScalarNode, SequenceNode
 
-from fsapp.flow import analysis, expr, loader
-from fsapp.flow.loader import SourceError, position
+from fsapp import yamlsrc
+from fsapp.flow import analysis, expr
+from fsapp.flowspec import flow_files
+from fsapp.yamlsrc import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
+from fsapp.flowspec.kinds import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
     SAY_KINDS, CURRENCIES, Field, Kind
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -53,7 +55,7 @@ class Environment:
     write_kinds: Mapping[str, frozenset[str]] | None = None   # store write kind -> its columns
     notes: tuple[str, ...] = ()   # what was not checked, and why (printed by the CLI)
     problems: tuple[Problem, ...] = ()  # broken sources (a bad catalog): validation fails
-    max_yaml_values: int = loader.MAX_VALUES  # [flows] max_yaml_values: the size limit
+    max_yaml_values: int = yamlsrc.MAX_VALUES  # [flows] max_yaml_values: the size limit
 
 
 class Bad(Exception):
@@ -87,7 +89,7 @@ def _type_name(node: YNode) -> str:
         return "a mapping"
     if isinstance(node, SequenceNode):
         return "a list"
-    value = loader.scalar(node)
+    value = yamlsrc.scalar(node)
     return "null" if value is None else f"{type(value).__name__} {_source(node)}"
 
 
@@ -108,7 +110,7 @@ class _Converters:
     def _scalar(self, node: YNode, f: Field, want: str):
         if not isinstance(node, ScalarNode):
             raise Bad(node, f"{f.name}: expected {want}, got {_type_name(node)}")
-        return loader.scalar(node)
+        return yamlsrc.scalar(node)
 
     def text(self, node, f, facts, label):
         value = self._scalar(node, f, "text")
@@ -117,7 +119,7 @@ class _Converters:
         return node.value if isinstance(value, (int, float)) else str(value)
 
     def template(self, node, f, facts, label):
-        value = loader.plain(node)
+        value = yamlsrc.plain(node)
         self.c.check_templates(value, node, facts, f.name)
         return value
 
@@ -221,7 +223,7 @@ class _Converters:
         out = []
         for item in items:
             self._scalar(item, f, "a list of names")
-            if item.value.strip() == "" or loader.scalar(item) is None:
+            if item.value.strip() == "" or yamlsrc.scalar(item) is None:
                 raise Bad(item, f"{f.name}: empty name")
             out.append(item.value)  # raw text: keeps leading zeros of numbers
         return tuple(out)
@@ -263,7 +265,7 @@ class _Converters:
         out = {}
         for key, key_node, value in self.c.pairs(node):
             self.c.var_name(key_node, key, f.name, builtin_ok=True)
-            out[key] = loader.plain(value)
+            out[key] = yamlsrc.plain(value)
             self.c.check_templates(out[key], value, facts, f"{f.name}.{key}")
         return out
 
@@ -343,7 +345,7 @@ class FlowCompiler:
 
     def prompt_item(self, node: YNode, what: str, facts: NodeFacts) -> dict:
         if isinstance(node, ScalarNode):
-            value = loader.scalar(node)
+            value = yamlsrc.scalar(node)
             if not isinstance(value, str) or not value.strip():
                 raise Bad(node, f"{what}: expected a prompt name, got {_type_name(node)}")
             if expr.is_template(value):
@@ -377,7 +379,7 @@ class FlowCompiler:
         if kind == "silence":
             return {"silence": self.conv.duration(value_node, Field("silence", "duration", "", min=0,
                                                                     max=60), facts, what)}
-        value = loader.plain(value_node)
+        value = yamlsrc.plain(value_node)
         if not isinstance(value, str) or not value.strip():
             raise Bad(value_node, f"{what}: {kind} expects text, got {_type_name(value_node)}")
         self.check_templates(value, value_node, facts, what)
@@ -456,7 +458,7 @@ class FlowCompiler:
             fields_items.append((kind.primary, kind_key, kind_value))
         elif isinstance(kind_value, MappingNode):
             fields_items.extend(self.pairs(kind_value))
-        elif not (isinstance(kind_value, ScalarNode) and loader.scalar(kind_value) is None
+        elif not (isinstance(kind_value, ScalarNode) and yamlsrc.scalar(kind_value) is None
                   and kind_value.value in ("", "~", "null")):
             if kind.primary is None:
                 self.problem(kind_value, f"{what}: expected a mapping of fields after {kind_name}:",
@@ -515,7 +517,7 @@ class FlowCompiler:
             return
         row = where.get("row")
         if isinstance(row, MappingNode):
-            for key, key_node, _ in loader.pairs(row, lambda err: None):
+            for key, key_node, _ in yamlsrc.pairs(row, lambda err: None):
                 if key not in columns:
                     self.problem(key_node, f"write: {kind} has no column {key!r}",
                                  _suggest(key, columns) + "columns: " + ", ".join(sorted(columns)))
@@ -537,7 +539,7 @@ class FlowCompiler:
     def compile(self, text: str) -> Flow | None:
         self._facts = {}
         try:
-            root = loader.compose(text, self.env.max_yaml_values)
+            root = yamlsrc.compose(text, self.env.max_yaml_values)
         except SourceError as err:
             self.problem((err.line, err.col), err.message, err.hint)
             return None
@@ -559,6 +561,7 @@ class FlowCompiler:
         self._check_top(top, root, items)
         nodes: dict[str, Node] = {}
         name_nodes: dict[str, YNode] = {}
+        bodies: dict[str, YNode] = {}
         if "nodes" in node_items:
             _, value = node_items["nodes"]
             if not isinstance(value, MappingNode) or not value.value:
@@ -569,6 +572,7 @@ class FlowCompiler:
                         self.problem(name_node, f"node name {name!r}: use letters, digits, _, - and .")
                         continue
                     name_nodes[name] = name_node
+                    bodies[name] = body
                     node = self._guard(lambda: self.node(name, body), body)
                     if node is not None:
                         nodes[name] = node
@@ -590,11 +594,11 @@ class FlowCompiler:
             start=top["start"], vars=freeze(top["vars"]), inputs=tuple(top["inputs"]),
             outputs=tuple(top["outputs"]), nodes=freeze(nodes), on_hangup=tuple(steps),
             description=top["description"] or "")
-        analysis.check(self, flow, name_nodes, top_start_edge)
+        analysis.check(self, flow, name_nodes, top_start_edge, bodies)
         return flow
 
     def pairs(self, node: MappingNode):
-        return loader.pairs(node, lambda err: self.problem((err.line, err.col), err.message, err.hint))
+        return yamlsrc.pairs(node, lambda err: self.problem((err.line, err.col), err.message, err.hint))
 
     def _guard(self, make, body: YNode):
         try:
@@ -691,25 +695,6 @@ def compile_file(path: str | Path, env: Environment | None = None) -> tuple[Flow
     except OSError as exc:
         return None, [Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")]
     return compile_text(text, str(path), env)
-
-
-FLOW_SUFFIXES = (".yaml", ".yml")
-TEST_SUFFIXES = (".test.yaml", ".test.yml", ".tests.yaml", ".tests.yml")
-
-
-def is_flow_file(path: Path) -> bool:
-    return path.name.endswith(FLOW_SUFFIXES) and not path.name.endswith(TEST_SUFFIXES)
-
-
-def flow_files(paths) -> list[Path]:
-    """Flow files named, or found in the directories named (test files beside them excluded)."""
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_flow_file(f)))
-        else:
-            out.append(p)
-    return out
 
 
 def compile_paths(paths, env: Environment | None = None) -> FlowSet:

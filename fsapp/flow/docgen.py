@@ -1,4 +1,4 @@
-"""The reference part of docs/flows.md, generated from fsapp.flow.spec.
+"""The reference part of docs/flows.md, generated from fsapp.flowspec.
 
     .venv/bin/python -m fsapp.flow.docgen docs/flows.md     # rewrite the generated section
 
@@ -11,9 +11,9 @@ import re
 import sys
 from pathlib import Path
 
-from fsapp.flow.spec import BUILTIN_VARS, FLOW_FIELDS, KINDS, PROMPT_ITEMS, Field
+from fsapp.flowspec.kinds import BUILTIN_VARS, FLOW_FIELDS, KINDS, PROMPT_ITEMS, Field
 
-BEGIN = "<!-- BEGIN GENERATED from fsapp/flow/spec.py: python -m fsapp.flow.docgen docs/flows.md -->"
+BEGIN = "<!-- BEGIN GENERATED from fsapp/flowspec/kinds.py: python -m fsapp.flow.docgen docs/flows.md -->"
 END = "<!-- END GENERATED -->"
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from fsapp.flow import loader
+from fsapp import yamlsrc
 from fsapp.flow.interpreter import Services, run_call
 from fsapp.flow.model import Flow, Problem
 from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
@@ -98,31 +98,31 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
     file = str(path)
 
     def bad(node, message, hint=""):
-        line, col = loader.position(node) if node is not None else (1, 1)
+        line, col = yamlsrc.position(node) if node is not None else (1, 1)
         problems.append(Problem(file, line, col, message, hint))
 
     def check_keys(node, known, what):
         if not isinstance(node, MappingNode):
             bad(node, f"{what}: expected a mapping")
             return {}
-        items = loader.pairs(node, lambda e: problems.append(Problem(file, e.line, e.col, e.message, e.hint)))
+        items = yamlsrc.pairs(node, lambda e: problems.append(Problem(file, e.line, e.col, e.message, e.hint)))
         for key, key_node, _ in items:
             if key not in known:
                 bad(key_node, f"{what}: unknown key {key!r}", "known: " + ", ".join(known))
         return {key: value for key, _, value in items}
 
     try:
-        root = loader.compose(path.read_text(encoding="utf-8"))
+        root = yamlsrc.compose(path.read_text(encoding="utf-8"))
         if root is None:
-            raise loader.SourceError(1, 1, "empty test file", "write cases: [...]")
+            raise yamlsrc.SourceError.at(1, 1, "empty test file", "write cases: [...]")
     except (OSError, UnicodeDecodeError) as exc:
         raise BadTestFile([Problem(file, 1, 1, f"cannot read: {exc}")]) from None
-    except loader.SourceError as err:
+    except yamlsrc.SourceError as err:
         raise BadTestFile([Problem(file, err.line, err.col, err.message, err.hint)]) from None
     top = check_keys(root, TOP_KEYS, "test file")
     try:
-        flow_name = loader.plain(top["flow"]) if "flow" in top else None
-        shared = loader.plain(top["fixtures"]) if "fixtures" in top else {}
+        flow_name = yamlsrc.plain(top["flow"]) if "flow" in top else None
+        shared = yamlsrc.plain(top["fixtures"]) if "fixtures" in top else {}
         if not isinstance(shared, dict):
             bad(top["fixtures"], "fixtures: expected a mapping")
             shared = {}
@@ -134,7 +134,7 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
         else:
             for i, case_node in enumerate(cases_node.value):
                 items = check_keys(case_node, CASE_KEYS, f"case {i + 1}")
-                case = {k: loader.plain(v) for k, v in items.items()}
+                case = {k: yamlsrc.plain(v) for k, v in items.items()}
                 expect_node = items.get("expect")
                 if expect_node is None:
                     bad(case_node, f"case {i + 1}: no expect:", "say what must happen: path, heard, end ...")
@@ -165,8 +165,8 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
                     caller_id=_as_written(items.get("caller_id"), "13800138000"),
                     destination=_as_written(items.get("destination"), ""),
                     fixtures={**shared, **own}, expect=case.get("expect") or {}, now=now,
-                    line=loader.position(case_node)[0], vars=given))
-    except loader.SourceError as err:
+                    line=yamlsrc.position(case_node)[0], vars=given))
+    except yamlsrc.SourceError as err:
         problems.append(Problem(file, err.line, err.col, err.message, err.hint))
     if problems:
         raise BadTestFile(sorted(problems))
@@ -176,18 +176,18 @@ def load_cases(path: Path) -> tuple[str | None, list[Case]]:
 def _as_written(node, default: str) -> str:
     """A number-like scalar as the author wrote it: YAML reads caller_id 013800138000 as an
     octal int (str() of it is another number) and a 5,000-digit one as an int str() refuses."""
-    if node is None or (isinstance(node, ScalarNode) and loader.scalar(node) is None):
+    if node is None or (isinstance(node, ScalarNode) and yamlsrc.scalar(node) is None):
         return default
     if isinstance(node, ScalarNode):
         return node.value
-    return str(loader.plain(node))
+    return str(yamlsrc.plain(node))
 
 
 def _press_text(node, value) -> str:
     # YAML reads 1 as an int and 0123 as octal: the press script is about keys, keep them as text
     if isinstance(node, SequenceNode):
         for item in node.value:
-            if loader.plain(item) == value and hasattr(item, "value") and isinstance(item.value, str):
+            if yamlsrc.plain(item) == value and hasattr(item, "value") and isinstance(item.value, str):
                 return item.value
     return str(value)
 

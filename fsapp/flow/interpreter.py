@@ -19,6 +19,7 @@ from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
 from fsapp.flow.model import Flow, Node, thaw
 from fsapp.flow.trace import Tracer
+from fsapp.flowspec import WAITING_KINDS
 from fsapp.log import call_context, get_logger
 
 log = get_logger("fsapp.flow.interpreter")
@@ -197,7 +198,7 @@ class Session:
         if len(self.trail) > MAX_STEPS_PER_CALL:
             raise FlowRuntimeError(f"flow {self.frame.flow.name}: more than {MAX_STEPS_PER_CALL} nodes in one "
                                    f"call (loop at {node.name!r})")
-        if node.kind in ("menu", "collect", "record", "queue", "transfer"):
+        if node.kind in WAITING_KINDS:
             self.steps_without_input = 0
             return
         self.steps_without_input += 1

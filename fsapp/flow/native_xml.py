@@ -85,6 +85,8 @@ class NativeReport:
     # menu (playback), ivr ENTRY_MENU, hangup.
     dialplan_actions: list[tuple[str, str | None]] = field(default_factory=list)
     menus: list[str] = field(default_factory=list)   # FreeSWITCH menu names, in output order
+    # menus left with no key FreeSWITCH can run (all need fsapp): they could only time out
+    keyless: list[str] = field(default_factory=list)
     runtime: list[RuntimeNeed] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)   # behaviour that differs slightly
 
@@ -128,7 +130,7 @@ class _Instance:
 
 
 class _NativeCompiler:
-    def __init__(self, flow: Flow, language: str, sounds_dir: Path, sound_ext: str):
+    def __init__(self, flow: Flow, language: str, sounds_dir: str, sound_ext: str):
         self.flow = flow
         self.language = language
         self.sounds_dir = sounds_dir
@@ -145,7 +147,7 @@ class _NativeCompiler:
             name = item["name"]
             if _is_template(name):
                 raise _Runtime(f"prompt {name!r} is chosen per call (a template)")
-            return str(self.sounds_dir / self.language / f"{name}{self.sound_ext}")
+            return f"{self.sounds_dir}/{self.language}/{name}{self.sound_ext}"
         if "file" in item:
             if _is_template(item["file"]):
                 raise _Runtime(f"file {item['file']!r} is chosen per call (a template)")
@@ -473,13 +475,21 @@ class _NativeCompiler:
         return include, root, intro
 
 
+# FreeSWITCH's global sounds_dir (vars.xml / switch.conf), expanded at XML load time;
+# fsapp's rendered sounds are installed under it, in fsapp/<language>/.
+FS_SOUNDS_DIR = "$${sounds_dir}/fsapp"
+
+
 def compile_to_xml(compiled_flow: Flow, *, language: str | None = None,
-                   sounds_dir: str | Path = "sounds", sound_ext: str = ".wav",
+                   sounds_dir: str | Path = FS_SOUNDS_DIR, sound_ext: str = ".wav",
                    entry: str | None = None) -> tuple[str, NativeReport]:
     """FreeSWITCH `<include>` of `<menu>`s for conf/ivr_menus/, and a report.
 
     language: which prompt set to use (default: the flow's first language); prompt names
-    become absolute paths sounds_dir/<language>/<name><sound_ext>. entry: the node to start
+    become sounds_dir/<language>/<name><sound_ext>. sounds_dir is where FreeSWITCH finds
+    fsapp's sounds: by default `$${sounds_dir}/fsapp`, which FreeSWITCH expands when it
+    loads the XML (its own sounds directory), so the XML does not carry a path of the
+    machine it was compiled on; a directory path is made absolute. entry: the node to start
     from (default: the flow's start); the path from it to the first menu may only hold
     play and goto nodes. Raises NativeCompileError when that path needs fsapp.
     """
@@ -491,7 +501,8 @@ def compile_to_xml(compiled_flow: Flow, *, language: str | None = None,
     entry = entry or flow.start
     if entry not in flow.nodes:
         raise NativeCompileError(f"{flow.path}: no node named {entry!r}")
-    compiler = _NativeCompiler(flow, language, Path(sounds_dir).resolve(), sound_ext)
+    prefix = str(sounds_dir) if "$${" in str(sounds_dir) else str(Path(sounds_dir).resolve())
+    compiler = _NativeCompiler(flow, language, prefix.rstrip("/"), sound_ext)
     include, root, intro = compiler.compile(entry)
     entry_menu = compiler.menu_name(root)
     actions = [("answer", None), *([("playback", intro)] if intro else []), ("ivr", entry_menu),
@@ -510,7 +521,8 @@ def compile_to_xml(compiled_flow: Flow, *, language: str | None = None,
     report = NativeReport(flow=flow.name, version=flow.version, language=language,
                           entry_menu=entry_menu, dialplan_actions=actions,
                           menus=[m.get("name") for m in include.iter("menu")],
-                          runtime=compiler.runtime, notes=list(dict.fromkeys(compiler.notes)))
+                          runtime=compiler.runtime, notes=list(dict.fromkeys(compiler.notes)),
+                          keyless=[m.get("name") for m in include.iter("menu") if m.find("entry") is None])
     return xml_text, report
 
 

@@ -21,7 +21,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fsapp.calendar.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
+from fsapp.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
 from fsapp.esl import syntax
 from fsapp.routing.model import AgentConfig, AgentStatus, OverflowRule, Queue, Tier
 from fsapp.routing.policy import ACTIONS, CONDITIONS
@@ -76,9 +76,9 @@ def _coerce(value, typ, path, line, what):
     elif typ in (int, float):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if typ is int and float(value) != int(value):
-                raise SourceError(path, line, f"{what}: expected a whole number, got {value!r}")
+                raise SourceError.in_file(path, line, f"{what}: expected a whole number, got {value!r}")
             if value < 0:
-                raise SourceError(path, line, f"{what}: must not be negative, got {value!r}")
+                raise SourceError.in_file(path, line, f"{what}: must not be negative, got {value!r}")
             return typ(value)
         try:
             out = typ(str(value))
@@ -92,43 +92,43 @@ def _coerce(value, typ, path, line, what):
             return str(value)
     else:
         return value
-    raise SourceError(path, line, f"{what}: expected {typ.__name__}, got {value!r}")
+    raise SourceError.in_file(path, line, f"{what}: expected {typ.__name__}, got {value!r}")
 
 
 def parse_routing(doc, path: str) -> RoutingConfig:
     if not isinstance(doc, Located):
-        raise SourceError(path, getattr(doc, "line", 1), "expected a mapping with queues, agents, tiers")
+        raise SourceError.in_file(path, getattr(doc, "line", 1), "expected a mapping with queues, agents, tiers")
     for key in doc:
         if key not in ("queues", "agents", "tiers", "calendars", "queues_query"):
-            raise SourceError(path, doc.key_line(key), f"unknown top-level key {key!r}; "
+            raise SourceError.in_file(path, doc.key_line(key), f"unknown top-level key {key!r}; "
                                                        f"known: queues, agents, tiers, calendars, queues_query")
     cfg = RoutingConfig(path=path, calendars_file=str(doc.get("calendars", "")),
                         queues_query=str(doc.get("queues_query") or ""))
     queues = doc.get("queues") or Located()
     if not isinstance(queues, Located):
-        raise SourceError(path, doc.key_line("queues"), "queues must map queue names to settings")
+        raise SourceError.in_file(path, doc.key_line("queues"), "queues must map queue names to settings")
     for name, spec in queues.items():
         cfg.queues[str(name)] = _queue(str(name), spec, path, queues.key_line(name))
     agents = doc.get("agents") or Located()
     if not isinstance(agents, Located):
-        raise SourceError(path, doc.key_line("agents"), "agents must map agent names to settings")
+        raise SourceError.in_file(path, doc.key_line("agents"), "agents must map agent names to settings")
     for name, spec in agents.items():
         cfg.agents[str(name)] = _agent(str(name), spec, path, agents.key_line(name))
     tiers = doc.get("tiers") or LocatedList()
     if not isinstance(tiers, list):
-        raise SourceError(path, doc.key_line("tiers"), "tiers must be a list of {queue, agent, level, position}")
+        raise SourceError.in_file(path, doc.key_line("tiers"), "tiers must be a list of {queue, agent, level, position}")
     seen = set()
     for index, spec in enumerate(tiers):
         line = tiers.item_line(index) if isinstance(tiers, LocatedList) else doc.key_line("tiers")
         tier = _tier(spec, path, line, cfg)
         if (tier.queue, tier.agent) in seen:
-            raise SourceError(path, line, f"tier {tier.queue}/{tier.agent} is listed twice")
+            raise SourceError.in_file(path, line, f"tier {tier.queue}/{tier.agent} is listed twice")
         seen.add((tier.queue, tier.agent))
         cfg.tiers.append(tier)
     for queue in cfg.queues.values():
         for rule in queue.overflow:
             if rule.action == "queue" and rule.target not in cfg.queues:
-                raise SourceError(path, rule.line, f"overflow to unknown queue {rule.target!r}; "
+                raise SourceError.in_file(path, rule.line, f"overflow to unknown queue {rule.target!r}; "
                                                    f"known: {', '.join(sorted(cfg.queues))}")
     return cfg
 
@@ -137,7 +137,7 @@ def _queue(name, spec, path, line) -> Queue:
     if spec is None:
         spec = Located()
     if not isinstance(spec, Located):
-        raise SourceError(path, line, f"queue {name!r} must be a mapping of settings")
+        raise SourceError.in_file(path, line, f"queue {name!r} must be a mapping of settings")
     known = _fields(Queue, skip=("name", "overflow", "line"))
     kwargs = {}
     rules = []
@@ -148,23 +148,23 @@ def _queue(name, spec, path, line) -> Queue:
             rules = _overflow(value, path, key_line)
             continue
         if norm not in known:
-            raise SourceError(path, key_line, f"queue {name!r}: unknown setting {key!r}; "
+            raise SourceError.in_file(path, key_line, f"queue {name!r}: unknown setting {key!r}; "
                                               f"see docs/routing.md for the list")
         if norm == "skills":
             kwargs[norm] = _skills(value, path, key_line)
             continue
         if norm == "vip":
             if not isinstance(value, list):
-                raise SourceError(path, key_line, f"queue {name!r}: vip must be a list of caller numbers")
+                raise SourceError.in_file(path, key_line, f"queue {name!r}: vip must be a list of caller numbers")
             kwargs[norm] = [str(v) for v in value]
             continue
         kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"queue {name!r} {key}")
     strategy = kwargs.get("strategy", "longest-idle-agent")
     if strategy not in STRATEGIES:
-        raise SourceError(path, spec.key_line("strategy"), f"unknown strategy {strategy!r}; "
+        raise SourceError.in_file(path, spec.key_line("strategy"), f"unknown strategy {strategy!r}; "
                                                            f"one of: {', '.join(STRATEGIES)}")
     if kwargs.get("announce_agent_id") and not kwargs.get("agent_id_prompt"):
-        raise SourceError(path, next((spec.key_line(k) for k in spec if _norm(k) == "announce_agent_id"), line),
+        raise SourceError.in_file(path, next((spec.key_line(k) for k in spec if _norm(k) == "announce_agent_id"), line),
                           f"queue {name!r}: announce-agent-id needs agent-id-prompt (a catalog prompt "
                           f"such as common/agent_number, played before the agent's digits)")
     if "callback_dial" in kwargs:
@@ -178,25 +178,25 @@ def _one_leg(dial: str, path, line, what: str) -> None:
     try:
         syntax.dial_string(dial, what)
     except syntax.UnsafeValue as exc:
-        raise SourceError(path, line, str(exc)) from None
+        raise SourceError.in_file(path, line, str(exc)) from None
 
 
 def _overflow(value, path, line) -> list[OverflowRule]:
     if not isinstance(value, list):
-        raise SourceError(path, line, "overflow must be a list of rules like {after: 120, queue: experts}")
+        raise SourceError.in_file(path, line, "overflow must be a list of rules like {after: 120, queue: experts}")
     out = []
     for index, rule in enumerate(value):
         rline = value.item_line(index) if isinstance(value, LocatedList) else line
         if not isinstance(rule, dict):
-            raise SourceError(path, rline, "an overflow rule is a mapping like {after: 120, queue: experts}")
+            raise SourceError.in_file(path, rline, "an overflow rule is a mapping like {after: 120, queue: experts}")
         conds = [k for k in rule if _norm(k) in CONDITIONS]
         acts = [k for k in rule if _norm(k) in ACTIONS]
         unknown = [k for k in rule if _norm(k) not in CONDITIONS + ACTIONS]
         if unknown:
-            raise SourceError(path, rline, f"overflow rule: unknown key {unknown[0]!r}; conditions: "
+            raise SourceError.in_file(path, rline, f"overflow rule: unknown key {unknown[0]!r}; conditions: "
                                            f"{', '.join(CONDITIONS)}; actions: {', '.join(ACTIONS)}")
         if len(conds) != 1 or len(acts) != 1:
-            raise SourceError(path, rline, f"an overflow rule needs exactly one condition "
+            raise SourceError.in_file(path, rline, f"an overflow rule needs exactly one condition "
                                            f"({', '.join(CONDITIONS)}) and one action ({', '.join(ACTIONS)})")
         cond, act = conds[0], acts[0]
         raw = rule[cond]
@@ -207,26 +207,26 @@ def _overflow(value, path, line) -> list[OverflowRule]:
 
 def _skills(value, path, line) -> dict[str, int]:
     if not isinstance(value, dict):
-        raise SourceError(path, line, "skills must map skill names to levels 1-10, e.g. {mandarin: 8}")
+        raise SourceError.in_file(path, line, "skills must map skill names to levels 1-10, e.g. {mandarin: 8}")
     out = {}
     for skill, level in value.items():
         level = _coerce(level, int, path, line, f"skill {skill!r}")
         if not 0 <= level <= 10:
-            raise SourceError(path, line, f"skill {skill!r}: level must be 0-10, got {level}")
+            raise SourceError.in_file(path, line, f"skill {skill!r}: level must be 0-10, got {level}")
         out[str(skill)] = level
     return out
 
 
 def _agent(name, spec, path, line) -> AgentConfig:
     if not isinstance(spec, Located):
-        raise SourceError(path, line, f"agent {name!r} must be a mapping (contact, skills, ...)")
+        raise SourceError.in_file(path, line, f"agent {name!r} must be a mapping (contact, skills, ...)")
     known = _fields(AgentConfig, skip=("name",))
     kwargs = {}
     for key, value in spec.items():
         key_line = spec.key_line(key)
         norm = _norm(key)
         if norm not in known:
-            raise SourceError(path, key_line, f"agent {name!r}: unknown setting {key!r}; "
+            raise SourceError.in_file(path, key_line, f"agent {name!r}: unknown setting {key!r}; "
                                               f"known: {', '.join(sorted(known))}")
         if norm == "skills":
             kwargs[norm] = _skills(value, path, key_line)
@@ -234,28 +234,28 @@ def _agent(name, spec, path, line) -> AgentConfig:
             try:
                 kwargs[norm] = AgentStatus.parse(str(value))
             except ValueError as exc:
-                raise SourceError(path, key_line, str(exc)) from None
+                raise SourceError.in_file(path, key_line, str(exc)) from None
         else:
             kwargs[norm] = _coerce(value, known[norm].type, path, key_line, f"agent {name!r} {key}")
     if not kwargs.get("contact"):
-        raise SourceError(path, line, f"agent {name!r}: 'contact' (dial string, e.g. user/{name}) is required")
+        raise SourceError.in_file(path, line, f"agent {name!r}: 'contact' (dial string, e.g. user/{name}) is required")
     _one_leg(str(kwargs["contact"]), path, spec.key_line("contact"), f"agent {name!r} contact")
     if kwargs.get("capacity", 1) < 1:
-        raise SourceError(path, spec.key_line("capacity"), f"agent {name!r}: capacity must be at least 1")
+        raise SourceError.in_file(path, spec.key_line("capacity"), f"agent {name!r}: capacity must be at least 1")
     return AgentConfig(name=name, **kwargs)
 
 
 def _tier(spec, path, line, cfg: RoutingConfig) -> Tier:
     if not isinstance(spec, dict) or "queue" not in spec or "agent" not in spec:
-        raise SourceError(path, line, "a tier is {queue: NAME, agent: NAME, level: 1, position: 1}")
+        raise SourceError.in_file(path, line, "a tier is {queue: NAME, agent: NAME, level: 1, position: 1}")
     extra = set(spec) - {"queue", "agent", "level", "position"}
     if extra:
-        raise SourceError(path, line, f"tier: unknown key {sorted(extra)[0]!r}")
+        raise SourceError.in_file(path, line, f"tier: unknown key {sorted(extra)[0]!r}")
     queue, agent = str(spec["queue"]), str(spec["agent"])
     if queue not in cfg.queues and not cfg.queues_query:   # else checked once the SQL queues are in
-        raise SourceError(path, line, f"tier: unknown queue {queue!r}; define it under queues:")
+        raise SourceError.in_file(path, line, f"tier: unknown queue {queue!r}; define it under queues:")
     if agent not in cfg.agents:
-        raise SourceError(path, line, f"tier: unknown agent {agent!r}; define it under agents:")
+        raise SourceError.in_file(path, line, f"tier: unknown agent {agent!r}; define it under agents:")
     level = _coerce(spec.get("level", 1), int, path, line, "tier level")
     position = _coerce(spec.get("position", 1), int, path, line, "tier position")
     return Tier(queue, agent, level, position)
@@ -270,13 +270,13 @@ def add_sql_queues(cfg: RoutingConfig, rows: list[dict], source: str) -> None:
         spec.line, spec.key_lines = index, {}
         name = spec.pop("name", None)
         if not name:
-            raise SourceError(source, index, "a queue row needs a 'name' column")
+            raise SourceError.in_file(source, index, "a queue row needs a 'name' column")
         if str(name) in cfg.queues:
-            raise SourceError(source, index, f"queue {name!r} is also defined in {cfg.path or 'routing.yaml'}")
+            raise SourceError.in_file(source, index, f"queue {name!r} is also defined in {cfg.path or 'routing.yaml'}")
         cfg.queues[str(name)] = _queue(str(name), spec, source, index)
     for tier in cfg.tiers:
         if tier.queue not in cfg.queues:
-            raise SourceError(cfg.path, None, f"tier {tier.queue}/{tier.agent}: unknown queue {tier.queue!r} "
+            raise SourceError.in_file(cfg.path, None, f"tier {tier.queue}/{tier.agent}: unknown queue {tier.queue!r} "
                                               f"(not in routing.yaml nor in {source})")
 
 

@@ -55,11 +55,13 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
         seconds = SAY_SECONDS
     else:
         seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.switch.sound_prefix)
-    if seconds is None:
-        log.info("sim: playback of missing file %s on %s", path, ch.uuid)
-        return "notfound", ""
     far = ch.far
     listener = far.caller if far is not None else None
+    if seconds is None:
+        log.info("sim: playback of missing file %s on %s", path, ch.uuid)
+        if listener is not None:
+            listener.on_prompt_missing(path)
+        return "notfound", ""
     if listener is not None:
         listener.on_prompt_start(path, seconds)
     ch.fire("PLAYBACK_START", post=_playback_headers(path))

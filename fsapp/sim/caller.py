@@ -168,6 +168,7 @@ class CallReport:
     uuid: str | None = None          # the leg fsapp controls (runs the dialplan / socket)
     caller_uuid: str | None = None   # the caller's own leg
     heard: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)   # files played to the caller that do not exist
     pressed: list[str] = field(default_factory=list)
     recordings: list[str] = field(default_factory=list)
     bridged_to: list[str] = field(default_factory=list)
@@ -207,6 +208,11 @@ class Caller:
         self._prompt_log.append(("start", path, self._plays))
         self._note("prompt", path)
         self._changed.set()
+
+    def on_prompt_missing(self, path: str) -> None:
+        if path not in self.report.missing:
+            self.report.missing.append(path)
+        self._note("missing", path)
 
     def on_prompt_end(self, path: str, reason: str) -> None:
         play = next((n for ph, p, n in reversed(self._prompt_log) if ph == "start" and p == path), 0)
@@ -267,6 +273,38 @@ class Caller:
         return False
 
     # ---- running --------------------------------------------------------------------
+    # ---- the caller's own actions, also for code driving a caller live ----------------
+    @property
+    def in_call(self) -> bool:
+        """The call was placed and neither side has hung up yet."""
+        return self.leg is not None and not self.leg.hungup
+
+    def press(self, digits: str, gap_s: float = 0.1) -> bool:
+        """Press keys on the caller's phone now (in-band, as a Press step does), gap_s
+        emulated seconds apart. False when the call ended before every key was pressed."""
+        return self._press(digits, lambda: self.clock.sleep(gap_s))
+
+    def hang_up(self, cause: str = "NORMAL_CLEARING") -> bool:
+        """The caller hangs up now. False when the call had already ended."""
+        if not self.in_call:
+            return False
+        self.report.hung_up_by = "caller"
+        self._note("caller hangup", cause)
+        self.leg.hangup(cause)
+        return True
+
+    def _press(self, digits: str, pause) -> bool:
+        target = self.leg.peer or self.leg   # the leg fsapp controls hears the keys
+        for i, digit in enumerate(digits):
+            if self.leg.hungup:
+                return False
+            if i:
+                pause()
+            target.queue_dtmf(digit, source="RTP")
+        self.report.pressed.append(digits)
+        self._note("pressed", digits)
+        return True
+
     def start(self, leg) -> None:
         self.leg = leg
         self.report.caller_uuid = leg.uuid
@@ -330,15 +368,7 @@ class Caller:
         elif isinstance(step, Press):
             if step.at is not None:
                 self._sleep_until(step.at)
-            target = self.leg.peer or self.leg
-            for i, d in enumerate(step.digits):
-                if self.leg.hungup:
-                    return
-                if i:
-                    self._sleep_until(self._elapsed() + step.gap_ms / 1000.0)
-                target.queue_dtmf(d, source="RTP")
-            self.report.pressed.append(step.digits)
-            self._note("pressed", step.digits)
+            self._press(step.digits, lambda: self._sleep_until(self._elapsed() + step.gap_ms / 1000.0))
         elif isinstance(step, (Speak, Silence)):
             self.voice.begin(isinstance(step, Speak))
             self._note("speak" if isinstance(step, Speak) else "silence", f"{step.seconds}s")
@@ -350,10 +380,7 @@ class Caller:
         elif isinstance(step, Hangup):
             if step.at is not None:
                 self._sleep_until(step.at)
-            if not self.leg.hungup:
-                self.report.hung_up_by = "caller"
-                self._note("caller hangup", step.cause)
-                self.leg.hangup(step.cause)
+            self.hang_up(step.cause)
 
     def wait(self, timeout: float = 60.0) -> CallReport:
         """Wait (wall seconds) until the call has ended; the report of what happened."""

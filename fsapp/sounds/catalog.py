@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from fsapp.yamlsrc import SourceError, compose
+
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_-]*)*$")
 LANG = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 TONE_HZ = (50, 4000)   # what an 8 kHz channel can carry
@@ -171,11 +173,9 @@ class _Parser:
 
     def parse(self, text: str) -> Catalog:
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            raise CatalogError([f"{self.path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+            root = compose(text)
+        except SourceError as exc:
+            raise CatalogError([f"{self.path}:{exc.line}: not valid YAML: {exc.message}"]) from None
         if root is None:
             raise CatalogError([f"{self.path}:1: empty catalog; it needs 'languages' and 'prompts'"])
         top = dict(self.mapping(root, "catalog"))

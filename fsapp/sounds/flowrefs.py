@@ -2,7 +2,7 @@
 
 This reads the YAML itself instead of compiling the flow, so a flow with other errors
 still gets its prompts checked: every string under a prompt-carrying key (prompt,
-invalid, play, ...) that looks like a catalog name (hotline/main_menu) counts, in lists
+invalid, play, ...: fsapp.flowspec.PROMPT_KEYS) that looks like a catalog name (hotline/main_menu) counts, in lists
 too. Templated strings ({{ }}), absolute file paths, tone specs and say/text items are
 not catalog names and are skipped.
 """
@@ -13,17 +13,23 @@ from pathlib import Path
 
 import yaml
 
+from fsapp.yamlsrc import SourceError, compose
+
+from fsapp import flowspec
 from fsapp.sounds.catalog import NAME
 
-# Keys whose values are prompts in fsapp's flow language (and common spellings of the
-# same idea). `fsapp sounds check` adds the prompt fields declared in fsapp.flow.spec;
-# this module cannot import fsapp.flow itself (flow depends on sounds, not the reverse).
-PROMPT_KEYS = frozenset({
-    "prompt", "prompts", "repeat_prompt", "invalid", "no_input", "invalid_prompt",
-    "no_input_prompt", "timeout_prompt", "confirm_prompt", "exit_prompt", "greeting",
-    "greet_long", "greet_short", "invalid_sound", "exit_sound", "announce", "play",
-    "files", "beep",
+# Keys whose values are prompts: the prompt fields of the flow language's spec
+# (fsapp.flowspec, a leaf package; fsapp.flow itself depends on sounds, not the reverse),
+# plus spellings the flow language does not have but flows being converted from other
+# IVR scripts carry (invalid_prompt is FreeSWITCH play_and_get_digits' own name, greeting
+# and greet_long/greet_short mod_ivr's). The compiler rejects those as unknown fields;
+# sounds check still checks their prompts, so a half-converted flow loses no check.
+FOREIGN_PROMPT_KEYS = frozenset({
+    "prompts", "invalid_prompt", "no_input_prompt", "timeout_prompt", "confirm_prompt",
+    "exit_prompt", "greeting", "greet_long", "greet_short", "invalid_sound", "exit_sound",
+    "announce", "files", "beep",
 })
+PROMPT_KEYS = flowspec.PROMPT_KEYS | FOREIGN_PROMPT_KEYS
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,11 @@ class FlowReadError(ValueError):
 def prompt_refs(path: Path, keys: frozenset[str] = PROMPT_KEYS) -> tuple[list[PromptRef], list[str] | None]:
     """(references in file order, the flow's own `languages:` list if it declares one)."""
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise FlowReadError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise FlowReadError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: "
-                            f"{getattr(exc, 'problem', exc)}") from None
+    except SourceError as exc:
+        raise FlowReadError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
     refs: list[PromptRef] = []
     languages = None
     if isinstance(root, yaml.MappingNode):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from flow_helpers import ENV
 from fsapp.flow.compiler import compile_text
-from fsapp.flow.spec import FLOW_FIELDS, KINDS, PROMPT_ITEMS
+from fsapp.flowspec import FLOW_FIELDS, KINDS, PROMPT_ITEMS
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [p.read_text(encoding="utf-8") for p in [

@@ -12,7 +12,7 @@ from fsapp import config
 from fsapp.cli import main
 from fsapp.flow.interpreter import Services
 from fsapp.flow.runtime import FlowHandler, FlowLoadError, request
-from fsapp.flow.simulate import simulate
+from fsapp.app.simulate import simulate
 from fsapp.flow.testing import FakeRouter, FakeStore, fake_calendars
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -321,7 +321,7 @@ def test_simulate_reaches_loopback_agents_and_names_unreachable_contacts(tmp_pat
     """An agent reached as loopback/EXT/CONTEXT (works on a real switch) answers in the
     emulator too; a contact it cannot reach is named, with what it can reach."""
     from fsapp.esl import InboundClient, OriginateError
-    from fsapp.flow.simulate import add_emulated_agents
+    from fsapp.app.simulate import add_emulated_agents
     from fsapp.sim import Switch
 
     routing = tmp_path / "routing.yaml"

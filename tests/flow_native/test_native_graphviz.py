@@ -26,7 +26,7 @@ def test_every_node_is_drawn_with_its_kind_style(hotline):
 
 def test_kinds_look_different():
     assert len(set(graphviz.KIND_STYLE.values())) == len(graphviz.KIND_STYLE)
-    from fsapp.flow.spec import KINDS
+    from fsapp.flowspec import KINDS
     assert set(KINDS) <= set(graphviz.KIND_STYLE)  # a new kind must get a style
 
 

@@ -23,10 +23,10 @@ import gevent
 import pyodbc
 
 from fsapp import config as config_mod
-from fsapp.esl.outbound import OutboundServer
+from fsapp.app import EmulatedLine
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import fan_out
-from fsapp.sim import CallerScript, RealClock, Socket, Switch
+from fsapp.sim import RealClock
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -146,39 +146,33 @@ class ItLine:
     an in-process outbound socket server running those flows."""
     cfg: object
     handler: FlowHandler
-    switch: Switch
-    server: OutboundServer | None = None
+    line: EmulatedLine    # switch + outbound server + the flows' handler
     events: list[TracedEvent] = field(default_factory=list)
-    outcomes: dict = field(default_factory=dict)   # uuid -> (Outcome, monotonic when the flow ended)
+
+    @property
+    def switch(self):
+        return self.line.switch
 
     @classmethod
     def open(cls, workdir: Path, odbc: str, scale: float) -> "ItLine":
         cfg = load_config(write_config(workdir, odbc))
         handler = FlowHandler(str(FLOWS), cfg)
         assert not handler.warnings, handler.warnings   # e.g. the store could not be built
-        switch = Switch(password=PASSWORD, esl=("127.0.0.1", 0), clock=RealClock(scale=scale)).start()
-        line = cls(cfg, handler, switch)
+        line = cls(cfg, handler, EmulatedLine(RealClock(scale=scale), password=PASSWORD))
         # keep the production tracer (node-visit rows, counters) and add ours
         handler.services.tracer = fan_out(handler.services.tracer, line._trace)
-        line.server = OutboundServer(line._run, ("127.0.0.1", 0), linger=5, app_timeout=60.0,
-                                     command_timeout=15.0).start()
-        for number in handler.registry.numbers:
-            switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{line.server.port} async full"))
+        line.line.serve(handler, handler.registry.numbers, app_timeout=60.0, command_timeout=15.0)
         return line
 
     def _trace(self, event: dict) -> None:
         self.events.append(TracedEvent(time.monotonic(), event))
-
-    def _run(self, call) -> None:
-        outcome = self.handler(call)
-        self.outcomes[call.uuid] = (outcome, time.monotonic())
 
     @property
     def store(self):
         return self.handler.services.store
 
     def place(self, number: str, steps: list, caller_id: str):
-        return self.switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=list(steps)))
+        return self.line.place_call(number, steps, caller_id=caller_id)
 
     def first(self, event: str, node: str, uuid: str | None = None) -> TracedEvent | None:
         for e in self.events:
@@ -189,11 +183,10 @@ class ItLine:
 
     def outcome(self, uuid: str, timeout: float = 15.0):
         """(Outcome, finished_at). on_hangup runs after the caller has gone: wait for it."""
-        return wait_for(lambda: self.outcomes.get(uuid), timeout, f"the flow of call {uuid} to end")
+        return wait_for(lambda: (self.line.outcomes[uuid], self.line.finished_at[uuid])
+                        if uuid in self.line.finished_at else None, timeout, f"the flow of call {uuid} to end")
 
     def close(self) -> None:
-        if self.server is not None:
-            self.server.stop(timeout=5.0)
-        self.switch.stop()
+        self.line.close()
         if self.store is not None:
             self.store.close()

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import gevent
 
-from fsapp.esl.outbound import OutboundServer
+from fsapp.app import EmulatedLine
 from fsapp.flow.compiler import Environment
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import Recorder
-from fsapp.sim import CallerScript, CallReport, RealClock, Socket, Switch
+from fsapp.sim import CallReport, RealClock
 from fsapp.sounds import Catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,31 +127,19 @@ class Line:
         self.recorder = Recorder()
         services.tracer = self.recorder
         self.handler = FlowHandler(str(FLOWS), None, services=services, env=Environment(tts=True))
-        self.outcomes: dict[str, Outcome | None] = {}   # by the uuid of the channel fsapp controls
-        self.server = OutboundServer(self._run, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
-                                     command_timeout=15.0).start()
-        self.switch = Switch(password="ClueCon", esl=("127.0.0.1", 0), clock=RealClock(scale=SCALE)).start()
-        for number in self.handler.registry.numbers:
-            self.switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{self.server.port} async full"))
-
-    def _run(self, call) -> None:
-        self.outcomes[call.uuid] = self.handler(call)
+        self.line = EmulatedLine(RealClock(scale=SCALE)).serve(self.handler, self.handler.registry.numbers)
+        self.switch = self.line.switch
 
     def call(self, number: str, steps: list, caller_id: str = "13800138000",
              variables: dict | None = None) -> Result:
-        caller = self.switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=list(steps),
-                                                     variables=variables or {}))
+        caller = self.line.place_call(number, steps, caller_id=caller_id, variables=variables)
         report = caller.wait(CALL_TIMEOUT)
-        # on_hangup runs after the caller is gone: wait for the handler to finish
-        with gevent.Timeout(15.0, False):
-            while report.uuid not in self.outcomes:
-                gevent.sleep(0.05)
+        outcome = self.line.outcome(report.uuid, timeout=15.0)  # on_hangup runs after the caller left
         events = [e for e in self.recorder.events if e.get("uuid") == report.uuid]
-        return Result(report, self.outcomes.get(report.uuid), events)
+        return Result(report, outcome, events)
 
     def close(self) -> None:
-        self.server.stop(timeout=5.0)
-        self.switch.stop()
+        self.line.close()
 
 
 def digits(lang: str, value: str) -> list[str]:

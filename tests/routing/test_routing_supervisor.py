@@ -16,7 +16,7 @@ from fsapp.sim import CallerScript, Socket, Switch, Wait
 from fsapp.sim.eavesdrop import spies
 from fsapp.sim.media import write_wav
 from fsapp.sounds import Catalog
-from fsapp.calendar.yamlsrc import SourceError
+from fsapp.yamlsrc import SourceError
 
 MOH = "tone_stream://%(1000,0,440);loops=-1"
 AFTER = "silence_stream://300"      # what the flow plays after the queue (e.g. the survey)

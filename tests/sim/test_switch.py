@@ -239,3 +239,22 @@ def test_pre_answer_gives_early_media_without_answer(switch, inbound):
     assert report.heard == ["silence_stream://100"] and not report.answered
     ev = inbound.wait_event("CHANNEL_PROGRESS_MEDIA").event
     assert ev["Answer-State"] == "early"
+
+
+def test_a_caller_driven_live_presses_and_hangs_up(switch):
+    """The caller's public actions (what `fsapp simulate` uses to answer each question
+    as it is asked): press keys now, hang up now; both refuse once the call ended."""
+    from fsapp.sim import Apps
+    switch.dialplan.add(r"^8300$", Apps([("answer", ""), ("read", "2 2 silence_stream://100 got 5000 #"),
+                                         ("playback", "tone_stream://%(100,0,440)"), ("park", "")]))
+    caller = switch.place_call(CallerScript(dial="8300", steps=[]))
+    assert caller.in_call
+    assert caller.press("42", gap_s=0.05) is True
+    with gevent.Timeout(10):  # the read took both keys: the tone after it starts
+        while not any(p.startswith("tone_stream") for p in caller.report.heard):
+            gevent.sleep(0.01)
+    assert switch.channels[caller.report.uuid].get_var("got") == "42"
+    assert caller.hang_up() is True
+    report = caller.wait(10)
+    assert report.pressed == ["42"] and report.hung_up_by == "caller"
+    assert not caller.in_call and caller.hang_up() is False and caller.press("1") is False

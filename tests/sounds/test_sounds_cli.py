@@ -154,11 +154,26 @@ nodes:
 
 
 def test_flow_language_fields_are_followed(tmp_path):
-    from fsapp.cli.sounds import flow_prompt_keys
+    from fsapp.sounds.flowrefs import PROMPT_KEYS
     path = tmp_path / "water.yaml"
     path.write_text(SPEC_STYLE_FLOW, encoding="utf-8")
-    refs, langs = prompt_refs(path, flow_prompt_keys())
+    refs, langs = prompt_refs(path, PROMPT_KEYS)
     assert [(r.name, r.line) for r in refs] == [
         ("water/menu", 5), ("water/menu_short", 6), ("common/invalid_choice", 7),
         ("common/goodbye", 10), ("water/bye", 11)]
     assert langs is None
+
+
+def test_prompt_keys_are_the_specs_prompt_fields():
+    """sounds check reads exactly the keys the flow language declares as prompts (nested
+    struct fields and prompt shorthands included), not a list of its own."""
+    from fsapp.flowspec import KINDS, PROMPT_KEYS
+    from fsapp.sounds.flowrefs import FOREIGN_PROMPT_KEYS
+    from fsapp.sounds.flowrefs import PROMPT_KEYS as used
+    assert used == PROMPT_KEYS | FOREIGN_PROMPT_KEYS
+    assert not FOREIGN_PROMPT_KEYS & PROMPT_KEYS  # each spec prompt field is derived, not listed
+    declared = {f.name for k in KINDS.values() for f in k.fields if f.type == "prompts"}
+    assert declared <= PROMPT_KEYS
+    assert {"prompt", "repeat_prompt", "invalid", "no_input", "too_short", "play"} <= PROMPT_KEYS
+    assert "confirm" not in PROMPT_KEYS and "greeting" not in PROMPT_KEYS  # not flow language
+

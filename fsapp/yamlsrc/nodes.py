@@ -1,9 +1,10 @@
 """YAML source with positions: PyYAML's compose API keeps a line/column mark on every
 node, so every problem can be reported as file:line:col.
 
-The composed node tree is converted by the compiler itself; this module only parses,
-rejects what the flow language does not allow (duplicate keys, merge keys, custom tags,
-alias bombs) and turns plain values into Python values.
+The composed node tree is converted by its reader (the flow compiler, the campaign
+loader, the sound catalog, ...); this module only parses, rejects what no fsapp file
+allows (duplicate keys, merge keys, custom tags, alias bombs) and turns plain values into
+Python values.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from fsapp.yamlsrc.errors import SourceError
 
 try:  # libyaml is ~10x faster; the pure-Python parser gives the same marks
     _Loader = yaml.CSafeLoader
@@ -43,14 +46,6 @@ _SCALARS = {
 }
 
 
-class SourceError(Exception):
-    """Bad YAML at a position (1-based line and column)."""
-
-    def __init__(self, line: int, col: int, message: str, hint: str = ""):
-        super().__init__(message)
-        self.line, self.col, self.message, self.hint = line, col, message, hint
-
-
 def position(node: Node) -> tuple[int, int]:
     mark = node.start_mark
     return mark.line + 1, mark.column + 1
@@ -67,11 +62,13 @@ def compose(text: str, max_values: int = MAX_VALUES) -> Node | None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(filter(None, [exc.context, exc.problem])) or "invalid YAML"
-        raise SourceError(line, col, f"YAML syntax: {message}",
+        raise SourceError.at(line, col, f"YAML syntax: {message}",
                           "check indentation, quoting and that `#` and `:` in values are quoted") \
             from None
+    except SourceError:  # a ValueError itself: the size check's, already placed
+        raise
     except (yaml.YAMLError, ValueError, RecursionError) as exc:  # e.g. bad unicode in the reader
-        raise SourceError(1, 1, f"YAML error: {exc}") from None
+        raise SourceError.at(1, 1, f"YAML error: {exc}") from None
     if root is not None:
         check_tree(root, max_values)
     return root
@@ -86,7 +83,7 @@ def _count_values(text: str, max_values: int) -> None:
             count += 1
             if count > max_values:
                 mark = event.start_mark
-                raise SourceError(mark.line + 1, mark.column + 1, _too_large(max_values),
+                raise SourceError.at(mark.line + 1, mark.column + 1, _too_large(max_values),
                                   _TOO_LARGE_HINT)
 
 
@@ -111,27 +108,27 @@ def check_tree(root: Node, max_values: int = MAX_VALUES) -> None:
             line, col = position(node)
             expanded = max_values + 1 - len(distinct)
             if expanded:
-                raise SourceError(line, col, f"aliases expand to more than {max_values:,} values "
+                raise SourceError.at(line, col, f"aliases expand to more than {max_values:,} values "
                                   f"({len(distinct):,} written, {expanded:,} more through aliases; "
                                   f"limit [flows] max_yaml_values = {max_values})",
                                   "write the repeated parts out, or use a subflow")
-            raise SourceError(line, col, _too_large(max_values), _TOO_LARGE_HINT)
+            raise SourceError.at(line, col, _too_large(max_values), _TOO_LARGE_HINT)
         if id(node) in on_path:
             line, col = position(node)
-            raise SourceError(line, col, "recursive alias: a value contains itself")
+            raise SourceError.at(line, col, "recursive alias: a value contains itself")
         if isinstance(node, ScalarNode):
             if node.tag == "tag:yaml.org,2002:merge":
                 line, col = position(node)
-                raise SourceError(line, col, "merge keys (<<) are not supported",
+                raise SourceError.at(line, col, "merge keys (<<) are not supported",
                                   "write the fields out, or use a subflow for shared steps")
             if node.tag not in _SCALARS:
                 line, col = position(node)
-                raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+                raise SourceError.at(line, col, f"unsupported YAML tag {node.tag!r}",
                                   "flow files use plain YAML values only")
             continue
         if node.tag not in _COLLECTION_TAGS:
             line, col = position(node)
-            raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+            raise SourceError.at(line, col, f"unsupported YAML tag {node.tag!r}",
                               "flow files use plain YAML values only")
         on_path.add(id(node))
         stack.append((node, False))
@@ -144,7 +141,7 @@ def scalar(node: ScalarNode) -> Any:
     convert = _SCALARS.get(node.tag)
     if convert is None:
         line, col = position(node)
-        raise SourceError(line, col, f"unsupported YAML tag {node.tag!r}",
+        raise SourceError.at(line, col, f"unsupported YAML tag {node.tag!r}",
                           "flow files use plain YAML values only")
     try:
         return convert(node)
@@ -154,7 +151,7 @@ def scalar(node: ScalarNode) -> Any:
             f"{node.value[:20]!r}... ({len(node.value)} characters)"
         # (not Python's own advice to call sys.set_int_max_str_digits())
         why = "too many digits" if "integer string conversion" in str(exc) else str(exc)
-        raise SourceError(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {shown}: {why}") \
+        raise SourceError.at(line, col, f"bad {node.tag.rsplit(':', 1)[-1]} value {shown}: {why}") \
             from None
 
 
@@ -169,13 +166,13 @@ def pairs(node: MappingNode, report=None) -> list[tuple[str, Node, Node]]:
     for key_node, value_node in node.value:
         line, col = position(key_node)
         if not isinstance(key_node, ScalarNode):
-            error = SourceError(line, col, "a key must be a plain name, not a list or mapping")
+            error = SourceError.at(line, col, "a key must be a plain name, not a list or mapping")
         elif key_node.tag == "tag:yaml.org,2002:merge":
-            error = SourceError(line, col, "merge keys (<<) are not supported",
+            error = SourceError.at(line, col, "merge keys (<<) are not supported",
                                 "write the fields out, or use a subflow for shared steps")
         elif key_node.value in seen:
             first = position(seen[key_node.value])
-            error = SourceError(line, col, f"duplicate key {key_node.value!r} (first at line {first[0]})",
+            error = SourceError.at(line, col, f"duplicate key {key_node.value!r} (first at line {first[0]})",
                                 "each key may appear once in a mapping")
         else:
             seen[key_node.value] = key_node
@@ -192,7 +189,7 @@ def plain(node: Node, path: tuple = ()) -> Any:
     aliases expanded, was bounded by check_tree when it was composed."""
     if any(node is seen for seen in path):
         line, col = position(node)
-        raise SourceError(line, col, "recursive alias: a value contains itself")
+        raise SourceError.at(line, col, "recursive alias: a value contains itself")
     if isinstance(node, ScalarNode):
         return scalar(node)
     if isinstance(node, SequenceNode):
@@ -200,4 +197,4 @@ def plain(node: Node, path: tuple = ()) -> Any:
     if isinstance(node, MappingNode):
         return {key: plain(value, path + (node,)) for key, _, value in pairs(node)}
     line, col = position(node)  # pragma: no cover - compose yields only these three
-    raise SourceError(line, col, "unsupported YAML node")
+    raise SourceError.at(line, col, "unsupported YAML node")

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fsapp.app.emulated import SIM_PASSWORD, EmulatedLine
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.model import Flow
 from fsapp.flow.runtime import FlowHandler
@@ -95,22 +96,12 @@ class QuestionPacedCaller:
 
     def _answer(self, entry: str) -> None:
         self.clock.sleep(self.delay)
-        leg = self.caller.leg
-        if leg is None or leg.hungup:
-            return
         if entry == "hangup":
-            self.caller.report.hung_up_by = "caller"
-            leg.hangup("NORMAL_CLEARING")
-            return
-        target = leg.peer or leg
-        for i, digit in enumerate(entry):
-            if i:
-                self.clock.sleep(0.1)
-            target.queue_dtmf(digit, source="RTP")
-        self.caller.report.pressed.append(entry)
+            self.caller.hang_up()
+        elif self.caller.in_call:
+            self.caller.press(entry, gap_s=0.1)
 
 
-SIM_PASSWORD = "ClueCon"   # of the in-process emulator only
 SPEAK_S = 2.0              # how long the simulated caller talks when the flow records
 SPEAK_PAUSE_S = 0.5        # ... starting this long after the beep, as people do
 
@@ -147,45 +138,27 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
              services: Services | None = None, hangup_after: float | None = None,
              speak: list[float] | None = None) -> Transcript:
     """Run one emulated call to the flow's first number; returns the transcript."""
-    from fsapp.esl.outbound import OutboundServer
-    from fsapp.sim import CallerScript, Hangup, RealClock, Socket, Switch
+    from fsapp.sim import Hangup, RealClock
 
     if not flow.numbers:
         raise ValueError(f"flow {flow.name} answers no numbers: simulate the flow that calls it")
     recorder = Recorder()
     clock = RealClock(scale=scale)
     answering = QuestionPacedCaller(["" if p is None else str(p) for p in presses], clock, delay, speak)
-    switch = Switch(password=SIM_PASSWORD, esl=("127.0.0.1", 0), clock=clock).start()
-    notes: list[str] = []
-    if cfg is not None:
-        # The router (queue nodes) reaches this emulator, whose agents are those of the
-        # routing config: `--press 0` talks to an emulated agent, as in production.
-        cfg = cfg.with_values("esl", host="127.0.0.1", port=switch.esl_port, password=SIM_PASSWORD)
-        notes = add_emulated_agents(switch, cfg)
-    handler = FlowHandler(flows_dir, cfg, services=services)
-    handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
-    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, app_timeout=120.0,
-                            command_timeout=10.0).start()
-    try:
-        number = flow.numbers[0]
-        switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{server.port} async full"))
+    with EmulatedLine(clock) as line:
+        notes: list[str] = []
+        if cfg is not None:
+            # The router (queue nodes) reaches this emulator, whose agents are those of the
+            # routing config: `--press 0` talks to an emulated agent, as in production.
+            cfg = cfg.with_values("esl", host="127.0.0.1", port=line.esl_port, password=SIM_PASSWORD)
+            notes = add_emulated_agents(line.switch, cfg)
+        handler = FlowHandler(flows_dir, cfg, services=services)
+        handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
+        line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
         steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
-        caller = switch.place_call(CallerScript(dial=number, caller_id=caller_id, steps=steps))
+        caller = line.place_call(flow.numbers[0], steps, caller_id=caller_id)
         answering.caller = caller
         report = caller.wait(timeout)
-        outcome = _wait_outcome(handler, timeout=10.0)
-    finally:
-        server.stop(timeout=5.0)
-        switch.stop()
+        outcome = line.outcome(report.uuid, timeout=10.0)
     return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
-                      notes=notes + list(handler.warnings) + switch.unreachable)
-
-
-def _wait_outcome(handler: FlowHandler, timeout: float) -> Outcome | None:
-    """on_hangup runs after the caller is gone: give the handler a moment to finish."""
-    import gevent
-    deadline = timeout
-    while not handler.outcomes and deadline > 0:
-        gevent.sleep(0.05)
-        deadline -= 0.05
-    return handler.outcomes[-1] if handler.outcomes else None
+                      notes=notes + list(handler.warnings) + line.switch.unreachable)

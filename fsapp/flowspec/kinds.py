@@ -298,3 +298,29 @@ BUILTIN_VARS = {
     "ticket_serial": "a function: ticket_serial() allocates a new ticket serial number from the "
                      "store (8 digits, the last a check digit)",
 }
+
+
+def _prompt_keys() -> frozenset[str]:
+    """Every YAML key whose value is a prompt sequence: the fields declared `prompts` (in
+    nested structs too, e.g. collect's confirm.prompt) and kinds whose shorthand value is
+    a prompt (`play: hotline/welcome`). `fsapp sounds check` reads prompt names under
+    these keys without compiling the flow."""
+    keys: set[str] = set()
+    for kind in KINDS.values():
+        stack = list(kind.fields)
+        while stack:
+            field = stack.pop()
+            stack.extend(field.fields)
+            if field.type == "prompts":
+                keys.add(field.name)
+                if field.name == kind.primary:
+                    keys.add(kind.name)
+    for field in FLOW_FIELDS:
+        if field.type == "prompts":
+            keys.add(field.name)
+    return frozenset(keys)
+
+
+PROMPT_KEYS = _prompt_keys()
+# kinds that wait for the caller (input, or another party): they break input-free loops
+WAITING_KINDS = frozenset(name for name, kind in KINDS.items() if kind.waits)

@@ -1,0 +1,197 @@
+"""First-run problems a new user met (issue 12), each pinned: `fsapp simulate`'s notes
+about sound files, --press checking, a flow without numbers; compile/graph on a flow
+that calls a subflow in another file, and on a directory; validate reporting unreachable
+nodes together with other problems."""
+import shutil
+import wave
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from fsapp.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MENU = """flow: first
+numbers: ["30000"]
+languages: [zh-CN]
+start: menu
+nodes:
+  menu:
+    menu: {prompt: [common/welcome, common/language_menu], options: {"1": bye}, timeout: 5s, tries: 1,
+           on_fail: bye}
+  bye: {hangup: {prompt: common/goodbye}}
+"""
+
+
+def _wav(path: Path, seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * int(8000 * seconds))
+
+
+@pytest.fixture
+def project(tmp_path):
+    sounds = tmp_path / "sounds"
+    sounds.mkdir()
+    shutil.copy(ROOT / "sounds" / "catalog.yaml", sounds / "catalog.yaml")
+    for name in ("welcome", "language_menu", "goodbye"):
+        _wav(sounds / "zh-CN" / "common" / f"{name}.wav", 3.0)
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "first.yaml").write_text(MENU, encoding="utf-8")
+    toml = tmp_path / "fsapp.toml"
+    toml.write_text(f"""
+[flows]
+dir = "{flows}"
+recordings = "{tmp_path / 'recordings'}"
+calendars = "{ROOT / 'calendars.yaml'}"
+[sounds]
+dir = "{sounds}"
+[store]
+queries = "{ROOT / 'queries'}"
+""", encoding="utf-8")
+    return tmp_path
+
+
+def run(project, *args):
+    return CliRunner().invoke(main, ["--config", str(project / "fsapp.toml"), *args])
+
+
+def test_pressing_during_a_prompt_is_not_a_missing_sound_file(project):
+    # the caller presses 1 during common/welcome: common/language_menu is never played
+    result = run(project, "simulate", str(project / "flows" / "first.yaml"), "--press", "1",
+                 "--delay", "0.5")
+    assert result.exit_code == 0, result.output
+    assert "  pressed  1" in result.output
+    assert "no sound file" not in result.output
+
+
+def test_a_missing_sound_file_is_named(project):
+    (project / "sounds" / "zh-CN" / "common" / "goodbye.wav").unlink()
+    result = run(project, "simulate", str(project / "flows" / "first.yaml"), "--press", "1",
+                 "--delay", "0.5")
+    assert result.exit_code == 0, result.output
+    note = next(line for line in result.output.splitlines() if "no sound file" in line)
+    assert "for 1 prompt(s)" in note and "common/goodbye.wav" in note
+
+
+@pytest.mark.parametrize("press", ["abc", "1x", "12 3"])
+def test_press_must_be_keys(project, press):
+    result = run(project, "simulate", str(project / "flows" / "first.yaml"), "--press", press)
+    assert result.exit_code == 2
+    assert "--press" in result.output and "0-9 * #" in result.output and repr(press) in result.output
+
+
+def test_a_flow_without_numbers_is_a_one_line_error(project):
+    (project / "flows" / "sub.yaml").write_text(
+        "flow: sub\nlanguages: [zh-CN]\nstart: bye\nnodes:\n  bye: {hangup: {prompt: common/goodbye}}\n", encoding="utf-8")
+    result = run(project, "simulate", str(project / "flows" / "sub.yaml"))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and result.exception is None or \
+        isinstance(result.exception, SystemExit)
+    assert "answers no numbers" in result.output and "numbers:" in result.output
+
+
+def test_validate_reports_unreachable_nodes_with_other_problems(tmp_path):
+    """An unreachable node is reported in the same run as a typo elsewhere, not after it is
+    fixed; the node the typo probably meant is not reported (no cascade)."""
+    flow = tmp_path / "f.yaml"
+    flow.write_text("""flow: f
+numbers: ["1"]
+languages: [zh-CN]
+start: menu
+nodes:
+  menu:
+    menu: {prompt: common/welcome, options: {"1": bye, "2": agnet}}
+  agent: {play: common/transfer_to_agent, next: bye}
+  orphan: {play: common/thanks, next: bye}
+  bye: {hangup: {}}
+""", encoding="utf-8")
+    result = CliRunner().invoke(main, ["validate", "--no-env", str(flow)])
+    assert result.exit_code == 1
+    assert "undefined node 'agnet'" in result.output
+    assert "node 'orphan' is never reached from start 'menu'" in result.output
+    assert "node 'agent' is never reached" not in result.output
+
+
+FLOWS = ROOT / "ivr_flows"
+
+
+def test_compile_and_graph_the_flagship_hotline_with_its_subflow(tmp_path):
+    # hotline_12345 calls a subflow defined in another file of ivr_flows/
+    result = CliRunner().invoke(main, ["compile", "--no-env", str(FLOWS / "hotline_12345.yaml")])
+    assert result.exit_code == 0, result.output
+    assert '"flow": "hotline_12345"' in result.output
+    out = tmp_path / "hotline.dot"
+    result = CliRunner().invoke(main, ["graph", "--no-env", str(FLOWS / "hotline_12345.yaml"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("digraph")
+
+
+def test_compile_and_graph_take_a_directory(tmp_path):
+    import json
+    result = CliRunner().invoke(main, ["compile", "--no-env", str(FLOWS)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert {"hotline_12345", "example_menu"} <= set(doc)
+    out = tmp_path / "graphs"
+    result = CliRunner().invoke(main, ["graph", "--no-env", str(FLOWS), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {"hotline_12345.svg", "example_menu.svg"}
+
+
+USER_GUIDE_FIRST = """flow: first_menu
+numbers: ["10010"]
+languages: [zh-CN, en-US]
+start: welcome
+nodes:
+  welcome:
+    menu:
+      prompt: [common/welcome, common/language_menu]
+      options: {"1": thanks, "2": agent}
+      timeout: 3s
+      tries: 2
+      on_fail: goodbye
+  thanks:
+    play: common/thanks
+    next: goodbye
+  agent:
+    play: common/transfer_to_agent
+    next: goodbye
+  goodbye:
+    hangup: {prompt: common/goodbye}
+"""
+
+
+def test_compile_refuses_a_native_menu_without_a_key_it_can_run(tmp_path):
+    flow = tmp_path / "first_menu.yaml"
+    flow.write_text(USER_GUIDE_FIRST, encoding="utf-8")
+    result = CliRunner().invoke(main, ["compile", "--no-env", str(flow), "--target", "freeswitch-xml"])
+    assert result.exit_code == 1
+    assert "first_menu.welcome has no key" in result.output and "key 1" in result.output
+    assert "<menu" not in result.output
+
+
+def test_native_xml_names_freeswitchs_sounds_dir_not_this_machines(tmp_path):
+    flow = tmp_path / "info.yaml"
+    flow.write_text("""flow: info
+numbers: ["1"]
+languages: [zh-CN]
+start: top
+nodes:
+  top:
+    menu: {prompt: common/welcome, options: {"9": bye}, on_fail: bye}
+  bye: {hangup: {}}
+""", encoding="utf-8")
+    result = CliRunner().invoke(main, ["compile", "--no-env", str(flow), "--target", "freeswitch-xml"])
+    assert result.exit_code == 0, result.output
+    assert 'greet-long="$${sounds_dir}/fsapp/zh-CN/common/welcome.wav"' in result.output
+    assert str(ROOT) not in result.output and str(Path.cwd()) not in result.output
+    result = CliRunner().invoke(main, ["compile", "--no-env", str(flow), "--target", "freeswitch-xml",
+                                       "--sounds-dir", "/srv/sounds"])
+    assert 'greet-long="/srv/sounds/zh-CN/common/welcome.wav"' in result.output
