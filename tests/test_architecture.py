@@ -38,8 +38,12 @@ ALLOWED: dict[str, set[str]] = {
     "app": {"esl", "flow", "routing", "sim"},
     "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
     "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
-    "cli": {"app", "calendar", "campaign", "conf", "demo", "esl", "flow", "flowspec", "loadsim", "report",
-            "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
+    # live operations read routing's, the store's and the switch's state; nothing imports live
+    "live": {"esl", "routing", "store"},
+    # versions of the whole line: validates flows and campaigns, renders and loads node config
+    "deploy": {"campaign", "conf", "esl", "flow"},
+    "cli": {"app", "calendar", "campaign", "conf", "demo", "deploy", "esl", "flow", "flowspec", "live", "loadsim",
+            "report", "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
 }
 
 
