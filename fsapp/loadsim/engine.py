@@ -167,10 +167,9 @@ class LoadSimulation:
         if entry is None or ticket is None:
             return                                # answered or moved on already
         call, leg = entry
-        if ticket.member.state == MemberState.TRYING:
-            for agent in ticket.member.serving_agent.split(","):
-                self.backend.release(agent, member_id, WORKER, OfferResult.CANCELLED, self.now)
-        self._finish(member_id, leg, "abandoned")
+        if ticket.member.state == MemberState.ANSWERED:
+            return                                # talking: patience no longer counts
+        self._finish(member_id, leg, "abandoned")  # leave() lets the agents it rings go
 
     def _deliver(self, member_id: str, message) -> None:
         call, leg = self._open[member_id]
@@ -192,28 +191,35 @@ class LoadSimulation:
         if member_id not in self._open or member_id not in self.dispatcher.tickets:
             return                                # the caller gave up while it rang
         call, leg = self._open[member_id]
+        ticket = self.dispatcher.tickets[member_id]
         agent, others = agents[0], agents[1:]
         for other in others:                      # ring-all: the first answer wins
-            self.backend.release(other, member_id, WORKER, OfferResult.CANCELLED, self.now)
-        self.backend.answered(agent, member_id, WORKER, LEASE, self.now)
+            ticket.claims.release(other, OfferResult.CANCELLED)
+        # the member stays with the dispatcher until the talk ends, as in the Router: its
+        # claim on the agent is what keeps the agent busy (leave() would let it go)
+        ticket.claims.mark(agent, "talking")
+        ticket.member.state = MemberState.ANSWERED
+        self.backend.update_member(member_id, state=MemberState.ANSWERED, serving_agent=agent)
         leg.agent = agent
-        self._finish(member_id, leg, "answered", keep_open=True)
+        leg.outcome, leg.wait_s = "answered", self.now - leg.entered
         self._at(self.now + call.talk_s, "hangup", member_id, agent)
 
     def _on_hangup(self, member_id: str, agent: str) -> None:
         call, leg = self._open.pop(member_id)
         leg.talk_s = call.talk_s
         leg.wrap_up_s = self.routing.agents[agent].wrap_up_time if agent in self.routing.agents else 0.0
-        self.backend.release(agent, member_id, WORKER, OfferResult.COMPLETED, self.now, call.talk_s)
+        ticket = self.dispatcher.tickets.get(member_id)
+        if ticket is not None:
+            ticket.claims.release(agent, OfferResult.COMPLETED, call.talk_s)   # wrap-up starts
+        self.dispatcher.leave(member_id)
         self.busy_s[agent] = self.busy_s.get(agent, 0.0) + leg.talk_s + leg.wrap_up_s
         self.backend.publish({"event": "agent-released", "agent": agent})
 
-    def _finish(self, member_id: str, leg: Leg, outcome: str, keep_open: bool = False) -> None:
+    def _finish(self, member_id: str, leg: Leg, outcome: str) -> None:
         leg.outcome = outcome
         leg.wait_s = self.now - leg.entered
         self.dispatcher.leave(member_id)
-        if not keep_open:
-            self._open.pop(member_id, None)
+        self._open.pop(member_id, None)
 
 
 def _prior_wait(legs: list[Leg], call: SimCall) -> float:
