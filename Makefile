@@ -55,7 +55,7 @@ demo: sysdeps-demo venv sounds
 	$(BIN)/fsapp demo
 
 test: sysdeps-test venv services sounds
-	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
