@@ -34,10 +34,18 @@ def check_number(number) -> str:
 
 
 class Callbacks:
-    def __init__(self, router):
-        # the Router's parts it uses: config, dispatcher, esl, legs, records, backend,
-        # clock, calendars, _quietly, set_affinity
-        self.router = router
+    def __init__(self, *, config, dispatcher, esl, legs, records, backend, clock, calendars: dict,
+                 quietly, set_affinity):
+        self.config = config
+        self.dispatcher = dispatcher
+        self.esl = esl
+        self.legs = legs                  # fsapp.routing.legs.Legs
+        self.records = records            # fsapp.routing.records.QueueRecords
+        self.backend = backend
+        self.clock = clock
+        self.calendars = calendars
+        self.quietly = quietly            # Router._quietly: bookkeeping that survives a Redis outage
+        self.set_affinity = set_affinity  # Router.set_affinity: last-agent affinity of the number
         self.running: dict[str, gevent.Greenlet] = {}
 
     def stop(self) -> None:
@@ -46,27 +54,26 @@ class Callbacks:
 
     def request(self, queue: str, number: str, *, joined_at: float | None = None, priority: int = 0,
                 skills: dict | None = None) -> str:
-        r = self.router
-        q = r.config.queue(queue)
+        q = self.config.queue(queue)
         number = check_number(number)
-        now = r.clock()
+        now = self.clock()
         member = Member(f"callback-{uuid_mod.uuid4()}", q.name, number, joined_at or now, int(priority),
                         normalize_skills(skills), callback_number=number, not_before=self.business_time(q, now))
         self._start(member, adopt=False)
-        r.records.event("callback", member)
+        self.records.event("callback", member)
         log.info("callback requested", extra={"queue": q.name, "number": number, "id": member.id})
         return member.id
 
     def adopt(self, member: Member) -> bool:
         """The reconciler found the callback of a dead worker: this worker takes it over."""
-        if not member.callback_number or member.id in self.router.dispatcher.tickets:
+        if not member.callback_number or member.id in self.dispatcher.tickets:
             return False
         self._start(member, adopt=True)
         return True
 
     def business_time(self, q: Queue, moment: float) -> float:
         """When the queue's calendar next opens after `moment` (0.0: open now, or no calendar)."""
-        calendar = self.router.calendars.get(q.calendar) if q.calendar else None
+        calendar = self.calendars.get(q.calendar) if q.calendar else None
         if calendar is None:
             return 0.0
         local = dt.datetime.fromtimestamp(moment, tz=calendar.tz)
@@ -74,11 +81,11 @@ class Callbacks:
         return opening.timestamp() if opening is not None and opening > local else 0.0
 
     def _start(self, member: Member, adopt: bool) -> None:
-        ticket = self.router.dispatcher.join(member, adopt=adopt)
+        ticket = self.dispatcher.join(member, adopt=adopt)
         self.running[member.id] = gevent.spawn(self._run, ticket)
 
     def _run(self, ticket) -> None:
-        member, r = ticket.member, self.router
+        member = ticket.member
         with call_context(member.id):
             try:
                 while True:
@@ -90,78 +97,77 @@ class Callbacks:
                 # request stays in the shared state and after its lease a reconciler (this
                 # worker's or another's) adopts it
                 ticket.claims.close()
-                r.dispatcher.tickets.pop(member.id, None)
+                self.dispatcher.tickets.pop(member.id, None)
                 if not isinstance(exc, gevent.GreenletExit):
                     log.exception("callback attempt failed; it is retried once its lease lapses")
                 raise
             else:
-                r._quietly("callback done", r.dispatcher.leave, member.id)
+                self.quietly("callback done", self.dispatcher.leave, member.id)
             finally:
                 self.running.pop(member.id, None)
 
     def _attempt(self, ticket, assignment: Assignment) -> bool:
         """Ring the agent, then the customer. True when the callback is finished (served or
         out of attempts), False when it waits again."""
-        r = self.router
         member, q, claims = ticket.member, ticket.queue, ticket.claims
         agent, others = assignment.agents[0], assignment.agents[1:]
         for other in others:
             claims.release(other.name, OfferResult.CANCELLED)
         claims.mark(agent.name, "ringing")
         try:
-            agent_leg = r.esl.originate(agent.contact, "&park", {
+            agent_leg = self.esl.originate(agent.contact, "&park", {
                 "origination_caller_id_number": member.callback_number, "fsapp_queue": q.name,
                 "fsapp_callback": member.id, "ignore_early_media": "true"}, timeout=q.offer_timeout)
         except ESLError as exc:
             claims.release(agent.name, result_of(getattr(exc, "cause", "DESTINATION_OUT_OF_ORDER")))
-            r.dispatcher.requeue(member.id)
+            self.dispatcher.requeue(member.id)
             return False
-        agent_gone = r.legs.watch(agent_leg)
-        r._quietly("talking phase", claims.mark, agent.name, "talking", agent_leg)
+        agent_gone = self.legs.watch(agent_leg)
+        self.quietly("talking phase", claims.mark, agent.name, "talking", agent_leg)
         try:
             dial = syntax.dial_string(q.callback_dial.format(number=syntax.number(member.callback_number)),
                                       f"queue {q.name} callback-dial")
-            customer_leg = r.esl.originate(dial, "&park", {
+            customer_leg = self.esl.originate(dial, "&park", {
                 "origination_caller_id_number": q.name, "fsapp_callback": member.id,
                 "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
         except ESLError as exc:
-            r.legs.kill(agent_leg)
-            r.legs.unwatch(agent_leg)
+            self.legs.kill(agent_leg)
+            self.legs.unwatch(agent_leg)
             claims.release(agent.name, OfferResult.CANCELLED)
             attempts = member.callback_attempts + 1
             log.info("callback: customer not reached", extra={"attempt": attempts, "error": str(exc)})
             if attempts >= q.callback_max_attempts:
-                r.records.event("abandoned", member, agent=agent.name)
-                r.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
-                                   "attempts": attempts, "at": r.clock()})
+                self.records.event("abandoned", member, agent=agent.name)
+                self.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
+                                   "attempts": attempts, "at": self.clock()})
                 return True
-            retry_at = r.clock() + q.callback_retry_delay
-            r.dispatcher.requeue(member.id, callback_attempts=attempts,
+            retry_at = self.clock() + q.callback_retry_delay
+            self.dispatcher.requeue(member.id, callback_attempts=attempts,
                                  not_before=max(retry_at, self.business_time(q, retry_at)))
             return False
-        answered_at = r.clock()
-        r.records.event("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
-        customer_gone = r.legs.watch(customer_leg)
+        answered_at = self.clock()
+        self.records.event("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
+        customer_gone = self.legs.watch(customer_leg)
         talk = 0.0
         try:
-            r.esl.uuid_bridge(agent_leg, customer_leg)
-            r._quietly("agent call", note_agent_call, r.backend, agent.name, agent_leg, member.id,
+            self.esl.uuid_bridge(agent_leg, customer_leg)
+            self.quietly("agent call", note_agent_call, self.backend, agent.name, agent_leg, member.id,
                        q.name, answered_at)
-            r.legs.wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
-            talk = r.clock() - answered_at
-            r.records.event("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
+            self.legs.wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
+            talk = self.clock() - answered_at
+            self.records.event("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
                             talk_s=talk, wrap_up_s=agent.wrap_up_time)
         except ESLError as exc:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:
             for leg in (agent_leg, customer_leg):
-                r.legs.kill(leg)
-            r.legs.unwatch(agent_leg, customer_leg)
-            r._quietly("agent call", forget_agent_call, r.backend, agent.name, agent_leg)
-            r._quietly("release", claims.release, agent.name, OfferResult.COMPLETED, talk)
-            r._quietly("handle time", r.backend.record_handle_time, q.name, talk + agent.wrap_up_time)
-            r._quietly("affinity", r.set_affinity, member.callback_number, agent.name, answered_at)
-        r._quietly("callback event", r.backend.publish, {
+                self.legs.kill(leg)
+            self.legs.unwatch(agent_leg, customer_leg)
+            self.quietly("agent call", forget_agent_call, self.backend, agent.name, agent_leg)
+            self.quietly("release", claims.release, agent.name, OfferResult.COMPLETED, talk)
+            self.quietly("handle time", self.backend.record_handle_time, q.name, talk + agent.wrap_up_time)
+            self.quietly("affinity", self.set_affinity, member.callback_number, agent.name, answered_at)
+        self.quietly("callback event", self.backend.publish, {
             "event": "callback-completed", "queue": q.name, "member": member.id,
-            "agent": agent.name, "at": r.clock()})
+            "agent": agent.name, "at": self.clock()})
         return True

@@ -80,8 +80,10 @@ class Router:
         self.legs = Legs(esl, config.agents, check_every=lease / 3)
         self.records = QueueRecords(store, esl, clock)
         self.ringing = Ringing(esl, self.legs, self.records, backend, clock, self._quietly)
-        self.callbacks = Callbacks(self)
         self.calendars = calendars if calendars is not None else {}
+        self.callbacks = Callbacks(config=config, dispatcher=self.dispatcher, esl=esl, legs=self.legs,
+                                   records=self.records, backend=backend, clock=clock, calendars=self.calendars,
+                                   quietly=self._quietly, set_affinity=self.set_affinity)
         for q in config.queues.values():
             if q.calendar and q.calendar not in self.calendars:
                 raise ValueError(f"queue {q.name!r}: calendar {q.calendar!r} is not loaded; "
