@@ -19,10 +19,9 @@ import gevent
 from fsapp.esl.errors import OriginateError
 from fsapp.log import get_logger
 from fsapp.routing.inbox import CallerGone, LeftQueue, OfferAnswered, OfferFailed
-from fsapp.routing.model import Member
+from fsapp.routing.model import Member, OfferResult
 from fsapp.routing.offer import (Cancel, Connect, GiveUp, Hangup, Leave, Offer, Release, Ring, Widen,
                                  result_of)
-from fsapp.routing.model import OfferResult
 from fsapp.routing.strategies import get_strategy, order_agents
 
 log = get_logger("fsapp.routing.ringing")
