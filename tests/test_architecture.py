@@ -34,8 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "routing": {"calendar", "esl", "store", "yamlsrc"},
     "loadsim": {"report", "routing", "staffing"},
     "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
-    # wiring: the emulated switch + outbound server + flow handler (simulate, demo, tests)
-    "app": {"esl", "flow", "routing", "sim"},
+    # wiring: the services flows use, built from the config (serve, demo, campaigns), and the
+    # emulated switch + outbound server + flow handler (simulate, demo, tests)
+    "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
     "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
     "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
