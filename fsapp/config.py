@@ -201,6 +201,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "socket": Setting(str, "", "Address FreeSWITCH connects to for answered calls "
                           "(&socket(ADDRESS async full)); default: listen."),
         "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
+        "gateway_lease": Setting(float, 30.0, "Seconds a per-gateway channel slot outlives its dialer: "
+                                 "with state = redis the limits are shared by every dialer, and a "
+                                 "crashed dialer's slots come free after this."),
     },
     "deploy": {
         "store": Setting(str, "local", "Where deploy versions are kept: local ([deploy] dir) or redis "

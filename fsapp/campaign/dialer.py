@@ -43,6 +43,8 @@ log = get_logger("fsapp.campaign")
 
 FLOW_CONNECT_S = 15.0      # an answered leg whose socket never reaches us is given up after this
 WORKER_LOST = "WORKER_LOST"
+GATEWAY_LEASE_S = 30.0     # a gateway slot lapses this long after its dialer stopped renewing it
+NO_LINE_RETRY_S = 1.0      # the gateway is full (other dialers' calls): look again after this
 
 
 class WallClock:
@@ -67,7 +69,7 @@ class Dialer:
     def __init__(self, campaign: Campaign, states: ContactStates, esl, flows, calendar, *, store=None,
                  clock=None, listen: str = "127.0.0.1:0", socket_address: str | None = None,
                  worker: str | None = None, base_dir: str | Path = ".", control_poll_s: float = 5.0,
-                 linger: int = 5):
+                 linger: int = 5, slots=None, gateway_lease_s: float = GATEWAY_LEASE_S):
         self.campaign, self.states, self.esl, self.flows = campaign, states, esl, flows
         self.calendar, self.store = calendar, store
         self.clock = clock or WallClock()
@@ -78,6 +80,11 @@ class Dialer:
         self.lease_s = campaign.dial.timeout_s + campaign.dial.max_duration_s + FLOW_CONNECT_S + 60.0
         self.active: dict[str, Claim] = {}
         self.active_on_gateway = 0
+        # per-gateway limit: shared by every dialer when the state is (Redis), leased per call
+        self.slots = slots if slots is not None else states.gateway_slots()
+        self.gateway_lease_s = gateway_lease_s
+        self.gateway_limit = campaign.pacing.gateways.get(campaign.dial.gateway)
+        self._slot_holders: dict[str, str] = {}     # contact id -> slot holder (the call's uuid)
         self.started_calls: list[float] = []        # start times, for the current rate
         self._answered: dict[str, tuple[AsyncResult, AsyncResult, Claim]] = {}
         self._kick = GEvent()
@@ -87,6 +94,8 @@ class Dialer:
         self.exclusions: ExclusionList | None = None
         self._last_refresh = 0.0
         self._csv_stamp: float | None = None
+        self._closing = False
+        self._renewer = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> "Dialer":
@@ -97,10 +106,38 @@ class Dialer:
         started = self.states.control(self.campaign.name).get("started_at") or self.clock.now()
         self.exclusions = ExclusionList(self.campaign.exclusions, self.base_dir, self.store,
                                         since=dt.datetime.fromtimestamp(started))
+        if self.gateway_limit is not None and not self.slots.shared:
+            log.info("gateway limit counts this dialer's calls only (state = sqlite); "
+                     "use [campaign] state = redis for a limit shared by several dialers",
+                     extra={"campaign": self.campaign.name, "gateway": self.campaign.dial.gateway})
+        if self.gateway_limit is not None and self.slots.shared:
+            self._renewer = self._spawn(self._renew_slots)
         return self
 
+    def _spawn(self, fn, *args):
+        greenlet = gevent.spawn(fn, *args)
+        self._greenlets.add(greenlet)
+        greenlet.link(lambda g: self._greenlets.discard(g))
+        return greenlet
+
+    def _renew_slots(self) -> None:
+        """Keep this dialer's gateway slots leased while its calls go on; a crashed
+        dialer stops renewing, and its slots come free when the lease lapses."""
+        while not self._closing:
+            holders = list(self._slot_holders.values())
+            if holders:
+                try:
+                    self.slots.renew(self.campaign.dial.gateway, holders, self.clock.now(), self.gateway_lease_s)
+                except Exception as exc:     # Redis away: retried at the next round, within the lease
+                    log.warning("gateway slot renewal failed", extra={"error": str(exc)})
+            self.clock.sleep(self.gateway_lease_s / 3)
+
     def close(self, timeout: float = 10.0) -> None:
-        gevent.joinall(list(self._greenlets), timeout=timeout)
+        self._closing = True
+        calls = [g for g in self._greenlets if g is not self._renewer]
+        gevent.joinall(calls, timeout=timeout)
+        if self._renewer is not None:
+            self._renewer.kill(timeout=2)
         self._server.stop(timeout=2)
 
     def run(self, until: float | None = None, exit_when_done: bool = False, one_pass: bool = False) -> str:
@@ -136,7 +173,11 @@ class Dialer:
             if step.action == "wait":
                 self._wait(now, step.until, next_poll, until)
                 continue
-            if not self._dial_next(now):
+            dialled = self._dial_next(now)
+            if dialled == "no_line":
+                # the gateway is full with other dialers' calls: their ends do not wake us
+                self._wait(now, now + NO_LINE_RETRY_S, next_poll, until)
+            elif not dialled:
                 # nothing due: sleep until the next retry is due (or a call ends, or the poll)
                 due = self.states.next_due(self.campaign.name)
                 self._wait(now, max(due, now + 0.5) if due is not None else None, next_poll, until)
@@ -186,34 +227,54 @@ class Dialer:
                 self._finish(claim, now, answered=False, cause=WORKER_LOST, outcome="failed")
 
     # -- one attempt --------------------------------------------------------------------------
-    def _dial_next(self, now: float) -> bool:
+    def _dial_next(self, now: float):
+        """One dial if one is due: True (a contact was handled), False (none due) or
+        "no_line" (the gateway's shared limit is reached)."""
         try:
             excluded = self.exclusions.numbers(now)
         except SourceProblem as exc:   # never call before the exclusion list could be read
             log.warning("exclusion list unavailable; not dialling", extra={"error": str(exc)})
             return False
+        call_uuid = str(uuid_mod.uuid4())
+        # the line first, then the contact: a contact is never claimed for a call that cannot start
+        if not self._take_line(call_uuid, now):
+            return "no_line"
         claim = self.states.claim(self.campaign.name, now, self.worker, self.lease_s)
-        if claim is None:
-            return False
-        number = clean_number(claim.number)
-        if number is None:
-            self._finish(claim, now, answered=False, cause="INVALID_NUMBER_FORMAT", outcome="invalid_number")
-            return True
-        if number in excluded:
-            self._finish(claim, now, answered=False, cause=None, outcome="excluded")
+        number = clean_number(claim.number) if claim is not None else None
+        if claim is None or number is None or number in excluded:
+            self._free_line(call_uuid)
+            if claim is None:
+                return False
+            if number is None:
+                self._finish(claim, now, answered=False, cause="INVALID_NUMBER_FORMAT", outcome="invalid_number")
+            else:
+                self._finish(claim, now, answered=False, cause=None, outcome="excluded")
             return True
         self.pacer.started(now)
         self.started_calls.append(now)
         self.active[claim.contact_id] = claim
         self.active_on_gateway += 1
-        greenlet = gevent.spawn(self._call, claim, number, now)
-        self._greenlets.add(greenlet)
-        greenlet.link(lambda g: self._greenlets.discard(g))
+        if self.gateway_limit is not None:
+            self._slot_holders[claim.contact_id] = call_uuid
+        self._spawn(self._call, claim, number, now, call_uuid)
         return True
 
-    def _call(self, claim: Claim, number: str, started: float) -> None:
+    def _take_line(self, call_uuid: str, now: float) -> bool:
+        if self.gateway_limit is None:
+            return True
+        return self.slots.acquire(self.campaign.dial.gateway, self.gateway_limit, call_uuid, now,
+                                  self.gateway_lease_s)
+
+    def _free_line(self, call_uuid: str) -> None:
+        if self.gateway_limit is None:
+            return
+        try:
+            self.slots.release(self.campaign.dial.gateway, call_uuid)
+        except Exception as exc:     # Redis away: the slot lapses with its lease
+            log.warning("gateway slot release failed", extra={"error": str(exc)})
+
+    def _call(self, claim: Claim, number: str, started: float, call_uuid: str) -> None:
         dial = self.campaign.dial
-        call_uuid = str(uuid_mod.uuid4())
         connected, result = AsyncResult(), AsyncResult()
         self._answered[call_uuid] = (connected, result, claim)
         answered_at, cause, flow_outcome = None, None, None
@@ -240,6 +301,8 @@ class Dialer:
             self._answered.pop(call_uuid, None)
             self.active.pop(claim.contact_id, None)
             self.active_on_gateway -= 1
+            if self._slot_holders.pop(claim.contact_id, None) is not None:
+                self._free_line(call_uuid)
             self._kick.set()
         completed = self._completed(flow_outcome)
         outcome = classify(answered_at is not None, cause, completed)

@@ -182,7 +182,8 @@ def start(cfg, name, until_done, one_pass, for_s, listen, as_json):
     section = cfg.section("campaign")
     dialer = Dialer(camp, states, esl, flows, calendar, store=store, listen=listen or section["listen"],
                     socket_address=section["socket"] or None,
-                    worker=section["worker_id"] or default_worker_id(), base_dir=Path.cwd()).start()
+                    worker=section["worker_id"] or default_worker_id(), base_dir=Path.cwd(),
+                    gateway_lease_s=section["gateway_lease"]).start()
     states.set_control(camp.name, "running", time.time())
     try:
         why = dialer.run(until=time.time() + for_s if for_s else None, exit_when_done=until_done,
