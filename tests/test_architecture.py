@@ -36,7 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
     # wiring: the emulated switch + outbound server + flow handler (simulate, demo, tests)
     "app": {"esl", "flow", "routing", "sim"},
-    "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
+    "campaign": {"calendar", "esl", "flow", "routing", "store", "yamlsrc"},
     "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},
