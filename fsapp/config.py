@@ -210,6 +210,9 @@ SCHEMA: dict[str, dict[str, Setting]] = {
                          "([routing] redis_url and redis_prefix; shared by every node and operator).",
                          choices=("local", "redis")),
         "dir": Setting(str, "var/versions", "Directory of the version history when store = local."),
+        "ack_timeout": Setting(float, 30.0, "With store = redis: how long a deploy waits for every "
+                               "registered worker (each `fsapp serve --flows` of every node) to load "
+                               "the new version before it reports the missing ones and exits 1."),
         "nodes": Setting(dict, {}, "FreeSWITCH nodes a deploy configures: [deploy.nodes.NAME] conf_dir "
                          "(its conf/ directory, local or a mounted share), esl = 'HOST:PORT' (for "
                          "reloadxml), password (default [esl] password; secrets as ${ENV_VAR}), "
