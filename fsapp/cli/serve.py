@@ -147,8 +147,9 @@ def _follow_versions(cfg, handler, listen: str):
     from fsapp.deploy.store import from_config
     worker = f"{socket.gethostname()}:{listen}"
     info = {"host": socket.gethostname(), "listen": listen, "pid": os.getpid()}
+    follower = VersionFollower(from_config(cfg), handler, line.Layout.from_config(cfg), worker, info).start()
     click.echo(f"fsapp serve: following deployed versions in Redis as worker {worker}", err=True)
-    return VersionFollower(from_config(cfg), handler, line.Layout.from_config(cfg), worker, info).start()
+    return follower
 
 
 def _metrics(cfg, listen):

@@ -75,6 +75,11 @@ class VersionFollower:
         self._greenlet = None
 
     def start(self) -> "VersionFollower":
+        """Registered at once (a deploy from now on waits for this worker), then the
+        rounds run in a greenlet."""
+        self.registry.register(self.worker, dict(self.info, version=None,
+                                                 generation=self.handler.registry.generation),
+                               ttl_s=max(WORKER_TTL_S, 3 * self.heartbeat_s))
         self._greenlet = gevent.spawn(self._run)
         return self
 
