@@ -45,6 +45,7 @@ class Registry:
     flows: dict[str, Flow] = field(default_factory=dict)
     numbers: dict[str, Flow] = field(default_factory=dict)
     generation: int = 0
+    services: Services | None = None     # built with these flows: catalog, calendars, queries
 
     def describe(self) -> dict:
         return {name: flow.version for name, flow in sorted(self.flows.items())}
@@ -81,6 +82,12 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
         # catalog and calendars are files that a deploy may have changed: read them again
         if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
             setattr(services, name, getattr(previous, name))
+            if name == "store" and hasattr(previous.store, "with_queries"):
+                # the named queries are files too: read again, pinned per call like the flows
+                try:
+                    services.store = previous.store.with_queries(cfg.get("store", "queries"))
+                except Exception as exc:
+                    warnings.append(f"queries not read again, calls keep the previous ones: {exc}")
             continue
         try:
             setattr(services, name, build())
@@ -176,7 +183,7 @@ class FlowHandler:
                 log.warning(warning)
             old = self.registry
             self.services = services
-            self.registry = Registry(dict(result.flows), result.by_number(), old.generation + 1)
+            self.registry = Registry(dict(result.flows), result.by_number(), old.generation + 1, services)
             changed = {n: v for n, v in self.registry.describe().items() if old.flows.get(n) is None
                        or old.flows[n].version != v}
             log.info("flows loaded", extra={"generation": self.registry.generation,
@@ -185,13 +192,13 @@ class FlowHandler:
                     "changed": changed}
 
     def __call__(self, call) -> Outcome | None:
-        registry = self.registry  # one snapshot for the whole call
+        registry = self.registry  # one snapshot for the whole call: flows and the services built with them
         flow = registry.numbers.get(str(call.destination))
         if flow is None:
             log.warning("no flow answers this number", extra={"destination": call.destination})
             call.hangup("UNALLOCATED_NUMBER")
             return None
-        outcome = run_call(call, flow, self.services, registry.flows)
+        outcome = run_call(call, flow, registry.services or self.services, registry.flows)
         self.outcomes = (self.outcomes + [outcome])[-100:]
         return outcome
 
