@@ -80,8 +80,6 @@ class AgentCall:
 
     def __init__(self, kind: str, agent: str = "", flow_outcome=None, cause: str | None = None):
         self.kind, self.agent, self.flow_outcome, self.cause = kind, agent, flow_outcome, cause
-        self.reason = kind
-        self.vars = flow_outcome.vars if flow_outcome is not None else {}
 
 
 def contact_variables(campaign: str, claim) -> dict[str, str]:
