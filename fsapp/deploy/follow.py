@@ -109,7 +109,8 @@ class VersionFollower:
         if current is None or current == self.loaded:
             return None
         version = self.store.get(current)
-        written = line.write(self.layout, version.files)
+        # files written with fsync: in gevent's thread pool, so calls in progress are not held up
+        written = gevent.get_hub().threadpool.apply(line.write, (self.layout, version.files))
         answer = self.handler.reload()
         ack = {"ok": bool(answer.get("ok")), "generation": answer.get("generation"),
                "problems": answer.get("problems", [])[:20], "written": len(written), "at": time.time(),
