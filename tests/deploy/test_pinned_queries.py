@@ -37,7 +37,7 @@ def _wait(predicate, what: str, limit: float = 120.0) -> None:
 
 def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project, tmp_path):
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
 
     queries = tmp_path / "queries"
@@ -51,7 +51,7 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
     cfg = config.load(project.path, env={})
     (tmp_path / "flows" / "live.yaml").unlink()
     (tmp_path / "flows" / "pinned.yaml").write_text(FLOW, encoding="utf-8")
-    handler = FlowHandler(tmp_path / "flows", cfg)
+    handler = flow_handler(tmp_path / "flows", cfg)
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock()).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
     switch.dialplan.add(r"^20001$", Socket(f"127.0.0.1:{server.port} async full"))

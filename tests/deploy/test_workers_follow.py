@@ -22,7 +22,8 @@ from fsapp.cli import main
 from fsapp.deploy import line
 from fsapp.deploy.follow import VersionFollower, WorkerRegistry
 from fsapp.deploy.store import RedisStore
-from fsapp.flow.runtime import FlowHandler, request
+from fsapp.app.services import flow_handler
+from fsapp.flow.runtime import request
 
 from deploy_helpers import LIVE
 
@@ -120,7 +121,7 @@ def test_a_version_a_worker_cannot_load_is_acknowledged_with_its_problems(projec
     _redis_config(project.path, url, prefix)
     cfg = config.load(project.path, env={})
     store = RedisStore(url, prefix)
-    handler = FlowHandler(str(tmp_path / "flows"), cfg)
+    handler = flow_handler(str(tmp_path / "flows"), cfg)
     follower = VersionFollower(store, handler, line.Layout.from_config(cfg), "w-test", {"listen": "x:1"})
     files = line.read(line.Layout.from_config(cfg))
     store.record(files, "op", "good")
