@@ -99,14 +99,16 @@ class RollupResult:
 
 
 def rollup(store, rules: Rules | None = None, now: dt.datetime | None = None, since: dt.datetime | None = None,
-           timeout: float = 3600) -> RollupResult:
-    """Roll up every closed interval after the current coverage (or from `since`)."""
+           until: dt.datetime | None = None, timeout: float = 3600) -> RollupResult:
+    """Roll up every closed interval after the current coverage (or from `since`). An
+    interval is closed settle_time(rules) after its end, or when it ends before `until`
+    (the caller knows no record of it is still to come)."""
     from .run import check_schema
     rules = rules or Rules()
     now = now or dt.datetime.now()
     check_schema(store, SUMMARY_SCHEMA, "the interval summaries")
     names = summary_names(rules)
-    closed_to = floor_interval(now - settle_time(rules))
+    closed_to = floor_interval(until if until is not None else now - settle_time(rules))
     covered = {part: coverage(store, name, timeout) for part, name in names.items()}
     if since is not None:
         start = floor_interval(since)
