@@ -46,7 +46,7 @@ odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
             assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"chart: {chart.name}" in result.stderr
             assert json.loads(result.stdout)["total"]["offered"] == 9
         ran += 1
-    assert ran == 15
+    assert ran == 19
 
 
 def test_table_output_and_clear_errors(tmp_path):
