@@ -29,6 +29,7 @@ from fsapp.log import call_context, get_logger
 from fsapp.routing.backend import StateBackend
 from fsapp.routing.config import RoutingConfig
 from fsapp.routing.dispatcher import Assignment, Dispatcher
+from fsapp.routing.holds import HoldTimes
 from fsapp.routing.model import Member, MemberState, OfferResult, Queue
 from fsapp.routing.outage import Backoff, RoutingUnavailable, StateGuard
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
@@ -119,6 +120,7 @@ class Router:
         self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock,
                                      on_unavailable=self.guard.failed, state_up=lambda: self.guard.up)
         self._hangups: dict[str, AsyncResult] = {}
+        self.holds = HoldTimes(self.clock)        # CHANNEL_HOLD/UNHOLD during talks: the AHT's hold time
         self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
         self.calendars = calendars if calendars is not None else {}
         for q in config.queues.values():
@@ -161,8 +163,12 @@ class Router:
         if hasattr(self.esl, "start"):
             self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
+        self.esl.subscribe("CHANNEL_HOLD")
+        self.esl.subscribe("CHANNEL_UNHOLD")
         self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self._on_hangup)
+        self.esl.on("CHANNEL_HOLD", self.holds.on_event)
+        self.esl.on("CHANNEL_UNHOLD", self.holds.on_event)
         self._started = True
         if self.store is not None:
             self._unsubscribe_states = self.backend.subscribe(self._on_state_event)
@@ -185,6 +191,8 @@ class Router:
         if self._started:
             try:
                 self.esl.off("CHANNEL_HANGUP", self._on_hangup)
+                self.esl.off("CHANNEL_HOLD", self.holds.on_event)
+                self.esl.off("CHANNEL_UNHOLD", self.holds.on_event)
             except ValueError:
                 pass
             self._started = False
@@ -656,6 +664,7 @@ class Router:
                           answered_at)   # for supervisors
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
+            on_hold = self.holds.watch(leg, call.uuid)
             self._wait_either(leg, agent_gone, call.uuid, self._watch(call.uuid))
             if not agent_gone.ready():
                 # the caller hung up first: end the agent's leg too
@@ -663,7 +672,7 @@ class Router:
             talk = self.clock() - answered_at
             agent_rec = self.config.agents.get(agent)
             self._record("completed", member, agent=agent, wait_s=waited, talk_s=talk,
-                         wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0)
+                         wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0, hold_s=self.holds.done(on_hold))
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here
@@ -790,10 +799,11 @@ class Router:
             self.esl.uuid_bridge(agent_leg, customer_leg)
             self._quietly("agent call", note_agent_call, self.backend, agent.name, agent_leg, member.id,
                           q.name, answered_at)
+            on_hold = self.holds.watch(agent_leg, customer_leg)
             self._wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
             talk = self.clock() - answered_at
             self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
-                         talk_s=talk, wrap_up_s=agent.wrap_up_time)
+                         talk_s=talk, wrap_up_s=agent.wrap_up_time, hold_s=self.holds.done(on_hold))
         except ESLError as exc:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:
@@ -838,17 +848,17 @@ class Router:
 
     def _record(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
                 position: int | None = None, target: str = "", talk_s: float | None = None,
-                wrap_up_s: float | None = None) -> None:
+                wrap_up_s: float | None = None, hold_s: float | None = None) -> None:
         """Queue events for the reports (fsapp_queue_events through the store's outbox) and
         as a CUSTOM event on the switch (fsapp::queue) for anyone listening there.
-        `completed` (the talk ended) carries talk and wrap-up times: the reports' AHT."""
+        `completed` (the talk ended) carries talk, hold and wrap-up times: the reports' AHT."""
         if self.store is not None:
             ms = lambda s: int(round(s * 1000)) if s is not None else None  # noqa: E731
             row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
                    "agent_id": agent or None, "queue_position": position, "wait_ms": ms(wait_s),
                    "caller_number": member.caller_id or member.callback_number or None,
                    "target": target or None, "talk_ms": ms(talk_s), "wrap_up_ms": ms(wrap_up_s),
-                   "hold_ms": 0 if talk_s is not None else None,
+                   "hold_ms": ms(hold_s or 0.0) if talk_s is not None else None,
                    "event_at": _stamp(self.clock())}
             try:
                 self.store.write("queue_event", row, key=f"{member.id}:{member.queue}:{event}:{member.joined_at:.3f}")

@@ -433,6 +433,32 @@ tiers:
         sw.stop()
 
 
+def test_hold_on_the_agents_phone_is_recorded_as_hold_time(acd):
+    """The agent's hold key (FreeSWITCH marks the agent's leg held: CHANNEL_CALLSTATE HELD,
+    CHANNEL_HOLD, then UNHELD and CHANNEL_UNHOLD, Caller-Channel-Hold-Accum growing) gives
+    the `completed` row its hold_ms: before, hold was always 0."""
+    store = RecordingStore()
+    acd.router.store = store
+    seen = []
+    for name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
+        acd.esl.on(name, seen.append)
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=2.0)
+    agent.hold = ((0.2, 0.6),)            # on hold 0.2 s after answering, for 0.6 s
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1001", outcome
+    with gevent.Timeout(HANG_GUARD_S):
+        while not any(row["event"] == "completed" for kind, row, key in store.rows if kind == "queue_event"):
+            gevent.sleep(0.02)
+    completed = next(row for kind, row, key in store.rows if kind == "queue_event" and row["event"] == "completed")
+    leg = agent.calls[0]["uuid"]
+    assert [(e.get("Event-Name"), e.get("Unique-ID")) for e in seen] == [("CHANNEL_HOLD", leg), ("CHANNEL_UNHOLD", leg)]
+    assert seen[0].get("Channel-Call-State") == "HELD" and seen[1].get("Channel-Call-State") == "UNHELD"
+    assert int(seen[1].get("Caller-Channel-Hold-Accum")) >= 600_000            # microseconds, as FreeSWITCH
+    # the router timed the hold between the two events (its own clock): at least the 0.6 s
+    # the phone held, and within the talk
+    assert 600 <= completed["hold_ms"] <= completed["talk_ms"]
+
+
 PROGRESSIVE = f"""
 queues:
   prog:

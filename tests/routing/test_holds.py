@@ -1,0 +1,30 @@
+"""Hold time of a talk from CHANNEL_HOLD / CHANNEL_UNHOLD (fsapp.routing.holds), by hand."""
+from fsapp.routing.holds import HoldTimes, Talk
+
+
+def test_a_talk_is_on_hold_while_either_leg_is():
+    talk = Talk(("agent", "caller"))
+    talk.mark("agent", True, 10.0)        # the agent holds at 10 s
+    talk.mark("caller", True, 20.0)       # the caller's phone holds too at 20 s (counted once)
+    talk.mark("agent", False, 25.0)       # still held by the caller
+    talk.mark("caller", False, 30.0)      # 10 .. 30: 20 s
+    talk.mark("agent", False, 31.0)       # an UNHOLD without a HOLD changes nothing
+    talk.mark("agent", True, 40.0)        # held again, still at the end
+    assert talk.seconds(45.0) == 25.0     # 20 + 5 open
+
+
+def test_hold_times_follow_the_events_of_watched_legs_only():
+    now = [100.0]
+    holds = HoldTimes(lambda: now[0])
+    talk = holds.watch("a1", "c1")
+    other = holds.watch("a2", "c2")
+    holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "a1"})
+    holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "somebody-else"})
+    now[0] = 112.5
+    holds.on_event({"Event-Name": "CHANNEL_UNHOLD", "Unique-ID": "a1"})
+    holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "c2"})
+    now[0] = 120.0
+    assert holds.done(talk) == 12.5
+    assert holds.done(other) == 7.5       # still on hold when the talk ended: up to the end
+    holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "a1"})    # after the talk: ignored
+    assert talk.seconds(200.0) == 12.5
