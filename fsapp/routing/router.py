@@ -30,6 +30,7 @@ from fsapp.routing.backend import StateBackend
 from fsapp.routing.config import RoutingConfig
 from fsapp.routing.dispatcher import Assignment, Dispatcher
 from fsapp.routing.holds import HoldTimes
+from fsapp.routing.transfers import phone_transfer
 from fsapp.routing.model import Member, MemberState, OfferResult, Queue
 from fsapp.routing.outage import Backoff, RoutingUnavailable, StateGuard
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
@@ -121,6 +122,7 @@ class Router:
                                      on_unavailable=self.guard.failed, state_up=lambda: self.guard.up)
         self._hangups: dict[str, AsyncResult] = {}
         self.holds = HoldTimes(self.clock)        # CHANNEL_HOLD/UNHOLD during talks: the AHT's hold time
+        self._phone_transfers: dict[str, str] = {}  # agent leg -> 'blind:2000' when its phone transferred
         self._pending_legs: dict[str, str] = {}   # member+agent -> origination uuid while ringing
         self.calendars = calendars if calendars is not None else {}
         for q in config.queues.values():
@@ -201,6 +203,8 @@ class Router:
     def _on_hangup(self, event) -> None:
         result = self._hangups.get(event.get("Unique-ID") or "")
         if result is not None and not result.ready():
+            if transfer := phone_transfer(event):
+                self._phone_transfers[event.get("Unique-ID")] = transfer
             result.set(event.get("Hangup-Cause") or "NORMAL_CLEARING")
 
     def _watch(self, uuid: str) -> AsyncResult:
@@ -209,6 +213,7 @@ class Router:
     def _unwatch(self, *uuids: str) -> None:
         for uuid in uuids:
             self._hangups.pop(uuid, None)
+            self._phone_transfers.pop(uuid, None)
 
     # -- the queue node's call -----------------------------------------------------------------
     def enqueue(self, call, queue: str, priority: int = 0, skills: dict | list | None = None,
@@ -673,6 +678,8 @@ class Router:
             agent_rec = self.config.agents.get(agent)
             self._record("completed", member, agent=agent, wait_s=waited, talk_s=talk,
                          wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0, hold_s=self.holds.done(on_hold))
+            if transfer := self._phone_transfers.get(leg):
+                self._record("transfer", member, agent=agent, target=transfer)
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here
@@ -804,6 +811,8 @@ class Router:
             talk = self.clock() - answered_at
             self._record("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
                          talk_s=talk, wrap_up_s=agent.wrap_up_time, hold_s=self.holds.done(on_hold))
+            if transfer := self._phone_transfers.get(agent_leg):
+                self._record("transfer", member, agent=agent.name, target=transfer)
         except ESLError as exc:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:

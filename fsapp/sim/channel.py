@@ -273,7 +273,9 @@ class Channel:
             while self.program is not None and not self.hungup:
                 program, self.program = self.program, None
                 program(self)
-                if self.transfer_to and not self.hungup:
+                # a transfer may come while the one before is being routed (a phone's
+                # blind transfer of a uuid_bridge'd leg): each goes through the dialplan
+                while self.transfer_to and not self.hungup and self.program is None:
                     ext, ctx = self.transfer_to
                     self.transfer_to = None
                     self.switch.route_transfer(self, ext, ctx)

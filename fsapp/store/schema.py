@@ -113,12 +113,13 @@ CALL_RECORDS = CALL_RECORDS_V1.extended((), (("caller_number", "started_at"), ("
 
 QUEUE_EVENTS_ADDED = (
     C("caller_number", "str", 40),
-    C("target", "str", 100),                       # overflow: queue:NAME, flow:NAME, number:N
+    C("target", "str", 100),                       # overflow: queue:NAME, flow:NAME, number:N; transfer
     C("talk_ms", "int"),                           # completed: bridge to the first hangup
     C("hold_ms", "int"),                           # completed: time on hold during the talk (0 when unknown)
     C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
 )
-# events: enter | answered | completed | abandoned | overflow | timeout | callback
+# events: enter | answered | completed | abandoned | overflow | timeout | callback | transfer
+# (transfer: the agent's phone transferred the caller; target blind:EXTENSION or attended)
 QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
                                                              ("caller_number", "event_at"), ("event_at",)))
 

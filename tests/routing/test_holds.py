@@ -28,3 +28,15 @@ def test_hold_times_follow_the_events_of_watched_legs_only():
     assert holds.done(other) == 7.5       # still on hold when the talk ended: up to the end
     holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "a1"})    # after the talk: ignored
     assert talk.seconds(200.0) == 12.5
+
+
+def test_a_transfer_from_the_agents_phone_is_read_from_its_hangup():
+    from fsapp.routing.transfers import phone_transfer
+    blind = {"variable_endpoint_disposition": "BLIND_TRANSFER", "variable_sip_refer_to": "<sip:2000@10.0.0.5>"}
+    assert phone_transfer(blind) == "blind:2000"
+    assert phone_transfer({"variable_endpoint_disposition": "ATTENDED_TRANSFER"}) == "attended"
+    assert phone_transfer({"variable_endpoint_disposition": "ANSWER"}) is None
+    assert phone_transfer({}) is None
+    hostile = {"variable_endpoint_disposition": "BLIND_TRANSFER",
+               "variable_sip_refer_to": "<sip:20'00;DROP TABLE x@h>"}
+    assert phone_transfer(hostile) == "blind:2000"          # only dial-string characters kept

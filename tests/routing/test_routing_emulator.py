@@ -459,6 +459,31 @@ def test_hold_on_the_agents_phone_is_recorded_as_hold_time(acd):
     assert 600 <= completed["hold_ms"] <= completed["talk_ms"]
 
 
+def test_blind_transfer_from_the_agents_phone_is_recorded_as_a_transfer(acd):
+    """The agent's phone transfers the caller to 2000 (a REFER, as mod_sofia handles it):
+    the caller reaches 2000 through the dialplan, and the queue leg gets a `transfer`
+    row (target blind:2000) beside `completed`: before, such transfers left no trace."""
+    from fsapp.sim import Agent
+    store = RecordingStore()
+    acd.router.store = store
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=30.0)
+    agent.transfer = (0.3, "2000")
+    colleague = acd.sw.add_agent("2000", ring_s=0.1, talk_s=0.5)
+    acd.sw.dialplan.add(r"^2000$", Agent("2000"))
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1001", outcome
+    with gevent.Timeout(HANG_GUARD_S):
+        while not any(row["event"] == "transfer" for kind, row, key in store.rows if kind == "queue_event"):
+            gevent.sleep(0.02)
+    events = [(row["event"], row.get("agent_id"), row.get("target")) for kind, row, key in store.rows
+              if kind == "queue_event"]
+    assert events == [("enter", None, None), ("answered", "1001", None), ("completed", "1001", None),
+                      ("transfer", "1001", "blind:2000")]
+    with gevent.Timeout(HANG_GUARD_S):          # the caller was put through to 2000
+        while not colleague.calls or colleague.calls[0]["answered_at"] is None:
+            gevent.sleep(0.02)
+
+
 PROGRESSIVE = f"""
 queues:
   prog:
