@@ -54,7 +54,15 @@ class HoldTimes:
     def on_event(self, event) -> None:
         talk = self._by_leg.get(event.get("Unique-ID") or "")
         if talk is not None:
-            talk.mark(event.get("Unique-ID"), event.get("Event-Name") == "CHANNEL_HOLD", self.clock())
+            talk.mark(event.get("Unique-ID"), event.get("Event-Name") == "CHANNEL_HOLD", self._when(event))
+
+    def _when(self, event) -> float:
+        """The switch's time of the event (Event-Date-Timestamp, microseconds): how long
+        the events took to reach fsapp does not change the hold time; else now."""
+        try:
+            return int(event.get("Event-Date-Timestamp")) / 1_000_000
+        except (TypeError, ValueError):
+            return self.clock()
 
     def done(self, talk: Talk) -> float:
         for leg in talk.legs:

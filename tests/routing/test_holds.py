@@ -28,6 +28,11 @@ def test_hold_times_follow_the_events_of_watched_legs_only():
     assert holds.done(other) == 7.5       # still on hold when the talk ended: up to the end
     holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "a1"})    # after the talk: ignored
     assert talk.seconds(200.0) == 12.5
+    # the switch's own timestamp, when the event has one (late delivery changes nothing)
+    stamped = holds.watch("a3")
+    holds.on_event({"Event-Name": "CHANNEL_HOLD", "Unique-ID": "a3", "Event-Date-Timestamp": "110000000"})
+    holds.on_event({"Event-Name": "CHANNEL_UNHOLD", "Unique-ID": "a3", "Event-Date-Timestamp": "114250000"})
+    assert holds.done(stamped) == 4.25
 
 
 def test_a_transfer_from_the_agents_phone_is_read_from_its_hangup():
