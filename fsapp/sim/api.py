@@ -6,7 +6,7 @@ import logging
 
 import gevent
 
-from . import fsstrings, wire
+from . import fsstrings, ivr, wire
 from .channel import FRAME_S, Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
@@ -76,6 +76,7 @@ class Api:
         if self.switch.conf_dir is not None:
             try:
                 self.switch.dialplan.load_conf(self.switch.conf_dir)
+                ivr.reload(self.switch)   # ivr.conf's menus, conf_dir/ivr_menus/*.xml
             except (OSError, ValueError) as exc:
                 return f"-ERR [{exc}]\n"
         return "+OK [Success]\n"

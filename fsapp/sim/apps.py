@@ -399,6 +399,11 @@ def app_transfer(ch: Channel, arg: str) -> None:
     ch.wake.set()
 
 
+def app_ivr(ch: Channel, arg: str) -> None:
+    from .ivr import app_ivr as ivr
+    ivr(ch, arg)
+
+
 def app_socket(ch: Channel, arg: str) -> None:
     from .outbound import run_socket_app
     run_socket_app(ch, arg)
@@ -410,6 +415,6 @@ APPS = {
     "say": app_say, "set": app_set, "export": app_export, "unset": app_unset, "sleep": app_sleep,
     "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
     "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
-    "send_dtmf": app_send_dtmf, "eavesdrop": app_eavesdrop,
+    "send_dtmf": app_send_dtmf, "eavesdrop": app_eavesdrop, "ivr": app_ivr,
     "callcenter": lambda ch, arg: ch.switch.callcenter.app(ch, arg),
 }
