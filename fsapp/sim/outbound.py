@@ -53,7 +53,13 @@ def run_socket_app(ch, arg: str) -> None:
             ch.wake.wait(timeout=0.5)
         finally:
             ch.awaiting_app = False
-    if not ch.hungup and not ch.transfer_to and not (session.closed and not ch.msgs):
+    # The app went away before the channel parked: FreeSWITCH parks it anyway, and nothing
+    # ends that park (the session's end, which would, already happened), so the caller
+    # waits until hanging up (capture outbound_refused_close).
+    stranded = session.closed and not session.started and not ch.msgs
+    if stranded:
+        ch.break_out = False
+    if not ch.hungup and not ch.transfer_to and (stranded or not (session.closed and not ch.msgs)):
         ch.park_loop()
     ch.break_out = False
 

@@ -304,7 +304,13 @@ def test_port_probe_and_capacity(server, captures_dir):
     gevent.sleep(0.2)
     second = ReplaySwitch(load_steps(captures_dir / MID))
     second.dial(srv2.port).join(5)
-    assert second.received == [] and srv2.refused_calls == 1
+    # over max_calls the call is handed back to the dialplan (OutboundServer._hand_back):
+    # a `set` run inside the socket application's park, then exit (not a bare close,
+    # which strands the caller on a real switch: capture outbound_refused_close)
+    assert srv2.refused_calls == 1
+    assert [c.split("\n")[0] for c in second.received][:3] == ["connect", "myevents", "linger 30"], second.received
+    assert any("execute-app-name: set" in c and "fsapp_refused=max_calls" in c for c in second.received), \
+        second.received
     blocked.set()
     g1.join(5)
 
