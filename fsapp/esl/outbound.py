@@ -195,15 +195,20 @@ class OutboundServer:
         conn.start()
         try:
             reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")
-            call = Call(conn, reply.headers, app_timeout=self.command_timeout,
-                        command_timeout=self.command_timeout)
+        except ESLError as exc:   # a port probe
+            log.info("connection closed before connect", extra={"peer": address[0], "error": str(exc)})
+            conn.close()
+            return
+        call = Call(conn, reply.headers, app_timeout=self.command_timeout, command_timeout=self.command_timeout)
+        with call_context(call.uuid):
             conn.set_handlers(call._on_message, call._on_close)
-            self._setup(call, conn)
-            call.set("fsapp_refused", reason)
-        except (ESLError, CallHangup) as exc:   # the caller hung up meanwhile, or a port probe
-            log.info("refused call ended before it was handed back", extra={"error": str(exc)})
-        finally:
-            self._finish(conn)
+            try:
+                self._setup(call, conn)
+                call.set("fsapp_refused", reason)
+            except ESLError as exc:   # the caller hung up meanwhile, or the switch did not answer
+                log.info("refused call ended before it was handed back", extra={"error": str(exc)})
+            finally:
+                self._finish(conn)
 
     def _setup(self, call: Call, conn: Connection) -> None:
         # myevents and linger do not depend on each other: one write, one round trip.
