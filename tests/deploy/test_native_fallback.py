@@ -38,6 +38,10 @@ def test_native_ivr_where_it_can_apology_elsewhere(project, tmp_path):
     assert info[1:3] == [("socket", "127.0.0.1:8085 async full"), ("socket", "127.0.0.1:8084 async full")]
     assert [app for app, _ in info[3:]] == ["answer", "ivr", "hangup"]
     assert info[4][1] == menus.find("menu").get("name")
+    # the comments name the flows' files in the line, not render_for's temporary copy
+    text = files["dialplan/default/50_fsapp.xml"]
+    assert "fsapp-render-" not in text
+    assert f"<!-- flow info from {project.get('flows', 'dir')}/info.yaml -->" in text
     live = by_name["fsapp_live_w1"]
     assert [app for app, _ in live[3:]] == ["answer", "playback", "hangup"]
     assert live[4][1].endswith("zh-CN/common/db_unavailable.wav")
