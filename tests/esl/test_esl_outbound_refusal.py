@@ -68,3 +68,18 @@ def test_the_emulator_strands_a_call_whose_app_closes_before_the_park():
     finally:
         closer.stop()
         switch.stop()
+
+
+def test_a_handler_that_returns_at_once_lets_the_dialplan_go_on():
+    """After connect, myevents and linger the park has begun (4 of 4 trials on the real
+    switch): the session's `exit` ends it and the next action runs."""
+    server = OutboundServer(lambda call: None, ("127.0.0.1", 0), linger=5).start()
+    switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
+    switch.dialplan.add(r"^20000$", Apps([("socket", f"127.0.0.1:{server.port} async full"),
+                                          ("answer", ""), ("playback", APOLOGY), ("hangup", "")]))
+    try:
+        report = switch.place_call(CallerScript(dial="20000", steps=[Hangup(at=60)])).wait(60)
+        assert [Path(p).stem for p in report.heard] == ["db_unavailable"] and report.hung_up_by == "switch"
+    finally:
+        server.stop(timeout=1)
+        switch.stop()
