@@ -139,8 +139,10 @@ def _menu(el: ET.Element) -> Menu:
         name=el.get("name", ""), greet_long=el.get("greet-long", ""), greet_short=el.get("greet-short", ""),
         invalid_sound=el.get("invalid-sound", ""), exit_sound=el.get("exit-sound", ""),
         transfer_sound=el.get("transfer-sound", ""),
+        # switch_ivr_menu_init: inter-digit-timeout defaults to half the timeout as given
+        # (0 when the timeout is unset), and only then does an unset timeout become 10 s
         timeout_ms=timeout if timeout > 0 else DEFAULT_TIMEOUT_MS,
-        inter_timeout_ms=inter if timeout > 0 or inter else DEFAULT_TIMEOUT_MS // 2,
+        inter_timeout_ms=inter,
         digit_len=digit_len,
         max_failures=(_int(max_failures) if max_failures else 0) or DEFAULT_TRIES,
         max_timeouts=(_int(max_timeouts) if max_timeouts else 0) or DEFAULT_TRIES,
@@ -214,15 +216,23 @@ class _Run:
             if d in terminators:
                 return SUCCESS, buf[:i]
         started = clock.now()
-        eff = (menu.inter_timeout_ms if buf else menu.timeout_ms) / 1000.0
+        first = (menu.inter_timeout_ms if buf else menu.timeout_ms) / 1000.0
+        digit = menu.inter_timeout_ms / 1000.0
+        if digit and first:
+            eff = first
+        elif digit:
+            eff = digit
+        else:
+            digit = eff = first          # 0: no per-digit timeout, only the absolute one
         digit_started = started
         absolute = menu.timeout_ms / 1000.0
         while self.ready():
             now = clock.now()
-            if now - started >= absolute or now - digit_started >= eff:
+            if now - started >= absolute or (eff and now - digit_started >= eff):
                 return TIMEOUT, buf
             if ch.dtmf:
-                eff, digit_started = menu.inter_timeout_ms / 1000.0, now
+                if eff:
+                    eff, digit_started = digit, now
                 while ch.dtmf:
                     d = ch.take_dtmf()
                     if d in terminators:
@@ -231,7 +241,7 @@ class _Run:
                     if len(buf) >= need:
                         return SUCCESS, buf
                 continue
-            wait = min(started + absolute, digit_started + eff) - now
+            wait = min(started + absolute, digit_started + eff if eff else started + absolute) - now
             reason, _ = ch.wait_media(wait, dtmf="collect")
             if reason in ("hangup", "break"):
                 break

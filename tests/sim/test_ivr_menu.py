@@ -1,6 +1,7 @@
 """The emulator's `ivr` application (fsapp/sim/ivr.py) against menus in conf/ivr_menus/,
-as FreeSWITCH 1.10.12's switch_ivr_menu.c runs them (checked against a real switch: the
-capture ivr_menu_native in tests/data/esl-captures). VirtualClock: timeouts cost no wall time."""
+as FreeSWITCH 1.10.12's switch_ivr_menu.c runs them (a real switch's run of a deployed
+menu is compared with the emulator's in tests/deploy/test_native_fallback.py, captures
+fallback_native_ivr_*). VirtualClock: timeouts cost no wall time."""
 import wave
 
 import pytest
@@ -102,3 +103,23 @@ def test_an_unknown_menu_or_a_bad_entry_returns_at_once(line, tmp_path):
         f'<include><menu name="main" greet-long="{s["main"]}"><entry action="menu-jump" digits="1"/></menu></include>')
     assert sw.api.execute("reloadxml", "").startswith("+OK")
     assert heard(call(sw)) == ["bye"]           # "Unable to create menu": nothing played
+
+
+def test_a_partial_entry_is_taken_when_the_inter_digit_timeout_passes(line):
+    """digit-len 2: one key, then nothing for inter-digit-timeout (default: half the
+    timeout): the one key is the entry (switch_ivr_collect_digits_count times out with
+    digits in the buffer, and they are matched)."""
+    sw, conf, s = line
+    (conf / "ivr_menus" / "two.xml").write_text(f"""<include>
+  <menu name="two" greet-long="{s['main']}" timeout="4000" max-failures="1" digit-len="2">
+    <entry action="menu-play-sound" digits="1" param="{s['info']}"/>
+    <entry action="menu-exit" digits="12"/>
+  </menu>
+</include>""", encoding="utf-8")
+    assert sw.api.execute("reloadxml", "").startswith("+OK")
+    sw.dialplan.add(r"^5002$", Apps([("answer", ""), ("ivr", "two"), ("playback", s["bye"]), ("hangup", "")]))
+    r = sw.place_call(CallerScript(dial="5002", steps=[WaitPrompt("main", after="start"), Press("1"),
+                                                       WaitPrompt("info", after="start")])).wait(60)
+    assert heard(r)[:2] == ["main", "info"]
+    r2 = sw.place_call(CallerScript(dial="5002", steps=[WaitPrompt("main", after="start"), Press("12")])).wait(60)
+    assert heard(r2) == ["main", "bye"]
