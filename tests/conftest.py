@@ -13,6 +13,20 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist the worker's test queue is fed by execnet's receiver, a native
+    # thread started before this patch: waiting for the next test, the main greenlet would
+    # leave the hub with nothing to watch, and gevent would call that a deadlock
+    # (LoopExit) although the other thread is about to wake it. A timer keeps it watching.
+    import gevent  # noqa: E402
+
+    def _keep_the_hub_watching():
+        while True:
+            gevent.sleep(1.0)
+
+    gevent.spawn(_keep_the_hub_watching)
+
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -26,6 +40,31 @@ ROOT = Path(__file__).resolve().parent.parent
 # runs the suite; tests/test_captures_vendored.py keeps them in step with ../shared.
 CAPTURES = ROOT / "tests" / "data" / "esl-captures"
 SHARED_CAPTURES = ROOT.parent / "shared" / "esl-captures"
+
+
+# `make test` runs the suite in two passes: most tests on two xdist workers, then the
+# tests that must have the machine's shared services to themselves (marker `serial`, and
+# every `pg_outage` test, which stops the shared PostgreSQL) one after another.
+SERIAL_MARKERS = ("serial", "pg_outage")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--suite-pass", choices=("all", "parallel", "serial"), default="all",
+                     help="parallel: leave out the tests marked serial or pg_outage (for pytest -n 2); "
+                          "serial: only those; all (default): every test")
+
+
+def pytest_collection_modifyitems(config, items):
+    which = config.getoption("--suite-pass")
+    if which == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        serial = any(item.get_closest_marker(m) for m in SERIAL_MARKERS)
+        (keep if serial == (which == "serial") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def _service(env_name: str, what: str) -> str:
