@@ -35,6 +35,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.fsapp_toml import write_fsapp_toml  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 # The ESL captures recorded from a real FreeSWITCH 1.10.12, vendored so a clone anywhere
 # runs the suite; tests/test_captures_vendored.py keeps them in step with ../shared.
@@ -156,3 +158,9 @@ def captures_dir() -> Path:
 def services_script(*args: str) -> None:
     """Stop/start a real service mid-test (e.g. PostgreSQL for the outbox tests)."""
     subprocess.run([str(ROOT / "scripts" / "services.sh"), *args], check=True)
+
+
+@pytest.fixture
+def fsapp_toml(tmp_path):
+    """fsapp_toml({section: {...}}, extra="") writes tmp_path/fsapp.toml and returns its path."""
+    return lambda sections, extra="": write_fsapp_toml(tmp_path, sections, extra)
