@@ -66,7 +66,12 @@ def pytest_collection_modifyitems(config, items):
         (keep if serial == (which == "serial") else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if which == "parallel":
+        # Files with a slow test go first: the workers take whole files in this order, and
+        # a long file handed out last would leave one worker running it alone at the end.
+        slow_files = {item.path for item in keep if item.get_closest_marker("slow")}
+        keep.sort(key=lambda item: item.path not in slow_files)      # stable: files stay whole
+    items[:] = keep
 
 
 def _service(env_name: str, what: str) -> str:

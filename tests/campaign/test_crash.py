@@ -11,6 +11,8 @@ from pathlib import Path
 import gevent
 from click.testing import CliRunner
 
+import pytest
+
 from fsapp.campaign.state import SQLiteStates
 from fsapp.cli import main
 from fsapp.sim import Switch
@@ -59,6 +61,7 @@ def _wait_for(condition, what: str, timeout: float = 120.0) -> None:
             gevent.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_campaign_then_restart_never_repeats_an_attempt(tmp_path, monkeypatch):
     switch = Switch(esl=("127.0.0.1", 0)).start()
     try:

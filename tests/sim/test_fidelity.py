@@ -41,6 +41,7 @@ def replays(captures_dir):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CAPTURES)
 def test_capture_matches(replays, name):
     r = replays[name]
