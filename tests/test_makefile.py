@@ -43,7 +43,7 @@ def test_make_test_runs_two_workers_then_the_serial_tests_alone():
     dry = make("-n", "test").replace("\\\n", " ")
     [parallel] = [line for line in dry.splitlines() if "--suite-pass=parallel" in line]
     [serial] = [line for line in dry.splitlines() if "--suite-pass=serial" in line]
-    assert "-n 2 --dist loadfile" in parallel and "--durations=25" in parallel
+    assert "-n 2 --dist loadfile --no-loadscope-reorder" in parallel and "--durations=25" in parallel
     assert " -n " not in serial and "--durations=" in serial
     assert dry.index("--suite-pass=parallel") < dry.index("--suite-pass=serial")
 
