@@ -10,7 +10,6 @@ skills filtering wrap any strategy (`order_agents`).
 from __future__ import annotations
 
 import hashlib
-import random
 from dataclasses import dataclass
 from typing import Callable
 
@@ -96,19 +95,11 @@ def fewest_calls(queue, member, cands, now, memo):
 
 
 def random_order(queue, member, cands, now, memo):
-    # Deterministic given the state: seeded by member and queue, not by a global RNG.
-    seed = int.from_bytes(hashlib.sha256(f"{queue.name}|{member.id}|{member.joined_at}".encode())
-                          .digest()[:8], "big")
-    rng = random.Random(seed)
-    by_level: dict[int, list[Candidate]] = {}
-    for c in sorted(cands, key=lambda c: (c.level, c.name)):
-        by_level.setdefault(c.level, []).append(c)
-    out: list[Candidate] = []
-    for level in sorted(by_level):
-        group = by_level[level]
-        rng.shuffle(group)
-        out.extend(group)
-    return out
+    # Deterministic given the state: a hash of queue, member and agent orders each level,
+    # so a member's retries see the same order, members see different ones, and the Redis
+    # decision script computes the same order (redis.sha1hex) without a shared RNG.
+    return sorted(cands, key=lambda c: (c.level, hashlib.sha1(f"{queue.name}|{member.id}|{c.name}".encode())
+                                        .hexdigest(), c.name))
 
 
 def skill_score(agent: AgentRecord, required: dict[str, int]) -> int | None:
