@@ -23,13 +23,13 @@ def scenario(seed: int):
     strategy = rng.choice(sorted(STRATEGIES))
     queue = Queue("q", strategy=strategy, priority_weight=rng.choice([0.0, 60.0]),
                   aging_per_second=rng.choice([0.0, 1.0, 2.5]),
-                  skills=rng.choice([{}, {}, {"cantonese": 3}]),
-                  tier_rules_apply=rng.random() < 0.4, tier_rule_wait_second=rng.choice([10.0, 60.0]),
+                  skills=rng.choice([{}, {}, {}, {"cantonese": 3}]),
+                  tier_rules_apply=rng.random() < 0.3, tier_rule_wait_second=rng.choice([10.0, 60.0]),
                   tier_rule_wait_multiply_level=rng.random() < 0.5,
                   tier_rule_no_agent_no_wait=rng.random() < 0.5,
                   affinity_days=rng.choice([0.0, 1.0]))
     agents, tiers = [], []
-    for i in range(rng.randint(0, 9)):
+    for i in range(rng.choice([0, rng.randint(2, 12), rng.randint(2, 12)])):
         name = f"a{i}"
         skills = {s: rng.randint(1, 9) for s in ("cantonese", "billing") if rng.random() < 0.6}
         cfg = AgentConfig(name, contact=f"user/{name}", skills=skills, capacity=rng.choice([1, 1, 2]),
@@ -39,16 +39,16 @@ def scenario(seed: int):
         agents.append((cfg, status, NOW - rng.randint(0, 5000) + 0.25 * rng.randint(0, 3),
                        rng.choice([0.0, 0.0, NOW - 40, NOW + 12.5]), rng.randint(0, 3)))
         if rng.random() < 0.9:
-            tiers.append(Tier("q", name, level=rng.randint(1, 3), position=rng.randint(1, 5)))
+            tiers.append(Tier("q", name, level=rng.choice([1, 1, 1, 2, 3]), position=rng.randint(1, 5)))
     members = []
-    for i in range(rng.randint(0, 7)):
-        last = rng.choice(["", f"a{rng.randint(0, 9)}"])
+    for i in range(rng.choice([0, rng.randint(1, 8), rng.randint(1, 8)])):
+        last = rng.choice(["", f"a{rng.randint(0, 12)}"])
         members.append((Member(f"m{i}", "q", caller_id=f"1380000{i}", joined_at=NOW - rng.randint(0, 200) - 0.125,
                                priority=rng.choice([0, 0, 5]),
-                               skills=rng.choice([{}, {}, {"billing": 2}, {"cantonese": 1, "billing": 1}]),
+                               skills=rng.choice([{}, {}, {}, {"billing": 2}, {"cantonese": 1, "billing": 1}]),
                                last_agent=last, last_agent_at=NOW - 100 if last else 0.0,
                                not_before=rng.choice([0.0, 0.0, 0.0, NOW + 30])),
-                        rng.choice([ME, ME, OTHER, "skip"])))
+                        rng.choice([ME, ME, ME, OTHER, "skip"])))
     claims = []
     for cfg, *_ in agents:
         if rng.random() < 0.25:       # a call elsewhere; sometimes a lapsed lease
