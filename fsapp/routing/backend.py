@@ -19,7 +19,7 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Collection
 
 from fsapp.routing.model import (AgentConfig, AgentRecord, AgentStatus, Claim, Member, MemberState,
                                  OFFERABLE, OfferResult, Queue, Tier)
@@ -95,7 +95,7 @@ class StateBackend(ABC):
                 talk_time: float = 0.0) -> bool: ...
     # the dispatch decision
     @abstractmethod
-    def decide(self, queue: "Queue", mine: set[str], skip: set[str], owner: str, lease: float,
+    def decide(self, queue: "Queue", mine: Collection[str], skip: Collection[str], owner: str, lease: float,
                now: float) -> QueueDecision:
         """One atomic step: order `queue`'s waiting members, claim agents for this worker's
         members (`mine`; never for `skip`), mark them Trying, remember round-robin's last
@@ -196,6 +196,7 @@ class MemoryBackend(StateBackend):
         self._levels: dict[str, tuple[list[int], int]] = {}   # queue -> (tier levels, agents tiered)
         self._waiting: dict[str, dict[str, Member]] = {}   # queue -> members in state Waiting
         self._expiries: list[tuple[float, str]] = []  # heap of (claim expiry, agent)
+        self._decision_candidates: dict[str, dict[str, Candidate]] = {}   # queue -> agent -> live Candidate
 
     def put_agent(self, cfg, now):
         with self._lock:
@@ -205,6 +206,7 @@ class MemoryBackend(StateBackend):
                 self._agents[cfg.name] = AgentRecord(**fields, last_status_change=now)
                 for queue in self._tiers_by_agent.get(cfg.name, {}):
                     self._levels.pop(queue, None)
+                    self._decision_candidates.pop(queue, None)
             else:
                 fields.pop("status")  # a reload must not log agents in or out
                 for key, value in fields.items():
@@ -244,6 +246,7 @@ class MemoryBackend(StateBackend):
             self._tiers_by_queue.setdefault(tier.queue, {})[tier.agent] = t
             self._tiers_by_agent.setdefault(tier.agent, {})[tier.queue] = t
             self._levels.pop(tier.queue, None)
+            self._decision_candidates.pop(tier.queue, None)
             self._reindex(tier.agent, -math.inf)
         self.publish({"event": "tier-added", "queue": tier.queue, "agent": tier.agent})
 
@@ -253,6 +256,7 @@ class MemoryBackend(StateBackend):
             self._tiers_by_queue.get(queue, {}).pop(agent, None)
             self._tiers_by_agent.get(agent, {}).pop(queue, None)
             self._levels.pop(queue, None)
+            self._decision_candidates.pop(queue, None)
             self._open.get(queue, set()).discard(agent)
             self._logged_in.get(queue, set()).discard(agent)
         if gone:
@@ -369,8 +373,17 @@ class MemoryBackend(StateBackend):
             self._expire_claims(now)
             name = queue.name
             tiers = self._tiers_by_queue.get(name, {})
-            candidates = [Candidate(self._agents[a], tiers[a].level, tiers[a].position)
-                          for a in sorted(self._open.get(name, ())) if a in self._agents]
+            if self._waiting.get(name):
+                cached = self._decision_candidates.setdefault(name, {})
+                candidates = []
+                for a in sorted(self._open.get(name, ())):
+                    c = cached.get(a)
+                    if c is None and a in self._agents:
+                        c = cached[a] = Candidate(self._agents[a], tiers[a].level, tiers[a].position)
+                    if c is not None:
+                        candidates.append(c)
+            else:
+                candidates = []
             if name not in self._levels:   # (levels, agents tiered): changes only with tiers and agents
                 known = [t for a, t in tiers.items() if a in self._agents]
                 self._levels[name] = (sorted({t.level for t in known}), len(known))

@@ -12,6 +12,7 @@ and compares them, so the two cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Collection
 
 from fsapp.routing.model import OFFERABLE, AgentRecord, Member, Queue
 from fsapp.routing.strategies import Candidate, QueueMemo, get_strategy, order_agents, order_members
@@ -23,7 +24,8 @@ class QueueDecision:
     order: list[str] = field(default_factory=list)       # waiting member ids, best first
     offers: list[tuple[str, list[AgentRecord]]] = field(default_factory=list)   # (member, agents claimed)
     logged_in: int = 0                 # the queue's agents not Logged Out
-    free: int = 0                      # offerable at decision time (before the claims)
+    free: int = 0                      # offerable at decision time (before the claims); with
+                                       # free_levels and ready_at, counted only if someone waits
     tiered: int = 0                    # agents with a tier in the queue
     last_status_change: float = 0.0    # latest status change among them (when logged_in == 0)
     levels: list[int] = field(default_factory=list)      # tier levels of the queue
@@ -33,8 +35,8 @@ class QueueDecision:
     memo: QueueMemo | None = None      # round-robin's new memory, if it changed
 
 
-def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member], mine: set[str],
-               skip: set[str], now: float, memo: QueueMemo, levels: list[int]) -> QueueDecision:
+def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member], mine: Collection[str],
+               skip: Collection[str], now: float, memo: QueueMemo, levels: list[int]) -> QueueDecision:
     """The decision, without side effects. `candidates`: the queue's agents (at least every
     one not busy to capacity; counts come from the caller); `mine`: this worker's members
     it may claim for; `skip`: its members it must not (leaving, overflowing).
@@ -45,6 +47,11 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
     out = QueueDecision(levels=list(levels))
     ordered = order_members(queue, members, now)
     out.order = [m.id for m in ordered]
+    deferred = [m.not_before for m in members
+                if m.id in mine and m.state.value == "Waiting" and m.not_before > now]
+    out.deferred = min(deferred) if deferred else None
+    if not ordered:        # nobody waits: nothing to offer, and no rule asks for agent counts
+        return out
     free = [c for c in candidates if c.agent.offerable(now)]
     out.free = len(free)
     out.free_levels = sorted({c.level for c in free})
@@ -52,9 +59,6 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
              if c.agent.status in OFFERABLE and c.agent.ready_at > now
              and len(c.agent.live_claims(now)) < c.agent.capacity]
     out.ready_at = min(waits) if waits else None
-    deferred = [m.not_before for m in members
-                if m.id in mine and m.state.value == "Waiting" and m.not_before > now]
-    out.deferred = min(deferred) if deferred else None
     if not free:
         return out
     strategy = get_strategy(queue.strategy)

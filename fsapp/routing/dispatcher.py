@@ -62,6 +62,22 @@ class Ticket:
 
 
 
+class _Local:
+    """This worker's members of one queue, active (may be offered agents) or not (leaving,
+    overflowing: skipped): a view, so a decision does not copy every ticket into a set."""
+
+    def __init__(self, tickets: dict[str, Ticket], active: bool):
+        self.tickets = tickets
+        self.active = active
+
+    def __contains__(self, member_id: str) -> bool:
+        ticket = self.tickets.get(member_id)
+        return ticket is not None and ticket.active == self.active
+
+    def __iter__(self):
+        return (m for m, t in self.tickets.items() if t.active == self.active)
+
+
 class Dispatcher:
     def __init__(self, backend, config: RoutingConfig, worker_id: str, lease: float = 30.0,
                  clock: Callable[[], float] = time.time,
@@ -83,6 +99,8 @@ class Dispatcher:
         # (Reconciler.recover) puts them back
         self.state_up = state_up
         self.tickets: dict[str, Ticket] = {}
+        self._queue_tickets: dict[str, dict[str, Ticket]] = {}   # queue -> its tickets (no scan of all)
+        self.delivered: list[str] = []     # members sent an Assignment or Decision by the last pass
         self._wake = gevent.event.Event()
         self._loop: gevent.Greenlet | None = None
         self._renewer: gevent.Greenlet | None = None
@@ -129,6 +147,7 @@ class Dispatcher:
         member.expires = self.clock() + self.lease
         ticket = Ticket(member, queue, MemberClaims(self.backend, member.id, self.worker_id, self.lease, self.clock))
         self.tickets[member.id] = ticket
+        self._queue_tickets.setdefault(queue.name, {})[member.id] = ticket
         try:
             if adopt:
                 self.backend.update_member(member.id, owner=self.worker_id, state=MemberState.WAITING,
@@ -138,6 +157,7 @@ class Dispatcher:
                 self.backend.add_member(member)
         except BaseException:
             self.tickets.pop(member.id, None)     # not queued: nothing of it may stay behind
+            self._queue_tickets.get(queue.name, {}).pop(member.id, None)
             ticket.active = False
             ticket.claims.close()
             raise
@@ -158,6 +178,7 @@ class Dispatcher:
         at once), then its record goes."""
         ticket = self.tickets.pop(member_id, None)
         if ticket is not None:
+            self._queue_tickets.get(ticket.queue.name, {}).pop(member_id, None)
             ticket.active = False
             ticket.claims.close()
         self.backend.remove_member(member_id)
@@ -202,12 +223,9 @@ class Dispatcher:
         self.passes += 1
         now = self.clock()
         next_times: list[float] = []
-        by_queue: dict[str, tuple[set[str], set[str]]] = {}
-        for member_id, ticket in self.tickets.items():
-            mine, skip = by_queue.setdefault(ticket.queue.name, (set(), set()))
-            (mine if ticket.active else skip).add(member_id)
-        for name in sorted(q for q, (mine, _) in by_queue.items() if mine):
-            next_at = self._dispatch_queue(self.config.queue(name), now, *by_queue[name])
+        self.delivered = []
+        for name in sorted(q for q, tickets in self._queue_tickets.items() if tickets):
+            next_at = self._dispatch_queue(self.config.queue(name), now)
             if next_at is not None:
                 next_times.append(next_at)
         return min(next_times) if next_times else None
@@ -226,14 +244,12 @@ class Dispatcher:
                              handle_times=self.backend.handle_times(queue.name) if needs_estimate else (),
                              no_agent_since=since)
 
-    def _dispatch_queue(self, queue: Queue, now: float, mine: set[str] | None = None,
-                        skip: set[str] | None = None) -> float | None:
+    def _dispatch_queue(self, queue: Queue, now: float) -> float | None:
         """One decision (one backend call: order the members, claim agents for ours),
         then the overflow rules and exits for our members, then the offers."""
-        if mine is None:
-            mine = {m for m, t in self.tickets.items() if t.active and t.queue.name == queue.name}
-            skip = {m for m, t in self.tickets.items() if not t.active and t.queue.name == queue.name}
-        decision = self.backend.decide(queue, mine, skip or set(), self.worker_id, self.lease, now)
+        tickets = self._queue_tickets.get(queue.name, {})
+        decision = self.backend.decide(queue, _Local(tickets, True), _Local(tickets, False), self.worker_id,
+                                       self.lease, now)
         offers = dict(decision.offers)
         snap = self._snapshot(queue, decision, now)
         timers: list[float] = [decision.deferred] if decision.deferred is not None else []
@@ -251,6 +267,7 @@ class Dispatcher:
                     self.backend.release(agent.name, member_id, self.worker_id, OfferResult.CANCELLED, now)
                 self.backend.update_member(member_id, state=MemberState.ABANDONED)
                 ticket.inbox.put(overflow)
+                self.delivered.append(member_id)
                 continue
             t = next_overflow_check(queue, member, snap)
             if t is not None:
@@ -271,6 +288,7 @@ class Dispatcher:
             claimed = [a for a in agents if ticket.claims.adopt(a.name)]
             if claimed:
                 ticket.inbox.put(Assignment(claimed, queue))
+                self.delivered.append(member_id)
         return min(timers) if timers else None
 
     # -- leases ----------------------------------------------------------------------------

@@ -259,6 +259,9 @@ table.sort(waiting, function(a, b)
 end)
 out.order = {}
 for i, m in ipairs(waiting) do out.order[i] = m.id end
+if #waiting == 0 then      -- nobody waits: no rule asks for the agent counts (as plan_queue)
+  out.free, out.free_levels, out.ready = 0, {}, nil
+end
 
 -- strategies.order_agents for one member
 local memo = redis.call('HGETALL', KEYS[3])
