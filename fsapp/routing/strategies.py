@@ -10,7 +10,7 @@ skills filtering wrap any strategy (`order_agents`).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from fsapp.routing.model import AgentRecord, Member, Queue
@@ -22,10 +22,11 @@ class Candidate:
     agent: AgentRecord
     level: int = 1
     position: int = 1
+    # the agent's name, copied: read several times per candidate in every decision
+    name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        return self.agent.name
+    def __post_init__(self):
+        object.__setattr__(self, "name", self.agent.name)
 
 
 @dataclass
