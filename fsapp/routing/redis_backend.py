@@ -189,19 +189,21 @@ local tiers = redis.call('HGETALL', KEYS[1])
 local cands, levelset = {}, {}
 local out = {logged_in = 0, tiered = 0, free = 0, last = 0}
 local free, free_levels, ready = {}, {}, nil
+-- only the fields a decision reads (HMGET, not HGETALL: this loop is most of the script's
+-- time); skills are decoded only when the member or queue needs some, below
+local FIELDS = {'status', 'ready_at', 'capacity', 'talk_time', 'calls_answered', 'last_status_change',
+                'last_bridge_end', 'skills'}
 for i = 1, #tiers, 2 do
-  local raw = redis.call('HGETALL', P .. 'agent:' .. tiers[i])
-  if #raw > 0 then
-    local f = {}
-    for j = 1, #raw, 2 do f[raw[j]] = raw[j + 1] end
+  local f = redis.call('HMGET', P .. 'agent:' .. tiers[i], unpack(FIELDS))
+  if f[1] then
     local lv, pos = string.match(tiers[i + 1], '^(-?%d+):(-?%d+)$')
     local claims = redis.call('HGETALL', P .. 'claims:' .. tiers[i])
-    local c = {name = tiers[i], level = tonumber(lv), position = tonumber(pos), status = f.status,
-               ready_at = tonumber(f.ready_at or '0'), capacity = tonumber(f.capacity or '1'),
-               talk = tonumber(f.talk_time or '0'), calls = tonumber(f.calls_answered or '0'),
-               skills = cjson.decode(f.skills or '{}'), raw = raw, rawclaims = claims, held = {}, live = 0,
-               lsc = tonumber(f.last_status_change or '0')}
-    c.idle = math.max(tonumber(f.last_bridge_end or '0'), c.lsc)
+    local c = {name = tiers[i], level = tonumber(lv), position = tonumber(pos), status = f[1],
+               ready_at = tonumber(f[2] or '0'), capacity = tonumber(f[3] or '1'),
+               talk = tonumber(f[4] or '0'), calls = tonumber(f[5] or '0'),
+               rawskills = f[8] or '{}', rawclaims = claims, held = {}, live = 0,
+               lsc = tonumber(f[6] or '0')}
+    c.idle = math.max(tonumber(f[7] or '0'), c.lsc)
     for j = 1, #claims, 2 do
       if tonumber(string.match(claims[j + 1], '([^\\t]+)$')) > now then
         c.live = c.live + 1
@@ -272,6 +274,7 @@ for j = 1, #memo, 2 do
   elseif memo[j] == 'rr_last_agent' then rr[3] = memo[j + 1] end
 end
 local function skill_score(c, required)
+  if c.skills == nil then c.skills = cjson.decode(c.rawskills) end
   local total = 0
   for skill, minimum in pairs(required) do
     local level = c.skills[skill]
@@ -372,7 +375,7 @@ for _, m in ipairs(#free > 0 and waiting or {}) do
           redis.call('HSET', P .. 'agent:' .. c.name, 'last_offered_at', ARGV[2])
           table.insert(c.rawclaims, m.id)
           table.insert(c.rawclaims, claim)
-          table.insert(picked, {c.name, c.raw, c.rawclaims})
+          table.insert(picked, {c.name, redis.call('HGETALL', P .. 'agent:' .. c.name), c.rawclaims})
           table.insert(names, c.name)
         end
         budget = budget - #picked
