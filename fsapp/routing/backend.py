@@ -376,7 +376,7 @@ class MemoryBackend(StateBackend):
             if self._waiting.get(name):
                 cached = self._decision_candidates.setdefault(name, {})
                 candidates = []
-                for a in sorted(self._open.get(name, ())):
+                for a in self._open.get(name, ()):      # plan_queue's orders are total: any order in
                     c = cached.get(a)
                     if c is None and a in self._agents:
                         c = cached[a] = Candidate(self._agents[a], tiers[a].level, tiers[a].position)

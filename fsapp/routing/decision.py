@@ -52,18 +52,26 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
     out.deferred = min(deferred) if deferred else None
     if not ordered:        # nobody waits: nothing to offer, and no rule asks for agent counts
         return out
-    free = [c for c in candidates if c.agent.offerable(now)]
+    # one pass: who is free, which levels have someone free, the next end of a wrap-up
+    free: list[Candidate] = []
+    free_levels: set[int] = set()
+    ready_at = None
+    for c in candidates:
+        a = c.agent
+        if a.offerable(now):
+            free.append(c)
+            free_levels.add(c.level)
+        elif a.status in OFFERABLE and a.ready_at > now and len(a.live_claims(now)) < a.capacity \
+                and (ready_at is None or a.ready_at < ready_at):
+            ready_at = a.ready_at
     out.free = len(free)
-    out.free_levels = sorted({c.level for c in free})
-    waits = [c.agent.ready_at for c in candidates
-             if c.agent.status in OFFERABLE and c.agent.ready_at > now
-             and len(c.agent.live_claims(now)) < c.agent.capacity]
-    out.ready_at = min(waits) if waits else None
+    out.free_levels = sorted(free_levels)
+    out.ready_at = ready_at
     if not free:
         return out
     strategy = get_strategy(queue.strategy)
     taken: set[str] = set()
-    budget = len({c.name for c in free})
+    budget = len(free)          # candidates are one per agent
     for member in ordered:
         if budget <= 0:
             break

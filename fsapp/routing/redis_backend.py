@@ -109,7 +109,8 @@ end
 return cjson.encode({changes = changes, status = redis.call('HGET', KEYS[1], 'status')})
 """
 
-# KEYS: agent hash. ARGV: status, now. Atomic status change returning the old status.
+# KEYS: agent hash, claims hash. ARGV: status, now. Atomic status change returning the old
+# status and the new record (no second round trip to read it back).
 STATUS_LUA = """
 local old = redis.call('HGET', KEYS[1], 'status')
 if not old then return false end
@@ -117,7 +118,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'last_status_change', ARGV[2])
 if ARGV[1] == 'Available' or ARGV[1] == 'Available (On Demand)' then
   redis.call('HSET', KEYS[1], 'no_answer_count', '0')
 end
-return old
+return cjson.encode({old, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])})
 """
 
 # KEYS: member key. ARGV: JSON object of fields to change. Returns the new JSON or nil.
@@ -482,11 +483,12 @@ class RedisBackend(StateBackend):
         return out
 
     def set_status(self, name, status, now):
-        old = self._status(keys=[self.k("agent", name)], args=[status.value, _enc(now)])
-        if old is None:
+        raw = self._status(keys=[self.k("agent", name), self.k("claims", name)], args=[status.value, _enc(now)])
+        if raw is None:
             raise UnknownAgent(name)
+        old, fields, claims = json.loads(raw)
         self.publish({"event": "agent-status", "agent": name, "status": status.value, "old": old, "at": now})
-        return self.get_agent(name)
+        return _decode_agent(name, _pairs(fields), _pairs(claims))
 
     def candidates(self, queue):
         from fsapp.routing.strategies import Candidate
