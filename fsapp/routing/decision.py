@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Collection
 
 from fsapp.routing.model import OFFERABLE, AgentRecord, Member, Queue
-from fsapp.routing.strategies import Candidate, QueueMemo, get_strategy, order_agents, order_members
+from fsapp.routing.strategies import Candidate, QueueMemo, get_strategy, order_free, order_members
 
 
 @dataclass
@@ -77,15 +77,17 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
             break
         if member.id in skip:
             continue
-        pool = [c for c in free if c.name not in taken]
+        pool = [c for c in free if c.name not in taken] if taken else free
         if member.id not in mine:
-            theirs = order_agents(queue, member, pool, now, None, levels)
+            theirs = order_free(queue, member, pool, now, None, levels, limit=1)
             if theirs:
                 taken.add(theirs[0].name)
                 budget -= 1
             continue
-        choice = order_agents(queue, member, pool, now,
-                              (out.memo or memo) if queue.strategy == "round-robin" else None, levels)
+        many = queue.strategy == "ring-all"
+        choice = order_free(queue, member, pool, now,
+                            (out.memo or memo) if queue.strategy == "round-robin" else None, levels,
+                            limit=None if many else 1)
         if not choice:
             continue
         want = strategy.ring_count(queue, now - member.joined_at, len(choice))

@@ -140,6 +140,18 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in [
 ]}
 
 
+# Strategies whose order is a plain sort key, independent of the member: the first agent
+# is min() by it (the same agent sorted() would put first: the keys end with the name).
+_KEYS = {
+    "longest-idle-agent": lambda c: (c.level, max(c.agent.last_bridge_end, c.agent.last_status_change), c.name),
+    "top-down": _by_position,
+    "sequentially-by-agent-order": _by_position,
+    "ring-progressively": _by_position,
+    "agent-with-least-talk-time": lambda c: (c.level, c.agent.talk_time, c.agent.idle_since(), c.name),
+    "agent-with-fewest-calls": lambda c: (c.level, c.agent.calls_answered, c.agent.idle_since(), c.name),
+}
+
+
 def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
@@ -187,33 +199,45 @@ def order_agents(queue: Queue, member: Member, candidates: list[Candidate], now:
     offerable, lacking required skills, tier level not reached), order by the queue's
     strategy, then put the last agent first when affinity applies. Each agent appears
     at most once."""
+    offerable = [c for c in candidates if c.agent.offerable(now)]
+    return order_free(queue, member, offerable, now, memo,
+                      all_levels if all_levels is not None else [c.level for c in candidates])
+
+
+def order_free(queue: Queue, member: Member, free: list[Candidate], now: float,
+               memo: QueueMemo | None, all_levels: list[int], limit: int | None = None) -> list[Candidate]:
+    """order_agents for candidates already known to be offerable now (a decision has just
+    checked them). With `limit`, only that many first agents are returned, found without
+    sorting them all when the strategy orders by a plain key (the decision's hot path)."""
     memo = memo or QueueMemo()
     strategy = get_strategy(queue.strategy)
     seen: set[str] = set()
-    free: list[Candidate] = []
+    pool: list[Candidate] = []
     required = member.skills or queue.skills
     member_id = member.id
-    for c in candidates:
+    for c in free:
         agent = c.agent
-        if not agent.offerable(now) or member_id in agent.claims:
+        if member_id in agent.claims:
             continue
         if required and skill_score(agent, required) is None:
             continue
         if c.name not in seen:
             seen.add(c.name)
-            free.append(c)
+            pool.append(c)
     if queue.tier_rules_apply:      # without tier rules every level is eligible
-        levels = all_levels if all_levels is not None else [c.level for c in candidates]
-        allowed = eligible_levels(queue, levels, {c.level for c in free}, now - member.joined_at)
-        free = [c for c in free if c.level in allowed]
-    ordered = strategy.order(queue, member, free, now, memo)
-    if queue.affinity_days and member.last_agent and \
-            now - member.last_agent_at <= queue.affinity_days * 86400:
+        allowed = eligible_levels(queue, all_levels, {c.level for c in pool}, now - member.joined_at)
+        pool = [c for c in pool if c.level in allowed]
+    affinity = bool(queue.affinity_days and member.last_agent and
+                    now - member.last_agent_at <= queue.affinity_days * 86400)
+    if limit == 1 and not affinity and strategy.name in _KEYS and pool:
+        return [min(pool, key=_KEYS[strategy.name])]
+    ordered = strategy.order(queue, member, pool, now, memo)
+    if affinity:
         for i, c in enumerate(ordered):
             if c.name == member.last_agent:
                 ordered = [c] + ordered[:i] + ordered[i + 1:]
                 break
-    return ordered
+    return ordered if limit is None else ordered[:limit]
 
 
 def member_score(queue: Queue, member: Member, now: float) -> float:
