@@ -198,13 +198,11 @@ for i = 1, #tiers, 2 do
   local f = redis.call('HMGET', P .. 'agent:' .. tiers[i], unpack(FIELDS))
   if f[1] then
     local lv, pos = string.match(tiers[i + 1], '^(-?%d+):(-?%d+)$')
-    local claims = redis.call('HGETALL', P .. 'claims:' .. tiers[i])
+    -- an agent on break or logged out is only counted: its claims are not read
+    local claims = OFFERABLE[f[1]] and redis.call('HGETALL', P .. 'claims:' .. tiers[i]) or {}
     local c = {name = tiers[i], level = tonumber(lv), position = tonumber(pos), status = f[1],
-               ready_at = tonumber(f[2] or '0'), capacity = tonumber(f[3] or '1'),
-               talk = tonumber(f[4] or '0'), calls = tonumber(f[5] or '0'),
-               rawskills = f[8] or '{}', rawclaims = claims, held = {}, live = 0,
-               lsc = tonumber(f[6] or '0')}
-    c.idle = math.max(tonumber(f[7] or '0'), c.lsc)
+               ready_at = tonumber(f[2] or '0'), capacity = tonumber(f[3] or '1'), f = f,
+               rawclaims = claims, held = {}, live = 0}
     for j = 1, #claims, 2 do
       if tonumber(string.match(claims[j + 1], '([^\\t]+)$')) > now then
         c.live = c.live + 1
@@ -226,7 +224,10 @@ for i = 1, #tiers, 2 do
   end
 end
 if out.logged_in == 0 then
-  for _, c in ipairs(cands) do if c.lsc > out.last then out.last = c.lsc end end
+  for _, c in ipairs(cands) do
+    local lsc = tonumber(c.f[6] or '0')
+    if lsc > out.last then out.last = lsc end
+  end
 end
 local levels = {}
 for lv in pairs(levelset) do table.insert(levels, lv) end
@@ -274,8 +275,13 @@ for j = 1, #memo, 2 do
   elseif memo[j] == 'rr_last_position' then rr[2] = tonumber(memo[j + 1])
   elseif memo[j] == 'rr_last_agent' then rr[3] = memo[j + 1] end
 end
+-- the fields only some strategies read, decoded on first use
+local function idle(c)
+  if c.idle == nil then c.idle = math.max(tonumber(c.f[7] or '0'), tonumber(c.f[6] or '0')) end
+  return c.idle
+end
 local function skill_score(c, required)
-  if c.skills == nil then c.skills = cjson.decode(c.rawskills) end
+  if c.skills == nil then c.skills = cjson.decode(c.f[8] or '{}') end
   local total = 0
   for skill, minimum in pairs(required) do
     local level = c.skills[skill]
@@ -306,15 +312,15 @@ local function eligible(levels_with_free, waited)
 end
 local function key(c, m, required, use_memo)
   local s = q.strategy
-  if s == 'longest-idle-agent' then return {c.level, c.idle, c.name}
+  if s == 'longest-idle-agent' then return {c.level, idle(c), c.name}
   elseif s == 'round-robin' then
     local last = use_memo and rr or {0, 0, ''}
     local after = less(last, {c.level, c.position, c.name})
     return {after and 0 or 1, c.level, c.position, c.name}
-  elseif s == 'agent-with-least-talk-time' then return {c.level, c.talk, c.idle, c.name}
-  elseif s == 'agent-with-fewest-calls' then return {c.level, c.calls, c.idle, c.name}
+  elseif s == 'agent-with-least-talk-time' then return {c.level, tonumber(c.f[4] or '0'), idle(c), c.name}
+  elseif s == 'agent-with-fewest-calls' then return {c.level, tonumber(c.f[5] or '0'), idle(c), c.name}
   elseif s == 'random' then return {c.level, redis.sha1hex(q.name .. '|' .. m.id .. '|' .. c.name), c.name}
-  elseif s == 'skills-based' then return {c.level, -(skill_score(c, required) or 0), c.idle, c.name}
+  elseif s == 'skills-based' then return {c.level, -(skill_score(c, required) or 0), idle(c), c.name}
   end
   return {c.level, c.position, c.name}   -- ring-all, ring-progressively, top-down, sequentially
 end
