@@ -84,10 +84,8 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
                 taken.add(theirs[0].name)
                 budget -= 1
             continue
-        many = queue.strategy == "ring-all"
-        choice = order_free(queue, member, pool, now,
-                            (out.memo or memo) if queue.strategy == "round-robin" else None, levels,
-                            limit=None if many else 1)
+        choice = order_free(queue, member, pool, now, (out.memo or memo) if strategy.remembers else None,
+                            levels, limit=None if strategy.rings == "all" else 1)
         if not choice:
             continue
         want = strategy.ring_count(queue, now - member.joined_at, len(choice))
@@ -95,6 +93,6 @@ def plan_queue(queue: Queue, candidates: list[Candidate], members: list[Member],
         taken.update(a.name for a in picked)
         budget -= len(picked)
         out.offers.append((member.id, picked))
-        if queue.strategy == "round-robin":
+        if strategy.remembers:
             out.memo = QueueMemo(choice[0].level, choice[0].position, choice[0].name)
     return out

@@ -22,7 +22,7 @@ import redis
 from fsapp.routing.backend import StateBackend, UnknownAgent
 from fsapp.routing.decision import QueueDecision
 from fsapp.routing.model import AgentConfig, AgentRecord, AgentStatus, Claim, Member, MemberState, Tier
-from fsapp.routing.strategies import QueueMemo
+from fsapp.routing.strategies import QueueMemo, get_strategy
 
 _OFFERABLE_LUA = "(st == 'Available' or st == 'Available (On Demand)')"
 
@@ -369,10 +369,10 @@ for _, m in ipairs(#free > 0 and waiting or {}) do
         budget = budget - 1
       end
     else
-      local choice = order_agents(m, pool, q.strategy == 'round-robin')
+      local choice = order_agents(m, pool, q.remembers)
       if #choice > 0 then
         local want = 1
-        if q.strategy == 'ring-all' then want = #choice end
+        if q.rings == 'all' then want = #choice end
         local picked, names = {}, {}
         local claim = owner .. '\\t' .. 'reserved' .. '\\t' .. string.format('%.3f', now + lease)
         for i = 1, math.min(want, #choice) do
@@ -391,7 +391,7 @@ for _, m in ipairs(#free > 0 and waiting or {}) do
         rec.serving_agent = table.concat(names, ',')
         redis.call('SET', P .. 'member:' .. m.id, cjson.encode(rec))
         table.insert(out.offers, {m.id, picked})
-        if q.strategy == 'round-robin' then
+        if q.remembers then
           rr = {choice[1].level, choice[1].position, choice[1].name}
           redis.call('HSET', KEYS[3], 'rr_last_level', tostring(rr[1]), 'rr_last_position', tostring(rr[2]),
                      'rr_last_agent', rr[3])
@@ -507,7 +507,9 @@ class RedisBackend(StateBackend):
         return out
 
     def decide(self, queue, mine, skip, owner, lease, now):
-        params = {"name": queue.name, "strategy": queue.strategy, "priority_weight": queue.priority_weight,
+        strategy = get_strategy(queue.strategy)
+        params = {"name": queue.name, "strategy": queue.strategy, "rings": strategy.rings,
+                  "remembers": strategy.remembers, "priority_weight": queue.priority_weight,
                   "aging_per_second": queue.aging_per_second, "skills": queue.skills,
                   "tier_rules_apply": queue.tier_rules_apply, "tier_rule_wait_second": queue.tier_rule_wait_second,
                   "tier_rule_wait_multiply_level": queue.tier_rule_wait_multiply_level,

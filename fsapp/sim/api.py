@@ -7,7 +7,9 @@ import logging
 import gevent
 
 from . import fsstrings, wire
-from .channel import FRAME_S, Message
+from .channel import FRAME_S
+from .ivrconf import read_menus
+from .mediaqueue import Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -40,10 +42,9 @@ class Api:
             "uuid_broadcast": self.uuid_broadcast, "uuid_recv_dtmf": self.uuid_recv_dtmf,
             "uuid_send_dtmf": self.uuid_send_dtmf, "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar, "uuid_break": self.uuid_break, "uuid_dump": self.uuid_dump,
-            "uuid_answer": self.uuid_answer, "show": self.show, "hupall": self.hupall,
+            "uuid_answer": self.uuid_answer, "uuid_hold": self.uuid_hold, "show": self.show, "hupall": self.hupall,
             "reloadxml": self.reloadxml, "originate": self.originate,
-            "callcenter_config": lambda args: self.switch.callcenter.api(args),
-        }
+        }   # optional modules add theirs (mod_callcenter: callcenter_config)
 
     def execute(self, cmd: str, args: str) -> str:
         fn = self.commands.get(cmd)
@@ -75,7 +76,9 @@ class Api:
     def reloadxml(self, args: str) -> str:
         if self.switch.conf_dir is not None:
             try:
+                menus = read_menus(self.switch.conf_dir)   # ivr.conf's menus, all or nothing
                 self.switch.dialplan.load_conf(self.switch.conf_dir)
+                self.switch.ivr_menus = menus
             except (OSError, ValueError) as exc:
                 return f"-ERR [{exc}]\n"
         return "+OK [Success]\n"
@@ -106,6 +109,16 @@ class Api:
             return NO_CHANNEL
         gevent.spawn(ch.mark_answered)
         return "+OK\n"
+
+    def uuid_hold(self, args: str) -> str:
+        """uuid_hold [off|toggle] <uuid>: mark the leg held (or not), as a phone's hold key does."""
+        parts = args.split()
+        mode = parts.pop(0) if parts and parts[0] in ("off", "toggle") else "on"
+        ch = self._ch(parts[0]) if parts else None
+        if ch is None or ch.hungup:
+            return NO_CHANNEL
+        ch.mark_hold(not ch.holding if mode == "toggle" else mode == "on")
+        return "+OK Success\n"
 
     def uuid_recv_dtmf(self, args: str) -> str:
         uuid, _, digits = args.partition(" ")
@@ -162,9 +175,9 @@ class Api:
         if ch is None:
             return NO_CHANNEL
         if "all" in parts[1:]:
-            ch.msgs.clear()
+            ch.queue.msgs.clear()
         ch.break_requested = bool(ch.app_stack and ch.app_stack[-1] not in ("socket", "park"))
-        ch.wake.set()
+        ch.queue.wake.set()
         return "+OK\n"
 
     def uuid_broadcast(self, args: str) -> str:
@@ -197,7 +210,7 @@ class Api:
         ctx = rest[2] if len(rest) > 2 else ch.context
         ch.transfer_to = (dest, ctx)
         ch.times["Channel-Transfer-Time"] = ch.now_us()
-        ch.wake.set()
+        ch.queue.wake.set()
         return "+OK\n"
 
     def uuid_bridge(self, args: str) -> str:
@@ -295,5 +308,5 @@ class Api:
         else:
             ctx = rest[1] if len(rest) > 1 else "default"
             leg.transfer_to = (target, ctx)
-        leg.wake.set()
+        leg.queue.wake.set()
         return f"+OK {leg.uuid}\n"
