@@ -186,6 +186,10 @@ def test_capacity_claims_and_cancel_properties(strategy, steps):
                     assert isinstance(outs[-1], Leave) and offer.claims == set()
                 w.apply(member, outs)
         elif kind == "tick":
+            # the dispatcher's renewer extends every held claim each lease/3 (10 s): no live
+            # claim lapses while time moves on (a tick is at most 25 s, less than a lease)
+            for claims in w.claims.values():
+                claims.renew_all()
             w.now += args[0]
             for member, offer in list(w.offers.items()):
                 w.apply(member, offer.tick(w.now))
