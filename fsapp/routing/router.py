@@ -31,6 +31,7 @@ from fsapp.routing.config import RoutingConfig
 from fsapp.routing.dispatcher import Assignment, Dispatcher
 from fsapp.routing.model import Member, MemberState, OfferResult, Queue
 from fsapp.routing.outage import Backoff, RoutingUnavailable, StateGuard
+from fsapp.routing.overflow import Overflow
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
 from fsapp.routing.strategies import order_members
 from fsapp.routing.supervisor import Supervisor, forget_agent_call, note_agent_call
@@ -47,13 +48,14 @@ CAUSE_RESULT = {
 
 @dataclass
 class Outcome:
-    kind: str                 # answered | abandoned | overflow | timeout | callback
+    kind: str                 # answered | abandoned | overflow | timeout | callback | transferred
     target: str = ""          # overflow: "queue:experts", "flow:mailbox", "number:95598", ...
     agent: str = ""
     reason: str = ""
     waited_s: float = 0.0
     talk_s: float = 0.0
     joined_at: float = 0.0    # when the caller joined: request_callback(joined_at=...) keeps the place
+    priority: int = 0         # the caller's priority in the queue (kept by an overflow move)
 
 
 @dataclass
@@ -131,6 +133,8 @@ class Router:
         # routing may not import say/sounds (docs/architecture.md)
         self.agent_id_prompts = agent_id_prompts
         self._langs: dict[str, str] = {}          # caller uuid -> language given to enqueue
+        # carries out overflow targets and calendar gates (fsapp/routing/overflow.py)
+        self.overflow = Overflow(config, backend, self.calendars, clock, Outcome)
         self._started = False
         self._unsubscribe_states = None
         self.reconciler = None
@@ -220,7 +224,11 @@ class Router:
             self._langs[call.uuid] = lang
         try:
             with call_context(call.uuid):
-                return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
+                # the one hook of overflow: it waits through _enqueue and carries out the
+                # targets (queue moves, numbers, other sites, the calendar's closed target)
+                return self.overflow.serve(call, q, lambda queue, place: self._enqueue(
+                    call, queue, priority, normalize_skills(skills), announce, timeout, caller_id, place),
+                    place=self.overflow.arriving(call, q.name))
         except self.backend.unavailable_errors as exc:
             raise self.guard.unavailable(exc) from exc
         finally:
@@ -280,13 +288,13 @@ class Router:
             log.warning("agent id not announced", extra={"queue": q.name, "agent": agent, "error": str(exc)})
         return not getattr(call, "ended", False)
 
-    def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
+    def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id, place=None) -> Outcome:
         started = self.clock()
         # untrusted (the network's, or the flow's from it): the caller-id policy, docs/esl.md
         caller = callerid.number(caller_id or call.caller_id) or ""
         last_agent, last_at = self._affinity(caller)
-        joined_at = self._resume_place(q, caller, started)
-        priority, skills = self._caller_profile(q, caller, int(priority), skills)
+        joined_at = place.joined_at if place else self._resume_place(q, caller, started)
+        priority, skills = self._caller_profile(q, caller, max(int(priority), place.priority if place else 0), skills)
         member = Member(call.uuid, q.name, caller, joined_at, priority, skills,
                         last_agent, last_at, node=self.node)
         ticket = self.dispatcher.join(member)
@@ -336,7 +344,7 @@ class Router:
                 if hold is not None:
                     self._stop_hold(call, stop_hold, hold)
         outcome.waited_s = round(self.clock() - started, 3) if not outcome.waited_s else outcome.waited_s
-        outcome.joined_at = member.joined_at
+        outcome.joined_at, outcome.priority = member.joined_at, member.priority
         event = {"answered": "answered", "abandoned": "abandoned", "overflow": "overflow",
                  "timeout": "timeout", "callback": "callback"}[outcome.kind]
         if outcome.kind == "abandoned" and caller and q.abandoned_resume_allowed:

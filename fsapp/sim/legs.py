@@ -101,7 +101,9 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
     if kind == "sofia" and rest.startswith("gateway/"):
         # an outbound call through a carrier gateway: the scripted endpoint with that
         # number answers; a number nobody scripted is what a carrier answers with 404
-        _, _, number = rest[len("gateway/"):].partition("/")
+        gateway, _, number = rest[len("gateway/"):].partition("/")
+        if gateway in switch.trunks and number:
+            return _trunk_leg(switch, switch.trunks[gateway], gateway, number, var_list, cid_num, cid_name, uuid)
         agent = switch.agents.get(number)
         if not number:
             raise DialError("INVALID_NUMBER_FORMAT")
@@ -117,6 +119,22 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
     if kind == "error":
         raise DialError(rest.upper() or "NORMAL_CLEARING")
     raise DialError("CHAN_NOT_IMPLEMENTED")
+
+
+def _trunk_leg(switch, other, gateway: str, number: str, var_list, cid_num: str, cid_name: str,
+               uuid: str | None) -> Channel:
+    """The outbound leg here and its inbound partner on the other node (start_leg runs the
+    other node's dialplan for it, like a loopback's B leg)."""
+    a = Channel(switch, name=f"sofia/gateway/{gateway}/{number}", direction="outbound", destination=number,
+                cid_num=cid_num, cid_name=cid_name, callee_num=number, source="mod_sofia",
+                hit_dialplan=False, variables=var_list, uuid=uuid)
+    headers = [(k, v) for k, v in var_list if k.startswith("sip_h_X-")]
+    b = Channel(other, name=f"sofia/external/{number}@{other.ipv4}", direction="inbound", destination=number,
+                context="default", cid_num=cid_num, cid_name=cid_name, callee_num=number,
+                source="mod_sofia", variables=headers)
+    a.peer, b.peer = b, a
+    a.loopback_b = b
+    return a
 
 
 def start_leg(switch, leg: Channel) -> None:
