@@ -136,7 +136,8 @@ def parse_routing(doc, path: str) -> RoutingConfig:
             check_target(cfg, queue, rule.action, rule.target, path, rule.line)
         if queue.closed_target:
             action, _, target = queue.closed_target.partition(":")
-            check_target(cfg, queue, action, target, path, queue.line, "closed-target")
+            check_target(cfg, queue, action, target, path, queue.key_lines.get("closed_target", queue.line),
+                         "closed-target")
     return cfg
 
 
@@ -193,7 +194,7 @@ def _queue(name, spec, path, line) -> Queue:
         spec = Located()
     if not isinstance(spec, Located):
         raise SourceError.in_file(path, line, f"queue {name!r} must be a mapping of settings")
-    known = _fields(Queue, skip=("name", "overflow", "line"))
+    known = _fields(Queue, skip=("name", "overflow", "line", "key_lines"))
     kwargs = {}
     rules = []
     for key, value in spec.items():
@@ -228,7 +229,7 @@ def _queue(name, spec, path, line) -> Queue:
     if "callback_dial" in kwargs:
         _one_leg(str(kwargs["callback_dial"]).replace("{number}", "0"), path, spec.key_line("callback-dial"),
                  f"queue {name!r} callback-dial")
-    return Queue(name=name, overflow=rules, line=line, **kwargs)
+    return Queue(name=name, overflow=rules, line=line, key_lines={_norm(k): spec.key_line(k) for k in spec}, **kwargs)
 
 
 def _one_leg(dial: str, path, line, what: str) -> None:

@@ -180,6 +180,7 @@ class Queue:
     callback_retry_delay: float = 300.0
     overflow: list[OverflowRule] = field(default_factory=list)
     line: int = 0
+    key_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # setting -> line
 
 
 @dataclass
