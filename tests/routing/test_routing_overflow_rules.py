@@ -68,3 +68,46 @@ def test_a_higher_priority_caller_pushes_the_lowest_ranked_out(dispatcher):
 def test_beyond_limit_is_by_position():
     assert [p for p in range(1, 6) if beyond_limit(p, 2)] == [3, 4, 5]
     assert beyond_limit(1, 0)
+
+
+BROKEN = """calendars: calendars.yaml
+queues:
+  hotline:
+    leave-key: "1"
+    leave-target: callback_offer
+    calendar: office_hourz
+    closed-target: flow:mayors_mailbox
+    overflow:
+      - {estimated_wait_over: 600, flow: callback_offer}
+      - {no_agent: 30, flow: mayors_mailbox}
+"""
+
+
+def test_fsapp_validate_checks_routing_targets_and_calendars_with_the_flows(tmp_path, monkeypatch):
+    """routing.yaml naming a flow or a calendar that does not exist: file:line:col errors
+    from `fsapp validate` (the reference routing.yaml named two missing flows)."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from fsapp.cli import main
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "routing.yaml").write_text(BROKEN, encoding="utf-8")
+    shutil.copy(root / "calendars.yaml", tmp_path / "calendars.yaml")
+    monkeypatch.chdir(root)
+    for key, value in {"FSAPP_ROUTING_CONFIG": str(tmp_path / "routing.yaml"),
+                       "FSAPP_FLOWS_CALENDARS": str(tmp_path / "calendars.yaml")}.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(main, ["validate", "ivr_flows/"], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    where = str(tmp_path / "routing.yaml")
+    lines = [line for line in result.output.splitlines() if line.startswith(where)]
+    assert lines == [
+        f"{where}:5:19: queue 'hotline' leave-target: no flow 'callback_offer'",
+        f"{where}:6:15: queue 'hotline': no calendar 'office_hourz' in calendars.yaml",
+        f"{where}:9:42: queue 'hotline' overflow: no flow 'callback_offer'"], result.output
+    # the reference routing.yaml and flows are consistent
+    monkeypatch.delenv("FSAPP_ROUTING_CONFIG")
+    monkeypatch.delenv("FSAPP_FLOWS_CALENDARS")
+    assert CliRunner().invoke(main, ["validate", "ivr_flows/"], catch_exceptions=False).exit_code == 0
