@@ -152,7 +152,8 @@ def _site(name, spec, path, line) -> Site:
     if not isinstance(queues, list) or not queues:
         raise SourceError.in_file(path, spec.key_line("queues") if "queues" in spec else line,
                                   f"site {name!r}: queues must list the queues that site serves")
-    _one_leg(str(spec["dial"]).replace("{queue}", "q"), path, spec.key_line("dial"), f"site {name!r} dial")
+    _one_leg(_template(str(spec["dial"]), "queue", path, spec.key_line("dial"), f"site {name!r} dial"),
+             path, spec.key_line("dial"), f"site {name!r} dial")
     return Site(name, str(spec["dial"]), [str(q) for q in queues], line)
 
 
@@ -224,12 +225,23 @@ def _queue(name, spec, path, line) -> Queue:
                           f"queue {name!r}: announce-agent-id needs agent-id-prompt (a catalog prompt "
                           f"such as common/agent_number, played before the agent's digits)")
     if "number_dial" in kwargs:
-        _one_leg(str(kwargs["number_dial"]).replace("{number}", "0"), path, spec.key_line("number-dial")
-                 if "number-dial" in spec else spec.key_line("number_dial"), f"queue {name!r} number-dial")
+        dial_line = spec.key_line("number-dial") if "number-dial" in spec else spec.key_line("number_dial")
+        _one_leg(_template(str(kwargs["number_dial"]), "number", path, dial_line, f"queue {name!r} number-dial"),
+                 path, dial_line, f"queue {name!r} number-dial")
     if "callback_dial" in kwargs:
         _one_leg(str(kwargs["callback_dial"]).replace("{number}", "0"), path, spec.key_line("callback-dial"),
                  f"queue {name!r} callback-dial")
     return Queue(name=name, overflow=rules, line=line, key_lines={_norm(k): spec.key_line(k) for k in spec}, **kwargs)
+
+
+def _template(text: str, field: str, path, line, what: str) -> str:
+    """A dial-string template with one {field} (str.format at run time), filled in with a
+    sample value; any other brace is an error now rather than when a caller overflows."""
+    try:
+        return text.format(**{field: "0"})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SourceError.in_file(path, line, f"{what}: {text!r} may use only {{{field}}} "
+                                              f"({type(exc).__name__}: {exc})") from None
 
 
 def _one_leg(dial: str, path, line, what: str) -> None:

@@ -54,6 +54,9 @@ class Overflow:
         self.backend = backend
         self.calendars = calendars
         self.clock = clock
+        # the moment calendars are asked at: the router's clock, unless a simulation pins
+        # its business time (the demo's calls take place on a Monday at 10:00)
+        self.calendar_clock = clock
         self.Outcome = outcome_type
 
     # -- the front: a caller asks for a queue ---------------------------------------------------
@@ -89,9 +92,9 @@ class Overflow:
         calendar = self.calendars.get(queue.calendar) if queue.calendar else None
         if calendar is None:
             return None
-        now = self.clock()
-        if calendar.is_open(dt.datetime.fromtimestamp(now, tz=calendar.tz)):
+        if calendar.is_open(dt.datetime.fromtimestamp(self.calendar_clock(), tz=calendar.tz)):
             return None
+        now = self.clock()
         log.info("queue closed by its calendar", extra={"queue": queue.name, "calendar": queue.calendar,
                                                          "target": queue.closed_target})
         return self.Outcome("overflow", target=queue.closed_target, reason="closed", joined_at=now)

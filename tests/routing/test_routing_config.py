@@ -45,6 +45,8 @@ BASE = "agents:\n  a: {contact: user/a}\n"
     ("queues:\n  q:\n    number-dial: 'sofia/gateway/pstn/{number},user/1'\n", 3, "number-dial"),
     ("sites:\n  b: {dial: 'sofia/gateway/b/{queue}|user/1', queues: [x]}\n", 2, "site 'b' dial"),
     ("queues:\n  q:\n    closed-target: mailbox\n", 3, "is not KIND:NAME"),
+    ("queues:\n  q:\n    number-dial: 'sofia/gateway/pstn/{num}'\n", 3, "may use only {number}"),
+    ("sites:\n  b: {dial: 'sofia/gateway/b/{queue}/{x}', queues: [x]}\n", 2, "may use only {queue}"),
     ("agents:\n  a: {skills: {x: 1}}\n", 2, "'contact'"),
     ("agents:\n  a:\n    contact: user/a\n    status: Sleeping\n", 4, "unknown agent status"),
     ("agents:\n  a:\n    contact: user/a\n    skills: {x: 11}\n", 4, "0-10"),
