@@ -75,14 +75,31 @@ queues:
       - {{after: 0.5, site_queue: south/south_desk}}
   south_desk:
     moh-sound: "{MOH}"
+  vacant:                                 # nobody logged in
+    moh-sound: "{MOH}"
+    overflow:
+      - {{no_agent: 0, queue: back}}
+  slow:                                   # its one agent on break: 180 s estimated per caller
+    moh-sound: "{MOH}"
+    overflow:
+      - {{estimated_wait_over: 60, queue: back}}
+  lined:
+    moh-sound: "{MOH}"
+    max-wait-time: 4
+    overflow:
+      - {{queue_longer_than: 1, queue: back}}
 agents:
   "1001": {{contact: user/1001, status: Available, wrap-up-time: 0}}
   "2001": {{contact: user/2001, status: Logged Out}}
   "3001": {{contact: user/3001, status: Available, wrap-up-time: 0}}
+  "2002": {{contact: user/2002, status: On Break}}
 tiers:
   - {{queue: front, agent: "2001"}}
   - {{queue: back, agent: "1001"}}
   - {{queue: south_desk, agent: "3001"}}
+  - {{queue: vacant, agent: "2001"}}
+  - {{queue: slow, agent: "2002"}}
+  - {{queue: lined, agent: "2002"}}
 """
 
 
@@ -148,6 +165,30 @@ def test_queue_move_keeps_wait_time_and_priority(node):
     assert [e["priority"] for e in joins] == [3, 3]
     assert outcome.waited_s >= 1.0                                      # counted from the first queue
     assert agent.calls[0]["answered_at"] is not None
+
+
+@pytest.mark.parametrize("queue", ["vacant", "slow"])
+def test_no_agent_and_estimated_wait_rules_move_the_caller(node, queue):
+    node.sw.add_agent("1001", ring_s=0.1, talk_s=0.3)
+    report, outcome = node.call(queue)
+    assert (outcome.kind, outcome.agent) == ("answered", "1001"), outcome
+    assert [e["queue"] for e in node.joined if e["member"] == report.uuid] == [queue, "back"]
+
+
+def test_queue_longer_than_moves_only_the_callers_beyond_the_limit(node):
+    """Three callers, `queue_longer_than: 1`: the first keeps waiting (until its
+    max-wait-time), the second and third move on as they arrive and are answered."""
+    node.sw.add_agent("1001", ring_s=0.1, talk_s=0.2)
+    callers = []
+    for n in range(3):
+        callers.append(node.sw.place_call(CallerScript(dial="q-lined", caller_id=f"1390000000{n}",
+                                                       steps=[Wait(30)])))
+        _wait_for(lambda: sum(e["queue"] == "lined" for e in node.joined) == n + 1, f"caller {n + 1} queued")
+    reports = [c.wait(HANG_GUARD_S) for c in callers]
+    _wait_for(lambda: all(r.uuid in node.outcomes for r in reports), "every outcome")
+    kinds = [(node.outcomes[r.uuid].kind, node.outcomes[r.uuid].reason) for r in reports]
+    assert kinds[0] == ("timeout", "max-wait-time"), kinds
+    assert [k for k, _ in kinds[1:]] == ["answered", "answered"], kinds
 
 
 def test_number_is_bridged_through_number_dial(node):
