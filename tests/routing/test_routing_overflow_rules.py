@@ -107,6 +107,12 @@ def test_fsapp_validate_checks_routing_targets_and_calendars_with_the_flows(tmp_
         f"{where}:5:19: queue 'hotline' leave-target: no flow 'callback_offer'",
         f"{where}:6:15: queue 'hotline': no calendar 'office_hourz' in calendars.yaml",
         f"{where}:9:42: queue 'hotline' overflow: no flow 'callback_offer'"], result.output
+    # a site or queue that does not exist: routing.yaml does not load, the same position
+    (tmp_path / "routing.yaml").write_text(BROKEN.replace("{no_agent: 30, flow: mayors_mailbox}",
+                                                          "{no_agent: 30, site_queue: north/hotline}"))
+    result = CliRunner().invoke(main, ["validate", "ivr_flows/"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert f"{where}:10:1: queue 'hotline' overflow: unknown site 'north' in 'north/hotline'" in result.output
     # the reference routing.yaml and flows are consistent
     monkeypatch.delenv("FSAPP_ROUTING_CONFIG")
     monkeypatch.delenv("FSAPP_FLOWS_CALENDARS")
