@@ -158,5 +158,5 @@ class Overflow:
             log.info("overflow bridge not answered", extra={"dial": dial, "cause": result.cause})
             outcome.reason = f"bridge-failed: {result.cause or result.disposition or 'unknown'}"
             return outcome
-        return self.Outcome("transferred", target=outcome.target, reason=outcome.reason,
+        return self.Outcome("transferred", target=outcome.target, reason=outcome.reason, priority=getattr(outcome, "priority", 0),
                             waited_s=outcome.waited_s, joined_at=outcome.joined_at)

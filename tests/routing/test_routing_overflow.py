@@ -199,6 +199,11 @@ def test_number_is_bridged_through_number_dial(node):
     assert outside.calls[0]["caller_id"] == "13900000001"
     assert report.bridged_to                    # the caller talked to the outside number
     assert node.backend.members("to_number") == []
+    # a caller id from the network that is not a number never reaches the dial string
+    _, outcome = node.call("to_number", caller_id="1,sofia/gateway/x/9{a=b}")
+    assert outcome.kind == "transferred", outcome
+    assert outside.calls[1]["caller_id"] == "0000000000"
+    assert "a" not in outside.calls[1]["variables"]
 
 
 def test_number_not_reached_goes_to_the_flows_on_overflow(node):
