@@ -225,9 +225,12 @@ class Router:
         try:
             with call_context(call.uuid):
                 # the one hook of overflow: it waits through _enqueue and carries out the
-                # targets (queue moves, numbers, other sites, the calendar's closed target)
+                # targets (queue moves, numbers, other sites, the calendar's closed target);
+                # the node's timeout covers every queue the caller moves through
+                deadline = self.clock() + timeout if timeout else None
                 return self.overflow.serve(call, q, lambda queue, place: self._enqueue(
-                    call, queue, priority, normalize_skills(skills), announce, timeout, caller_id, place),
+                    call, queue, priority, normalize_skills(skills), announce,
+                    None if deadline is None else max(0.01, deadline - self.clock()), caller_id, place),
                     place=self.overflow.arriving(call, q.name))
         except self.backend.unavailable_errors as exc:
             raise self.guard.unavailable(exc) from exc
