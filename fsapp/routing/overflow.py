@@ -105,7 +105,7 @@ class Overflow:
         else the overflow outcome (reason: why) for the flow's on_overflow."""
         dial = queue.number_dial.format(number=syntax.number(number, "overflow number"))
         return self._bridge(call, syntax.dial_string(dial, f"queue {queue.name} number-dial"), {
-            "originate_timeout": int(max(queue.offer_timeout, 30)), "hangup_after_bridge": "false",
+            "originate_timeout": int(max(queue.offer_timeout, 30)),
             "origination_caller_id_number": call.caller_id or "0000000000"}, outcome)
 
     # -- site_queue:SITE/X ----------------------------------------------------------------------
@@ -119,7 +119,8 @@ class Overflow:
         dial = syntax.dial_string(site.dial.format(queue=syntax.word("site queue", queue_name)),
                                   f"site {site_name} dial")
         result = self._bridge(call, dial, {f"sip_h_{HANDOFF_HEADER}": handoff, "fsapp_handoff": handoff,
-                                           "hangup_after_bridge": "false"}, outcome)
+                                           "origination_caller_id_number": call.caller_id or "0000000000"},
+                              outcome)
         if result.kind != "transferred":
             self.backend.remember(f"handoff:{handoff}", "", 0.001)   # never arrived: forget it
         return result
@@ -146,6 +147,8 @@ class Overflow:
 
     # -- bridging ----------------------------------------------------------------------------
     def _bridge(self, call, dial: str, variables: dict, outcome):
+        """`bridge` on the caller's own channel (the flow's socket keeps it: when the far
+        end hangs up, the queue node goes on and ends the call)."""
         try:
             result = call.bridge(syntax.bridge_arg(dial, variables), timeout=BRIDGE_LIMIT)
         except CallHangup:
