@@ -113,11 +113,12 @@ def _calendars(cfg):
 
 def _router(cfg, store, catalog):
     from fsapp.routing import Router  # the contract in docs/architecture.md
-    from fsapp.routing.announce import AgentIdPrompts
+    from fsapp.routing.announce import AgentIdPrompts, QueuePrompts
     from fsapp.say import render
     router = Router.from_config(cfg, store=store)  # its queue events go through the same store
-    if catalog is not None:  # announce-agent-id speaks the agent's number from the catalog
+    if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
         router.agent_id_prompts = AgentIdPrompts(catalog, render)
+        router.queue_prompts = QueuePrompts(catalog, render)
     return router
 
 

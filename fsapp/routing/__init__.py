@@ -19,9 +19,9 @@ from fsapp.routing.outage import RoutingUnavailable
 from fsapp.routing.router import Outcome, Router
 from fsapp.routing.strategies import STRATEGIES, Candidate, order_agents, order_members
 from fsapp.routing.supervisor import NotOnCall, Supervision, Supervisor
-from fsapp.routing.announce import AgentIdPrompts
+from fsapp.routing.announce import AgentIdPrompts, QueuePrompts
 
-__all__ = ["AgentIdPrompts", "NotOnCall", "Supervision", "Supervisor", "AgentConfig", "AgentRecord", "AgentState", "AgentStatus", "Assignment", "Candidate", "Dispatcher",
+__all__ = ["AgentIdPrompts", "QueuePrompts", "NotOnCall", "Supervision", "Supervisor", "AgentConfig", "AgentRecord", "AgentState", "AgentStatus", "Assignment", "Candidate", "Dispatcher",
            "Member", "MemberState", "MemoryBackend", "OfferResult", "Outcome", "OverflowRule", "Queue",
            "QueueSnapshot", "Router", "RoutingUnavailable", "RoutingConfig", "STRATEGIES", "StateBackend", "Tier", "UnknownAgent",
            "estimate_wait", "load_routing", "loads_routing", "make_backend", "order_agents", "order_members",

@@ -30,6 +30,10 @@ class MemberClaims:
         self.closed = False
         self._phases: dict[str, str] = {}   # agent -> reserved | ringing | talking
         self._legs: dict[str, str] = {}     # agent -> its leg's uuid once answered
+        # agent -> which take of it this is: a renewal whose reply comes back after the
+        # claim was released and taken again must not drop the new claim (see renew_all)
+        self._takes: dict[str, int] = {}
+        self._taken = 0
 
     # -- what is held -----------------------------------------------------------------------
     def held(self) -> dict[str, str]:
@@ -51,6 +55,8 @@ class MemberClaims:
         if not self.backend.claim(agent, self.member_id, self.owner, self.lease, self.clock()):
             return False
         self._phases[agent] = "reserved"
+        self._taken += 1
+        self._takes[agent] = self._taken
         if self.closed:          # the member left while the claim was on its way
             self.release(agent, OfferResult.CANCELLED)
             return False
@@ -65,28 +71,38 @@ class MemberClaims:
             self._legs[agent] = leg
         if self.backend.renew(agent, self.member_id, self.owner, self.lease, self.clock(), phase=phase):
             return True
-        self._phases.pop(agent, None)     # lost: nothing left here to release
-        self._legs.pop(agent, None)
+        self._forget(agent)               # lost: nothing left here to release
         return False
+
+    def _forget(self, agent: str) -> None:
+        self._phases.pop(agent, None)
+        self._legs.pop(agent, None)
+        self._takes.pop(agent, None)
 
     def release(self, agent: str, result: OfferResult, talk_time: float = 0.0) -> bool:
         """Let `agent` go with `result`'s consequence (wrap-up, no-answer delay...). It is
         forgotten here first: if the backend cannot be reached, its lease or the
         reconciler frees it, and close() does not try twice."""
-        if self._phases.pop(agent, None) is None:
+        if agent not in self._phases:
             return False
-        self._legs.pop(agent, None)
+        self._forget(agent)
         return self.backend.release(agent, self.member_id, self.owner, result, self.clock(), talk_time)
 
     def renew_all(self) -> None:
         """Extend every held claim by a lease; a claim the backend no longer has (lapsed,
         or Redis came back without it) is dropped from what is held."""
-        for agent in list(self._phases):
+        for agent, take in list(self._takes.items()):
+            if agent not in self._phases:
+                continue
             if not self.backend.renew(agent, self.member_id, self.owner, self.lease, self.clock()):
-                if agent in self._phases:
-                    log.warning("claim lost", extra={"agent": agent, "member": self.member_id})
-                self._phases.pop(agent, None)
-                self._legs.pop(agent, None)
+                # The reply comes back after a round trip: meanwhile the member's greenlet
+                # may have released this claim and taken the agent again (a new offer
+                # round). Only the claim this renewal was for is dropped: dropping the new
+                # one lost a live claim, and the agent's answer was then refused.
+                if self._takes.get(agent) != take or agent not in self._phases:
+                    continue
+                log.warning("claim lost", extra={"agent": agent, "member": self.member_id})
+                self._forget(agent)
 
     def close(self, result: OfferResult = OfferResult.CANCELLED) -> list[str]:
         """The member is done: release everything still held. Never raises (it runs in

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -228,6 +229,12 @@ def _queue(name, spec, path, line) -> Queue:
         dial_line = spec.key_line("number-dial") if "number-dial" in spec else spec.key_line("number_dial")
         _one_leg(_template(str(kwargs["number_dial"]), "number", path, dial_line, f"queue {name!r} number-dial"),
                  path, dial_line, f"queue {name!r} number-dial")
+    for key in ("language", "agent_id_language"):
+        # a tag like the flows' `lang`; which phrases exist is the announcer's business
+        if key in kwargs and not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", str(kwargs[key])):
+            raise SourceError.in_file(path, next((spec.key_line(k) for k in spec if _norm(k) == key), line),
+                                      f"queue {name!r}: {key.replace('_', '-')} {kwargs[key]!r} is not a "
+                                      f"language tag like zh-CN or en-US")
     if "callback_dial" in kwargs:
         _one_leg(str(kwargs["callback_dial"]).replace("{number}", "0"), path, spec.key_line("callback-dial"),
                  f"queue {name!r} callback-dial")

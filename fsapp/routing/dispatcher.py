@@ -27,7 +27,7 @@ from fsapp.routing.claims import MemberClaims
 from fsapp.routing.config import RoutingConfig
 from fsapp.routing.model import OFFERABLE, AgentRecord, AgentStatus, Member, MemberState, Queue
 from fsapp.routing.policy import Decision, QueueSnapshot, next_overflow_check, overflow_decision
-from fsapp.routing.strategies import (Candidate, QueueMemo, get_strategy, next_level_at, order_agents,
+from fsapp.routing.strategies import (Candidate, get_strategy, next_level_at, order_agents,
                                       order_members)
 
 log = get_logger("fsapp.routing.dispatcher")
@@ -278,8 +278,7 @@ class Dispatcher:
                         taken.add(theirs[0].name)
                         budget -= 1
                 continue
-            ordered = order_agents(queue, member, pool, now, self.backend.get_memo(queue.name)
-                                   if queue.strategy == "round-robin" else None, levels)
+            ordered = order_agents(queue, member, pool, now, strategy.memo_for(queue, self.backend), levels)
             if not ordered:
                 continue
             waited = now - member.joined_at
@@ -296,9 +295,7 @@ class Dispatcher:
             if not claimed:
                 continue
             budget -= len(claimed)
-            if queue.strategy == "round-robin":
-                first = next(c for c in ordered if c.name == claimed[0].name)
-                self.backend.set_memo(queue.name, QueueMemo(first.level, first.position, first.name))
+            strategy.remember(queue, self.backend, next(c for c in ordered if c.name == claimed[0].name))
             self.backend.update_member(member.id, state=MemberState.TRYING,
                                        serving_agent=",".join(a.name for a in claimed))
             self.backend.publish({"event": "member-offered", "queue": queue.name, "member": member.id,

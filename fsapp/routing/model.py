@@ -152,6 +152,7 @@ class Queue:
     agent_id_prompt: str = ""            # catalog prompt before the agent's digits ("agent number")
     agent_id_prompt_after: str = ""      # catalog prompt after them ("will serve you"); optional
     agent_id_language: str = "zh-CN"     # when the flow does not pass the caller's lang to enqueue
+    language: str = "zh-CN"              # announce-position's language when the flow passes no lang
     max_wait_time: float = 0.0           # 0 = unlimited
     max_wait_time_with_no_agent: float = 0.0
     max_wait_time_with_no_agent_time_reached: float = 5.0
@@ -218,3 +219,19 @@ class Member:
         out = asdict(self)
         out["state"] = self.state.value
         return out
+
+
+def normalize_skills(skills) -> dict[str, int]:
+    """Required skills as {name: minimum level}, from a dict, or a list of names
+    ("cantonese": level 1 or more) or "name:level" strings."""
+    if not skills:
+        return {}
+    if isinstance(skills, dict):
+        return {str(k): int(v) for k, v in skills.items()}
+    out = {}
+    for item in skills:
+        name, _, level = str(item).partition(":")
+        if level and not level.strip().isdigit():
+            raise ValueError(f"skill {item!r}: write name or name:level (level 0-10)")
+        out[name.strip()] = int(level) if level else 1
+    return out

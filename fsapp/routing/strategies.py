@@ -39,19 +39,34 @@ class QueueMemo:
 
 @dataclass(frozen=True)
 class Strategy:
+    """An agent ordering plus how the strategy rings: `rings` is "one" (the first agent of
+    the order per offer), "all" (every free agent at once, the first to answer wins) or
+    "progressively" (one, then one more every ring-progressively-delay seconds while the
+    earlier ones keep ringing); `remembers` keeps the last agent offered per queue
+    (round-robin's QueueMemo). Nothing outside this module tests a strategy's name."""
     name: str
     order: Callable[[Queue, Member, list[Candidate], float, QueueMemo], list[Candidate]]
-    parallel: bool = False       # ring the first `ring_count` agents at once
+    rings: str = "one"
+    remembers: bool = False
     help: str = ""
     mod_callcenter: bool = True
 
     def ring_count(self, queue: Queue, waited: float, available: int) -> int:
-        """How many of the ordered agents to ring at once when an offer starts
-        (ring-progressively starts with one; the Router adds one every
-        ring-progressively-delay seconds while they ring)."""
-        if self.name == "ring-all":
-            return available
-        return 1
+        """How many of the ordered agents to claim and ring when an offer starts."""
+        return available if self.rings == "all" else 1
+
+    def widen_every(self, queue: Queue) -> float | None:
+        """Seconds between adding one more ringing agent to an offer, or None."""
+        return max(queue.ring_progressively_delay, 0.1) if self.rings == "progressively" else None
+
+    def memo_for(self, queue: Queue, backend) -> QueueMemo | None:
+        """The queue's memory (round-robin's last agent) when this strategy uses one."""
+        return backend.get_memo(queue.name) if self.remembers else None
+
+    def remember(self, queue: Queue, backend, offered: "Candidate") -> None:
+        """Note the agent offered first, for the next order (round-robin)."""
+        if self.remembers:
+            backend.set_memo(queue.name, QueueMemo(offered.level, offered.position, offered.name))
 
 
 def _by_level(c: Candidate):
@@ -130,9 +145,9 @@ def skills_based(queue, member, cands, now, memo):
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in [
     Strategy("longest-idle-agent", longest_idle, help="the agent idle longest (since the end of the last call or status change)"),
-    Strategy("ring-all", ring_all, parallel=True, help="ring every free agent at once; the first to answer gets the call"),
-    Strategy("ring-progressively", ring_all, parallel=True, help="ring one agent, add the next every ring_progressively_delay seconds, keep ringing the earlier ones"),
-    Strategy("round-robin", round_robin, help="next agent by position after the one offered last in this queue"),
+    Strategy("ring-all", ring_all, rings="all", help="ring every free agent at once; the first to answer gets the call"),
+    Strategy("ring-progressively", ring_all, rings="progressively", help="ring one agent, add the next every ring_progressively_delay seconds, keep ringing the earlier ones"),
+    Strategy("round-robin", round_robin, remembers=True, help="next agent by position after the one offered last in this queue"),
     Strategy("top-down", top_down, help="always from the first position down"),
     Strategy("agent-with-least-talk-time", least_talk_time, help="least total talk time"),
     Strategy("agent-with-fewest-calls", fewest_calls, help="fewest answered calls"),

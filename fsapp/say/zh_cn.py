@@ -83,14 +83,15 @@ def _check_range(n: int, what: str) -> None:
         raise SayError(f"{what}: {n} is too large for zh-CN (limit {MAX_NUMBER - 1})")
 
 
-def number(value, *, liang: bool = True) -> list[str]:
+def number(value, *, liang: bool = True, measure: bool = False) -> list[str]:
     """Integer or decimal, e.g. -12.05 -> 负十二点零五. Fraction digits are read one by
-    one, as given ('1.10' -> 一点一零)."""
+    one, as given ('1.10' -> 一点一零). measure: a measure word follows (位, 分钟, 个),
+    so a whole number that is just 2 is 两 (两位, 两分钟) and not 二."""
     num = to_decimal(value, "zh-CN number")
     whole, fraction = fraction_digits(num)
     _check_range(int(whole), "zh-CN number")
     out = [FU] if num < 0 and num != 0 else []
-    out += _integer(int(whole), liang=liang)
+    out += _integer(int(whole), liang=liang, measure=measure and not fraction)
     if fraction:
         out.append(DIAN)
         out += [_DIGIT[int(d)] for d in fraction]

@@ -41,9 +41,9 @@ def test_callback_waits_for_business_hours(router):
     tz = router.calendars["office_hours"].tz
     sunday = dt.datetime(2026, 11, 29, 10, 0, tzinfo=tz).timestamp()
     monday_open = dt.datetime(2026, 11, 30, 8, 30, tzinfo=tz).timestamp()
-    assert router._business_time(router.config.queue("office"), sunday) == monday_open
+    assert router.callbacks.business_time(router.config.queue("office"), sunday) == monday_open
     open_now = dt.datetime(2026, 11, 30, 9, 0, tzinfo=tz).timestamp()
-    assert router._business_time(router.config.queue("office"), open_now) == 0.0
+    assert router.callbacks.business_time(router.config.queue("office"), open_now) == 0.0
 
 
 def test_calendar_must_be_loaded(backend):
@@ -57,12 +57,12 @@ def test_dead_workers_callback_is_adopted(router, backend):
     backend.add_member(Member("callback-x", "office", "13800138000", joined_at=now - 100, owner="dead",
                               expires=now - 1, callback_number="13800138000", not_before=now + 3600))
     backend.add_member(Member("plain-x", "office", "139", joined_at=now - 100, owner="dead", expires=now - 1))
-    repairs = Reconciler(backend, [], "me", adopt=router._adopt_callback).run_once()
+    repairs = Reconciler(backend, [], "me", adopt=router.callbacks.adopt).run_once()
     assert any("callback callback-x" in r and "worker dead died, adopted" in r for r in repairs), repairs
     assert any("plain-x" in r and "removed" in r for r in repairs), repairs
     m = backend.get_member("callback-x")
     assert m.owner == "me" and m.joined_at == pytest.approx(now - 100)   # same place in the queue
-    assert "callback-x" in router.dispatcher.tickets and "callback-x" in router._callbacks
+    assert "callback-x" in router.dispatcher.tickets and "callback-x" in router.callbacks.running
     assert backend.get_member("plain-x") is None
 
 

@@ -171,3 +171,52 @@ def test_recover_after_an_empty_restart_puts_back_what_the_worker_holds(redis_ba
     assert [t.agent for t in backend.tiers(queue="sales")] == ["1001"]
     assert "agent 1001: claim for talking restored (on live call agent-leg); stays busy" in repairs, repairs
     assert "agent 1002: re-created from routing.yaml (On Break)" in repairs, repairs
+
+
+def test_a_renewal_answered_late_does_not_drop_a_claim_taken_again():
+    """Regression (issue 13: "a claim was rarely lost at agent answer, cause unknown").
+    The lease loop renews a member's claims while the member's own greenlet works. On
+    Redis each renewal is a round trip, and other greenlets run until its reply: the
+    member released the agent (an offer round ended) and claimed it again (the next
+    round) in between, so the renewal of the *old* claim answered "gone" and renew_all
+    dropped the *new* one. The agent then answered, `mark(talking)` found no claim, and
+    the caller's agent was hung up as if the lease had lapsed. Here a backend whose
+    replies arrive when the test says so makes that interleaving happen every time."""
+    from fsapp.routing.backend import MemoryBackend
+    from fsapp.routing.claims import MemberClaims
+
+    class RoundTrips(MemoryBackend):
+        """renew() is sent, applied by the server when `arrive` is set, and its reply is
+        read when `reply` is set: the two halves of a round trip."""
+        def __init__(self):
+            super().__init__()
+            self.sent, self.arrive, self.reply = gevent.event.Event(), gevent.event.Event(), gevent.event.Event()
+            self.slow = False
+
+        def renew(self, *args, **kwargs):
+            if not self.slow:
+                return super().renew(*args, **kwargs)
+            self.sent.set()
+            self.arrive.wait()
+            answer = super().renew(*args, **kwargs)
+            self.reply.wait()
+            return answer
+
+    backend = RoundTrips()
+    seed_backend(loads_routing(CONFIG, "claims.yaml"), backend, time.time() - 100)
+    claims = MemberClaims(backend, "caller", "w", LEASE, time.time)
+    assert claims.take("1001") and claims.mark("1001", "ringing")
+    backend.slow = True
+    renewer = gevent.spawn(claims.renew_all)          # the Dispatcher's lease loop
+    backend.sent.wait()                               # its renewal of 1001 is on the wire
+    assert claims.release("1001", OfferResult.CANCELLED)   # the round ends (another agent answered, ...)
+    backend.arrive.set()
+    gevent.sleep(0)                                   # the server sees the renewal: no such claim now
+    assert claims.take("1001")                        # the next round claims 1001 again
+    backend.reply.set()
+    renewer.get(timeout=5)
+    backend.slow = False
+    # the agent answers the new round: its claim is still held, here and in the backend
+    assert claims.held() == {"1001": "reserved"}
+    assert claims.mark("1001", "talking", "agent-leg") is True
+    assert [c.member for c in backend.get_agent("1001").claims.values()] == ["caller"]

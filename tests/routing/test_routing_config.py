@@ -54,6 +54,8 @@ BASE = "agents:\n  a: {contact: user/a}\n"
     ("queues:\n  q: {}\n" + BASE + "tiers:\n  - {queue: r, agent: a}\n", 6, "unknown queue 'r'"),
     ("queues:\n  q: {}\n" + BASE + "tiers:\n  - {queue: q, agent: a}\n  - {queue: q, agent: a}\n", 7, "twice"),
     ("queue:\n  q: {}\n", 1, "unknown top-level key 'queue'"),
+    ("queues:\n  q:\n    announce-position: true\n    language: chinese\n", 4, "language 'chinese' is not a language tag"),
+    ("queues:\n  q:\n    agent-id-language: en\n", 3, "agent-id-language 'en' is not a language tag"),
 ])
 def test_errors_name_the_line(text, line, words):
     with pytest.raises(SourceError) as err:

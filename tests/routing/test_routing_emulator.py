@@ -216,7 +216,7 @@ def test_an_assignment_whose_claim_is_gone_rings_nobody(acd):
     assert acd.backend.release("1001", member.id, acd.router.worker_id, OfferResult.CANCELLED, time.time())
     stale = Assignment([acd.backend.get_agent("1001")], acd.router.config.queue("sales"))
     ticket = SimpleNamespace(claims=claims, queue=stale.queue)
-    assert acd.router._offer(None, member, ticket, stale, gevent.event.Event(), None) is None
+    assert acd.router.ringing.run(member, ticket, stale) is None
     gevent.sleep(0)
     assert agent.calls == [] and acd.sw.channels == {}
     assert "1001" not in claims         # nothing left to release for an agent it never had

@@ -48,7 +48,7 @@ def test_agent_status_changes_and_backend_breaks_are_recorded(backend):
     seed_backend(cfg, backend, now)
     store = RowStore()
     router = Router(cfg, backend, NoSwitch(), worker_id="me", store=store)
-    unsubscribe = backend.subscribe(router._on_state_event)    # what Router.start() wires
+    unsubscribe = backend.subscribe(router.records.on_state_event)    # what Router.start() wires
     try:
         backend.set_status("1001", AgentStatus.ON_BREAK, now + 1)
         wait_rows(store, 1)

@@ -163,3 +163,37 @@ def test_order_members_skips_non_waiting():
     q = Queue("q")
     ms = [Member("a", "q", joined_at=1), Member("b", "q", joined_at=2, state=MemberState.TRYING)]
     assert [m.id for m in order_members(q, ms, 10)] == ["a"]
+
+
+def test_no_strategy_name_is_tested_outside_strategies_py():
+    """Strategies own their ringing (issue 13): how many agents ring, widening, the
+    round-robin memory are Strategy attributes, so no other routing module compares a
+    queue's strategy with a name (the emulator's own mod_callcenter model, fsapp/sim, is
+    independent of fsapp.routing by design)."""
+    import ast
+    from pathlib import Path
+
+    import fsapp.routing
+    from fsapp.routing.strategies import STRATEGIES
+    offenders = []
+    for path in sorted(Path(fsapp.routing.__file__).parent.glob("*.py")):
+        if path.name == "strategies.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Constant) and sub.value in STRATEGIES:
+                        offenders.append(f"{path.name}:{node.lineno}: {sub.value!r}")
+    assert offenders == []
+
+
+def test_strategies_say_how_they_ring():
+    from fsapp.routing.model import Queue
+    from fsapp.routing.strategies import STRATEGIES
+    q = Queue("q", ring_progressively_delay=7)
+    assert {n for n, s in STRATEGIES.items() if s.rings != "one"} == {"ring-all", "ring-progressively"}
+    assert STRATEGIES["ring-all"].ring_count(q, 0.0, 5) == 5
+    assert STRATEGIES["ring-progressively"].ring_count(q, 0.0, 5) == 1
+    assert STRATEGIES["ring-progressively"].widen_every(q) == 7
+    assert STRATEGIES["top-down"].widen_every(q) is None
+    assert [n for n, s in STRATEGIES.items() if s.remembers] == ["round-robin"]
