@@ -40,7 +40,7 @@ from fsapp.flow.interpreter import Services  # noqa: E402
 from fsapp.flow.runtime import FlowHandler  # noqa: E402
 from fsapp.sim import CallerScript, Hangup, Press, RealClock, Socket, Switch, WaitPrompt  # noqa: E402
 from fsapp.sim import wire as sim_wire  # noqa: E402
-from fsapp.sim.outbound import OutboundSession  # noqa: E402
+from fsapp.sim.apps.outbound import OutboundSession  # noqa: E402
 
 SIMPLE_FLOW = """\
 flow: simple_ivr

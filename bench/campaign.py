@@ -67,7 +67,7 @@ def run_once(args, port: int, work: Path) -> dict:
     from fsapp.campaign.loader import parse_text
     from fsapp.campaign.state import Contact, SQLiteStates
     from fsapp.esl import InboundClient
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.store import Store
 
     run_dir = work / uuid.uuid4().hex[:8]
@@ -110,7 +110,7 @@ def run_once(args, port: int, work: Path) -> dict:
     states.add_contacts("bench", [Contact(f"c{i}", number(i), "", {"district": "7", "ends_at": "18:00"})
                                   for i in range(args.contacts)], time.time())
     states.set_control("bench", "running", time.time())
-    flows = FlowHandler(str(ROOT / "ivr_flows"), cfg)
+    flows = flow_handler(str(ROOT / "ivr_flows"), cfg)
     esl = InboundClient("127.0.0.1", port, "ClueCon", command_timeout=60).start()
     dialer = Dialer(campaign, states, esl, flows, calendar["always"], store=store, base_dir=run_dir).start()
     cpu0, wall0 = time.process_time(), time.perf_counter()

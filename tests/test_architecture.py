@@ -34,8 +34,9 @@ ALLOWED: dict[str, set[str]] = {
     "routing": {"calendar", "esl", "store", "yamlsrc"},
     "loadsim": {"report", "routing", "staffing"},
     "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
-    # wiring: the emulated switch + outbound server + flow handler (simulate, demo, tests)
-    "app": {"esl", "flow", "routing", "sim"},
+    # wiring: the services flows use, built from the config (serve, demo, campaigns), and the
+    # emulated switch + outbound server + flow handler (simulate, demo, tests)
+    "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
     "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
     "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
@@ -134,3 +135,155 @@ def test_a_forbidden_import_is_named(tmp_path):
     found = [(p, t, line, text) for p, _, line, t, text in imports_by_package(fake)]
     assert found == [("sim", "yamlsrc", 4, "from fsapp import yamlsrc"),
                      ("sim", "flow", 2, "from fsapp.flow import compiler")]
+
+
+# ---- inside fsapp.sim: layers, no cycles, applications through services -----------------
+# Each layer may import its own and the layers before it, never a later one. The
+# applications (fsapp/sim/apps/*) register themselves (fsapp/sim/registry.py) and are found
+# by registry.discover(): nothing outside fsapp/sim/apps imports one. mod_callcenter is an
+# optional module: only Switch.load_module loads it (by name, OPTIONAL_MODULES).
+SIM = FSAPP / "sim"
+SIM_LAYERS: list[tuple[str, set[str]]] = [
+    ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services"}),
+    ("channel", {"mediaqueue", "channel"}),
+    ("endpoints", {"legs", "agents", "bridging", "listener", "commands", "sendevent"}),
+    ("applications", {"apps", "apps.*"}),
+    ("dialplan", {"dialplan"}),
+    ("modules", {"callcenter"}),
+    ("switch", {"api", "inbound", "caller", "switch", "__init__"}),
+]
+# what sees the switch only through `services` (fsapp/sim/services.py)
+SERVICES_ONLY = {"channel", "endpoints", "applications"}
+
+
+def _sim_modules(root: Path):
+    """(short name, path, ast) of every module of a sim package: "channel", "apps.bridge"."""
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts)
+        yield name, path, ast.parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def _layer_of(name: str, layers) -> int | None:
+    for rank, (_, members) in enumerate(layers):
+        if name in members or any(m.endswith(".*") and name.startswith(m[:-1]) for m in members):
+            return rank
+    return None
+
+
+def _sim_imports(name: str, path: Path, tree: ast.AST, root: Path):
+    """(line, imported sim module short name, text, inside a function) per sim import."""
+    module = "fsapp.sim" + ("" if name == "__init__" else "." + name)
+    is_package = path.name == "__init__.py"
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(tree):
+        for target in _imported(node, module, is_package):
+            if not target.startswith("fsapp.sim"):
+                continue
+            short = target[len("fsapp.sim."):] if target != "fsapp.sim" else "__init__"
+            if isinstance(node, ast.ImportFrom) and short in ("", "__init__", "apps"):
+                # from . import wire / from .. import media: the names are the modules
+                base = "" if short == "__init__" else short + "."
+                shorts = [base + a.name for a in node.names]
+            else:
+                shorts = [short]
+            for s in shorts:
+                if not (root / (s.replace(".", "/") + ".py")).exists() and \
+                        not (root / s.replace(".", "/") / "__init__.py").exists():
+                    continue     # a name imported from a module, not a module
+                up, nested = node, False
+                while up in parents:
+                    up = parents[up]
+                    nested |= isinstance(up, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                yield node.lineno, s, ast.unparse(node), nested
+
+
+def sim_problems(root: Path = SIM, layers=SIM_LAYERS, services: frozenset[str] | None = None) -> list[str]:
+    if services is None:
+        from fsapp.sim.services import SERVICES
+        services = SERVICES
+    problems, graph = [], {}
+    modules = list(_sim_modules(root))
+    for name, path, tree in modules:
+        where = f"fsapp/sim/{path.relative_to(root)}"
+        rank = _layer_of(name, layers)
+        if rank is None:
+            problems.append(f"{where}: module {name!r} is in no layer of tests/test_architecture.py "
+                            f"SIM_LAYERS; put it in one")
+            continue
+        graph[name] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        problems.append(f"{where}:{inner.lineno}: import inside a function "
+                                        f"(`{ast.unparse(inner)}`); import at the top of the module")
+        for line, target, text, _nested in _sim_imports(name, path, tree, root):
+            if target == name:
+                continue
+            graph[name].add(target)
+            to = _layer_of(target, layers)
+            if to is not None and to > rank:
+                problems.append(f"{where}:{line}: {layers[rank][0]} layer imports {target} of the later "
+                                f"{layers[to][0]} layer (`{text}`)")
+            if target.startswith("apps.") and not name.startswith("apps"):
+                problems.append(f"{where}:{line}: imports the application module {target} (`{text}`); "
+                                f"applications register themselves (fsapp/sim/registry.py)")
+            if target == "callcenter":
+                problems.append(f"{where}:{line}: imports the optional mod_callcenter (`{text}`); "
+                                f"Switch.load_module loads it when asked")
+        if layers[rank][0] in SERVICES_ONLY:
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Attribute):
+                    continue
+                if node.attr == "switch":
+                    problems.append(f"{where}:{node.lineno}: `{ast.unparse(node)}`: below the dialplan "
+                                    f"the switch is reached as `services` (fsapp/sim/services.py)")
+                base = node.value
+                if ((isinstance(base, ast.Attribute) and base.attr == "services")
+                        or (isinstance(base, ast.Name) and base.id == "services")) and node.attr not in services:
+                    problems.append(f"{where}:{node.lineno}: `{ast.unparse(node)}`: {node.attr!r} is not "
+                                    f"in fsapp/sim/services.py Services; add it there on purpose or do "
+                                    f"without")
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        if module in done or module not in graph:
+            return
+        if module in path:
+            problems.append("import cycle in fsapp/sim: " + " -> ".join(path[path.index(module):] + (module,)))
+            return
+        for target in sorted(graph[module]):
+            visit(target, path + (module,))
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, ())
+    return problems
+
+
+def test_sim_is_layered_without_cycles_and_applications_use_services():
+    problems = sim_problems()
+    assert not problems, "fsapp/sim against its layers (docs/architecture.md):\n" + "\n".join(problems)
+
+
+def test_sim_checks_name_what_is_wrong(tmp_path):
+    """The sim checks themselves, on a made-up emulator."""
+    root = tmp_path / "sim"
+    (root / "apps").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "apps" / "__init__.py").write_text("")
+    (root / "channel.py").write_text("from . import legs\n\ndef f(ch):\n    return ch.services.dialplan\n")
+    (root / "legs.py").write_text("def g():\n    from .channel import X\n    return X\n")
+    (root / "apps" / "ivr.py").write_text("from ..channel import Y\n\ndef app(ch):\n    ch.switch.fire()\n")
+    (root / "orphan.py").write_text("")
+    layers = [("base", set()), ("channel", {"channel"}), ("endpoints", {"legs"}),
+              ("applications", {"apps", "apps.*"}), ("switch", {"__init__"})]
+    problems = sim_problems(root, layers, frozenset({"fire"}))
+    text = "\n".join(problems)
+    assert "fsapp/sim/orphan.py: module 'orphan' is in no layer" in text
+    assert "fsapp/sim/channel.py:1: channel layer imports legs of the later endpoints layer" in text
+    assert "fsapp/sim/channel.py:4: `ch.services.dialplan`: 'dialplan' is not in fsapp/sim/services.py" in text
+    assert "fsapp/sim/legs.py:2: import inside a function (`from .channel import X`)" in text
+    assert "fsapp/sim/apps/ivr.py:4: `ch.switch`: below the dialplan the switch is reached as `services`" in text
+    assert "import cycle in fsapp/sim: channel -> legs -> channel" in text

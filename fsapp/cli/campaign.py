@@ -163,13 +163,13 @@ def start(cfg, name, until_done, one_pass, for_s, listen, as_json):
     from fsapp.calendar import load_calendars
     from fsapp.campaign.dialer import Dialer, default_worker_id
     from fsapp.esl import InboundClient
-    from fsapp.flow.runtime import make_handler
+    from fsapp.app.services import make_handler
     camp = _find(cfg, name)
     states = _states(cfg)
     if states.control(camp.name)["status"] == "unknown":
         raise click.ClickException(f"campaign {camp.name} has no contacts yet: run `fsapp campaign load {camp.name}`")
     calendar = load_calendars(cfg.get("flows", "calendars"))[camp.calendar]
-    from fsapp.flow.runtime import FlowLoadError
+    from fsapp.app.services import FlowLoadError
     try:
         flows = make_handler(cfg.get("flows", "dir"), cfg)
     except FlowLoadError as exc:

@@ -41,11 +41,11 @@ def flows_handler(flows_dir: str, cfg, tracers=()):
     if not path.is_dir():
         raise click.BadParameter(f"{flows_dir!r} is not a directory", param_hint="--flows")
     try:
-        runtime = importlib.import_module("fsapp.flow.runtime")
+        runtime = importlib.import_module("fsapp.app.services")
         make_handler = runtime.make_handler
     except (ImportError, AttributeError) as exc:
         raise click.ClickException(
-            f"--flows needs fsapp.flow.runtime.make_handler(flows_dir, cfg), which is not "
+            f"--flows needs fsapp.app.services.make_handler(flows_dir, cfg), which is not "
             f"available in this build ({exc}); use --app module:function instead") from None
     try:
         return make_handler(str(path), cfg, tracers=tracers) if tracers else make_handler(str(path), cfg)

@@ -1,8 +1,9 @@
 """Which numbers each flow answers: the top-level `flow:` and `numbers:` keys of
 ivr_flows/*.yaml.
 
-Only these two keys are read, so this module stays independent of the flow language
-(fsapp.flow owns the rest of the file). Parsing is fsapp.yamlsrc, the YAML layer every
+Only these two keys are read, named by the flow language's spec (fsapp.flowspec FLOW_KEY,
+NUMBERS_KEY, and flow_files for which files are flows), so this module stays independent
+of the compiler (fsapp.flow owns the rest of the file). Parsing is fsapp.yamlsrc, the YAML layer every
 file reader shares, so a bad number is reported as file:line.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 from fsapp.yamlsrc import SourceError, compose
 
 from fsapp.conf.errors import ConfError
-from fsapp.flowspec import flow_files
+from fsapp.flowspec import FLOW_KEY, NUMBERS_KEY, flow_files
 
 # What a caller can dial and a FreeSWITCH destination_number can carry. Letters allow
 # named destinations such as "operator"; anything else (spaces, regex syntax) is refused
@@ -55,14 +56,14 @@ def _numbers(path: Path, node: yaml.Node) -> tuple[str, ...]:
     line = node.start_mark.line + 1
     items = node.value if isinstance(node, yaml.SequenceNode) else [node]
     if isinstance(node, yaml.MappingNode) or not items:
-        raise ConfError(f"{path}:{line}: numbers: must be a number or a list of numbers, "
+        raise ConfError(f"{path}:{line}: {NUMBERS_KEY}: must be a number or a list of numbers, "
                         f"e.g. numbers: [\"12345\", \"12345001\"]")
     numbers = []
     for item in items:
         item_line = item.start_mark.line + 1
         if not isinstance(item, yaml.ScalarNode) or not _NUMBER.match(item.value or ""):
             shown = item.value if isinstance(item, yaml.ScalarNode) else "a nested list/mapping"
-            raise ConfError(f"{path}:{item_line}: numbers: {shown!r} is not a dialable number "
+            raise ConfError(f"{path}:{item_line}: {NUMBERS_KEY}: {shown!r} is not a dialable number "
                             f"(digits, optional leading +, * # _ - and letters only)")
         numbers.append(item.value)
     return tuple(numbers)
@@ -76,14 +77,14 @@ def read_flow_file(path: Path) -> FlowNumbers | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfError(f"{path}: cannot read: {exc}") from None
     nodes = _top_level_nodes(path, text)
-    if "flow" not in nodes:
+    if FLOW_KEY not in nodes:
         return None
-    name_node = nodes["flow"]
+    name_node = nodes[FLOW_KEY]
     name = name_node.value if isinstance(name_node, yaml.ScalarNode) else None
     if not name or not _FLOW_NAME.match(name):
-        raise ConfError(f"{path}:{name_node.start_mark.line + 1}: flow: must be a name of letters, "
+        raise ConfError(f"{path}:{name_node.start_mark.line + 1}: {FLOW_KEY}: must be a name of letters, "
                         f"digits, _ and - starting with a letter (it names the dialplan extension)")
-    numbers = _numbers(path, nodes["numbers"]) if "numbers" in nodes else ()
+    numbers = _numbers(path, nodes[NUMBERS_KEY]) if NUMBERS_KEY in nodes else ()
     return FlowNumbers(name=name, numbers=numbers, file=str(path))
 
 

@@ -2,7 +2,7 @@
 server running the flows, and (when routing is configured) the ACD with emulated agents.
 
 Everything is wired exactly as in production, from a generated fsapp.toml: the flows
-get their store, calendars and router through `fsapp.flow.runtime.services_from_config`,
+get their store, calendars and router through `fsapp.app.services.services_from_config`,
 the router reaches the switch through the inbound Event Socket.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fsapp import config as config_mod
 from fsapp.app import EmulatedLine
+from fsapp.app.services import flow_handler
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import Recorder, fan_out
 from fsapp.log import get_logger
@@ -79,7 +80,7 @@ class DemoLine:
         cfg = cls._write_config(workdir, root, switch.esl_port)
         cls._prepare_database(cfg, root)
         recorder = Recorder()
-        handler = FlowHandler(str(root / "ivr_flows"), cfg)
+        handler = flow_handler(str(root / "ivr_flows"), cfg)
         for warning in handler.warnings:
             log.warning("demo: %s", warning)
         demo_clock = _pinned_clock(clock)

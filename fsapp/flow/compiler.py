@@ -25,7 +25,7 @@ from fsapp.flowspec import flow_files
 from fsapp.yamlsrc import SourceError, position
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
 from fsapp.flowspec.kinds import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
-    SAY_KINDS, CURRENCIES, Field, Kind
+    SAY_KINDS, CURRENCIES, Field, Kind, case_label, mode_label, option_label
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 FLOW_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -243,14 +243,14 @@ class _Converters:
             key = self.digits(key_node, Field("options key", "digits", ""), facts, label)
             if key in out:
                 raise Bad(key_node, f"options: key {key!r} appears twice")
-            out[key] = self.target(value, f, facts, f"options.{key}")
+            out[key] = self.target(value, f, facts, option_label(key))
         return out
 
     def modes(self, node, f, facts, label):
         if not isinstance(node, MappingNode):
             raise Bad(node, f"{f.name}: expected a mapping of calendar modes to nodes, "
                       "e.g. {night: night_service}")
-        return {key: self.target(value, f, facts, f"modes.{key}")
+        return {key: self.target(value, f, facts, mode_label(key))
                 for key, _, value in self.c.pairs(node)}
 
     def prompts(self, node, f, facts, label):
@@ -291,7 +291,7 @@ class _Converters:
             if not isinstance(item, MappingNode):
                 raise Bad(item, f"cases[{i}]: expected {{when: condition, goto: node}}")
             args = self.c.fields(case_fields, [(k, kn, v) for k, kn, v in self.c.pairs(item)],
-                                 item, facts, f"case {i + 1}", labels={"goto": f"cases[{i}]"})
+                                 item, facts, f"case {i + 1}", labels={"goto": case_label(i)})
             out.append(args)
         return out
 

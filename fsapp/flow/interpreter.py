@@ -19,7 +19,7 @@ from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
 from fsapp.flow.model import Flow, Node, thaw
 from fsapp.flow.trace import Tracer
-from fsapp.flowspec import WAITING_KINDS
+from fsapp.flowspec import WAITING_KINDS, case_label, mode_label, option_label
 from fsapp.log import call_context, get_logger
 
 log = get_logger("fsapp.flow.interpreter")
@@ -185,12 +185,15 @@ class Session:
             self._trace("enter", kind=node.kind)
             self._guard_loop(node)
             try:
-                step = getattr(self, f"_k_{node.kind}")(node, frame)
+                label = getattr(self, f"_k_{node.kind}")(node, frame)
             except _Return:
                 return
-            if step is None:
+            if label is None:
                 return
-            target, label = step
+            # the compiled node's edges are the one place a label meets its target
+            target = node.target(label)
+            if target is None:
+                raise FlowRuntimeError(f"flow {frame.flow.name}: node {node.name!r} has no {label!r} edge")
             self._trace("edge", to=target, label=label)
             name = target
 
@@ -341,15 +344,16 @@ class Session:
         return self.call.get_digits(min_digits, max_digits, 1, int(timeout * 1000), terminators,
                                     self._prompt_arg(items), digit_timeout_ms=int((digit_timeout or timeout) * 1000))
 
-    # ---- node kinds: each returns (target, edge label), or None when the flow part ends --
+    # ---- node kinds: each returns the label of the edge taken (its target is the compiled
+    # node's: Node.target), or None when the flow part ends ---------------------------------
     def _k_play(self, node: Node, frame: _Frame):
         self.play(node.args["prompt"])
-        return node.args["next"], "next"
+        return "next"
 
     def _k_say(self, node: Node, frame: _Frame):
         self.play([{"say": node.args["type"], "value": node.args["value"],
                     "currency": node.args["currency"]}])
-        return node.args["next"], "next"
+        return "next"
 
     def _k_menu(self, node: Node, frame: _Frame):
         """FreeSWITCH's ivr menu rule (switch_ivr_menu.c): an entry ends at the longest
@@ -372,7 +376,7 @@ class Session:
             fields = _input_fields(got, valid, "" if valid else "no input" if got.no_input else "not an option")
             self._trace("input", attempt=attempt, **fields)
             if valid:
-                return options[got.digits], f"options.{got.digits}"
+                return option_label(got.digits)
             if got.no_input:
                 timeouts += 1
                 sorry = a["no_input"] or a["invalid"]
@@ -382,7 +386,7 @@ class Session:
             if sorry:
                 self.play(sorry)
             if failures >= max_failures or timeouts >= max_timeouts:
-                return a["on_fail"], "on_fail"
+                return "on_fail"
 
     def _k_collect(self, node: Node, frame: _Frame):
         a = node.args
@@ -419,8 +423,8 @@ class Session:
                 if not confirmed:
                     continue
             self._set(frame, a["into"], digits)
-            return a["next"], "next"
-        return a["on_fail"], "on_fail"
+            return "next"
+        return "on_fail"
 
     def _k_record(self, node: Node, frame: _Frame):
         a = node.args
@@ -458,22 +462,22 @@ class Session:
                 if short_tries >= a["tries"]:
                     self._set(frame, a["into"], None)
                     if a["on_too_short"]:
-                        return a["on_too_short"], "on_too_short"
-                    return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+                        return "on_too_short"
+                    return "on_discard" if node.target("on_discard") else "next"
                 self.play(a["too_short"], **({} if a["beep"] else {"record": True}))
                 continue
             if not review:
                 frame.vars[a["into"]]["saved"] = True
-                return a["next"], "next"
+                return "next"
             decision = self._review(review, path)
             if decision == "rerecord":
                 continue
             if decision == "discard":
                 _remove_quietly(path)
                 self._set(frame, a["into"], None)
-                return (a["on_discard"], "on_discard") if a["on_discard"] else (a["next"], "next")
+                return "on_discard" if node.target("on_discard") else "next"
             frame.vars[a["into"]]["saved"] = True
-            return a["next"], "next"
+            return "next"
 
     def _review(self, review, path: Path) -> str:
         keys = {review["listen"]: "listen", review["rerecord"]: "rerecord", review["save"]: "save",
@@ -507,11 +511,11 @@ class Session:
             self.error = f"{type(exc).__name__}: {exc}"
             self._trace("error", error=self.error, query=a["query"])
             if a.get("on_error"):
-                return a["on_error"], "on_error"
+                return "on_error"
             raise
         self._trace("store", query=a["query"], rows=_count(result))
         self._set(frame, a["into"], result)
-        return (a["next"], "next") if "next" in a and a["next"] else None
+        return "next" if node.target("next") else None
 
     def _k_write(self, node: Node, frame: _Frame):
         a = node.args
@@ -522,21 +526,21 @@ class Session:
         key = self.render(a["key"]) if a["key"] else f"{getattr(self.call, 'uuid', '')}:{where}:{visit}"
         store.write(a["kind"], row, key=str(key))
         self._trace("store", kind=a["kind"], key=str(key))
-        return (a["next"], "next") if a.get("next") else None
+        return "next" if node.target("next") else None
 
     def _k_set(self, node: Node, frame: _Frame):
         for name, value in node.args["vars"].items():
             self._set(frame, name, self.evaluate(value, frame))
-        return (node.args["next"], "next") if node.args.get("next") else None
+        return "next" if node.target("next") else None
 
     def _k_branch(self, node: Node, frame: _Frame):
         for i, case in enumerate(node.args["cases"]):
             if self.evaluate(case["when"], frame):
-                return case["goto"], f"cases[{i}]"
-        return node.args["else"], "else"
+                return case_label(i)
+        return "else"
 
     def _k_goto(self, node: Node, frame: _Frame):
-        return node.args["target"], "target"
+        return "target"
 
     def _k_subflow(self, node: Node, frame: _Frame):
         a = node.args
@@ -551,7 +555,7 @@ class Session:
             self._set(frame, var, sub.vars.get(output))
         if "lang" in sub.vars and sub.vars["lang"] in frame.flow.languages:
             frame.vars["lang"] = sub.vars["lang"]  # a language menu in a subflow switches the call
-        return a["next"], "next"
+        return "next"
 
     def _k_return(self, node: Node, frame: _Frame):
         raise _Return()
@@ -570,8 +574,8 @@ class Session:
             self.error = f"{type(exc).__name__}: {exc}"
             self._trace("error", error=self.error, queue=a["queue"])
             for label in ("on_error", "on_overflow"):
-                if a.get(label):
-                    return a[label], label
+                if node.target(label):
+                    return label
             raise
         kind, target = getattr(outcome, "kind", str(outcome)), getattr(outcome, "target", None)
         self._trace("input", queue=a["queue"], outcome=kind, agent=target, valid=True)
@@ -583,8 +587,8 @@ class Session:
             self._continue_in(target[5:])      # the router sends the caller on to that flow
         label = {"answered": "next", "overflow": "on_overflow", "timeout": "on_timeout",
                  "callback": "on_callback"}.get(kind)
-        if label and a.get(label):
-            return a[label], label
+        if label and node.target(label):
+            return label
         self.call.hangup()
         raise _Ended("queue", "NORMAL_CLEARING")
 
@@ -601,8 +605,8 @@ class Session:
                 raise _Ended("transfer")
             self.error = f"bridge to {a['number']} failed: {getattr(result, 'cause', None)}"
             self._trace("error", error=self.error)
-            if a["on_fail"]:
-                return a["on_fail"], "on_fail"
+            if node.target("on_fail"):
+                return "on_fail"
             self.call.hangup()
             raise _Ended("transfer", getattr(result, "cause", None))
         self._continue_in(a["flow"])
@@ -623,9 +627,9 @@ class Session:
             raise FlowRuntimeError(f"node {node.name!r}: calendar {a['calendar']!r} is not loaded")
         now = self.s.clock()
         mode = calendar.mode(now)
-        if mode in a["modes"]:
-            return a["modes"][mode], f"modes.{mode}"
-        return (a["open"], "open") if calendar.is_open(now) else (a["closed"], "closed")
+        if node.target(mode_label(mode)):
+            return mode_label(mode)
+        return "open" if calendar.is_open(now) else "closed"
 
     def _k_hangup(self, node: Node, frame: _Frame):
         if node.args["prompt"]:

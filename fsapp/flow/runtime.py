@@ -1,9 +1,14 @@
-"""Running flows in `fsapp serve --flows DIR`: pick the flow by the number dialled, run it,
-always run on_hangup; reload flows while calls are running.
+"""Running flows: pick the flow by the number dialled, run it, always run on_hangup;
+reload flows while calls are running.
 
-    handler = make_handler("ivr_flows", cfg)      # what `fsapp serve --flows` calls per call
+    handler = FlowHandler("ivr_flows", cfg, build_services=...)   # fsapp.app.flow_handler wires it
     handler(call)
     handler.reload()                              # validate DIR again; swap only if clean
+
+The handler only interprets: the services a flow uses (store, prompt catalog, calendars,
+router, say renderer) are built outside the flow package and handed in, either fixed
+(`services=`) or rebuilt per reload (`build_services(flows, tracer, previous)`);
+fsapp.app.services builds them from the configuration.
 
 A reload builds new immutable Flow objects and swaps the registry in one assignment.
 A call takes the registry as it is when the call starts (its flow and every subflow it may
@@ -27,7 +32,7 @@ from fsapp.flow.compiler import Environment, compile_paths
 from fsapp.flow.control_socket import bind_control_socket
 from fsapp.flow.interpreter import Outcome, Services, run_call
 from fsapp.flow.model import Flow, Problem
-from fsapp.flow.trace import NodeCounter, NodeVisitWriter, fan_out, log_tracer
+from fsapp.flow.trace import NodeCounter, fan_out, log_tracer
 from fsapp.log import get_logger
 
 log = get_logger("fsapp.flow.runtime")
@@ -50,83 +55,11 @@ class Registry:
         return {name: flow.version for name, flow in sorted(self.flows.items())}
 
 
-def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
-                         previous: Services | None = None) -> tuple[Services, list[str]]:
-    """Build only what the flows use, so a flow without sql runs without a database.
-
-    A service that cannot be built is left out with a warning (returned, and logged by
-    the handler): the flows that do not need it keep working, and a node that does need
-    it fails with that reason (an sql node takes its on_error path).
-    """
-    kinds = {node.kind for flow in flows.values() for node in (*flow.nodes.values(), *flow.on_hangup)}
-    services = Services(recordings=Path(cfg.get("flows", "recordings")), tts=cfg.get("flows", "tts"),
-                        tracer=tracer or log_tracer)
-    warnings: list[str] = []
-    from fsapp.say import render
-    services.say = render
-    if services.tts and "|" not in services.tts:
-        from functools import partial
-
-        from fsapp.sounds import tts
-        services.tts_render = partial(tts, cache_dir=cfg.get("sounds", "cache"), voices=cfg.get("sounds", "voices"))
-    parts = [("catalog", True, lambda: _catalog(cfg))]
-    visits = bool(cfg.get("flows", "node_visits"))
-    parts.append(("store", bool(kinds & {"sql", "write"}) or visits, lambda: _store(cfg)))
-    parts.append(("calendars", "schedule" in kinds, lambda: _calendars(cfg)))
-    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store, services.catalog)))
-    for name, needed, build in parts:
-        if not needed:
-            continue
-        # a reload keeps the store's and router's pools and background greenlets; the
-        # catalog and calendars are files that a deploy may have changed: read them again
-        if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
-            setattr(services, name, getattr(previous, name))
-            continue
-        try:
-            setattr(services, name, build())
-        except Exception as exc:  # reported, not fatal: see the docstring
-            warnings.append(f"{name} unavailable, nodes that need it will fail: {type(exc).__name__}: {exc}")
-            services.unavailable[name] = str(exc)
-    if visits and services.store is not None:
-        services.tracer = fan_out(services.tracer, NodeVisitWriter(services.store))
-    return services, warnings
-
-
-def _catalog(cfg):
-    from fsapp.sounds.catalog import Catalog
-    return Catalog.load(Path(cfg.get("sounds", "dir")) / "catalog.yaml")
-
-
-def _store(cfg):
-    from fsapp.store import Store
-    store = Store.from_config(cfg)
-    for name, path in store.new_sqlite_files.items():   # a typo must not pass as an empty line
-        log.warning("SQLite database did not exist and was created empty (check the path if you "
-                    "expected data)", extra={"connection": name, "path": str(path)})
-    return store
-
-
-def _calendars(cfg):
-    from fsapp.calendar import load_calendars
-    return load_calendars(cfg.get("flows", "calendars"))
-
-
-def _router(cfg, store, catalog):
-    from fsapp.routing import Router  # the contract in docs/architecture.md
-    from fsapp.routing.announce import AgentIdPrompts, QueuePrompts
-    from fsapp.say import render
-    router = Router.from_config(cfg, store=store)  # its queue events go through the same store
-    if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
-        router.agent_id_prompts = AgentIdPrompts(catalog, render)
-        router.queue_prompts = QueuePrompts(catalog, render)
-    return router
-
-
 class FlowHandler:
     """callable(call): runs the flow that answers call.destination."""
 
     def __init__(self, flows_dir, cfg=None, services: Services | None = None,
-                 env: Environment | None = None, tracers=()):
+                 env: Environment | None = None, tracers=(), build_services=None):
         # a directory (serve), or a list of flow files (simulate: the good files of a directory)
         self.paths = [Path(p) for p in flows_dir] if isinstance(flows_dir, (list, tuple)) else [Path(flows_dir)]
         self.flows_dir = self.paths[0] if len(self.paths) == 1 else self.paths[0].parent
@@ -136,6 +69,9 @@ class FlowHandler:
         self.registry = Registry()
         self.outcomes: list[Outcome] = []  # the last few, for tests and `fsapp simulate`
         self._services_fixed = services
+        # fn(flows, tracer, previous) -> (Services, warnings): what a reload builds the
+        # services with (fsapp.app.services.services_from_config with the configuration)
+        self._build_services = build_services
         self.counter = NodeCounter()   # per-node/edge counts of every call since start
         self.tracers = tuple(tracers)  # more readers of the trace events (fsapp.live's metrics)
         # more control requests: verb -> fn(argument text) -> JSON-able answer (fsapp.live adds
@@ -168,11 +104,13 @@ class FlowHandler:
                 return {"ok": False, "problems": [str(missing)], "flows": self.registry.describe()}
             if self._services_fixed is not None:
                 services, self.warnings = self._services_fixed, []
+            elif self._build_services is not None:
+                services, self.warnings = self._build_services(result.flows,
+                                                               fan_out(self.counter, *self.tracers, log_tracer),
+                                                               getattr(self, "services", None))
             else:
-                services, self.warnings = services_from_config(self.cfg, result.flows,
-                                                               tracer=fan_out(self.counter, *self.tracers,
-                                                                              log_tracer),
-                                                               previous=getattr(self, "services", None))
+                raise TypeError("FlowHandler needs services= or build_services= (fsapp.app.flow_handler "
+                                "builds them from the configuration)")
             for warning in self.warnings:
                 log.warning(warning)
             old = self.registry
@@ -252,32 +190,6 @@ class FlowHandler:
                 known = ", ".join(["reload", "status", *self.control_requests])
                 answer = {"ok": False, "problems": [f"unknown request {request!r}; known: {known}"]}
             sock.sendall((json.dumps(answer, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:
-    """The `fsapp serve --flows` entry point: load and validate every flow (FlowLoadError
-    lists the problems), then listen for reloads on [flows] control and SIGHUP.
-    `tracers` also read every call's trace events (the metrics of fsapp.live)."""
-    handler = FlowHandler(flows_dir, cfg, tracers=tracers)
-    control = cfg.get("flows", "control") if cfg is not None else None
-    handler.listen(control or None, group=cfg.get("flows", "control_group") if cfg is not None else "")
-    gevent.spawn(_start_router, handler)
-    return handler
-
-
-def _start_router(handler: FlowHandler) -> None:
-    """Start the ACD with the worker, not at its first queued call, so the reconciler
-    repairs what a previous run of this worker left (stuck agents, orphaned members) and
-    its callbacks are adopted at once. If FreeSWITCH is not reachable yet, the router's
-    first enqueue starts it again."""
-    router = getattr(handler.services, "router", None)
-    if router is None or not hasattr(router, "start"):
-        return
-    try:
-        router.start()
-    except Exception as exc:  # FreeSWITCH down at start: not fatal, see the docstring
-        log.warning("router not started yet; it starts with the first queued call",
-                    extra={"error": f"{type(exc).__name__}: {exc}"})
 
 
 def request(socket_path: str | os.PathLike, what: str, timeout: float = 30.0) -> dict:

@@ -4,13 +4,17 @@ flow files shares: the compiler and interpreter (fsapp.flow), `fsapp sounds chec
 flows). It imports nothing from fsapp.
 
 - kinds: node kinds, their fields and types, prompt items, built-in variables,
-  PROMPT_KEYS (derived from the prompt fields) and WAITING_KINDS;
+  PROMPT_KEYS (derived from the prompt fields), WAITING_KINDS and the edge labels of
+  targets inside a field (option_label, mode_label, case_label);
 - files: which files of a directory are flows (flow_files, is_flow_file).
 """
 from fsapp.flowspec.files import FLOW_SUFFIXES, TEST_SUFFIXES, flow_files, is_flow_file
-from fsapp.flowspec.kinds import (BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN,
-                                  PROMPT_ITEMS, PROMPT_KEYS, WAITING_KINDS, Field, Kind)
+from fsapp.flowspec.kinds import (BUILTIN_VARS, FLOW_FIELDS, FLOW_KEY, KINDS, NODE_COMMON, NUMBERS_KEY,
+                                  ON_HANGUP_WHEN,
+                                  PROMPT_ITEMS, PROMPT_KEYS, WAITING_KINDS, Field, Kind, case_label,
+                                  mode_label, option_label)
 
-__all__ = ["BUILTIN_VARS", "FLOW_FIELDS", "FLOW_SUFFIXES", "KINDS", "NODE_COMMON", "ON_HANGUP_WHEN",
+__all__ = ["BUILTIN_VARS", "FLOW_FIELDS", "FLOW_KEY", "FLOW_SUFFIXES", "KINDS", "NODE_COMMON", "NUMBERS_KEY",
+           "ON_HANGUP_WHEN",
            "PROMPT_ITEMS", "PROMPT_KEYS", "TEST_SUFFIXES", "WAITING_KINDS", "Field", "Kind",
-           "flow_files", "is_flow_file"]
+           "case_label", "flow_files", "is_flow_file", "mode_label", "option_label"]

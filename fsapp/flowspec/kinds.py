@@ -284,6 +284,12 @@ FLOW_FIELDS: tuple[Field, ...] = (
     F("nodes", "nodes", "Named nodes: name -> {kind: fields}.", required=True),
 )
 
+# The top-level keys that say which flow a file is and which numbers it answers: what the
+# dialplan renderer (fsapp.conf) reads without compiling the file.
+FLOW_KEY = "flow"
+NUMBERS_KEY = "numbers"
+assert {FLOW_KEY, NUMBERS_KEY} <= {f.name for f in FLOW_FIELDS}
+
 # Variables every flow can read without setting them.
 BUILTIN_VARS = {
     "call": "the call: call.uuid, call.caller_id and call.caller_name (as the caller-id policy "
@@ -322,5 +328,22 @@ def _prompt_keys() -> frozenset[str]:
 
 
 PROMPT_KEYS = _prompt_keys()
+
+
+# Edge labels, as the compiled node's edges, the trace's `edge` events and flow tests name
+# them: a target field's name ("next", "on_fail", ...), or for a target inside a field:
+def option_label(key: str) -> str:
+    """menu options: the edge taken on `key`."""
+    return f"options.{key}"
+
+
+def mode_label(mode: str) -> str:
+    """schedule modes: the edge taken in calendar mode `mode`."""
+    return f"modes.{mode}"
+
+
+def case_label(index: int) -> str:
+    """branch cases: the edge of the case at `index` (0-based)."""
+    return f"cases[{index}]"
 # kinds that wait for the caller (input, or another party): they break input-free loops
 WAITING_KINDS = frozenset(name for name, kind in KINDS.items() if kind.waits)

@@ -1,7 +1,7 @@
 """Metrics wired into `fsapp serve`: what the CLI calls.
 
     live = ServeMetrics.from_config(cfg)            # None when [metrics] listen is empty
-    handler = make_handler(dir, cfg, tracers=live.tracers)
+    handler = make_handler(dir, cfg, tracers=live.tracers)   # fsapp.app.services
     live.start(handler)                             # sampler + /metrics endpoint
     live.stop()
 """

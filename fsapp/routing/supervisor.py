@@ -10,7 +10,7 @@ The router notes every answered queue call in the shared state (`agent-call:<age
 the agent's leg uuid, the member, the queue), so any process with the same backend (the
 CLI with Redis) finds the leg. Listening is FreeSWITCH's own: the supervisor's contact is
 originated into `&eavesdrop(<agent leg>)`; the eavesdrop variables choose who hears the
-supervisor (see fsapp/sim/eavesdrop.py for the source's semantics). With the agent's leg
+supervisor (see fsapp/sim/apps/eavesdrop.py for the source's semantics). With the agent's leg
 as the target, `eavesdrop_whisper_bleg` reaches the agent, `eavesdrop_whisper_aleg` the
 caller. DTMF stays on, so the supervisor can switch on the phone: 0 listen, 2 whisper to
 the agent, 3 barge, 1 speak to the caller only, * leave.

@@ -32,8 +32,8 @@ class AgentEndpoint:
             raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
                              f"got {self.answer!r}")
 
-    def new_leg(self, switch, var_list, cid_num: str, cid_name: str, uuid: str | None = None) -> Channel:
-        leg = Channel(switch, name=f"sofia/internal/{self.agent_id}@{switch.ipv4}", direction="outbound",
+    def new_leg(self, services, var_list, cid_num: str, cid_name: str, uuid: str | None = None) -> Channel:
+        leg = Channel(services, name=f"sofia/internal/{self.agent_id}@{services.ipv4}", direction="outbound",
                       destination=self.agent_id, cid_num=cid_num, cid_name=cid_name,
                       callee_num=self.agent_id, source="mod_sofia", hit_dialplan=False, variables=var_list,
                       uuid=uuid)

@@ -7,7 +7,8 @@ import logging
 import gevent
 
 from . import fsstrings, wire
-from .channel import FRAME_S, Message
+from .channel import FRAME_S
+from .mediaqueue import Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
 
@@ -42,8 +43,7 @@ class Api:
             "uuid_getvar": self.uuid_getvar, "uuid_break": self.uuid_break, "uuid_dump": self.uuid_dump,
             "uuid_answer": self.uuid_answer, "show": self.show, "hupall": self.hupall,
             "reloadxml": self.reloadxml, "originate": self.originate,
-            "callcenter_config": lambda args: self.switch.callcenter.api(args),
-        }
+        }   # optional modules add theirs (mod_callcenter: callcenter_config)
 
     def execute(self, cmd: str, args: str) -> str:
         fn = self.commands.get(cmd)
@@ -162,9 +162,9 @@ class Api:
         if ch is None:
             return NO_CHANNEL
         if "all" in parts[1:]:
-            ch.msgs.clear()
+            ch.queue.msgs.clear()
         ch.break_requested = bool(ch.app_stack and ch.app_stack[-1] not in ("socket", "park"))
-        ch.wake.set()
+        ch.queue.wake.set()
         return "+OK\n"
 
     def uuid_broadcast(self, args: str) -> str:
@@ -197,7 +197,7 @@ class Api:
         ctx = rest[2] if len(rest) > 2 else ch.context
         ch.transfer_to = (dest, ctx)
         ch.times["Channel-Transfer-Time"] = ch.now_us()
-        ch.wake.set()
+        ch.queue.wake.set()
         return "+OK\n"
 
     def uuid_bridge(self, args: str) -> str:
@@ -295,5 +295,5 @@ class Api:
         else:
             ctx = rest[1] if len(rest) > 1 else "default"
             leg.transfer_to = (target, ctx)
-        leg.wake.set()
+        leg.queue.wake.set()
         return f"+OK {leg.uuid}\n"

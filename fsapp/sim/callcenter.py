@@ -1,6 +1,7 @@
 """A small, faithful subset of mod_callcenter (FreeSWITCH 1.10.12), configured in code.
+An optional module: a switch has it only once asked (`load`, through Switch.load_module).
 
-    cc = sw.callcenter                      # one per Switch
+    cc = sw.load_module("mod_callcenter")   # one per Switch
     cc.add_queue("support@default", strategy="longest-idle-agent", discard_abandoned_after=60)
     cc.add_agent("agent1@default", contact="loopback/7100", max_no_answer=3, wrap_up_time=5,
                  reject_delay_time=5, busy_delay_time=5)
@@ -29,8 +30,9 @@ from dataclasses import dataclass, field
 import gevent
 import gevent.event
 
-from .bridge import release_partner
+from .bridging import release_partner
 from .channel import FRAME_S
+from .legs import DialError, new_leg, start_leg, wait_answer
 
 log = logging.getLogger("fsapp.sim")
 
@@ -425,7 +427,6 @@ class CallCenter:
         return ready[0] if ready else None
 
     def _offer(self, q: CCQueue, member: CCMember, agent: CCAgent) -> None:
-        from .legs import DialError, new_leg, start_leg, wait_answer
         sw = self.switch
         mch = member.channel
         called = self._epoch()
@@ -478,7 +479,7 @@ class CallCenter:
                             and sw.clock.now() < deadline:
                         # the deadline is a clock timer (a VirtualClock jumps to it); the
                         # bridge itself is noticed by polling every frame of real time
-                        sw.clock.wait([b.wake, leg.wake], max(0.0, deadline - sw.clock.now()), poll=FRAME_S)
+                        sw.clock.wait([b.queue.wake, leg.queue.wake], max(0.0, deadline - sw.clock.now()), poll=FRAME_S)
                     if b.bridged_to is not None and not mch.hungup and not leg.hungup:
                         agent_ch = b.bridged_to
                     elif not leg.hungup:
@@ -594,7 +595,7 @@ class CallCenter:
             b.reporting_hooks = (lambda _c: self._set_state(agent, "In a queue call"),)
             agent_ch.transfer_to = ("__joined__", mch.uuid)
             b.break_requested = True
-            b.wake.set()
+            b.queue.wake.set()
             gevent.wait([b.ended], timeout=5.0)
         else:
             self._set_state(agent, "In a queue call")
@@ -604,9 +605,9 @@ class CallCenter:
         self._uuid_bridge_vars(member, agent, agent_ch, answered)
         if agent_ch.transfer_to is None:
             agent_ch.transfer_to = ("__joined__", mch.uuid)
-            agent_ch.wake.set()
+            agent_ch.queue.wake.set()
         mch.transfer_to = ("__join__", agent_ch.uuid)
-        mch.wake.set()
+        mch.queue.wake.set()
         gevent.wait([mch.ended, agent_ch.ended], count=2)
         end = self._epoch()
         agent.last_bridge_end = end
@@ -650,5 +651,12 @@ def _words(args: str) -> list[str]:
     return out
 
 
-def app_callcenter(ch, arg: str) -> None:
-    ch.switch.callcenter.app(ch, arg)
+def load(switch) -> CallCenter:
+    """mod_callcenter loaded into one switch (`sw.load_module("mod_callcenter")`): the
+    `callcenter` application and the `callcenter_config` API, on that switch only. A switch
+    that did not load it answers both as FreeSWITCH without the module does (Invalid
+    Application, `-ERR callcenter_config Command not found!`)."""
+    cc = CallCenter(switch)
+    switch.applications["callcenter"] = cc.app
+    switch.api.commands["callcenter_config"] = cc.api
+    return cc

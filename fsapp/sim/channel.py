@@ -7,7 +7,6 @@ switch_channel_set_variable() does (it deletes, then appends).
 """
 from __future__ import annotations
 
-import collections
 import logging
 import uuid as uuidlib
 
@@ -15,6 +14,9 @@ import gevent
 from gevent.event import Event as GEvent
 
 from . import fsstrings
+from .events import local_stamp
+from .mediaqueue import MediaQueue, Message
+from .voice import VoiceLog
 
 log = logging.getLogger("fsapp.sim")
 
@@ -42,23 +44,13 @@ FRAME_S = 0.02  # one media frame
 POLL_S = 0.5  # longest a waiting channel sleeps (wall seconds) before re-checking its state
 
 
-class Message:
-    """A queued sendmsg / broadcast: executed by the channel's own greenlet."""
-
-    def __init__(self, command: str, headers: dict, event_lock: bool, body: str = ""):
-        self.command = command
-        self.headers = headers
-        self.event_lock = event_lock
-        self.body = body
-
-
 class Channel:
-    def __init__(self, switch, *, name: str, direction: str, destination: str, context: str = "default",
+    def __init__(self, services, *, name: str, direction: str, destination: str, context: str = "default",
                  cid_num: str = "0000000000", cid_name: str = "", callee_name: str = "Outbound Call",
                  callee_num: str = "", source: str = "mod_loopback", hit_dialplan: bool = True,
                  variables: list[tuple[str, str]] | None = None, uuid: str | None = None):
-        self.switch = switch
-        self.clock = switch.clock
+        self.services = services   # the switch, seen through fsapp/sim/services.py
+        self.clock = services.clock
         self.uuid = uuid or str(uuidlib.uuid4())
         self.name = name
         self.direction = direction
@@ -77,7 +69,7 @@ class Channel:
         self.times = dict.fromkeys(TIME_FIELDS, 0)
         self.times["Channel-Created-Time"] = now_us
         self.profile_created = now_us
-        self.session_id = switch.next_session_id()
+        self.session_id = services.next_session_id()
         self.vars: dict[str, str] = {}
         codecs = [("read_codec", "L16"), ("read_rate", "8000"), ("write_codec", "L16"), ("write_rate", "8000")]
         if direction == "outbound":   # the order FreeSWITCH's originate creates them in
@@ -94,11 +86,9 @@ class Channel:
         self.other_type = "originatee"
         self.bridged_to: Channel | None = None
         self.originator: Channel | None = None    # leg that dialled this one (bridge)
-        self.msgs: collections.deque[Message] = collections.deque()
-        self.dtmf: collections.deque[tuple[str, int, str]] = collections.deque()
+        self.queue = MediaQueue()     # messages, DTMF and the wake-up (other greenlets push there)
         self.digits_dialed: list[str] = []
         self.app_stack: list[str] = []
-        self.wake = GEvent()
         self.answered = GEvent()      # set on answer or pre-answer (media up)
         self.ended = GEvent()         # set after CHANNEL_HANGUP_COMPLETE
         self.hungup = False
@@ -128,7 +118,6 @@ class Channel:
     def outgoing_voice(self):
         """What this leg sends towards its far end (a VoiceLog; a scripted caller's own)."""
         if self.voice is None:
-            from .caller import VoiceLog
             self.voice = VoiceLog(self.clock)
         return self.voice
 
@@ -177,12 +166,12 @@ class Channel:
         return h
 
     def fire(self, name: str, pre=(), post=(), with_vars: bool = True, body: str | None = None):
-        ev = self.switch.events.new(name, uuid=self.uuid)
+        ev = self.services.events.new(name, uuid=self.uuid)
         ev.headers += list(pre)
         ev.headers += self.channel_headers(with_vars)
         ev.headers += list(post)
         ev.body = body
-        self.switch.fire(ev)
+        self.services.fire(ev)
         return ev
 
     # ---- states -----------------------------------------------------------------------
@@ -242,7 +231,7 @@ class Channel:
     # ---- lifecycle ------------------------------------------------------------------
     def start(self, announce: bool = True) -> None:
         """Register, fire CHANNEL_CREATE and run self.program in the channel's greenlet."""
-        self.switch.channels[self.uuid] = self
+        self.services.channels[self.uuid] = self
         self.state, self.state_number = "CS_INIT", 2
         if announce:
             self.fire("CHANNEL_CREATE")
@@ -256,7 +245,7 @@ class Channel:
                 if self.transfer_to and not self.hungup:
                     ext, ctx = self.transfer_to
                     self.transfer_to = None
-                    self.switch.route_transfer(self, ext, ctx)
+                    self.services.route_transfer(self, ext, ctx)
             if not self.hungup:
                 self.hangup("NORMAL_CLEARING")
         except Exception:  # a bug in the emulator must not leave the call hanging forever
@@ -283,13 +272,12 @@ class Channel:
             hook(self)
         self.set_state("CS_DESTROY", fire=False)
         self.fire("CHANNEL_DESTROY", with_vars=True)
-        self.switch.channels.pop(self.uuid, None)
+        self.services.channels.pop(self.uuid, None)
         self.ended.set()
         for s in list(self.sessions):
             s.channel_destroyed(self)
 
     def _set_report_vars(self) -> None:
-        from .events import local_stamp
         t = self.times
         created = t["Channel-Created-Time"]
         end = t["Channel-Hangup-Time"] or self.now_us()
@@ -344,7 +332,7 @@ class Channel:
         for s in list(self.sessions):
             s.channel_hungup(self)
         self.answered.set()
-        self.wake.set()
+        self.queue.wake.set()
         if self._greenlet is None and self.peer is not None and not self.peer.hungup:
             gevent.spawn(self.peer.hangup, cause)
         if self.bridged_to is not None and not self.bridged_to.hungup:
@@ -352,7 +340,7 @@ class Channel:
             if partner.originator is self:   # we dialled it: the called leg goes too
                 gevent.spawn(partner.hangup, cause)
             else:
-                partner.wake.set()           # its bridge app returns
+                partner.queue.wake.set()           # its bridge app returns
         if self.caller is not None:
             self.caller.on_hangup(self)
         if self._greenlet is None:
@@ -361,21 +349,18 @@ class Channel:
 
     # ---- input ------------------------------------------------------------------------
     def queue_dtmf(self, digits: str, source: str = "APP", duration: int = 2000) -> None:
-        for d in digits:
-            self.dtmf.append((d, duration, source))
-        self.wake.set()
+        self.queue.push_dtmf(digits, source, duration)
 
     def take_dtmf(self) -> str:
         """Dequeue one digit, firing DTMF like switch_channel_dequeue_dtmf()."""
-        digit, duration, source = self.dtmf.popleft()
+        digit, duration, source = self.queue.dtmf.popleft()
         self.digits_dialed.append(digit)
         self.fire("DTMF", post=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
                                 ("DTMF-Source", source)], with_vars=False)
         return digit
 
     def enqueue(self, msg: Message) -> None:
-        self.msgs.append(msg)
-        self.wake.set()
+        self.queue.push_message(msg)
 
     # ---- waiting ----------------------------------------------------------------------
     def wait_media(self, seconds: float, *, dtmf: str = "keep", terminators: str = "",
@@ -399,39 +384,38 @@ class Channel:
             if self.break_requested or self.transfer_to:
                 self.break_requested = False
                 return "break", ""
-            if dtmf == "collect" and self.dtmf:
+            if dtmf == "collect" and self.queue.dtmf:
                 return "dtmf", ""
-            if dtmf == "first" and self.dtmf:
+            if dtmf == "first" and self.queue.dtmf:
                 # switch_ivr_play_file with a digit buffer: the digit is dequeued (its
                 # DTMF event fires) and stops the prompt (capture pagd_invalid_then_valid).
                 return "dtmf", self.take_dtmf()
             if dtmf == "consume":
-                while self.dtmf:
+                while self.queue.dtmf:
                     d = self.take_dtmf()
                     if d in terminators:
                         return "terminator", d
-            if nested and self.msgs and not self.msgs[0].event_lock:
+            if nested and self.queue.nested_message_ready():
                 t0 = self.clock.now()
-                self.run_message(self.msgs.popleft())
+                self.run_message(self.queue.msgs.popleft())
                 deadline += self.clock.now() - t0
                 continue
             remaining = deadline - self.clock.now()
             if remaining <= 0:
                 return "done", ""
-            self.wake.clear()
-            if self.hungup or self.break_requested or (self.dtmf and dtmf != "keep") or \
-                    (nested and self.msgs and not self.msgs[0].event_lock):
+            self.queue.wake.clear()
+            if self.hungup or self.break_requested or (self.queue.dtmf and dtmf != "keep") or \
+                    (nested and self.queue.nested_message_ready()):
                 continue
             # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
-            self.clock.wait([self.wake], remaining, poll=POLL_S)
+            self.clock.wait([self.queue.wake], remaining, poll=POLL_S)
             if wake_returns:
                 # The caller re-checks its own condition (woken, or after a poll interval).
                 return "wake", ""
 
     # ---- applications ---------------------------------------------------------------
     def execute(self, app: str, arg: str = "", app_uuid: str | None = None, loops: bool = False) -> None:
-        from .apps import APPS
-        fn = APPS.get(app)
+        fn = self.services.applications.get(app)
         if fn is None:
             # FreeSWITCH logs "Invalid Application" and hangs the call up, firing no events.
             log.info("sim: invalid application %r on %s", app, self.uuid)
@@ -465,16 +449,22 @@ class Channel:
     def expand(self, text: str) -> str:
         """What switch_core_session_execute_application does to an argument before the
         app sees it (unless app_disable_expand_variables): switch_channel_expand_variables.
-        `${cmd args}` runs the API command, as on a real switch (noted in
-        switch.api_expansions so tests can tell)."""
+        `${cmd args}` runs the API command, as on a real switch (services.expand_api
+        notes it in switch.api_expansions so tests can tell)."""
         text = fsstrings.c_string(text or "")
         if str(self.get_var("app_disable_expand_variables") or "").lower() in ("true", "yes", "on", "1"):
             return text
 
-        def api(cmd: str, args: str) -> str:
-            self.switch.api_expansions.append((cmd, args))
-            return self.switch.api.execute(cmd, args)
-        return fsstrings.expand_variables(text, lambda name: self.get_var(name), api)
+        return fsstrings.expand_variables(text, lambda name: self.get_var(name), self.services.expand_api)
+
+    def run_extension(self) -> None:
+        """Run the rest of the channel's extension (CS_EXECUTE). Stops when the channel is
+        hung up, transferred or sent elsewhere (self.program set, e.g. park_after_bridge);
+        a uuid_bridge that ends without park/hangup_after_bridge comes back here and goes
+        on with the application after the one it interrupted, as FreeSWITCH does."""
+        while self.extension and not (self.hungup or self.transfer_to or self.program is not None):
+            app, arg = self.extension.pop(0)
+            self.execute(app, arg)
 
     def run_message(self, msg: Message) -> None:
         h = msg.headers
@@ -504,32 +494,32 @@ class Channel:
             self.fire("CHANNEL_PARK")
         fresh = False
         while not self.hungup:
-            if (self.msgs or self.dtmf) and fresh:
+            if (self.queue.msgs or self.queue.dtmf) and fresh:
                 # Input that arrives while parked is handled on the next media frame
                 # (20 ms), so FreeSWITCH's reply always precedes the events it causes.
                 fresh = False
                 self.clock.sleep(FRAME_S)
                 continue
-            while self.dtmf:
+            while self.queue.dtmf:
                 self.take_dtmf()
-            if self.msgs:
+            if self.queue.msgs:
                 if fresh:
                     # A message that arrives while parked runs on the next media frame
                     # (20 ms), so FreeSWITCH's reply always precedes CHANNEL_EXECUTE.
                     fresh = False
                     self.clock.sleep(FRAME_S)
                     continue
-                self.run_message(self.msgs.popleft())
+                self.run_message(self.queue.msgs.popleft())
                 continue
             fresh = True
             if self.transfer_to or self.break_out:
                 break
-            self.wake.clear()
-            if self.dtmf or self.msgs or self.hungup or self.transfer_to or self.break_out:
+            self.queue.wake.clear()
+            if self.queue.dtmf or self.queue.msgs or self.hungup or self.transfer_to or self.break_out:
                 continue
             self.awaiting_app = any(not s.closed for s in self.sessions)
             try:
-                self.wake.wait(timeout=POLL_S)
+                self.queue.wake.wait(timeout=POLL_S)
             finally:
                 self.awaiting_app = False
         self.fire("CHANNEL_UNPARK")

@@ -7,7 +7,7 @@ import uuid as uuidlib
 import gevent
 
 from . import wire
-from .channel import Message
+from .mediaqueue import Message
 
 
 def split_command(first: str) -> tuple[str, str]:
@@ -17,7 +17,7 @@ def split_command(first: str) -> tuple[str, str]:
 
 def run_api(conn, rest: str) -> None:
     cmd, _, args = rest.partition(" ")
-    body = conn.switch.api.execute(cmd.strip(), args.strip())
+    body = conn.services.api.execute(cmd.strip(), args.strip())
     conn.send(wire.api_response(body))
 
 
@@ -25,16 +25,16 @@ def run_bgapi(conn, rest: str, headers: list[tuple[str, str]]) -> None:
     job = next((v for k, v in headers if k.lower() == "job-uuid"), None) or str(uuidlib.uuid4())
     conn.send(wire.command_reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
     cmd, _, args = rest.partition(" ")
-    switch = conn.switch
+    services = conn.services
 
     def job_run():
-        body = switch.api.execute(cmd.strip(), args.strip())
-        ev = switch.events.new("BACKGROUND_JOB")
+        body = services.api.execute(cmd.strip(), args.strip())
+        ev = services.events.new("BACKGROUND_JOB")
         ev.headers += [("Job-UUID", job), ("Job-Command", cmd.strip())]
         if args.strip():
             ev.headers.append(("Job-Command-Arg", args.strip()))
         ev.body = body
-        switch.fire(ev)
+        services.fire(ev)
 
     gevent.spawn(job_run)
 
@@ -43,7 +43,7 @@ def sendmsg(conn, rest: str, headers: list[tuple[str, str]], body: str, default_
     h = {k.lower(): v for k, v in headers}
     target = rest.strip() or h.get("uuid") or default_uuid
     lock = h.get("event-lock", "").lower() in ("true", "1", "yes")
-    ch = conn.switch.channels.get(target) if target else None
+    ch = conn.services.channels.get(target) if target else None
     if ch is None:
         if default_uuid is not None and target == default_uuid:
             return "+OK"   # the session's channel is gone (linger): accepted, nothing happens
@@ -64,10 +64,10 @@ def event_commands(conn, name: str, rest: str) -> str | None:
         level = int(word) if word.isdigit() else LOG_LEVELS.get(word.lower())
         if level is None or not 0 <= level <= 7:
             return "-ERR invalid log level"
-        conn.switch.log_to(conn, level)
+        conn.services.log_to(conn, level)
         return f"+OK log level {word} [{level}]"
     if name == "nolog":
-        conn.switch.log_to(conn, None)
+        conn.services.log_to(conn, None)
         return "+OK no longer logging"
     if name == "event":
         if not args:

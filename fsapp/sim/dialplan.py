@@ -6,7 +6,9 @@ scripted agent), Apps([("answer", ""), ("playback", "/x.wav"), ...]).
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 class Route:
@@ -83,7 +85,6 @@ class XmlExtension(Route):
 
 def parse_xml_dialplan(text: str, where: str = "dialplan") -> list[XmlExtension]:
     """The extensions of an <include> fragment, as FreeSWITCH's XML dialplan reads them."""
-    import xml.etree.ElementTree as ET
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -129,7 +130,6 @@ class Dialplan:
     def load_conf(self, conf_dir) -> int:
         """Read conf_dir/dialplan/default/*.xml (what the vanilla default.xml includes);
         all or nothing: a broken file leaves the loaded dialplan as it was."""
-        from pathlib import Path
         found = []
         for path in sorted((Path(conf_dir) / "dialplan" / "default").glob("*.xml")):
             found += parse_xml_dialplan(path.read_text(encoding="utf-8"), str(path))
@@ -137,29 +137,20 @@ class Dialplan:
         return len(found)
 
 
-def run_dialplan(ch) -> None:
-    """The program of a leg that hits the dialplan (CS_ROUTING -> CS_EXECUTE)."""
+def run_dialplan(ch, dialplan: Dialplan) -> None:
+    """What a leg that hits the dialplan runs (CS_ROUTING -> CS_EXECUTE); the switch makes
+    it the leg's program (Switch.route)."""
     ch.set_state("CS_ROUTING")
     ch.set_var("call_uuid", ch.uuid)   # re-set when routing starts (moves to the end)
     if ch.call_state == "DOWN":
         ch.set_call_state("RINGING")
-    route = ch.switch.dialplan.match(ch.destination, ch)
+    route = dialplan.match(ch.destination, ch)
     if route is None:
-        known = ", ".join(p.pattern for p, _ in ch.switch.dialplan.routes) or "none"
-        ch.switch.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.destination!r} "
+        known = ", ".join(p.pattern for p, _ in dialplan.routes) or "none"
+        ch.services.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.destination!r} "
                                    f"(the emulator's dialplan: {known}; add one with dialplan.add)")
         ch.hangup("NO_ROUTE_DESTINATION")
         return
     ch.set_state("CS_EXECUTE")
-    ch.extension = list(ch.switch.dialplan.preamble + route.apps())
-    run_extension(ch)
-
-
-def run_extension(ch) -> None:
-    """Run the rest of the channel's extension (CS_EXECUTE). Stops when the channel is
-    hung up, transferred or sent elsewhere (ch.program set, e.g. park_after_bridge); a
-    uuid_bridge that ends without park/hangup_after_bridge comes back here and goes on
-    with the application after the one it interrupted, as FreeSWITCH does."""
-    while ch.extension and not (ch.hungup or ch.transfer_to or ch.program is not None):
-        app, arg = ch.extension.pop(0)
-        ch.execute(app, arg)
+    ch.extension = list(dialplan.preamble + route.apps())
+    ch.run_extension()

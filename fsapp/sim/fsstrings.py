@@ -318,3 +318,9 @@ def originate_legs(dial: str) -> list[str]:
     (enterprise), `|` (failover) and `,` (simultaneous) each add one."""
     return [leg.replace(UNQUOTED_ESC_COMMA, ",").replace(QUOTED_ESC_COMMA, ",")
             for group in dial.split(ENTERPRISE_DELIM) for legs in split_legs(group) for leg in legs]
+
+
+def switch_true(value) -> bool:
+    """switch_true(): what FreeSWITCH accepts as a true channel variable."""
+    return str(value or "").strip().lower() in ("true", "t", "yes", "on", "enabled", "active", "allow") or \
+        (str(value or "").strip().isdigit() and int(value) > 0)

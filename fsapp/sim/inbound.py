@@ -12,6 +12,13 @@ log = logging.getLogger("fsapp.sim")
 
 
 class InboundConnection(Listener):
+    """An inbound event socket connection: the switch itself serves it, so it sees the
+    whole switch (the password), not only the services."""
+
+    def __init__(self, switch, sock):
+        super().__init__(switch, sock)
+        self.switch = switch
+
     def run(self) -> None:
         self.send(wire.auth_request())
         authed = False
@@ -56,7 +63,7 @@ class InboundConnection(Listener):
             self.myevents_uuid = parts[0]
             self.names |= MYEVENTS
             self.format = "json" if "json" in parts[1:] else "plain"
-            self.switch.listen(self)
+            self.services.listen(self)
             self.send(wire.command_reply("+OK Events Enabled"))
         elif name == "sendevent":
             run_sendevent(self, first, rest, headers, body)

@@ -47,7 +47,7 @@ def parse_vars(dial: str) -> tuple[dict[str, str], str]:
     return out, dial.strip()
 
 
-def take_origination_uuid(switch, vars_: dict[str, str]) -> str | None:
+def take_origination_uuid(services, vars_: dict[str, str]) -> str | None:
     """The uuid the new channel must get, removed from vars_ as FreeSWITCH removes it
     once used (switch_ivr_originate). A uuid a live channel already has is refused:
     the endpoint cannot create the session ("Duplicate UUID!" in
@@ -55,18 +55,18 @@ def take_origination_uuid(switch, vars_: dict[str, str]) -> str | None:
     wanted = (vars_.pop("origination_uuid", None) or "").strip()
     if not wanted:
         return None
-    if wanted in switch.channels:
+    if wanted in services.channels:
         log.warning("sim: origination_uuid %s is in use by a live channel (Duplicate UUID!)", wanted)
         raise DialError("DESTINATION_OUT_OF_ORDER")
     return wanted
 
 
-def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name: str = "") -> Channel:
+def new_leg(services, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name: str = "") -> Channel:
     """Create (not start) the leg a dial string names. Raises DialError for bad endpoints.
     `origination_uuid` in vars_ becomes the uuid of the leg returned (for loopback the
     A leg, the one originate reports)."""
     vars_ = dict(vars_)
-    uuid = take_origination_uuid(switch, vars_)
+    uuid = take_origination_uuid(services, vars_)
     kind, _, rest = endpoint.partition("/")
     var_list = list(vars_.items())
     if kind == "loopback":
@@ -74,11 +74,11 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         if not ext:
             raise DialError("INVALID_NUMBER_FORMAT")
         ctx = ctx or "default"
-        a = Channel(switch, name=f"loopback/{ext}-a", direction="outbound", destination=ext, context=ctx,
+        a = Channel(services, name=f"loopback/{ext}-a", direction="outbound", destination=ext, context=ctx,
                     cid_num=cid_num, cid_name=cid_name, callee_num=ext, hit_dialplan=False,
                     variables=var_list, uuid=uuid)
         b_vars = [(k, v) for k, v in var_list]
-        b = Channel(switch, name=f"loopback/{ext}-b", direction="inbound", destination=ext, context=ctx,
+        b = Channel(services, name=f"loopback/{ext}-b", direction="inbound", destination=ext, context=ctx,
                     cid_num=cid_num, cid_name=cid_name, callee_num=ctx if "/" in rest else ext,
                     variables=b_vars + [("other_loopback_leg_uuid", a.uuid), ("loopback_leg", "B")])
         for k, v in (("originate_early_media", "true"), ("originate_endpoint", "loopback")):
@@ -91,27 +91,27 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
         return a
     if kind == "user":
         agent_id = rest.split("@")[0]
-        agent = switch.agents.get(agent_id)
+        agent = services.agents.get(agent_id)
         if agent is None:
-            known = ", ".join(f"user/{a}" for a in sorted(switch.agents)) or "none"
-            switch.note_unreachable(f"user/{rest} is not registered: no emulated agent {agent_id!r} "
+            known = ", ".join(f"user/{a}" for a in sorted(services.agents)) or "none"
+            services.note_unreachable(f"user/{rest} is not registered: no emulated agent {agent_id!r} "
                                     f"(agents: {known}; add one with add_agent)")
             raise DialError("USER_NOT_REGISTERED")
-        return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
+        return agent.new_leg(services, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "sofia" and rest.startswith("gateway/"):
         # an outbound call through a carrier gateway: the scripted endpoint with that
         # number answers; a number nobody scripted is what a carrier answers with 404
         gateway, _, number = rest[len("gateway/"):].partition("/")
-        if gateway in switch.trunks and number:
-            return _trunk_leg(switch, switch.trunks[gateway], gateway, number, var_list, cid_num, cid_name, uuid)
-        agent = switch.agents.get(number)
+        if gateway in services.trunks and number:
+            return _trunk_leg(services, services.trunks[gateway], gateway, number, var_list, cid_num, cid_name, uuid)
+        agent = services.agents.get(number)
         if not number:
             raise DialError("INVALID_NUMBER_FORMAT")
         if agent is None:
             raise DialError("UNALLOCATED_NUMBER")
-        return agent.new_leg(switch, var_list, cid_num, cid_name, uuid=uuid)
+        return agent.new_leg(services, var_list, cid_num, cid_name, uuid=uuid)
     if kind == "null":
-        leg = Channel(switch, name=f"null/{rest}", direction="outbound", destination=rest,
+        leg = Channel(services, name=f"null/{rest}", direction="outbound", destination=rest,
                       cid_num=cid_num, cid_name=cid_name, callee_num=rest, source="mod_null",
                       hit_dialplan=False, variables=var_list, uuid=uuid)
         leg.auto_answer = True
@@ -121,11 +121,12 @@ def new_leg(switch, endpoint: str, vars_: dict[str, str], cid_num: str, cid_name
     raise DialError("CHAN_NOT_IMPLEMENTED")
 
 
-def _trunk_leg(switch, other, gateway: str, number: str, var_list, cid_num: str, cid_name: str,
+def _trunk_leg(services, other, gateway: str, number: str, var_list, cid_num: str, cid_name: str,
                uuid: str | None) -> Channel:
-    """The outbound leg here and its inbound partner on the other node (start_leg runs the
-    other node's dialplan for it, like a loopback's B leg)."""
-    a = Channel(switch, name=f"sofia/gateway/{gateway}/{number}", direction="outbound", destination=number,
+    """A SIP trunk to another emulated node: the outbound leg here and its inbound partner
+    there (start_leg runs the other node's dialplan for it, like a loopback's B leg); as
+    mod_sofia does with received X- headers, the partner gets the `sip_h_X-*` variables."""
+    a = Channel(services, name=f"sofia/gateway/{gateway}/{number}", direction="outbound", destination=number,
                 cid_num=cid_num, cid_name=cid_name, callee_num=number, source="mod_sofia",
                 hit_dialplan=False, variables=var_list, uuid=uuid)
     headers = [(k, v) for k, v in var_list if k.startswith("sip_h_X-")]
@@ -137,14 +138,13 @@ def _trunk_leg(switch, other, gateway: str, number: str, var_list, cid_num: str,
     return a
 
 
-def start_leg(switch, leg: Channel) -> None:
+def start_leg(services, leg: Channel) -> None:
     """Start the leg's lifecycle (and its loopback partner's dialplan)."""
-    from .dialplan import run_dialplan
     b = getattr(leg, "loopback_b", None)
     leg.program = _wait_until_hangup
     leg.start()
     if b is not None:
-        b.program = run_dialplan
+        b.program = b.services.route   # through the dialplan (of the other node, over a trunk)
         b.start()
     elif getattr(leg, "auto_answer", False):
         gevent.spawn(leg.mark_answered)
@@ -154,13 +154,13 @@ def start_leg(switch, leg: Channel) -> None:
 
 def _wait_until_hangup(ch: Channel) -> None:
     while not ch.hungup and not ch.transfer_to and ch.program is None:
-        ch.wake.clear()
-        if ch.msgs:
-            ch.run_message(ch.msgs.popleft())
+        ch.queue.wake.clear()
+        if ch.queue.msgs:
+            ch.run_message(ch.queue.msgs.popleft())
             continue
         if ch.hungup or ch.transfer_to or ch.program is not None:
             break
-        ch.wake.wait(timeout=0.5)
+        ch.queue.wake.wait(timeout=0.5)
 
 
 def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel | None = None) -> str | None:
@@ -182,7 +182,7 @@ def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel
         leg.answered.clear()
         if leg.hungup or leg.answer_state == "answered":
             continue
-        waiters = [leg.answered] + ([dialler.wake] if dialler is not None else [])
+        waiters = [leg.answered] + ([dialler.queue.wake] if dialler is not None else [])
         clock.wait(waiters, remaining)
 
 

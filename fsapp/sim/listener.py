@@ -25,8 +25,8 @@ _CLOSE = object()
 
 
 class Listener:
-    def __init__(self, switch, sock):
-        self.switch = switch
+    def __init__(self, services, sock):
+        self.services = services   # the switch, seen through fsapp/sim/services.py
         self.sock = sock
         # mod_event_socket disables Nagle on both its listener's and the socket app's
         # connections; without it every reply waits ~40 ms for the peer's delayed ACK.
@@ -55,13 +55,13 @@ class Listener:
             if cmd is None:
                 return
             first, headers, body = cmd
-            self.switch.clock.touch()
+            self.services.clock.touch()
             name, rest = split_command(first)
             yield name, rest, headers, body, first
 
     def _tap(self, data: bytes) -> None:
-        if self.switch.wire_log is not None:
-            self.switch.wire_log.append(data)
+        if self.services.wire_log is not None:
+            self.services.wire_log.append(data)
 
     def send(self, data: bytes) -> None:
         if not self.closed:
@@ -72,7 +72,7 @@ class Listener:
         if not self.closed:
             self.closed = True
             self._out.put(_CLOSE)
-            self.switch.unlisten(self)
+            self.services.unlisten(self)
 
     def _write_loop(self) -> None:
         try:
@@ -81,12 +81,12 @@ class Listener:
                 if item is _CLOSE:
                     break
                 self.sock.sendall(item)
-                self.switch.clock.touch()
+                self.services.clock.touch()
         except OSError:
             pass
         finally:
             self.closed = True
-            self.switch.unlisten(self)
+            self.services.unlisten(self)
             try:
                 self.sock.close()
             except OSError:
@@ -109,7 +109,7 @@ class Listener:
                 self.subclasses.add(n)
             else:
                 self.names.add(n)
-        self.switch.listen(self)
+        self.services.listen(self)
         return f"+OK event listener enabled {fmt}"
 
     def nix(self, names: list[str]) -> str:
@@ -128,7 +128,7 @@ class Listener:
         self.custom = False
         self.all_events = False
         self.myevents_uuid = None
-        self.switch.unlisten(self)
+        self.services.unlisten(self)
         return "+OK no longer listening for events"
 
     def filter(self, args: list[str]) -> str:

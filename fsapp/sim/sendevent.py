@@ -41,26 +41,26 @@ def event_name(rest: str) -> str:
 
 def run_sendevent(conn, first_line: str, rest: str, headers: list[tuple[str, str]], body: str) -> None:
     """Reply on conn, then fire: the reply precedes the events a command causes (obs. 13)."""
-    reply, event = build_event(conn.switch, first_line, rest, headers, body)
+    reply, event = build_event(conn.services, first_line, rest, headers, body)
     conn.send(wire.command_reply(reply))
     if event is not None:
-        conn.switch.fire(event)
+        conn.services.fire(event)
 
 
-def build_event(switch, first_line: str, rest: str, headers: list[tuple[str, str]], body: str):
+def build_event(services, first_line: str, rest: str, headers: list[tuple[str, str]], body: str):
     """(Reply-Text `+OK <Event-UUID>`, the event to fire or None)."""
     name = event_name(rest)
     event_uuid = str(uuidlib.uuid4())
     lower = {k.lower(): v for k, v in headers}
     subclass = lower.get("event-subclass") if name == "CUSTOM" else None
     target = lower.get("unique-id")
-    if target and target in switch.channels and not switch.channels[target].hungup:
+    if target and target in services.channels and not services.channels[target].hungup:
         log.debug("sim: sendevent %s for channel %s goes to its endpoint, not to listeners", name, target)
         return f"+OK {event_uuid}", None
     own = [(k, v) for k, v in headers
            if k.lower() not in CORE_HEADERS and k.lower() != "content-length"
            and not (subclass is not None and k.lower() == "event-subclass")]
-    ev = switch.events.new(name, subclass=subclass, uuid=target or None, calling=SENDEVENT_CALLING)
+    ev = services.events.new(name, subclass=subclass, uuid=target or None, calling=SENDEVENT_CALLING)
     core = [(k, v) for k, v in ev.headers if k != "Event-Subclass"]
     ev.headers = [("Command", first_line)] + own + [("Event-UUID", event_uuid)] + \
         ([("Event-Subclass", subclass)] if subclass is not None else []) + core

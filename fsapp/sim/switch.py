@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import socket
 import uuid as uuidlib
@@ -9,22 +10,25 @@ import uuid as uuidlib
 import gevent
 from gevent.server import StreamServer
 
-from . import fsstrings
+from . import fsstrings, registry
 from .agents import AgentEndpoint
 from .api import VERSION, Api, uptime_text
+from .bridging import after_bridge, connect
 from .caller import Caller, CallerScript
-from .callcenter import CallCenter
 from .clock import RealClock
 from .dialplan import Dialplan, run_dialplan
 from .events import EventFactory
 from .inbound import InboundConnection
 from .legs import new_leg, start_leg
-from .say import DEFAULT_LANGUAGES
+from .phrases import DEFAULT_LANGUAGES
 
 log = logging.getLogger("fsapp.sim")
 
 LEVEL_NAMES = ("CONSOLE", "ALERT", "CRIT", "ERR", "WARNING", "NOTICE", "INFO", "DEBUG")
 DEFAULT_SOUND_PREFIX = "/usr/local/freeswitch/share/freeswitch/sounds/en/us/callie"
+# Modules a switch loads only when asked (load_module), like a modules.conf.xml entry:
+# name -> the module whose load(switch) adds its applications and API commands.
+OPTIONAL_MODULES = {"mod_callcenter": "fsapp.sim.callcenter"}
 
 
 class Switch:
@@ -50,7 +54,10 @@ class Switch:
         if conf_dir is not None:
             self.dialplan.load_conf(conf_dir)
         self.api = Api(self)
-        self.callcenter = CallCenter(self)   # mod_callcenter: queues/agents/tiers configured in code
+        # the dialplan applications: every module of fsapp/sim/apps registers its own
+        # (fsapp/sim/registry.py); optional modules add theirs to this switch only
+        self.applications = dict(registry.discover())
+        self.modules: dict = {}                   # loaded optional modules (load_module)
         self.channels: dict = {}
         self.listeners: set = set()               # every subscribed connection
         self._global_listeners: set = set()       # ... that want events of all channels
@@ -109,8 +116,19 @@ class Switch:
             raise RuntimeError("Switch not started: call start() first")
         return self._server.server_port
 
+    def load_module(self, name: str):
+        """Load an optional module (OPTIONAL_MODULES) into this switch, once; returns it
+        (mod_callcenter: the CallCenter to configure queues, agents and tiers on)."""
+        if name not in self.modules:
+            where = OPTIONAL_MODULES.get(name)
+            if where is None:
+                raise ValueError(f"sim: no optional module {name!r}; known: {', '.join(sorted(OPTIONAL_MODULES))}")
+            self.modules[name] = importlib.import_module(where).load(self)
+        return self.modules[name]
+
     def stop(self, timeout: float = 5.0) -> None:
-        self.callcenter.stop()
+        for module in self.modules.values():
+            module.stop()
         for ch in list(self.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
         gevent.wait([ch.ended for ch in list(self.channels.values())], timeout=timeout)
@@ -252,9 +270,19 @@ class Switch:
         leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.peer.uuid, None)))
         return caller
 
+    # ---- what channels and applications use (fsapp/sim/services.py) --------------------
+    def route(self, ch) -> None:
+        """The program of a leg that hits the dialplan."""
+        run_dialplan(ch, self.dialplan)
+
+    def expand_api(self, cmd: str, args: str) -> str:
+        """`${cmd args}` in an application's argument: the API command runs (noted in
+        api_expansions so tests can tell)."""
+        self.api_expansions.append((cmd, args))
+        return self.api.execute(cmd, args)
+
     def route_transfer(self, ch, ext: str, ctx: str) -> None:
         """Continue a transferred channel: normal extensions go back through the dialplan."""
-        from .bridge import after_bridge, connect
         if ext == "__join__":
             other = self.channels.get(ctx)
             if other is not None and not other.hungup:
@@ -266,18 +294,18 @@ class Switch:
                 after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":
-            while not ch.hungup and (ch.bridged_to is not None or ch.switch.channels.get(ctx) is not None
-                                     and ch.bridged_to is None and not ch.switch.channels[ctx].hungup
-                                     and ch.switch.channels[ctx].transfer_to is not None):
-                ch.wake.clear()
-                ch.wake.wait(timeout=0.5)
+            while not ch.hungup and (ch.bridged_to is not None or self.channels.get(ctx) is not None
+                                     and ch.bridged_to is None and not self.channels[ctx].hungup
+                                     and self.channels[ctx].transfer_to is not None):
+                ch.queue.wake.clear()
+                ch.queue.wake.wait(timeout=0.5)
             return
         ch.destination, ch.context = ext, ctx
-        ch.program = run_dialplan
+        ch.program = self.route
 
     def join(self, a, b) -> None:
         """uuid_bridge: take both legs out of what they run and bridge them."""
         b.transfer_to = ("__joined__", a.uuid)
         a.transfer_to = ("__join__", b.uuid)
-        a.wake.set()
-        b.wake.set()
+        a.queue.wake.set()
+        b.queue.wake.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from urllib.parse import unquote
 
 # switch_url_encode(): everything below ' ' or above '~' and these characters are
 # %XX-encoded; a '%' that already starts a %XX (upper-case hex) sequence is kept.
@@ -49,7 +50,6 @@ def _url_encode_bytes(value: str) -> str:
 
 
 def url_decode(value: str) -> str:
-    from urllib.parse import unquote
     return unquote(value)
 
 

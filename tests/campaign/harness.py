@@ -11,7 +11,7 @@ from fsapp.campaign.dialer import Dialer
 from fsapp.campaign.loader import parse_text
 from fsapp.campaign.sources import read_csv_contacts
 from fsapp.esl import InboundClient
-from fsapp.flow.runtime import FlowHandler
+from fsapp.app.services import flow_handler
 from fsapp.sim import Switch
 from fsapp.sim.clock import VirtualClock
 from fsapp.store import Store
@@ -71,7 +71,7 @@ class Line:
         self.campaign = campaign
         self.calendar = loads_calendars(calendars)[campaign.calendar]
         self.states = states
-        self.flows = FlowHandler(str(ROOT / "ivr_flows"), self.cfg)
+        self.flows = flow_handler(str(ROOT / "ivr_flows"), self.cfg)
         self.esl = InboundClient("127.0.0.1", self.switch.esl_port, "ClueCon").start()
         self.dialer = None
 

@@ -40,13 +40,13 @@ def test_load_app_resolves_callable():
 
 def test_flows_wiring(tmp_path, monkeypatch):
     seen = {}
-    fake = types.ModuleType("fsapp.flow.runtime")
+    fake = types.ModuleType("fsapp.app.services")
     fake.make_handler = lambda flows_dir, cfg: seen.setdefault("args", (flows_dir, cfg)) and "handler"
-    monkeypatch.setitem(sys.modules, "fsapp.flow.runtime", fake)
+    monkeypatch.setitem(sys.modules, "fsapp.app.services", fake)
     assert flows_handler(str(tmp_path), "CFG") == "handler"
     assert seen["args"] == (str(tmp_path), "CFG")
-    monkeypatch.setitem(sys.modules, "fsapp.flow.runtime", None)  # not available
-    with pytest.raises(click.ClickException, match="fsapp.flow.runtime.make_handler"):
+    monkeypatch.setitem(sys.modules, "fsapp.app.services", None)  # not available
+    with pytest.raises(click.ClickException, match="fsapp.app.services.make_handler"):
         flows_handler(str(tmp_path), "CFG")
     with pytest.raises(click.BadParameter, match="not a directory"):
         flows_handler(str(tmp_path / "missing"), "CFG")

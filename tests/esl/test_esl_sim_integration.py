@@ -5,7 +5,6 @@ import gevent
 import pytest
 
 from fsapp.esl import CallHangup, CommandTimeout, InboundClient, OriginateError, OutboundServer
-from fsapp.sim import apps as sim_apps
 from fsapp.sim import Apps, CallerScript, Echo, Hangup, Press, Silence, Socket, Speak, Switch, Wait, WaitPrompt
 
 TONE = "tone_stream://%(100,0,800)"
@@ -73,7 +72,6 @@ def test_every_call_method(rig):
     assert report.hangup_cause == "NORMAL_CLEARING"
 
 
-@pytest.mark.skipif("send_dtmf" not in sim_apps.APPS, reason="fsapp.sim has no send_dtmf application yet")
 def test_send_dtmf(rig):
     def handler(call):
         call.answer()

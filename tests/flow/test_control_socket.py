@@ -10,7 +10,8 @@ import pytest
 
 from fsapp import config
 from fsapp.flow.control_socket import ControlSocketError, bind_control_socket
-from fsapp.flow.runtime import make_handler, request
+from fsapp.app.services import make_handler
+from fsapp.flow.runtime import request
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU = """

@@ -538,3 +538,35 @@ def test_say_node_currency_and_datetime_and_id_readback_with_x():
     assert outcome.vars["id"] == "11010519491231002*"          # stored as keyed
     assert heard[-18:] == render("en-US", "digits", "11010519491231002X")
     assert heard[-1] == en + "x" and en + "star" not in heard
+
+
+def test_the_edge_taken_is_the_compiled_nodes_label_and_target():
+    """The interpreter takes targets from the compiled node's edges (Node.target), the one
+    place a label meets its target; labels inside a field are spelled by fsapp.flowspec."""
+    import dataclasses
+
+    from fsapp.flowspec import case_label, option_label
+
+    flow = compiled(flow_text("""
+        welcome:
+          menu: {prompt: hotline/main_menu, options: {"1": check, "2": bye}, on_fail: bye}
+        check:
+          branch:
+            cases: [{when: "1 > 2", goto: bye}, {when: "2 > 1", goto: done}]
+            else: bye
+        done: {play: common/goodbye, next: bye}
+        bye: {hangup: {}}
+    """), ANY)
+    recorder = Recorder()
+    services = Services(tracer=recorder, say=lambda lang, kind, value: [])
+    run_call(ScriptedCall(["1"]), flow, services, {flow.name: flow})
+    taken = [(e["node"], e["label"], e["to"]) for e in recorder.of("edge")]
+    assert taken == [("welcome", option_label("1"), "check"), ("check", case_label(1), "done"),
+                     ("done", "next", "bye")]
+    assert all(flow.nodes[node].target(label) == to for node, label, to in taken)
+    # a node whose compiled edges lack the label: named, not a silent jump to args
+    done = dataclasses.replace(flow.nodes["done"], edges=())
+    broken = dataclasses.replace(flow, start="done", nodes={**flow.nodes, "done": done})
+    outcome = run_call(ScriptedCall([]), broken, Services(tracer=Recorder(), say=lambda *a: []),
+                       {flow.name: broken})
+    assert outcome.reason == "error" and "node 'done' has no 'next' edge" in outcome.error

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from fsapp import config
 from fsapp.cli import main
 from fsapp.flow.interpreter import Services
+from fsapp.app.services import flow_handler
 from fsapp.flow.runtime import FlowHandler, FlowLoadError, request
 from fsapp.app.simulate import simulate
 from fsapp.flow.testing import FakeRouter, FakeStore, fake_calendars
@@ -182,7 +183,7 @@ def test_deploy_and_reload_cli(cfg, tmp_path):
 
 
 def test_reload_keeps_the_store_and_router_but_rereads_files(cfg, tmp_path, monkeypatch):
-    from fsapp.flow import runtime
+    from fsapp.app import services as runtime   # the services are built there (wiring)
     built = []
     monkeypatch.setattr(runtime, "_store", lambda cfg: built.append("store") or object())
     monkeypatch.setattr(runtime, "_calendars", lambda cfg: built.append("calendars") or {})
@@ -197,7 +198,7 @@ nodes:
   w: {write: {kind: call_record, row: {flow: f}}, next: bye}
   bye: {hangup: {}}
 """, encoding="utf-8")
-    handler = FlowHandler(flows, cfg)
+    handler = flow_handler(flows, cfg)
     store = handler.services.store
     assert handler.reload()["ok"]
     assert handler.services.store is store

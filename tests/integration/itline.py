@@ -24,6 +24,7 @@ import pyodbc
 
 from fsapp import config as config_mod
 from fsapp.app import EmulatedLine
+from fsapp.app.services import flow_handler
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import fan_out
 from fsapp.sim import RealClock
@@ -156,7 +157,7 @@ class ItLine:
     @classmethod
     def open(cls, workdir: Path, odbc: str, scale: float) -> "ItLine":
         cfg = load_config(write_config(workdir, odbc))
-        handler = FlowHandler(str(FLOWS), cfg)
+        handler = flow_handler(str(FLOWS), cfg)
         assert not handler.warnings, handler.warnings   # e.g. the store could not be built
         line = cls(cfg, handler, EmulatedLine(RealClock(scale=scale), password=PASSWORD))
         # keep the production tracer (node-visit rows, counters) and add ours

@@ -19,6 +19,7 @@ import gevent
 
 from fsapp import config as config_mod
 from fsapp.esl.outbound import OutboundServer
+from fsapp.app.services import flow_handler
 from fsapp.flow.runtime import FlowHandler
 from fsapp.sim import CallerScript, Socket, Switch
 
@@ -121,7 +122,7 @@ class LiveLine:
         from fsapp.live.calls import LiveCalls
         from fsapp.live.control import install
         calls = LiveCalls()                      # as `fsapp serve --flows` wires it
-        handler = FlowHandler(str(workdir / "flows"), cfg, tracers=(calls, *(live.tracers if live else ())))
+        handler = flow_handler(str(workdir / "flows"), cfg, tracers=(calls, *(live.tracers if live else ())))
         assert not handler.warnings, handler.warnings
         handler.services.router.start()
         install(handler, calls)

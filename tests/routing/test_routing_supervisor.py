@@ -13,7 +13,7 @@ from fsapp.routing.router import Router
 from fsapp.routing.supervisor import NotOnCall, find_agent_call
 from fsapp.say import render
 from fsapp.sim import CallerScript, Socket, Switch, Wait
-from fsapp.sim.eavesdrop import spies
+from fsapp.sim.apps.eavesdrop import spies
 from fsapp.sim.media import write_wav
 from fsapp.sounds import Catalog
 from fsapp.yamlsrc import SourceError

@@ -139,7 +139,7 @@ def build_switch(scale: float, port: int, heartbeat: float) -> Switch:
     sw.dialplan.add(r"^7110$", Apps([("answer", ""), ("playback", "tone_stream://%(500,0,440)"),
                                      ("bridge", "null/agent1")]))
     sw.dialplan.add(r"^7200$", Apps([("answer", ""), ("callcenter", "support@default")]))
-    cc = sw.callcenter
+    cc = sw.load_module("mod_callcenter")
     cc.add_queue("support@default", strategy="longest-idle-agent", discard_abandoned_after=60)
     cc.add_agent("agent1@default", contact="loopback/7100", status="Logged Out", max_no_answer=3,
                  wrap_up_time=5, reject_delay_time=5, busy_delay_time=5)
@@ -155,7 +155,7 @@ def seed_agent_history(sw: Switch) -> None:
     comes 3.8 s after the member joined; the same history is replayed here, relative to
     the emulator's clock."""
     now = int(sw.clock.now())
-    agent = sw.callcenter.agents["agent1@default"]
+    agent = sw.modules["mod_callcenter"].agents["agent1@default"]
     agent.last_offered_call, agent.last_bridge_start, agent.last_bridge_end = now - 5, now - 4, now - 2
     agent.last_status_change, agent.calls_answered, agent.talk_time = now - 2, 1, 2
 
@@ -295,7 +295,7 @@ class Replay:
                     raw = raw.replace(SAY_SOUNDS, sounds.name)
                     if raw.startswith("api reloadxml"):
                         # first reload: the temporary zh languages are in; second: gone again
-                        from fsapp.sim.say import DEFAULT_LANGUAGES, ZH_LANGUAGES
+                        from fsapp.sim.phrases import DEFAULT_LANGUAGES, ZH_LANGUAGES
                         reloads += 1
                         sw.say_languages = {**DEFAULT_LANGUAGES, **(ZH_LANGUAGES if reloads == 1 else {})}
                 conn.send(raw)

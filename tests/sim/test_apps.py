@@ -8,7 +8,7 @@ import pytest
 
 from fsapp.sim import CallerScript, Hangup, Press, Socket, Speak, Wait, WaitPrompt
 from fsapp.sim import media
-from fsapp.sim.apps import LOOPBACK_MEDIA_DELAY_S
+from fsapp.sim.apps.dptools import LOOPBACK_MEDIA_DELAY_S
 
 
 def run_call(switch, outbound, script, app, timeout=30, hangup=True):

@@ -15,7 +15,7 @@ def _switch(contact: str, clock=None) -> Switch:
     sw.dialplan.add(r"^7100$", Apps([("answer", ""), ("sleep", "60000")]))   # never bridges onward
     sw.dialplan.add(r"^7110$", Apps([("answer", ""), ("bridge", "null/agent1")]))
     sw.dialplan.add(r"^7200$", Apps([("answer", ""), ("callcenter", "support@default")]))
-    cc = sw.callcenter
+    cc = sw.load_module("mod_callcenter")
     cc.add_queue("support@default")
     cc.add_agent("agent1@default", contact=contact, max_no_answer=3, wrap_up_time=5)
     cc.add_tier("support@default", "agent1@default")
@@ -68,13 +68,13 @@ def test_api_replies_as_mod_callcenter():
 def test_bad_configuration_names_the_field():
     sw = Switch(esl=("127.0.0.1", 0))
     with pytest.raises(CallCenterError, match="name@domain"):
-        sw.callcenter.add_queue("support")
+        sw.load_module("mod_callcenter").add_queue("support")
     with pytest.raises(CallCenterError, match="strategy 'random'"):
-        sw.callcenter.add_queue("support@default", strategy="random")
+        sw.load_module("mod_callcenter").add_queue("support@default", strategy="random")
     with pytest.raises(CallCenterError, match="type 'uuid-standby'"):
-        sw.callcenter.add_agent("a@default", contact="loopback/1", type="uuid-standby")
+        sw.load_module("mod_callcenter").add_agent("a@default", contact="loopback/1", type="uuid-standby")
     with pytest.raises(CallCenterError, match="queue 'nope@default' is not defined"):
-        sw.callcenter.add_tier("nope@default", "a@default")
+        sw.load_module("mod_callcenter").add_tier("nope@default", "a@default")
 
 
 def test_loopback_agent_that_never_bridges_goes_on_break_after_max_no_answer():
@@ -98,7 +98,7 @@ def test_loopback_agent_that_never_bridges_goes_on_break_after_max_no_answer():
 
 def test_member_hanging_up_is_abandoned_and_discarded_later():
     sw = _switch("loopback/7100", clock=VirtualClock())
-    sw.callcenter.queues["support@default"].discard_abandoned_after = 10
+    sw.modules["mod_callcenter"].queues["support@default"].discard_abandoned_after = 10
     conn = _events(sw.esl_port)
     try:
         a_leg = sw.api.execute("originate", "loopback/7200/default &park").split()[1]
@@ -114,3 +114,18 @@ def test_member_hanging_up_is_abandoned_and_discarded_later():
     finally:
         conn.close()
         sw.stop()
+
+
+def test_mod_callcenter_is_loaded_only_when_asked():
+    """Without load_module the switch is FreeSWITCH without mod_callcenter: no
+    callcenter_config API, the callcenter application is invalid; loading it is per switch."""
+    plain, loaded = Switch(esl=("127.0.0.1", 0)), Switch(esl=("127.0.0.1", 0))
+    assert plain.api.execute("callcenter_config", "tier list") == "-ERR callcenter_config Command not found!\n"
+    assert "callcenter" not in plain.applications
+    cc = loaded.load_module("mod_callcenter")
+    assert loaded.load_module("mod_callcenter") is cc                  # once per switch
+    assert loaded.api.execute("callcenter_config", "tier list") == "queue|agent|state|level|position\n+OK\n"
+    assert loaded.applications["callcenter"] == cc.app
+    assert "callcenter" not in plain.applications and "callcenter_config" not in plain.api.commands
+    with pytest.raises(ValueError, match="no optional module 'mod_nope'; known: mod_callcenter"):
+        loaded.load_module("mod_nope")

@@ -5,7 +5,7 @@ the eavesdropper's leg ends when the target goes down (switch_ivr_eavesdrop_sess
 import gevent
 
 from fsapp.sim import Agent, CallerScript, Wait
-from fsapp.sim.eavesdrop import spies
+from fsapp.sim.apps.eavesdrop import spies
 
 from .eslclient import Conn
 

@@ -18,9 +18,9 @@ CAPTURES = ["inbound_auth_ok", "inbound_auth_bad", "inbound_events_plain", "inbo
             # timeout, a terminator after a full entry, an invalid try then a valid one.
             "pagd_timeout_with_digits", "pagd_terminator_after_full_entry", "pagd_invalid_then_valid",
             # record of a tone from the far leg: default `*` terminator, then
-            # playback_terminators=# (fsapp/sim/apps.py app_record)
+            # playback_terminators=# (fsapp/sim/apps/dptools.py app_record)
             "record_with_audio",
-            # say with log/data lines, languages missing then added (fsapp/sim/say.py)
+            # say with log/data lines, languages missing then added (fsapp/sim/apps/say.py)
             "say_zh_money"]
 
 _results = {}

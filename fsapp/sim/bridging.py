@@ -1,83 +1,16 @@
-"""The bridge application: dial another leg, connect the two, wait until one side ends;
-then what switch_ivr_multi_threaded_bridge does with the legs still up
-(park_after_bridge, hangup_after_bridge), for `bridge` and for `uuid_bridge` alike."""
+"""Two legs bridged: connect them until one side ends, then what
+switch_ivr_multi_threaded_bridge does with the legs still up (park_after_bridge,
+hangup_after_bridge). Shared by the `bridge` application (fsapp/sim/apps/bridge.py),
+uuid_bridge (the switch) and mod_callcenter; below the applications, so none of those
+import each other for it."""
 from __future__ import annotations
 
 import math
 
 import gevent
 
-from . import fsstrings
 from .channel import Channel
-from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
-
-DIALSTATUS = {"NO_ANSWER": "NOANSWER", "USER_BUSY": "BUSY", "SUCCESS": "SUCCESS"}
-
-
-def bridge(ch: Channel, arg: str) -> None:
-    cause = "NORMAL_CLEARING"
-    leg = None
-    try:
-        global_vars, rest = parse_vars(arg)
-    except DialError as exc:
-        global_vars, rest, cause = {}, "", exc.cause
-    ch.switch.record_originate("bridge", arg, global_vars, rest)
-    # '|' separates sequential alternatives; ',' simultaneous ones (tried in order here).
-    for alternative in [leg for group in fsstrings.split_legs(rest) for leg in group]:
-        try:
-            leg_vars, endpoint = parse_vars(alternative)
-        except DialError as exc:
-            cause = exc.cause
-            continue
-        vars_ = {**global_vars, **leg_vars}
-        timeout = originate_timeout({**{k: v for k, v in ch.vars.items()}, **vars_})
-        try:
-            # switch_ivr_originate: origination_caller_id_* of the leg's variables win over
-            # the bridging channel's own caller id
-            leg = new_leg(ch.switch, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.cid_num,
-                          vars_.get("origination_caller_id_name") or ch.cid_name)
-        except DialError as exc:
-            cause, leg = exc.cause, None
-            continue
-        leg.originator = ch
-        leg.other, leg.other_type = ch, "originator"
-        if leg.source == "mod_null":
-            _originatee_vars(ch, leg)
-        start_leg(ch.switch, leg)
-        failure = wait_answer(leg, timeout, early_ok=False, dialler=ch)
-        if failure is None:
-            break
-        cause, leg = failure, None
-        if ch.hungup:
-            break
-    if leg is None:
-        ch.set_var("originate_disposition", cause)
-        ch.set_var("DIALSTATUS", DIALSTATUS.get(cause, cause))
-        ch.set_var("originate_failed_cause", cause)
-        ch.set_var("originate_causes", cause)
-        return
-    if not ch.is_answered and not ch.hungup:
-        ch.mark_answered()
-    ch.set_var("originated_legs", f"{leg.uuid};Outbound Call;{leg.destination}")
-    ch.set_var("originate_disposition", "SUCCESS")
-    ch.set_var("DIALSTATUS", "SUCCESS")
-    ch.set_var("originate_causes", f"{leg.uuid};NONE")
-    ch.set_var("signal_bond", leg.uuid)
-    connect(ch, leg)
-    after_bridge(ch, leg)
-
-
-def _originatee_vars(ch: Channel, leg: Channel) -> None:
-    """What switch_ivr_originate sets on a leg it creates (as captured for null/...)."""
-    leg.set_var("call_uuid", None)
-    for name, value in (("max_forwards", "70"), ("originator_codec", "L16@8000h@20i"),
-                        ("originator", ch.uuid), ("signal_bond", ch.uuid), ("call_uuid", ch.uuid)):
-        leg.set_var(name, value)
-    if ch.get_var("ignore_early_media"):
-        leg.set_var("ignore_early_media", ch.get_var("ignore_early_media"))
-    for name, value in (("originate_early_media", "false"), ("originating_leg_uuid", ch.uuid),
-                        ("originate_endpoint", "null")):
-        leg.set_var(name, value)
+from .fsstrings import switch_true as is_true
 
 
 def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
@@ -122,7 +55,7 @@ def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
         if is_true(leg.get_var("park_after_bridge")):
             # audio_bridge_on_exchange_media: the bridged-to leg parks instead of hanging up
             leg.program = park_after_bridge
-            leg.wake.set()
+            leg.queue.wake.set()
         else:
             leg.hangup("NORMAL_CLEARING")
 
@@ -134,7 +67,7 @@ def release_partner(ch: Channel, timeout: float = 2.0) -> None:
     if peer is not None and not peer.hungup:
         peer.break_out = True
         peer.break_requested = True
-        peer.wake.set()
+        peer.queue.wake.set()
         gevent.wait([peer.ended], timeout=timeout)
 
 
@@ -146,12 +79,6 @@ def _unwind_joined(ch: Channel, leg: Channel) -> None:
     leg.set_var("last_bridge_hangup_cause", ch.hangup_cause or "NORMAL_CLEARING")
     leg.hangup(ch.hangup_cause or "NORMAL_CLEARING")
     gevent.wait([leg.ended], timeout=2.0)
-
-
-def is_true(value) -> bool:
-    """switch_true(): what FreeSWITCH accepts as a true channel variable."""
-    return str(value or "").strip().lower() in ("true", "t", "yes", "on", "enabled", "active", "allow") or \
-        (str(value or "").strip().isdigit() and int(value) > 0)
 
 
 def after_bridge(ch: Channel, peer: Channel, uuid_bridge: bool = False) -> None:
@@ -174,8 +101,7 @@ def after_bridge(ch: Channel, peer: Channel, uuid_bridge: bool = False) -> None:
         ch.hangup(peer.hangup_cause or "NORMAL_CLEARING")
         return
     if uuid_bridge:
-        from .dialplan import run_extension
-        ch.program = run_extension
+        ch.program = Channel.run_extension
 
 
 def park_after_bridge(ch: Channel) -> None:

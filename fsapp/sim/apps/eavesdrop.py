@@ -27,16 +27,13 @@ import logging
 import math
 from dataclasses import dataclass
 
-from .channel import Channel
+from ..channel import Channel
+from ..fsstrings import switch_true as _true
+from ..registry import application
 
 log = logging.getLogger("fsapp.sim")
 
 MEDIA_UP_WAIT_S = 6.0   # switch_ivr_eavesdrop_session waits 600 x 10 ms for the target's media
-
-
-def _true(value) -> bool:
-    from .bridge import is_true
-    return is_true(value)
 
 
 @dataclass
@@ -104,9 +101,9 @@ def _remove_bugs_on_hangup(target: Channel) -> None:
         if done:
             for spy in list(target.eavesdrop_bugs):
                 _detach(target, spy)
-                spy_channel = target.switch.channels.get(spy.eavesdropper)
+                spy_channel = target.services.channels.get(spy.eavesdropper)
                 if spy_channel is not None:
-                    spy_channel.wake.set()
+                    spy_channel.queue.wake.set()
         return done
 
     target.hangup = hangup
@@ -131,6 +128,7 @@ def _wait_media_up(ch: Channel, target: Channel) -> bool:
     return _media_up(target) and not ch.hungup
 
 
+@application("eavesdrop")
 def app_eavesdrop(ch: Channel, arg: str) -> None:
     target_uuid = arg.strip()
     if not target_uuid:
@@ -139,7 +137,7 @@ def app_eavesdrop(ch: Channel, arg: str) -> None:
     if target_uuid.lower() == "all":
         log.info("sim: eavesdrop all is not emulated; %s returns at once", ch.uuid)
         return
-    target = ch.switch.channels.get(target_uuid)
+    target = ch.services.channels.get(target_uuid)
     if target is None or target is ch or target.hungup:
         return                                   # switch_core_session_locate failed
     if not _wait_media_up(ch, target):
@@ -169,7 +167,7 @@ def app_eavesdrop(ch: Channel, arg: str) -> None:
             reason, _ = ch.wait_media(math.inf, dtmf="collect" if spy.dtmf else "keep", wake_returns=True)
             if reason == "break":
                 break
-            if spy.dtmf and ch.dtmf and not spy.apply_digit(ch.take_dtmf()):
+            if spy.dtmf and ch.queue.dtmf and not spy.apply_digit(ch.take_dtmf()):
                 break
     finally:
         ch.spy = None

@@ -1,4 +1,4 @@
-"""Dialplan applications (mod_dptools and friends), run in the channel's greenlet.
+"""Dialplan applications of mod_dptools, run in the channel's greenlet.
 
 Each app takes (channel, arg). Results go where FreeSWITCH puts them: channel
 variables, and current_application_response (which becomes Application-Response of
@@ -11,9 +11,9 @@ import math
 import re
 import shlex
 
-from . import media
-from .channel import FRAME_S, Channel
-from .eavesdrop import app_eavesdrop
+from .. import media
+from ..channel import FRAME_S, Channel
+from ..registry import application
 
 log = logging.getLogger("fsapp.sim")
 
@@ -54,7 +54,7 @@ def play_one(ch: Channel, path: str, dtmf: str = "consume", terminators: str | N
     elif path.startswith("say:"):
         seconds = SAY_SECONDS
     else:
-        seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.switch.sound_prefix)
+        seconds = media.media_seconds(path, ch.get_var("sound_prefix") or ch.services.sound_prefix)
     far = ch.far
     listener = far.caller if far is not None else None
     if seconds is None:
@@ -102,6 +102,7 @@ def _files(arg: str) -> list[str]:
     return [arg] if arg else []
 
 
+@application("playback")
 def app_playback(ch: Channel, arg: str) -> None:
     status = "played"
     for path in _files(arg):
@@ -115,14 +116,17 @@ def app_playback(ch: Channel, arg: str) -> None:
         "notfound": "FILE NOT FOUND"}.get(status, "PLAYBACK ERROR"))
 
 
+@application("answer")
 def app_answer(ch: Channel, arg: str) -> None:
     ch.mark_answered()
 
 
+@application("pre_answer")
 def app_pre_answer(ch: Channel, arg: str) -> None:
     ch.mark_pre_answered()
 
 
+@application("set")
 def app_set(ch: Channel, arg: str) -> None:
     # mod_dptools base_set: the name ends at the first '=' (else ','); the value is
     # expanded once more (the channel already expanded the whole argument)
@@ -133,6 +137,7 @@ def app_set(ch: Channel, arg: str) -> None:
         ch.set_var(name.strip(), ch.expand(value) if value else None)
 
 
+@application("export")
 def app_export(ch: Channel, arg: str) -> None:
     name, _, value = arg.partition("=")
     name = name.strip()
@@ -146,10 +151,12 @@ def app_export(ch: Channel, arg: str) -> None:
     ch.set_var("export_vars", ",".join(exported))
 
 
+@application("unset")
 def app_unset(ch: Channel, arg: str) -> None:
     ch.set_var(arg.strip(), None)
 
 
+@application("sleep")
 def app_sleep(ch: Channel, arg: str) -> None:
     try:
         ms = int(arg.strip() or "0")
@@ -159,29 +166,29 @@ def app_sleep(ch: Channel, arg: str) -> None:
     ch.wait_media(ms / 1000.0, dtmf="consume" if eat else "keep", terminators="")
 
 
+@application("hangup")
 def app_hangup(ch: Channel, arg: str) -> None:
     ch.hangup(arg.strip() or "NORMAL_CLEARING")
 
 
+@application("park")
 def app_park(ch: Channel, arg: str) -> None:
     ch.park_loop()
 
 
+@application("echo")
 def app_echo(ch: Channel, arg: str) -> None:
     ch.wait_media(math.inf, dtmf="keep")
 
 
+@application("log")
 def app_log(ch: Channel, arg: str) -> None:
     log.debug("sim log on %s: %s", ch.uuid, arg)
 
 
+@application("info")
 def app_info(ch: Channel, arg: str) -> None:
     return None
-
-
-def app_say(ch: Channel, arg: str) -> None:
-    from .say import app_say as say
-    say(ch, arg)
 
 
 def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_timeout: float,
@@ -194,7 +201,7 @@ def _collect(ch: Channel, have: str, max_digits: int, terminators: str, first_ti
     digits = have
     timeout = first_timeout if not digits else digit_timeout
     while len(digits) < max_digits:
-        if not ch.dtmf:
+        if not ch.queue.dtmf:
             reason, _ = ch.wait_media(timeout, dtmf="collect")
             if reason == "hangup":
                 return digits, "", "hangup"
@@ -249,6 +256,7 @@ def _read(ch: Channel, min_d: int, max_d: int, prompt: str, var: str, timeout_ms
     return status
 
 
+@application("read")
 def app_read(ch: Channel, arg: str) -> None:
     # read <min> <max> <sound file> <variable name> <timeout ms> <terminators> [digit timeout]
     a = _split(arg)
@@ -260,6 +268,7 @@ def app_read(ch: Channel, arg: str) -> None:
     _read(ch, min_d, max_d, prompt, var, timeout, terms, digit_timeout)
 
 
+@application("play_and_get_digits")
 def app_play_and_get_digits(ch: Channel, arg: str) -> None:
     # <min> <max> <tries> <timeout> <terminators> <file> <invalid_file> <var> <regexp> [digit_timeout] [transfer_on_failure]
     a = _split(arg)
@@ -304,6 +313,7 @@ def app_play_and_get_digits(ch: Channel, arg: str) -> None:
 LOOPBACK_MEDIA_DELAY_S = 0.12
 
 
+@application("record")
 def app_record(ch: Channel, arg: str) -> None:
     # record <path> [<time_limit_secs>] [<silence_thresh>] [<silence_hits>]
     a = _split(arg)
@@ -374,6 +384,7 @@ def app_record(ch: Channel, arg: str) -> None:
         ch.far.caller.on_recording(path, samples / media.RATE)
 
 
+@application("send_dtmf")
 def app_send_dtmf(ch: Channel, arg: str) -> None:
     # send_dtmf <digits>[@<tone duration ms>]: the far end (the caller) receives them.
     digits, _, dur = arg.strip().partition("@")
@@ -383,11 +394,7 @@ def app_send_dtmf(ch: Channel, arg: str) -> None:
         ch.far.caller.on_dtmf_sent(digits)
 
 
-def app_bridge(ch: Channel, arg: str) -> None:
-    from .bridge import bridge
-    bridge(ch, arg)
-
-
+@application("transfer")
 def app_transfer(ch: Channel, arg: str) -> None:
     a = _split(arg)
     if not a:
@@ -396,20 +403,5 @@ def app_transfer(ch: Channel, arg: str) -> None:
     ctx = a[2] if len(a) > 2 else ch.context
     ch.transfer_to = (ext, ctx)
     ch.times["Channel-Transfer-Time"] = ch.now_us()
-    ch.wake.set()
+    ch.queue.wake.set()
 
-
-def app_socket(ch: Channel, arg: str) -> None:
-    from .outbound import run_socket_app
-    run_socket_app(ch, arg)
-
-
-APPS = {
-    "answer": app_answer, "pre_answer": app_pre_answer, "playback": app_playback,
-    "play_and_get_digits": app_play_and_get_digits, "read": app_read, "record": app_record,
-    "say": app_say, "set": app_set, "export": app_export, "unset": app_unset, "sleep": app_sleep,
-    "bridge": app_bridge, "transfer": app_transfer, "park": app_park, "hangup": app_hangup,
-    "echo": app_echo, "log": app_log, "info": app_info, "socket": app_socket,
-    "send_dtmf": app_send_dtmf, "eavesdrop": app_eavesdrop,
-    "callcenter": lambda ch, arg: ch.switch.callcenter.app(ch, arg),
-}

@@ -12,10 +12,11 @@ from gevent import socket
 
 import gevent
 
-from . import wire
-from .commands import event_commands, run_api, run_bgapi, sendmsg
-from .listener import MYEVENTS, Listener
-from .sendevent import run_sendevent
+from .. import wire
+from ..commands import event_commands, run_api, run_bgapi, sendmsg
+from ..listener import MYEVENTS, Listener
+from ..registry import application
+from ..sendevent import run_sendevent
 
 log = logging.getLogger("fsapp.sim")
 
@@ -25,6 +26,7 @@ SINGLE_CHANNEL_OK = {"connect", "myevents", "linger", "nolinger", "sendmsg", "ex
                      "divert_events", "log", "nolog"}
 
 
+@application("socket")
 def run_socket_app(ch, arg: str) -> None:
     parts = arg.split()
     if not parts or ":" not in parts[0]:
@@ -39,28 +41,28 @@ def run_socket_app(ch, arg: str) -> None:
     except (OSError, ValueError) as exc:
         log.warning("sim: socket app could not connect to %s: %s", parts[0], exc)
         return
-    session = OutboundSession(ch.switch, sock, ch, full)
+    session = OutboundSession(ch.services, sock, ch, full)
     ch.sessions.append(session)
     gevent.spawn(session.run)
     # Park once the app starts talking (the captures show CHANNEL_PARK after the first
     # sendmsg reply), or at once if the call ends or the app goes away first.
     while not (session.started or ch.hungup or session.closed or ch.transfer_to):
-        ch.wake.clear()
+        ch.queue.wake.clear()
         if session.started or ch.hungup or session.closed or ch.transfer_to:
             break
         ch.awaiting_app = True
         try:
-            ch.wake.wait(timeout=0.5)
+            ch.queue.wake.wait(timeout=0.5)
         finally:
             ch.awaiting_app = False
-    if not ch.hungup and not ch.transfer_to and not (session.closed and not ch.msgs):
+    if not ch.hungup and not ch.transfer_to and not (session.closed and not ch.queue.msgs):
         ch.park_loop()
     ch.break_out = False
 
 
 class OutboundSession(Listener):
-    def __init__(self, switch, sock, ch, full: bool):
-        super().__init__(switch, sock)
+    def __init__(self, services, sock, ch, full: bool):
+        super().__init__(services, sock)
         self.ch = ch
         self.uuid = ch.uuid
         self.full = full
@@ -85,14 +87,14 @@ class OutboundSession(Listener):
             # The app hung up on us: leave the park loop; with nothing after `socket`
             # in the dialplan the call ends (FreeSWITCH does the same).
             self.ch.break_out = True
-            self.ch.wake.set()
+            self.ch.queue.wake.set()
 
     def handle(self, name: str, rest: str, headers, body, first: str = "") -> None:
         if not self.full and name not in SINGLE_CHANNEL_OK:
             self.send(wire.command_reply("-ERR command not found"))
             return
         if name == "connect":
-            ev = self.switch.events.new("CHANNEL_DATA", uuid=self.uuid)
+            ev = self.services.events.new("CHANNEL_DATA", uuid=self.uuid)
             # CHANNEL_DATA starts with the caller profile under a "Channel-" prefix.
             ev.headers += self.ch._profile("Channel", True)
             ev.headers += self.ch.channel_headers()
@@ -101,7 +103,7 @@ class OutboundSession(Listener):
             self.myevents_uuid = self.uuid
             self.names |= MYEVENTS
             self.format = "json" if "json" in rest.lower() else "plain"
-            self.switch.listen(self)
+            self.services.listen(self)
             self.send(wire.command_reply("+OK Events Enabled"))
         elif name == "linger":
             secs = rest.strip()
@@ -119,7 +121,7 @@ class OutboundSession(Listener):
             self.send(wire.command_reply(reply))
             if not self.started:
                 self.started = True
-                self.ch.wake.set()
+                self.ch.queue.wake.set()
         elif name == "exit":
             self.send(wire.command_reply("+OK bye"))
             self._disconnect()

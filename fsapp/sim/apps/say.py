@@ -26,15 +26,12 @@ import logging
 import os
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from . import media
+from .. import media
+from ..registry import application
+from .dptools import play_one
 
 log = logging.getLogger("fsapp.sim")
 
-SOUNDS_DIR = "/usr/local/freeswitch/share/freeswitch/sounds"
-# vanilla conf/lang: English only (lang/ holds de en es fr he pt ru sv, none for zh)
-DEFAULT_LANGUAGES = {"en": ("en", f"{SOUNDS_DIR}/en/us/callie")}
-# what the capture's temporary lang/zh/zh.xml defined
-ZH_LANGUAGES = {"zh": ("zh", f"{SOUNDS_DIR}/zh/cn/sinmei"), "zh_CN": ("zh_CN", f"{SOUNDS_DIR}/zh/cn/sinmei")}
 
 SAY_TYPES = ("number", "items", "persons", "messages", "currency", "time_measurement", "current_date",
              "current_time", "current_date_time", "telephone_number", "telephone_extension", "url",
@@ -47,16 +44,17 @@ class _Missing(Exception):
     pass
 
 
+@application("say")
 def app_say(ch, arg: str) -> None:
     words = arg.split()
     if len(words) < 4:
         log.info("sim: say needs <lang> <type> <method> <text>, got %r", arg)
         return
     lang, say_type, text = words[0], words[1], words[-1]
-    sw = ch.switch
-    language = sw.say_languages.get(lang)
+    services = ch.services
+    language = services.say_languages.get(lang)
     if language is None:
-        sw.log_line(3, "switch_xml.c", "switch_xml_locate_language_ex", 3326, f"Can't find language {lang}.")
+        services.log_line(3, "switch_xml.c", "switch_xml_locate_language_ex", 3326, f"Can't find language {lang}.")
         return
     module, prefix = language
     if (ch.get_var("sound_prefix_enforced") or "").lower() != "true":
@@ -152,7 +150,7 @@ def _zh_number(n: int) -> list[str]:
 
 def _say_zh(ch, module: str, say_type: str, text: str, prefix: str) -> None:
     if say_type not in SAY_TYPES:
-        ch.switch.log_line(3, "mod_say_zh.c", "zh_say", 525, f"Unknown Say type=[{UNKNOWN_TYPE}]")
+        ch.services.log_line(3, "mod_say_zh.c", "zh_say", 525, f"Unknown Say type=[{UNKNOWN_TYPE}]")
         return
     amount = _amount(text) if say_type in ("currency", "number") else None
     if amount is None or amount[0] >= 10 ** 8:
@@ -193,15 +191,14 @@ def _file_seconds(prefix: str, name: str) -> float | None:
 
 
 def _log_missing(ch, path: str, next_file: bool) -> None:
-    sw = ch.switch
-    sw.log_line(4, "mod_sndfile.c", "sndfile_file_open", 281,
+    services = ch.services
+    services.log_line(4, "mod_sndfile.c", "sndfile_file_open", 281,
                 f"Error Opening File [{path}] [System error : No such file or directory.]")
     if next_file:
-        sw.log_line(3, "mod_dptools.c", "next_file", 5024, f"Can't open file {path}")
+        services.log_line(3, "mod_dptools.c", "next_file", 5024, f"Can't open file {path}")
 
 
 def _play(ch, path: str, seconds: float) -> bool:
     """PLAYBACK_START, the media time, PLAYBACK_STOP; False when the call went away."""
-    from .apps import play_one
     status, _ = play_one(ch, path, seconds=seconds)
     return status == "played"

@@ -1,0 +1,126 @@
+"""The services a flow uses, built from the configuration: the say renderer, runtime
+TTS, the prompt catalog, the store, calendars and the router (with its agent-id prompts).
+Wiring, so it lives here and not in the flow language (fsapp.flow only interprets).
+
+    handler = flow_handler("ivr_flows", cfg)      # a FlowHandler whose reloads rebuild these
+    handler = make_handler("ivr_flows", cfg)      # `fsapp serve --flows`: + control socket, router
+"""
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import gevent
+
+from fsapp.calendar import load_calendars
+from fsapp.flow.interpreter import Services
+from fsapp.flow.model import Flow
+from fsapp.flow.runtime import FlowHandler, FlowLoadError
+from fsapp.flow.trace import NodeVisitWriter, fan_out, log_tracer
+from fsapp.log import get_logger
+from fsapp.routing import Router  # the contract in docs/architecture.md
+from fsapp.routing.announce import AgentIdPrompts, QueuePrompts
+from fsapp.say import render
+from fsapp.sounds import tts
+from fsapp.sounds.catalog import Catalog
+from fsapp.store import Store
+
+log = get_logger("fsapp.flow.runtime")   # the name operators' log filters know
+
+__all__ = ["FlowLoadError", "flow_handler", "make_handler", "services_from_config"]
+
+
+def flow_handler(flows_dir, cfg, tracers=(), env=None) -> FlowHandler:
+    """A FlowHandler over `flows_dir` whose services come from `cfg` (rebuilt on reload,
+    keeping the store's and router's pools)."""
+    return FlowHandler(flows_dir, cfg, env=env, tracers=tracers,
+                       build_services=lambda flows, tracer, previous:
+                       services_from_config(cfg, flows, tracer=tracer, previous=previous))
+
+
+def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
+                         previous: Services | None = None) -> tuple[Services, list[str]]:
+    """Build only what the flows use, so a flow without sql runs without a database.
+
+    A service that cannot be built is left out with a warning (returned, and logged by
+    the handler): the flows that do not need it keep working, and a node that does need
+    it fails with that reason (an sql node takes its on_error path).
+    """
+    kinds = {node.kind for flow in flows.values() for node in (*flow.nodes.values(), *flow.on_hangup)}
+    services = Services(recordings=Path(cfg.get("flows", "recordings")), tts=cfg.get("flows", "tts"),
+                        tracer=tracer or log_tracer)
+    warnings: list[str] = []
+    services.say = render
+    if services.tts and "|" not in services.tts:
+        services.tts_render = partial(tts, cache_dir=cfg.get("sounds", "cache"), voices=cfg.get("sounds", "voices"))
+    parts = [("catalog", True, lambda: _catalog(cfg))]
+    visits = bool(cfg.get("flows", "node_visits"))
+    parts.append(("store", bool(kinds & {"sql", "write"}) or visits, lambda: _store(cfg)))
+    parts.append(("calendars", "schedule" in kinds, lambda: _calendars(cfg)))
+    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store, services.catalog)))
+    for name, needed, build in parts:
+        if not needed:
+            continue
+        # a reload keeps the store's and router's pools and background greenlets; the
+        # catalog and calendars are files that a deploy may have changed: read them again
+        if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
+            setattr(services, name, getattr(previous, name))
+            continue
+        try:
+            setattr(services, name, build())
+        except Exception as exc:  # reported, not fatal: see the docstring
+            warnings.append(f"{name} unavailable, nodes that need it will fail: {type(exc).__name__}: {exc}")
+            services.unavailable[name] = str(exc)
+    if visits and services.store is not None:
+        services.tracer = fan_out(services.tracer, NodeVisitWriter(services.store))
+    return services, warnings
+
+
+def _catalog(cfg):
+    return Catalog.load(Path(cfg.get("sounds", "dir")) / "catalog.yaml")
+
+
+def _store(cfg):
+    store = Store.from_config(cfg)
+    for name, path in store.new_sqlite_files.items():   # a typo must not pass as an empty line
+        log.warning("SQLite database did not exist and was created empty (check the path if you "
+                    "expected data)", extra={"connection": name, "path": str(path)})
+    return store
+
+
+def _calendars(cfg):
+    return load_calendars(cfg.get("flows", "calendars"))
+
+
+def _router(cfg, store, catalog):
+    router = Router.from_config(cfg, store=store)  # its queue events go through the same store
+    if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
+        router.agent_id_prompts = AgentIdPrompts(catalog, render)
+        router.queue_prompts = QueuePrompts(catalog, render)
+    return router
+
+
+def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:
+    """The `fsapp serve --flows` entry point: load and validate every flow (FlowLoadError
+    lists the problems), then listen for reloads on [flows] control and SIGHUP.
+    `tracers` also read every call's trace events (the metrics of fsapp.live)."""
+    handler = flow_handler(flows_dir, cfg, tracers=tracers)
+    control = cfg.get("flows", "control") if cfg is not None else None
+    handler.listen(control or None, group=cfg.get("flows", "control_group") if cfg is not None else "")
+    gevent.spawn(_start_router, handler)
+    return handler
+
+
+def _start_router(handler: FlowHandler) -> None:
+    """Start the ACD with the worker, not at its first queued call, so the reconciler
+    repairs what a previous run of this worker left (stuck agents, orphaned members) and
+    its callbacks are adopted at once. If FreeSWITCH is not reachable yet, the router's
+    first enqueue starts it again."""
+    router = getattr(handler.services, "router", None)
+    if router is None or not hasattr(router, "start"):
+        return
+    try:
+        router.start()
+    except Exception as exc:  # FreeSWITCH down at start: not fatal, see the docstring
+        log.warning("router not started yet; it starts with the first queued call",
+                    extra={"error": f"{type(exc).__name__}: {exc}"})
