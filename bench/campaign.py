@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/campaign.py [--contacts 10000] [--concurrent 50] [--repeat 3]
                                        [--scale 20] [--state sqlite|redis --redis URL]
+                                       [--gateway-limit N]
 
 The emulator runs in a child process (its CPU is not the dialer's), with emulated time
 `--scale` times faster than wall time. The callees are a fixed mix: a quarter listen to
@@ -9,6 +10,11 @@ the whole outage notice (the outage_notice flow, ~20 emulated s), a quarter are 
 quarter hang up 2 s into the message, a quarter do not answer within the 30 s timeout.
 One attempt per contact (max_attempts 1), pacing not limiting (calls_per_minute far
 above what C lines carry), so C is the limit.
+
+--gateway-limit N puts `gateways: {carrier1: N}` in the pacing: with --state redis each
+call then takes and gives back a leased slot shared by every dialer (fsapp.campaign.
+gateway_slots); N >= --concurrent measures that bookkeeping's cost without the limit
+binding.
 
 Per run it prints: wall time, attempts, attempts per second, and the dialer process's
 CPU per attempt (time.process_time: the dialer's gevent loop, ESL client, outbound
@@ -88,12 +94,13 @@ def run_once(args, port: int, work: Path) -> dict:
     cfg = config.load(run_dir / "fsapp.toml")
     store = Store.from_config(cfg)
     store.migrate()
+    gateways = f", gateways: {{carrier1: {args.gateway_limit}}}" if args.gateway_limit else ""
     campaign, problems = parse_text(textwrap.dedent(f"""\
         campaign: bench
         flow: outage_notice
         contacts: {{csv: unused.csv}}
         calendar: always
-        pacing: {{calls_per_minute: 100000, max_concurrent: {args.concurrent}}}
+        pacing: {{calls_per_minute: 100000, max_concurrent: {args.concurrent}{gateways}}}
         dial: {{template: "sofia/gateway/{{gateway}}/{{number}}", gateway: carrier1, timeout: 30s,
                max_duration: 5m}}
         retry: {{max_attempts: 1}}
@@ -140,6 +147,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=20.0)
     parser.add_argument("--state", choices=("sqlite", "redis"), default="sqlite")
     parser.add_argument("--redis", default=os.environ.get("FSAPP_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--gateway-limit", type=int, default=0, help="calls on carrier1 at most (0: no limit)")
     parser.add_argument("--serve-emulator", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_emulator:
@@ -161,7 +169,8 @@ def main() -> None:
             print(json.dumps(result), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\n{args.contacts} contacts, {args.concurrent} concurrent, state {args.state}, emulated time x{args.scale:g}, "
+    print(f"\n{args.contacts} contacts, {args.concurrent} concurrent, state {args.state}, "
+          f"gateway limit {args.gateway_limit or 'none'}, emulated time x{args.scale:g}, "
           f"{args.repeat} runs (min / median / max):")
     for key, label in (("wall_s", "wall time, s"), ("attempts_per_s", "attempts per second"),
                        ("cpu_ms_per_attempt", "dialer CPU per attempt, ms")):

@@ -1,18 +1,21 @@
 """Report benchmark: a month of records of a call centre in PostgreSQL, then the time of
 `fsapp report` for a day (hourly) and for the month (daily), beside a naive aggregation
 of the same day row by row in Python (fetch the day's queue events, fold them per call,
-count per queue and hour).
+count per queue and hour); then `fsapp report rollup` (the 15-minute summaries) and the
+month reports read from the summaries, with the whole month closed and with its last day
+still open (read from the records), beside the same month read from the records alone.
 
     .venv/bin/python bench/reports.py --odbc "$FSAPP_TEST_PG_ODBC" [--agents 1000]
-        [--calls-per-day 100000] [--days 30] [--nodes 10] [--repeat 3] [--keep]
+        [--calls-per-day 100000] [--days 30] [--nodes 10] [--repeat 3] [--raw-repeat 1] [--keep]
 
 The issue's full scale is 1,000 agents, 100,000 calls a day (3 million a month) and 10
 node visits a call (30 million rows); on a shared machine run a fraction of it and say
 which. The records are generated inside PostgreSQL (generate_series, setseed) into a
 throwaway database fsapp_bench_reports_<pid>, dropped at the end unless --keep.
-Times are wall-clock seconds (the work happens in the database server's process, so
-the bench's own CPU time would not show it), each figure repeated, the two sides
-alternating; min/median/max printed.
+Each figure is printed as wall-clock seconds and as CPU seconds: the bench's own process
+plus the database backends serving it (read from /proc; PostgreSQL's parallel query
+workers are turned off for the bench database so that all of a query's work is in its
+backend). Each figure repeated, the sides alternating; min/median/max printed.
 """
 import argparse
 import datetime as dt
@@ -28,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pyodbc  # noqa: E402
 
 from fsapp.report import Range, Rules, run_report  # noqa: E402
+from fsapp.report.rollup import rollup  # noqa: E402
 from fsapp.store import Store  # noqa: E402
 
 MONTH = dt.datetime(2026, 11, 1)
@@ -118,7 +122,40 @@ def naive_day(store: Store, day: dt.datetime, rules: Rules) -> dict:
 
 
 def stats(xs: list[float]) -> str:
-    return f"min {min(xs):.2f} median {statistics.median(xs):.2f} max {max(xs):.2f} s"
+    return f"{min(xs):8.2f} {statistics.median(xs):8.2f} {max(xs):8.2f}"
+
+
+class ServerCpu:
+    """CPU seconds of this process plus every backend connected to the bench database."""
+    def __init__(self, admin, name: str):
+        self.admin, self.name, self.tick = admin, name, os.sysconf("SC_CLK_TCK")
+
+    def __call__(self) -> float:
+        total = time.process_time()
+        for (pid,) in self.admin.cursor().execute("SELECT pid FROM pg_stat_activity WHERE datname = ?",
+                                                  self.name).fetchall():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / self.tick       # utime + stime
+        return total
+
+
+def measure(sides: dict, repeat: dict, cpu) -> None:
+    wall: dict[str, list[float]] = {k: [] for k in sides}
+    used: dict[str, list[float]] = {k: [] for k in sides}
+    for round_no in range(max(repeat.values())):
+        for label, fn in sides.items():          # the sides alternate within each round
+            if round_no >= repeat[label]:
+                continue
+            c, t = cpu(), time.perf_counter()
+            fn()
+            wall[label].append(time.perf_counter() - t)
+            used[label].append(cpu() - c)
+    print(f"{'':44} {'wall s min/median/max':>26}   {'CPU s min/median/max':>26}")
+    for label in sides:
+        print(f"{label:44} {stats(wall[label])}   {stats(used[label])}   (n={len(wall[label])})")
 
 
 def main() -> None:
@@ -130,6 +167,7 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, default=10)
     ap.add_argument("--queues", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--raw-repeat", type=int, default=1, help="runs of the month reports from the records alone")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     if not args.odbc:
@@ -137,7 +175,7 @@ def main() -> None:
     name = f"fsapp_bench_reports_{os.getpid()}"
     admin = pyodbc.connect(args.odbc, autocommit=True, timeout=10)
     admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.close()
+    admin.cursor().execute(f"ALTER DATABASE {name} SET max_parallel_workers_per_gather = 0")
     odbc = re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, args.odbc)
     store = Store({"main": odbc}, spool_dir=Path("/tmp") / f"{name}-spool", start=False, query_timeout=3600)
     try:
@@ -150,28 +188,46 @@ def main() -> None:
         day = MONTH + dt.timedelta(days=args.days // 2)
         day_range = Range.parse("day", f"{day:%Y-%m-%d}")
         month_range = Range(MONTH, MONTH + dt.timedelta(days=args.days), "range")
+        cpu = ServerCpu(admin, name)
         sides = {
             "day report, per queue and hour": lambda: run_report(store, "queue", day_range, "60", rules),
             "naive day, row by row in Python": lambda: naive_day(store, day, rules),
-            "month report, per queue and day": lambda: run_report(store, "queue", month_range, "day", rules),
             "day report, per agent and hour": lambda: run_report(store, "agent", day_range, "60", rules),
             "day report, per node": lambda: run_report(store, "node", day_range, "total", rules),
-            "month report, per node": lambda: run_report(store, "node", month_range, "total", rules),
         }
-        times: dict[str, list[float]] = {k: [] for k in sides}
-        for _ in range(args.repeat):
-            for label, fn in sides.items():          # the sides alternate within each round
-                t = time.perf_counter()
-                fn()
-                times[label].append(time.perf_counter() - t)
-        for label, xs in times.items():
-            print(f"{label:34} {stats(xs)}")
+        measure(sides, {k: args.repeat for k in sides}, cpu)
+
+        month_end = MONTH + dt.timedelta(days=args.days)
+        c, t = cpu(), time.perf_counter()
+        done = rollup(store, rules, until=month_end - dt.timedelta(days=1))
+        print(f"rollup of the first {done.days} days: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
+        # the current month: every day rolled up but the last, which is read from the records
+        last_open = {"month per queue and day, last day open": lambda: run_report(store, "queue", month_range, "day",
+                                                                                  rules)}
+        measure(last_open, {k: args.repeat for k in last_open}, cpu)
+        c, t = cpu(), time.perf_counter()
+        rollup(store, rules, until=month_end)
+        print(f"rollup of the last day: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
+        redo_from = month_end - dt.timedelta(days=1)
+        sides = {
+            "rollup of one day again (--from)": lambda: rollup(store, rules, since=redo_from, until=month_end),
+            "month per queue and day, summaries": lambda: run_report(store, "queue", month_range, "day", rules),
+            "month per queue and day, records": lambda: run_report(store, "queue", month_range, "day", rules,
+                                                                   summaries=False),
+            "month per node, summaries": lambda: run_report(store, "node", month_range, "total", rules),
+            "month per node, records": lambda: run_report(store, "node", month_range, "total", rules,
+                                                          summaries=False),
+            "month per agent and day, summaries": lambda: run_report(store, "agent", month_range, "day", rules),
+        }
+        measure(sides, {k: args.raw_repeat if k.endswith("records") else args.repeat for k in sides}, cpu)
+        summed = run_report(store, "queue", month_range, "day", rules)
+        raw = run_report(store, "queue", month_range, "day", rules, summaries=False)
+        print("same figures from the summaries and from the records:", summed.rows == raw.rows)
     finally:
         store.close()
         if not args.keep:
-            admin = pyodbc.connect(args.odbc, autocommit=True, timeout=30)
             admin.cursor().execute(f"DROP DATABASE {name}")
-            admin.close()
+        admin.close()
 
 
 if __name__ == "__main__":

@@ -201,12 +201,18 @@ SCHEMA: dict[str, dict[str, Setting]] = {
         "socket": Setting(str, "", "Address FreeSWITCH connects to for answered calls "
                           "(&socket(ADDRESS async full)); default: listen."),
         "worker_id": Setting(str, "", "Name of this dialer in claims; default host:pid."),
+        "gateway_lease": Setting(float, 30.0, "Seconds a per-gateway channel slot outlives its dialer: "
+                                 "with state = redis the limits are shared by every dialer, and a "
+                                 "crashed dialer's slots come free after this."),
     },
     "deploy": {
         "store": Setting(str, "local", "Where deploy versions are kept: local ([deploy] dir) or redis "
                          "([routing] redis_url and redis_prefix; shared by every node and operator).",
                          choices=("local", "redis")),
         "dir": Setting(str, "var/versions", "Directory of the version history when store = local."),
+        "ack_timeout": Setting(float, 30.0, "With store = redis: how long a deploy waits for every "
+                               "registered worker (each `fsapp serve --flows` of every node) to load "
+                               "the new version before it reports the missing ones and exits 1."),
         "nodes": Setting(dict, {}, "FreeSWITCH nodes a deploy configures: [deploy.nodes.NAME] conf_dir "
                          "(its conf/ directory, local or a mounted share), esl = 'HOST:PORT' (for "
                          "reloadxml), password (default [esl] password; secrets as ${ENV_VAR}), "

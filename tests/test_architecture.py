@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     # wiring: the services flows use, built from the config (serve, demo, campaigns), and the
     # emulated switch + outbound server + flow handler (simulate, demo, tests)
     "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
-    "campaign": {"calendar", "esl", "flow", "store", "yamlsrc"},
+    "campaign": {"calendar", "esl", "flow", "routing", "store", "yamlsrc"},
     "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},

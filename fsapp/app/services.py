@@ -65,6 +65,12 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
         # catalog and calendars are files that a deploy may have changed: read them again
         if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
             setattr(services, name, getattr(previous, name))
+            if name == "store" and hasattr(previous.store, "with_queries"):
+                # the named queries are files too: read again, pinned per call like the flows
+                try:
+                    services.store = previous.store.with_queries(cfg.get("store", "queries"))
+                except Exception as exc:
+                    warnings.append(f"queries not read again, calls keep the previous ones: {exc}")
             continue
         try:
             setattr(services, name, build())

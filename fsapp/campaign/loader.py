@@ -12,7 +12,8 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from fsapp.campaign.model import RETRYABLE, Campaign, ContactSource, Dial, Exclusion, Pacing, Retry
+from fsapp.campaign.model import (RETRY_DEFAULTS, RETRYABLE, AgentAssist, Campaign, ContactSource, Dial,
+                                  Exclusion, Pacing, Retry)
 from fsapp.flow.compiler import _UNIT, DURATION_RE
 from fsapp.yamlsrc import SourceError, compose, pairs, plain, position, scalar
 from fsapp.flow.model import Problem
@@ -25,7 +26,7 @@ CALLER_ID_RE = re.compile(r"^\+?[0-9]{0,20}$")
 SAFE_NAME_RE = re.compile(r"^[^\n\r{},=']{0,60}$")
 
 TOP_KEYS = {"campaign", "description", "flow", "contacts", "exclude", "calendar", "pacing", "dial",
-            "retry", "collect", "completed_when"}
+            "retry", "collect", "completed_when", "agents"}
 REQUIRED = ("campaign", "flow", "contacts", "calendar", "pacing", "dial", "retry")
 
 
@@ -118,7 +119,7 @@ def parse_text(text: str, path: str = "<string>") -> tuple[Campaign | None, list
     values = {}
     parsers = {"campaign": _name, "description": _text, "flow": _name, "contacts": _contacts,
                "exclude": _exclusions, "calendar": _name, "pacing": _pacing, "dial": _dial,
-               "retry": _retry, "collect": _collect, "completed_when": _name}
+               "retry": _retry, "collect": _collect, "completed_when": _name, "agents": _agents}
     for key, (_, node) in fields.items():
         try:
             values[key] = parsers[key](node, key)
@@ -134,10 +135,11 @@ def parse_text(text: str, path: str = "<string>") -> tuple[Campaign | None, list
                     calendar=values["calendar"], pacing=values["pacing"], dial=values["dial"],
                     retry=values["retry"], exclusions=values.get("exclude", ()),
                     collect=values.get("collect", ()), completed_when=values.get("completed_when"),
-                    description=values.get("description", ""), lines=lines), []
+                    description=values.get("description", ""), agents=values.get("agents"), lines=lines), []
 
 
 _HINTS = {
+    "agents": "e.g. agents: {queue: outbound_agents, abandon_after: 2s, max_abandon_rate: 3%}",
     "contacts": "e.g. contacts: {csv: campaigns/data/district7.csv} or {query: utility.outage_contacts}",
     "pacing": "e.g. pacing: {calls_per_minute: 30, max_concurrent: 10}",
     "dial": "e.g. dial: {template: \"sofia/gateway/{gateway}/{number}\", gateway: carrier1}",
@@ -299,11 +301,30 @@ def _retry(node: Node, what: str) -> Retry:
              if outcome in fields}
     max_attempts = int(_number(fields["max_attempts"], "retry.max_attempts", 1, 100, True))
     if max_attempts > 1:
-        missing = [o for o in RETRYABLE if o not in after]
+        missing = [o for o in RETRYABLE if o not in after and o not in RETRY_DEFAULTS]
         if missing:
             raise _Bad(node, f"retry: give the wait before the next attempt for {', '.join(missing)}",
                        "e.g. busy: 10m, no_answer: 30m, failed: 1h, not_completed: 2h")
     return Retry(max_attempts=max_attempts, after=after)
+
+
+def _agents(node: Node, what: str) -> AgentAssist:
+    fields = _mapping(node, what, {"queue", "abandon_after", "max_abandon_rate"}, ("queue",))
+    out = {"queue": _name(fields["queue"], "agents.queue")}
+    if "abandon_after" in fields:
+        out["abandon_after_s"] = _duration(fields["abandon_after"], "agents.abandon_after", 0.5, 60)
+    if "max_abandon_rate" in fields:
+        value = _scalar(fields["max_abandon_rate"], "agents.max_abandon_rate")
+        text = str(value).strip()
+        try:
+            rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            rate = -1.0
+        if isinstance(value, bool) or not 0.0 <= rate <= 1.0:
+            raise _Bad(fields["max_abandon_rate"], f"agents.max_abandon_rate: {value!r} is not a share",
+                       "write e.g. 3% or 0.03")
+        out["max_abandon_rate"] = rate
+    return AgentAssist(**out)
 
 
 def _collect(node: Node, what: str) -> tuple:
@@ -314,9 +335,9 @@ def _collect(node: Node, what: str) -> tuple:
 
 # -- references to other files ----------------------------------------------------------------
 def check_references(campaign: Campaign, flows=None, calendars=None, queries=None,
-                     base_dir=None) -> list[Problem]:
-    """Problems with the names a campaign uses: flows/calendars/queries are collections of
-    known names (None: not checked); base_dir resolves relative CSV/DNC paths."""
+                     base_dir=None, queues=None) -> list[Problem]:
+    """Problems with the names a campaign uses: flows/calendars/queries/queues are
+    collections of known names (None: not checked); base_dir resolves relative CSV/DNC paths."""
     problems = []
 
     def bad(key: str, message: str, hint: str = "") -> None:
@@ -328,6 +349,9 @@ def check_references(campaign: Campaign, flows=None, calendars=None, queries=Non
     if calendars is not None and campaign.calendar not in calendars:
         bad("calendar", f"calendar {campaign.calendar!r} is not defined",
             f"known calendars: {', '.join(sorted(calendars)) or '(none)'}")
+    if queues is not None and campaign.agents is not None and campaign.agents.queue not in queues:
+        bad("agents", f"queue {campaign.agents.queue!r} is not defined in routing.yaml",
+            f"known queues: {', '.join(sorted(queues)) or '(none)'}")
     sources = [("contacts", campaign.contacts)] + [("exclude", e) for e in campaign.exclusions]
     for key, source in sources:
         if queries is not None and source.query and source.query not in queries:
@@ -363,6 +387,11 @@ def references_from_config(cfg, flows=None) -> dict:
         refs["calendars"] = set(load_calendars(cfg.get("flows", "calendars")))
     except Exception:                  # the calendars file's own problems are reported elsewhere
         refs["calendars"] = set()
+    try:
+        from fsapp.routing import load_routing
+        refs["queues"] = set(load_routing(cfg.get("routing", "config")).queues)
+    except Exception:                  # no routing.yaml (or its own problems): queues are not checked
+        refs["queues"] = None
     try:
         refs["queries"] = set(QueryCatalog(cfg.get("store", "queries")).names())
     except Exception:

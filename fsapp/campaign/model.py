@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Outcomes of one attempt. The four retryable ones have a retry interval in the file.
-RETRYABLE = ("busy", "no_answer", "failed", "not_completed")
+# Outcomes of one attempt. The retryable ones have a retry interval in the file;
+# `abandoned` (agent-assisted: answered, no agent in time) defaults to not_completed's.
+RETRYABLE = ("busy", "no_answer", "failed", "not_completed", "abandoned")
+RETRY_DEFAULTS = {"abandoned": "not_completed"}
 OUTCOMES = ("completed",) + RETRYABLE + ("invalid_number", "excluded")
 
 # Contact states (Newfies-Dialer's subscriber statuses, in fsapp words).
@@ -46,6 +48,16 @@ class Dial:
 
 
 @dataclass(frozen=True)
+class AgentAssist:
+    """Progressive, agent-assisted mode: dial only as many contacts as the queue has free
+    agents, bridge the answered callee to one (through fsapp.routing)."""
+    queue: str                         # a queue of routing.yaml
+    abandon_after_s: float = 2.0       # answered, and no agent took the call within this: abandoned
+    max_abandon_rate: float = 0.03     # abandoned / answered over the window; above it, no new calls
+    window_s: float = 86400.0          # the window of that rate (Ofcom: 24 hours per campaign)
+
+
+@dataclass(frozen=True)
 class Retry:
     max_attempts: int
     after: dict                        # outcome in RETRYABLE -> seconds to wait before the next try
@@ -64,5 +76,7 @@ class Campaign:
     exclusions: tuple = ()
     collect: tuple = ()                # flow variables kept as the attempt's answers
     completed_when: str | None = None  # flow variable that must be truthy for "completed"
+    agents: AgentAssist | None = None  # agent-assisted: the callee talks to an agent; `flow` is then
+    #                                    what an abandoned callee hears (the information message)
     description: str = ""
     lines: dict = field(default_factory=dict, compare=False)  # key -> (line, col), for later checks

@@ -149,5 +149,9 @@ class RedisStates(ContactStates):
                 "started_at": float(h["started_at"]) if h.get("started_at") else None,
                 "updated_at": float(h["updated_at"]) if h.get("updated_at") else None}
 
+    def gateway_slots(self):
+        from fsapp.campaign.gateway_slots import RedisGatewaySlots
+        return RedisGatewaySlots(self.redis, self.prefix)
+
     def close(self):
         self.redis.close()

@@ -15,7 +15,7 @@ def status_summary(campaign, counts: dict, control: dict, attempts: list[dict], 
                    window_s: float = 300.0) -> dict:
     placed = [a for a in attempts if a.get("outcome") in PLACED]
     recent = [a for a in placed if now - float(a.get("started_at") or 0) <= window_s]
-    return {
+    out = {
         "campaign": campaign.name, "status": control.get("status"),
         "dialled": len(placed), "answered": sum(1 for a in placed if a.get("answered")),
         "completed": counts.get("completed", 0), "pending": counts.get("pending", 0),
@@ -26,6 +26,14 @@ def status_summary(campaign, counts: dict, control: dict, attempts: list[dict], 
         "target_per_min": campaign.pacing.calls_per_minute,
         "states": dict(counts),
     }
+    assist = getattr(campaign, "agents", None)
+    if assist is not None:
+        from fsapp.campaign.policy import abandon_rate, over_abandon_cap
+        answered, abandoned = abandon_rate(attempts, now, assist.window_s)
+        out.update(abandoned=abandoned, abandon_rate=round(abandoned / answered, 4) if answered else 0.0,
+                   abandon_cap=assist.max_abandon_rate,
+                   held=over_abandon_cap(answered, abandoned, assist.max_abandon_rate))
+    return out
 
 
 def status_table(summary: dict):
@@ -38,6 +46,10 @@ def status_table(summary: dict):
                        ("failed", "failed"), ("excluded", "excluded"), ("invalid", "invalid")):
         table.add_row(label, str(summary[key]))
     table.add_row("rate per minute (target)", f"{summary['rate_per_min']:g} ({summary['target_per_min']:g})")
+    if "abandon_rate" in summary:
+        held = " - no new calls" if summary["held"] else ""
+        table.add_row("abandoned, 24 h (cap)", f"{summary['abandoned']} = {summary['abandon_rate']:.1%} "
+                                               f"({summary['abandon_cap']:.1%}){held}")
     return table
 
 

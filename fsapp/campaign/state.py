@@ -63,6 +63,12 @@ class ContactStates:
     def control(self, campaign: str) -> dict: ...
     def close(self) -> None: ...
 
+    def gateway_slots(self):
+        """Where per-gateway channel limits are counted (fsapp.campaign.gateway_slots):
+        this process only, unless the store is shared across hosts (Redis)."""
+        from fsapp.campaign.gateway_slots import MemoryGatewaySlots
+        return MemoryGatewaySlots()
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS fsapp_campaign_contacts (

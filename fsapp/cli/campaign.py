@@ -180,20 +180,40 @@ def start(cfg, name, until_done, one_pass, for_s, listen, as_json):
         store = Store.from_config(cfg)
     esl = InboundClient.from_config(cfg).start()
     section = cfg.section("campaign")
+    router = _router(cfg, camp, flows, esl, store)
     dialer = Dialer(camp, states, esl, flows, calendar, store=store, listen=listen or section["listen"],
                     socket_address=section["socket"] or None,
-                    worker=section["worker_id"] or default_worker_id(), base_dir=Path.cwd()).start()
+                    worker=section["worker_id"] or default_worker_id(), base_dir=Path.cwd(),
+                    gateway_lease_s=section["gateway_lease"], router=router).start()
     states.set_control(camp.name, "running", time.time())
     try:
         why = dialer.run(until=time.time() + for_s if for_s else None, exit_when_done=until_done,
                          one_pass=one_pass)
     finally:
         dialer.close()
+        if router is not None:
+            router.stop()
         esl.stop()
     summary = campaign_status(camp, states, time.time())
     states.close()
     _emit(as_json, {"campaign": camp.name, "ended": why, **summary},
           [f"campaign {camp.name}: dialer ended ({why})"] + _status_lines(summary))
+
+
+def _router(cfg, camp, flows, esl, store):
+    """Agent-assisted campaigns: a Router of [routing] (routing.yaml) on this dialer's
+    event socket; None for the others."""
+    if camp.agents is None:
+        return None
+    from fsapp.routing import Router
+    try:
+        router = Router.from_config(cfg, esl=esl, store=store)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"campaign {camp.name} is agent-assisted but routing is not usable: {exc}") from None
+    if camp.agents.queue not in router.config.queues:
+        raise click.ClickException(f"campaign {camp.name}: agents.queue {camp.agents.queue!r} is not a queue of "
+                                   f"{cfg.get('routing', 'config')}")
+    return router.start()
 
 
 def campaign_status(camp, states, now: float, window_s: float = 300.0) -> dict:

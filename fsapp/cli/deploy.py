@@ -110,9 +110,47 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
             f"the line and every node now hold {content_hash(files)[:12]}, but the version could not "
             f"be recorded ([deploy] store: {exc}); run the same deploy again once the store is back") from None
     click.echo(f"version {version.number} {version.short} by {version.author}: {version.message}")
-    for path in socket_paths or (None,):
+    followed = _await_workers(cfg, store, version)
+    for path in socket_paths or (() if followed else (None,)):
         _reload(cfg, path)
     return version
+
+
+def _await_workers(cfg, store, version) -> bool:
+    """With the Redis store, every worker of every node loads the version itself
+    (fsapp.deploy.follow): wait for each one's acknowledgement and report it. False
+    when versions are local (the control socket reloads the worker of this host)."""
+    from fsapp.deploy.follow import WorkerRegistry, wait_for_acks
+    from fsapp.deploy.store import RedisStore
+    if not isinstance(store, RedisStore):
+        return False
+    registry = WorkerRegistry(store)
+    try:
+        workers = registry.workers()
+        if not workers:
+            click.echo("no worker registered in Redis: each `fsapp serve --flows` loads the version when it starts")
+            return True
+        acks = wait_for_acks(registry, version.number, workers, cfg.get("deploy", "ack_timeout"))
+    except Exception as exc:   # redis.ConnectionError: the version is recorded, workers will follow
+        raise click.ClickException(f"version {version.number} is recorded, but the workers could not be asked "
+                                   f"([deploy] store: {exc}); they load it when they reach Redis again") from None
+    failed = 0
+    for worker, ack in acks.items():
+        where = workers[worker].get("listen", "")
+        if ack is None:
+            failed += 1
+            click.echo(f"worker {worker} ({where}): no answer within {cfg.get('deploy', 'ack_timeout'):g} s; "
+                       f"it loads version {version.number} when it reaches Redis again")
+        elif not ack.get("ok"):
+            failed += 1
+            click.echo(f"worker {worker} ({where}): version {version.number} NOT loaded: "
+                       + "; ".join(ack.get("problems") or ["unknown problem"]))
+        else:
+            click.echo(f"worker {worker} ({where}): version {version.number} loaded (generation {ack['generation']})")
+    click.echo(f"{len(acks) - failed}/{len(acks)} workers on version {version.number}")
+    if failed:
+        sys.exit(1)
+    return True
 
 
 def _read(path):

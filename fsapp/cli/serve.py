@@ -110,6 +110,7 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls, metrics_listen):
             raise click.ClickException(f"cannot serve metrics on {live.listen}: {exc}") from None
         click.echo(f"fsapp serve: metrics on http://{live.address[0]}:{live.address[1]}/metrics", err=True)
 
+    follower = None if app_spec else _follow_versions(cfg, handler, f"{server.address[0]}:{server.port}")
     stopping = gevent.event.Event()
     abort = gevent.event.Event()
 
@@ -126,9 +127,29 @@ def serve(cfg, app_spec, flows_dir, listen, max_calls, metrics_listen):
     gevent.signal_handler(signal.SIGINT, on_signal)
     stopping.wait()
     server.stop(timeout=serve_cfg["drain_timeout"], abort=abort)
+    if follower is not None:
+        follower.stop()
     if live is not None:
         live.stop()
     log.info("stopped", extra={"calls": server.total_calls, "aborted": abort.is_set()})
+
+
+def _follow_versions(cfg, handler, listen: str):
+    """[deploy] store = redis: this worker follows the line's current version there
+    (fsapp.deploy.follow), so a deploy reaches it on whatever node it runs."""
+    if cfg.get("deploy", "store") != "redis":
+        return None
+    import os
+    import socket
+
+    from fsapp.deploy import line
+    from fsapp.deploy.follow import VersionFollower
+    from fsapp.deploy.store import from_config
+    worker = f"{socket.gethostname()}:{listen}"
+    info = {"host": socket.gethostname(), "listen": listen, "pid": os.getpid()}
+    follower = VersionFollower(from_config(cfg), handler, line.Layout.from_config(cfg), worker, info).start()
+    click.echo(f"fsapp serve: following deployed versions in Redis as worker {worker}", err=True)
+    return follower
 
 
 def _metrics(cfg, listen):

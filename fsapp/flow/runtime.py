@@ -50,6 +50,7 @@ class Registry:
     flows: dict[str, Flow] = field(default_factory=dict)
     numbers: dict[str, Flow] = field(default_factory=dict)
     generation: int = 0
+    services: Services | None = None     # built with these flows: catalog, calendars, queries
 
     def describe(self) -> dict:
         return {name: flow.version for name, flow in sorted(self.flows.items())}
@@ -115,7 +116,7 @@ class FlowHandler:
                 log.warning(warning)
             old = self.registry
             self.services = services
-            self.registry = Registry(dict(result.flows), result.by_number(), old.generation + 1)
+            self.registry = Registry(dict(result.flows), result.by_number(), old.generation + 1, services)
             changed = {n: v for n, v in self.registry.describe().items() if old.flows.get(n) is None
                        or old.flows[n].version != v}
             log.info("flows loaded", extra={"generation": self.registry.generation,
@@ -124,13 +125,13 @@ class FlowHandler:
                     "changed": changed}
 
     def __call__(self, call) -> Outcome | None:
-        registry = self.registry  # one snapshot for the whole call
+        registry = self.registry  # one snapshot for the whole call: flows and the services built with them
         flow = registry.numbers.get(str(call.destination))
         if flow is None:
             log.warning("no flow answers this number", extra={"destination": call.destination})
             call.hangup("UNALLOCATED_NUMBER")
             return None
-        outcome = run_call(call, flow, self.services, registry.flows)
+        outcome = run_call(call, flow, registry.services or self.services, registry.flows)
         self.outcomes = (self.outcomes + [outcome])[-100:]
         return outcome
 

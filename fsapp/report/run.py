@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from . import figures, sql
+from . import figures, rollup, sql
 from .periods import Range
 from .rules import Rules
 
@@ -61,29 +61,49 @@ class Report:
         return out
 
 
+def check_schema(store, needed: int, what: str) -> int:
+    version = store.schema_version()
+    if version is None or version < needed:
+        raise ReportError(f"the database of connection {store.default!r} has "
+                          f"{'no fsapp tables' if version is None else f'fsapp schema version {version}'}; "
+                          f"{what} need version {needed}: run `fsapp db migrate`")
+    return version
+
+
 def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rules | None = None,
-               compare: str | None = None, now: dt.datetime | None = None, timeout: float = 120) -> Report:
+               compare: str | None = None, now: dt.datetime | None = None, timeout: float = 120,
+               summaries: bool = True) -> Report:
+    """The report of `rng`: from the interval summaries where `fsapp report rollup` has
+    written them (and summaries=True), from the records elsewhere; the same figures."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"report by {dimension!r}: one of {', '.join(DIMENSIONS)}")
     rules = rules or Rules()
     now = now or dt.datetime.now()
     dialect = store.dialect()
-    version = store.schema_version()
-    if version is None or version < REPORT_SCHEMA:
-        raise ReportError(f"the database of connection {store.default!r} has "
-                          f"{'no fsapp tables' if version is None else f'fsapp schema version {version}'}; "
-                          f"the reports need version {REPORT_SCHEMA}: run `fsapp db migrate`")
+    version = check_schema(store, REPORT_SCHEMA, "the reports")
+    summaries = summaries and version >= rollup.SUMMARY_SCHEMA
 
     def ask(statement: tuple[str, list]) -> list[dict]:
         text, params = statement
         return store.execute(text, params, timeout=timeout)
 
+    def parts(part: str) -> tuple[Range | None, list[Range]]:
+        covered = rollup.coverage(store, rollup.summary_names(rules)[part], timeout) if summaries else None
+        return rollup.split(rng, covered)
+
     labels = [b.label for b in rng.buckets(by)]
     report = Report(dimension, rng, by, rules)
     if dimension in ("queue", "total"):
         key = "queue_name" if dimension == "queue" else "'all'"
-        offers = _index(ask(sql.offers_sql(dialect, rng, by, key)))
-        sums = ask(sql.queue_sql(dialect, rng, by, rules, key))
+        summed, raw = parts("queue")
+        rows = [] if summed is None else ask(sql.queue_summary_sql(dialect, rng, by, rollup.rules_key(rules),
+                                                                   dimension == "queue", summed))
+        offers_rows = [r for r in rows if r["offers"]]
+        for part in raw:
+            rows += ask(sql.queue_sql(dialect, rng, by, rules, key, part))
+            offers_rows += ask(sql.offers_sql(dialect, rng, by, key, part))
+        sums = [r for r in _merge(rows, ("dim",), sql.LEG_SUMS) if r["legs"]]
+        offers = _index(_merge(offers_rows, ("dim",), sql.OFFER_SUMS))
         for row in sums:
             report.rows.append({"period": labels[int(row["bucket"])], "queue": row["dim"],
                                 **figures.queue_figures(row, offers.get((int(row["bucket"]), row["dim"])), rules)})
@@ -91,9 +111,18 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
             report.total = {"period": rng.label, "queue": "all",
                             **figures.queue_figures(_sum(sums), _sum(offers.values()) or None, rules)}
     elif dimension == "agent":
-        offers = _index(ask(sql.offers_sql(dialect, rng, by, "agent_id")))
-        handled = _index(ask(sql.handled_sql(dialect, rng, by)))
-        staffed = {k: r["staffed_s"] for k, r in _index(ask(sql.staffed_sql(dialect, rng, by, now))).items()}
+        summed, raw = parts("agent")
+        rows = [] if summed is None else ask(sql.agent_summary_sql(dialect, rng, by, summed))
+        offers_rows = [r for r in rows if r["offers"]]
+        handled_rows = [r for r in rows if r["handled"]]
+        staffed_rows = [r for r in rows if r["staffed_s"]]
+        for part in raw:
+            offers_rows += ask(sql.offers_sql(dialect, rng, by, "agent_id", part))
+            handled_rows += ask(sql.handled_sql(dialect, rng, by, part))
+            staffed_rows += ask(sql.staffed_sql(dialect, rng, by, now, part))
+        offers = _index(_merge(offers_rows, ("dim",), sql.OFFER_SUMS))
+        handled = _index(_merge(handled_rows, ("dim",), sql.HANDLED_SUMS))
+        staffed = {k: r["staffed_s"] for k, r in _index(_merge(staffed_rows, ("dim",), ("staffed_s",))).items()}
         for bucket, agent in sorted(set(offers) | set(handled) | set(staffed)):
             report.rows.append({"period": labels[bucket], "agent": agent,
                                 **figures.agent_figures(offers.get((bucket, agent)), handled.get((bucket, agent)),
@@ -102,16 +131,37 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
                         **figures.agent_figures(_sum(offers.values()), _sum(handled.values()),
                                                 sum(float(v or 0) for v in staffed.values()))}
     else:
-        for row in ask(sql.node_sql(dialect, rng, by, per_node=dimension == "node")):
-            keys = {"flow": row["flow"], **({"node": row["node"]} if dimension == "node" else {})}
-            report.rows.append({"period": labels[int(row["bucket"])], **keys, **figures.node_figures(row)})
-        flows = ask(sql.node_sql(dialect, rng, "total", per_node=False))
-        if flows:
-            report.total = {"period": rng.label, **{k: "all" for k in report.keys},
-                            **figures.node_figures(_sum(flows))}
+        per_node = dimension == "node"
+        keys = ("flow", "node") if per_node else ("flow",)
+        summed, raw = parts("node")
+        rows = [] if summed is None else ask(sql.node_summary_sql(dialect, rng, by, per_node, summed))
+        for part in raw:
+            rows += ask(sql.node_sql(dialect, rng, by, per_node, part))
+        merged = _merge(rows, keys, sql.NODE_SUMS)
+        for row in merged:
+            row["calls"] = row["node_calls" if per_node else "flow_calls"]
+            report.rows.append({"period": labels[int(row["bucket"])], **{k: row[k] for k in keys},
+                                **figures.node_figures(row)})
+        if merged:
+            total = _sum(merged)
+            total["calls"] = total["flow_calls"]     # calls that entered the flow, each once
+            report.total = {"period": rng.label, **{k: "all" for k in report.keys}, **figures.node_figures(total)}
     if compare:
-        report.compare = run_report(store, dimension, rng.compared(compare), by, rules, None, now, timeout)
+        report.compare = run_report(store, dimension, rng.compared(compare), by, rules, None, now, timeout,
+                                    summaries)
     return report
+
+
+def _merge(rows: list[dict], keys: tuple[str, ...], sums: tuple[str, ...]) -> list[dict]:
+    """Rows of the same bucket and keys (from the summaries and from the records) with
+    their `sums` added up, in bucket and key order."""
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        at = (int(row["bucket"]), *(row[k] for k in keys))
+        into = out.setdefault(at, {"bucket": at[0], **dict(zip(keys, at[1:]))})
+        for column in sums:
+            into[column] = into.get(column, 0) + float(row[column] or 0)
+    return [out[k] for k in sorted(out)]
 
 
 def _index(rows: list[dict]) -> dict[tuple[int, str], dict]:

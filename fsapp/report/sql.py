@@ -51,7 +51,7 @@ SELECT call_uuid, queue_name,
   MAX(CASE WHEN event = 'answered' THEN 1 ELSE 0 END) AS answered,
   MAX(CASE WHEN event = 'answered' THEN wait_ms END) AS answer_wait_ms,
   MAX(CASE WHEN event = 'abandoned' THEN 1 ELSE 0 END) AS abandoned,
-  MAX(CASE WHEN event = 'overflow' THEN 1 ELSE 0 END) AS overflowed,
+  MAX(CASE WHEN event IN ('overflow', 'transfer') THEN 1 ELSE 0 END) AS overflowed,
   MAX(CASE WHEN event = 'timeout' THEN 1 ELSE 0 END) AS timed_out,
   MAX(CASE WHEN event = 'callback' THEN 1 ELSE 0 END) AS callback,
   MAX(CASE WHEN event = 'completed' THEN 1 ELSE 0 END) AS completed,
@@ -76,9 +76,11 @@ def _counted(d: Dialect, rules: Rules) -> str:
     return " AND ".join(where) or "1 = 1"
 
 
-def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str) -> tuple[str, list]:
-    """Per bucket and queue (key 'queue_name') or over all queues (key "'all'")."""
-    legs, legs_params = queue_legs(rng)
+def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str, within: Range | None = None,
+              order: bool = True) -> tuple[str, list]:
+    """Per bucket of `rng` and queue (key 'queue_name') or over all queues (key "'all'"),
+    of the legs that began `within` a part of the range (default: all of it)."""
+    legs, legs_params = queue_legs(within or rng)
     bucket, bucket_params = bucket_expr(d, rng, by, "l.started_at")
     window = int(rules.fcr_window_h) * 3600
     repeat = (f"SELECT 1 FROM fsapp_queue_events n WHERE n.caller_number = l.caller_number "
@@ -87,6 +89,7 @@ def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str) -> tuple[
     sl_ms, short_ms = int(rules.sl_seconds) * 1000, int(rules.short_abandon_s) * 1000
     sql = f"""
 SELECT b AS bucket, k AS dim,
+  COUNT(*) AS legs,
   SUM(entered) AS offered,
   SUM(entered * answered) AS answered,
   SUM(entered * abandoned) AS abandoned,
@@ -112,14 +115,15 @@ FROM (
   FROM ({legs}) l
   WHERE {_counted(d, rules)}
 ) x
-GROUP BY b, k
-ORDER BY b, k"""
+GROUP BY b, k{_order(order, "b, k")}"""
     return sql, [*bucket_params, *legs_params]
 
 
-def offers_sql(d: Dialect, rng: Range, by: str, key: str) -> tuple[str, list]:
+def offers_sql(d: Dialect, rng: Range, by: str, key: str, within: Range | None = None,
+               order: bool = True) -> tuple[str, list]:
     """Agents rung per bucket and key (queue_name or agent_id): the answer rate."""
     bucket, params = bucket_expr(d, rng, by, "ring_at")
+    within = within or rng
     sql = f"""
 SELECT b AS bucket, k AS dim, COUNT(*) AS offers,
   SUM(CASE WHEN result = 'answered' THEN 1 ELSE 0 END) AS offers_answered,
@@ -127,34 +131,36 @@ SELECT b AS bucket, k AS dim, COUNT(*) AS offers,
   SUM({d.epoch_seconds('ended_at')} - {d.epoch_seconds('ring_at')}) AS ring_s
 FROM (SELECT {bucket} AS b, {key} AS k, result, ring_at, ended_at FROM fsapp_offers
       WHERE ring_at >= ? AND ring_at < ?) x
-GROUP BY b, k
-ORDER BY b, k"""
-    return sql, [*params, rng.start, rng.end]
+GROUP BY b, k{_order(order, "b, k")}"""
+    return sql, [*params, within.start, within.end]
 
 
-def handled_sql(d: Dialect, rng: Range, by: str) -> tuple[str, list]:
+def handled_sql(d: Dialect, rng: Range, by: str, within: Range | None = None,
+                order: bool = True) -> tuple[str, list]:
     """Calls each agent finished (talk ended) per bucket, with their handle times."""
     bucket, params = bucket_expr(d, rng, by, "event_at")
+    within = within or rng
     sql = f"""
 SELECT b AS bucket, agent_id AS dim, COUNT(*) AS handled,
   SUM(COALESCE(talk_ms, 0)) AS talk_ms, SUM(COALESCE(hold_ms, 0)) AS hold_ms,
   SUM(COALESCE(wrap_up_ms, 0)) AS wrap_up_ms
 FROM (SELECT {bucket} AS b, agent_id, talk_ms, hold_ms, wrap_up_ms FROM fsapp_queue_events
       WHERE event = 'completed' AND agent_id IS NOT NULL AND event_at >= ? AND event_at < ?) x
-GROUP BY b, agent_id
-ORDER BY b, agent_id"""
-    return sql, [*params, rng.start, rng.end]
+GROUP BY b, agent_id{_order(order, "b, agent_id")}"""
+    return sql, [*params, within.start, within.end]
 
 
-def staffed_sql(d: Dialect, rng: Range, by: str, now: dt.datetime) -> tuple[str, list]:
+def staffed_sql(d: Dialect, rng: Range, by: str, now: dt.datetime, within: Range | None = None,
+                order: bool = True) -> tuple[str, list]:
     """Seconds each agent was logged in and available (Available, Available (On Demand))
     per bucket: each status row holds until the agent's next row (or now, or the end of
     the range, whichever is first). The window runs over every row of the table, so the
     status an agent was in when the range began counts too."""
-    buckets = rng.buckets(by)
-    table = " UNION ALL ".join(f"SELECT {i} AS b, {_epoch(b.start):.0f} AS bs, {_epoch(b.end):.0f} AS be"
-                               for i, b in enumerate(buckets))
-    open_end = f"{_epoch(min(now, rng.end)):.3f}"
+    within = within or rng
+    clipped = [(i, max(b.start, within.start), min(b.end, within.end)) for i, b in enumerate(rng.buckets(by))]
+    table = " UNION ALL ".join(f"SELECT {i} AS b, {_epoch(start):.0f} AS bs, {_epoch(end):.0f} AS be"
+                               for i, start, end in clipped if start < end)
+    open_end = f"{_epoch(min(now, within.end)):.3f}"
     start, end = d.epoch_seconds("s.changed_at"), f"COALESCE({d.epoch_seconds('s.next_at')}, {open_end})"
     statuses = ", ".join(f"'{s}'" for s in STAFFED)
     sql = f"""
@@ -165,27 +171,71 @@ FROM (SELECT agent_id, status, changed_at,
       FROM fsapp_agent_states) s
 JOIN ({table}) k ON {start} < k.be AND {end} > k.bs
 WHERE s.status IN ({statuses}) AND s.changed_at < ?
-GROUP BY k.b, s.agent_id
-ORDER BY k.b, s.agent_id"""
-    return sql, [rng.end]
+GROUP BY k.b, s.agent_id{_order(order, "k.b, s.agent_id")}"""
+    return sql, [within.end]
 
 
-def node_sql(d: Dialect, rng: Range, by: str, per_node: bool) -> tuple[str, list]:
+def node_sql(d: Dialect, rng: Range, by: str, per_node: bool, within: Range | None = None,
+             order: bool = True) -> tuple[str, list]:
     """Per bucket and flow (and node): visits, calls, no-input, invalid input, hang-ups.
-    Calls are counted from flags the writer sets (a node's first visit in the call; the
-    call's first node in the flow): a sum, where COUNT(DISTINCT call_uuid) would sort
-    every visit of the period."""
+    Calls are counted from flags the writer sets (a node's first visit in the call:
+    node_calls; the call's first node in the flow: flow_calls): a sum, where
+    COUNT(DISTINCT call_uuid) would sort every visit of the period."""
     bucket, params = bucket_expr(d, rng, by, "entered_at")
+    within = within or rng
     keys = "flow, node" if per_node else "flow"
-    calls = ("CASE WHEN revisit = 1 THEN 0 ELSE 1 END" if per_node
-             else "CASE WHEN flow_entry = 1 THEN 1 ELSE 0 END")
     sql = f"""
 SELECT b AS bucket, {keys}, COUNT(*) AS visits,
-  SUM({calls}) AS calls,
+  SUM(CASE WHEN revisit = 1 THEN 0 ELSE 1 END) AS node_calls,
+  SUM(CASE WHEN flow_entry = 1 THEN 1 ELSE 0 END) AS flow_calls,
   SUM(COALESCE(no_inputs, 0)) AS no_inputs, SUM(COALESCE(invalid_inputs, 0)) AS invalid_inputs,
   SUM(CASE WHEN outcome = 'caller_hangup' THEN 1 ELSE 0 END) AS hangups
 FROM (SELECT {bucket} AS b, flow, node, revisit, flow_entry, no_inputs, invalid_inputs, outcome
       FROM fsapp_node_visits WHERE entered_at >= ? AND entered_at < ?) x
-GROUP BY b, {keys}
-ORDER BY b, {keys}"""
-    return sql, [*params, rng.start, rng.end]
+GROUP BY b, {keys}{_order(order, f"b, {keys}")}"""
+    return sql, [*params, within.start, within.end]
+
+
+def _order(order: bool, columns: str) -> str:
+    # left out where the statement feeds an INSERT (SQL Server refuses ORDER BY in a subquery)
+    return f"\nORDER BY {columns}" if order else ""
+
+
+# --- the interval summaries (fsapp_*_intervals, written by rollup.py) ----------------------------
+LEG_SUMS = ("legs", "offered", "answered", "abandoned", "short_abandoned", "answered_in_sl", "answer_wait_ms",
+            "transferred", "timed_out", "callbacks_requested", "callbacks_made", "callbacks_answered", "handled",
+            "talk_ms", "hold_ms", "wrap_up_ms", "fcr_calls", "fcr_resolved")
+OFFER_SUMS = ("offers", "offers_answered", "offers_decided")
+HANDLED_SUMS = ("handled", "talk_ms", "hold_ms", "wrap_up_ms")
+NODE_SUMS = ("visits", "node_calls", "flow_calls", "no_inputs", "invalid_inputs", "hangups")
+
+
+def _summary(d: Dialect, rng: Range, by: str, within: Range, table: str, keys: str, groups: str,
+             sums: tuple[str, ...], where: str = "", where_params: tuple = ()) -> tuple[str, list]:
+    """SUM(sums) per bucket of `rng` and `groups` (named by `keys`, expressions over the
+    table) of the summary rows whose interval lies `within` a part of the range."""
+    bucket, params = bucket_expr(d, rng, by, "interval_start")
+    sql = f"""
+SELECT b AS bucket, {groups}, {", ".join(f"SUM({c}) AS {c}" for c in sums)}
+FROM (SELECT {bucket} AS b, {keys}, {", ".join(sums)} FROM {table}
+      WHERE {where}interval_start >= ? AND interval_start < ?) x
+GROUP BY b, {groups}"""
+    return sql, [*params, *where_params, within.start, within.end]
+
+
+def queue_summary_sql(d: Dialect, rng: Range, by: str, rules_key: str, per_queue: bool,
+                      within: Range) -> tuple[str, list]:
+    """The queue sums of the intervals `within` the range, per bucket of `rng` (and queue)."""
+    key = "queue_name" if per_queue else "'all'"
+    return _summary(d, rng, by, within, "fsapp_queue_intervals", f"{key} AS dim", "dim", LEG_SUMS + OFFER_SUMS,
+                    "rules_key = ? AND ", (rules_key,))
+
+
+def agent_summary_sql(d: Dialect, rng: Range, by: str, within: Range) -> tuple[str, list]:
+    return _summary(d, rng, by, within, "fsapp_agent_intervals", "agent_id AS dim", "dim",
+                    OFFER_SUMS + HANDLED_SUMS + ("staffed_s",))
+
+
+def node_summary_sql(d: Dialect, rng: Range, by: str, per_node: bool, within: Range) -> tuple[str, list]:
+    keys = "flow, node" if per_node else "flow"
+    return _summary(d, rng, by, within, "fsapp_node_intervals", keys, keys, NODE_SUMS)

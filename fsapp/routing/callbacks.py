@@ -153,10 +153,13 @@ class Callbacks:
             self.esl.uuid_bridge(agent_leg, customer_leg)
             self.quietly("agent call", note_agent_call, self.backend, agent.name, agent_leg, member.id,
                        q.name, answered_at)
+            on_hold = self.legs.holds.watch(agent_leg, customer_leg)
             self.legs.wait_either(agent_leg, agent_gone, customer_leg, customer_gone)
             talk = self.clock() - answered_at
             self.records.event("completed", member, agent=agent.name, wait_s=answered_at - member.joined_at,
-                            talk_s=talk, wrap_up_s=agent.wrap_up_time)
+                            talk_s=talk, wrap_up_s=agent.wrap_up_time, hold_s=self.legs.holds.done(on_hold))
+            if transfer := self.legs.transfer_of(agent_leg):
+                self.records.event("transfer", member, agent=agent.name, target=transfer)
         except ESLError as exc:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:

@@ -6,25 +6,37 @@ deadline. The offer driver, the bridge and the callbacks all go through it.
 """
 from __future__ import annotations
 
+import time
+
 import gevent
 from gevent.event import AsyncResult
 
 from fsapp.esl import syntax
 from fsapp.esl.errors import ESLError
+from fsapp.routing.holds import HoldTimes
+from fsapp.routing.transfers import phone_transfer
 
 
 class Legs:
-    def __init__(self, esl, agents: dict, check_every: float):
+    def __init__(self, esl, agents: dict, check_every: float, clock=time.time):
         self.esl = esl
         self.agents = agents                 # routing.yaml's agents: contact of a leg to find
         self.check_every = check_every       # uuid_exists safety net while waiting on a call
         self._hangups: dict[str, AsyncResult] = {}
+        self.holds = HoldTimes(clock)        # CHANNEL_HOLD/UNHOLD during talks: the AHT's hold time
+        self._transfers: dict[str, str] = {}  # leg -> 'blind:2000' when its phone transferred the call
 
     # -- hangups (events, not polling) -----------------------------------------------------
     def on_hangup(self, event) -> None:
         result = self._hangups.get(event.get("Unique-ID") or "")
         if result is not None and not result.ready():
+            if transfer := phone_transfer(event):
+                self._transfers[event.get("Unique-ID")] = transfer
             result.set(event.get("Hangup-Cause") or "NORMAL_CLEARING")
+
+    def transfer_of(self, uuid: str) -> str | None:
+        """'blind:2000' / 'attended' when the watched leg ended by its phone's transfer."""
+        return self._transfers.get(uuid)
 
     def watch(self, uuid: str) -> AsyncResult:
         return self._hangups.setdefault(uuid, AsyncResult())
@@ -32,6 +44,7 @@ class Legs:
     def unwatch(self, *uuids: str) -> None:
         for uuid in uuids:
             self._hangups.pop(uuid, None)
+            self._transfers.pop(uuid, None)
 
     def wait_either(self, leg_a: str, gone_a: AsyncResult, leg_b: str, gone_b: AsyncResult) -> None:
         """Until one of two legs hangs up: CHANNEL_HANGUP events, with uuid_exists every

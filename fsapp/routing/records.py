@@ -27,17 +27,17 @@ class QueueRecords:
 
     def event(self, event: str, member: Member, agent: str = "", wait_s: float | None = None,
               position: int | None = None, target: str = "", talk_s: float | None = None,
-              wrap_up_s: float | None = None) -> None:
+              wrap_up_s: float | None = None, hold_s: float | None = None) -> None:
         """Queue events for the reports (fsapp_queue_events through the store's outbox) and
         as a CUSTOM event on the switch (fsapp::queue) for anyone listening there.
-        `completed` (the talk ended) carries talk and wrap-up times: the reports' AHT."""
+        `completed` (the talk ended) carries talk, hold and wrap-up times: the reports' AHT."""
         if self.store is not None:
             ms = lambda s: int(round(s * 1000)) if s is not None else None  # noqa: E731
             row = {"call_uuid": member.id, "queue_name": member.queue, "event": event,
                    "agent_id": agent or None, "queue_position": position, "wait_ms": ms(wait_s),
                    "caller_number": member.caller_id or member.callback_number or None,
                    "target": target or None, "talk_ms": ms(talk_s), "wrap_up_ms": ms(wrap_up_s),
-                   "hold_ms": 0 if talk_s is not None else None,
+                   "hold_ms": ms(hold_s or 0.0) if talk_s is not None else None,
                    "event_at": stamp(self.clock())}
             try:
                 self.store.write("queue_event", row, key=f"{member.id}:{member.queue}:{event}:{member.joined_at:.3f}")

@@ -79,7 +79,7 @@ class Router:
                                 backoff=backoff, grace=outage_grace)
         self.dispatcher = Dispatcher(backend, config, self.worker_id, lease, clock,
                                      on_unavailable=self.guard.failed, state_up=lambda: self.guard.up)
-        self.legs = Legs(esl, config.agents, check_every=lease / 3)
+        self.legs = Legs(esl, config.agents, check_every=lease / 3, clock=clock)
         self.records = QueueRecords(store, esl, clock)
         self.ringing = Ringing(esl, self.legs, self.records, backend, clock, self._quietly)
         self.calendars = calendars if calendars is not None else {}
@@ -129,8 +129,12 @@ class Router:
         if hasattr(self.esl, "start"):
             self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
+        self.esl.subscribe("CHANNEL_HOLD")
+        self.esl.subscribe("CHANNEL_UNHOLD")
         self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self.legs.on_hangup)
+        self.esl.on("CHANNEL_HOLD", self.legs.holds.on_event)
+        self.esl.on("CHANNEL_UNHOLD", self.legs.holds.on_event)
         self._started = True
         if self.store is not None:
             self._unsubscribe_states = self.backend.subscribe(self.records.on_state_event)
@@ -152,6 +156,8 @@ class Router:
         if self._started:
             try:
                 self.esl.off("CHANNEL_HANGUP", self.legs.on_hangup)
+                self.esl.off("CHANNEL_HOLD", self.legs.holds.on_event)
+                self.esl.off("CHANNEL_UNHOLD", self.legs.holds.on_event)
             except ValueError:
                 pass
             self._started = False
@@ -448,6 +454,7 @@ class Router:
                           answered_at)   # for supervisors
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
+            on_hold = self.legs.holds.watch(leg, call.uuid)
             self.legs.wait_either(leg, agent_gone, call.uuid, self.legs.watch(call.uuid))
             if not agent_gone.ready():
                 # the caller hung up first: end the agent's leg too
@@ -455,7 +462,10 @@ class Router:
             talk = self.clock() - answered_at
             agent_rec = self.config.agents.get(agent)
             self.records.event("completed", member, agent=agent, wait_s=waited, talk_s=talk,
-                               wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0)
+                               wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0,
+                               hold_s=self.legs.holds.done(on_hold))
+            if transfer := self.legs.transfer_of(leg):     # the agent's phone transferred the caller
+                self.records.event("transfer", member, agent=agent, target=transfer)
             return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
         finally:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here

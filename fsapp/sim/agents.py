@@ -2,7 +2,13 @@
 sofia/gateway/<gw>/<number>): ring, then answer (and hang up after talk_s), or fail
 with NO_ANSWER, USER_BUSY or CALL_REJECTED. `press` makes an answered endpoint key
 DTMF, e.g. ((4.0, "1"),): "1" four seconds after answering (a callee answering a
-campaign's question)."""
+campaign's question). `hold` makes the agent's phone put the caller on hold, e.g.
+((20.0, 15.0),): on hold 20 s after answering, for 15 s (FreeSWITCH then marks the
+agent's leg held: CHANNEL_HOLD, CHANNEL_UNHOLD). `transfer` makes the agent's phone
+blind-transfer the caller, e.g. (30.0, "2000"): 30 s after answering, a REFER to 2000,
+as mod_sofia handles it (sofia_handle_sip_i_refer): sip_refer_to and TRANSFER_FALLBACK
+on the agent's leg, the bridged partner transferred to the extension in the dialplan,
+endpoint_disposition BLIND_TRANSFER; then the phone hangs up (BYE)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,12 +28,21 @@ class AgentEndpoint:
     answer: object = True   # True, False (no answer), "busy", "reject"
     calls: list[dict] = field(default_factory=list)  # one entry per offered call
     press: tuple = ()       # ((seconds after answer, digits), ...), in order
+    hold: tuple = ()        # ((seconds after answer, seconds on hold), ...), in order
+    transfer: tuple = ()    # (seconds after answer, extension): a blind transfer from the phone
 
     def __post_init__(self):
         for at, digits in self.press:
             if at < 0 or not digits or any(d not in "0123456789*#ABCD" for d in digits):
                 raise ValueError(f"agent {self.agent_id}: press ({at!r}, {digits!r}): seconds >= 0 and "
                                  f"digits 0-9 * # A-D")
+        for at, seconds in self.hold:
+            if at < 0 or seconds <= 0:
+                raise ValueError(f"agent {self.agent_id}: hold ({at!r}, {seconds!r}): seconds after answer >= 0 "
+                                 f"and seconds on hold > 0")
+        if self.transfer and (len(self.transfer) != 2 or self.transfer[0] < 0 or not str(self.transfer[1])):
+            raise ValueError(f"agent {self.agent_id}: transfer {self.transfer!r}: (seconds after answer >= 0, "
+                             f"extension)")
         if self.answer not in (True, False, "busy", "reject"):
             raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
                              f"got {self.answer!r}")
@@ -62,6 +77,10 @@ class AgentEndpoint:
             return
         leg.mark_answered()
         record["answered_at"] = clock.now()
+        if self.hold:
+            gevent.spawn(self._hold, leg)
+        if self.transfer:
+            gevent.spawn(self._blind_transfer, leg)
         # talk until the leg ends or talk_s is up (pressing the scripted digits on the
         # way); waiting on the leg's end, not wait_media, which returns (and so hung up
         # the agent) when uuid_bridge takes the leg out of park (transfer_to) whenever
@@ -80,3 +99,32 @@ class AgentEndpoint:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"
         record["ended_at"] = clock.now()
+
+    def _hold(self, leg: Channel) -> None:
+        """The phone's hold key, at the scripted moments of the talk."""
+        clock, start = leg.clock, leg.clock.now()
+        for at, seconds in sorted(self.hold):
+            clock.wait([leg.ended], max(0.0, start + at - clock.now()))
+            if leg.hungup:
+                return
+            leg.mark_hold(True)
+            clock.wait([leg.ended], seconds)
+            if leg.hungup:
+                return
+            leg.mark_hold(False)
+
+    def _blind_transfer(self, leg: Channel) -> None:
+        """The phone's transfer key: REFER to the extension, then BYE."""
+        at, exten = self.transfer
+        leg.clock.wait([leg.ended], at)
+        partner = leg.bridged_to
+        if leg.hungup or partner is None or partner.hungup:
+            return
+        leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.switch.ipv4}>")
+        leg.set_var("TRANSFER_FALLBACK", self.agent_id)
+        # switch_ivr_session_transfer(b_session, exten, dialplan, context)
+        partner.transfer_to = (str(exten), partner.context)
+        partner.times["Channel-Transfer-Time"] = partner.now_us()
+        partner.wake.set()
+        leg.set_var("endpoint_disposition", "BLIND_TRANSFER")
+        leg.hangup("NORMAL_CLEARING")

@@ -41,7 +41,7 @@ class Api:
             "uuid_broadcast": self.uuid_broadcast, "uuid_recv_dtmf": self.uuid_recv_dtmf,
             "uuid_send_dtmf": self.uuid_send_dtmf, "uuid_setvar": self.uuid_setvar,
             "uuid_getvar": self.uuid_getvar, "uuid_break": self.uuid_break, "uuid_dump": self.uuid_dump,
-            "uuid_answer": self.uuid_answer, "show": self.show, "hupall": self.hupall,
+            "uuid_answer": self.uuid_answer, "uuid_hold": self.uuid_hold, "show": self.show, "hupall": self.hupall,
             "reloadxml": self.reloadxml, "originate": self.originate,
         }   # optional modules add theirs (mod_callcenter: callcenter_config)
 
@@ -106,6 +106,16 @@ class Api:
             return NO_CHANNEL
         gevent.spawn(ch.mark_answered)
         return "+OK\n"
+
+    def uuid_hold(self, args: str) -> str:
+        """uuid_hold [off|toggle] <uuid>: mark the leg held (or not), as a phone's hold key does."""
+        parts = args.split()
+        mode = parts.pop(0) if parts and parts[0] in ("off", "toggle") else "on"
+        ch = self._ch(parts[0]) if parts else None
+        if ch is None or ch.hungup:
+            return NO_CHANNEL
+        ch.mark_hold(not ch.holding if mode == "toggle" else mode == "on")
+        return "+OK Success\n"
 
     def uuid_recv_dtmf(self, args: str) -> str:
         uuid, _, digits = args.partition(" ")

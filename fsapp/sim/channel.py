@@ -67,6 +67,7 @@ class Channel:
         self.hangup_cause: str | None = None
         now_us = self.now_us()
         self.times = dict.fromkeys(TIME_FIELDS, 0)
+        self.holding = False          # CF_LEG_HOLDING: put on hold by its phone or uuid_hold
         self.times["Channel-Created-Time"] = now_us
         self.profile_created = now_us
         self.session_id = services.next_session_id()
@@ -228,6 +229,25 @@ class Channel:
     def is_answered(self) -> bool:
         return self.answer_state == "answered"
 
+    def mark_hold(self, on: bool) -> None:
+        """switch_channel_mark_hold: this leg's phone put the call on hold (re-INVITE with
+        a=sendonly) or took it off, or uuid_hold named it. As FreeSWITCH: the call state
+        HELD (UNHELD after), Channel-Last-Hold / Channel-Hold-Accum in the profile times,
+        then CHANNEL_HOLD (CHANNEL_UNHOLD)."""
+        if self.hungup or on == self.holding:
+            return
+        self.holding = on
+        if self.is_answered:
+            now = self.now_us()
+            if on:
+                self.times["Channel-Last-Hold"] = now
+                self.set_call_state("HELD")
+            else:
+                if self.times["Channel-Last-Hold"]:
+                    self.times["Channel-Hold-Accum"] += now - self.times["Channel-Last-Hold"]
+                self.set_call_state("UNHELD")
+        self.fire("CHANNEL_HOLD" if on else "CHANNEL_UNHOLD")
+
     # ---- lifecycle ------------------------------------------------------------------
     def start(self, announce: bool = True) -> None:
         """Register, fire CHANNEL_CREATE and run self.program in the channel's greenlet."""
@@ -242,7 +262,9 @@ class Channel:
             while self.program is not None and not self.hungup:
                 program, self.program = self.program, None
                 program(self)
-                if self.transfer_to and not self.hungup:
+                # a transfer may come while the one before is being routed (a phone's
+                # blind transfer of a uuid_bridge'd leg): each goes through the dialplan
+                while self.transfer_to and not self.hungup and self.program is None:
                     ext, ctx = self.transfer_to
                     self.transfer_to = None
                     self.services.route_transfer(self, ext, ctx)

@@ -129,6 +129,15 @@ class Dialect:
             return f"DATEADD(SECOND, {seconds}, {column})"
         return f"({column} + NUMTODSINTERVAL({seconds}, 'SECOND'))"
 
+    def timestamp_literal(self, t: dt.datetime) -> str:
+        """A timestamp fsapp computed itself (never outside data) as an SQL literal."""
+        text = t.isoformat(" ", "milliseconds")
+        if self.name == "sqlite":
+            return f"'{text}'"
+        if self.name == "mssql":
+            return f"CAST('{text}' AS DATETIME2(3))"
+        return f"TIMESTAMP '{text}'"
+
     def greatest(self, a: str, b: str) -> str:
         return f"MAX({a}, {b})" if self.name == "sqlite" else f"GREATEST({a}, {b})"
 

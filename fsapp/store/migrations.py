@@ -55,6 +55,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         schema.OFFERS, schema.AGENT_STATES,
     )),
     Migration(3, "outbound campaign attempts", (schema.CAMPAIGN_ATTEMPTS,)),
+    Migration(4, "report interval summaries (15-minute sums per queue, agent and node) and their coverage", (
+        schema.QUEUE_INTERVALS, schema.AGENT_INTERVALS, schema.NODE_INTERVALS, schema.REPORT_ROLLUPS,
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -113,12 +113,13 @@ CALL_RECORDS = CALL_RECORDS_V1.extended((), (("caller_number", "started_at"), ("
 
 QUEUE_EVENTS_ADDED = (
     C("caller_number", "str", 40),
-    C("target", "str", 100),                       # overflow: queue:NAME, flow:NAME, number:N
+    C("target", "str", 100),                       # overflow: queue:NAME, flow:NAME, number:N; transfer
     C("talk_ms", "int"),                           # completed: bridge to the first hangup
     C("hold_ms", "int"),                           # completed: time on hold during the talk (0 when unknown)
     C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
 )
-# events: enter | answered | completed | abandoned | overflow | timeout | callback
+# events: enter | answered | completed | abandoned | overflow | timeout | callback | transfer
+# (transfer: the agent's phone transferred the caller; target blind:EXTENSION or attended)
 QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
                                                              ("caller_number", "event_at"), ("event_at",)))
 
@@ -171,6 +172,50 @@ CAMPAIGN_ATTEMPTS = Table("fsapp_campaign_attempts", "ca", (
     C("worker", "str", 80),
     CREATED,
 ), unique=("idem_key",), indexes=(("campaign", "started_at"), ("campaign", "contact_id")))
+
+# --- migration 4: interval summaries (fsapp report rollup, docs/reports.md) -------------------
+# Additive sums per 15-minute interval, written by `fsapp report rollup` from the rows above
+# (not through the outbox: a rollup deletes and rewrites whole intervals in one transaction,
+# so running it again is harmless). A report reads them for the intervals the rollup has
+# closed and the raw rows only for the rest. Several rows may share an interval and key
+# (e.g. one of call legs and one of offers): readers always SUM.
+QUEUE_INTERVALS = Table("fsapp_queue_intervals", "qi", (
+    ID,
+    C("rules_key", "str", 80, nullable=False),     # the counting rules the sums were taken under
+    C("interval_start", "datetime", nullable=False),
+    C("queue_name", "str", 60, nullable=False),
+    *(C(name, "bigint") for name in (
+        "legs", "offered", "answered", "abandoned", "short_abandoned", "answered_in_sl", "answer_wait_ms",
+        "transferred", "timed_out", "callbacks_requested", "callbacks_made", "callbacks_answered", "handled",
+        "talk_ms", "hold_ms", "wrap_up_ms", "fcr_calls", "fcr_resolved",
+        "offers", "offers_answered", "offers_decided")),
+), indexes=(("rules_key", "interval_start"),))
+
+AGENT_INTERVALS = Table("fsapp_agent_intervals", "ai", (
+    ID,
+    C("interval_start", "datetime", nullable=False),
+    C("agent_id", "str", 40, nullable=False),
+    *(C(name, "bigint") for name in ("offers", "offers_answered", "offers_decided", "handled", "talk_ms",
+                                     "hold_ms", "wrap_up_ms")),
+    C("staffed_s", "decimal", 14, 3),
+), indexes=(("interval_start",),))
+
+NODE_INTERVALS = Table("fsapp_node_intervals", "ni", (
+    ID,
+    C("interval_start", "datetime", nullable=False),
+    C("flow", "str", 80, nullable=False),
+    C("node", "str", 80, nullable=False),
+    *(C(name, "bigint") for name in ("visits", "node_calls", "flow_calls", "no_inputs", "invalid_inputs",
+                                     "hangups")),
+), indexes=(("interval_start",),))
+
+# how far each summary is complete: [covered_from, covered_to) (name: "queue <rules>", "agent", "node")
+REPORT_ROLLUPS = Table("fsapp_report_rollups", "rr", (
+    C("name", "str", 100, primary_key=True),
+    C("covered_from", "datetime", nullable=False),
+    C("covered_to", "datetime", nullable=False),
+    C("updated_at", "datetime", nullable=False),
+))
 
 SERIAL_BLOCKS = Table("fsapp_serial_blocks", "sb", (
     C("name", "str", 40, primary_key=True),

@@ -201,6 +201,15 @@ class Store:
     def query_names(self) -> list[str]:
         return self.catalog.names()
 
+    def with_queries(self, directory) -> "Store":
+        """This store (the same connections, threads, outbox and serials) answering named
+        queries from `directory` as it is now. A flow reload takes one, so new calls get
+        the edited queries while calls in progress keep the view they started with."""
+        import copy
+        view = copy.copy(self)
+        view.catalog = QueryCatalog(directory)
+        return view
+
     def named_query(self, name: str) -> NamedQuery:
         return self.catalog.get(name)
 

@@ -118,6 +118,12 @@ def parse_help(output: str) -> tuple[set, set]:
     return options, commands
 
 
+def valued_options(output: str) -> set:
+    """The options of a --help page that take a value (shown with a metavar: `--date TEXT`,
+    `--by [a|b]`): the word after one is its value, not a subcommand."""
+    return {m.group(1) for m in re.finditer(r"^\s{2}(?:-\w, )?(--[\w-]+) \S", output, re.M)}
+
+
 def check(mention: Mention) -> str | None:
     """None if the command exists with those options, else what is wrong."""
     words = list(mention.words)
@@ -146,11 +152,17 @@ def check(mention: Mention) -> str | None:
     if code != 0:
         return f"`fsapp {verb} --help` exits {code}: {output.strip().splitlines()[-1:]}"
     options, commands = parse_help(output)
+    valued = valued_options(output)
+    value_next = False
     for word in words:
+        if value_next:              # the value of the option before (e.g. `--by total`)
+            value_next = False
+            continue
         if word.startswith("-"):
             opt = word.split("=")[0]
             if opt not in options:
                 return f"`fsapp {' '.join(path)}` has no option {opt} (it has: {', '.join(sorted(options))})"
+            value_next = opt in valued and "=" not in word
         elif commands:
             if word not in commands:
                 if VERB_WORD.fullmatch(word):
@@ -162,6 +174,7 @@ def check(mention: Mention) -> str | None:
             if code != 0:
                 return f"`fsapp {' '.join(path)} --help` exits {code}"
             options, commands = parse_help(output)
+            valued = valued_options(output)
     return None
 
 

@@ -46,7 +46,7 @@ odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
             assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"chart: {chart.name}" in result.stderr
             assert json.loads(result.stdout)["total"]["offered"] == 9
         ran += 1
-    assert ran == 15
+    assert ran == 19
 
 
 def test_table_output_and_clear_errors(tmp_path):
@@ -67,7 +67,7 @@ odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
     assert "queue report 2026-12-07 by total, SL 80/20 over answered+abandoned" in table.output
     hotline = next(ln for ln in table.output.splitlines() if " hotline " in ln)
     assert re.findall(r"[\d.]+", hotline)[-16:] == ["7", "3", "2", "1", "28.6", "20.0", "30.0", "161.5", "71.4",
-                                                    "1", "0", "66.7", "1", "1", "1", "4"]
+                                                    "2", "0", "66.7", "1", "1", "1", "4"]
     bad = run("report", "--date", "2026-12-77")
     assert bad.exit_code != 0 and "--date: '2026-12-77' is not a date; write YYYY-MM-DD" in bad.output
     bad = run("report", "--target", "80")

@@ -433,6 +433,58 @@ tiers:
         sw.stop()
 
 
+def test_hold_on_the_agents_phone_is_recorded_as_hold_time(acd):
+    """The agent's hold key (FreeSWITCH marks the agent's leg held: CHANNEL_CALLSTATE HELD,
+    CHANNEL_HOLD, then UNHELD and CHANNEL_UNHOLD, Caller-Channel-Hold-Accum growing) gives
+    the `completed` row its hold_ms: before, hold was always 0."""
+    store = RecordingStore()
+    acd.router.records.store = store
+    seen = []
+    for name in ("CHANNEL_HOLD", "CHANNEL_UNHOLD"):
+        acd.esl.on(name, seen.append)
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=2.0)
+    agent.hold = ((0.2, 0.6),)            # on hold 0.2 s after answering, for 0.6 s
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1001", outcome
+    with gevent.Timeout(HANG_GUARD_S):
+        while not any(row["event"] == "completed" for kind, row, key in store.rows if kind == "queue_event"):
+            gevent.sleep(0.02)
+    completed = next(row for kind, row, key in store.rows if kind == "queue_event" and row["event"] == "completed")
+    leg = agent.calls[0]["uuid"]
+    assert [(e.get("Event-Name"), e.get("Unique-ID")) for e in seen] == [("CHANNEL_HOLD", leg), ("CHANNEL_UNHOLD", leg)]
+    assert seen[0].get("Channel-Call-State") == "HELD" and seen[1].get("Channel-Call-State") == "UNHELD"
+    held_us = int(seen[1]["Event-Date-Timestamp"]) - int(seen[0]["Event-Date-Timestamp"])
+    # FreeSWITCH adds the hold to Channel-Hold-Accum (microseconds) as it fires UNHOLD
+    assert abs(held_us - int(seen[1].get("Caller-Channel-Hold-Accum"))) < 1000
+    # the router timed the hold between the two events, by the switch's timestamps
+    assert completed["hold_ms"] == round(held_us / 1000) and held_us >= 600_000
+
+
+def test_blind_transfer_from_the_agents_phone_is_recorded_as_a_transfer(acd):
+    """The agent's phone transfers the caller to 2000 (a REFER, as mod_sofia handles it):
+    the caller reaches 2000 through the dialplan, and the queue leg gets a `transfer`
+    row (target blind:2000) beside `completed`: before, such transfers left no trace."""
+    from fsapp.sim import Agent
+    store = RecordingStore()
+    acd.router.records.store = store
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=30.0)
+    agent.transfer = (0.3, "2000")
+    colleague = acd.sw.add_agent("2000", ring_s=0.1, talk_s=0.5)
+    acd.sw.dialplan.add(r"^2000$", Agent("2000"))
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1001", outcome
+    with gevent.Timeout(HANG_GUARD_S):
+        while not any(row["event"] == "transfer" for kind, row, key in store.rows if kind == "queue_event"):
+            gevent.sleep(0.02)
+    events = [(row["event"], row.get("agent_id"), row.get("target")) for kind, row, key in store.rows
+              if kind == "queue_event"]
+    assert events == [("enter", None, None), ("answered", "1001", None), ("completed", "1001", None),
+                      ("transfer", "1001", "blind:2000")]
+    with gevent.Timeout(HANG_GUARD_S):          # the caller was put through to 2000
+        while not colleague.calls or colleague.calls[0]["answered_at"] is None:
+            gevent.sleep(0.02)
+
+
 PROGRESSIVE = f"""
 queues:
   prog:
