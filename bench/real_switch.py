@@ -13,7 +13,10 @@ the "caller" presses 1 with `uuid_recv_dtmf` when play_and_get_digits starts (it
 CHANNEL_EXECUTE). A call counts as completed when its CHANNEL_HANGUP_COMPLETE carries
 bench_digit=1. Sides alternate (native, fsapp, fsapp, native, ...); each figure is
 min/median/max over --runs. FreeSWITCH's CPU per call is utime+stime of its process
-(/proc/<pid>/stat; --fs-pid, or `pidof freeswitch`) over the completed calls.
+(/proc/<pid>/stat; --fs-pid, or `pidof freeswitch`) over the completed calls. Against a
+real switch fsapp's outbound server runs in a child process (this script with
+--serve-only), so its CPU per completed call is read the same way and printed as the
+worker's CPU.
 
 --emulator runs the same thing against fsapp's emulator (fsapp.sim) in this process: it
 checks that the benchmark works, nothing more. Figures against the emulator say NOTHING
@@ -129,6 +132,21 @@ class Driver:
         return self.completed, time.monotonic() - started
 
 
+def wait_listening(address: tuple[str, int], seconds: float = 30.0) -> None:
+    """Until the worker child accepts connections (its import takes a moment)."""
+    import socket
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(address, timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the fsapp worker did not listen on {address[0]}:{address[1]} "
+                                 f"within {seconds:.0f} s")
+            time.sleep(0.1)
+
+
 def spread(values: list[float]) -> str:
     return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
@@ -147,17 +165,21 @@ def main() -> int:
     p.add_argument("--fs-pid", type=int, help="FreeSWITCH's pid (default: pidof freeswitch, if local)")
     p.add_argument("--print-dialplan", action="store_true")
     p.add_argument("--emulator", action="store_true", help="run against fsapp.sim (checks the bench only)")
+    p.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)   # the worker child
     args = p.parse_args()
+    if args.serve_only:
+        OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).serve_forever()
+        return 0
     if args.print_dialplan:
         print(dialplan_snippet(args.listen, args.context))
         return 0
     if args.runs < 3:
         p.error("--runs must be >= 3 (min/median/max)")
 
-    server = OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).start()
-    switch = None
+    switch = server = worker = None
     pid = args.fs_pid
     if args.emulator:
+        server = OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).start()
         from fsapp.sim import Apps, Socket, Switch
         switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
         switch.dialplan.add(rf"^{NATIVE_EXT}$", Apps(steps=list(NATIVE_APPS)))
@@ -165,13 +187,17 @@ def main() -> int:
         args.host, args.port, pid = "127.0.0.1", switch.esl_port, None
         print("AGAINST THE EMULATOR (fsapp.sim): checks that this benchmark works; the figures say "
               "nothing about FreeSWITCH's CPU or throughput.")
-    elif pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
-        found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
-        pid = int(found[0]) if found else None
+    else:
+        if pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
+            found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
+            pid = int(found[0]) if found else None
+        worker = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
+        wait_listening(parse_listen(args.listen))
     client = InboundClient(args.host, args.port, args.password).start()
     driver = Driver(client, args.context)
     rates = {"native": [], "fsapp": []}
     cpu = {"native": [], "fsapp": []}
+    worker_cpu = []
     lost = {"native": [], "fsapp": []}
     try:
         for run in range(args.runs):
@@ -179,18 +205,27 @@ def main() -> int:
             for side in order:
                 ext = NATIVE_EXT if side == "native" else FSAPP_EXT
                 before = cpu_ticks(pid)
+                worker_before = cpu_ticks(worker.pid if worker else None)
                 done, seconds = driver.batch(ext, args.calls, args.concurrency, args.timeout)
                 after = cpu_ticks(pid)
+                if worker is not None and side == "fsapp" and done:
+                    worker_cpu.append((cpu_ticks(worker.pid) - worker_before) / os.sysconf("SC_CLK_TCK")
+                                      * 1000 / done)
                 rates[side].append(done / seconds if seconds else 0.0)
                 lost[side].append(args.calls - done)
                 if before is not None and done:
                     cpu[side].append((after - before) / os.sysconf("SC_CLK_TCK") * 1000 / done)
                 print(f"run {run + 1} {side:6}: {done}/{args.calls} completed in {seconds:.2f} s"
-                      + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else ""))
+                      + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else "")
+                      + (f", worker CPU {worker_cpu[-1]:.2f} ms/call" if worker and side == "fsapp" and done else ""))
                 sys.stdout.flush()
     finally:
         client.stop()
-        server.stop(timeout=2)
+        if server is not None:
+            server.stop(timeout=2)
+        if worker is not None:
+            worker.terminate()
+            worker.wait(10)
         if switch is not None:
             switch.stop()
     print(f"\n{args.calls} calls per batch, {args.concurrency} originates at once, {args.runs} runs "
@@ -208,6 +243,10 @@ def main() -> int:
               f"{spread([f / n for f, n in zip(cpu['fsapp'], cpu['native']) if n])}")
     elif not args.emulator:
         print("FreeSWITCH CPU per call: not measured (not on this host; pass --fs-pid when it is)")
+    if worker_cpu:
+        print(f"fsapp worker CPU ms/call: {spread(worker_cpu)}"
+              + (f"   (worker / FreeSWITCH: {spread([w / f for w, f in zip(worker_cpu, cpu['fsapp']) if f])})"
+                 if cpu["fsapp"] else ""))
     return 0 if all(x == 0 for side in lost.values() for x in side) else 1
 
 

@@ -144,7 +144,7 @@ def test_a_forbidden_import_is_named(tmp_path):
 # optional module: only Switch.load_module loads it (by name, OPTIONAL_MODULES).
 SIM = FSAPP / "sim"
 SIM_LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services"}),
+    ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services", "ivrconf"}),
     ("channel", {"mediaqueue", "channel"}),
     ("endpoints", {"legs", "agents", "bridging", "listener", "commands", "sendevent"}),
     ("applications", {"apps", "apps.*"}),

@@ -6,8 +6,10 @@ then runs the extension's next action. (`continue_on_fail` and `failure_causes` 
 read by mod_dptools' bridge only; they have no effect on `socket`.) So an extension
 that lists `socket W1`, `socket W2`, ... tries each worker in turn, and the actions after
 the last one run only when no worker took the call: that is where the fallback goes.
-The same happens when a worker accepts and closes at once (over [serve] max_calls, or
-draining): the call moves on to the next worker.
+A draining worker has closed its listening socket, so `socket` fails to connect and the
+call moves on the same way. A worker over [serve] max_calls accepts and hands the call
+back (fsapp.esl.outbound.OutboundServer._hand_back): a bare close would leave the caller
+parked inside `socket` on FreeSWITCH 1.10.12 (capture outbound_refused_close).
 
 Calls are spread by rotating the order: with N workers the flow gets N extensions, each
 also conditioned on the last hex digit of ${call_uuid} (uniformly random in FreeSWITCH's

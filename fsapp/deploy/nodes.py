@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
@@ -89,6 +89,10 @@ def render_for(cfg, node: Node, flows: Mapping[str, bytes], templates_dir=None) 
         try:
             context, _notes = build_context(cfg, flows_dir=tmp, overrides=overrides,
                                             workers=list(node.workers), fallbacks=fallbacks)
+            # name each flow's file where the line keeps it, not in this temporary copy
+            line_dir = Path(cfg.get("flows", "dir"))
+            context["flows"] = [replace(f, file=str(line_dir / Path(f.file).relative_to(tmp)))
+                                for f in context["flows"]]
             files = render_tree(templates_dir or default_templates_dir(), context).files
         except ConfError as exc:
             raise ConfError(f"node {node.name}: {exc}") from None

@@ -7,6 +7,9 @@ Session set-up, as the captures show it must be:
   linger N     -> after hangup FreeSWITCH keeps the socket N s so clean-up code can run;
                   a bare `linger` would keep it open forever (observation 30)
 and at the end, whatever the handler did: `exit`, then close.
+
+A call over [serve] max_calls is handed back to the dialplan (the next worker, else the
+fallback), not just closed: see OutboundServer._hand_back.
 """
 from __future__ import annotations
 
@@ -134,7 +137,7 @@ class OutboundServer:
         if self.active_calls >= self.max_calls:
             self.refused_calls += 1
             log.warning("refusing call: at max_calls", extra={"max_calls": self.max_calls})
-            sock.close()
+            self._hand_back(sock, address, "max_calls")
             return
         self.active_calls += 1
         self._idle.clear()
@@ -173,6 +176,39 @@ class OutboundServer:
             finally:
                 self._finish(conn)
                 log.info("session closed", extra={"seconds": round(time.monotonic() - started, 3)})
+
+    def _hand_back(self, sock, address, reason: str) -> None:
+        """Give a call back to FreeSWITCH's dialplan: its next action runs (the next
+        worker's `socket`, else the fallback).
+
+        Closing the socket at once is not enough on FreeSWITCH 1.10.12. Its `socket`
+        application parks the channel after the connection is set up, and leaves that park
+        only when the session ends while it is parked (mod_event_socket.c socket_function:
+        the session's end clears CF_CONTROLLED, which switch_ivr_park waits on); a session
+        that ended before the park began leaves the caller parked in silence until they
+        hang up (capture outbound_refused_close: on a real switch a bare close, and a
+        `connect` then close, left calls parked). A message sent with sendmsg runs inside
+        that park, so its CHANNEL_EXECUTE_COMPLETE proves the park began; `exit` after it
+        ends the park at once (capture outbound_refused_hand_back). The app run is `set
+        fsapp_refused=<reason>`, which also tells the CDR why this worker let go."""
+        conn = Connection(sock, name=f"refused {address[0]}:{address[1]}", max_frame_bytes=self.max_frame_bytes)
+        conn.start()
+        try:
+            reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")
+        except ESLError as exc:   # a port probe
+            log.info("connection closed before connect", extra={"peer": address[0], "error": str(exc)})
+            conn.close()
+            return
+        call = Call(conn, reply.headers, app_timeout=self.command_timeout, command_timeout=self.command_timeout)
+        with call_context(call.uuid):
+            conn.set_handlers(call._on_message, call._on_close)
+            try:
+                self._setup(call, conn)
+                call.set("fsapp_refused", reason)
+            except ESLError as exc:   # the caller hung up meanwhile, or the switch did not answer
+                log.info("refused call ended before it was handed back", extra={"error": str(exc)})
+            finally:
+                self._finish(conn)
 
     def _setup(self, call: Call, conn: Connection) -> None:
         # myevents and linger do not depend on each other: one write, one round trip.

@@ -120,11 +120,11 @@ class AgentEndpoint:
         partner = leg.bridged_to
         if leg.hungup or partner is None or partner.hungup:
             return
-        leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.switch.ipv4}>")
+        leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.services.ipv4}>")
         leg.set_var("TRANSFER_FALLBACK", self.agent_id)
         # switch_ivr_session_transfer(b_session, exten, dialplan, context)
         partner.transfer_to = (str(exten), partner.context)
         partner.times["Channel-Transfer-Time"] = partner.now_us()
-        partner.wake.set()
+        partner.queue.wake.set()
         leg.set_var("endpoint_disposition", "BLIND_TRANSFER")
         leg.hangup("NORMAL_CLEARING")

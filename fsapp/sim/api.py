@@ -8,6 +8,7 @@ import gevent
 
 from . import fsstrings, wire
 from .channel import FRAME_S
+from .ivrconf import read_menus
 from .mediaqueue import Message
 from .events import local_stamp
 from .legs import DialError, new_leg, originate_timeout, parse_vars, start_leg, wait_answer
@@ -75,7 +76,9 @@ class Api:
     def reloadxml(self, args: str) -> str:
         if self.switch.conf_dir is not None:
             try:
+                menus = read_menus(self.switch.conf_dir)   # ivr.conf's menus, all or nothing
                 self.switch.dialplan.load_conf(self.switch.conf_dir)
+                self.switch.ivr_menus = menus
             except (OSError, ValueError) as exc:
                 return f"-ERR [{exc}]\n"
         return "+OK [Success]\n"

@@ -35,6 +35,7 @@ class Services(Protocol):
     # media and phrases
     sound_prefix: str
     say_languages: dict                 # the phrase configuration (fsapp/sim/phrases.py)
+    ivr_menus: dict                     # ivr.conf's <menu> elements by name (fsapp/sim/ivrconf.py)
     def log_line(self, level: int, file: str, func: str, line: int, text: str) -> None: ...
 
     # event socket sessions (mod_event_socket's side, shared with the socket application)

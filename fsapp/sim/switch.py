@@ -19,6 +19,7 @@ from .clock import RealClock
 from .dialplan import Dialplan, run_dialplan
 from .events import EventFactory
 from .inbound import InboundConnection
+from .ivrconf import read_menus
 from .legs import new_leg, start_leg
 from .phrases import DEFAULT_LANGUAGES
 
@@ -51,8 +52,10 @@ class Switch:
         # a FreeSWITCH conf/ directory: its dialplan/default/*.xml is loaded at start and
         # on `api reloadxml` (what fsapp deploy writes for a node)
         self.conf_dir = conf_dir
+        self.ivr_menus: dict = {}   # ivr.conf's menus, conf_dir/ivr_menus/*.xml (the ivr application)
         if conf_dir is not None:
             self.dialplan.load_conf(conf_dir)
+            self.ivr_menus = read_menus(conf_dir)
         self.api = Api(self)
         # the dialplan applications: every module of fsapp/sim/apps registers its own
         # (fsapp/sim/registry.py); optional modules add theirs to this switch only

@@ -95,3 +95,49 @@ def test_rendered_dialplan_tries_each_worker_then_the_fallback(node):
     heard = calls(switch, 3)
     assert heard == [["db_unavailable", "welcome"]] * 3
     gevent.sleep(0)
+
+
+INFO = """flow: info
+numbers: ["30000"]
+languages: [zh-CN]
+start: main
+nodes:
+  main:
+    menu: {prompt: common/welcome, options: {"1": thanks, "0": operator}, invalid: common/invalid_choice,
+           timeout: 2s, tries: 2, on_fail: bye}
+  thanks:
+    play: common/thanks
+    next: main
+  operator: {transfer: {extension: "1000"}}
+  bye: {hangup: {}}
+"""
+
+
+def test_native_fallback_ivr_plays_and_routes_with_every_worker_down(node, project, tmp_path):
+    """With both workers down, a flow FreeSWITCH can run whole falls back to its native
+    XML menus (ivr_menus/fsapp_info.xml + `ivr` in the dialplan), which play and route."""
+    from fsapp.sim import CallerScript, Press, WaitPrompt
+    switch, handlers, servers, conf = node
+    cfg = config.load(project.path, env={})
+    new = tmp_path / "info.yaml"
+    new.write_text(INFO, encoding="utf-8")
+    result = fsapp(cfg, "deploy", str(new))
+    assert result.exit_code == 0, result.output
+    assert (conf / "ivr_menus" / "fsapp_info.xml").is_file()
+    for s in servers:
+        s.stop(timeout=1)
+
+    def call(*steps):
+        report = switch.place_call(CallerScript(dial="30000", steps=list(steps))).wait(60)
+        return [Path(p).stem for p in report.heard], report
+
+    # 1 plays "thanks" and comes back to the menu; 0 transfers to the operator line
+    heard, _ = call(WaitPrompt("welcome", after="start"), Press("1"), WaitPrompt("thanks"),
+                    WaitPrompt("welcome", after="start"), Press("0"))
+    assert heard == ["welcome", "thanks", "welcome", "welcome"]   # the operator line greets too
+    # wrong keys: invalid_choice, then on_fail (hang up) after the last try
+    heard, report = call(WaitPrompt("welcome", after="start"), Press("7"), WaitPrompt("welcome", after="start"),
+                         Press("8"))
+    assert heard == ["welcome", "invalid_choice", "welcome", "invalid_choice"]
+    assert report.hangup_cause == "NORMAL_CLEARING"
+    assert not any(h.outcomes for h in handlers)   # fsapp never saw these calls

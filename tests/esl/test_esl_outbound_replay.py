@@ -302,9 +302,24 @@ def test_port_probe_and_capacity(server, captures_dir):
     first = ReplaySwitch(load_steps(captures_dir / MID))
     g1 = first.dial(srv2.port)
     gevent.sleep(0.2)
-    second = ReplaySwitch(load_steps(captures_dir / MID))
+    def complete_set(sw, command):   # what FreeSWITCH answers to the hand-back's `set`
+        if "execute-app-name: set" not in command:
+            return None
+        app_uuid = re.search(r"(?m)^Event-UUID: (\S+)$", command).group(1)
+        return [b"Content-Type: command/reply\nReply-Text: +OK\n\n",
+                plain_event("CHANNEL_EXECUTE_COMPLETE", sw.uuid, Application="set",
+                            Application_Response="_none_", Application_UUID=app_uuid)]
+
+    second = ReplaySwitch(load_steps(captures_dir / MID), hooks=[complete_set])
     second.dial(srv2.port).join(5)
-    assert second.received == [] and srv2.refused_calls == 1
+    # over max_calls the call is handed back to the dialplan (OutboundServer._hand_back):
+    # a `set` run inside the socket application's park, then exit (not a bare close,
+    # which strands the caller on a real switch: capture outbound_refused_close)
+    assert srv2.refused_calls == 1
+    assert [c.split("\n")[0] for c in second.received][:3] == ["connect", "myevents", "linger 30"], second.received
+    assert any("execute-app-name: set" in c and "fsapp_refused=max_calls" in c for c in second.received), \
+        second.received
+    assert second.received[-1] == "exit\n\n"
     blocked.set()
     g1.join(5)
 

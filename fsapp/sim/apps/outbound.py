@@ -55,7 +55,16 @@ def run_socket_app(ch, arg: str) -> None:
             ch.queue.wake.wait(timeout=0.5)
         finally:
             ch.awaiting_app = False
-    if not ch.hungup and not ch.transfer_to and not (session.closed and not ch.queue.msgs):
+    # The app went away without `connect`: FreeSWITCH's socket application waits for the
+    # connect or the session's end, then parks the channel anyway, and nothing ends that
+    # park (the session's end, which would, already happened): the caller waits until
+    # hanging up (capture outbound_refused_close). After `connect` the park begins at once
+    # (an app that sent connect, myevents, linger and exit let the call go on, 4 of 4 on
+    # the real switch; connect and an immediate close raced the park).
+    stranded = session.closed and not session.connected and not ch.queue.msgs
+    if stranded:
+        ch.break_out = False
+    if not ch.hungup and not ch.transfer_to and (stranded or not (session.closed and not ch.queue.msgs)):
         ch.park_loop()
     ch.break_out = False
 
@@ -68,6 +77,7 @@ class OutboundSession(Listener):
         self.full = full
         self.linger: int | None = None   # None: no linger; -1: forever; N: seconds
         self.started = False
+        self.connected = False
         self._disconnected = False
 
     def run(self) -> None:
@@ -94,6 +104,7 @@ class OutboundSession(Listener):
             self.send(wire.command_reply("-ERR command not found"))
             return
         if name == "connect":
+            self.connected = True
             ev = self.services.events.new("CHANNEL_DATA", uuid=self.uuid)
             # CHANNEL_DATA starts with the caller profile under a "Channel-" prefix.
             ev.headers += self.ch._profile("Channel", True)
