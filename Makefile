@@ -54,8 +54,16 @@ services-stop:
 demo: sysdeps-demo venv sounds
 	$(BIN)/fsapp demo
 
+# Two passes: the tests on TEST_WORKERS xdist workers (whole files per worker, so a
+# module's shared set-up runs once; in the order tests/conftest.py sorts them, files with
+# slow tests first, hence no xdist reordering), then the tests that need the shared services to
+# themselves (markers serial, pg_outage) one at a time; pytest's 5 = none selected there.
+TEST_WORKERS ?= 2
 test: sysdeps-test venv services sounds
-	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q --durations=25 $(PYTEST_ARGS)
+	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q --durations=25 \
+	  -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --suite-pass=parallel $(PYTEST_ARGS)
+	source $(SERVICES_DIR)/env && FSAPP_REQUIRE_SERVICES=1 $(BIN)/python -m pytest -q --durations=10 \
+	  --suite-pass=serial $(PYTEST_ARGS); rc=$$?; [ $$rc = 0 ] || [ $$rc = 5 ]
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,6 +1,6 @@
 """simulate-load benchmark: CPU seconds per simulated call, for a centre of N agents on one
-queue at ~95 % load (the cost grows with calls x agents: each dispatch pass scans the
-queue's agents).
+queue at ~95 % load (a decision looks at the queue's free agents through the memory
+backend's free-agent index, not at every agent).
 
     .venv/bin/python bench/loadsim.py [--agents 1000] [--calls 2000] [--repeat 3]
 

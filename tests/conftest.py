@@ -13,6 +13,20 @@ from gevent import monkey
 monkey.patch_all()
 
 import os  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist the worker's test queue is fed by execnet's receiver, a native
+    # thread started before this patch: waiting for the next test, the main greenlet would
+    # leave the hub with nothing to watch, and gevent would call that a deadlock
+    # (LoopExit) although the other thread is about to wake it. A timer keeps it watching.
+    import gevent  # noqa: E402
+
+    def _keep_the_hub_watching():
+        while True:
+            gevent.sleep(1.0)
+
+    gevent.spawn(_keep_the_hub_watching)
+
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -21,11 +35,43 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from tests.fsapp_toml import write_fsapp_toml  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 # The ESL captures recorded from a real FreeSWITCH 1.10.12, vendored so a clone anywhere
 # runs the suite; tests/test_captures_vendored.py keeps them in step with ../shared.
 CAPTURES = ROOT / "tests" / "data" / "esl-captures"
 SHARED_CAPTURES = ROOT.parent / "shared" / "esl-captures"
+
+
+# `make test` runs the suite in two passes: most tests on two xdist workers, then the
+# tests that must have the machine's shared services to themselves (marker `serial`, and
+# every `pg_outage` test, which stops the shared PostgreSQL) one after another.
+SERIAL_MARKERS = ("serial", "pg_outage")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--suite-pass", choices=("all", "parallel", "serial"), default="all",
+                     help="parallel: leave out the tests marked serial or pg_outage (for pytest -n 2); "
+                          "serial: only those; all (default): every test")
+
+
+def pytest_collection_modifyitems(config, items):
+    which = config.getoption("--suite-pass")
+    if which == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        serial = any(item.get_closest_marker(m) for m in SERIAL_MARKERS)
+        (keep if serial == (which == "serial") else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+    if which == "parallel":
+        # Files with a slow test go first: the workers take whole files in this order, and
+        # a long file handed out last would leave one worker running it alone at the end.
+        slow_files = {item.path for item in keep if item.get_closest_marker("slow")}
+        keep.sort(key=lambda item: item.path not in slow_files)      # stable: files stay whole
+    items[:] = keep
 
 
 def _service(env_name: str, what: str) -> str:
@@ -117,3 +163,9 @@ def captures_dir() -> Path:
 def services_script(*args: str) -> None:
     """Stop/start a real service mid-test (e.g. PostgreSQL for the outbox tests)."""
     subprocess.run([str(ROOT / "scripts" / "services.sh"), *args], check=True)
+
+
+@pytest.fixture
+def fsapp_toml(tmp_path):
+    """fsapp_toml({section: {...}}, extra="") writes tmp_path/fsapp.toml and returns its path."""
+    return lambda sections, extra="": write_fsapp_toml(tmp_path, sections, extra)

@@ -27,6 +27,7 @@ def demo_run(tmp_path_factory):
     return proc, workdir
 
 
+@pytest.mark.slow
 def test_demo_places_calls_and_writes_what_callers_left(demo_run):
     proc, workdir = demo_run
     out = proc.stdout

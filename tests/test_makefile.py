@@ -37,3 +37,28 @@ def test_default_and_command_line_override(tmp_path):
     cli = str(tmp_path / "cli")
     assert make("--eval", SHOW, "show-services-dir", f"SERVICES_DIR={cli}", env_dir=str(tmp_path / "env")).split() == [
         f"recipe={cli}", f"env={cli}"]
+
+
+def test_make_test_runs_two_workers_then_the_serial_tests_alone():
+    dry = make("-n", "test").replace("\\\n", " ")
+    [parallel] = [line for line in dry.splitlines() if "--suite-pass=parallel" in line]
+    [serial] = [line for line in dry.splitlines() if "--suite-pass=serial" in line]
+    assert "-n 2 --dist loadfile --no-loadscope-reorder" in parallel and "--durations=25" in parallel
+    assert " -n " not in serial and "--durations=" in serial
+    assert dry.index("--suite-pass=parallel") < dry.index("--suite-pass=serial")
+
+
+def collected(*args):
+    import sys
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *args,
+                          "tests/store/test_outage.py", "tests/integration/test_integration_outage.py",
+                          "tests/test_makefile.py"], cwd=ROOT, capture_output=True, text=True, timeout=300).stdout
+    return {line.split("::")[0] for line in out.splitlines() if "::" in line}
+
+
+def test_tests_that_stop_the_shared_postgresql_run_only_in_the_serial_pass():
+    """tests/store/test_outage.py stops the shared PostgreSQL; it once lacked pg_outage and
+    ran beside every other test."""
+    outage = {"tests/store/test_outage.py", "tests/integration/test_integration_outage.py"}
+    assert collected("--suite-pass=parallel") == {"tests/test_makefile.py"}
+    assert collected("--suite-pass=serial") == outage

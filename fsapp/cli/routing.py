@@ -8,7 +8,9 @@
     fsapp agent listen|whisper|barge 1001 --supervisor user/2001;  fsapp agent release 1001
 
 Each takes --json. With [routing] backend = memory the state lives in the serving
-process only, so the CLI shows routing.yaml's initial state; use redis to share it.
+process only: login/logout/break/available change it through the running service's
+control socket ([flows] control) and fail if none answers; status, queue and tier show
+routing.yaml's initial state. Use redis to share the state.
 """
 from __future__ import annotations
 
@@ -101,13 +103,43 @@ def agent():
 
 def _set_status(ctx, name, status, as_json):
     from fsapp.routing.backend import UnknownAgent
-    routing, backend = _state(ctx)
+    cfg = ctx.find_object(config_mod.Config) or config_mod.load(None)
+    if cfg.section("routing")["backend"] == "memory":
+        record = _set_status_in_service(cfg, name, status)
+    else:
+        routing, backend = _state(ctx)
+        try:
+            record = backend.set_status(name, status, time.time()).to_json(time.time())
+        except UnknownAgent as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            backend.close()
+    _emit(as_json, record, [f"agent {name}: {record['status']}"])
+
+
+def _set_status_in_service(cfg, name, status) -> dict:
+    """A memory backend's agents exist only inside the running `fsapp serve`: change the
+    status there, through its control socket, or fail saying so (never a change made to a
+    copy of routing.yaml that nobody routes from)."""
+    from fsapp.flow.runtime import request
+    path = cfg.get("flows", "control")
+    line = "agent-status " + json.dumps({"agent": name, "status": status.value}, ensure_ascii=False)
     try:
-        rec = backend.set_status(name, status, time.time())
-    except UnknownAgent as exc:
-        raise click.ClickException(str(exc)) from None
-    _emit(as_json, rec.to_json(time.time()), [f"agent {name}: {rec.status.value}"])
-    backend.close()
+        answer = request(path, line, timeout=15.0)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise click.ClickException(
+            f"agent {name}: [routing] backend is memory, so agent status lives in the running "
+            f"`fsapp serve --flows`, and none answers at {path} ([flows] control). Start the service "
+            f"(or point [flows] control at its socket), or set [routing] backend = redis "
+            f"(FSAPP_ROUTING_BACKEND=redis) to change the shared state directly.") from None
+    except OSError as exc:
+        raise click.ClickException(f"agent {name}: control socket {path}: {exc}") from None
+    if not answer.get("ok"):
+        problems = "; ".join(answer.get("problems") or ["refused"])
+        if "unknown request" in problems:
+            problems = "this worker does not know 'agent-status' (an older fsapp? restart it)"
+        raise click.ClickException(f"{path}: {problems}")
+    return answer["agent"]
 
 
 @agent.command()

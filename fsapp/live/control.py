@@ -5,6 +5,10 @@ own `reload` and `status`. One line each way: `VERB JSON` in, one JSON object ou
     calls    {}                              -> {"ok": true, "calls": [...]}
     hangup   {"uuid": U}                     -> {"ok": true, "reply": "+OK"}
     transfer {"uuid": U, "destination": D, "context": C}   -> {"ok": true, "reply": "+OK"}
+    agent-status {"agent": A, "status": S}   -> {"ok": true, "agent": {...}}  (S: Available, On Break, ...)
+
+`agent-status` is how `fsapp agent login|logout|break|available` reaches the agents of a
+memory routing backend, whose state exists only inside this process.
 
 Clients: `fsapp status`, `fsapp calls` (fsapp/cli/live.py) through
 fsapp.flow.runtime.request.
@@ -39,7 +43,31 @@ def install(handler, calls: LiveCalls) -> None:
         return _act(lambda a: calls.transfer(str(a["uuid"]), str(a["destination"]),
                                              str(a.get("context") or "default")), arg)
 
-    handler.control_requests.update(health=on_health, calls=on_calls, hangup=on_hangup, transfer=on_transfer)
+    def on_agent_status(arg: str) -> dict:
+        router = getattr(handler.services, "router", None)
+        if router is None:
+            return {"ok": False, "problems": ["this worker has no routing ([routing] config)"]}
+        return set_agent_status(router.backend, arg)
+
+    handler.control_requests.update(health=on_health, calls=on_calls, hangup=on_hangup, transfer=on_transfer,
+                                    **{"agent-status": on_agent_status})
+
+
+def set_agent_status(backend, arg: str) -> dict:
+    """Change an agent's status in this process's routing state (the running service's)."""
+    import time
+    from fsapp.routing.backend import UnknownAgent
+    from fsapp.routing.model import AgentStatus
+    try:
+        request = json.loads(arg or "{}")
+        status = AgentStatus.parse(str(request["status"]))
+        now = time.time()
+        record = backend.set_status(str(request["agent"]), status, now)
+    except UnknownAgent as exc:
+        return {"ok": False, "problems": [str(exc)]}
+    except (KeyError, ValueError) as exc:
+        return {"ok": False, "problems": [f"agent-status: {exc}"]}
+    return {"ok": True, "agent": record.to_json(now)}
 
 
 def _act(action, arg: str) -> dict:

@@ -138,8 +138,9 @@ class LoadSimulation:
             return
         self.dispatch_passes += 1
         next_at = self.dispatcher.dispatch_once()
-        for member_id, ticket in list(self.dispatcher.tickets.items()):
-            while not ticket.inbox.empty():
+        for member_id in self.dispatcher.delivered:      # only they got a message
+            ticket = self.dispatcher.tickets.get(member_id)
+            while ticket is not None and not ticket.inbox.empty():
                 self._deliver(member_id, ticket.inbox.get_nowait())
         if next_at is not None and next_at > self.now and next_at < self._next_dispatch:
             self._next_dispatch = next_at

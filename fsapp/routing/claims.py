@@ -62,6 +62,17 @@ class MemberClaims:
             return False
         return True
 
+    def adopt(self, agent: str) -> bool:
+        """Hold a claim the backend's decision already took for this member (decide()).
+        If the member left while the decision was on its way, it is released at once."""
+        self._phases[agent] = "reserved"
+        self._taken += 1
+        self._takes[agent] = self._taken     # as take(): renew_all knows which take it renews
+        if self.closed:
+            self.release(agent, OfferResult.CANCELLED)
+            return False
+        return True
+
     def mark(self, agent: str, phase: str, leg: str = "") -> bool:
         """ringing / talking; `leg` is the agent's answered leg. False if the claim was lost."""
         if agent not in self._phases:

@@ -5,11 +5,12 @@ becomes free or changes status, a member joins or leaves, a tier changes; these 
 as backend events from every worker and node) or until the earliest timer it computed
 (an overflow deadline, a tier level opening, a ring-progressively step). No polling.
 
-On each pass, per queue, it takes one snapshot of the queue's agents and members, orders
-*all* waiting members of the queue (every worker's: priority with aging, so fairness is
-global) and lets this worker claim agents only for its own members among the first K,
-K being the number of free agents. Claims are atomic in the backend, so two workers
-racing for one agent cannot both win. The member's own greenlet (Router.enqueue, or a
+On each pass, per queue, ONE backend call (`decide`, fsapp/routing/decision.py: a Lua
+script on Redis) orders *all* waiting members of the queue (every worker's: priority with
+aging, so fairness is global) and claims agents only for this worker's members among the
+first K, K being the number of free agents. Deciding and claiming are one atomic step, so
+two workers racing for one agent cannot both win, and a decision costs one round trip.
+The overflow rules and exits then run here on what the decision counted. The member's own greenlet (Router.enqueue, or a
 test) receives the Assignment and does the I/O: ring, bridge, release.
 """
 from __future__ import annotations
@@ -25,10 +26,10 @@ import gevent.queue
 from fsapp.log import get_logger
 from fsapp.routing.claims import MemberClaims
 from fsapp.routing.config import RoutingConfig
-from fsapp.routing.model import OFFERABLE, AgentRecord, AgentStatus, Member, MemberState, Queue
+from fsapp.routing.decision import QueueDecision
+from fsapp.routing.model import AgentRecord, Member, MemberState, OfferResult, Queue
 from fsapp.routing.policy import Decision, QueueSnapshot, next_overflow_check, overflow_decision
-from fsapp.routing.strategies import (Candidate, get_strategy, next_level_at, order_agents,
-                                      order_members)
+from fsapp.routing.strategies import next_level_at
 
 log = get_logger("fsapp.routing.dispatcher")
 
@@ -61,9 +62,25 @@ class Ticket:
 
 
 
+class _Local:
+    """This worker's members of one queue, active (may be offered agents) or not (leaving,
+    overflowing: skipped): a view, so a decision does not copy every ticket into a set."""
+
+    def __init__(self, tickets: dict[str, Ticket], active: bool):
+        self.tickets = tickets
+        self.active = active
+
+    def __contains__(self, member_id: str) -> bool:
+        ticket = self.tickets.get(member_id)
+        return ticket is not None and ticket.active == self.active
+
+    def __iter__(self):
+        return (m for m, t in self.tickets.items() if t.active == self.active)
+
+
 class Dispatcher:
     def __init__(self, backend, config: RoutingConfig, worker_id: str, lease: float = 30.0,
-                 clock: Callable[[], float] = time.time, max_attempts: int = 5,
+                 clock: Callable[[], float] = time.time,
                  fallback_wake: float = 30.0, on_unavailable: Callable[[Exception], None] | None = None,
                  state_up: Callable[[], bool] = lambda: True):
         self.backend = backend
@@ -71,7 +88,6 @@ class Dispatcher:
         self.worker_id = worker_id
         self.lease = lease
         self.clock = clock
-        self.max_attempts = max_attempts
         # Safety net only (a lost pub/sub message must not strand a caller forever);
         # routing itself is driven by events and computed timers.
         self.fallback_wake = fallback_wake
@@ -83,6 +99,8 @@ class Dispatcher:
         # (Reconciler.recover) puts them back
         self.state_up = state_up
         self.tickets: dict[str, Ticket] = {}
+        self._queue_tickets: dict[str, dict[str, Ticket]] = {}   # queue -> its tickets (no scan of all)
+        self.delivered: list[str] = []     # members sent an Assignment or Decision by the last pass
         self._wake = gevent.event.Event()
         self._loop: gevent.Greenlet | None = None
         self._renewer: gevent.Greenlet | None = None
@@ -129,6 +147,7 @@ class Dispatcher:
         member.expires = self.clock() + self.lease
         ticket = Ticket(member, queue, MemberClaims(self.backend, member.id, self.worker_id, self.lease, self.clock))
         self.tickets[member.id] = ticket
+        self._queue_tickets.setdefault(queue.name, {})[member.id] = ticket
         try:
             if adopt:
                 self.backend.update_member(member.id, owner=self.worker_id, state=MemberState.WAITING,
@@ -138,6 +157,7 @@ class Dispatcher:
                 self.backend.add_member(member)
         except BaseException:
             self.tickets.pop(member.id, None)     # not queued: nothing of it may stay behind
+            self._queue_tickets.get(queue.name, {}).pop(member.id, None)
             ticket.active = False
             ticket.claims.close()
             raise
@@ -158,6 +178,7 @@ class Dispatcher:
         at once), then its record goes."""
         ticket = self.tickets.pop(member_id, None)
         if ticket is not None:
+            self._queue_tickets.get(ticket.queue.name, {}).pop(member_id, None)
             ticket.active = False
             ticket.claims.close()
         self.backend.remove_member(member_id)
@@ -202,105 +223,72 @@ class Dispatcher:
         self.passes += 1
         now = self.clock()
         next_times: list[float] = []
-        queues = sorted({t.queue.name for t in self.tickets.values() if t.active})
-        for name in queues:
+        self.delivered = []
+        for name in sorted(q for q, tickets in self._queue_tickets.items() if tickets):
             next_at = self._dispatch_queue(self.config.queue(name), now)
             if next_at is not None:
                 next_times.append(next_at)
         return min(next_times) if next_times else None
 
-    def _snapshot(self, queue: Queue, candidates: list[Candidate], waiting: int, now: float) -> QueueSnapshot:
-        logged_in = sum(1 for c in candidates if c.agent.status != AgentStatus.LOGGED_OUT)
-        free = sum(1 for c in candidates if c.agent.offerable(now))
-        if logged_in:
+    def _snapshot(self, queue: Queue, decision: QueueDecision, now: float) -> QueueSnapshot:
+        if decision.logged_in:
             self._no_agent_since.pop(queue.name, None)
             since = None
-        elif candidates:  # shared truth: when the last agent of the queue logged out
-            since = max(c.agent.last_status_change for c in candidates)
+        elif decision.tiered:  # shared truth: when the last agent of the queue logged out
+            since = decision.last_status_change
         else:             # no tier at all: since this worker first noticed
             since = self._no_agent_since.setdefault(queue.name, now)
         # recent handle times feed only wait estimates: fetch them only for a rule that uses one
         needs_estimate = any(r.condition == "estimated_wait_over" for r in queue.overflow)
-        return QueueSnapshot(waiting=waiting, logged_in=logged_in, free=free,
+        return QueueSnapshot(waiting=len(decision.order), logged_in=decision.logged_in, free=decision.free,
                              handle_times=self.backend.handle_times(queue.name) if needs_estimate else (),
                              no_agent_since=since)
 
     def _dispatch_queue(self, queue: Queue, now: float) -> float | None:
-        candidates = self.backend.candidates(queue.name)
-        everyone = self.backend.members(queue.name)
-        members = order_members(queue, everyone, now)   # waiting and due, best first
-        # deferred callbacks (retry delay, closed hours) wake the loop when they fall due
-        timers: list[float] = [m.not_before for m in everyone
-                               if m.not_before > now and m.id in self.tickets and m.state == MemberState.WAITING]
-        snap = self._snapshot(queue, candidates, len(members), now)
-        levels = sorted({c.level for c in candidates})   # the backend's tiers are the truth (CLI edits)
-        strategy = get_strategy(queue.strategy)
+        """One decision (one backend call: order the members, claim agents for ours),
+        then the overflow rules and exits for our members, then the offers."""
+        tickets = self._queue_tickets.get(queue.name, {})
+        decision = self.backend.decide(queue, _Local(tickets, True), _Local(tickets, False), self.worker_id,
+                                       self.lease, now)
+        offers = dict(decision.offers)
+        snap = self._snapshot(queue, decision, now)
+        timers: list[float] = [decision.deferred] if decision.deferred is not None else []
+        free_levels = set(decision.free_levels)
         # overflow / exits for local members, in order
-        for position, member in enumerate(members, start=1):
-            ticket = self.tickets.get(member.id)
-            if ticket is None or not ticket.active or member.callback_number:
+        for position, member_id in enumerate(decision.order, start=1):
+            ticket = self.tickets.get(member_id)
+            if ticket is None or not ticket.active or ticket.member.callback_number:
                 continue
-            decision = overflow_decision(queue, member, position, snap, now)
-            if decision is not None:
+            member = ticket.member
+            overflow = overflow_decision(queue, member, position, snap, now)
+            if overflow is not None:
                 ticket.active = False
-                self.backend.update_member(member.id, state=MemberState.ABANDONED)
-                ticket.inbox.put(decision)
+                for agent in offers.pop(member_id, []):     # decided in the same step: let go
+                    self.backend.release(agent.name, member_id, self.worker_id, OfferResult.CANCELLED, now)
+                self.backend.update_member(member_id, state=MemberState.ABANDONED)
+                ticket.inbox.put(overflow)
+                self.delivered.append(member_id)
                 continue
             t = next_overflow_check(queue, member, snap)
             if t is not None:
                 timers.append(t)
-            t = next_level_at(queue, levels, {c.level for c in candidates if c.agent.offerable(now)},
-                              member.joined_at, now)
+            t = next_level_at(queue, decision.levels, free_levels, member.joined_at, now)
             if t is not None:
                 timers.append(t)
-        free = [c for c in candidates if c.agent.offerable(now)]
-        if members:
+        if decision.order and decision.ready_at is not None:
             # an agent coming out of wrap-up or a reject/no-answer delay is an event nobody
             # publishes: its end is a timer, so a waiting caller gets that agent at once
-            timers.extend(c.agent.ready_at for c in candidates
-                          if c.agent.status in OFFERABLE and c.agent.ready_at > now)
-        if not free:
-            return min(timers) if timers else None
-        taken: set[str] = set()
-        budget = len({c.name for c in free})
-        for rank, member in enumerate(members):
-            if budget <= 0:
-                break
-            ticket = self.tickets.get(member.id)
-            pool = [c for c in free if c.name not in taken]
-            if ticket is None or not ticket.active:
-                if member.id not in self.tickets:
-                    # another worker's member ahead of ours keeps the agent it would get
-                    # (its worker orders the same snapshot the same way); one that no free
-                    # agent can serve (skills, tier level) does not block ours
-                    theirs = order_agents(queue, member, pool, now, None, levels)
-                    if theirs:
-                        taken.add(theirs[0].name)
-                        budget -= 1
+            timers.append(decision.ready_at)
+        for member_id, agents in offers.items():
+            ticket = self.tickets.get(member_id)
+            if ticket is None:      # left while the decision was on its way: let them go
+                for agent in agents:
+                    self.backend.release(agent.name, member_id, self.worker_id, OfferResult.CANCELLED, now)
                 continue
-            ordered = order_agents(queue, member, pool, now, strategy.memo_for(queue, self.backend), levels)
-            if not ordered:
-                continue
-            waited = now - member.joined_at
-            want = strategy.ring_count(queue, waited, len(ordered))
-            claimed: list[AgentRecord] = []
-            for cand in ordered[:max(want, self.max_attempts) if want == 1 else want]:
-                if len(claimed) >= want:
-                    break
-                if ticket.claims.take(cand.name):
-                    claimed.append(cand.agent)
-                    taken.add(cand.name)
-                else:
-                    taken.add(cand.name)      # someone else got it: not free any more
-            if not claimed:
-                continue
-            budget -= len(claimed)
-            strategy.remember(queue, self.backend, next(c for c in ordered if c.name == claimed[0].name))
-            self.backend.update_member(member.id, state=MemberState.TRYING,
-                                       serving_agent=",".join(a.name for a in claimed))
-            self.backend.publish({"event": "member-offered", "queue": queue.name, "member": member.id,
-                                  "agents": [a.name for a in claimed], "at": now})
-            ticket.inbox.put(Assignment(claimed, queue))
+            claimed = [a for a in agents if ticket.claims.adopt(a.name)]
+            if claimed:
+                ticket.inbox.put(Assignment(claimed, queue))
+                self.delivered.append(member_id)
         return min(timers) if timers else None
 
     # -- leases ----------------------------------------------------------------------------

@@ -95,8 +95,10 @@ class AgentRecord(AgentConfig):
         return AgentState.WAITING
 
     def offerable(self, now: float) -> bool:
-        return (self.status in OFFERABLE and self.ready_at <= now
-                and len(self.live_claims(now)) < self.capacity)
+        if self.status not in OFFERABLE or self.ready_at > now:
+            return False
+        # called for every candidate of every decision: no list when there is no claim
+        return not self.claims or sum(1 for c in self.claims.values() if c.expires > now) < self.capacity
 
     def idle_since(self) -> float:
         return max(self.last_bridge_end, self.last_status_change)

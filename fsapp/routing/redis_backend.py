@@ -20,8 +20,9 @@ from enum import Enum
 import redis
 
 from fsapp.routing.backend import StateBackend, UnknownAgent
+from fsapp.routing.decision import QueueDecision
 from fsapp.routing.model import AgentConfig, AgentRecord, AgentStatus, Claim, Member, MemberState, Tier
-from fsapp.routing.strategies import QueueMemo
+from fsapp.routing.strategies import QueueMemo, get_strategy
 
 _OFFERABLE_LUA = "(st == 'Available' or st == 'Available (On Demand)')"
 
@@ -108,7 +109,8 @@ end
 return cjson.encode({changes = changes, status = redis.call('HGET', KEYS[1], 'status')})
 """
 
-# KEYS: agent hash. ARGV: status, now. Atomic status change returning the old status.
+# KEYS: agent hash, claims hash. ARGV: status, now. Atomic status change returning the old
+# status and the new record (no second round trip to read it back).
 STATUS_LUA = """
 local old = redis.call('HGET', KEYS[1], 'status')
 if not old then return false end
@@ -116,7 +118,7 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1], 'last_status_change', ARGV[2])
 if ARGV[1] == 'Available' or ARGV[1] == 'Available (On Demand)' then
   redis.call('HSET', KEYS[1], 'no_answer_count', '0')
 end
-return old
+return cjson.encode({old, redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])})
 """
 
 # KEYS: member key. ARGV: JSON object of fields to change. Returns the new JSON or nil.
@@ -160,6 +162,250 @@ if c and tonumber(string.match(c, '([^\\t]+)$')) > tonumber(ARGV[3]) then return
 return 1
 """
 
+# The dispatch decision of one queue in ONE script call: a line-by-line port of
+# fsapp/routing/decision.py's plan_queue and of strategies.order_members/order_agents
+# (tests/routing/test_routing_decision.py runs the same decisions through both). Reads the
+# queue's tiers, agents, claims and members, claims the chosen agents, marks their members
+# Trying, stores round-robin's memory and publishes member-offered, atomically.
+# KEYS: tiers hash, member set, memo hash, events channel.
+# ARGV: prefix, now, owner, lease, queue JSON, mine JSON list, skip JSON list.
+DECIDE_LUA = """
+local P = ARGV[1]
+local now = tonumber(ARGV[2])
+local owner, lease = ARGV[3], tonumber(ARGV[4])
+local q = cjson.decode(ARGV[5])
+local function set_of(list) local s = {} for _, v in ipairs(list) do s[v] = true end return s end
+local mine, skip = set_of(cjson.decode(ARGV[6])), set_of(cjson.decode(ARGV[7]))
+local OFFERABLE = {['Available'] = true, ['Available (On Demand)'] = true}
+local function empty(t) return next(t) == nil end
+local function less(a, b)            -- lexicographic on key arrays
+  for i = 1, #a do
+    if a[i] ~= b[i] then return a[i] < b[i] end
+  end
+  return false
+end
+
+-- the queue's agents
+local tiers = redis.call('HGETALL', KEYS[1])
+local cands, levelset = {}, {}
+local out = {logged_in = 0, tiered = 0, free = 0, last = 0}
+local free, free_levels, ready = {}, {}, nil
+-- only the fields a decision reads (HMGET, not HGETALL: this loop is most of the script's
+-- time); skills are decoded only when the member or queue needs some, below
+local FIELDS = {'status', 'ready_at', 'capacity', 'talk_time', 'calls_answered', 'last_status_change',
+                'last_bridge_end', 'skills'}
+for i = 1, #tiers, 2 do
+  local f = redis.call('HMGET', P .. 'agent:' .. tiers[i], unpack(FIELDS))
+  if f[1] then
+    local lv, pos = string.match(tiers[i + 1], '^(-?%d+):(-?%d+)$')
+    -- an agent on break or logged out is only counted: its claims are not read
+    local claims = OFFERABLE[f[1]] and redis.call('HGETALL', P .. 'claims:' .. tiers[i]) or {}
+    local c = {name = tiers[i], level = tonumber(lv), position = tonumber(pos), status = f[1],
+               ready_at = tonumber(f[2] or '0'), capacity = tonumber(f[3] or '1'), f = f,
+               rawclaims = claims, held = {}, live = 0}
+    for j = 1, #claims, 2 do
+      if tonumber(string.match(claims[j + 1], '([^\\t]+)$')) > now then
+        c.live = c.live + 1
+        c.held[claims[j]] = true
+      end
+    end
+    levelset[c.level] = true
+    out.tiered = out.tiered + 1
+    if c.status ~= 'Logged Out' then out.logged_in = out.logged_in + 1 end
+    if OFFERABLE[c.status] and c.live < c.capacity then
+      if c.ready_at <= now then
+        table.insert(free, c)
+        free_levels[c.level] = true
+      elseif ready == nil or c.ready_at < ready then
+        ready = c.ready_at
+      end
+    end
+    table.insert(cands, c)
+  end
+end
+if out.logged_in == 0 then
+  for _, c in ipairs(cands) do
+    local lsc = tonumber(c.f[6] or '0')
+    if lsc > out.last then out.last = lsc end
+  end
+end
+local levels = {}
+for lv in pairs(levelset) do table.insert(levels, lv) end
+table.sort(levels)
+out.levels = levels
+out.free = #free
+out.free_levels = {}
+for lv in pairs(free_levels) do table.insert(out.free_levels, lv) end
+table.sort(out.free_levels)
+out.ready = ready
+
+-- the waiting members, best first (strategies.order_members)
+local waiting, raws, score = {}, {}, {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local raw = redis.call('GET', P .. 'member:' .. id)
+  if raw then
+    local m = cjson.decode(raw)
+    if m.state == 'Waiting' then
+      if m.not_before <= now then
+        raws[m.id] = raw
+        score[m.id] = m.priority * q.priority_weight + math.max(0, now - m.joined_at) * q.aging_per_second
+        table.insert(waiting, m)
+      elseif mine[m.id] and (out.deferred == nil or m.not_before < out.deferred) then
+        out.deferred = m.not_before
+      end
+    end
+  end
+end
+table.sort(waiting, function(a, b)
+  if score[a.id] ~= score[b.id] then return score[a.id] > score[b.id] end
+  if a.joined_at ~= b.joined_at then return a.joined_at < b.joined_at end
+  return a.id < b.id
+end)
+out.order = {}
+for i, m in ipairs(waiting) do out.order[i] = m.id end
+if #waiting == 0 then      -- nobody waits: no rule asks for the agent counts (as plan_queue)
+  out.free, out.free_levels, out.ready = 0, {}, nil
+end
+
+-- strategies.order_agents for one member
+local memo = redis.call('HGETALL', KEYS[3])
+local rr = {0, 0, ''}
+for j = 1, #memo, 2 do
+  if memo[j] == 'rr_last_level' then rr[1] = tonumber(memo[j + 1])
+  elseif memo[j] == 'rr_last_position' then rr[2] = tonumber(memo[j + 1])
+  elseif memo[j] == 'rr_last_agent' then rr[3] = memo[j + 1] end
+end
+-- the fields only some strategies read, decoded on first use
+local function idle(c)
+  if c.idle == nil then c.idle = math.max(tonumber(c.f[7] or '0'), tonumber(c.f[6] or '0')) end
+  return c.idle
+end
+local function skill_score(c, required)
+  if c.skills == nil then c.skills = cjson.decode(c.f[8] or '{}') end
+  local total = 0
+  for skill, minimum in pairs(required) do
+    local level = c.skills[skill]
+    if level == nil or level < minimum then return nil end
+    total = total + level
+  end
+  return total
+end
+local function eligible(levels_with_free, waited)
+  local out_levels = {}
+  if not q.tier_rules_apply or #levels == 0 then
+    for _, lv in ipairs(levels) do out_levels[lv] = true end
+    return out_levels
+  end
+  local ls = levels
+  if q.tier_rule_no_agent_no_wait then
+    ls = {}
+    for _, lv in ipairs(levels) do if levels_with_free[lv] then table.insert(ls, lv) end end
+    if #ls == 0 then ls = levels end
+  end
+  for index, lv in ipairs(ls) do
+    local needed
+    if q.tier_rule_wait_multiply_level then needed = (index - 1) * q.tier_rule_wait_second
+    elseif index > 1 then needed = q.tier_rule_wait_second else needed = 0 end
+    if waited >= needed then out_levels[lv] = true end
+  end
+  return out_levels
+end
+local function key(c, m, required, use_memo)
+  local s = q.strategy
+  if s == 'longest-idle-agent' then return {c.level, idle(c), c.name}
+  elseif s == 'round-robin' then
+    local last = use_memo and rr or {0, 0, ''}
+    local after = less(last, {c.level, c.position, c.name})
+    return {after and 0 or 1, c.level, c.position, c.name}
+  elseif s == 'agent-with-least-talk-time' then return {c.level, tonumber(c.f[4] or '0'), idle(c), c.name}
+  elseif s == 'agent-with-fewest-calls' then return {c.level, tonumber(c.f[5] or '0'), idle(c), c.name}
+  elseif s == 'random' then return {c.level, redis.sha1hex(q.name .. '|' .. m.id .. '|' .. c.name), c.name}
+  elseif s == 'skills-based' then return {c.level, -(skill_score(c, required) or 0), idle(c), c.name}
+  end
+  return {c.level, c.position, c.name}   -- ring-all, ring-progressively, top-down, sequentially
+end
+local function order_agents(m, pool, use_memo)
+  local required = empty(m.skills) and q.skills or m.skills
+  local check = not empty(required)
+  local ok, with_free = {}, {}
+  for _, c in ipairs(pool) do
+    if not c.held[m.id] and (not check or skill_score(c, required) ~= nil) then
+      table.insert(ok, c)
+      with_free[c.level] = true
+    end
+  end
+  local allowed = eligible(with_free, now - m.joined_at)
+  local keyed = {}
+  for _, c in ipairs(ok) do
+    if allowed[c.level] then table.insert(keyed, {k = key(c, m, required, use_memo), c = c}) end
+  end
+  table.sort(keyed, function(a, b) return less(a.k, b.k) end)
+  local ordered = {}
+  for i, e in ipairs(keyed) do ordered[i] = e.c end
+  if q.affinity_days > 0 and m.last_agent ~= '' and now - m.last_agent_at <= q.affinity_days * 86400 then
+    for i, c in ipairs(ordered) do
+      if c.name == m.last_agent then
+        table.remove(ordered, i)
+        table.insert(ordered, 1, c)
+        break
+      end
+    end
+  end
+  return ordered
+end
+
+-- who gets which agent (decision.plan_queue), and the claims
+out.offers = {}
+local taken, budget = {}, #free
+for _, m in ipairs(#free > 0 and waiting or {}) do
+  if budget <= 0 then break end
+  if not skip[m.id] then
+    local pool = {}
+    for _, c in ipairs(free) do if not taken[c.name] then table.insert(pool, c) end end
+    if not mine[m.id] then
+      local theirs = order_agents(m, pool, false)
+      if #theirs > 0 then
+        taken[theirs[1].name] = true
+        budget = budget - 1
+      end
+    else
+      local choice = order_agents(m, pool, q.remembers)
+      if #choice > 0 then
+        local want = 1
+        if q.rings == 'all' then want = #choice end
+        local picked, names = {}, {}
+        local claim = owner .. '\\t' .. 'reserved' .. '\\t' .. string.format('%.3f', now + lease)
+        for i = 1, math.min(want, #choice) do
+          local c = choice[i]
+          taken[c.name] = true
+          redis.call('HSET', P .. 'claims:' .. c.name, m.id, claim)
+          redis.call('HSET', P .. 'agent:' .. c.name, 'last_offered_at', ARGV[2])
+          table.insert(c.rawclaims, m.id)
+          table.insert(c.rawclaims, claim)
+          table.insert(picked, {c.name, redis.call('HGETALL', P .. 'agent:' .. c.name), c.rawclaims})
+          table.insert(names, c.name)
+        end
+        budget = budget - #picked
+        local rec = cjson.decode(raws[m.id])
+        rec.state = 'Trying'
+        rec.serving_agent = table.concat(names, ',')
+        redis.call('SET', P .. 'member:' .. m.id, cjson.encode(rec))
+        table.insert(out.offers, {m.id, picked})
+        if q.remembers then
+          rr = {choice[1].level, choice[1].position, choice[1].name}
+          redis.call('HSET', KEYS[3], 'rr_last_level', tostring(rr[1]), 'rr_last_position', tostring(rr[2]),
+                     'rr_last_agent', rr[3])
+          out.memo = rr
+        end
+        redis.call('PUBLISH', KEYS[4], cjson.encode({event = 'member-offered', queue = q.name, member = m.id,
+                                                      agents = names, at = now}))
+      end
+    end
+  end
+end
+return cjson.encode(out)
+"""
+
 _CONFIG_FIELDS = [f for f in AgentConfig.__dataclass_fields__ if f != "status"]
 _FLOATS = {"wrap_up_time", "no_answer_delay_time", "busy_delay_time", "reject_delay_time", "ready_at",
            "last_bridge_end", "last_offered_at", "last_status_change", "talk_time"}
@@ -181,6 +427,9 @@ class RedisBackend(StateBackend):
         self._update_member = client.register_script(UPDATE_MEMBER_LUA)
         self._snapshot = client.register_script(SNAPSHOT_LUA)
         self._restore_claim = client.register_script(RESTORE_CLAIM_LUA)
+        # redis-py's Script: EVALSHA, and on NOSCRIPT (a restarted or flushed Redis) SCRIPT
+        # LOAD then EVALSHA again, so the decision's big script crosses the wire once
+        self._decide = client.register_script(DECIDE_LUA)
         self._pubsub = None
         self._listeners: list = []
         self._reader = None
@@ -240,11 +489,12 @@ class RedisBackend(StateBackend):
         return out
 
     def set_status(self, name, status, now):
-        old = self._status(keys=[self.k("agent", name)], args=[status.value, _enc(now)])
-        if old is None:
+        raw = self._status(keys=[self.k("agent", name), self.k("claims", name)], args=[status.value, _enc(now)])
+        if raw is None:
             raise UnknownAgent(name)
+        old, fields, claims = json.loads(raw)
         self.publish({"event": "agent-status", "agent": name, "status": status.value, "old": old, "at": now})
-        return self.get_agent(name)
+        return _decode_agent(name, _pairs(fields), _pairs(claims))
 
     def candidates(self, queue):
         from fsapp.routing.strategies import Candidate
@@ -255,6 +505,33 @@ class RedisBackend(StateBackend):
             rec = _decode_agent(agent, _pairs(fields), _pairs(claims))
             out.append(Candidate(rec, int(level), int(position)))
         return out
+
+    def decide(self, queue, mine, skip, owner, lease, now):
+        strategy = get_strategy(queue.strategy)
+        params = {"name": queue.name, "strategy": queue.strategy, "rings": strategy.rings,
+                  "remembers": strategy.remembers, "priority_weight": queue.priority_weight,
+                  "aging_per_second": queue.aging_per_second, "skills": queue.skills,
+                  "tier_rules_apply": queue.tier_rules_apply, "tier_rule_wait_second": queue.tier_rule_wait_second,
+                  "tier_rule_wait_multiply_level": queue.tier_rule_wait_multiply_level,
+                  "tier_rule_no_agent_no_wait": queue.tier_rule_no_agent_no_wait,
+                  "affinity_days": queue.affinity_days}
+        # an empty Lua table encodes as {}: a list of nothing is sent as [] and read back as {}
+        raw = self._decide(keys=[self.k("tiers", queue.name), self.k("qm", queue.name),
+                                 self.k("memo", queue.name), self.k("events")],
+                           args=[self.p, repr(float(now)), owner, repr(float(lease)), json.dumps(params),
+                                 json.dumps(sorted(mine)), json.dumps(sorted(skip))])
+        data = json.loads(raw)
+        offers = []
+        for member_id, picked in _list(data.get("offers")):
+            offers.append((member_id, [_decode_agent(name, _pairs(fields), _pairs(claims))
+                                       for name, fields, claims in picked]))
+        memo = data.get("memo")
+        return QueueDecision(order=list(_list(data.get("order"))), offers=offers,
+                             logged_in=data["logged_in"], free=data["free"], tiered=data["tiered"],
+                             last_status_change=float(data["last"]), levels=[int(x) for x in _list(data.get("levels"))],
+                             free_levels=[int(x) for x in _list(data.get("free_levels"))],
+                             ready_at=data.get("ready"), deferred=data.get("deferred"),
+                             memo=QueueMemo(int(memo[0]), int(memo[1]), memo[2]) if memo else None)
 
     # -- tiers ---------------------------------------------------------------------------
     def add_tier(self, tier):
@@ -467,6 +744,11 @@ def _pairs(flat) -> dict:
     if isinstance(flat, dict):
         return {}
     return dict(zip(flat[0::2], flat[1::2]))
+
+
+def _list(value) -> list:
+    # cjson encodes an empty Lua table as {}
+    return value if isinstance(value, list) else []
 
 
 def _plain(value):

@@ -10,8 +10,7 @@ skills filtering wrap any strategy (`order_agents`).
 from __future__ import annotations
 
 import hashlib
-import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from fsapp.routing.model import AgentRecord, Member, Queue
@@ -23,10 +22,11 @@ class Candidate:
     agent: AgentRecord
     level: int = 1
     position: int = 1
+    # the agent's name, copied: read several times per candidate in every decision
+    name: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def name(self) -> str:
-        return self.agent.name
+    def __post_init__(self):
+        object.__setattr__(self, "name", self.agent.name)
 
 
 @dataclass
@@ -78,19 +78,25 @@ def _sorted(cands, key):
 
 
 def longest_idle(queue, member, cands, now, memo):
-    return _sorted(cands, lambda c: (c.agent.idle_since(),))
+    # the key inline (idle_since without the calls): it runs for every free agent of
+    # every decision, the simulator's hottest line
+    return sorted(cands, key=lambda c: (c.level, max(c.agent.last_bridge_end, c.agent.last_status_change), c.name))
+
+
+def _by_position(c: Candidate):
+    return (c.level, c.position, c.name)
 
 
 def ring_all(queue, member, cands, now, memo):
-    return _sorted(cands, lambda c: (c.position,))
+    return sorted(cands, key=_by_position)
 
 
 def top_down(queue, member, cands, now, memo):
-    return _sorted(cands, lambda c: (c.position,))
+    return sorted(cands, key=_by_position)
 
 
 def sequentially_by_agent_order(queue, member, cands, now, memo):
-    return _sorted(cands, lambda c: (c.position,))
+    return sorted(cands, key=_by_position)
 
 
 def round_robin(queue, member, cands, now, memo):
@@ -111,19 +117,11 @@ def fewest_calls(queue, member, cands, now, memo):
 
 
 def random_order(queue, member, cands, now, memo):
-    # Deterministic given the state: seeded by member and queue, not by a global RNG.
-    seed = int.from_bytes(hashlib.sha256(f"{queue.name}|{member.id}|{member.joined_at}".encode())
-                          .digest()[:8], "big")
-    rng = random.Random(seed)
-    by_level: dict[int, list[Candidate]] = {}
-    for c in sorted(cands, key=lambda c: (c.level, c.name)):
-        by_level.setdefault(c.level, []).append(c)
-    out: list[Candidate] = []
-    for level in sorted(by_level):
-        group = by_level[level]
-        rng.shuffle(group)
-        out.extend(group)
-    return out
+    # Deterministic given the state: a hash of queue, member and agent orders each level,
+    # so a member's retries see the same order, members see different ones, and the Redis
+    # decision script computes the same order (redis.sha1hex) without a shared RNG.
+    return sorted(cands, key=lambda c: (c.level, hashlib.sha1(f"{queue.name}|{member.id}|{c.name}".encode())
+                                        .hexdigest(), c.name))
 
 
 def skill_score(agent: AgentRecord, required: dict[str, int]) -> int | None:
@@ -155,6 +153,18 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in [
     Strategy("random", random_order, help="random order within each level, seeded by the member so retries are stable"),
     Strategy("skills-based", skills_based, mod_callcenter=False, help="highest summed proficiency in the required skills, then longest idle"),
 ]}
+
+
+# Strategies whose order is a plain sort key, independent of the member: the first agent
+# is min() by it (the same agent sorted() would put first: the keys end with the name).
+_KEYS = {
+    "longest-idle-agent": lambda c: (c.level, max(c.agent.last_bridge_end, c.agent.last_status_change), c.name),
+    "top-down": _by_position,
+    "sequentially-by-agent-order": _by_position,
+    "ring-progressively": _by_position,
+    "agent-with-least-talk-time": lambda c: (c.level, c.agent.talk_time, c.agent.idle_since(), c.name),
+    "agent-with-fewest-calls": lambda c: (c.level, c.agent.calls_answered, c.agent.idle_since(), c.name),
+}
 
 
 def get_strategy(name: str) -> Strategy:
@@ -204,31 +214,45 @@ def order_agents(queue: Queue, member: Member, candidates: list[Candidate], now:
     offerable, lacking required skills, tier level not reached), order by the queue's
     strategy, then put the last agent first when affinity applies. Each agent appears
     at most once."""
+    offerable = [c for c in candidates if c.agent.offerable(now)]
+    return order_free(queue, member, offerable, now, memo,
+                      all_levels if all_levels is not None else [c.level for c in candidates])
+
+
+def order_free(queue: Queue, member: Member, free: list[Candidate], now: float,
+               memo: QueueMemo | None, all_levels: list[int], limit: int | None = None) -> list[Candidate]:
+    """order_agents for candidates already known to be offerable now (a decision has just
+    checked them). With `limit`, only that many first agents are returned, found without
+    sorting them all when the strategy orders by a plain key (the decision's hot path)."""
     memo = memo or QueueMemo()
     strategy = get_strategy(queue.strategy)
     seen: set[str] = set()
-    free: list[Candidate] = []
+    pool: list[Candidate] = []
     required = member.skills or queue.skills
-    for c in candidates:
-        if c.name in seen or not c.agent.offerable(now):
+    member_id = member.id
+    for c in free:
+        agent = c.agent
+        if member_id in agent.claims:
             continue
-        if member.id in c.agent.claims:
+        if required and skill_score(agent, required) is None:
             continue
-        if required and skill_score(c.agent, required) is None:
-            continue
-        seen.add(c.name)
-        free.append(c)
-    levels = all_levels if all_levels is not None else [c.level for c in candidates]
-    allowed = eligible_levels(queue, levels, {c.level for c in free}, now - member.joined_at)
-    free = [c for c in free if c.level in allowed]
-    ordered = strategy.order(queue, member, free, now, memo)
-    if queue.affinity_days and member.last_agent and \
-            now - member.last_agent_at <= queue.affinity_days * 86400:
+        if c.name not in seen:
+            seen.add(c.name)
+            pool.append(c)
+    if queue.tier_rules_apply:      # without tier rules every level is eligible
+        allowed = eligible_levels(queue, all_levels, {c.level for c in pool}, now - member.joined_at)
+        pool = [c for c in pool if c.level in allowed]
+    affinity = bool(queue.affinity_days and member.last_agent and
+                    now - member.last_agent_at <= queue.affinity_days * 86400)
+    if limit == 1 and not affinity and strategy.name in _KEYS and pool:
+        return [min(pool, key=_KEYS[strategy.name])]
+    ordered = strategy.order(queue, member, pool, now, memo)
+    if affinity:
         for i, c in enumerate(ordered):
             if c.name == member.last_agent:
                 ordered = [c] + ordered[:i] + ordered[i + 1:]
                 break
-    return ordered
+    return ordered if limit is None else ordered[:limit]
 
 
 def member_score(queue: Queue, member: Member, now: float) -> float:

@@ -15,6 +15,7 @@ from fsapp.app.services import flow_handler
 from fsapp.sim import Switch
 from fsapp.sim.clock import VirtualClock
 from fsapp.store import Store
+from tests.fsapp_toml import sqlite_store, write_fsapp_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,21 +48,11 @@ class Line:
         self.tmp = tmp
         (tmp / "contacts.csv").write_text(contacts, encoding="utf-8")
         (tmp / "dnc.txt").write_text(dnc, encoding="utf-8")
-        (tmp / "fsapp.toml").write_text(textwrap.dedent(f"""\
-            [esl]
-            password = "ClueCon"
-            [store]
-            spool = "{tmp}/spool"
-            queries = "{ROOT}/queries"
-            [store.connections.main]
-            odbc = "Driver={{SQLite3}};Database={tmp}/fsapp.db"
-            [sounds]
-            dir = "{ROOT}/sounds"
-            [flows]
-            recordings = "{tmp}/recordings"
-            node_visits = false
-            """), encoding="utf-8")
-        self.cfg = config.load(tmp / "fsapp.toml")
+        self.cfg = config.load(write_fsapp_toml(tmp, {
+            "esl": {"password": "ClueCon"},
+            "store": sqlite_store(tmp, main=tmp / "fsapp.db"),
+            "sounds": {"dir": ROOT / "sounds"},
+            "flows": {"recordings": tmp / "recordings", "node_visits": False}}))
         self.store = Store.from_config(self.cfg)
         self.store.migrate()
         self.clock = clock or VirtualClock()

@@ -15,12 +15,11 @@ def test_sim_agent_presses():
         _parse_agent("1001:1:3:yes:soon/1")
 
 
-def test_unknown_campaign_and_unloaded_campaign(tmp_path, monkeypatch):
+def test_unknown_campaign_and_unloaded_campaign(tmp_path, monkeypatch, fsapp_toml):
     from pathlib import Path
     root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(root)
-    cfg = tmp_path / "fsapp.toml"
-    cfg.write_text(f'[campaign]\nsqlite = "{tmp_path}/state.db"\n', encoding="utf-8")
+    cfg = fsapp_toml({"campaign": {"sqlite": tmp_path / "state.db"}})
     result = CliRunner().invoke(main, ["--config", str(cfg), "campaign", "status", "nope"])
     assert result.exit_code == 1 and "no campaign 'nope' in campaigns/" in result.output
     assert "water_outage_d7" in result.output

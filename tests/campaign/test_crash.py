@@ -11,9 +11,12 @@ from pathlib import Path
 import gevent
 from click.testing import CliRunner
 
+import pytest
+
 from fsapp.campaign.state import SQLiteStates
 from fsapp.cli import main
 from fsapp.sim import Switch
+from tests.fsapp_toml import sqlite_store, write_fsapp_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 NUMBERS = [f"1360000{i:04d}" for i in range(12)]
@@ -36,28 +39,13 @@ def _project(tmp: Path, esl_port: int) -> Path:
     (tmp / "calendars.yaml").write_text(         # the flows' calendars, and one always open
         (ROOT / "calendars.yaml").read_text(encoding="utf-8")
         + '\n  always:\n    timezone: Asia/Shanghai\n    weekly: {daily: "00:00-24:00"}\n', encoding="utf-8")
-    (tmp / "fsapp.toml").write_text(textwrap.dedent(f"""\
-        [esl]
-        port = {esl_port}
-        password = "ClueCon"
-        [store]
-        spool = "{tmp}/spool"
-        queries = "{ROOT}/queries"
-        [store.connections.main]
-        odbc = "Driver={{SQLite3}};Database={tmp}/fsapp.db"
-        [sounds]
-        dir = "{ROOT}/sounds"
-        [flows]
-        dir = "{ROOT}/ivr_flows"
-        calendars = "calendars.yaml"
-        recordings = "{tmp}/recordings"
-        node_visits = false
-        [campaign]
-        sqlite = "{tmp}/state.db"
-        listen = "127.0.0.1:0"
-        worker_id = "dialer-1"
-        """), encoding="utf-8")
-    return tmp / "fsapp.toml"
+    return write_fsapp_toml(tmp, {
+        "esl": {"port": esl_port, "password": "ClueCon"},
+        "store": sqlite_store(tmp, main=tmp / "fsapp.db"),
+        "sounds": {"dir": ROOT / "sounds"},
+        "flows": {"dir": ROOT / "ivr_flows", "calendars": "calendars.yaml", "recordings": tmp / "recordings",
+                  "node_visits": False},
+        "campaign": {"sqlite": tmp / "state.db", "listen": "127.0.0.1:0", "worker_id": "dialer-1"}})
 
 
 def _dialer(cfg: Path, tmp: Path) -> subprocess.Popen:
@@ -73,6 +61,7 @@ def _wait_for(condition, what: str, timeout: float = 120.0) -> None:
             gevent.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_campaign_then_restart_never_repeats_an_attempt(tmp_path, monkeypatch):
     switch = Switch(esl=("127.0.0.1", 0)).start()
     try:

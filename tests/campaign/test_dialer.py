@@ -86,6 +86,7 @@ def test_exclusions_are_applied_at_each_dial(line):
     assert len(line.switch.agents["13900000002"].calls) == 1        # the retry was not dialled
 
 
+@pytest.mark.slow
 def test_pacing_on_the_emulator_and_no_call_outside_the_window(tmp_path):
     from fsapp.sim.clock import VirtualClock
     clock = VirtualClock()

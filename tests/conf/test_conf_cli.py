@@ -7,13 +7,13 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fsapp.cli import main
+from tests.fsapp_toml import write_fsapp_toml
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "freeswitch-conf"
 
 
 def invoke(tmp_path, flows_dir, *args, password="pw"):
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f'[flows]\ndir = "{flows_dir}"\n')
+    toml = write_fsapp_toml(tmp_path, {"flows": {"dir": flows_dir}})
     env = {"FSAPP_ESL_PASSWORD": password, "FSAPP_CONFIG": None}
     return CliRunner().invoke(main, ["--config", str(toml), "conf", "render",
                                      "--templates", str(TEMPLATES), *args], env=env)

@@ -8,6 +8,8 @@ from fsapp import config
 
 from deploy_helpers import LIVE
 
+from tests.fsapp_toml import line_sections, write_fsapp_toml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,22 +26,6 @@ def project(tmp_path):
     for lang in ("zh-CN", "en-US"):
         if (ROOT / "sounds" / lang).is_dir():
             (tmp_path / "sounds" / lang).symlink_to(ROOT / "sounds" / lang, target_is_directory=True)
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f"""
-[flows]
-dir = "{tmp_path / 'flows'}"
-control = "{tmp_path / 'control.sock'}"
-recordings = "{tmp_path / 'recordings'}"
-calendars = "{tmp_path / 'calendars.yaml'}"
-[sounds]
-dir = "{tmp_path / 'sounds'}"
-[store]
-queries = "{ROOT / 'queries'}"
-[routing]
-config = "{tmp_path / 'routing.yaml'}"
-[campaign]
-dir = "{tmp_path / 'campaigns'}"
-[deploy]
-dir = "{tmp_path / 'versions'}"
-""", encoding="utf-8")
-    return config.load(toml, env={})
+    sections = line_sections(tmp_path, sounds=tmp_path / "sounds", calendars=tmp_path / "calendars.yaml",
+                             routing=tmp_path / "routing.yaml")
+    return config.load(write_fsapp_toml(tmp_path, sections), env={})

@@ -12,6 +12,8 @@ from pathlib import Path
 import gevent
 import pytest
 
+from tests.fsapp_toml import write_fsapp_toml
+
 ROOT = Path(__file__).resolve().parents[2]
 
 WAITING = """flow: waiting
@@ -56,20 +58,12 @@ def worker(tmp_path):
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "waiting.yaml").write_text(WAITING, encoding="utf-8")
     port = _free_port()
-    (tmp_path / "fsapp.toml").write_text(f"""
-[serve]
-listen = "127.0.0.1:{port}"
-drain_timeout = 120
-[flows]
-dir = "flows"
-control = "{tmp_path / 'control.sock'}"
-node_visits = false
-calendars = "{ROOT / 'calendars.yaml'}"
-[sounds]
-dir = "{ROOT / 'sounds'}"
-[routing]
-config = "{ROOT / 'routing.yaml'}"
-""", encoding="utf-8")
+    write_fsapp_toml(tmp_path, {
+        "serve": {"listen": f"127.0.0.1:{port}", "drain_timeout": 120},
+        "flows": {"dir": "flows", "control": tmp_path / "control.sock", "node_visits": False,
+                  "calendars": ROOT / "calendars.yaml"},
+        "sounds": {"dir": ROOT / "sounds"},
+        "routing": {"config": ROOT / "routing.yaml"}})
     env = {k: v for k, v in os.environ.items() if not k.startswith("FSAPP_")}
     env["PYTHONPATH"] = str(ROOT)
     log = open(tmp_path / "serve.log", "w+")

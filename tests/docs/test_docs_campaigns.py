@@ -1,11 +1,14 @@
 """docs/campaigns.md: its shell examples run as written (validation, a drill of the
 reference outage campaign on the emulator, status and report, an agent-assisted campaign
 with an emulated agent), and its Python example."""
+import pytest
+
 from doccheck import DOCS, blocks
 
 DOC = DOCS / "campaigns.md"
 
 
+@pytest.mark.slow
 def test_campaigns_shell_examples(doc_runner):
     outputs = doc_runner.run_doc(DOC)
     assert len(outputs) == 3, "the doc's doc-test blocks were not all found"

@@ -14,6 +14,7 @@ def fences(lang: str) -> list[str]:
     return [body for info, body, _, _ in blocks(DOC.read_text(encoding="utf-8")) if info == lang]
 
 
+@pytest.mark.slow
 def test_operations_shell_examples(doc_runner):
     outputs = doc_runner.run_doc(DOC)
     assert len(outputs) == 8, "operations.md doc-test blocks changed: update this test"

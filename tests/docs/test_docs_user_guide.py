@@ -2,6 +2,8 @@
 a call on the emulator."""
 import os
 
+import pytest
+
 from doccheck import DOCS, blocks
 
 from fsapp.esl import OutboundServer
@@ -10,6 +12,7 @@ from fsapp.sim import CallerScript, Press, Socket, Switch, WaitPrompt
 DOC = DOCS / "user-guide.md"
 
 
+@pytest.mark.slow
 def test_user_guide_shell_examples(doc_runner):
     outputs = doc_runner.run_doc(DOC)
     assert len(outputs) >= 8, "the guide's doc-test blocks were not all found"

@@ -12,6 +12,7 @@ from fsapp import config
 from fsapp.flow.control_socket import ControlSocketError, bind_control_socket
 from fsapp.app.services import make_handler
 from fsapp.flow.runtime import request
+from tests.fsapp_toml import sqlite_store, write_fsapp_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 MENU = """
@@ -41,26 +42,16 @@ def other_group() -> grp.struct_group:
     pytest.skip("no second group this user may chgrp to")
 
 
-def serve_flows(tmp_path, extra=""):
+def serve_flows(tmp_path, **flows_settings):
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "tiny.yaml").write_text(MENU, encoding="utf-8")
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f"""
-[flows]
-dir = "{flows}"
-control = "{tmp_path / 'run' / 'flows.sock'}"
-calendars = "{ROOT / 'calendars.yaml'}"
-{extra}
-[sounds]
-dir = "{ROOT / 'sounds'}"
-[store]
-queries = "{ROOT / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-connections = {{main = {{odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"}}}}
-[routing]
-config = "{ROOT / 'routing.yaml'}"
-""", encoding="utf-8")
+    toml = write_fsapp_toml(tmp_path, {
+        "flows": {"dir": flows, "control": tmp_path / "run" / "flows.sock", "calendars": ROOT / "calendars.yaml",
+                  **flows_settings},
+        "sounds": {"dir": ROOT / "sounds"},
+        "store": sqlite_store(tmp_path, main=tmp_path / "fsapp.db"),
+        "routing": {"config": ROOT / "routing.yaml"}})
     cfg = config.load(toml, env={})
     return cfg, make_handler(str(flows), cfg)
 
@@ -80,7 +71,7 @@ def test_the_control_socket_is_0600_under_umask_000(tmp_path, permissive_umask):
 
 def test_with_a_control_group_it_is_0660_and_that_group(tmp_path, permissive_umask):
     group = other_group()
-    cfg, handler = serve_flows(tmp_path, f'control_group = "{group.gr_name}"')
+    cfg, handler = serve_flows(tmp_path, control_group=group.gr_name)
     try:
         st = Path(cfg.get("flows", "control")).stat()
         assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == group.gr_gid

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from fsapp.cli import main
+from tests.fsapp_toml import write_fsapp_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,17 +45,10 @@ def project(tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "first.yaml").write_text(MENU, encoding="utf-8")
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f"""
-[flows]
-dir = "{flows}"
-recordings = "{tmp_path / 'recordings'}"
-calendars = "{ROOT / 'calendars.yaml'}"
-[sounds]
-dir = "{sounds}"
-[store]
-queries = "{ROOT / 'queries'}"
-""", encoding="utf-8")
+    write_fsapp_toml(tmp_path, {
+        "flows": {"dir": flows, "recordings": tmp_path / "recordings", "calendars": ROOT / "calendars.yaml"},
+        "sounds": {"dir": sounds},
+        "store": {"queries": ROOT / "queries"}})
     return tmp_path
 
 

@@ -6,6 +6,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from flow_helpers import ENV
+import pytest
+
 from fsapp.flow.compiler import compile_text
 from fsapp.flowspec import FLOW_FIELDS, KINDS, PROMPT_ITEMS
 
@@ -151,6 +153,7 @@ def random_graph_flow(draw):
                                      max_size=10),
        st.sampled_from(["answered", "overflow", "timeout", "abandoned", "callback"]),
        st.sampled_from(["open", "closed", "night"]), st.booleans())
+@pytest.mark.slow
 def test_random_graphs_run_to_a_clean_end(text, presses, queue_outcome, calendar, db_fails):
     import datetime as dt
     from fsapp.flow.compiler import Environment

@@ -15,6 +15,7 @@ from fsapp.app.services import flow_handler
 from fsapp.flow.runtime import FlowHandler, FlowLoadError, request
 from fsapp.app.simulate import simulate
 from fsapp.flow.testing import FakeRouter, FakeStore, fake_calendars
+from tests.fsapp_toml import line_sections, write_fsapp_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "ivr_flows" / "example_menu.yaml"
@@ -22,25 +23,7 @@ EXAMPLE = ROOT / "ivr_flows" / "example_menu.yaml"
 
 @pytest.fixture
 def cfg(tmp_path):
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f"""
-[flows]
-dir = "{tmp_path / 'flows'}"
-control = "{tmp_path / 'control.sock'}"
-recordings = "{tmp_path / 'recordings'}"
-calendars = "{ROOT / 'calendars.yaml'}"
-[sounds]
-dir = "{ROOT / 'sounds'}"
-[store]
-queries = "{ROOT / 'queries'}"
-[routing]
-config = "{ROOT / 'routing.yaml'}"
-[campaign]
-dir = "{tmp_path / 'campaigns'}"
-[deploy]
-dir = "{tmp_path / 'versions'}"
-""", encoding="utf-8")
-    return config.load(toml, env={})
+    return config.load(write_fsapp_toml(tmp_path, line_sections(tmp_path)), env={})
 
 
 def fake_services(cfg, store=None):
@@ -336,8 +319,7 @@ agents:
 tiers:
   - {queue: q, agent: "7100", level: 1, position: 1}
 """, encoding="utf-8")
-    toml = tmp_path / "fsapp.toml"
-    toml.write_text(f'[routing]\nconfig = "{routing}"\n', encoding="utf-8")
+    toml = write_fsapp_toml(tmp_path, {"routing": {"config": routing}})
     sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
     try:
         notes = add_emulated_agents(sw, config.load(toml, env={}), ring_s=0.2, talk_s=5.0)

@@ -31,6 +31,7 @@ def one_period(legs, rules=Rules(internal_max_digits=0)):
     return row
 
 
+@pytest.mark.slow
 def test_one_queue_one_skill_no_abandonment_agrees_with_erlang_c():
     routing = loads_routing(centre(14), "r.yaml")
     calls = synthetic([Demand(100, 1800, 180)] * 300, "q", DAY, seed=7)
@@ -41,6 +42,7 @@ def test_one_queue_one_skill_no_abandonment_agrees_with_erlang_c():
     assert abs(row["asa_s"] - expected.asa_s) <= 1.5                            # 7.8 s
 
 
+@pytest.mark.slow
 def test_with_patience_it_agrees_with_erlang_a():
     routing = loads_routing(centre(12), "r.yaml")
     calls = synthetic([Demand(100, 1800, 180, patience_s=120)] * 200, "q", DAY, seed=3)

@@ -7,7 +7,13 @@ ivr_flows/ (fsapp.flow.runtime.FlowHandler), with a real Store on a real databas
     result.heard    # prompt names the caller heard, in order (sounds/<lang>/<name>.wav -> name)
     result.outcome  # the interpreter's Outcome (vars, trail, reason)
 
-Emulated time runs SCALE times faster than wall time; every wait has a deadline.
+Emulated time is the emulator's virtual clock by default: it jumps over a caller's
+speech, silences and prompts, and does not jump while it is fsapp's turn to act, so a busy
+machine delays a call but does not clip a recording (on a clock 20 times faster than wall
+time, 0.13 wall seconds of a loaded machine between the beep and the record command cut
+2.6 s off a 3 s message). A line whose fsapp side keeps its own wall-clock timers (the
+router's overflow and offer timeouts) passes fsapp.sim.RealClock(scale=SCALE): a virtual clock would
+jump past them. Every wait has a deadline.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from fsapp.flow.compiler import Environment
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import Recorder
-from fsapp.sim import CallReport, RealClock
+from fsapp.sim import CallReport, VirtualClock
 from fsapp.sounds import Catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +39,7 @@ FLOWS = ROOT / "ivr_flows"
 SOUNDS = ROOT / "sounds"
 QUERIES = ROOT / "queries"
 BEEP = "tone_stream://%(500,0,1000)"
-SCALE = 20.0            # emulated seconds per wall second
+SCALE = 20.0            # emulated seconds per wall second, for lines on a RealClock
 CALL_TIMEOUT = 90.0     # wall seconds one scripted call may take
 
 # Moments the business calendars (calendars.yaml) put the lines in a known mode.
@@ -123,11 +129,11 @@ class Line:
     """One emulated FreeSWITCH whose dialplan sends every reference-flow number to an
     outbound socket server running ivr_flows/ with the given services."""
 
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, clock=None):
         self.recorder = Recorder()
         services.tracer = self.recorder
         self.handler = FlowHandler(str(FLOWS), None, services=services, env=Environment(tts=True))
-        self.line = EmulatedLine(RealClock(scale=SCALE)).serve(self.handler, self.handler.registry.numbers)
+        self.line = EmulatedLine(clock or VirtualClock()).serve(self.handler, self.handler.registry.numbers)
         self.switch = self.line.switch
 
     def call(self, number: str, steps: list, caller_id: str = "13800138000",

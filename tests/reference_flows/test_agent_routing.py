@@ -14,10 +14,10 @@ from fsapp.esl import InboundClient
 from fsapp.routing.backend import MemoryBackend
 from fsapp.routing.config import load_routing, loads_routing, seed_backend
 from fsapp.routing.router import Router
-from fsapp.sim import Press, Silence, Speak
+from fsapp.sim import Press, RealClock, Silence, Speak
 
 from .conftest import open_store, prepare_database
-from .harness import BEEP, DAY, ROOT, SILENCE_END, Line, WaitPrompt, check
+from .harness import BEEP, DAY, ROOT, SCALE, SILENCE_END, Line, WaitPrompt, check
 
 # A hotline queue that overflows to the mailbox after one second: the real queue waits
 # 30-60 s with no agent logged in, too long for a test; the rule is the same kind.
@@ -35,7 +35,7 @@ tiers:
 
 
 def agent_call(store, services, calendars, config, agents, steps):
-    line = Line(services)
+    line = Line(services, RealClock(scale=SCALE))     # the router times offers and overflow on the wall clock
     # the router's clock runs from Monday 10:00 in Shanghai, when the hotline queue's
     # calendar (office_hours) is open, whatever day the test runs
     offset = DAY.replace(tzinfo=ZoneInfo("Asia/Shanghai")).timestamp() - time.time()

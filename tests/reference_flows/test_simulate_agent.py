@@ -4,25 +4,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fsapp_toml import sqlite_store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_simulate_press_0_talks_to_an_emulated_agent_then_rates_the_call(tmp_path, catalog):
-    config = tmp_path / "fsapp.toml"
-    config.write_text(f"""
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
-[store]
-spool = "{tmp_path / 'spool'}"
-queries = "{ROOT / 'queries'}"
-[sounds]
-dir = "{ROOT / 'sounds'}"
-[flows]
-calendars = "{ROOT / 'calendars.yaml'}"
-recordings = "{tmp_path / 'recordings'}"
-[routing]
-config = "{ROOT / 'routing.yaml'}"
-""", encoding="utf-8")
+def test_simulate_press_0_talks_to_an_emulated_agent_then_rates_the_call(tmp_path, catalog, fsapp_toml):
+    config = fsapp_toml({
+        "store": sqlite_store(tmp_path, main=tmp_path / "fsapp.db"),
+        "sounds": {"dir": ROOT / "sounds"},
+        "flows": {"calendars": ROOT / "calendars.yaml", "recordings": tmp_path / "recordings"},
+        "routing": {"config": ROOT / "routing.yaml"}})
     fsapp = Path(sys.executable).parent / "fsapp"
     subprocess.run([str(fsapp), "--config", str(config), "db", "init"], check=True, cwd=tmp_path,
                    capture_output=True, timeout=60)

@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fsapp.cli import main
+from tests.fsapp_toml import sqlite_store
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "reports.md"
@@ -20,17 +21,10 @@ def console_commands():
             yield line, [ln for ln in expected.splitlines() if ln.strip()]
 
 
-def test_console_examples_run(tmp_path, monkeypatch):
+def test_console_examples_run(tmp_path, monkeypatch, fsapp_toml):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "docs").symlink_to(ROOT / "docs")          # the doc's paths are relative to the repository
-    cfg = tmp_path / "fsapp.toml"
-    cfg.write_text(f"""
-[store]
-queries = "{ROOT / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
-""")
+    cfg = fsapp_toml({"store": sqlite_store(tmp_path, main=tmp_path / "fsapp.db")})
     ran = 0
     for line, want in console_commands():
         argv = shlex.split(line)
@@ -49,16 +43,9 @@ odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
     assert ran == 19
 
 
-def test_table_output_and_clear_errors(tmp_path):
+def test_table_output_and_clear_errors(tmp_path, fsapp_toml):
     from fsapp.report import Range, Rules, run_report   # noqa: F401 - the API the doc names
-    cfg = tmp_path / "fsapp.toml"
-    cfg.write_text(f"""
-[store]
-queries = "{ROOT / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
-""")
+    cfg = fsapp_toml({"store": sqlite_store(tmp_path, main=tmp_path / "fsapp.db")})
     run = lambda *a: CliRunner().invoke(main, ["--config", str(cfg), *a])  # noqa: E731
     assert run("db", "init").exit_code == 0
     assert run("db", "script", str(ROOT / "docs" / "examples" / "report-records.sql")).exit_code == 0

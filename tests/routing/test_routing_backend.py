@@ -169,8 +169,12 @@ def test_on_demand_agent_breaks_after_one_call(backend):
 
 
 def test_remember_expires(backend):
-    backend.remember("affinity:138", "1001|5.0", 0.3)
+    # kept for a minute: read back at once however slow the machine is (a 0.3 s TTL
+    # read back "at once" failed when the test process was not scheduled for 0.3 s)
+    backend.remember("affinity:138", "1001|5.0", 60)
     assert backend.recall("affinity:138") == "1001|5.0"
     assert backend.recall("nothing") is None
-    gevent.sleep(0.5)
-    assert backend.recall("affinity:138") is None
+    backend.remember("affinity:139", "1002|6.0", 0.3)
+    gevent.sleep(0.5)                             # at least 0.5 s: past its TTL on any machine
+    assert backend.recall("affinity:139") is None
+    assert backend.recall("affinity:138") == "1001|5.0"

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(params=["memory", "redis"])
 def run(request, monkeypatch):
-    env = {"FSAPP_ROUTING_CONFIG": str(ROOT / "routing.yaml"), "FSAPP_ROUTING_BACKEND": request.param}
+    env = {"FSAPP_ROUTING_CONFIG": str(ROOT / "routing.yaml"), "FSAPP_ROUTING_BACKEND": request.param,
+           # no service runs here: a memory backend's agent commands must not find one
+           "FSAPP_FLOWS_CONTROL": str(request.getfixturevalue("tmp_path") / "none.sock")}
     prefix = f"test:{uuid.uuid4().hex[:10]}:"
     if request.param == "redis":
         env["FSAPP_ROUTING_REDIS_URL"] = request.getfixturevalue("redis_url")
@@ -49,12 +51,19 @@ def test_queue_list_and_status(run):
 
 
 def test_agent_lifecycle(run):
+    if run.backend == "memory":
+        # behaviour changed on purpose: with a memory backend the agents live in the running
+        # service; with none running the CLI refuses (it used to print "Available", exit 0 and
+        # change nothing). tests/live/test_agent_cli.py covers the change through the service.
+        out = run("agent", "login", "1003", ok=False).output
+        assert "backend is memory" in out and "[flows] control" in out and "redis" in out
+        assert "Available" not in out
+        return
     out = json.loads(run("agent", "login", "1003", "--json").output)
     assert out["status"] == "Available" and out["state"] == "Waiting"
     assert "On Break" in run("agent", "break", "1003").output
     assert "Available (On Demand)" in run("agent", "available", "1003", "--on-demand").output
-    if run.backend == "redis":   # state persists between invocations only on a shared backend
-        assert json.loads(run("agent", "status", "1003", "--json").output)["status"] == "Available (On Demand)"
+    assert json.loads(run("agent", "status", "1003", "--json").output)["status"] == "Available (On Demand)"
     assert "Logged Out" in run("agent", "logout", "1001").output
     everyone = json.loads(run("agent", "status", "--json").output)
     assert [a["name"] for a in everyone] == ["1001", "1002", "1003", "1004"]

@@ -6,6 +6,7 @@ from fsapp import config as config_mod
 from fsapp.calendar import SourceError
 from fsapp.routing.config import add_sql_queues, loads_routing
 from fsapp.routing.state import open_state
+from tests.fsapp_toml import write_fsapp_toml
 
 QUERY = """-- name: queues
 -- Queues maintained by the call-center's own admin tool.
@@ -31,15 +32,10 @@ agents:
 tiers:
   - {queue: water_billing, agent: "1001"}
 """)
-    (tmp_path / "fsapp.toml").write_text(f"""
-[routing]
-config = "{tmp_path / 'routing.yaml'}"
-[store]
-queries = "{tmp_path / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-[store.connections.main]
-odbc = "{sqlite_odbc}"
-""")
+    write_fsapp_toml(tmp_path, {
+        "routing": {"config": tmp_path / "routing.yaml"},
+        "store": {"queries": tmp_path / "queries", "spool": tmp_path / "spool",
+                  "connections": {"main": {"odbc": sqlite_odbc}}}})
     return tmp_path
 
 

@@ -152,6 +152,7 @@ def _phonemes(voice: str, text: str) -> str:
                           capture_output=True, timeout=30).stdout.decode()
 
 
+@pytest.mark.slow
 def test_every_chinese_catalog_text_is_read_as_mandarin():
     """espeak-ng marks a switch to English as '(en)': with the cmn voice, hanzi such as 一
     come out as English-spelled pinyin ("yi one"). The configured voice must not do that

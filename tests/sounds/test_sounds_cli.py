@@ -6,6 +6,7 @@ from click.testing import CliRunner
 
 from fsapp.cli import main
 from fsapp.sounds.flowrefs import FlowReadError, prompt_refs
+from tests.fsapp_toml import write_fsapp_toml
 
 CATALOG = """\
 languages: [zh-CN, en-US]
@@ -48,8 +49,7 @@ def project(tmp_path):
     (tmp_path / "sounds" / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "hotline.yaml").write_text(FLOW, encoding="utf-8")
-    (tmp_path / "fsapp.toml").write_text(
-        f'[sounds]\ndir = "{tmp_path / "sounds"}"\n[flows]\ndir = "{tmp_path / "flows"}"\n', encoding="utf-8")
+    write_fsapp_toml(tmp_path, {"sounds": {"dir": tmp_path / "sounds"}, "flows": {"dir": tmp_path / "flows"}})
     return tmp_path
 
 

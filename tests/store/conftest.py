@@ -31,8 +31,12 @@ def make_store(tmp_path):
 
 
 @pytest.fixture
-def services():
-    """scripts/services.sh stop|start NAME, for the outage tests (the only ones that may)."""
+def services(request):
+    """scripts/services.sh stop|start NAME, for the outage tests (the only ones that may).
+    They must carry the pg_outage marker: it keeps them out of test runs that share the
+    server (and out of the parallel pass of `make test`)."""
+    if request.node.get_closest_marker("pg_outage") is None:
+        pytest.fail(f"{request.node.nodeid} stops a shared service: mark it pytest.mark.pg_outage")
     root = Path(__file__).resolve().parents[2]
 
     def run(*args):

@@ -8,28 +8,17 @@ from click.testing import CliRunner
 from fsapp.cli import main
 from fsapp.store import Store
 from fsapp.store.migrations import LATEST
+from tests.fsapp_toml import sqlite_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cfg(tmp_path, monkeypatch):
+def cfg(tmp_path, monkeypatch, fsapp_toml):
     monkeypatch.setenv("FSAPP_TEST_BILLING_DB", str(tmp_path / "billing.db"))
-    path = tmp_path / "fsapp.toml"
-    path.write_text(f"""
-[store]
-queries = "{ROOT / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'var' / 'fsapp.db'}"
-
-[store.connections.billing]
-odbc = "Driver={{SQLite3}};Database=${{FSAPP_TEST_BILLING_DB}}"
-pool_size = 2
-query_timeout = 3
-""")
-    return path
+    store = sqlite_store(tmp_path, main=tmp_path / "var" / "fsapp.db", billing="${FSAPP_TEST_BILLING_DB}")
+    store["connections"]["billing"].update(pool_size=2, query_timeout=3)
+    return fsapp_toml({"store": store})
 
 
 def fsapp(cfg, *args, ok=True):
@@ -127,18 +116,10 @@ odbc = "{pg_database}"
     assert f"ok   main: PostgreSQL (postgresql); schema version {LATEST}" in out
 
 
-def test_check_says_when_sqlite_file_was_new_and_groups_a_missing_connection(tmp_path):
+def test_check_says_when_sqlite_file_was_new_and_groups_a_missing_connection(tmp_path, fsapp_toml):
     """A mistyped SQLite path is said (SQLite would create it silently), and a connection
     that is not configured is one problem naming its queries, not one FAIL line per query."""
-    path = tmp_path / "fsapp.toml"
-    path.write_text(f"""
-[store]
-queries = "{ROOT / 'queries'}"
-spool = "{tmp_path / 'spool'}"
-
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'typo' / 'fsap.db'}"
-""")
+    path = fsapp_toml({"store": sqlite_store(tmp_path, main=tmp_path / "typo" / "fsap.db")})
     out = fsapp(path, "check", ok=False)
     assert f"{tmp_path / 'typo' / 'fsap.db'} did not exist and was created empty" in out
     fails = [text for text in out.splitlines() if text.startswith("FAIL")]

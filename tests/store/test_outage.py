@@ -20,7 +20,9 @@ import pytest
 from fsapp.store import StoreUnavailable
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# pg_outage: they stop the suite's shared PostgreSQL, so `make test` runs them alone in
+# its serial pass and anyone sharing the server deselects them (-m "not pg_outage").
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.pg_outage]
 
 
 def call_record(i):

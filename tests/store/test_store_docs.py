@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from fsapp.cli import main
 from fsapp.store import Store
+from tests.fsapp_toml import sqlite_store
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "databases.md"
@@ -30,18 +31,10 @@ def test_python_examples_run(tmp_path):
             namespace["store"].close()
 
 
-def test_console_examples_run(tmp_path, monkeypatch):
+def test_console_examples_run(tmp_path, monkeypatch, fsapp_toml):
     monkeypatch.chdir(ROOT)                 # paths in the doc are relative to the repository
-    cfg = tmp_path / "fsapp.toml"
-    cfg.write_text(f"""
-[store]
-queries = "queries"
-spool = "{tmp_path / 'spool'}"
-[store.connections.main]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'fsapp.db'}"
-[store.connections.billing]
-odbc = "Driver={{SQLite3}};Database={tmp_path / 'billing.db'}"
-""")
+    store = sqlite_store(tmp_path, main=tmp_path / "fsapp.db", billing=tmp_path / "billing.db")
+    cfg = fsapp_toml({"store": {**store, "queries": "queries"}})
     ran = 0
     for block in blocks("console"):
         commands = re.split(r"^\$ ", block, flags=re.M)[1:]
