@@ -73,12 +73,48 @@ def load_with_directory(cfg, path, check_env: bool = True) -> tuple[FlowSet, lis
     return result, flows
 
 
-def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quiet: bool = False) -> FlowSet:
-    """Compile and report; exit 1 on any problem (shared by validate, simulate, test, deploy)."""
+def routing_problems(cfg, flows, paths=()) -> list:
+    """routing.yaml checked together with the flows and its calendars (fsapp.routing.check):
+    every overflow/leave/closed target naming a flow that does not exist, every queue
+    calendar missing from the calendars file. The flows are those validated plus those of
+    [flows] dir. A missing or broken routing.yaml is the environment's note or problem."""
+    from pathlib import Path
+
+    from fsapp.flow.compiler import Environment
+    from fsapp.flow.model import Problem
+    from fsapp.routing.check import reference_problems
+    from fsapp.routing.config import load_routing
+    from fsapp.routing.state import load_calendars_for
+    path = Path(cfg.get("routing", "config"))
+    if not path.is_file():
+        return []
+    try:
+        routing = load_routing(path)
+    except ValueError:
+        return []
+    names = set(flows)
+    flows_dir = Path(cfg.get("flows", "dir"))
+    if flows_dir.is_dir() and flows_dir.resolve() not in {Path(p).resolve() for p in paths}:
+        names |= set(compile_paths([flows_dir], Environment(tts=True)).flows)
+    try:
+        calendars = set(load_calendars_for(routing))
+    except (OSError, ValueError):
+        calendars = None        # a broken calendars file is reported as such by the environment
+    where = routing.calendars_file or "(routing.yaml names no calendars: file)"
+    return [Problem(e.file, e.line or 1, e.col or 1, e.message, e.hint)
+            for e in reference_problems(routing, names, calendars, where)]
+
+
+def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quiet: bool = False,
+                 with_routing: bool = False) -> FlowSet:
+    """Compile and report; exit 1 on any problem (shared by validate, simulate, test, deploy).
+    `with_routing`: routing.yaml is checked against the flows too (validate)."""
     env = _environment(cfg, check_env)
     result = compile_paths(paths, env)
     if not result.flows and not result.problems:
         raise click.ClickException(f"no flow files (*.yaml) in {', '.join(map(str, paths))}")
+    if with_routing and check_env:
+        result.problems = sorted(result.problems + routing_problems(cfg, result.flows, paths))
     _report(result, env, as_json, quiet=quiet)
     if result.problems:
         sys.exit(1)
@@ -94,6 +130,9 @@ def load_checked(cfg, paths, check_env: bool = True, as_json: bool = False, quie
 def validate(cfg, paths, as_json, no_env):
     """Check flow files (or directories of them); print every problem as file:line:col.
 
+    routing.yaml ([routing] config) is checked with them: every flow its queues send
+    callers to (overflow, leave-target, closed-target) and every queue calendar must exist.
+
     Campaign files (a top-level `campaign:` key, docs/campaigns.md) given or found among
     the paths are checked as campaigns, against the flows, calendars and queries they name.
     Exit status 1 when any problem was found.
@@ -106,7 +145,7 @@ def validate(cfg, paths, as_json, no_env):
         [f for p in map(Path, paths) if p.is_dir() for f in sorted(p.glob("*.yaml")) if is_campaign_file(f)]
     campaign_files = sorted({f for f in files if is_campaign_file(f)})
     if not campaign_files:
-        load_checked(cfg, paths, check_env=not no_env, as_json=as_json)
+        load_checked(cfg, paths, check_env=not no_env, as_json=as_json, with_routing=True)
         return
     flow_paths = [f for f in files if f not in campaign_files]
     env = _environment(cfg, not no_env)
@@ -114,6 +153,8 @@ def validate(cfg, paths, as_json, no_env):
     campaigns, campaign_problems = load_campaigns(
         campaign_files, **references_from_config(cfg, result.flows if flow_paths else None))
     result.problems = sorted(result.problems + campaign_problems)
+    if not no_env:
+        result.problems = sorted(result.problems + routing_problems(cfg, result.flows, paths))
     _report(result, env, as_json, campaigns=campaigns)
     if result.problems:
         sys.exit(1)

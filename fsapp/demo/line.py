@@ -12,6 +12,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fsapp import config as config_mod
 from fsapp.app import EmulatedLine
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (this moment plus the emulated time that has passed) stamps everything: the flows'
 # `now`, the rows in the database, node visits and the queries' `now`/`today`.
 DEMO_TIME = dt.datetime(2026, 11, 30, 10, 0)
+DEMO_ZONE = ZoneInfo("Asia/Shanghai")
 PASSWORD = "ClueCon-demo"
 # Emulated agents answering the "0" calls: (id, seconds of ringing before they answer or
 # give up, talk time, answers?). Ids and contacts come from routing.yaml.
@@ -89,6 +91,9 @@ class DemoLine:
         line = cls(workdir, cfg, emulated, handler, recorder, scale)
         emulated.serve(handler, handler.registry.numbers, app_timeout=300.0, command_timeout=15.0)
         router = handler.services.router
+        if router is not None and hasattr(router, "overflow"):
+            # queue calendars gate entry: they see the demo's Monday 10:00, as the flows do
+            router.overflow.calendar_clock = lambda: demo_clock().replace(tzinfo=DEMO_ZONE).timestamp()
         if router is not None and hasattr(router, "start"):
             router.start()
         return line

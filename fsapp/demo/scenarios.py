@@ -147,12 +147,12 @@ def build(closed_serial: str, open_serial: str, unknown_serial: str) -> list[Sce
 
 def build_no_agents() -> list[Scenario]:
     """Placed after the hotline's agents have logged out: with nobody logged in the queue's
-    overflow rules (routing.yaml) fire at once and the flow's on_overflow sends the caller
-    to "all agents are busy, please leave a message"."""
+    overflow rules (routing.yaml) fire at once and the router sends the caller on to flow
+    mayors_mailbox: "all agents are busy, please leave a message"."""
     return [
         Scenario("Human agent when every hotline agent has logged out: overflow to the mailbox", HOTLINE,
                  "13900008888",
                  hotline() + [WaitPrompt("hotline/main_menu"), Press("0"), WaitPrompt("hotline/agents_busy")]
                  + [WaitPrompt(BEEP), Speak(3.0), Silence(SILENCE_END), WaitPrompt("hotline/review_menu"),
-                    Press("3"), WaitPrompt("hotline/serial_menu"), Hangup()]),
+                    Press("3"), WaitPrompt("hotline/ticket_number_is"), WaitPrompt("common/goodbye")]),
     ]

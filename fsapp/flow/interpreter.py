@@ -583,6 +583,8 @@ class Session:
             self._set(frame, a["into"], {"kind": kind, "target": target})
         if kind == "abandoned":
             raise _Ended("caller_hangup", "NORMAL_CLEARING")
+        if kind == "overflow" and str(target or "").startswith("flow:") and target[5:] in self.flows:
+            self._continue_in(target[5:])      # the router sends the caller on to that flow
         label = {"answered": "next", "overflow": "on_overflow", "timeout": "on_timeout",
                  "callback": "on_callback"}.get(kind)
         if label and node.target(label):
@@ -607,7 +609,12 @@ class Session:
                 return "on_fail"
             self.call.hangup()
             raise _Ended("transfer", getattr(result, "cause", None))
-        target = self._flow_named(a["flow"])
+        self._continue_in(a["flow"])
+
+    def _continue_in(self, name: str):
+        """Run flow `name` to its end, then hang up (transfer: {flow}, and a queue's
+        overflow or leave key to flow:NAME)."""
+        target = self._flow_named(name)
         self._run(_Frame(target, {**self._initial_vars(target), "lang": self.lang
                                   if self.lang in target.languages else target.languages[0]}))
         self.call.hangup()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fsapp.yamlsrc import Located, LocatedList, SourceError, load_located, loads_located
 from fsapp.esl import syntax
-from fsapp.routing.model import AgentConfig, AgentStatus, OverflowRule, Queue, Tier
+from fsapp.routing.model import AgentConfig, AgentStatus, OverflowRule, Queue, Site, Tier
 from fsapp.routing.policy import ACTIONS, CONDITIONS
 from fsapp.routing.strategies import STRATEGIES
 
@@ -34,6 +34,7 @@ class RoutingConfig:
     queues: dict[str, Queue] = field(default_factory=dict)
     agents: dict[str, AgentConfig] = field(default_factory=dict)
     tiers: list[Tier] = field(default_factory=list)
+    sites: dict[str, Site] = field(default_factory=dict)
     calendars_file: str = ""
     queues_query: str = ""      # named store query returning more queues, one row each
     path: str = ""
@@ -100,9 +101,9 @@ def parse_routing(doc, path: str) -> RoutingConfig:
     if not isinstance(doc, Located):
         raise SourceError.in_file(path, getattr(doc, "line", 1), "expected a mapping with queues, agents, tiers")
     for key in doc:
-        if key not in ("queues", "agents", "tiers", "calendars", "queues_query"):
+        if key not in ("queues", "agents", "tiers", "calendars", "queues_query", "sites"):
             raise SourceError.in_file(path, doc.key_line(key), f"unknown top-level key {key!r}; "
-                                                       f"known: queues, agents, tiers, calendars, queues_query")
+                                                       f"known: queues, agents, tiers, calendars, queues_query, sites")
     cfg = RoutingConfig(path=path, calendars_file=str(doc.get("calendars", "")),
                         queues_query=str(doc.get("queues_query") or ""))
     queues = doc.get("queues") or Located()
@@ -126,12 +127,68 @@ def parse_routing(doc, path: str) -> RoutingConfig:
             raise SourceError.in_file(path, line, f"tier {tier.queue}/{tier.agent} is listed twice")
         seen.add((tier.queue, tier.agent))
         cfg.tiers.append(tier)
+    sites = doc.get("sites") or Located()
+    if not isinstance(sites, Located):
+        raise SourceError.in_file(path, doc.key_line("sites"), "sites must map site names to {dial, queues}")
+    for name, spec in sites.items():
+        cfg.sites[str(name)] = _site(str(name), spec, path, sites.key_line(name))
     for queue in cfg.queues.values():
         for rule in queue.overflow:
-            if rule.action == "queue" and rule.target not in cfg.queues:
-                raise SourceError.in_file(path, rule.line, f"overflow to unknown queue {rule.target!r}; "
-                                                   f"known: {', '.join(sorted(cfg.queues))}")
+            check_target(cfg, queue, rule.action, rule.target, path, rule.line)
+        if queue.closed_target:
+            action, _, target = queue.closed_target.partition(":")
+            check_target(cfg, queue, action, target, path, queue.key_lines.get("closed_target", queue.line),
+                         "closed-target")
     return cfg
+
+
+def _site(name, spec, path, line) -> Site:
+    if not isinstance(spec, Located) or not spec.get("dial"):
+        raise SourceError.in_file(path, line, f"site {name!r}: give {{dial: DIAL STRING with {{queue}}, "
+                                              f"queues: [NAMES]}}, e.g. dial: sofia/gateway/{name}/{{queue}}")
+    extra = set(spec) - {"dial", "queues"}
+    if extra:
+        raise SourceError.in_file(path, line, f"site {name!r}: unknown key {sorted(extra)[0]!r}; known: dial, queues")
+    queues = spec.get("queues") or []
+    if not isinstance(queues, list) or not queues:
+        raise SourceError.in_file(path, spec.key_line("queues") if "queues" in spec else line,
+                                  f"site {name!r}: queues must list the queues that site serves")
+    _one_leg(_template(str(spec["dial"]), "queue", path, spec.key_line("dial"), f"site {name!r} dial"),
+             path, spec.key_line("dial"), f"site {name!r} dial")
+    return Site(name, str(spec["dial"]), [str(q) for q in queues], line)
+
+
+TARGET_KINDS = ("queue", "site_queue", "number", "flow")   # what a closed-target may name
+
+
+def check_target(cfg: RoutingConfig, queue: Queue, action: str, target: str, path, line,
+                 what: str = "overflow") -> None:
+    """An overflow action (or closed-target) the router can carry out: a known queue, a
+    site and one of its queues, a dialable number with the queue's number-dial. Flow
+    names are checked by `fsapp validate`, which has the flows (fsapp.routing.check)."""
+    def fail(message):
+        raise SourceError.in_file(path, line, f"queue {queue.name!r} {what}: {message}")
+    if what != "overflow" and action not in TARGET_KINDS:
+        fail(f"{action + ':' + target!r} is not KIND:NAME with KIND one of {', '.join(TARGET_KINDS)} "
+             f"(e.g. flow:mailbox)")
+    if action == "queue" and target not in cfg.queues and not cfg.queues_query:
+        fail(f"unknown queue {target!r}; known: {', '.join(sorted(cfg.queues))}")
+    if action == "site_queue":
+        site, _, name = target.partition("/")
+        if site not in cfg.sites:
+            fail(f"unknown site {site!r} in {target!r}; define it under sites: "
+                 f"(known: {', '.join(sorted(cfg.sites)) or 'none'})")
+        if name not in cfg.sites[site].queues:
+            fail(f"site {site!r} serves no queue {name!r} (its queues: {', '.join(cfg.sites[site].queues)})")
+    if action == "number":
+        try:
+            syntax.number(target, "overflow number")
+        except syntax.UnsafeValue as exc:
+            fail(str(exc))
+        if not queue.number_dial:
+            fail(f"number:{target} needs the queue's number-dial (e.g. sofia/gateway/pstn/{{number}})")
+    if action in ("flow", "queue") and not target:
+        fail(f"{action} needs a name")
 
 
 def _queue(name, spec, path, line) -> Queue:
@@ -139,7 +196,7 @@ def _queue(name, spec, path, line) -> Queue:
         spec = Located()
     if not isinstance(spec, Located):
         raise SourceError.in_file(path, line, f"queue {name!r} must be a mapping of settings")
-    known = _fields(Queue, skip=("name", "overflow", "line"))
+    known = _fields(Queue, skip=("name", "overflow", "line", "key_lines"))
     kwargs = {}
     rules = []
     for key, value in spec.items():
@@ -168,6 +225,10 @@ def _queue(name, spec, path, line) -> Queue:
         raise SourceError.in_file(path, next((spec.key_line(k) for k in spec if _norm(k) == "announce_agent_id"), line),
                           f"queue {name!r}: announce-agent-id needs agent-id-prompt (a catalog prompt "
                           f"such as common/agent_number, played before the agent's digits)")
+    if "number_dial" in kwargs:
+        dial_line = spec.key_line("number-dial") if "number-dial" in spec else spec.key_line("number_dial")
+        _one_leg(_template(str(kwargs["number_dial"]), "number", path, dial_line, f"queue {name!r} number-dial"),
+                 path, dial_line, f"queue {name!r} number-dial")
     for key in ("language", "agent_id_language"):
         # a tag like the flows' `lang`; which phrases exist is the announcer's business
         if key in kwargs and not re.fullmatch(r"[a-z]{2,3}-[A-Z]{2}", str(kwargs[key])):
@@ -177,7 +238,17 @@ def _queue(name, spec, path, line) -> Queue:
     if "callback_dial" in kwargs:
         _one_leg(str(kwargs["callback_dial"]).replace("{number}", "0"), path, spec.key_line("callback-dial"),
                  f"queue {name!r} callback-dial")
-    return Queue(name=name, overflow=rules, line=line, **kwargs)
+    return Queue(name=name, overflow=rules, line=line, key_lines={_norm(k): spec.key_line(k) for k in spec}, **kwargs)
+
+
+def _template(text: str, field: str, path, line, what: str) -> str:
+    """A dial-string template with one {field} (str.format at run time), filled in with a
+    sample value; any other brace is an error now rather than when a caller overflows."""
+    try:
+        return text.format(**{field: "0"})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SourceError.in_file(path, line, f"{what}: {text!r} may use only {{{field}}} "
+                                              f"({type(exc).__name__}: {exc})") from None
 
 
 def _one_leg(dial: str, path, line, what: str) -> None:

@@ -172,7 +172,9 @@ class Queue:
     skills: dict[str, int] = field(default_factory=dict)   # required by default
     leave_key: str = ""                  # DTMF that leaves the queue (mailbox/callback flow)
     leave_target: str = ""               # flow name the leave key goes to
-    calendar: str = ""                   # business calendar for callbacks
+    calendar: str = ""                   # business calendar: gates entry, overflow moves and callbacks
+    closed_target: str = ""              # where a caller goes while the calendar is closed ("flow:mailbox")
+    number_dial: str = ""                # overflow `number: N`: dial string template, {number} replaced
     vip: list[str] = field(default_factory=list)       # caller numbers served with vip_priority
     vip_priority: int = 5
     priority_query: str = ""             # named store query by :caller_number -> row with priority/skills
@@ -180,6 +182,17 @@ class Queue:
     callback_max_attempts: int = 3
     callback_retry_delay: float = 300.0
     overflow: list[OverflowRule] = field(default_factory=list)
+    line: int = 0
+    key_lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # setting -> line
+
+
+@dataclass
+class Site:
+    """Another site sharing this routing state: `site_queue: NAME/QUEUE` hands a caller to
+    one of its `queues`, bridging the call to it with `dial` ({queue} replaced)."""
+    name: str
+    dial: str
+    queues: list[str] = field(default_factory=list)
     line: int = 0
 
 

@@ -77,13 +77,22 @@ def no_agent_limit(queue: Queue, member: Member, snap: QueueSnapshot) -> float |
     return max(snap.no_agent_since, member.joined_at) + queue.max_wait_time_with_no_agent
 
 
+def beyond_limit(position: int, limit: float) -> bool:
+    """`queue_longer_than: N` by position: only the members ranked beyond the first N in
+    the queue's order (priority with aging, then arrival) overflow, so the queue keeps N
+    callers. With equal priorities those are the newest arrivals; a VIP who ranks ahead
+    pushes the lowest-ranked caller out instead of leaving itself. (Comparing the queue's
+    length for every member sent all of them away the moment the N+1st arrived.)"""
+    return position > limit
+
+
 def _holds(rule: OverflowRule, waited: float, position: int, snap: QueueSnapshot, now: float) -> bool:
     if rule.condition == "after":
         return waited >= rule.value
     if rule.condition == "no_agent":
         return snap.logged_in == 0 and (snap.no_agent_since is None or now - snap.no_agent_since >= rule.value)
     if rule.condition == "queue_longer_than":
-        return snap.waiting > rule.value
+        return beyond_limit(position, rule.value)
     if rule.condition == "estimated_wait_over":
         estimate = estimate_wait(position, snap)
         return estimate is None or estimate > rule.value

@@ -2,7 +2,7 @@
 
     router = Router.from_config(cfg, esl=InboundClient.from_config(cfg)).start()
     outcome = router.enqueue(call, "hotline", priority=1, skills={"cantonese": 5})
-    outcome.kind in {"answered", "abandoned", "overflow", "timeout", "callback"}; outcome.target
+    outcome.kind in {"answered", "abandoned", "overflow", "timeout", "callback", "transferred"}; outcome.target
 
 A caller's time in the queue is one greenlet reading one inbox (its Ticket): the
 Dispatcher's Assignment or Decision, the hold's news (hung up, leave key), the agents'
@@ -36,6 +36,7 @@ from fsapp.routing.legs import Legs
 from fsapp.routing.model import AgentStatus, Member, MemberState, OfferResult, Queue, normalize_skills
 from fsapp.routing.offer import Connect, Leave
 from fsapp.routing.outage import Backoff, StateGuard
+from fsapp.routing.overflow import Overflow
 from fsapp.routing.policy import Decision, QueueSnapshot, estimate_wait
 from fsapp.routing.records import QueueRecords
 from fsapp.routing.ringing import Ringing
@@ -49,13 +50,14 @@ log = get_logger("fsapp.routing.router")
 
 @dataclass
 class Outcome:
-    kind: str                 # answered | abandoned | overflow | timeout | callback
+    kind: str                 # answered | abandoned | overflow | timeout | callback | transferred
     target: str = ""          # overflow: "queue:experts", "flow:mailbox", "number:95598", ...
     agent: str = ""
     reason: str = ""
     waited_s: float = 0.0
     talk_s: float = 0.0
     joined_at: float = 0.0    # when the caller joined: request_callback(joined_at=...) keeps the place
+    priority: int = 0         # the caller's priority in the queue (kept by an overflow move)
 
 
 class Router:
@@ -95,6 +97,8 @@ class Router:
         self.agent_id_prompts = agent_id_prompts
         self.queue_prompts = queue_prompts
         self._langs: dict[str, str] = {}          # caller uuid -> language given to enqueue
+        # carries out overflow targets and calendar gates (fsapp/routing/overflow.py)
+        self.overflow = Overflow(config, backend, self.calendars, clock, Outcome)
         self._started = False
         self._unsubscribe_states = None
         self.reconciler = None
@@ -177,7 +181,14 @@ class Router:
             self._langs[call.uuid] = lang
         try:
             with call_context(call.uuid):
-                return self._enqueue(call, q, priority, normalize_skills(skills), announce, timeout, caller_id)
+                # the one hook of overflow: it waits through _enqueue and carries out the
+                # targets (queue moves, numbers, other sites, the calendar's closed target);
+                # the node's timeout covers every queue the caller moves through
+                deadline = self.clock() + timeout if timeout else None
+                return self.overflow.serve(call, q, lambda queue, place: self._enqueue(
+                    call, queue, priority, normalize_skills(skills), announce,
+                    None if deadline is None else max(0.01, deadline - self.clock()), caller_id, place),
+                    place=self.overflow.arriving(call, q.name))
         except self.backend.unavailable_errors as exc:
             raise self.guard.unavailable(exc) from exc
         finally:
@@ -243,13 +254,13 @@ class Router:
                                   estimate=lambda position: self.estimate(q.name, position))
         return Hold(call, q, ticket.inbox, self.esl, self.clock, announcer).start()
 
-    def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id) -> Outcome:
+    def _enqueue(self, call, q: Queue, priority, skills, announce, timeout, caller_id, place=None) -> Outcome:
         started = self.clock()
         # untrusted (the network's, or the flow's from it): the caller-id policy, docs/esl.md
         caller = callerid.number(caller_id or call.caller_id) or ""
         last_agent, last_at = self._affinity(caller)
-        joined_at = self._resume_place(q, caller, started)
-        priority, skills = self._caller_profile(q, caller, int(priority), skills)
+        joined_at = place.joined_at if place else self._resume_place(q, caller, started)
+        priority, skills = self._caller_profile(q, caller, max(int(priority), place.priority if place else 0), skills)
         member = Member(call.uuid, q.name, caller, joined_at, priority, skills,
                         last_agent, last_at, node=self.node)
         ticket = self.dispatcher.join(member)
@@ -302,7 +313,7 @@ class Router:
                 if hold is not None:
                     hold.stop()
         outcome.waited_s = round(self.clock() - started, 3) if not outcome.waited_s else outcome.waited_s
-        outcome.joined_at = member.joined_at
+        outcome.joined_at, outcome.priority = member.joined_at, member.priority
         if outcome.kind == "abandoned" and caller and q.abandoned_resume_allowed:
             # mod_callcenter's abandoned-resume-allowed: calling again within
             # discard-abandoned-after seconds resumes this place in the queue

@@ -101,7 +101,9 @@ def new_leg(services, endpoint: str, vars_: dict[str, str], cid_num: str, cid_na
     if kind == "sofia" and rest.startswith("gateway/"):
         # an outbound call through a carrier gateway: the scripted endpoint with that
         # number answers; a number nobody scripted is what a carrier answers with 404
-        _, _, number = rest[len("gateway/"):].partition("/")
+        gateway, _, number = rest[len("gateway/"):].partition("/")
+        if gateway in services.trunks and number:
+            return _trunk_leg(services, services.trunks[gateway], gateway, number, var_list, cid_num, cid_name, uuid)
         agent = services.agents.get(number)
         if not number:
             raise DialError("INVALID_NUMBER_FORMAT")
@@ -119,13 +121,30 @@ def new_leg(services, endpoint: str, vars_: dict[str, str], cid_num: str, cid_na
     raise DialError("CHAN_NOT_IMPLEMENTED")
 
 
+def _trunk_leg(services, other, gateway: str, number: str, var_list, cid_num: str, cid_name: str,
+               uuid: str | None) -> Channel:
+    """A SIP trunk to another emulated node: the outbound leg here and its inbound partner
+    there (start_leg runs the other node's dialplan for it, like a loopback's B leg); as
+    mod_sofia does with received X- headers, the partner gets the `sip_h_X-*` variables."""
+    a = Channel(services, name=f"sofia/gateway/{gateway}/{number}", direction="outbound", destination=number,
+                cid_num=cid_num, cid_name=cid_name, callee_num=number, source="mod_sofia",
+                hit_dialplan=False, variables=var_list, uuid=uuid)
+    headers = [(k, v) for k, v in var_list if k.startswith("sip_h_X-")]
+    b = Channel(other, name=f"sofia/external/{number}@{other.ipv4}", direction="inbound", destination=number,
+                context="default", cid_num=cid_num, cid_name=cid_name, callee_num=number,
+                source="mod_sofia", variables=headers)
+    a.peer, b.peer = b, a
+    a.loopback_b = b
+    return a
+
+
 def start_leg(services, leg: Channel) -> None:
     """Start the leg's lifecycle (and its loopback partner's dialplan)."""
     b = getattr(leg, "loopback_b", None)
     leg.program = _wait_until_hangup
     leg.start()
     if b is not None:
-        b.program = services.route     # through the dialplan
+        b.program = b.services.route   # through the dialplan (of the other node, over a trunk)
         b.start()
     elif getattr(leg, "auto_answer", False):
         gevent.spawn(leg.mark_answered)

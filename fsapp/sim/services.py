@@ -27,6 +27,7 @@ class Services(Protocol):
 
     # endpoints
     agents: dict                        # scripted endpoints by number (user/N, sofia/gateway/GW/N)
+    trunks: dict                        # gateway name -> another emulated node (Switch.add_trunk)
     ipv4: str
     def record_originate(self, kind: str, raw: str, variables: dict, dial: str) -> list[str]: ...
     def note_unreachable(self, text: str) -> None: ...

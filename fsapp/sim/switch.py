@@ -66,6 +66,8 @@ class Switch:
         self._global_listeners: set = set()       # ... that want events of all channels
         self._uuid_listeners: dict[str, set] = {} # ... that want one channel's (myevents)
         self.agents: dict[str, AgentEndpoint] = {}
+        # sofia/gateway/<name>/<number> to another emulated node: its dialplan takes the call
+        self.trunks: dict[str, "Switch"] = {}
         # Why dials failed for want of a destination the emulator knows, each naming the
         # contact and what the emulator knows (fsapp simulate prints them as notes).
         self.unreachable: list[str] = []
@@ -247,6 +249,13 @@ class Switch:
         agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer, press=tuple(press))
         self.agents[agent.agent_id] = agent
         return agent
+
+    def add_trunk(self, gateway: str, other: "Switch") -> None:
+        """A SIP trunk to another emulated node: `sofia/gateway/<gateway>/<number>` dialled
+        here arrives there as an inbound call to <number> (its dialplan runs), with the
+        dialler's caller id and, as mod_sofia does with received X- headers, the
+        `sip_h_X-*` variables of the dialling leg. Answer and hangup cross both ways."""
+        self.trunks[gateway] = other
 
     def place_call(self, script: CallerScript) -> Caller:
         """A scripted caller dials script.dial; returns a Caller (caller.wait() -> report)."""

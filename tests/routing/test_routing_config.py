@@ -14,8 +14,10 @@ def test_example_file_loads():
     hotline = cfg.queue("hotline")
     assert hotline.tier_rules_apply and hotline.tier_rule_wait_second == 60
     assert [(r.condition, r.action, r.target) for r in hotline.overflow] == [
-        ("estimated_wait_over", "flow", "callback_offer"), ("no_agent", "flow", "mayors_mailbox"),
-        ("queue_longer_than", "queue", "overflow_site")]
+        ("estimated_wait_over", "flow", "mayors_mailbox"), ("no_agent", "flow", "mayors_mailbox"),
+        ("queue_longer_than", "queue", "overflow_site")]      # every flow named exists (ivr_flows/)
+    assert (hotline.calendar, hotline.closed_target, hotline.leave_target) == (
+        "hotline_12345", "flow:mayors_mailbox", "callback")
     assert cfg.agents["1001"].status == AgentStatus.AVAILABLE
     assert cfg.agents["1003"].max_no_answer == 2
     assert cfg.levels("hotline") == [1, 2]
@@ -34,6 +36,17 @@ BASE = "agents:\n  a: {contact: user/a}\n"
     ("queues:\n  q:\n    overflow:\n      - {after: 5}\n", 4, "exactly one condition"),
     ("queues:\n  q:\n    overflow:\n      - {after: 5, queue: nowhere}\n", 4, "unknown queue 'nowhere'"),
     ("queues:\n  q:\n    overflow:\n      - {aftr: 5, flow: x}\n", 4, "unknown key 'aftr'"),
+    ("queues:\n  q:\n    overflow:\n      - {after: 5, site_queue: b/q}\n", 4, "unknown site 'b'"),
+    ("sites:\n  b: {dial: 'sofia/gateway/b/{queue}', queues: [x]}\nqueues:\n  q:\n    overflow:\n"
+     "      - {after: 5, site_queue: b/q}\n", 6, "site 'b' serves no queue 'q'"),
+    ("queues:\n  q:\n    number-dial: sofia/gateway/pstn/{number}\n    overflow:\n      - {after: 5, number: '1}x'}\n",
+     5, "is not a phone number"),
+    ("queues:\n  q:\n    overflow:\n      - {after: 5, number: '95598'}\n", 4, "needs the queue's number-dial"),
+    ("queues:\n  q:\n    number-dial: 'sofia/gateway/pstn/{number},user/1'\n", 3, "number-dial"),
+    ("sites:\n  b: {dial: 'sofia/gateway/b/{queue}|user/1', queues: [x]}\n", 2, "site 'b' dial"),
+    ("queues:\n  q:\n    closed-target: mailbox\n", 3, "is not KIND:NAME"),
+    ("queues:\n  q:\n    number-dial: 'sofia/gateway/pstn/{num}'\n", 3, "may use only {number}"),
+    ("sites:\n  b: {dial: 'sofia/gateway/b/{queue}/{x}', queues: [x]}\n", 2, "may use only {queue}"),
     ("agents:\n  a: {skills: {x: 1}}\n", 2, "'contact'"),
     ("agents:\n  a:\n    contact: user/a\n    status: Sleeping\n", 4, "unknown agent status"),
     ("agents:\n  a:\n    contact: user/a\n    skills: {x: 11}\n", 4, "0-10"),

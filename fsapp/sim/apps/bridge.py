@@ -30,7 +30,10 @@ def bridge(ch: Channel, arg: str) -> None:
         vars_ = {**global_vars, **leg_vars}
         timeout = originate_timeout({**{k: v for k, v in ch.vars.items()}, **vars_})
         try:
-            leg = new_leg(ch.services, endpoint.strip(), vars_, ch.cid_num, ch.cid_name)
+            # switch_ivr_originate: origination_caller_id_* of the leg's variables win over
+            # the bridging channel's own caller id
+            leg = new_leg(ch.services, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.cid_num,
+                          vars_.get("origination_caller_id_name") or ch.cid_name)
         except DialError as exc:
             cause, leg = exc.cause, None
             continue
