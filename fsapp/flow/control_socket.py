@@ -18,6 +18,7 @@ from gevent import socket as gsocket
 
 OWNER_ONLY = 0o600
 OWNER_AND_GROUP = 0o660
+MAX_PATH_BYTES = 107   # sizeof(sockaddr_un.sun_path) - 1 on Linux
 
 
 class ControlSocketError(RuntimeError):
@@ -39,8 +40,15 @@ def bind_control_socket(path: str | os.PathLike, group: str = "", backlog: int =
     """A listening Unix socket at `path`, mode 0600 (or 0660 owned by `group`)."""
     path = Path(path)
     gid = resolve_group(group) if group else None
-    staging = Path(tempfile.mkdtemp(prefix=".fsapp-control-", dir=path.parent))   # mode 0700
-    staged = staging / "sock"
+    # a short staging name: a Unix socket's path is at most 107 bytes, staged path included
+    staging = Path(tempfile.mkdtemp(prefix=".fc", dir=path.parent))   # mode 0700
+    staged = staging / "s"
+    longest = max(len(os.fsencode(str(path))), len(os.fsencode(str(staged))))
+    if longest > MAX_PATH_BYTES:
+        staging.rmdir()
+        raise ControlSocketError(f"[flows] control = {str(path)!r}: too long for a Unix socket ({longest} bytes "
+                                 f"with the staging directory it is bound in; at most {MAX_PATH_BYTES}): "
+                                 f"choose a shorter path")
     listener = gsocket.socket(gsocket.AF_UNIX, gsocket.SOCK_STREAM)
     try:
         listener.bind(str(staged))

@@ -84,3 +84,11 @@ def test_an_unknown_group_is_a_clear_error(tmp_path):
     with pytest.raises(ControlSocketError, match=r"\[flows\] control_group = 'no-such-group-x': no such group"):
         bind_control_socket(tmp_path / "c.sock", "no-such-group-x")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_control_socket_path_too_long_for_unix_is_a_clear_error(tmp_path):
+    deep = tmp_path / ("d" * (120 - len(str(tmp_path))))
+    deep.mkdir()
+    with pytest.raises(ControlSocketError, match=r"too long for a Unix socket .*choose a shorter path"):
+        bind_control_socket(deep / "control.sock")
+    assert list(deep.iterdir()) == []          # the staging directory is not left behind
