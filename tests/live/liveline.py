@@ -157,3 +157,11 @@ class LiveLine:
         self.router.stop()
         self.router.esl.stop()
         self.switch.stop()
+
+
+def fsapp_cli(line, *args):
+    """The fsapp command against a live line's configuration."""
+    from click.testing import CliRunner
+
+    from fsapp.cli import main
+    return CliRunner().invoke(main, ["--config", str(line.config_path), *args], catch_exceptions=False)

@@ -1,7 +1,6 @@
 """`fsapp agent login|break|available|logout` with the memory backend act on the running
 service (its control socket), end to end: the status changes there and routing follows."""
 import json
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -9,20 +8,13 @@ from click.testing import CliRunner
 from fsapp.cli import main
 from fsapp.routing.model import AgentStatus
 from fsapp.sim import Wait
-from liveline import LiveLine, wait_for
+from liveline import fsapp_cli as fsapp
+from liveline import wait_for
 
 
 @pytest.fixture
-def line(tmp_path):
-    line = LiveLine.open(tmp_path)
-    for agent in ("1001", "1002"):                     # nobody to answer: callers wait
-        line.router.backend.set_status(agent, AgentStatus.LOGGED_OUT, time.time())
-    yield line
-    line.close()
-
-
-def fsapp(line, *args):
-    return CliRunner().invoke(main, ["--config", str(line.config_path), *args], catch_exceptions=False)
+def line(idle_line):
+    return idle_line                                   # nobody to answer: callers wait (conftest)
 
 
 def status_of(line, agent):

@@ -1,7 +1,6 @@
 """`fsapp status` and `fsapp calls` against a running worker (the emulator, the flow
 runtime and its control socket), through the real CLI."""
 import json
-import time
 
 import pytest
 from click.testing import CliRunner
@@ -9,22 +8,14 @@ from click.testing import CliRunner
 from fsapp.cli import main
 from fsapp.live.calls import transfer_destination
 from fsapp.esl.syntax import UnsafeValue
-from fsapp.routing.model import AgentStatus
 from fsapp.sim import Echo, Wait
-from liveline import LiveLine, wait_for
+from liveline import fsapp_cli as fsapp
+from liveline import wait_for
 
 
 @pytest.fixture
-def line(tmp_path):
-    line = LiveLine.open(tmp_path)
-    for agent in ("1001", "1002"):                     # nobody to answer: callers wait
-        line.router.backend.set_status(agent, AgentStatus.LOGGED_OUT, time.time())
-    yield line
-    line.close()
-
-
-def fsapp(line, *args):
-    return CliRunner().invoke(main, ["--config", str(line.config_path), *args], catch_exceptions=False)
+def line(idle_line):
+    return idle_line                                   # nobody to answer: callers wait (conftest)
 
 
 def calls_json(line) -> list[dict]:

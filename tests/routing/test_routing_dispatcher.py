@@ -2,10 +2,10 @@
 import gevent
 import pytest
 
-from fsapp.routing.config import loads_routing, seed_backend
 from fsapp.routing.dispatcher import Assignment, Dispatcher
 from fsapp.routing.model import AgentStatus, Member, MemberState, OfferResult
 from fsapp.routing.policy import Decision
+from routing_helpers import seeded_dispatcher
 
 CONFIG = """
 queues:
@@ -35,20 +35,9 @@ tiers:
 """
 
 
-class Clock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
 @pytest.fixture
 def setup(backend):
-    cfg = loads_routing(CONFIG, "test.yaml")
-    clock = Clock()
-    seed_backend(cfg, backend, clock.t - 100)
-    d = Dispatcher(backend, cfg, "w1", lease=30, clock=clock)
+    d, clock = seeded_dispatcher(backend, CONFIG)
     yield d, clock, backend
     d.stop()
 

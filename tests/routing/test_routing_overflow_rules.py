@@ -1,10 +1,9 @@
 """Overflow rules decided by position (the dispatcher, both backends, a controllable clock)."""
 import pytest
 
-from fsapp.routing.config import loads_routing, seed_backend
-from fsapp.routing.dispatcher import Dispatcher
 from fsapp.routing.model import Member
 from fsapp.routing.policy import Decision, beyond_limit
+from routing_helpers import seeded_dispatcher
 
 CONFIG = """
 queues:
@@ -19,20 +18,9 @@ tiers:
 """
 
 
-class Clock:
-    def __init__(self, t=1000.0):
-        self.t = t
-
-    def __call__(self):
-        return self.t
-
-
 @pytest.fixture
 def dispatcher(backend):
-    cfg = loads_routing(CONFIG, "test.yaml")
-    clock = Clock()
-    seed_backend(cfg, backend, clock.t - 100)
-    d = Dispatcher(backend, cfg, "w1", lease=30, clock=clock)
+    d, clock = seeded_dispatcher(backend, CONFIG)
     yield d, clock
     d.stop()
 
