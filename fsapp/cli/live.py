@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import click
 from rich.console import Console, Group
@@ -54,14 +53,23 @@ def status(cfg, sockets, as_json, watch, interval):
     if not watch:
         console.print(render_status(gather()))
         return
+    import signal
+
+    import gevent
+    from gevent.event import Event
     from rich.live import Live
-    with Live(render_status(gather()), console=console, auto_refresh=False, screen=False) as live:
-        try:
-            while True:
-                time.sleep(interval)
+    # Ctrl-C sets an event that the loop checks between refreshes. A KeyboardInterrupt
+    # raised wherever the process happens to be could land inside a lock's acquire (rich's,
+    # made gevent's by the CLI's monkey-patching) and leave it held: the exit then hung
+    # (seen once under load, `status --watch` still running 30 s after SIGINT).
+    stop = Event()
+    handler = gevent.signal_handler(signal.SIGINT, stop.set)
+    try:
+        with Live(render_status(gather()), console=console, auto_refresh=False, screen=False) as live:
+            while not stop.wait(interval):
                 live.update(render_status(gather()), refresh=True)
-        except KeyboardInterrupt:
-            pass
+    finally:
+        handler.cancel()
 
 
 def _mark(ok) -> Text:
