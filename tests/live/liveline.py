@@ -165,3 +165,35 @@ def fsapp_cli(line, *args):
 
     from fsapp.cli import main
     return CliRunner().invoke(main, ["--config", str(line.config_path), *args], catch_exceptions=False)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, which the test may stop and start
+    again (never the shared one)."""
+
+    def __init__(self, tmp_path):
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.args = ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no",
+                     "--dir", str(tmp_path)]
+        self.proc = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        import subprocess
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(20)

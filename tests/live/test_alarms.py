@@ -7,7 +7,6 @@ import json
 import logging
 import shutil
 import socket
-import subprocess
 import time
 from types import SimpleNamespace
 
@@ -22,7 +21,7 @@ from fsapp.live.board import Thresholds
 from fsapp.live.wallboard import Wallboard
 from fsapp.routing.model import AgentStatus
 from fsapp.sim import Wait
-from liveline import MOH, LiveLine, wait_for
+from liveline import MOH, LiveLine, PrivateRedis, wait_for
 
 
 # ---- the latch -------------------------------------------------------------------------------------
@@ -236,31 +235,24 @@ def test_database_and_outbox_rules(tmp_path):
 def test_redis_unavailable_fires_and_clears(tmp_path):
     from fsapp.routing.config import loads_routing
     from fsapp.routing.redis_backend import RedisBackend
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
-    server = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    backend = RedisBackend.from_url(f"redis://127.0.0.1:{port}/0", prefix="t:")
+    server = PrivateRedis(tmp_path)
+    backend = RedisBackend.from_url(server.url, prefix="t:")
     try:
         wait_for(lambda: _pings(backend), 20, "the private redis-server")
         now = [0.0]
         service = AlarmService(AlarmEngine(AlarmRules(redis=True, clear_after=0)),
                                loads_routing("queues: {sales: {}}\n", "r.yaml"), backend, clock=lambda: now[0])
         assert service.check() == []
-        server.terminate()
-        server.wait(20)
+        server.stop()
         assert [(t.kind, t.alarm.rule) for t in service.check()] == [("fire", "redis")]
         assert service.check() == []
-        server = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        server.start()
         wait_for(lambda: _pings(backend), 20, "redis-server back")
         now[0] = 1.0
         assert [(t.kind, t.alarm.rule) for t in service.check()] == [("clear", "redis")]
     finally:
         backend.close()
-        if server.poll() is None:
-            server.kill()
-            server.wait(20)
+        server.close()
 
 
 def _pings(backend) -> bool:

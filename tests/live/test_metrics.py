@@ -4,7 +4,6 @@ failures for real (an unreachable database, a private redis-server that is kille
 import re
 import shutil
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ from fsapp.live.metrics import SPECS, Metrics
 from fsapp.live.sampler import Sampler
 from fsapp.routing.model import AgentStatus
 from fsapp.sim import Hangup, Wait
-from liveline import LiveLine, wait_for
+from liveline import LiveLine, PrivateRedis, wait_for
 
 
 def scrape(address, token=None) -> str:
@@ -160,13 +159,10 @@ def test_redis_outage_is_seen(tmp_path):
     from fsapp.routing.config import loads_routing
     from fsapp.routing.redis_backend import RedisBackend
     from fsapp.routing.router import Router
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    server = PrivateRedis(tmp_path)
+    port = server.port
     try:
-        backend = RedisBackend.from_url(f"redis://127.0.0.1:{port}/0", prefix="t:")
+        backend = RedisBackend.from_url(server.url, prefix="t:")
         wait_for(lambda: _pings(backend), 20, "the private redis-server")
         router = Router(loads_routing("queues: {sales: {}}\n", "r.yaml"), backend, None, worker_id="w")
         metrics = Metrics()
@@ -174,8 +170,7 @@ def test_redis_outage_is_seen(tmp_path):
         sampler.sample()
         name = {"connection": f"127.0.0.1:{port}"}
         assert metrics.registry.get_sample_value("fsapp_redis_up", name) == 1
-        server.terminate()
-        server.wait(20)
+        server.stop()
         wait_for(lambda: backend.event_errors > 0, 20, "the events reader to notice")
         sampler.sample()
         assert metrics.registry.get_sample_value("fsapp_redis_up", name) == 0
@@ -183,9 +178,7 @@ def test_redis_outage_is_seen(tmp_path):
         assert metrics.registry.get_sample_value("fsapp_redis_errors_total", {**name, "operation": "events"}) >= 1
         backend.close()
     finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(20)
+        server.close()
 
 
 def _pings(backend) -> bool:
