@@ -58,6 +58,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "report interval summaries (15-minute sums per queue, agent and node) and their coverage", (
         schema.QUEUE_INTERVALS, schema.AGENT_INTERVALS, schema.NODE_INTERVALS, schema.REPORT_ROLLUPS,
     )),
+    Migration(5, "report daily summaries (the interval sums per day, queue, agent and node)", (
+        schema.QUEUE_DAYS, schema.AGENT_DAYS, schema.NODE_DAYS,
+    )),
 )
 
 LATEST = MIGRATIONS[-1].version
