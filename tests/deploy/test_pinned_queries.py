@@ -41,7 +41,7 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
 
     queries = tmp_path / "queries"
-    queries.mkdir()
+    queries.mkdir(exist_ok=True)     # the project fixture copies the repository's queries there
     (queries / "pin.sql").write_text(QUERY.format(word="old"), encoding="utf-8")
     # the line's own queries directory and SQLite database
     lines = [ln for ln in project.path.read_text().splitlines() if not ln.startswith("queries = ")]
