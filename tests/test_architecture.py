@@ -287,3 +287,78 @@ def test_sim_checks_name_what_is_wrong(tmp_path):
     assert "fsapp/sim/legs.py:2: import inside a function (`from .channel import X`)" in text
     assert "fsapp/sim/apps/ivr.py:4: `ch.switch`: below the dialplan the switch is reached as `services`" in text
     assert "import cycle in fsapp/sim: channel -> legs -> channel" in text
+
+
+# ---- inside fsapp.esl: the sans-IO layers ------------------------------------------------
+# wire (framing) and the session rules are pure: bytes and events in, commands and results
+# out. Sockets and greenlets belong to the drivers (connection, call, outbound, inbound),
+# also through any module a session module imports; clocks and randomness too (the time is
+# passed in). docs/esl.md, "Layers".
+ESL = FSAPP / "esl"
+SANS_IO = ("wire", "session", "call_session")
+NO_IO = {"gevent", "socket", "select", "selectors", "ssl", "asyncio", "threading", "subprocess"}
+NO_CLOCK = {"time", "datetime", "random"}
+DRIVERS = {"connection", "call", "outbound", "inbound"}
+
+
+def _module_imports(path: Path, module: str):
+    """(line, imported dotted name, text) of every import of one module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        for target in _imported(node, module, False):
+            if isinstance(node, ast.ImportFrom) and target in ("fsapp", "fsapp.esl"):
+                for alias in node.names:
+                    yield node.lineno, f"{target}.{alias.name}", ast.unparse(node)
+            else:
+                yield node.lineno, target, ast.unparse(node)
+
+
+def sans_io_problems(root: Path = ESL, modules=SANS_IO) -> list[str]:
+    problems = []
+    for name in modules:
+        if not (root / f"{name}.py").exists():
+            problems.append(f"fsapp/esl/{name}.py is missing")
+            continue
+        todo, seen = [(name, (name,))], set()
+        while todo:        # this module and every fsapp module it imports, transitively
+            current, chain = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            path = root / f"{current}.py" if current != "log" else root.parent / "log.py"
+            if not path.exists():
+                continue
+            where = f"fsapp/{'esl/' if current != 'log' else ''}{current}.py"
+            via = f" (via {' -> '.join(chain)})" if len(chain) > 1 else ""
+            for line, target, text in _module_imports(path, f"fsapp.esl.{current}"):
+                parts = target.split(".")
+                if parts[0] in NO_IO or (parts[0] in NO_CLOCK and current == name):
+                    problems.append(f"{where}:{line}: a sans-IO module imports {target} (`{text}`){via}")
+                elif parts[:2] == ["fsapp", "esl"] and len(parts) > 2:
+                    if parts[2] in DRIVERS:
+                        problems.append(f"{where}:{line}: a sans-IO module imports the driver {parts[2]}{via}")
+                    todo.append((parts[2], chain + (parts[2],)))
+                elif parts[:2] == ["fsapp", "log"]:
+                    todo.append(("log", chain + ("log",)))
+    return sorted(set(problems))
+
+
+def test_the_esl_session_layers_do_no_io():
+    problems = sans_io_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_sans_io_check_names_what_is_wrong(tmp_path):
+    (tmp_path / "session.py").write_text("import gevent\nfrom time import monotonic\n"
+                                         "from fsapp.esl import connection, helper\n")
+    (tmp_path / "helper.py").write_text("import time\nfrom gevent.event import Event\n")
+    (tmp_path / "wire.py").write_text("def f():\n    import socket\n")
+    text = "\n".join(sans_io_problems(tmp_path, ("wire", "session", "gone")))
+    assert "fsapp/esl/session.py:1: a sans-IO module imports gevent" in text
+    assert "fsapp/esl/session.py:2: a sans-IO module imports time" in text
+    assert "fsapp/esl/session.py:3: a sans-IO module imports the driver connection" in text
+    assert "fsapp/esl/helper.py:2: a sans-IO module imports gevent.event (`from gevent.event import Event`) " \
+           "(via session -> helper)" in text
+    assert "helper.py:1" not in text          # a clock read is checked in the module itself only
+    assert "fsapp/esl/wire.py:2: a sans-IO module imports socket" in text
+    assert "fsapp/esl/gone.py is missing" in text
