@@ -3,6 +3,7 @@ TTS, the prompt catalog, the store, calendars and the router (with its agent-id 
 Wiring, so it lives here and not in the flow language (fsapp.flow only interprets).
 
     handler = flow_handler("ivr_flows", cfg)      # a FlowHandler whose reloads rebuild these
+    handler = flow_handler("ivr_flows", cfg, services=fakes)   # checked against cfg, fixed services
     handler = make_handler("ivr_flows", cfg)      # `fsapp serve --flows`: + control socket, router
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import gevent
 
+from fsapp.app.environment import from_config as environment_from_config
 from fsapp.calendar import load_calendars
 from fsapp.flow.interpreter import Services
 from fsapp.flow.model import Flow
@@ -30,10 +32,16 @@ log = get_logger("fsapp.flow.runtime")   # the name operators' log filters know
 __all__ = ["FlowLoadError", "flow_handler", "make_handler", "services_from_config"]
 
 
-def flow_handler(flows_dir, cfg, tracers=(), env=None) -> FlowHandler:
-    """A FlowHandler over `flows_dir` whose services come from `cfg` (rebuilt on reload,
-    keeping the store's and router's pools)."""
-    return FlowHandler(flows_dir, cfg, env=env, tracers=tracers,
+def flow_handler(flows_dir, cfg, tracers=(), env=None, services: Services | None = None) -> FlowHandler:
+    """A FlowHandler over `flows_dir` whose flows are checked against `cfg` (the prompt
+    catalog, queries, calendars and queues it names; read again on each reload) and whose
+    services come from `cfg` too (rebuilt on reload, keeping the store's and router's
+    pools), unless `services` (fixed: a test's fakes) or `env` are given."""
+    if env is None:
+        env = partial(environment_from_config, cfg) if cfg is not None else None
+    if services is not None:
+        return FlowHandler(flows_dir, services=services, env=env, tracers=tracers)
+    return FlowHandler(flows_dir, env=env, tracers=tracers,
                        build_services=lambda flows, tracer, previous:
                        services_from_config(cfg, flows, tracer=tracer, previous=previous))
 
