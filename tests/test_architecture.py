@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     # flow handler (simulate, demo, tests)
     "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
     "campaign": {"calendar", "esl", "flow", "routing", "store", "yamlsrc"},
-    "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
+    "demo": {"app", "calendar", "campaign", "esl", "flow", "report", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},
     # versions of the whole line: validates flows and campaigns, renders and loads node config
