@@ -33,16 +33,19 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"store"},
     "routing": {"calendar", "esl", "store", "yamlsrc"},
     "loadsim": {"report", "routing", "staffing"},
-    "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
-    # wiring: the services flows use, built from the config (serve, demo, campaigns), and the
-    # emulated switch + outbound server + flow handler (simulate, demo, tests)
+    # the flow language (loader, compiler, interpreter): what it validates against and the
+    # services a call uses are handed in (fsapp.app builds them), so it reads no config
+    "flow": {"esl", "flowspec", "yamlsrc"},
+    # wiring: the validation environment and the services flows use, built from the config
+    # (serve, validate, deploy, demo, campaigns), and the emulated switch + outbound server +
+    # flow handler (simulate, demo, tests)
     "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
     "campaign": {"calendar", "esl", "flow", "routing", "store", "yamlsrc"},
-    "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
+    "demo": {"app", "calendar", "campaign", "esl", "flow", "report", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},
     # versions of the whole line: validates flows and campaigns, renders and loads node config
-    "deploy": {"campaign", "conf", "esl", "flow"},
+    "deploy": {"app", "campaign", "conf", "esl", "flow"},
     "cli": {"app", "calendar", "campaign", "conf", "demo", "deploy", "esl", "flow", "flowspec", "live", "loadsim",
             "report", "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
 }

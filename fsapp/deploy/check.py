@@ -1,5 +1,5 @@
 """Validate a whole file set before anything is installed: the flows against the staged
-catalog, calendars, routing and named queries (fsapp.flow.environment), and the campaigns against the
+catalog, calendars, routing and named queries (fsapp.app.environment), and the campaigns against the
 staged flows. Problems name the file the operator gave (or the installed one)."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def check(cfg, files: Mapping[str, bytes], real: Layout, origin: Mapping[str, st
     installed."""
     from fsapp.campaign.loader import load_campaigns, references_from_config
     from fsapp.flow.compiler import compile_paths
-    from fsapp.flow.environment import from_config
+    from fsapp.app.environment import from_config
 
     origin = dict(origin or {})
     with tempfile.TemporaryDirectory(prefix="fsapp-check-") as tmp:

@@ -38,7 +38,7 @@ class Services:
     """What the interpreter needs from the rest of fsapp; each part is optional until a
     node needs it (a flow without sql nodes runs without a store)."""
     catalog: Any = None                  # fsapp.sounds.Catalog: .path(name, lang)
-    say: Callable[[str, str, Any], list[str]] | None = None   # fsapp.say.render
+    say: Callable[[str, str, Any], list[str]] | None = None   # fsapp.say.render (fsapp.app hands it in)
     store: Any = None                    # fsapp.store.Store: query, query_one, write
     router: Any = None                   # fsapp.routing.Router: enqueue
     calendars: Mapping[str, Any] | None = None
@@ -89,11 +89,6 @@ class _Return(Exception):
 class _Frame:
     flow: Flow
     vars: dict
-
-
-def _say_render(lang: str, kind: str, value, **options) -> list[str]:
-    from fsapp.say import render
-    return render(lang, kind, value, **options)
 
 
 def _say_options(item) -> dict:
@@ -274,7 +269,7 @@ class Session:
                 names.append(name)
             elif "say" in item:
                 value = self.render(item["value"])
-                say = self.s.say or _say_render
+                say = self.s.need("say", self.node.name if self.node else "on_hangup")
                 for name in say(lang, item["say"], value, **_say_options(item)):
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)

@@ -104,18 +104,19 @@ class Router:
         self.reconciler = None
 
     @classmethod
-    def from_config(cls, cfg, esl=None, store=None) -> "Router":
+    def from_config(cls, cfg, esl=None, store=None, clock=time.time) -> "Router":
         """A Router for the config's [routing] and [esl] sections. Without `esl` an
         InboundClient is made from [esl]. It starts itself on the first enqueue if
-        start() was not called."""
+        start() was not called. `clock` (epoch seconds) times and stamps everything,
+        the agents' seeded states included."""
         from fsapp.routing.state import load_calendars_for, open_state
         if esl is None:
             from fsapp.esl.inbound import InboundClient
             esl = InboundClient.from_config(cfg)
-        routing, backend = open_state(cfg, store=store)
+        routing, backend = open_state(cfg, now=clock(), store=store)
         section = cfg.section("routing")
         router = cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
-                     lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing),
+                     lease=section["claim_lease"], clock=clock, store=store, calendars=load_calendars_for(routing),
                      backoff=Backoff(cap=section["reconnect_max"]), outage_grace=section["outage_grace"])
         router.reconcile_interval = section.get("reconcile_interval", 60.0)
         return router

@@ -75,11 +75,11 @@ def test_rollback_restores_the_previous_hash_verified_by_a_call(project, tmp_pat
     import gevent
 
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
     from tests.flow.test_runtime import fake_services
 
-    handler = FlowHandler(tmp_path / "flows", project, services=fake_services(project))
+    handler = flow_handler(tmp_path / "flows", project, services=fake_services(project))
     handler.listen(project.get("flows", "control"), sighup=False)
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()

@@ -39,13 +39,13 @@ def _stems(report) -> list[str]:
 
 def test_deploy_while_calls_are_in_progress(project, tmp_path):
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
 
     from tests.flow.test_runtime import fake_services
 
     (tmp_path / "flows" / "live.yaml").write_text(V1, encoding="utf-8")
-    handler = FlowHandler(tmp_path / "flows", project, services=fake_services(project))
+    handler = flow_handler(tmp_path / "flows", project, services=fake_services(project))
     handler.listen(project.get("flows", "control"), sighup=False)
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock()).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5, max_calls=4 * CALLS).start()
