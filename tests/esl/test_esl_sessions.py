@@ -167,6 +167,41 @@ def test_type_ahead_keys_wait_for_the_next_question():
     assert call.receive(event("CHANNEL_HANGUP", "other")) == () and not call.ended
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 6), st.data())
+def test_each_application_gets_its_own_completion_whatever_the_order(n, data):
+    """Applications complete in any order, with keys and other channels' events between:
+    each waiter gets the completion with its own Application-UUID, once; keys pressed
+    while no collect runs are type-ahead, in order; other channels change nothing."""
+    ids = iter(f"app-{i}" for i in range(n))
+    call = CallSession({"Unique-ID": "me"}, new_id=lambda: next(ids))
+    for i in range(n):
+        call.execute("playback", f"p{i}.wav", f"w{i}")
+    done = data.draw(st.permutations([("done", i) for i in range(n)]))
+    noise = data.draw(st.lists(st.sampled_from([("key", "me"), ("key", "other"), ("done-other", None),
+                                                ("hangup", "other")]), max_size=10))
+    stream = list(done)
+    for item in noise:
+        stream.insert(data.draw(st.integers(0, len(stream))), item)
+    got, pressed = [], []
+    for kind, arg in stream:
+        if kind == "done":
+            msg = event("CHANNEL_EXECUTE_COMPLETE", "me", **{"Application-UUID": f"app-{arg}"})
+        elif kind == "done-other":
+            msg = event("CHANNEL_EXECUTE_COMPLETE", "other", **{"Application-UUID": "app-0"})
+        elif kind == "key":
+            digit = str(len(pressed) % 10)
+            msg = event("DTMF", arg, **{"DTMF-Digit": digit})
+            if arg == "me":
+                pressed.append(digit)
+        else:
+            msg = event("CHANNEL_HANGUP", arg)
+        got += [(w, e.get("Application-UUID")) for w, e in call.receive(msg)]
+    assert sorted(got) == sorted((f"w{i}", f"app-{i}") for i in range(n))
+    assert [w for w, _ in got] == [f"w{i}" for _, i in done]
+    assert call.typeahead == "".join(pressed) and not call.ended
+
+
 @pytest.mark.parametrize("disposition,why", [("linger", "channel hung up (linger notice)"),
                                              ("disconnect", "FreeSWITCH ended the session")])
 def test_a_disconnect_notice_ends_the_call_and_hands_back_every_waiter(disposition, why):
