@@ -59,7 +59,6 @@ class InboundClient:
         self.heartbeat_timeout = heartbeat_timeout
         self.reconnect_max_delay = reconnect_max_delay
         self.reconnect_base_delay = reconnect_base_delay
-        self.event_format = event_format
         self.connects = 0                      # successful (re)connections so far
         self._conn: Connection | None = None
         self._ready = gevent.event.Event()
@@ -121,6 +120,10 @@ class InboundClient:
     @property
     def connected(self) -> bool:
         return self._ready.is_set()
+
+    @property
+    def event_format(self) -> str:
+        return self.session.event_format
 
     @property
     def _password(self) -> str:   # kept in the session, which builds the auth command
