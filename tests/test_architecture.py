@@ -298,7 +298,7 @@ def test_sim_checks_name_what_is_wrong(tmp_path):
 # also through any module a session module imports; clocks and randomness too (the time is
 # passed in). docs/esl.md, "Layers".
 ESL = FSAPP / "esl"
-SANS_IO = ("wire", "session", "call_session")
+SANS_IO = ("wire", "session", "call_session", "inbound_session")
 NO_IO = {"gevent", "socket", "select", "selectors", "ssl", "asyncio", "threading", "subprocess"}
 NO_CLOCK = {"time", "datetime", "random"}
 DRIVERS = {"connection", "call", "outbound", "inbound"}

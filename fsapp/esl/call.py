@@ -116,7 +116,7 @@ class Call:
     def _hangup_error(self) -> CallHangup:
         return self.session.hangup_error()
 
-    def _ended(self, ended: Ended) -> None:
+    def _fail_waiters(self, ended: Ended) -> None:
         """Wake every waiter of an ended call with CallHangup."""
         with call_context(self.uuid):  # may run in the reader greenlet
             log.info("call ended", extra={"why": ended.why, "cause": self.session.hangup_cause})
@@ -127,12 +127,12 @@ class Call:
     def _end(self, why: str, cause: str | None = None) -> None:
         ended = self.session.end(why, cause)
         if ended is not None:
-            self._ended(ended)
+            self._fail_waiters(ended)
 
     def _on_message(self, msg: Message) -> None:
         for out in self.session.receive(msg):
             if isinstance(out, Ended):
-                self._ended(out)
+                self._fail_waiters(out)
             else:
                 out[0].set(out[1])
 

@@ -1,9 +1,11 @@
-"""The ESL session rules without sockets (fsapp/esl/session.py, call_session.py): real FreeSWITCH 1.10.12 bytes from tests/data/esl-captures are fed
+"""The ESL session rules without sockets (fsapp/esl/session.py, call_session.py,
+inbound_session.py): real FreeSWITCH 1.10.12 bytes from tests/data/esl-captures are fed
 in, the commands the sessions return are compared with the ones the capture sent, and
 the results with what the capture's README observed. No gevent, no socket, no clock."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ from hypothesis import given, settings, strategies as st
 
 from fsapp.esl import wire
 from fsapp.esl.call_session import CONNECT, EXIT, CallSession, Collect, Ended, hangup_frame, setup_commands
-from fsapp.esl.errors import CallHangup
+from fsapp.esl.errors import AuthError, CallHangup
+from fsapp.esl.inbound_session import InboundSession, reconnect_delay
 from fsapp.esl.session import CommandSession
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "esl-captures"
@@ -164,6 +167,41 @@ def test_type_ahead_keys_wait_for_the_next_question():
     assert call.receive(event("CHANNEL_HANGUP", "other")) == () and not call.ended
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 6), st.data())
+def test_each_application_gets_its_own_completion_whatever_the_order(n, data):
+    """Applications complete in any order, with keys and other channels' events between:
+    each waiter gets the completion with its own Application-UUID, once; keys pressed
+    while no collect runs are type-ahead, in order; other channels change nothing."""
+    ids = iter(f"app-{i}" for i in range(n))
+    call = CallSession({"Unique-ID": "me"}, new_id=lambda: next(ids))
+    for i in range(n):
+        call.execute("playback", f"p{i}.wav", f"w{i}")
+    done = data.draw(st.permutations([("done", i) for i in range(n)]))
+    noise = data.draw(st.lists(st.sampled_from([("key", "me"), ("key", "other"), ("done-other", None),
+                                                ("hangup", "other")]), max_size=10))
+    stream = list(done)
+    for item in noise:
+        stream.insert(data.draw(st.integers(0, len(stream))), item)
+    got, pressed = [], []
+    for kind, arg in stream:
+        if kind == "done":
+            msg = event("CHANNEL_EXECUTE_COMPLETE", "me", **{"Application-UUID": f"app-{arg}"})
+        elif kind == "done-other":
+            msg = event("CHANNEL_EXECUTE_COMPLETE", "other", **{"Application-UUID": "app-0"})
+        elif kind == "key":
+            digit = str(len(pressed) % 10)
+            msg = event("DTMF", arg, **{"DTMF-Digit": digit})
+            if arg == "me":
+                pressed.append(digit)
+        else:
+            msg = event("CHANNEL_HANGUP", arg)
+        got += [(w, e.get("Application-UUID")) for w, e in call.receive(msg)]
+    assert sorted(got) == sorted((f"w{i}", f"app-{i}") for i in range(n))
+    assert [w for w, _ in got] == [f"w{i}" for _, i in done]
+    assert call.typeahead == "".join(pressed) and not call.ended
+
+
 @pytest.mark.parametrize("disposition,why", [("linger", "channel hung up (linger notice)"),
                                              ("disconnect", "FreeSWITCH ended the session")])
 def test_a_disconnect_notice_ends_the_call_and_hands_back_every_waiter(disposition, why):
@@ -230,3 +268,114 @@ def test_replies_with_nobody_waiting_go_to_the_owner_and_close_hands_back_the_re
     assert session.silent_for(10.0) == 2.5
     assert session.close() == ["b"] and session.pending == 0
 
+
+# ---- the inbound client's rules ---------------------------------------------------------
+def inbound_replay(name: str, session: InboundSession, accept_job_at_once: bool = True):
+    """Replay one captured inbound connection: (replies by command index, BACKGROUND_JOB by
+    waiter, Job-UUID FreeSWITCH granted by waiter)."""
+    conn, replies, jobs, pending_jobs, granted = CommandSession(), {}, {}, {}, {}
+    for n, (direction, raw) in enumerate(entries(name, "inbound")):
+        if direction == "app->fs":
+            if raw.startswith(b"auth "):
+                frame = session.auth_command()
+                assert frame == raw
+                conn.send(frame, "auth")
+            elif raw.startswith(b"bgapi "):
+                job_id, frame = session.start_job(raw[6:-2].decode(), f"job{n}")
+                assert frame == raw[:-1] + f"Job-UUID: {job_id}\n\n".encode()
+                conn.send(frame, ("bgapi", job_id, f"job{n}"))
+            elif raw.startswith(b"filter Unique-ID "):
+                assert session.add_filter("Unique-ID", raw.split()[2].decode()) + "\n\n" == raw.decode()
+                conn.send(raw, n)
+            else:
+                conn.send(raw, n)
+            continue
+        for waiter, message in conn.receive_data(raw, float(n)):
+            if waiter == "auth":
+                session.check_auth(message, "fs1")
+            elif isinstance(waiter, tuple):
+                pending_jobs[waiter] = message
+                if accept_job_at_once:
+                    granted[waiter[2]], done = session.job_accepted(waiter[1], message, waiter[2])
+                    assert done is None
+            elif waiter is not None:
+                replies[waiter] = message
+            elif message.event is not None:
+                done = session.receive(message.event)
+                if done is not None:
+                    jobs[done] = message.event
+            else:
+                assert session.greeting(message) == (message.content_type == wire.AUTH_REQUEST)
+    if not accept_job_at_once:
+        for (_, job_id, waiter), message in pending_jobs.items():
+            granted[waiter], jobs[waiter] = session.job_accepted(job_id, message, waiter)
+    return replies, jobs, granted
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_bgapi_job_is_matched_by_the_job_uuid_freeswitch_names(late):
+    """Capture inbound_events_plain: the recorder sent no Job-UUID, so FreeSWITCH named its
+    own in the reply (14); the BACKGROUND_JOB with it completes the job, also when it came
+    before the waiter learnt that id (late=True: kept as an orphan until claimed)."""
+    ids = iter(["11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-000000000000"])
+    session = InboundSession("ClueCon", new_id=lambda: next(ids))
+    _, jobs, granted = inbound_replay("inbound_events_plain", session, accept_job_at_once=not late)
+    # two bgapi; the capture ends before the second one's BACKGROUND_JOB
+    assert list(granted.values()) == ["fc6268c2-7981-427f-a3b1-383ad4f22578", "cea86730-007b-4651-958e-86a87f7bd412"]
+    first, second = granted
+    job = jobs[first]
+    assert job.get("Event-Name") == "BACKGROUND_JOB" and job.get("Job-UUID") == granted[first]
+    assert job.body.startswith("+OK ")
+    assert jobs.get(second) is None
+    assert session.fail_jobs() == [second]        # still waiting: lost with the connection
+
+
+def test_a_job_is_completed_by_our_own_job_uuid_and_lost_with_the_connection():
+    session = InboundSession("pw", new_id=lambda: "job-1")
+    job_id, frame = session.start_job("status", "w")
+    assert frame == b"bgapi status\nJob-UUID: job-1\n\n"
+    reply = wire.Parser().feed(b"Content-Type: command/reply\nReply-Text: +OK Job-UUID: job-1\nJob-UUID: job-1\n\n")[0]
+    assert session.job_accepted(job_id, reply, "w") == ("job-1", None)
+    other = event("BACKGROUND_JOB", "x", **{"Job-UUID": "job-9"}).event
+    assert session.receive(other) is None                      # kept as an orphan
+    assert session.receive(event("HEARTBEAT", "x").event) is None
+    assert session.fail_jobs() == ["w"] and session.fail_jobs() == []
+
+
+def test_auth_accepted_refused_and_rejected():
+    session = InboundSession("WrongPassword")
+    with pytest.raises(AuthError, match="-ERR invalid"):
+        inbound_replay("inbound_auth_bad", session)
+    replies, _, _ = inbound_replay("inbound_auth_ok", InboundSession("ClueCon"))
+    assert replies[5].body == "false"                          # api uuid_exists, in order
+    rude = wire.Parser().feed(b"Content-Type: text/rude-rejection\nContent-Length: 14\n\nAccess Denied\n")[0]
+    with pytest.raises(AuthError, match="rejected the connection: Access Denied"):
+        InboundSession.greeting(rude)
+
+
+def test_a_new_connection_restores_filters_first_then_one_subscription():
+    session = InboundSession("pw")
+    assert session.subscribe("CHANNEL_HANGUP", "CUSTOM callcenter::info") == \
+        "event plain CHANNEL_HANGUP CUSTOM callcenter::info"
+    session.add_filter("Unique-ID", "abc")
+    session.add_filter("Event-Name", "DTMF")
+    assert session.unsubscribe("HEARTBEAT") is None            # always subscribed
+    assert session.delete_filter("Event-Name", "DTMF") == "filter delete Event-Name DTMF"
+    assert session.restore_commands() == [
+        (b"filter Unique-ID abc\n\n", "filter"),
+        (b"event plain BACKGROUND_JOB CHANNEL_HANGUP HEARTBEAT CUSTOM callcenter::info\n\n", "event")]
+    assert session.unsubscribe("CHANNEL_HANGUP") == "nixevent CHANNEL_HANGUP"
+    assert session.restore_commands()[-1][0] == b"event plain BACKGROUND_JOB HEARTBEAT CUSTOM callcenter::info\n\n"
+
+
+def test_reconnect_back_off_doubles_from_the_base_up_to_the_cap_with_jitter():
+    assert reconnect_delay(0, 0.1, 30.0, 0.99) == 0.0
+    assert [reconnect_delay(a, 0.1, 1.0, 1.0) for a in (1, 2, 3, 4, 5)] == pytest.approx([0.2, 0.4, 0.8, 1.0, 1.0])
+    assert reconnect_delay(3, 0.1, 30.0, 0.0) == pytest.approx(0.4)   # jitter: 50 % .. 100 %
+
+
+def test_the_layers_example_of_docs_esl_md_prints_what_it_says(capsys):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "esl.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", doc.split("## Layers: wire", 1)[1], re.S).group(1)
+    exec(compile(block, "docs/esl.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == re.search(r"print\(call\.receive\(message\)\)\s+# (.*)", block).group(1)
