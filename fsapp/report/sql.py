@@ -18,7 +18,6 @@ from .rules import Rules
 EPOCH = dt.datetime(1970, 1, 1)
 STAFFED = ("Available", "Available (On Demand)")
 SPAN_SLACK = dt.timedelta(days=1)      # a queue call lasts less than this (calls across midnight)
-SHORT_RANGE = 4 * SPAN_SLACK           # queue_legs: below this, the slack is most of the events read
 
 
 def _epoch(t: dt.datetime) -> float:
@@ -43,12 +42,7 @@ def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list
 def queue_legs(rng: Range) -> tuple[str, list]:
     """One row per (call, queue): how the call's time in that queue went. A leg belongs to
     the period in which its first event happened (a call entering at 23:59 and answered
-    after midnight counts on the first day).
-
-    Its events are read from a day before to a day after the range (SPAN_SLACK): for a
-    day that is three days of events, so a short range first takes only the calls with
-    an event inside it (every leg that begins there has one; the same legs, fewer rows
-    to group)."""
+    after midnight counts on the first day)."""
     sql = """
 SELECT call_uuid, queue_name,
   MIN(event_at) AS started_at,
@@ -66,14 +60,10 @@ SELECT call_uuid, queue_name,
   MAX(CASE WHEN event = 'completed' THEN wrap_up_ms END) AS wrap_up_ms,
   MAX(CASE WHEN event <> 'completed' THEN wait_ms END) AS queue_ms
 FROM fsapp_queue_events
-WHERE event_at >= ? AND event_at < ?{calls}
+WHERE event_at >= ? AND event_at < ?
 GROUP BY call_uuid, queue_name
 HAVING MIN(event_at) >= ? AND MIN(event_at) < ?"""
-    short = rng.end - rng.start < SHORT_RANGE
-    calls = ("\n  AND call_uuid IN (SELECT c.call_uuid FROM fsapp_queue_events c WHERE c.event_at >= ? "
-             "AND c.event_at < ?)") if short else ""
-    return sql.format(calls=calls), [rng.start - SPAN_SLACK, rng.end + SPAN_SLACK,
-                                     *((rng.start, rng.end) if short else ()), rng.start, rng.end]
+    return sql, [rng.start - SPAN_SLACK, rng.end + SPAN_SLACK, rng.start, rng.end]
 
 
 def _counted(d: Dialect, rules: Rules) -> str:
