@@ -148,7 +148,7 @@ def test_a_forbidden_import_is_named(tmp_path):
 SIM = FSAPP / "sim"
 SIM_LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services", "ivrconf"}),
-    ("channel", {"mediaqueue", "channel"}),
+    ("channel", {"mediaqueue", "channelparts", "channel"}),
     ("endpoints", {"legs", "agents", "bridging", "listener", "commands", "sendevent"}),
     ("applications", {"apps", "apps.*"}),
     ("dialplan", {"dialplan"}),

@@ -57,7 +57,7 @@ class AgentEndpoint:
 
     def ring(self, leg: Channel) -> None:
         record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None,
-                  "ended_at": None, "result": None, "caller_id": leg.cid_num,
+                  "ended_at": None, "result": None, "caller_id": leg.profile.cid_num,
                   "variables": dict(leg.vars)}   # what the dialler set (tests check them)
         self.calls.append(record)
         gevent.spawn(self._run, leg, record)
@@ -117,14 +117,14 @@ class AgentEndpoint:
         """The phone's transfer key: REFER to the extension, then BYE."""
         at, exten = self.transfer
         leg.clock.wait([leg.ended], at)
-        partner = leg.bridged_to
+        partner = leg.links.bridged_to
         if leg.hungup or partner is None or partner.hungup:
             return
         leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.services.ipv4}>")
         leg.set_var("TRANSFER_FALLBACK", self.agent_id)
         # switch_ivr_session_transfer(b_session, exten, dialplan, context)
-        partner.transfer_to = (str(exten), partner.context)
-        partner.times["Channel-Transfer-Time"] = partner.now_us()
+        partner.run.transfer_to = (str(exten), partner.profile.context)
+        partner.profile.times["Channel-Transfer-Time"] = partner.now_us()
         partner.queue.wake.set()
         leg.set_var("endpoint_disposition", "BLIND_TRANSFER")
         leg.hangup("NORMAL_CLEARING")

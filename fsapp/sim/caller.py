@@ -160,7 +160,7 @@ class Caller:
     def on_hangup(self, ch) -> None:
         if ch is self.leg:
             self.report.hangup_cause = ch.hangup_cause
-            self.report.answered = bool(ch.times["Channel-Answered-Time"])
+            self.report.answered = bool(ch.profile.times["Channel-Answered-Time"])
             if self.report.hung_up_by is None:
                 self.report.hung_up_by = "switch"
             self._note("hangup", ch.hangup_cause or "")
@@ -221,7 +221,7 @@ class Caller:
         return True
 
     def _press(self, digits: str, pause) -> bool:
-        target = self.leg.peer or self.leg   # the leg fsapp controls hears the keys
+        target = self.leg.links.peer or self.leg   # the leg fsapp controls hears the keys
         for i, digit in enumerate(digits):
             if self.leg.hungup:
                 return False
@@ -235,7 +235,7 @@ class Caller:
     def start(self, leg) -> None:
         self.leg = leg
         self.report.caller_uuid = leg.uuid
-        self.report.uuid = leg.peer.uuid if leg.peer is not None else leg.uuid
+        self.report.uuid = leg.links.peer.uuid if leg.links.peer is not None else leg.uuid
         self._greenlet = gevent.spawn(self._run)
 
     def _run(self) -> None:

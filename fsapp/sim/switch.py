@@ -196,7 +196,7 @@ class Switch:
                 del self._uuid_listeners[uuid]
 
     def app_turn(self) -> bool:
-        return any(ch.awaiting_app for ch in self.channels.values())
+        return any(ch.run.awaiting_app for ch in self.channels.values())
 
     def fire(self, ev) -> None:
         self.clock.touch()
@@ -267,10 +267,10 @@ class Switch:
         leg.caller = caller
         leg.voice = caller.voice
         self.callers[leg.uuid] = caller
-        self.callers[leg.peer.uuid] = caller
+        self.callers[leg.links.peer.uuid] = caller
         caller.start(leg)
         start_leg(self, leg)
-        leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.peer.uuid, None)))
+        leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.links.peer.uuid, None)))
         return caller
 
     # ---- what channels and applications use (fsapp/sim/services.py) --------------------
@@ -297,18 +297,18 @@ class Switch:
                 after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":
-            while not ch.hungup and (ch.bridged_to is not None or self.channels.get(ctx) is not None
-                                     and ch.bridged_to is None and not self.channels[ctx].hungup
-                                     and self.channels[ctx].transfer_to is not None):
+            while not ch.hungup and (ch.links.bridged_to is not None or self.channels.get(ctx) is not None
+                                     and ch.links.bridged_to is None and not self.channels[ctx].hungup
+                                     and self.channels[ctx].run.transfer_to is not None):
                 ch.queue.wake.clear()
                 ch.queue.wake.wait(timeout=0.5)
             return
-        ch.destination, ch.context = ext, ctx
-        ch.program = self.route
+        ch.profile.destination, ch.profile.context = ext, ctx
+        ch.run.program = self.route
 
     def join(self, a, b) -> None:
         """uuid_bridge: take both legs out of what they run and bridge them."""
-        b.transfer_to = ("__joined__", a.uuid)
-        a.transfer_to = ("__join__", b.uuid)
+        b.run.transfer_to = ("__joined__", a.uuid)
+        a.run.transfer_to = ("__join__", b.uuid)
         a.queue.wake.set()
         b.queue.wake.set()

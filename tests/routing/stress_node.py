@@ -51,7 +51,7 @@ def hangup_time(leg) -> float:
     """When the leg hung up, as the emulator stamped it before CHANNEL_HANGUP went out:
     causally before any router could release the agent (a stamp taken when this greenlet
     next runs could be late by a whole scheduling delay on a busy machine)."""
-    return leg.times["Channel-Hangup-Time"] / 1_000_000
+    return leg.profile.times["Channel-Hangup-Time"] / 1_000_000
 
 
 class ConnectedTalker(AgentEndpoint):
@@ -76,9 +76,9 @@ class ConnectedTalker(AgentEndpoint):
         leg.mark_answered()
         record["answered_at"] = clock.now()
         with gevent.Timeout(HANG_GUARD_S, False):
-            while leg.bridged_to is None and not leg.hungup:
+            while leg.links.bridged_to is None and not leg.hungup:
                 gevent.sleep(0.01)
-        if leg.bridged_to is not None:
+        if leg.links.bridged_to is not None:
             record["bridged_at"] = clock.now()
             until = time.monotonic() + self.talk_s
             while not leg.hungup and time.monotonic() < until:

@@ -89,7 +89,7 @@ def wait_for(predicate, timeout=10.0):
 def test_listen_then_force_release_puts_the_agent_in_wrap_up(acd):
     sw, router, backend, outcomes, events = acd
     caller, call = on_call(sw, backend)
-    assert sw.channels[call.leg].bridged_to.uuid == call.member      # the state names the bridged leg
+    assert sw.channels[call.leg].links.bridged_to.uuid == call.member      # the state names the bridged leg
     sw.add_agent("2001", ring_s=0.1, talk_s=60)
     published = []
     backend.subscribe(published.append)

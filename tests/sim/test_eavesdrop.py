@@ -26,7 +26,7 @@ def bridged_agent_leg(switch, agent="1001", wait_s=20):
         while not endpoint.calls or endpoint.calls[0]["answered_at"] is None:
             gevent.sleep(0.05)
         leg = switch.channels[endpoint.calls[0]["uuid"]]
-        while leg.bridged_to is None:
+        while leg.links.bridged_to is None:
             gevent.sleep(0.05)
     return caller, leg.uuid
 

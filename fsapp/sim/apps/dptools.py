@@ -400,8 +400,8 @@ def app_transfer(ch: Channel, arg: str) -> None:
     if not a:
         return
     ext = a[0]
-    ctx = a[2] if len(a) > 2 else ch.context
-    ch.transfer_to = (ext, ctx)
-    ch.times["Channel-Transfer-Time"] = ch.now_us()
+    ctx = a[2] if len(a) > 2 else ch.profile.context
+    ch.run.transfer_to = (ext, ctx)
+    ch.profile.times["Channel-Transfer-Time"] = ch.now_us()
     ch.queue.wake.set()
 
