@@ -290,3 +290,22 @@ def test_sim_checks_name_what_is_wrong(tmp_path):
     assert "fsapp/sim/legs.py:2: import inside a function (`from .channel import X`)" in text
     assert "fsapp/sim/apps/ivr.py:4: `ch.switch`: below the dialplan the switch is reached as `services`" in text
     assert "import cycle in fsapp/sim: channel -> legs -> channel" in text
+
+
+def test_a_channel_is_a_small_composition():
+    """fsapp/sim/channel.py composes its parts (fsapp/sim/channelparts.py, mediaqueue.py)
+    instead of carrying every field itself (it had 53): a new field goes into its part."""
+    from fsapp.sim import Switch
+    from fsapp.sim.channel import Channel
+    from fsapp.sim.channelparts import CallerProfile, ChannelState, Links, Run, Variables
+    from fsapp.sim.mediaqueue import MediaQueue
+
+    ch = Channel(Switch(password="x", esl=("127.0.0.1", 0)), name="sofia/internal/1001", direction="inbound",
+                 destination="12345")
+    parts = {"status": ChannelState, "profile": CallerProfile, "links": Links, "run": Run, "vars": Variables,
+             "queue": MediaQueue}
+    assert all(isinstance(getattr(ch, name), kind) for name, kind in parts.items())
+    own = set(vars(ch)) - set(parts)
+    assert own <= {"services", "clock", "uuid", "name", "direction", "session_id", "caller", "voice", "sessions"}, own
+    assert not [k for k, v in vars(Channel).items() if not k.startswith("__") and not callable(v)
+                and not isinstance(v, property)]

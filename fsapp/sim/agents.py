@@ -67,7 +67,7 @@ class AgentEndpoint:
         leg.set_call_state("RINGING")
         reason, _ = leg.wait_media(self.ring_s, nested=False)
         if reason == "hangup":
-            record["result"] = leg.hangup_cause
+            record["result"] = leg.status.hangup_cause
             record["ended_at"] = clock.now()
             return
         if self.answer is not True:
@@ -89,13 +89,13 @@ class AgentEndpoint:
         for at, digits in sorted(self.press):
             if at >= self.talk_s:
                 break
-            clock.wait([leg.ended], at - talked)
+            clock.wait([leg.status.ended], at - talked)
             talked = at
-            if leg.hungup:
+            if leg.status.hungup:
                 break
             leg.queue_dtmf(digits, source="RTP")
-        clock.wait([leg.ended], max(0.0, self.talk_s - talked))
-        if not leg.hungup:
+        clock.wait([leg.status.ended], max(0.0, self.talk_s - talked))
+        if not leg.status.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"
         record["ended_at"] = clock.now()
@@ -104,21 +104,21 @@ class AgentEndpoint:
         """The phone's hold key, at the scripted moments of the talk."""
         clock, start = leg.clock, leg.clock.now()
         for at, seconds in sorted(self.hold):
-            clock.wait([leg.ended], max(0.0, start + at - clock.now()))
-            if leg.hungup:
+            clock.wait([leg.status.ended], max(0.0, start + at - clock.now()))
+            if leg.status.hungup:
                 return
             leg.mark_hold(True)
-            clock.wait([leg.ended], seconds)
-            if leg.hungup:
+            clock.wait([leg.status.ended], seconds)
+            if leg.status.hungup:
                 return
             leg.mark_hold(False)
 
     def _blind_transfer(self, leg: Channel) -> None:
         """The phone's transfer key: REFER to the extension, then BYE."""
         at, exten = self.transfer
-        leg.clock.wait([leg.ended], at)
+        leg.clock.wait([leg.status.ended], at)
         partner = leg.links.bridged_to
-        if leg.hungup or partner is None or partner.hungup:
+        if leg.status.hungup or partner is None or partner.status.hungup:
             return
         leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.services.ipv4}>")
         leg.set_var("TRANSFER_FALLBACK", self.agent_id)

@@ -343,7 +343,7 @@ class CallCenter:
         self._members_count(q)
         self._ensure_dispatcher()
         # Wait until an agent is bridged (the agent thread sends us to uuid_bridge) or hangup.
-        while not ch.hungup and not ch.run.transfer_to:
+        while not ch.status.hungup and not ch.run.transfer_to:
             ch.wait_media(float("inf"), dtmf="consume", wake_returns=True, nested=False)
         if ch.run.transfer_to:
             return    # bridged: CHANNEL_EXECUTE_COMPLETE now (observation 36), then uuid_bridge
@@ -389,7 +389,7 @@ class CallCenter:
             self._kick.clear()
             for q in list(self.queues.values()):
                 now, now_s = self._epoch(), self.switch.clock.now()
-                for member in [m for m in q.members if m.state == "Waiting" and not m.channel.hungup
+                for member in [m for m in q.members if m.state == "Waiting" and not m.channel.status.hungup
                                and m.joined_epoch < now and m.retry_at <= now_s]:
                     agent = self._pick_agent(q)
                     if agent is None:
@@ -405,7 +405,7 @@ class CallCenter:
     def _next_due(self) -> float | None:
         """The next moment a waiting member or an agent becomes eligible by time alone."""
         waiting = [m for q in self.queues.values() for m in q.members
-                   if m.state == "Waiting" and not m.channel.hungup]
+                   if m.state == "Waiting" and not m.channel.status.hungup]
         if not waiting:
             return None
         times = [t for m in waiting for t in (m.joined_epoch + 1, m.retry_at)]
@@ -475,18 +475,18 @@ class CallCenter:
                 else:
                     # The loopback rule (observation 35): the agent is what the B leg bridges to.
                     deadline = sw.clock.now() + ORIGINATE_RETURN_S + LOOPBACK_BRIDGE_WAIT_S
-                    while b.links.bridged_to is None and not b.hungup and not leg.hungup and not mch.hungup \
+                    while b.links.bridged_to is None and not b.status.hungup and not leg.status.hungup and not mch.status.hungup \
                             and sw.clock.now() < deadline:
                         # the deadline is a clock timer (a VirtualClock jumps to it); the
                         # bridge itself is noticed by polling every frame of real time
                         sw.clock.wait([b.queue.wake, leg.queue.wake], max(0.0, deadline - sw.clock.now()), poll=FRAME_S)
-                    if b.links.bridged_to is not None and not mch.hungup and not leg.hungup:
+                    if b.links.bridged_to is not None and not mch.status.hungup and not leg.status.hungup:
                         agent_ch = b.links.bridged_to
-                    elif not leg.hungup:
+                    elif not leg.status.hungup:
                         b.run.finish_gate.set()
                         log.info("sim: callcenter: timeout while waiting for the loopback-b channel "
                                  "of %s to be bridged", agent.name)
-                        leg.hangup("ORIGINATOR_CANCEL" if mch.hungup else "DESTINATION_OUT_OF_ORDER")
+                        leg.hangup("ORIGINATOR_CANCEL" if mch.status.hungup else "DESTINATION_OUT_OF_ORDER")
             self._offering.pop(agent.name, None)
             if agent_ch is None:
                 gevent.wait([failed], timeout=5.0)
@@ -505,15 +505,15 @@ class CallCenter:
         """The agent left Available while being offered a call: the originate is cancelled
         (captured: HANGUP of the loopback B leg, then the A leg, ORIGINATOR_CANCEL)."""
         leg = self._offering.pop(agent.name, None)
-        if leg is None or leg.hungup:
+        if leg is None or leg.status.hungup:
             return
         b = getattr(leg, "loopback_b", None)
-        if b is not None and not b.hungup:
+        if b is not None and not b.status.hungup:
             b.hangup("ORIGINATOR_CANCEL")
         leg.hangup("ORIGINATOR_CANCEL")
 
     def _offer_failed(self, q, member, agent, called, cc_member, done, leg=None) -> None:
-        cause_timeout = leg is not None and leg.hangup_cause == "DESTINATION_OUT_OF_ORDER"
+        cause_timeout = leg is not None and leg.status.hangup_cause == "DESTINATION_OUT_OF_ORDER"
         agent.no_answer_count += 1
         self._event("bridge-agent-fail", [
             ("CC-Queue", q.name), ("CC-Action", "bridge-agent-fail"), ("CC-Hangup-Cause", "SUCCESS"),
@@ -529,7 +529,7 @@ class CallCenter:
         if agent.no_answer_delay_time:
             agent.ready_time = self._epoch() + agent.no_answer_delay_time
         self._set_state(agent, "Waiting")
-        if member.state == "Trying" and not member.channel.hungup:
+        if member.state == "Trying" and not member.channel.status.hungup:
             member.state = "Waiting"
             member.serving_agent = ""
             member.retry_at = self.switch.clock.now() + DISPATCH_S
@@ -596,11 +596,11 @@ class CallCenter:
             agent_ch.run.transfer_to = ("__joined__", mch.uuid)
             b.run.break_requested = True
             b.queue.wake.set()
-            gevent.wait([b.ended], timeout=5.0)
+            gevent.wait([b.status.ended], timeout=5.0)
         else:
             self._set_state(agent, "In a queue call")
         if leg is not None and leg is not agent_ch:
-            gevent.wait([leg.ended], timeout=5.0)
+            gevent.wait([leg.status.ended], timeout=5.0)
         self._members_count(q)
         self._uuid_bridge_vars(member, agent, agent_ch, answered)
         if agent_ch.run.transfer_to is None:
@@ -608,13 +608,13 @@ class CallCenter:
             agent_ch.queue.wake.set()
         mch.run.transfer_to = ("__join__", agent_ch.uuid)
         mch.queue.wake.set()
-        gevent.wait([mch.ended, agent_ch.ended], count=2)
+        gevent.wait([mch.status.ended, agent_ch.status.ended], count=2)
         end = self._epoch()
         agent.last_bridge_end = end
         agent.talk_time += end - answered
         agent.uuid = ""
         gevent.sleep(0.08)   # the agent thread notices the end of the bridge (~80 ms, as captured)
-        agent_ch.set_var("bridge_hangup_cause", mch.hangup_cause or "NORMAL_CLEARING")
+        agent_ch.set_var("bridge_hangup_cause", mch.status.hangup_cause or "NORMAL_CLEARING")
         agent_ch.set_var("call_uuid", agent_ch.uuid)
         mch.set_var("cc_queue_terminated_epoch", str(end))
         self._event("bridge-agent-end", [

@@ -1,14 +1,13 @@
 """One emulated call leg: its variables, states, answer state, queues and events.
 
-A Channel is a composition: its caller profile (`profile`), the legs it is tied to
-(`links`), what runs on its greenlet (`run`; fsapp/sim/channelparts.py), the media
-queue other greenlets push to (`queue`, fsapp/sim/mediaqueue.py), its variables (`vars`)
-and, here, its own state (CS_*, call state, answer state, hangup) and the events it fires.
+A Channel is a composition: its state (`status`: CS_*, call state, answer state,
+hangup), caller profile (`profile`), the legs it is tied to (`links`), what runs on its
+greenlet (`run`), its variables (`vars`; all fsapp/sim/channelparts.py) and the media
+queue other greenlets push to (`queue`, fsapp/sim/mediaqueue.py). The Channel itself
+changes them as FreeSWITCH does and fires the events that report each change.
 
 Everything a FreeSWITCH channel shows on the wire comes from here, so the header set
 and order of every channel event is decided in one place (`_channel_headers`).
-Variables keep insertion order and a re-set moves a variable to the end, as
-switch_channel_set_variable() does (it deletes, then appends).
 """
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from gevent.event import Event as GEvent
 
 from . import fsstrings
 from .events import local_stamp
-from .channelparts import TIME_FIELDS, CallerProfile, Links, Run
+from .channelparts import TIME_FIELDS, CallerProfile, ChannelState, Links, Run, Variables
 from .mediaqueue import MediaQueue, Message
 from .voice import VoiceLog
 
@@ -63,17 +62,9 @@ class Channel:
         self.links = Links()
         self.run = Run()
         self.queue = MediaQueue()     # messages, DTMF and the wake-up (other greenlets push there)
-        # the channel's own state: what its events report and its waits check
-        self.state, self.state_number = "CS_NEW", 0
-        self.call_state = "DOWN"
-        self.answer_state = "ringing"
-        self.hangup_cause: str | None = None
-        self.holding = False          # CF_LEG_HOLDING: put on hold by its phone or uuid_hold
-        self.answered = GEvent()      # set on answer or pre-answer (media up)
-        self.ended = GEvent()         # set after CHANNEL_HANGUP_COMPLETE
-        self.hungup = False
+        self.status = ChannelState(answered=GEvent(), ended=GEvent())
         self.session_id = services.next_session_id()
-        self.vars: dict[str, str] = {}
+        self.vars = Variables()
         codecs = [("read_codec", "L16"), ("read_rate", "8000"), ("write_codec", "L16"), ("write_rate", "8000")]
         if direction == "outbound":   # the order FreeSWITCH's originate creates them in
             base = [("direction", direction), ("is_outbound", "true"), ("uuid", self.uuid),
@@ -95,9 +86,7 @@ class Channel:
         return int(self.clock.now() * 1_000_000)
 
     def set_var(self, name: str, value) -> None:
-        self.vars.pop(name, None)
-        if value is not None and value != "":
-            self.vars[name] = str(value)
+        self.vars.set(name, value)
 
     def get_var(self, name: str, default=None):
         return self.vars.get(name, default)
@@ -133,14 +122,14 @@ class Channel:
         return out
 
     def channel_headers(self, with_vars: bool = True) -> list[tuple[str, str]]:
-        h = [("Channel-State", self.state), ("Channel-Call-State", self.call_state),
-             ("Channel-State-Number", str(self.state_number)), ("Channel-Name", self.name),
+        h = [("Channel-State", self.status.state), ("Channel-Call-State", self.status.call_state),
+             ("Channel-State-Number", str(self.status.state_number)), ("Channel-Name", self.name),
              ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
              ("Presence-Call-Direction", self.direction),
              ("Channel-HIT-Dialplan", "true" if self.profile.hit_dialplan else "false"),
-             ("Channel-Call-UUID", self.uuid), ("Answer-State", self.answer_state)]
-        if self.hangup_cause:
-            h.append(("Hangup-Cause", self.hangup_cause))
+             ("Channel-Call-UUID", self.uuid), ("Answer-State", self.status.answer_state)]
+        if self.status.hangup_cause:
+            h.append(("Hangup-Cause", self.status.hangup_cause))
         h += [("Channel-Read-Codec-Name", "L16"), ("Channel-Read-Codec-Rate", "8000"),
               ("Channel-Read-Codec-Bit-Rate", "128000"), ("Channel-Write-Codec-Name", "L16"),
               ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "128000")]
@@ -163,12 +152,12 @@ class Channel:
 
     # ---- states -----------------------------------------------------------------------
     def set_state(self, state: str, fire: bool = True) -> None:
-        self.state, self.state_number = state, STATE_NUMBERS[state]
+        self.status.state, self.status.state_number = state, STATE_NUMBERS[state]
         if fire:
             self.fire("CHANNEL_STATE", with_vars=False)
 
     def set_call_state(self, call_state: str) -> None:
-        old, self.call_state = self.call_state, call_state
+        old, self.status.call_state = self.status.call_state, call_state
         self.fire("CHANNEL_CALLSTATE", pre=[("Original-Channel-Call-State", old),
                                              ("Channel-Call-State-Number", str(
                                                  ["DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD",
@@ -176,16 +165,16 @@ class Channel:
                   with_vars=False)
 
     def mark_pre_answered(self) -> None:
-        if self.hungup or self.answer_state in ("early", "answered"):
+        if self.status.hungup or self.status.answer_state in ("early", "answered"):
             return
-        self.answer_state = "early"
+        self.status.answer_state = "early"
         now = self.now_us()
         self.profile.times["Channel-Progress-Media-Time"] = now
         self.set_var("endpoint_disposition", "EARLY MEDIA")
         self.fire("CHANNEL_PROGRESS_MEDIA")
-        self.call_state = "EARLY"
-        self.answered.set()
-        if self.links.peer is not None and not self.links.peer.hungup:
+        self.status.call_state = "EARLY"
+        self.status.answered.set()
+        if self.links.peer is not None and not self.links.peer.status.hungup:
             self.links.peer.mark_pre_answered()
 
     def flip_cid(self) -> None:
@@ -199,30 +188,30 @@ class Channel:
         self.profile.callee_name = ""
 
     def mark_answered(self) -> None:
-        if self.hungup or self.answer_state == "answered":
+        if self.status.hungup or self.status.answer_state == "answered":
             return
-        self.answer_state = "answered"
+        self.status.answer_state = "answered"
         self.profile.times["Channel-Answered-Time"] = self.now_us()
         # A loopback pair: the other leg's CHANNEL_ANSWER comes first (as captured).
-        if self.links.peer is not None and not self.links.peer.hungup:
+        if self.links.peer is not None and not self.links.peer.status.hungup:
             self.links.peer.mark_answered()
         self.fire("CHANNEL_ANSWER")
-        self.call_state = "ACTIVE"
+        self.status.call_state = "ACTIVE"
         self.set_var("endpoint_disposition", "ANSWER")
-        self.answered.set()
+        self.status.answered.set()
 
     @property
     def is_answered(self) -> bool:
-        return self.answer_state == "answered"
+        return self.status.answer_state == "answered"
 
     def mark_hold(self, on: bool) -> None:
         """switch_channel_mark_hold: this leg's phone put the call on hold (re-INVITE with
         a=sendonly) or took it off, or uuid_hold named it. As FreeSWITCH: the call state
         HELD (UNHELD after), Channel-Last-Hold / Channel-Hold-Accum in the profile times,
         then CHANNEL_HOLD (CHANNEL_UNHOLD)."""
-        if self.hungup or on == self.holding:
+        if self.status.hungup or on == self.status.holding:
             return
-        self.holding = on
+        self.status.holding = on
         if self.is_answered:
             now = self.now_us()
             if on:
@@ -238,27 +227,27 @@ class Channel:
     def start(self, announce: bool = True) -> None:
         """Register, fire CHANNEL_CREATE and run self.run.program in the channel's greenlet."""
         self.services.channels[self.uuid] = self
-        self.state, self.state_number = "CS_INIT", 2
+        self.status.state, self.status.state_number = "CS_INIT", 2
         if announce:
             self.fire("CHANNEL_CREATE")
         self.run.greenlet = gevent.spawn(self._lifecycle)
 
     def _lifecycle(self) -> None:
         try:
-            while self.run.program is not None and not self.hungup:
+            while self.run.program is not None and not self.status.hungup:
                 program, self.run.program = self.run.program, None
                 program(self)
                 # a transfer may come while the one before is being routed (a phone's
                 # blind transfer of a uuid_bridge'd leg): each goes through the dialplan
-                while self.run.transfer_to and not self.hungup and self.run.program is None:
+                while self.run.transfer_to and not self.status.hungup and self.run.program is None:
                     ext, ctx = self.run.transfer_to
                     self.run.transfer_to = None
                     self.services.route_transfer(self, ext, ctx)
-            if not self.hungup:
+            if not self.status.hungup:
                 self.hangup("NORMAL_CLEARING")
         except Exception:  # a bug in the emulator must not leave the call hanging forever
             log.exception("sim channel %s crashed", self.uuid)
-            if not self.hungup:
+            if not self.status.hungup:
                 self.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
             self._finish()
@@ -269,19 +258,19 @@ class Channel:
             self.run.finish_gate.wait(timeout=self.clock.to_wall(5 * FRAME_S))
         # The loopback partner goes down once this leg's apps have unwound (capture order:
         # HANGUP a, EXECUTE_COMPLETE a, HANGUP b, HANGUP_COMPLETE a, ...).
-        if self.links.peer is not None and not self.links.peer.hungup:
-            self.links.peer.hangup(self.hangup_cause or "NORMAL_CLEARING")
+        if self.links.peer is not None and not self.links.peer.status.hungup:
+            self.links.peer.hangup(self.status.hangup_cause or "NORMAL_CLEARING")
         self.set_state("CS_HANGUP")
-        self.call_state = "HANGUP"
+        self.status.call_state = "HANGUP"
         self.set_state("CS_REPORTING")
         self._set_report_vars()
-        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
+        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.status.hangup_cause or "NORMAL_CLEARING")])
         for hook in self.run.reporting_hooks:   # e.g. mod_callcenter's agent thread reacting at once
             hook(self)
         self.set_state("CS_DESTROY", fire=False)
         self.fire("CHANNEL_DESTROY", with_vars=True)
         self.services.channels.pop(self.uuid, None)
-        self.ended.set()
+        self.status.ended.set()
         for s in list(self.sessions):
             s.channel_destroyed(self)
 
@@ -290,8 +279,8 @@ class Channel:
         created = t["Channel-Created-Time"]
         end = t["Channel-Hangup-Time"] or self.now_us()
         answered = t["Channel-Answered-Time"]
-        self.set_var("hangup_cause", self.hangup_cause)
-        self.set_var("hangup_cause_q850", str(Q850.get(self.hangup_cause or "", 0)))
+        self.set_var("hangup_cause", self.status.hangup_cause)
+        self.set_var("hangup_cause_q850", str(Q850.get(self.status.hangup_cause or "", 0)))
         self.set_var("digits_dialed", "".join(self.run.digits_dialed) or "none")
         self.set_var("start_stamp", local_stamp(created / 1e6))
         if answered:
@@ -320,21 +309,21 @@ class Channel:
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """Hang up now: CHANNEL_HANGUP fires at once; the channel's greenlet finishes."""
-        if self.hungup:
+        if self.status.hungup:
             return False
-        self.hungup = True
-        self.hangup_cause = cause or "NORMAL_CLEARING"
-        self.answer_state = "hangup"
-        self.state_number = STATE_NUMBERS["CS_HANGUP"]
+        self.status.hungup = True
+        self.status.hangup_cause = cause or "NORMAL_CLEARING"
+        self.status.answer_state = "hangup"
+        self.status.state_number = STATE_NUMBERS["CS_HANGUP"]
         self.profile.times["Channel-Hangup-Time"] = self.now_us()
         self.fire("CHANNEL_HANGUP")
         for s in list(self.sessions):
             s.channel_hungup(self)
-        self.answered.set()
+        self.status.answered.set()
         self.queue.wake.set()
-        if self.run.greenlet is None and self.links.peer is not None and not self.links.peer.hungup:
+        if self.run.greenlet is None and self.links.peer is not None and not self.links.peer.status.hungup:
             gevent.spawn(self.links.peer.hangup, cause)
-        if self.links.bridged_to is not None and not self.links.bridged_to.hungup:
+        if self.links.bridged_to is not None and not self.links.bridged_to.status.hungup:
             partner = self.links.bridged_to
             if partner.links.originator is self:   # we dialled it: the called leg goes too
                 gevent.spawn(partner.hangup, cause)
@@ -374,7 +363,7 @@ class Channel:
         """
         deadline = self.clock.now() + seconds
         while True:
-            if self.hungup:
+            if self.status.hungup:
                 if self.run.frame_notice:
                     # This app notices the hangup on its next media frame (see frame_notice).
                     self.run.frame_notice = False
@@ -403,7 +392,7 @@ class Channel:
             if remaining <= 0:
                 return "done", ""
             self.queue.wake.clear()
-            if self.hungup or self.run.break_requested or (self.queue.dtmf and dtmf != "keep") or \
+            if self.status.hungup or self.run.break_requested or (self.queue.dtmf and dtmf != "keep") or \
                     (nested and self.queue.nested_message_ready()):
                 continue
             # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
@@ -420,7 +409,7 @@ class Channel:
             log.info("sim: invalid application %r on %s", app, self.uuid)
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return
-        if self.hungup:
+        if self.status.hungup:
             return
         arg = self.expand(arg)
         app_uuid = app_uuid or str(uuidlib.uuid4())
@@ -461,14 +450,14 @@ class Channel:
         hung up, transferred or sent elsewhere (self.run.program set, e.g. park_after_bridge);
         a uuid_bridge that ends without park/hangup_after_bridge comes back here and goes
         on with the application after the one it interrupted, as FreeSWITCH does."""
-        while self.run.extension and not (self.hungup or self.run.transfer_to or self.run.program is not None):
+        while self.run.extension and not (self.status.hungup or self.run.transfer_to or self.run.program is not None):
             app, arg = self.run.extension.pop(0)
             self.execute(app, arg)
 
     def run_message(self, msg: Message) -> None:
         h = msg.headers
         cmd = (h.get("call-command") or msg.command or "").lower()
-        if self.hungup:
+        if self.status.hungup:
             return  # observation 29: after hangup sendmsg gets +OK and nothing happens
         if cmd == "execute":
             app = h.get("execute-app-name", "")
@@ -492,7 +481,7 @@ class Channel:
             self.run.park_fired = True
             self.fire("CHANNEL_PARK")
         fresh = False
-        while not self.hungup:
+        while not self.status.hungup:
             if (self.queue.msgs or self.queue.dtmf) and fresh:
                 # Input that arrives while parked is handled on the next media frame
                 # (20 ms), so FreeSWITCH's reply always precedes the events it causes.
@@ -514,7 +503,7 @@ class Channel:
             if self.run.transfer_to or self.run.break_out:
                 break
             self.queue.wake.clear()
-            if self.queue.dtmf or self.queue.msgs or self.hungup or self.run.transfer_to or self.run.break_out:
+            if self.queue.dtmf or self.queue.msgs or self.status.hungup or self.run.transfer_to or self.run.break_out:
                 continue
             self.run.awaiting_app = any(not s.closed for s in self.sessions)
             try:

@@ -1,5 +1,9 @@
 """The parts of one emulated leg's state, each what one concern of FreeSWITCH keeps:
 
+- ChannelState: the channel's state machine as its events report it (CS_* state and its
+  number, call state, answer state, hold, hangup and its cause) and the two moments
+  other greenlets wait for (media up, reporting done);
+- Variables: the channel variables;
 - CallerProfile: switch_caller_profile_t, who called whom and the profile's times (the
   Caller-* / Other-Leg-* headers of every channel event are made from it);
 - Links: the legs this one is tied to (its loopback partner, the bridge partner, the
@@ -8,8 +12,8 @@
   extension, the running applications) and the requests other greenlets leave for it
   (transfer, break, leave the park loop).
 
-fsapp/sim/channel.py composes them with the variables, the answer/hangup state and the
-media queue (fsapp/sim/mediaqueue.py); nothing here fires events.
+fsapp/sim/channel.py composes them with the media queue (fsapp/sim/mediaqueue.py) and
+changes them as FreeSWITCH does; nothing here fires events.
 """
 from __future__ import annotations
 
@@ -19,6 +23,29 @@ from typing import Any, Callable
 TIME_FIELDS = ["Channel-Created-Time", "Channel-Answered-Time", "Channel-Progress-Time",
                "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time",
                "Channel-Resurrect-Time", "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum"]
+
+
+@dataclass
+class ChannelState:
+    answered: Any                  # gevent Event: set on answer or pre-answer (media up), or hangup
+    ended: Any                     # gevent Event: set after CHANNEL_HANGUP_COMPLETE
+    state: str = "CS_NEW"
+    state_number: int = 0
+    call_state: str = "DOWN"
+    answer_state: str = "ringing"
+    hangup_cause: str | None = None
+    hungup: bool = False
+    holding: bool = False          # CF_LEG_HOLDING: put on hold by its phone or uuid_hold
+
+
+class Variables(dict):
+    """Channel variables in insertion order; a re-set moves a variable to the end, as
+    switch_channel_set_variable() does (it deletes, then appends); None or "" unsets."""
+
+    def set(self, name: str, value) -> None:
+        self.pop(name, None)
+        if value is not None and value != "":
+            self[name] = str(value)
 
 
 @dataclass

@@ -142,7 +142,7 @@ def run_dialplan(ch, dialplan: Dialplan) -> None:
     it the leg's program (Switch.route)."""
     ch.set_state("CS_ROUTING")
     ch.set_var("call_uuid", ch.uuid)   # re-set when routing starts (moves to the end)
-    if ch.call_state == "DOWN":
+    if ch.status.call_state == "DOWN":
         ch.set_call_state("RINGING")
     route = dialplan.match(ch.profile.destination, ch)
     if route is None:

@@ -153,12 +153,12 @@ def start_leg(services, leg: Channel) -> None:
 
 
 def _wait_until_hangup(ch: Channel) -> None:
-    while not ch.hungup and not ch.run.transfer_to and ch.run.program is None:
+    while not ch.status.hungup and not ch.run.transfer_to and ch.run.program is None:
         ch.queue.wake.clear()
         if ch.queue.msgs:
             ch.run_message(ch.queue.msgs.popleft())
             continue
-        if ch.hungup or ch.run.transfer_to or ch.run.program is not None:
+        if ch.status.hungup or ch.run.transfer_to or ch.run.program is not None:
             break
         ch.queue.wake.wait(timeout=0.5)
 
@@ -168,21 +168,21 @@ def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel
     clock = leg.clock
     deadline = clock.now() + timeout_s
     while True:
-        if leg.hungup:
-            return leg.hangup_cause or "NORMAL_CLEARING"
-        if leg.answer_state == "answered" or (early_ok and leg.answer_state == "early"):
+        if leg.status.hungup:
+            return leg.status.hangup_cause or "NORMAL_CLEARING"
+        if leg.status.answer_state == "answered" or (early_ok and leg.status.answer_state == "early"):
             return None
-        if dialler is not None and dialler.hungup:
+        if dialler is not None and dialler.status.hungup:
             leg.hangup("ORIGINATOR_CANCEL")
             return "ORIGINATOR_CANCEL"
         remaining = deadline - clock.now()
         if remaining <= 0:
-            leg.hangup("NO_ANSWER" if leg.answer_state != "early" else "NO_ANSWER")
+            leg.hangup("NO_ANSWER" if leg.status.answer_state != "early" else "NO_ANSWER")
             return "NO_ANSWER"
-        leg.answered.clear()
-        if leg.hungup or leg.answer_state == "answered":
+        leg.status.answered.clear()
+        if leg.status.hungup or leg.status.answer_state == "answered":
             continue
-        waiters = [leg.answered] + ([dialler.queue.wake] if dialler is not None else [])
+        waiters = [leg.status.answered] + ([dialler.queue.wake] if dialler is not None else [])
         clock.wait(waiters, remaining)
 
 

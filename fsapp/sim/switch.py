@@ -134,7 +134,7 @@ class Switch:
             module.stop()
         for ch in list(self.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
-        gevent.wait([ch.ended for ch in list(self.channels.values())], timeout=timeout)
+        gevent.wait([ch.status.ended for ch in list(self.channels.values())], timeout=timeout)
         if self._heartbeat is not None:
             self._heartbeat.kill(block=False)
         if self._server is not None:
@@ -270,7 +270,7 @@ class Switch:
         self.callers[leg.links.peer.uuid] = caller
         caller.start(leg)
         start_leg(self, leg)
-        leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.links.peer.uuid, None)))
+        leg.status.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.links.peer.uuid, None)))
         return caller
 
     # ---- what channels and applications use (fsapp/sim/services.py) --------------------
@@ -288,7 +288,7 @@ class Switch:
         """Continue a transferred channel: normal extensions go back through the dialplan."""
         if ext == "__join__":
             other = self.channels.get(ctx)
-            if other is not None and not other.hungup:
+            if other is not None and not other.status.hungup:
                 # uuid_bridge_on_soft_execute fires these ("show channels" data) on both legs
                 ch.set_var("uuid_bridge", None)   # set by switch_ivr_uuid_bridge, consumed here
                 ch.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)])
@@ -297,8 +297,8 @@ class Switch:
                 after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":
-            while not ch.hungup and (ch.links.bridged_to is not None or self.channels.get(ctx) is not None
-                                     and ch.links.bridged_to is None and not self.channels[ctx].hungup
+            while not ch.status.hungup and (ch.links.bridged_to is not None or self.channels.get(ctx) is not None
+                                     and ch.links.bridged_to is None and not self.channels[ctx].status.hungup
                                      and self.channels[ctx].run.transfer_to is not None):
                 ch.queue.wake.clear()
                 ch.queue.wake.wait(timeout=0.5)

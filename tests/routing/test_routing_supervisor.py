@@ -137,7 +137,7 @@ def test_whisper_and_barge_set_the_eavesdrop_variables(acd, mode, expected):
     # the supervisor hangs up: the bug goes, the call goes on
     router.esl.uuid_kill(result.supervisor_leg)
     wait_for(lambda: not spies(sw, call.leg))
-    assert not sw.channels[call.leg].hungup
+    assert not sw.channels[call.leg].status.hungup
     router.supervisor().release("1001")
     assert outcomes.get(caller.wait(20).uuid).kind == "answered"
 

@@ -56,7 +56,7 @@ def test_eavesdrop_listen_then_dtmf_modes_then_leave(switch):
     assert stop["Media-Bug-Target"] == target
     c.wait_event("CHANNEL_HANGUP", **{"Unique-ID": sup})
     assert spies(switch) == []
-    assert not switch.channels[target].hungup          # the agent's call goes on
+    assert not switch.channels[target].status.hungup          # the agent's call goes on
     c.close()
 
 

@@ -46,7 +46,7 @@ def bridge(ch: Channel, arg: str) -> None:
         if failure is None:
             break
         cause, leg = failure, None
-        if ch.hungup:
+        if ch.status.hungup:
             break
     if leg is None:
         ch.set_var("originate_disposition", cause)
@@ -54,7 +54,7 @@ def bridge(ch: Channel, arg: str) -> None:
         ch.set_var("originate_failed_cause", cause)
         ch.set_var("originate_causes", cause)
         return
-    if not ch.is_answered and not ch.hungup:
+    if not ch.is_answered and not ch.status.hungup:
         ch.mark_answered()
     ch.set_var("originated_legs", f"{leg.uuid};Outbound Call;{leg.profile.destination}")
     ch.set_var("originate_disposition", "SUCCESS")

@@ -46,9 +46,9 @@ def run_socket_app(ch, arg: str) -> None:
     gevent.spawn(session.run)
     # Park once the app starts talking (the captures show CHANNEL_PARK after the first
     # sendmsg reply), or at once if the call ends or the app goes away first.
-    while not (session.started or ch.hungup or session.closed or ch.run.transfer_to):
+    while not (session.started or ch.status.hungup or session.closed or ch.run.transfer_to):
         ch.queue.wake.clear()
-        if session.started or ch.hungup or session.closed or ch.run.transfer_to:
+        if session.started or ch.status.hungup or session.closed or ch.run.transfer_to:
             break
         ch.run.awaiting_app = True
         try:
@@ -64,7 +64,7 @@ def run_socket_app(ch, arg: str) -> None:
     stranded = session.closed and not session.connected and not ch.queue.msgs
     if stranded:
         ch.run.break_out = False
-    if not ch.hungup and not ch.run.transfer_to and (stranded or not (session.closed and not ch.queue.msgs)):
+    if not ch.status.hungup and not ch.run.transfer_to and (stranded or not (session.closed and not ch.queue.msgs)):
         ch.park_loop()
     ch.run.break_out = False
 
@@ -93,7 +93,7 @@ class OutboundSession(Listener):
         self.close()
         if self in self.ch.sessions:
             self.ch.sessions.remove(self)
-        if not self.ch.hungup:
+        if not self.ch.status.hungup:
             # The app hung up on us: leave the park loop; with nothing after `socket`
             # in the dialplan the call ends (FreeSWITCH does the same).
             self.ch.run.break_out = True
