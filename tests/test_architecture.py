@@ -148,7 +148,7 @@ def test_a_forbidden_import_is_named(tmp_path):
 SIM = FSAPP / "sim"
 SIM_LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services", "ivrconf"}),
-    ("channel", {"mediaqueue", "channel"}),
+    ("channel", {"mediaqueue", "channelparts", "channel"}),
     ("endpoints", {"legs", "agents", "bridging", "listener", "commands", "sendevent"}),
     ("applications", {"apps", "apps.*"}),
     ("dialplan", {"dialplan"}),
@@ -365,3 +365,22 @@ def test_the_sans_io_check_names_what_is_wrong(tmp_path):
     assert "helper.py:1" not in text          # a clock read is checked in the module itself only
     assert "fsapp/esl/wire.py:2: a sans-IO module imports socket" in text
     assert "fsapp/esl/gone.py is missing" in text
+
+
+def test_a_channel_is_a_small_composition():
+    """fsapp/sim/channel.py composes its parts (fsapp/sim/channelparts.py, mediaqueue.py)
+    instead of carrying every field itself (it had 53): a new field goes into its part."""
+    from fsapp.sim import Switch
+    from fsapp.sim.channel import Channel
+    from fsapp.sim.channelparts import CallerProfile, ChannelState, Links, Run, Variables
+    from fsapp.sim.mediaqueue import MediaQueue
+
+    ch = Channel(Switch(password="x", esl=("127.0.0.1", 0)), name="sofia/internal/1001", direction="inbound",
+                 destination="12345")
+    parts = {"status": ChannelState, "profile": CallerProfile, "links": Links, "run": Run, "vars": Variables,
+             "queue": MediaQueue}
+    assert all(isinstance(getattr(ch, name), kind) for name, kind in parts.items())
+    own = set(vars(ch)) - set(parts)
+    assert own <= {"services", "clock", "uuid", "name", "direction", "session_id", "caller", "voice", "sessions"}, own
+    assert not [k for k, v in vars(Channel).items() if not k.startswith("__") and not callable(v)
+                and not isinstance(v, property)]

@@ -51,9 +51,9 @@ class CallProgress:
         number = f"#{result.index + 1}"
         self.bar.update(self.task, completed=done, last=self.last_title(number, result.scenario.title))
         if not self.console.is_terminal:  # into a file or pipe: one whole line per finished call
-            mark = "[green]ok[/]" if not result.failed else "[bold red]!![/]"
-            self.console.print(Text.from_markup(f"  [{done:>2}/{total}] {mark} {number:>3} ")
-                               + Text(result.scenario.title))
+            mark = ("ok", "green") if not result.failed else ("!!", "bold red")
+            self.console.print(Text.assemble(f"  [{done:>2}/{total}] ", mark, f" {number:>3} ",
+                                             result.scenario.title))
 
     def note(self, text: str) -> None:
         """A line above the bar (the bar goes on below it)."""

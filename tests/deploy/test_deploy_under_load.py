@@ -57,7 +57,7 @@ def test_deploy_while_calls_are_in_progress(project, tmp_path):
     def press_1(callers):
         """Each caller answers the menu now (DTMF into the channel fsapp controls)."""
         for c in callers:
-            for uuid in (c.leg.uuid, c.leg.peer.uuid):
+            for uuid in (c.leg.uuid, c.leg.links.peer.uuid):
                 ch = switch.channels.get(uuid)
                 if ch is not None and ch.sessions:
                     assert switch.api.execute("uuid_recv_dtmf", f"{uuid} 1").startswith("+OK")

@@ -60,7 +60,7 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
         return lambda: any(p.endswith("welcome.wav") for p in caller.report.heard)
 
     def press_1(caller):
-        for uuid in (caller.leg.uuid, caller.leg.peer.uuid):
+        for uuid in (caller.leg.uuid, caller.leg.links.peer.uuid):
             ch = switch.channels.get(uuid)
             if ch is not None and ch.sessions:
                 assert switch.api.execute("uuid_recv_dtmf", f"{uuid} 1").startswith("+OK")

@@ -331,9 +331,9 @@ tiers:
             leg = esl.originate("loopback/7100/default", "&park", timeout=10)
             with gevent.Timeout(10):
                 while sw.channels[leg].get_var("loopback_leg") == "A" and \
-                        sw.channels[leg].peer.answer_state != "answered":
+                        sw.channels[leg].links.peer.status.answer_state != "answered":
                     gevent.sleep(0.02)
-            assert sw.channels[leg].peer.answer_state == "answered"
+            assert sw.channels[leg].links.peer.status.answer_state == "answered"
             assert esl.originate("user/1001", "&park", timeout=10)
             with pytest.raises(OriginateError):
                 esl.originate("loopback/7999/default", "&park", timeout=10)
