@@ -64,10 +64,9 @@ def test_errors_name_the_line(text, line, words):
     assert words in str(err.value)
 
 
-def test_seeding_a_changed_file_reconciles_the_state_instead_of_wiping_it():
+def test_seeding_a_changed_file_reconciles_the_state_instead_of_wiping_it(backend):
     """A deploy's routing.yaml on a running state: agents keep their status, tiers follow
     the file (the previous file's tiers it dropped go), a tier added by hand stays."""
-    from fsapp.routing.backend import make_backend
     from fsapp.routing.config import seed_backend
     from fsapp.routing.model import Tier
 
@@ -78,7 +77,6 @@ def test_seeding_a_changed_file_reconciles_the_state_instead_of_wiping_it():
                        "agents:\n  a: {contact: user/a, status: Available, wrap-up-time: 9}\n"
                        "  b: {contact: user/b}\n  c: {contact: user/c, status: Available}\n"
                        "tiers:\n  - {queue: sales, agent: b, level: 2}\n  - {queue: vip, agent: c}\n")
-    backend = make_backend("memory")
     seed_backend(v1, backend, 100.0)
     backend.set_status("a", AgentStatus.ON_BREAK, 101.0)
     backend.add_tier(Tier("vip", "a"))                    # `fsapp tier add vip a`
