@@ -76,6 +76,10 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None, previous: Ser
             continue
         # a reload keeps the store's and router's pools and background greenlets; the
         # catalog and calendars are files that a deploy may have changed: read them again
+        running = getattr(getattr(previous, "router", None), "base", None)   # a Router (not a test's fake)
+        if name == "router" and hasattr(running, "reconfigure"):
+            services.router = _reconfigured(cfg, running, services, warnings)
+            continue
         if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
             setattr(services, name, getattr(previous, name))
             if name == "store" and hasattr(previous.store, "with_queries"):
@@ -116,7 +120,23 @@ def _router(cfg, store, catalog, clock):
     if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
         router.agent_id_prompts = AgentIdPrompts(catalog, render)
         router.queue_prompts = QueuePrompts(catalog, render)
-    return router
+    return router.pinned()    # the calls of this registry keep this routing version
+
+
+def _reconfigured(cfg, router, services: Services, warnings: list[str]):
+    """A reload (a deploy) applies routing.yaml to the running router: the shared state is
+    reconciled (fsapp.routing.Router.reconfigure), the new registry's calls get the new
+    version, calls in progress keep theirs. A routing.yaml that cannot be applied leaves
+    the previous routing in place, with a warning."""
+    from fsapp.routing.state import load_calendars_for, load_config
+    try:
+        routing = load_config(cfg, services.store)
+        if router.reconfigure(routing, load_calendars_for(routing)):
+            services.notes.append(f"routing.yaml applied: {len(routing.queues)} queue(s), {len(routing.agents)} "
+                                  f"agent(s), {len(routing.tiers)} tier(s); calls in progress keep their routing")
+    except Exception as exc:   # Redis away, a query failing: keep routing as it was
+        warnings.append(f"routing.yaml not applied, calls keep the previous routing: {type(exc).__name__}: {exc}")
+    return router.pinned()
 
 
 def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:

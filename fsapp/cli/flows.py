@@ -408,6 +408,10 @@ def _print_reload(answer: dict) -> None:
         click.echo(f"reloaded: generation {answer.get('generation')}, {len(answer.get('flows', {}))} flow(s)"
                    + (f"; new versions: {', '.join(f'{n} v{v}' for n, v in changed.items())}" if changed
                       else "; nothing changed"))
+        for note in answer.get("notes") or []:
+            click.echo(f"  {note}")
+        for warning in answer.get("warnings") or []:
+            click.echo(f"  warning: {warning}")
     else:
         for problem in answer.get("problems", []):
             click.echo(problem)

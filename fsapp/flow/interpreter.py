@@ -49,6 +49,7 @@ class Services:
     tts_render: Callable[[str, str], Any] | None = None   # fsapp.sounds.tts: (lang, text) -> WAV path
     clock: Callable[[], dt.datetime] = dt.datetime.now
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
+    notes: list[str] = field(default_factory=list)   # what building them did (a reload's answer says it)
 
     def need(self, name: str, node: str):
         value = getattr(self, name)

@@ -122,7 +122,8 @@ class FlowHandler:
             log.info("flows loaded", extra={"generation": self.registry.generation,
                                             "flows": len(result.flows), "changed": ",".join(changed) or "-"})
             return {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
-                    "changed": changed}
+                    "changed": changed, "notes": list(getattr(services, "notes", [])),
+                    "warnings": list(self.warnings)}
 
     def __call__(self, call) -> Outcome | None:
         registry = self.registry  # one snapshot for the whole call: flows and the services built with them

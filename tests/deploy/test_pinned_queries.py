@@ -2,12 +2,9 @@
 queries are read again at each reload, and a call started before it runs its later sql
 nodes on the old queries while a new call runs on the new ones. Before, a running worker
 never read its queries again: a deploy's edited query reached no call until a restart."""
-import time
-
-import gevent
-import pytest
-
 from fsapp import config
+
+from deploy_helpers import wait_until
 
 FLOW = """flow: pinned
 numbers: ["20001"]
@@ -25,14 +22,6 @@ nodes:
   bye: {hangup: {prompt: common/goodbye}}
 """
 QUERY = "-- name: word\nSELECT '{word}' AS word;\n"
-
-
-def _wait(predicate, what: str, limit: float = 120.0) -> None:
-    deadline = time.monotonic() + limit       # only stops a hung test
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        gevent.sleep(0.05)
 
 
 def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project, tmp_path):
@@ -67,14 +56,14 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
 
     try:
         before = switch.place_call(CallerScript(dial="20001", steps=[]))
-        _wait(in_menu(before), "the first caller in the menu")
+        wait_until(in_menu(before), "the first caller in the menu", limit=120.0)
         (queries / "pin.sql").write_text(QUERY.format(word="new"), encoding="utf-8")
         assert handler.reload()["ok"]
         after = switch.place_call(CallerScript(dial="20001", steps=[]))
-        _wait(in_menu(after), "the second caller in the menu")
+        wait_until(in_menu(after), "the second caller in the menu", limit=120.0)
         press_1(before)
         press_1(after)
-        _wait(lambda: len(handler.outcomes) == 2, "both calls to end")
+        wait_until(lambda: len(handler.outcomes) == 2, "both calls to end", limit=120.0)
         words = sorted((o.vars["a"]["word"], o.vars["b"]["word"]) for o in handler.outcomes)
         assert words == [("new", "new"), ("old", "old")]
     finally:
