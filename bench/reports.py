@@ -143,13 +143,15 @@ def stats(xs: list[float]) -> str:
 
 
 class ServerCpu:
-    """CPU seconds of this process plus every backend connected to the bench database."""
+    """CPU seconds of this process plus every client backend of the bench database (not
+    autovacuum: its work on the rows a rollup rewrote lands in whatever runs next)."""
     def __init__(self, admin, name: str):
         self.admin, self.name, self.tick = admin, name, os.sysconf("SC_CLK_TCK")
 
     def __call__(self) -> float:
         total = time.process_time()
-        for (pid,) in self.admin.cursor().execute("SELECT pid FROM pg_stat_activity WHERE datname = ?",
+        for (pid,) in self.admin.cursor().execute("SELECT pid FROM pg_stat_activity WHERE datname = ? "
+                                                  "AND backend_type = 'client backend'",
                                                   self.name).fetchall():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -163,7 +163,7 @@ def rollup(store, rules: Rules | None = None, now: dt.datetime | None = None, si
         first = _first_record(store, timeout)
         if first is None:
             return RollupResult(None, None)
-        start = floor_interval(first)
+        start = floor_day(first)        # nothing before the first record: its whole day is summed
     count, at = 0, start
     while at < closed_to:
         end = min(floor_day(at) + DAY, closed_to)

@@ -21,8 +21,8 @@ def both(store, dimension, rng, by, rules=Rules(), now=NOW):
 
 def test_summaries_give_the_records_figures(records_store):
     result = rollup(records_store, Rules(), now=NOW)
-    # from the interval of the first record (c0 entered on 2026-11-30 09:05) to NOW - 24 h
-    assert (result.start, result.end) == (dt.datetime(2026, 11, 30, 9, 0), dt.datetime(2026, 12, 8, 12, 0))
+    # from the day of the first record (c0 entered on 2026-11-30 09:05) to NOW - 24 h
+    assert (result.start, result.end) == (dt.datetime(2026, 11, 30), dt.datetime(2026, 12, 8, 12, 0))
     for dimension in ("queue", "total", "agent", "flow", "node"):
         for rng, by in ((DAY, "total"), (DAY, "15"), (DAY, "60"), (WEEK, "day"), (WEEK, "total"),
                         (Range.parse("month", "2026-12"), "week")):
@@ -101,9 +101,9 @@ def _count(store, table):
 
 def test_daily_sums_are_the_days_intervals(records_store):
     rollup(records_store, Rules(), now=NOW)
-    # intervals 2026-11-30 09:00 .. 2026-12-08 12:00: the whole days 12-01 .. 12-07
+    # intervals 2026-11-30 00:00 .. 2026-12-08 12:00: the whole days 11-30 .. 12-07
     days = coverage(records_store, "day agent")
-    assert (days.start, days.end) == (dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 8))
+    assert (days.start, days.end) == (dt.datetime(2026, 11, 30), dt.datetime(2026, 12, 8))
     assert coverage(records_store, f"day queue {rules_key(Rules())}") == days
     hotline = records_store.execute(
         "SELECT offered, answered, abandoned, short_abandoned, answered_in_sl, fcr_calls, fcr_resolved, offers "
@@ -150,7 +150,7 @@ def test_daily_sums_filled_for_intervals_rolled_up_before_them(records_store):
     assert summed.rows == raw.rows
     assert "nothing to roll up" in rollup(records_store, Rules(), now=NOW).summary
     assert {t: _count(records_store, t) for t in written} == written
-    assert coverage(records_store, "day queue " + rules_key(Rules())).start == dt.datetime(2026, 12, 1)
+    assert coverage(records_store, "day queue " + rules_key(Rules())).start == dt.datetime(2026, 11, 30)
     # rolled up again from a day on: the same rows, not twice
     rollup(records_store, Rules(), now=NOW, since=dt.datetime(2026, 12, 3, 9))
     assert {t: _count(records_store, t) for t in written} == written
