@@ -117,10 +117,16 @@ def _calendars(cfg):
 
 def _router(cfg, store, catalog, clock):
     router = Router.from_config(cfg, store=store, clock=clock)  # its queue events go through the same store
-    if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
+    _announcements(router, catalog)
+    return router.pinned()    # the calls of this registry keep this routing version
+
+
+def _announcements(router, catalog) -> None:
+    """announce-agent-id and announce-position speak from the prompt catalog (the one a
+    reload read: a deploy's new prompts reach them too)."""
+    if catalog is not None:
         router.agent_id_prompts = AgentIdPrompts(catalog, render)
         router.queue_prompts = QueuePrompts(catalog, render)
-    return router.pinned()    # the calls of this registry keep this routing version
 
 
 def _reconfigured(cfg, router, services: Services, warnings: list[str]):
@@ -129,6 +135,7 @@ def _reconfigured(cfg, router, services: Services, warnings: list[str]):
     version, calls in progress keep theirs. A routing.yaml that cannot be applied leaves
     the previous routing in place, with a warning."""
     from fsapp.routing.state import load_calendars_for, load_config
+    _announcements(router, services.catalog)
     try:
         routing = load_config(cfg, services.store)
         if router.reconfigure(routing, load_calendars_for(routing)):

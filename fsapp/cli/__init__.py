@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "graph": ("fsapp.cli.flows:graph", "Draw a flow as a graph (graphviz)."),
     "deploy": ("fsapp.cli.flows:deploy", "Validate the line, install it, configure FreeSWITCH nodes, record a version, reload."),
     "versions": ("fsapp.cli.deploy:versions", "List deployed versions of the line (hash, time, author, message)."),
-    "diff": ("fsapp.cli.deploy:diff_", "What changed between two versions: flows, nodes, numbers, queues, prompts."),
+    "diff": ("fsapp.cli.deploy:diff_", "What changed between two versions: flows, nodes, numbers, queues, prompts, queries."),
     "rollback": ("fsapp.cli.deploy:rollback", "Deploy an earlier version again (default: the previous one)."),
     "reload": ("fsapp.cli.flows:reload", "Hot-reload flows in a running service; live calls keep their version."),
     "sounds": ("fsapp.cli.sounds:sounds", "Prompt catalog: build WAV prompts with espeak-ng, check coverage."),
