@@ -156,7 +156,7 @@ SIM_LAYERS: list[tuple[str, set[str]]] = [
     ("switch", {"api", "inbound", "caller", "switch", "__init__"}),
 ]
 # what sees the switch only through `services` (fsapp/sim/services.py)
-SERVICES_ONLY = {"channel", "endpoints", "applications"}
+SERVICES_ONLY = {"channel", "endpoints", "applications", "modules"}
 
 
 def _sim_modules(root: Path):

@@ -22,7 +22,7 @@ def _log_to_file(path: Path) -> None:
 
 @click.command()
 @click.option("--workdir", default="var/demo", show_default=True, type=click.Path(file_okay=False),
-              help="Where the demo's database, recordings, log and config go (emptied first).")
+              help="Where the demo's database, recordings and config go (emptied first); its log goes to WORKDIR.log beside it.")
 @click.option("--scale", default=20.0, show_default=True, type=click.FloatRange(min=1.0, max=100.0),
               help="Emulated seconds per wall second (prompts, ringing, talk time).")
 @click.option("--concurrency", default=12, show_default=True, type=click.IntRange(min=1, max=200),
@@ -66,8 +66,9 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
         store.write("ticket", {"serial": open_, "kind": "complaint", "category": "traffic",
                                "status": "in_progress", "handling_unit": "traffic_police"}, key=f"seed:{open_}")
         calls = scenarios.build(closed, open_, unknown)
+        on_break = scenarios.build_agents_on_break()
         late = scenarios.build_no_agents()
-        total = len(calls) + len(late)
+        total = len(calls) + len(on_break) + len(late)
         header = Table.grid(padding=(0, 2))
         header.add_column(style="dim", no_wrap=True)
         header.add_column(overflow="fold")
@@ -81,11 +82,15 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
 
         with CallProgress(console, total) as progress:
             results = run_scenarios(line, calls, concurrency=concurrency, progress=progress.done, total=total)
+            progress.note("  the hotline's agents go on break; a caller asks for one, waits and gives up")
+            line.set_agents(["1001", "1002"], "On Break")
+            results += run_scenarios(line, on_break, concurrency=concurrency, progress=progress.done,
+                                     first_index=len(results), total=total)
             progress.note("  the hotline's agents log out; one more caller asks for an agent "
                           "(with nobody logged in, the queue overflows to the mailbox)")
             line.set_agents(["1001", "1002"], "Logged Out")
             results += run_scenarios(line, late, concurrency=concurrency, progress=progress.done,
-                                     first_index=len(calls), total=total)
+                                     first_index=len(results), total=total)
         console.print("  outbound campaign: the water outage notice to district 7 "
                       "(campaigns/water_outage.yaml, first attempts)", markup=False)
         from fsapp.demo.campaign import WHAT, run_outage_drill

@@ -198,10 +198,14 @@ def compile_(cfg, path, target, output, language, entry, sounds_dir, no_env):
         if report.keyless:  # a menu whose every key needs fsapp would only time out
             raise click.ClickException(
                 f"{flow.path}: menu {', '.join(report.keyless)} has no key FreeSWITCH's menu engine "
-                f"can run (" + "; ".join(map(str, report.runtime)) + "); serve this flow with "
-                f"fsapp serve, or end those keys in a menu, a transfer or a hang-up without a prompt")
+                "can run (" + "; ".join(map(str, report.runtime)) + "); serve this flow with "
+                "fsapp serve, or end those keys in a menu, a transfer or a hang-up without a prompt")
         if many:
-            Path(output).mkdir(parents=True, exist_ok=True)
+            try:
+                Path(output).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. -o names a file: one clear line, not a traceback
+                raise click.ClickException(f"cannot use {output} as the directory of the XML files: "
+                                           f"{exc.strerror}") from None
             _write(text, Path(output) / f"{flow.name}.xml")
         else:
             _write(text, output)
@@ -209,8 +213,14 @@ def compile_(cfg, path, target, output, language, entry, sounds_dir, no_env):
 
 def _write(text: str, output) -> None:
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except IsADirectoryError:
+            raise click.ClickException(f"{output} is a directory: give -o a file name (one file holds "
+                                       f"the output; only freeswitch-xml writes one file per flow)") from None
+        except OSError as exc:  # a missing parent directory, no permission: one clear line
+            raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
     else:
         click.echo(text, nl=False)
 
@@ -230,10 +240,10 @@ def graph(cfg, path, output, no_env):
     _, flows = load_with_directory(cfg, path, check_env=not no_env)
     for flow in flows:
         out = Path(output)
-        if Path(path).is_dir():
-            out.mkdir(parents=True, exist_ok=True)
-            out = out / f"{flow.name}.svg"
         try:
+            if Path(path).is_dir():
+                out.mkdir(parents=True, exist_ok=True)
+                out = out / f"{flow.name}.svg"
             graphviz.draw(flow, out)
         except (graphviz.GraphError, OSError) as exc:  # no `dot`, bad format: one clear line
             raise click.ClickException(f"cannot draw {flow.path}: {exc}") from None

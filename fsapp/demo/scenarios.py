@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fsapp.flow.interpreter import BEEP
-from fsapp.sim import Hangup, Press, Silence, Speak, WaitPrompt as _WaitPrompt
+from fsapp.sim import Hangup, Press, Silence, Speak, Wait, WaitPrompt as _WaitPrompt
 
 HOTLINE, UTILITY, SURVEY = "12345", "96116", "96000"
 SILENCE_END = 6.0   # a little more than the flows' 5 s of silence that end a recording
@@ -108,8 +108,6 @@ def build(closed_serial: str, open_serial: str, unknown_serial: str) -> list[Sce
         Scenario("Human agent in English: answered, rates the call 4", HOTLINE, "13900006666",
                  hotline("2") + [menu, Press("0"), WaitPrompt("survey/q1_rating"), Press("4"),
                                  WaitPrompt("survey/q2_solved"), Press("2")]),
-        Scenario("Human agent: caller hangs up while waiting in the queue (abandoned)", HOTLINE, "13900007777",
-                 hotline() + [menu, Press("0"), Hangup(at=40.0)]),
         # ---- utility billing line ----------------------------------------------------------
         Scenario("Billing: caller recognised by number, three overdue bills read out", UTILITY, "13900139000",
                  utility() + [WaitPrompt("water/main_menu"), Press("1"), WaitPrompt("water/bill/after_menu"),
@@ -142,6 +140,18 @@ def build(closed_serial: str, open_serial: str, unknown_serial: str) -> list[Sce
         # ---- post-call satisfaction survey ---------------------------------------------------
         Scenario("Satisfaction survey dialled directly: rates 3, problem not solved", SURVEY, "13911112222",
                  [WaitPrompt("survey/q1_rating"), Press("3"), WaitPrompt("survey/q2_solved"), Press("2")]),
+    ]
+
+
+def build_agents_on_break() -> list[Scenario]:
+    """Placed while the hotline's agents are on break: logged in, so the queue keeps its
+    callers (no overflow), but offered no calls, so this caller waits on music on hold and
+    gives up: an abandoned call on every run. (Placed beside the answered calls, whether
+    an agent was free when it queued depended on how busy the machine was.)"""
+    return [
+        Scenario("Human agent: caller hangs up while waiting in the queue (abandoned)", HOTLINE, "13900007777",
+                 hotline() + [WaitPrompt("hotline/main_menu"), Press("0"),
+                              WaitPrompt("local_stream://", after="start"), Wait(20.0), Hangup()]),
     ]
 
 

@@ -156,8 +156,10 @@ class CCQueue:
 
 
 class CallCenter:
-    def __init__(self, switch):
-        self.switch = switch
+    def __init__(self, services):
+        # the switch as fsapp/sim/services.py names it: an optional module sees no more of
+        # it than an application does (tests/test_architecture.py checks)
+        self.services = services
         self.queues: dict[str, CCQueue] = {}
         self.agents: dict[str, CCAgent] = {}
         self.tiers: list[CCTier] = []
@@ -201,18 +203,18 @@ class CallCenter:
 
     # ---- helpers ---------------------------------------------------------------------
     def _epoch(self) -> int:
-        return int(self.switch.clock.now())
+        return int(self.services.clock.now())
 
     def _event(self, action: str, cc: list[tuple[str, str]], channel=None, calling_key: str | None = None):
         fn, line = CALLING[calling_key or action]
-        ev = self.switch.events.new("CUSTOM", subclass=SUBCLASS, uuid=channel.uuid if channel else None,
+        ev = self.services.events.new("CUSTOM", subclass=SUBCLASS, uuid=channel.uuid if channel else None,
                                     calling=("mod_callcenter.c", fn, line))
         # mod_callcenter creates the event with the subclass first (switch_event_create_subclass)
         ev.headers[0], ev.headers[1] = ev.headers[1], ev.headers[0]
         if channel is not None:
             ev.headers += channel.channel_headers()
         ev.headers += cc
-        self.switch.fire(ev)
+        self.services.fire(ev)
         return ev
 
     def _set_status(self, agent: CCAgent, status: str) -> None:
@@ -318,7 +320,7 @@ class CallCenter:
         return "-ERR Invalid Agent Update KEY!\n"
 
     def _discard_abandoned(self, q: CCQueue) -> None:
-        now = self.switch.clock.now()
+        now = self.services.clock.now()
         q.members = [m for m in q.members
                      if not (m.state == "Abandoned" and now - m.abandoned_at > q.discard_abandoned_after)]
 
@@ -331,7 +333,7 @@ class CallCenter:
             return
         epoch = self._epoch()
         member = CCMember(q.name, ch, str(uuidlib.uuid4()), ch.profile.cid_num, ch.profile.cid_name, epoch,
-                          joined_at=self.switch.clock.now())
+                          joined_at=self.services.clock.now())
         for k, v in (("cc_side", "member"), ("cc_member_uuid", member.uuid),
                      ("cc_queue_joined_epoch", str(epoch)), ("cc_queue", q.name)):
             ch.set_var(k, v)
@@ -353,15 +355,15 @@ class CallCenter:
         b = member.offer_b
         if b is not None:
             # the agent leg's app, cancelled in the same frame, returns first
-            deadline = self.switch.clock.now() + 5 * FRAME_S
-            while b.run.app_stack and self.switch.clock.now() < deadline:
-                self.switch.clock.sleep(0.002)
+            deadline = self.services.clock.now() + 5 * FRAME_S
+            while b.run.app_stack and self.services.clock.now() < deadline:
+                self.services.clock.sleep(0.002)
         member.state = "Abandoned"
         member.abandoned_epoch = self._epoch()
-        member.abandoned_at = self.switch.clock.now()
+        member.abandoned_at = self.services.clock.now()
         member.serving_agent = ""
         member.done.set()
-        held = max(0.0, self.switch.clock.now() - member.joined_at)   # the queue's music on hold stops
+        held = max(0.0, self.services.clock.now() - member.joined_at)   # the queue's music on hold stops
         ch.set_var("playback_last_offset_pos", str(int(held * 8000)))
         ch.set_var("playback_seconds", str(int(held)))
         ch.set_var("playback_ms", str(int(held * 1000)))
@@ -388,7 +390,7 @@ class CallCenter:
         while True:
             self._kick.clear()
             for q in list(self.queues.values()):
-                now, now_s = self._epoch(), self.switch.clock.now()
+                now, now_s = self._epoch(), self.services.clock.now()
                 for member in [m for m in q.members if m.state == "Waiting" and not m.channel.status.hungup
                                and m.joined_epoch < now and m.retry_at <= now_s]:
                     agent = self._pick_agent(q)
@@ -399,8 +401,8 @@ class CallCenter:
                     agent.state = "Receiving"
                     gevent.spawn(self._offer, q, member, agent)
             due = self._next_due()
-            wait = math.inf if due is None else max(0.0, due - self.switch.clock.now())
-            self.switch.clock.wait([self._kick], wait)
+            wait = math.inf if due is None else max(0.0, due - self.services.clock.now())
+            self.services.clock.wait([self._kick], wait)
 
     def _next_due(self) -> float | None:
         """The next moment a waiting member or an agent becomes eligible by time alone."""
@@ -411,7 +413,7 @@ class CallCenter:
         times = [t for m in waiting for t in (m.joined_epoch + 1, m.retry_at)]
         times += [t for a in self.agents.values()
                   for t in (a.ready_time, a.last_bridge_end + a.wrap_up_time + 1)]
-        future = [t for t in times if t > self.switch.clock.now()]
+        future = [t for t in times if t > self.services.clock.now()]
         return min(future) if future else None
 
     def _pick_agent(self, q: CCQueue) -> CCAgent | None:
@@ -427,7 +429,7 @@ class CallCenter:
         return ready[0] if ready else None
 
     def _offer(self, q: CCQueue, member: CCMember, agent: CCAgent) -> None:
-        sw = self.switch
+        services = self.services
         mch = member.channel
         called = self._epoch()
         agent.last_offered_call = called
@@ -442,7 +444,7 @@ class CallCenter:
                    "cc_member_session_uuid": mch.uuid}
         # mod_callcenter builds the originate variables in a REQUEST_PARAMS event, so its core
         # headers become channel variables of the agent legs too (as captured).
-        params = sw.events.new("REQUEST_PARAMS", calling=("mod_callcenter.c", "outbound_agent_thread_run", "1755"))
+        params = services.events.new("REQUEST_PARAMS", calling=("mod_callcenter.c", "outbound_agent_thread_run", "1755"))
         ovars = dict(params.headers)
         ovars.update({"cc_queue": q.name, "cc_queue_joined_epoch": str(member.joined_epoch),
                       "cc_member_uuid": member.uuid, "cc_member_session_uuid": mch.uuid,
@@ -452,7 +454,7 @@ class CallCenter:
                       "origination_caller_id_number": mch.profile.cid_num})
         agent_ch = None
         try:
-            leg = new_leg(sw, agent.contact, ovars, mch.profile.cid_num, mch.profile.cid_name)
+            leg = new_leg(services, agent.contact, ovars, mch.profile.cid_num, mch.profile.cid_name)
         except DialError as exc:
             leg, cause = None, exc.cause
         if leg is not None:
@@ -467,19 +469,19 @@ class CallCenter:
             failed = gevent.event.Event()
             # The agent thread reacts as soon as the agent leg has reported its end.
             leg.run.reporting_hooks = (lambda c: self._offer_failed(q, member, agent, called, cc_member, failed, c),)
-            start_leg(sw, leg)
+            start_leg(services, leg)
             cause = wait_answer(leg, 60.0, early_ok=False, dialler=mch)
             if cause is None:
                 if b is None:
                     agent_ch = leg
                 else:
                     # The loopback rule (observation 35): the agent is what the B leg bridges to.
-                    deadline = sw.clock.now() + ORIGINATE_RETURN_S + LOOPBACK_BRIDGE_WAIT_S
+                    deadline = services.clock.now() + ORIGINATE_RETURN_S + LOOPBACK_BRIDGE_WAIT_S
                     while b.links.bridged_to is None and not b.status.hungup and not leg.status.hungup and not mch.status.hungup \
-                            and sw.clock.now() < deadline:
+                            and services.clock.now() < deadline:
                         # the deadline is a clock timer (a VirtualClock jumps to it); the
                         # bridge itself is noticed by polling every frame of real time
-                        sw.clock.wait([b.queue.wake, leg.queue.wake], max(0.0, deadline - sw.clock.now()), poll=FRAME_S)
+                        services.clock.wait([b.queue.wake, leg.queue.wake], max(0.0, deadline - services.clock.now()), poll=FRAME_S)
                     if b.links.bridged_to is not None and not mch.status.hungup and not leg.status.hungup:
                         agent_ch = b.links.bridged_to
                     elif not leg.status.hungup:
@@ -532,7 +534,7 @@ class CallCenter:
         if member.state == "Trying" and not member.channel.status.hungup:
             member.state = "Waiting"
             member.serving_agent = ""
-            member.retry_at = self.switch.clock.now() + DISPATCH_S
+            member.retry_at = self.services.clock.now() + DISPATCH_S
             self._kick.set()
         done.set()
 
@@ -562,7 +564,7 @@ class CallCenter:
         mch.set_var("cc_agent", agent.name)
         mch.set_var("cc_queue_answered_epoch", str(answered))
         # the member heard the queue's music on hold until now (playback_* of the moh)
-        held = max(0.0, self.switch.clock.now() - member.joined_at)
+        held = max(0.0, self.services.clock.now() - member.joined_at)
         samples = int(held * 8000)
         mch.set_var("playback_last_offset_pos", str(samples))
         mch.set_var("playback_seconds", str(int(held)))

@@ -189,3 +189,28 @@ nodes:
     result = CliRunner().invoke(main, ["compile", "--no-env", str(flow), "--target", "freeswitch-xml",
                                        "--sounds-dir", "/srv/sounds"])
     assert 'greet-long="/srv/sounds/zh-CN/common/welcome.wav"' in result.output
+
+
+def test_compile_and_graph_name_a_bad_output_in_one_line(tmp_path):
+    # json compiles a directory into one file: -o naming a directory was a traceback
+    # (IsADirectoryError); so was -o naming a file where a directory of outputs is due
+    a_dir, a_file = tmp_path / "out", tmp_path / "taken.txt"
+    a_dir.mkdir()
+    a_file.write_text("x", encoding="utf-8")
+    native = tmp_path / "native"      # a directory of flows FreeSWITCH's menu engine can run
+    native.mkdir()
+    (native / "info.yaml").write_text(
+        'flow: info\nnumbers: ["1"]\nlanguages: [zh-CN]\nstart: top\nnodes:\n'
+        '  top:\n    menu: {prompt: common/welcome, options: {"9": bye}, on_fail: bye}\n'
+        '  bye: {hangup: {}}\n', encoding="utf-8")
+    for args, expected in [
+            (["compile", "--no-env", str(FLOWS), "-o", str(a_dir)], f"{a_dir} is a directory: give -o a file name"),
+            (["compile", "--no-env", str(FLOWS / "example_menu.yaml"), "-o", str(tmp_path / "no" / "x.json")],
+             f"cannot write {tmp_path / 'no' / 'x.json'}: No such file or directory"),
+            (["compile", "--no-env", str(native), "--target", "freeswitch-xml", "-o", str(a_file)],
+             f"cannot use {a_file} as the directory of the XML files"),
+            (["graph", "--no-env", str(FLOWS), "-o", str(a_file)], "cannot draw ")]:
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
+        assert expected in result.output and "Traceback" not in result.output, (args, result.output)
