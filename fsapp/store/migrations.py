@@ -49,7 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(2, "complete call records for the reports: offers, agent states, talk and wrap-up "
                  "times, node inputs, report indexes", (
-        _extend(schema.CALL_RECORDS_V1, schema.CALL_RECORDS),
+        _extend(schema.CALL_RECORDS_V1, schema.CALL_RECORDS_V2),
         _extend(schema.QUEUE_EVENTS_V1, schema.QUEUE_EVENTS),
         _extend(schema.NODE_VISITS_V1, schema.NODE_VISITS),
         schema.OFFERS, schema.AGENT_STATES,
@@ -57,6 +57,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "outbound campaign attempts", (schema.CAMPAIGN_ATTEMPTS,)),
     Migration(4, "report interval summaries (15-minute sums per queue, agent and node) and their coverage", (
         schema.QUEUE_INTERVALS, schema.AGENT_INTERVALS, schema.NODE_INTERVALS, schema.REPORT_ROLLUPS,
+    )),
+    # 5 is another branch's (merged separately); numbers only have to grow
+    Migration(6, "call records written by the flow runtime: how the flow part ended and the node path", (
+        _extend(schema.CALL_RECORDS_V2, schema.CALL_RECORDS),
     )),
 )
 

@@ -178,7 +178,7 @@ languages: [zh-CN]
 start: s
 nodes:
   s: {schedule: office_hours, open: w, closed: w}
-  w: {write: {kind: call_record, row: {flow: f}}, next: bye}
+  w: {write: {kind: survey_answer, row: {survey: f, question: q}}, next: bye}
   bye: {hangup: {}}
 """, encoding="utf-8")
     handler = flow_handler(flows, cfg)
