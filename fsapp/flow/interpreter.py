@@ -616,8 +616,10 @@ class Session:
         kind, target = getattr(outcome, "kind", str(outcome)), getattr(outcome, "target", None)
         self._trace("input", queue=a["queue"], outcome=kind, agent=target, valid=True)
         self.record["queue_name"] = a["queue"]     # the call record names the last queue and its agent
-        if kind == "answered":
-            self.record["agent_id"] = getattr(outcome, "agent", "") or target
+        if kind in ("answered", "transferred") and getattr(outcome, "agent", ""):
+            self.record["agent_id"] = outcome.agent     # transferred: by this agent (att_xfer)
+        elif kind == "answered":
+            self.record["agent_id"] = target
         if a["into"]:
             self._set(frame, a["into"], {"kind": kind, "target": target})
         if kind == "abandoned":

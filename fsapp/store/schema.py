@@ -118,7 +118,8 @@ QUEUE_EVENTS_ADDED = (
     C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
 )
 # events: enter | answered | completed | abandoned | overflow | timeout | callback | transfer
-# (transfer: the agent's phone transferred the caller; target blind:EXTENSION or attended)
+# (transfer: the agent transferred the caller; target blind:EXTENSION or attended from the
+# phone, attended:NUMBER by att_xfer on the agent's leg)
 QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
                                                              ("caller_number", "event_at"), ("event_at",)))
 
