@@ -36,6 +36,7 @@ class CallFacts:
     answered: dt.datetime | None
     ended: dt.datetime
     reason: str                      # Outcome.reason: hangup, transfer, queue, caller_hangup, error
+    #                                  (a call no flow answers: no_flow, see unrouted_row)
     cause: str
     lang: str
     path: list[str] = field(default_factory=list)   # flow.node, in order
@@ -53,6 +54,14 @@ def call_record_row(f: CallFacts) -> dict:
         "queue_name": f.fields.get("queue_name") or None, "agent_id": f.fields.get("agent_id") or None,
         "language": f.lang or None, "end_reason": f.reason, "node_path": node_path(f.path),
     }
+
+
+def unrouted_row(call, at: dt.datetime, cause: str) -> dict:
+    """The record of a call no flow answers (its number is not in any flow's `numbers`):
+    refused at once, so arrival and end are the same moment and there is no answer."""
+    return {"call_uuid": getattr(call, "uuid", None), "caller_number": getattr(call, "caller_id", None) or None,
+            "destination": getattr(call, "destination", None) or None, "started_at": at, "ended_at": at,
+            "duration_ms": 0, "hangup_cause": cause, "outcome": "no_flow", "end_reason": "no_flow"}
 
 
 def node_path(path: list[str]) -> str | None:

@@ -155,7 +155,7 @@ AGENT_STATES = Table("fsapp_agent_states", "ast", (
 # (fsapp.flow.callrecord; a flow no longer writes it): how the flow part ended and the nodes
 # the call passed, so a record alone says where a caller left.
 CALL_RECORDS = CALL_RECORDS_V2.extended((
-    C("end_reason", "str", 20),                    # hangup | transfer | queue | caller_hangup | error
+    C("end_reason", "str", 20),                    # hangup | transfer | queue | caller_hangup | error | no_flow
     C("node_path", "text", 4000),                  # flow.node>flow.node>... (the start cut when longer)
 ))
 

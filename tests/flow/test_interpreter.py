@@ -443,6 +443,16 @@ def test_a_call_left_in_a_queue_has_a_record_too():
         ("welcome", "hotline", None, "caller_hangup")
 
 
+def test_a_call_transferred_out_of_the_flow_has_a_record_too():
+    store = FakeStore()
+    outcome, call, _, _ = run("""
+        welcome: {transfer: {extension: "2000"}}
+    """, store=store)
+    assert outcome.reason == "transfer"
+    (record,) = [w["row"] for w in store.writes if w["kind"] == "call_record"]
+    assert (record["outcome"], record["end_reason"], record["node_path"]) == ("welcome", "transfer", "t.welcome")
+
+
 def test_running_call_keeps_its_version():
     text = flow_text("welcome: {menu: {prompt: a/b, options: {1: bye}, on_fail: bye}}\nbye: {hangup: {}}\n")
     v1, _ = compile_text(text, "f.yaml", ANY)
