@@ -3,6 +3,8 @@
     router = Router.from_config(cfg, esl=InboundClient.from_config(cfg)).start()
     outcome = router.enqueue(call, "hotline", priority=1, skills={"cantonese": 5})
     outcome.kind in {"answered", "abandoned", "overflow", "timeout", "callback", "transferred"}; outcome.target
+    (answered: the agent's transfer, e.g. blind:2000; transferred: a bridged overflow number,
+    or attended:1003 when the agent's att_xfer put the caller through and that talk ended)
 
 A caller's time in the queue is one greenlet reading one inbox (its Ticket): the
 Dispatcher's Assignment or Decision, the hold's news (hung up, leave key), the agents'
