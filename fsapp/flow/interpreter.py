@@ -194,6 +194,9 @@ class Session:
     # ---- the node loop --------------------------------------------------------------------
     def _initial_vars(self, flow: Flow) -> dict:
         values = thaw(flow.vars)
+        for name in RECORD_SETTABLE:   # `vars: {outcome: ...}`: the record's outcome until set
+            if name in values:
+                self.record.setdefault(name, values.pop(name))
         values.setdefault("lang", flow.languages[0])
         return values
 

@@ -431,6 +431,21 @@ nodes:
         "node_path": "t.welcome>ask.lang>ask.done>t.agent>t.solved>t.bye"}}
 
 
+def test_a_declared_outcome_is_the_records_outcome_until_the_flow_sets_another():
+    store = FakeStore()
+    run("""
+        welcome: {menu: {prompt: a/b, options: {"1": solved}, on_fail: bye}}
+        solved: {set: {outcome: "'solved'"}, next: bye}
+        bye: {hangup: {}}
+    """, [""], header="vars: {outcome: unsolved}\n", store=store)
+    run("""
+        welcome: {menu: {prompt: a/b, options: {"1": solved}, on_fail: bye}}
+        solved: {set: {outcome: "'solved'"}, next: bye}
+        bye: {hangup: {}}
+    """, ["1"], header="vars: {outcome: unsolved}\n", store=store)
+    assert [w["row"]["outcome"] for w in store.writes if w["kind"] == "call_record"] == ["unsolved", "solved"]
+
+
 def test_a_call_left_in_a_queue_has_a_record_too():
     store = FakeStore()
     outcome, call, _, _ = run("""
