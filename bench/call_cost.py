@@ -179,7 +179,7 @@ def main() -> int:
         servers = []
         try:
             if args.path in ("simple", "both"):
-                handler = FlowHandler(str(tmp / "flows"), None, services=Services(), env=Environment())
+                handler = FlowHandler(str(tmp / "flows"), services=Services(), env=Environment())
                 srv = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
                 servers.append(srv)
                 switch.dialplan.add(r"^7000$", Socket(f"127.0.0.1:{srv.port} async full"))
@@ -191,7 +191,7 @@ def main() -> int:
                 services = Services(catalog=Catalog.load(ROOT / "sounds" / "catalog.yaml"), say=render,
                                     store=store, calendars=load_calendars(ROOT / "calendars.yaml"),
                                     recordings=tmp / "recordings", clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
-                handler = FlowHandler(str(ROOT / "ivr_flows"), None, services=services, env=Environment(tts=True))
+                handler = FlowHandler(str(ROOT / "ivr_flows"), services=services, env=Environment(tts=True))
                 srv = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
                 servers.append(srv)
                 switch.dialplan.add(r"^12345$", Socket(f"127.0.0.1:{srv.port} async full"))

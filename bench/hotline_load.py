@@ -85,7 +85,7 @@ def main() -> int:
         services = Services(catalog=Catalog.load(ROOT / "sounds" / "catalog.yaml"), say=render, store=store,
                             calendars=load_calendars(ROOT / "calendars.yaml"), recordings=Path(tmpdir) / "rec",
                             clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
-        handler = FlowHandler(str(ROOT / "ivr_flows"), None, services=services, env=Environment(tts=True))
+        handler = FlowHandler(str(ROOT / "ivr_flows"), services=services, env=Environment(tts=True))
         srv = OutboundServer(handler, ("127.0.0.1", 0), linger=5, max_calls=args.calls + 10,
                              command_timeout=60, app_timeout=120).start()
         try:

@@ -1,17 +1,20 @@
 """Report benchmark: a month of records of a call centre in PostgreSQL, then the time of
-`fsapp report` for a day (hourly) and for the month (daily), beside a naive aggregation
-of the same day row by row in Python (fetch the day's queue events, fold them per call,
-count per queue and hour); then `fsapp report rollup` (the 15-minute summaries) and the
-month reports read from the summaries, with the whole month closed and with its last day
-still open (read from the records), beside the same month read from the records alone.
+`fsapp report` for a day (hourly) from the records, beside a naive aggregation of the same
+day row by row in Python (fetch the day's queue events, fold them per call, count per
+queue and hour); then `fsapp report rollup` (the 15-minute and daily summaries) and the
+day and month reports per queue, agent and node read from the summaries, with the whole
+month closed and with its last day still open (read from the records), beside the same
+month read from the records alone.
 
     .venv/bin/python bench/reports.py --odbc "$FSAPP_TEST_PG_ODBC" [--agents 1000]
-        [--calls-per-day 100000] [--days 30] [--nodes 10] [--repeat 3] [--raw-repeat 1] [--keep]
+        [--calls-per-day 100000] [--days 30] [--nodes 10] [--repeat 3] [--raw-repeat 1]
+        [--database NAME] [--keep] [--reuse]
 
-The issue's full scale is 1,000 agents, 100,000 calls a day (3 million a month) and 10
-node visits a call (30 million rows); on a shared machine run a fraction of it and say
-which. The records are generated inside PostgreSQL (generate_series, setseed) into a
-throwaway database fsapp_bench_reports_<pid>, dropped at the end unless --keep.
+The defaults are the issue's full scale: 1,000 agents, 100,000 calls a day (3 million a
+month) and 10 node visits a call (30 million rows). The records are generated inside
+PostgreSQL (generate_series, setseed; INSERT ... SELECT with the indexes built after)
+into a throwaway database (--database, default fsapp_bench_reports_<pid>), dropped at the
+end unless --keep; --reuse reports again on the records a --keep run left.
 Each figure is printed as wall-clock seconds and as CPU seconds: the bench's own process
 plus the database backends serving it (read from /proc; PostgreSQL's parallel query
 workers are turned off for the bench database so that all of a query's work is in its
@@ -37,9 +40,23 @@ from fsapp.store import Store  # noqa: E402
 MONTH = dt.datetime(2026, 11, 1)
 
 
+RECORD_TABLES = ("fsapp_queue_events", "fsapp_offers", "fsapp_node_visits", "fsapp_agent_states")
+
+
 def generate(store: Store, agents: int, per_day: int, days: int, nodes: int, queues: int) -> dict:
+    """The records, made by PostgreSQL itself (generate_series, INSERT ... SELECT): no row
+    leaves the server. The record tables' indexes and unique constraints are dropped first
+    and built again at the end, as a bulk load does (cheaper than 40 million index inserts)."""
     total = per_day * days
-    steps = [
+    names = ", ".join(f"'{t}'" for t in RECORD_TABLES)
+    constraints = store.execute(
+        f"SELECT conrelid::regclass::text AS tab, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
+        f"WHERE contype = 'u' AND conrelid::regclass::text IN ({names})")
+    indexes = store.execute(f"SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ({names}) "
+                            f"AND indexname LIKE 'ix%'")
+    steps = [f"ALTER TABLE {c['tab']} DROP CONSTRAINT {c['conname']}" for c in constraints]
+    steps += [f"DROP INDEX {i['indexname']}" for i in indexes]
+    steps += [
         "SELECT setseed(0.42)",
         f"""CREATE TABLE bench_calls AS SELECT i AS n, 'c' || i AS call_uuid,
               TIMESTAMP '{MONTH:%Y-%m-%d}' + (i / {per_day}) * INTERVAL '1 day'
@@ -81,13 +98,13 @@ def generate(store: Store, agents: int, per_day: int, days: int, nodes: int, que
                   TIMESTAMP '{MONTH:%Y-%m-%d}'
            FROM generate_series(0, {agents - 1}) a, generate_series(0, {days - 1}) d, generate_series(0, 1) s""",
         "DROP TABLE bench_calls",
-        "ANALYZE",
     ]
+    steps += [f"ALTER TABLE {c['tab']} ADD CONSTRAINT {c['conname']} {c['def']}" for c in constraints]
+    steps += [i["indexdef"] for i in indexes]
+    steps.append("ANALYZE")
     for sql in steps:
-        store.execute(sql, timeout=3600)
-    counts = {t: store.execute(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]
-              for t in ("fsapp_queue_events", "fsapp_offers", "fsapp_node_visits", "fsapp_agent_states")}
-    return counts
+        store.execute(sql, timeout=7200)
+    return {t: store.execute(f"SELECT COUNT(*) AS n FROM {t}", timeout=600)[0]["n"] for t in RECORD_TABLES}
 
 
 def naive_day(store: Store, day: dt.datetime, rules: Rules) -> dict:
@@ -158,9 +175,24 @@ def measure(sides: dict, repeat: dict, cpu) -> None:
         print(f"{label:44} {stats(wall[label])}   {stats(used[label])}   (n={len(wall[label])})")
 
 
+def database(admin, odbc: str, name: str, reuse: bool) -> tuple[str, bool]:
+    """The bench database's ODBC string, and whether it already holds records (--reuse)."""
+    exists = admin.cursor().execute("SELECT 1 FROM pg_database WHERE datname = ?", name).fetchone() is not None
+    if exists and not reuse:
+        sys.exit(f"database {name} exists: drop it, or give --reuse to report on its records")
+    if not exists:
+        admin.cursor().execute(f"CREATE DATABASE {name}")
+        # all of a query's work in its backend (counted by ServerCpu); bulk index builds in memory
+        admin.cursor().execute(f"ALTER DATABASE {name} SET max_parallel_workers_per_gather = 0")
+        admin.cursor().execute(f"ALTER DATABASE {name} SET maintenance_work_mem = '512MB'")
+    return re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, odbc), exists
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--odbc", default=os.environ.get("FSAPP_TEST_PG_ODBC"), help="PostgreSQL ODBC string (admin)")
+    ap.add_argument("--database", default=f"fsapp_bench_reports_{os.getpid()}", help="the bench database's name")
+    ap.add_argument("--reuse", action="store_true", help="report on the records already in --database")
     ap.add_argument("--agents", type=int, default=1000)
     ap.add_argument("--calls-per-day", type=int, default=100_000)
     ap.add_argument("--days", type=int, default=30)
@@ -168,66 +200,89 @@ def main() -> None:
     ap.add_argument("--queues", type=int, default=20)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--raw-repeat", type=int, default=1, help="runs of the month reports from the records alone")
-    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--keep", action="store_true", help="do not drop the database at the end")
     args = ap.parse_args()
     if not args.odbc:
         sys.exit("give --odbc (a PostgreSQL ODBC connection string) or set FSAPP_TEST_PG_ODBC")
-    name = f"fsapp_bench_reports_{os.getpid()}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", args.database):
+        sys.exit("--database: lower-case letters, digits and _")
+    name = args.database
     admin = pyodbc.connect(args.odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    admin.cursor().execute(f"ALTER DATABASE {name} SET max_parallel_workers_per_gather = 0")
-    odbc = re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, args.odbc)
-    store = Store({"main": odbc}, spool_dir=Path("/tmp") / f"{name}-spool", start=False, query_timeout=3600)
+    odbc, reused = database(admin, args.odbc, name, args.reuse)
+    store = Store({"main": odbc}, spool_dir=Path("/tmp") / f"{name}-spool", start=False, query_timeout=7200)
     try:
         store.migrate()
-        began = time.perf_counter()
-        counts = generate(store, args.agents, args.calls_per_day, args.days, args.nodes, args.queues)
-        print(f"generated in {time.perf_counter() - began:.0f} s: {args.agents} agents, {args.calls_per_day} calls a "
-              f"day, {args.days} days: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
-        rules = Rules()
-        day = MONTH + dt.timedelta(days=args.days // 2)
-        day_range = Range.parse("day", f"{day:%Y-%m-%d}")
-        month_range = Range(MONTH, MONTH + dt.timedelta(days=args.days), "range")
-        cpu = ServerCpu(admin, name)
-        sides = {
-            "day report, per queue and hour": lambda: run_report(store, "queue", day_range, "60", rules),
-            "naive day, row by row in Python": lambda: naive_day(store, day, rules),
-            "day report, per agent and hour": lambda: run_report(store, "agent", day_range, "60", rules),
-            "day report, per node": lambda: run_report(store, "node", day_range, "total", rules),
-        }
-        measure(sides, {k: args.repeat for k in sides}, cpu)
-
-        month_end = MONTH + dt.timedelta(days=args.days)
-        c, t = cpu(), time.perf_counter()
-        done = rollup(store, rules, until=month_end - dt.timedelta(days=1))
-        print(f"rollup of the first {done.days} days: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
-        # the current month: every day rolled up but the last, which is read from the records
-        last_open = {"month per queue and day, last day open": lambda: run_report(store, "queue", month_range, "day",
-                                                                                  rules)}
-        measure(last_open, {k: args.repeat for k in last_open}, cpu)
-        c, t = cpu(), time.perf_counter()
-        rollup(store, rules, until=month_end)
-        print(f"rollup of the last day: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
-        redo_from = month_end - dt.timedelta(days=1)
-        sides = {
-            "rollup of one day again (--from)": lambda: rollup(store, rules, since=redo_from, until=month_end),
-            "month per queue and day, summaries": lambda: run_report(store, "queue", month_range, "day", rules),
-            "month per queue and day, records": lambda: run_report(store, "queue", month_range, "day", rules,
-                                                                   summaries=False),
-            "month per node, summaries": lambda: run_report(store, "node", month_range, "total", rules),
-            "month per node, records": lambda: run_report(store, "node", month_range, "total", rules,
-                                                          summaries=False),
-            "month per agent and day, summaries": lambda: run_report(store, "agent", month_range, "day", rules),
-        }
-        measure(sides, {k: args.raw_repeat if k.endswith("records") else args.repeat for k in sides}, cpu)
-        summed = run_report(store, "queue", month_range, "day", rules)
-        raw = run_report(store, "queue", month_range, "day", rules, summaries=False)
-        print("same figures from the summaries and from the records:", summed.rows == raw.rows)
+        if reused:
+            # a rerun on the same records starts from no summaries, as the first run did
+            for table in ("fsapp_queue_intervals", "fsapp_agent_intervals", "fsapp_node_intervals",
+                          "fsapp_queue_days", "fsapp_agent_days", "fsapp_node_days", "fsapp_report_rollups"):
+                store.execute(f"DELETE FROM {table}", timeout=3600)
+            counts = {t: store.execute(f"SELECT COUNT(*) AS n FROM {t}", timeout=600)[0]["n"] for t in RECORD_TABLES}
+            print(f"reusing {name}: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+        else:
+            began = time.perf_counter()
+            counts = generate(store, args.agents, args.calls_per_day, args.days, args.nodes, args.queues)
+            print(f"generated in {time.perf_counter() - began:.0f} s: {args.agents} agents, {args.calls_per_day} "
+                  f"calls a day, {args.days} days: " + ", ".join(f"{t} {n}" for t, n in counts.items()))
+        run(store, ServerCpu(admin, name), args)
     finally:
         store.close()
         if not args.keep:
-            admin.cursor().execute(f"DROP DATABASE {name}")
+            admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
         admin.close()
+
+
+def run(store: Store, cpu, args) -> None:
+    rules = Rules()
+    month_end = MONTH + dt.timedelta(days=args.days)
+    last = month_end - dt.timedelta(days=1)
+    day = MONTH + dt.timedelta(days=args.days // 2)
+    day_range = Range.parse("day", f"{day:%Y-%m-%d}")
+    month_range = Range(MONTH, month_end, "range")
+
+    def report(dimension: str, rng: Range, by: str, summaries: bool = True):
+        return lambda: run_report(store, dimension, rng, by, rules, summaries=summaries, timeout=7200)
+
+    print("\n# today: nothing rolled up, a day from the records")
+    sides = {
+        "day per queue and hour, records": report("queue", day_range, "60"),
+        "naive day per queue and hour, row by row": lambda: naive_day(store, day, rules),
+        "day per agent and hour, records": report("agent", day_range, "60"),
+        "day per node, records": report("node", day_range, "total"),
+    }
+    measure(sides, {k: args.repeat for k in sides}, cpu)
+
+    c, t = cpu(), time.perf_counter()
+    done = rollup(store, rules, until=last, timeout=7200)
+    print(f"\nrollup of the first {done.days} days: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
+    print("# the current month: every day rolled up but the last, which is read from the records")
+    sides = {
+        "month per queue and day, last day open": report("queue", month_range, "day"),
+        "month per agent and day, last day open": report("agent", month_range, "day"),
+    }
+    measure(sides, {k: args.repeat for k in sides}, cpu)
+
+    c, t = cpu(), time.perf_counter()
+    rollup(store, rules, until=month_end, timeout=7200)
+    print(f"\nrollup of the last day: {time.perf_counter() - t:.1f} s wall, {cpu() - c:.1f} s CPU")
+    print("# a closed month: daily sums (by day), 15-minute sums (by hour)")
+    sides = {
+        "rollup of one day again (--from)": lambda: rollup(store, rules, since=last, until=month_end, timeout=7200),
+        "day per queue and hour, summaries": report("queue", day_range, "60"),
+        "day per agent and hour, summaries": report("agent", day_range, "60"),
+        "month per queue and day, summaries": report("queue", month_range, "day"),
+        "month per agent and day, summaries": report("agent", month_range, "day"),
+        "month per node, summaries": report("node", month_range, "total"),
+        "month per queue and day, records": report("queue", month_range, "day", False),
+        "month per node, records": report("node", month_range, "total", False),
+    }
+    measure(sides, {k: args.raw_repeat if k.endswith("records") else args.repeat for k in sides}, cpu)
+    same = []
+    for dimension, rng, by in (("queue", month_range, "day"), ("agent", day_range, "60"), ("node", day_range, "60")):
+        summed, raw = report(dimension, rng, by)(), report(dimension, rng, by, False)()
+        same.append(summed.rows == raw.rows and summed.total == raw.total)
+    print("same figures from the summaries and from the records (month per queue, day per agent, day per node):",
+          same)
 
 
 if __name__ == "__main__":

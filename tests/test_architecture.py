@@ -33,16 +33,19 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"store"},
     "routing": {"calendar", "esl", "store", "yamlsrc"},
     "loadsim": {"report", "routing", "staffing"},
-    "flow": {"calendar", "esl", "flowspec", "routing", "say", "sounds", "store", "yamlsrc"},
-    # wiring: the services flows use, built from the config (serve, demo, campaigns), and the
-    # emulated switch + outbound server + flow handler (simulate, demo, tests)
+    # the flow language (loader, compiler, interpreter): what it validates against and the
+    # services a call uses are handed in (fsapp.app builds them), so it reads no config
+    "flow": {"esl", "flowspec", "yamlsrc"},
+    # wiring: the validation environment and the services flows use, built from the config
+    # (serve, validate, deploy, demo, campaigns), and the emulated switch + outbound server +
+    # flow handler (simulate, demo, tests)
     "app": {"calendar", "esl", "flow", "routing", "say", "sim", "sounds", "store"},
     "campaign": {"calendar", "esl", "flow", "routing", "store", "yamlsrc"},
-    "demo": {"app", "calendar", "campaign", "esl", "flow", "routing", "sim", "store"},
+    "demo": {"app", "calendar", "campaign", "esl", "flow", "report", "routing", "sim", "store"},
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},
     # versions of the whole line: validates flows and campaigns, renders and loads node config
-    "deploy": {"campaign", "conf", "esl", "flow"},
+    "deploy": {"app", "campaign", "conf", "esl", "flow"},
     "cli": {"app", "calendar", "campaign", "conf", "demo", "deploy", "esl", "flow", "flowspec", "live", "loadsim",
             "report", "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
 }
@@ -145,7 +148,7 @@ def test_a_forbidden_import_is_named(tmp_path):
 SIM = FSAPP / "sim"
 SIM_LAYERS: list[tuple[str, set[str]]] = [
     ("base", {"clock", "wire", "fsstrings", "events", "media", "voice", "phrases", "registry", "services", "ivrconf"}),
-    ("channel", {"mediaqueue", "channel"}),
+    ("channel", {"mediaqueue", "channelparts", "channel"}),
     ("endpoints", {"legs", "agents", "bridging", "listener", "commands", "sendevent"}),
     ("applications", {"apps", "apps.*"}),
     ("dialplan", {"dialplan"}),
@@ -287,3 +290,97 @@ def test_sim_checks_name_what_is_wrong(tmp_path):
     assert "fsapp/sim/legs.py:2: import inside a function (`from .channel import X`)" in text
     assert "fsapp/sim/apps/ivr.py:4: `ch.switch`: below the dialplan the switch is reached as `services`" in text
     assert "import cycle in fsapp/sim: channel -> legs -> channel" in text
+
+
+# ---- inside fsapp.esl: the sans-IO layers ------------------------------------------------
+# wire (framing) and the session rules are pure: bytes and events in, commands and results
+# out. Sockets and greenlets belong to the drivers (connection, call, outbound, inbound),
+# also through any module a session module imports; clocks and randomness too (the time is
+# passed in). docs/esl.md, "Layers".
+ESL = FSAPP / "esl"
+SANS_IO = ("wire", "session", "call_session", "inbound_session")
+NO_IO = {"gevent", "socket", "select", "selectors", "ssl", "asyncio", "threading", "subprocess"}
+NO_CLOCK = {"time", "datetime", "random"}
+DRIVERS = {"connection", "call", "outbound", "inbound"}
+
+
+def _module_imports(path: Path, module: str):
+    """(line, imported dotted name, text) of every import of one module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    for node in ast.walk(tree):
+        for target in _imported(node, module, False):
+            if isinstance(node, ast.ImportFrom) and target in ("fsapp", "fsapp.esl"):
+                for alias in node.names:
+                    yield node.lineno, f"{target}.{alias.name}", ast.unparse(node)
+            else:
+                yield node.lineno, target, ast.unparse(node)
+
+
+def sans_io_problems(root: Path = ESL, modules=SANS_IO) -> list[str]:
+    problems = []
+    for name in modules:
+        if not (root / f"{name}.py").exists():
+            problems.append(f"fsapp/esl/{name}.py is missing")
+            continue
+        todo, seen = [(name, (name,))], set()
+        while todo:        # this module and every fsapp module it imports, transitively
+            current, chain = todo.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            path = root / f"{current}.py" if current != "log" else root.parent / "log.py"
+            if not path.exists():
+                continue
+            where = f"fsapp/{'esl/' if current != 'log' else ''}{current}.py"
+            via = f" (via {' -> '.join(chain)})" if len(chain) > 1 else ""
+            for line, target, text in _module_imports(path, f"fsapp.esl.{current}"):
+                parts = target.split(".")
+                if parts[0] in NO_IO or (parts[0] in NO_CLOCK and current == name):
+                    problems.append(f"{where}:{line}: a sans-IO module imports {target} (`{text}`){via}")
+                elif parts[:2] == ["fsapp", "esl"] and len(parts) > 2:
+                    if parts[2] in DRIVERS:
+                        problems.append(f"{where}:{line}: a sans-IO module imports the driver {parts[2]}{via}")
+                    todo.append((parts[2], chain + (parts[2],)))
+                elif parts[:2] == ["fsapp", "log"]:
+                    todo.append(("log", chain + ("log",)))
+    return sorted(set(problems))
+
+
+def test_the_esl_session_layers_do_no_io():
+    problems = sans_io_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_sans_io_check_names_what_is_wrong(tmp_path):
+    (tmp_path / "session.py").write_text("import gevent\nfrom time import monotonic\n"
+                                         "from fsapp.esl import connection, helper\n")
+    (tmp_path / "helper.py").write_text("import time\nfrom gevent.event import Event\n")
+    (tmp_path / "wire.py").write_text("def f():\n    import socket\n")
+    text = "\n".join(sans_io_problems(tmp_path, ("wire", "session", "gone")))
+    assert "fsapp/esl/session.py:1: a sans-IO module imports gevent" in text
+    assert "fsapp/esl/session.py:2: a sans-IO module imports time" in text
+    assert "fsapp/esl/session.py:3: a sans-IO module imports the driver connection" in text
+    assert "fsapp/esl/helper.py:2: a sans-IO module imports gevent.event (`from gevent.event import Event`) " \
+           "(via session -> helper)" in text
+    assert "helper.py:1" not in text          # a clock read is checked in the module itself only
+    assert "fsapp/esl/wire.py:2: a sans-IO module imports socket" in text
+    assert "fsapp/esl/gone.py is missing" in text
+
+
+def test_a_channel_is_a_small_composition():
+    """fsapp/sim/channel.py composes its parts (fsapp/sim/channelparts.py, mediaqueue.py)
+    instead of carrying every field itself (it had 53): a new field goes into its part."""
+    from fsapp.sim import Switch
+    from fsapp.sim.channel import Channel
+    from fsapp.sim.channelparts import CallerProfile, ChannelState, Links, Run, Variables
+    from fsapp.sim.mediaqueue import MediaQueue
+
+    ch = Channel(Switch(password="x", esl=("127.0.0.1", 0)), name="sofia/internal/1001", direction="inbound",
+                 destination="12345")
+    parts = {"status": ChannelState, "profile": CallerProfile, "links": Links, "run": Run, "vars": Variables,
+             "queue": MediaQueue}
+    assert all(isinstance(getattr(ch, name), kind) for name, kind in parts.items())
+    own = set(vars(ch)) - set(parts)
+    assert own <= {"services", "clock", "uuid", "name", "direction", "session_id", "caller", "voice", "sessions"}, own
+    assert not [k for k, v in vars(Channel).items() if not k.startswith("__") and not callable(v)
+                and not isinstance(v, property)]

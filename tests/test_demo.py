@@ -94,3 +94,64 @@ def test_demo_reads_cleanly(demo_run):
     assert len(progress) == len(titles) >= 20
     for number, title in progress:
         assert titles[number] == title
+
+
+def test_demo_stamps_queue_events_on_its_own_day(demo_run):
+    """One clock: the router's queue events fall on the demo's day, as the tickets do, so
+    the report at the end covers 2026-11-30 (was: the wall clock's day)."""
+    proc, workdir = demo_run
+    db = pyodbc.connect(f"Driver={{SQLite3}};Database={workdir / 'fsapp.db'}")
+    days = {str(r[0])[:10] for r in db.cursor().execute("SELECT event_at FROM fsapp_queue_events")}
+    offers = {str(r[0])[:10] for r in db.cursor().execute("SELECT ring_at FROM fsapp_offers")}
+    assert days == offers == {"2026-11-30"}
+    assert "queue report 2026-11-30" in proc.stdout
+
+
+def _terminal(width: int = 80):
+    import io
+
+    from rich.console import Console
+    out = io.StringIO()
+    return Console(file=out, force_terminal=True, width=width, color_system=None, highlight=False), out
+
+
+def test_on_an_80_column_terminal_the_bar_campaign_and_report_fit(demo_run):
+    """What a terminal shows is sized to it: the progress bar keeps its bar and count (the
+    last title is cut to the room left; the summary prints it whole), the campaign's rows
+    wrap in their own column, the report shows its main columns and the command for all."""
+    from types import SimpleNamespace
+
+    from fsapp import config
+    from fsapp.demo.campaign import WHAT
+    from fsapp.demo.screen import CallProgress, print_attempts, print_report
+    from fsapp.store import Store
+
+    console, out = _terminal()
+    progress = CallProgress(console, 25)
+    title = "Billing in English: three accounts on one number, hears each bill and the total"
+    progress.done(SimpleNamespace(index=18, scenario=SimpleNamespace(title=title), failed=False), 24, 25)
+    console.print(progress.bar.make_tasks_table(progress.bar.tasks))
+    line = out.getvalue().strip("\n")
+    assert "\n" not in line and len(line) <= 80 and "24/25" in line and "━" in line
+    assert "#19 Billing in English" in line and line.endswith("…")
+
+    console, out = _terminal()
+    print_attempts(console, [{"contact_id": "W7-0007", "number": "1390000000;[red]bridge", "outcome": "invalid_number"},
+                             {"contact_id": "W7-0003", "number": "13900000003", "outcome": "no_answer"}], WHAT)
+    text = out.getvalue()
+    assert all(len(row) <= 80 for row in text.splitlines())
+    assert "1390000000;[red]bridge" in text                 # caller data is text, never markup
+    assert "no answer in 30 s" in text and "not a phone number" in text
+
+    proc, workdir = demo_run
+    store = Store.from_config(config.load(workdir / "fsapp.toml", env={}), start=False)
+    try:
+        console, out = _terminal()
+        print_report(console, store, workdir, workdir / "fsapp.toml")
+    finally:
+        store.close()
+    text = out.getvalue()
+    assert all(len(row) <= 80 for row in text.splitlines()), text
+    assert "queue report 2026-11-30" in text and "…" not in text
+    # the command may wrap anywhere the terminal breaks it (the path's length varies): compare words
+    assert "report --date 2026-11-30" in " ".join(text.split())

@@ -3,15 +3,18 @@ TTS, the prompt catalog, the store, calendars and the router (with its agent-id 
 Wiring, so it lives here and not in the flow language (fsapp.flow only interprets).
 
     handler = flow_handler("ivr_flows", cfg)      # a FlowHandler whose reloads rebuild these
+    handler = flow_handler("ivr_flows", cfg, services=fakes)   # checked against cfg, fixed services
     handler = make_handler("ivr_flows", cfg)      # `fsapp serve --flows`: + control socket, router
 """
 from __future__ import annotations
 
+import time
 from functools import partial
 from pathlib import Path
 
 import gevent
 
+from fsapp.app.environment import from_config as environment_from_config
 from fsapp.calendar import load_calendars
 from fsapp.flow.interpreter import Services
 from fsapp.flow.model import Flow
@@ -30,16 +33,25 @@ log = get_logger("fsapp.flow.runtime")   # the name operators' log filters know
 __all__ = ["FlowLoadError", "flow_handler", "make_handler", "services_from_config"]
 
 
-def flow_handler(flows_dir, cfg, tracers=(), env=None) -> FlowHandler:
-    """A FlowHandler over `flows_dir` whose services come from `cfg` (rebuilt on reload,
-    keeping the store's and router's pools)."""
-    return FlowHandler(flows_dir, cfg, env=env, tracers=tracers,
+def flow_handler(flows_dir, cfg, tracers=(), env=None, services: Services | None = None,
+                 router_clock=None) -> FlowHandler:
+    """A FlowHandler over `flows_dir` whose flows are checked against `cfg` (the prompt
+    catalog, queries, calendars and queues it names; read again on each reload) and whose
+    services come from `cfg` too (rebuilt on reload, keeping the store's and router's
+    pools), unless `services` (fixed: a test's fakes) or `env` are given. `router_clock`:
+    the router's clock (epoch seconds, the wall clock's rate; the demo's is on its own day)."""
+    if env is None:
+        env = partial(environment_from_config, cfg) if cfg is not None else None
+    if services is not None:
+        return FlowHandler(flows_dir, services=services, env=env, tracers=tracers)
+    return FlowHandler(flows_dir, env=env, tracers=tracers,
                        build_services=lambda flows, tracer, previous:
-                       services_from_config(cfg, flows, tracer=tracer, previous=previous))
+                       services_from_config(cfg, flows, tracer=tracer, previous=previous,
+                                            router_clock=router_clock))
 
 
-def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
-                         previous: Services | None = None) -> tuple[Services, list[str]]:
+def services_from_config(cfg, flows: dict[str, Flow], tracer=None, previous: Services | None = None,
+                         router_clock=None) -> tuple[Services, list[str]]:
     """Build only what the flows use, so a flow without sql runs without a database.
 
     A service that cannot be built is left out with a warning (returned, and logged by
@@ -57,12 +69,17 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None,
     visits = bool(cfg.get("flows", "node_visits"))
     parts.append(("store", bool(kinds & {"sql", "write"}) or visits, lambda: _store(cfg)))
     parts.append(("calendars", "schedule" in kinds, lambda: _calendars(cfg)))
-    parts.append(("router", "queue" in kinds, lambda: _router(cfg, services.store, services.catalog)))
+    parts.append(("router", "queue" in kinds,
+                  lambda: _router(cfg, services.store, services.catalog, router_clock or time.time)))
     for name, needed, build in parts:
         if not needed:
             continue
         # a reload keeps the store's and router's pools and background greenlets; the
         # catalog and calendars are files that a deploy may have changed: read them again
+        running = getattr(getattr(previous, "router", None), "base", None)   # a Router (not a test's fake)
+        if name == "router" and hasattr(running, "reconfigure"):
+            services.router = _reconfigured(cfg, running, services, warnings)
+            continue
         if name in ("store", "router") and previous is not None and getattr(previous, name) is not None:
             setattr(services, name, getattr(previous, name))
             if name == "store" and hasattr(previous.store, "with_queries"):
@@ -98,12 +115,28 @@ def _calendars(cfg):
     return load_calendars(cfg.get("flows", "calendars"))
 
 
-def _router(cfg, store, catalog):
-    router = Router.from_config(cfg, store=store)  # its queue events go through the same store
+def _router(cfg, store, catalog, clock):
+    router = Router.from_config(cfg, store=store, clock=clock)  # its queue events go through the same store
     if catalog is not None:  # announce-agent-id and announce-position speak from the catalog
         router.agent_id_prompts = AgentIdPrompts(catalog, render)
         router.queue_prompts = QueuePrompts(catalog, render)
-    return router
+    return router.pinned()    # the calls of this registry keep this routing version
+
+
+def _reconfigured(cfg, router, services: Services, warnings: list[str]):
+    """A reload (a deploy) applies routing.yaml to the running router: the shared state is
+    reconciled (fsapp.routing.Router.reconfigure), the new registry's calls get the new
+    version, calls in progress keep theirs. A routing.yaml that cannot be applied leaves
+    the previous routing in place, with a warning."""
+    from fsapp.routing.state import load_calendars_for, load_config
+    try:
+        routing = load_config(cfg, services.store)
+        if router.reconfigure(routing, load_calendars_for(routing)):
+            services.notes.append(f"routing.yaml applied: {len(routing.queues)} queue(s), {len(routing.agents)} "
+                                  f"agent(s), {len(routing.tiers)} tier(s); calls in progress keep their routing")
+    except Exception as exc:   # Redis away, a query failing: keep routing as it was
+        warnings.append(f"routing.yaml not applied, calls keep the previous routing: {type(exc).__name__}: {exc}")
+    return router.pinned()
 
 
 def make_handler(flows_dir, cfg, tracers=()) -> FlowHandler:

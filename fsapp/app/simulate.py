@@ -19,7 +19,6 @@ from fsapp.app.emulated import SIM_PASSWORD, EmulatedLine
 from fsapp.app.services import flow_handler
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.model import Flow
-from fsapp.flow.runtime import FlowHandler
 from fsapp.flow.trace import Recorder, fan_out, log_tracer
 
 
@@ -153,8 +152,8 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
             # routing config: `--press 0` talks to an emulated agent, as in production.
             cfg = cfg.with_values("esl", host="127.0.0.1", port=line.esl_port, password=SIM_PASSWORD)
             notes = add_emulated_agents(line.switch, cfg)
-        handler = (FlowHandler(flows_dir, cfg, services=services) if services is not None
-                   else flow_handler(flows_dir, cfg))   # built from the config, as serve does
+        # services built from the config, as serve does, unless given (a test's fakes)
+        handler = flow_handler(flows_dir, cfg, services=services)
         handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
         line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
         steps = [Hangup(at=hangup_after)] if hangup_after is not None else []

@@ -41,10 +41,10 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
     """
     from rich.console import Console
     from rich.table import Table
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fsapp.demo import DemoLine, print_summary, run_scenarios, scenarios
     from fsapp.demo.line import DEMO_TIME
+    from fsapp.demo.screen import CallProgress, print_attempts, print_report
 
     console = Console(highlight=False)
     if not console.is_terminal:   # a file or pipe: long lines stay whole, nothing wraps
@@ -79,40 +79,25 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
         header.add_row("  log", "here" if verbose else str(log_path))
         console.print(header)
 
-        progress_bar = Progress(TextColumn("  placing {task.total} calls, " f"{concurrency} at a time"),
-                                BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("{task.fields[last]}"), console=console, transient=True,
-                                disable=not console.is_terminal)
-        task = progress_bar.add_task("calls", total=total, last="")
-
-        def progress(result, done, total):
-            mark = "[green]ok[/]" if not result.failed else "[bold red]!![/]"
-            number = f"#{result.index + 1}"
-            # the bar is transient (the full titles follow in the summary): keep it one line
-            title = result.scenario.title if len(result.scenario.title) <= 40 else result.scenario.title[:39] + "…"
-            progress_bar.update(task, completed=done, last=f"{number} {title}")
-            if not console.is_terminal:  # into a file or pipe: one line per finished call
-                console.print(f"  [{done:>2}/{total}] {mark} {number:>3} {result.scenario.title}")
-
-        with progress_bar:
-            results = run_scenarios(line, calls, concurrency=concurrency, progress=progress, total=total)
-            progress_bar.console.print("  the hotline's agents log out; one more caller asks for an agent "
-                                       "(with nobody logged in, the queue overflows to the mailbox)")
+        with CallProgress(console, total) as progress:
+            results = run_scenarios(line, calls, concurrency=concurrency, progress=progress.done, total=total)
+            progress.note("  the hotline's agents log out; one more caller asks for an agent "
+                          "(with nobody logged in, the queue overflows to the mailbox)")
             line.set_agents(["1001", "1002"], "Logged Out")
-            results += run_scenarios(line, late, concurrency=concurrency, progress=progress,
+            results += run_scenarios(line, late, concurrency=concurrency, progress=progress.done,
                                      first_index=len(calls), total=total)
         console.print("  outbound campaign: the water outage notice to district 7 "
-                      "(campaigns/water_outage.yaml, first attempts)")
-        from fsapp.demo.campaign import run_outage_drill
+                      "(campaigns/water_outage.yaml, first attempts)", markup=False)
+        from fsapp.demo.campaign import WHAT, run_outage_drill
         from fsapp.demo.line import PASSWORD, ROOT
-        run_outage_drill(line, ROOT, PASSWORD, lambda text: console.print(text, markup=False, highlight=False))
+        print_attempts(console, run_outage_drill(line, ROOT, PASSWORD), WHAT)
         extra = []
         if not verbose:
             warnings = sum(1 for text in log_path.read_text(encoding="utf-8").splitlines()
                            if " WARNING " in text or " ERROR " in text)
             extra.append(("fsapp's log", f"{log_path} ({warnings} warnings or errors)"))
         totals = print_summary(line, results, time.monotonic() - started, console=console, extra=extra)
-        _print_report(line)
+        print_report(console, line.store, line.workdir, line.workdir / "fsapp.toml")
         if as_json:
             click.echo(json.dumps(totals, ensure_ascii=False, indent=2))
         problems = [r for r in results if r.failed]
@@ -124,22 +109,3 @@ def demo(cfg, workdir, scale, concurrency, verbose, as_json):
     finally:
         line.close()
 
-
-def _print_report(line) -> None:
-    """The demo's own calls as `fsapp report` shows them (docs/reports.md): the queue table
-    and a chart in the work directory, over the days its queue events fall on."""
-    import datetime as dt
-
-    from fsapp.report import Range, run_report
-    from fsapp.report.output import to_chart, to_table
-    span = line.store.execute("SELECT MIN(event_at) AS first, MAX(event_at) AS last FROM fsapp_queue_events")[0]
-    if span["first"] is None:
-        return
-    day = lambda v: dt.date.fromisoformat(str(v)[:10])   # noqa: E731 - SQLite's MIN() returns text
-    first = dt.datetime.combine(day(span["first"]), dt.time())
-    last = dt.datetime.combine(day(span["last"]), dt.time()) + dt.timedelta(days=1)
-    report = run_report(line.store, "queue", Range(first, last))
-    click.echo("")
-    click.echo(click.style("The demo's calls in `fsapp report`", bold=True))
-    click.echo(to_table(report), nl=False)
-    click.echo(f"chart: {to_chart(report, line.workdir / 'report.png')}")

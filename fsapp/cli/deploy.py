@@ -254,8 +254,9 @@ def diff_(cfg, old, new):
 def rollback(cfg, target, message, author, socket_paths, dry_run):
     """Deploy an earlier version again (default: the one the current version replaced).
 
-    A rollback is a deploy: the old line is validated first (against today's queries),
-    recorded as a new version and reloaded; live calls keep the flows they started with.
+    A rollback is a deploy: the old line (its named queries included) is validated
+    first, recorded as a new version and reloaded; live calls keep the flows, queries and
+    routing they started with.
     """
     store = _store(cfg)
     current = store.current()
@@ -265,8 +266,13 @@ def rollback(cfg, target, message, author, socket_paths, dry_run):
         if current.parent is None:
             raise click.ClickException(f"version {current.number} is the first one: nothing before it")
         target = str(current.parent)
+    from fsapp.deploy import line
     version = _resolve(store, target)
     click.echo(f"rolling back from version {current.number} ({current.short}) to version {version.number} "
                f"({version.short})")
-    install(cfg, version.files, author, message or f"rollback to version {version.number}",
+    files = version.files
+    if line.without_queries(files):
+        click.echo(f"version {version.number} predates named queries in versions: today's queries are kept")
+        files = line.with_queries_of(files, line.read(line.Layout.from_config(cfg)))
+    install(cfg, files, author, message or f"rollback to version {version.number}",
             socket_paths=socket_paths, dry_run=dry_run)

@@ -15,7 +15,7 @@ def _environment(cfg, check_env: bool):
     from fsapp.flow.compiler import Environment
     if not check_env:
         return Environment(tts=True)
-    from fsapp.flow.environment import from_config
+    from fsapp.app.environment import from_config
     return from_config(cfg)
 
 
@@ -250,6 +250,7 @@ def test(cfg, paths, no_env, verbose):
     Exit status 1 when a flow is invalid, a test file is malformed or a case fails.
     """
     from fsapp.flow.flowtests import BadTestFile, Coverage, find_test_file, heard_of, load_cases, run_case
+    from fsapp.say import render
 
     result = load_checked(cfg, paths, check_env=not no_env, quiet=True)
     failed = 0
@@ -273,7 +274,7 @@ def test(cfg, paths, no_env, verbose):
             failed += 1
             continue
         for case in cases:
-            outcome = run_case(flow, case, result.flows)
+            outcome = run_case(flow, case, result.flows, say=render)
             for cov in coverage.values():
                 cov.add(outcome.events)
             status = "PASS" if outcome.ok else "FAIL"
@@ -407,6 +408,10 @@ def _print_reload(answer: dict) -> None:
         click.echo(f"reloaded: generation {answer.get('generation')}, {len(answer.get('flows', {}))} flow(s)"
                    + (f"; new versions: {', '.join(f'{n} v{v}' for n, v in changed.items())}" if changed
                       else "; nothing changed"))
+        for note in answer.get("notes") or []:
+            click.echo(f"  {note}")
+        for warning in answer.get("warnings") or []:
+            click.echo(f"  warning: {warning}")
     else:
         for problem in answer.get("problems", []):
             click.echo(problem)

@@ -63,7 +63,7 @@ def report(ctx, dimension, period, when, by, compare, target, sl_denominator, sh
       fsapp report --period day --date 2026-12-07 --interval 60
       fsapp report --by agent --period month --date 2026-12 --compare year
       fsapp report --by node --period week --format csv
-      fsapp report rollup            # 15-minute summaries: fast month reports
+      fsapp report rollup            # 15-minute and daily summaries: fast month reports
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -98,8 +98,8 @@ def report(ctx, dimension, period, when, by, compare, target, sl_denominator, sh
 @_rule_options
 @click.pass_context
 def rollup(ctx, since, until, target, sl_denominator, short_abandon, fcr_window, internal_max_digits, min_call):
-    """Write the 15-minute summaries of every closed interval (docs/reports.md): reports
-    then read those instead of the records. Idempotent; run it every 15 minutes (cron,
+    """Write the 15-minute summaries of every closed interval, and the daily ones of every
+    whole day (docs/reports.md): reports then read those instead of the records. Idempotent; run it every 15 minutes (cron,
     systemd timer), with the counting rules the reports use.
     """
     from fsapp.report.rollup import RollupError

@@ -21,7 +21,8 @@ WHAT = {"completed": "heard the notice to the end", "not_completed": "hung up mi
         "invalid_number": "not a phone number, refused"}
 
 
-def run_outage_drill(line, root: Path, password: str, echo) -> list[dict]:
+def run_outage_drill(line, root: Path, password: str) -> list[dict]:
+    """Dial the campaign's first attempts; returns them (contact_id, number, outcome, ...)."""
     campaign = dataclasses.replace(load_campaign(root / "campaigns" / "water_outage.yaml"), calendar="drill_24h")
     calendar = load_calendars(root / "calendars.yaml")["drill_24h"]
     for number, ring, talk, answer in CALLEES:
@@ -40,6 +41,4 @@ def run_outage_drill(line, root: Path, password: str, echo) -> list[dict]:
         esl.stop()
     attempts = states.attempts(campaign.name)
     states.close()
-    for a in attempts:
-        echo(f"  {a['contact_id']}  {a['number']:<20.20} {a['outcome']:<15} {WHAT.get(a['outcome'], '')}")
     return attempts

@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # 10:00, Beijing time), so every path, agents included, can be shown whatever the wall
 # clock says, and the bills, notices and tickets read the same on every run. One clock
 # (this moment plus the emulated time that has passed) stamps everything: the flows'
-# `now`, the rows in the database, node visits and the queries' `now`/`today`.
+# `now`, the rows in the database, node visits and the queries' `now`/`today`. The router,
+# whose waits are wall seconds, counts from the same moment at the wall clock's rate.
 DEMO_TIME = dt.datetime(2026, 11, 30, 10, 0)
 DEMO_ZONE = ZoneInfo("Asia/Shanghai")
 PASSWORD = "ClueCon-demo"
@@ -80,7 +81,10 @@ class DemoLine:
         cfg = cls._write_config(workdir, root, switch.esl_port)
         cls._prepare_database(cfg, root)
         recorder = Recorder()
-        handler = flow_handler(str(root / "ivr_flows"), cfg)
+        # the router runs at the wall clock's rate (its waits are wall seconds), on the
+        # demo's day: its queue events, offers and agent states fall on DEMO_TIME's date
+        offset = DEMO_TIME.timestamp() - time.time()
+        handler = flow_handler(str(root / "ivr_flows"), cfg, router_clock=lambda: time.time() + offset)
         for warning in handler.warnings:
             log.warning("demo: %s", warning)
         demo_clock = _pinned_clock(clock)
@@ -165,7 +169,7 @@ config = {_toml_str(root / "routing.yaml")}
         from fsapp.routing.model import AgentStatus
         router = self.handler.services.router
         for name in names:
-            router.backend.set_status(name, AgentStatus(status), time.time())
+            router.backend.set_status(name, AgentStatus(status), router.clock())
         router.dispatcher.wake()
 
     @property

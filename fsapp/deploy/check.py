@@ -1,5 +1,5 @@
 """Validate a whole file set before anything is installed: the flows against the staged
-catalog, calendars and routing (fsapp.flow.environment), and the campaigns against the
+catalog, calendars, routing and named queries (fsapp.app.environment), and the campaigns against the
 staged flows. Problems name the file the operator gave (or the installed one)."""
 from __future__ import annotations
 
@@ -17,18 +17,20 @@ def check(cfg, files: Mapping[str, bytes], real: Layout, origin: Mapping[str, st
     installed."""
     from fsapp.campaign.loader import load_campaigns, references_from_config
     from fsapp.flow.compiler import compile_paths
-    from fsapp.flow.environment import from_config
+    from fsapp.app.environment import from_config
 
     origin = dict(origin or {})
     with tempfile.TemporaryDirectory(prefix="fsapp-check-") as tmp:
         root = Path(tmp)
         staged = Layout(flows=root / "flows", routing=root / "routing.yaml", calendars=root / "calendars.yaml",
-                        catalog=root / "sounds" / "catalog.yaml", campaigns=root / "campaigns")
+                        catalog=root / "sounds" / "catalog.yaml", campaigns=root / "campaigns",
+                        queries=root / "queries")
         write(staged, files)
         staged.flows.mkdir(exist_ok=True)
         scfg = cfg.with_values("flows", dir=str(staged.flows), calendars=str(staged.calendars))
         scfg = scfg.with_values("routing", config=str(staged.routing))
         scfg = scfg.with_values("sounds", dir=str(staged.catalog.parent))
+        scfg = scfg.with_values("store", queries=str(staged.queries))
         env = from_config(scfg)
         result = compile_paths([staged.flows], env)
         problems = list(result.problems)

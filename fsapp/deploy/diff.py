@@ -1,12 +1,14 @@
 """What changed between two versions of the line, in the operator's words: flows added,
-changed (which nodes) or removed, numbers, queues, prompts, campaigns, and the files.
+changed (which nodes) or removed, numbers, queues, prompts, campaigns, named queries,
+and the files.
 
 Pure: works on {logical path: bytes} maps (line.py names them flows/..., routing.yaml,
-calendars.yaml, sounds/catalog.yaml, campaigns/...). The files were validated when they
+calendars.yaml, sounds/catalog.yaml, campaigns/..., queries/...). The files were validated when they
 were deployed; a file that does not parse here is still reported as a changed file.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -32,6 +34,7 @@ class Diff:
     queues: Changes
     prompts: Changes
     campaigns: Changes
+    queries: Changes = field(default_factory=Changes)    # "FILE.NAME" of queries/FILE.sql
 
     @property
     def empty(self) -> bool:
@@ -42,7 +45,8 @@ class Diff:
             return ["no changes"]
         out = []
         for title, ch in (("flows", self.flows), ("numbers", self.numbers), ("queues", self.queues),
-                          ("prompts", self.prompts), ("campaigns", self.campaigns), ("files", self.files)):
+                          ("prompts", self.prompts), ("campaigns", self.campaigns), ("queries", self.queries),
+                          ("files", self.files)):
             for mark, names in (("+", ch.added), ("~", ch.changed), ("-", ch.removed)):
                 for name in names:
                     extra = ""
@@ -93,6 +97,25 @@ def _campaigns(files: Mapping[str, bytes]) -> dict:
     return found
 
 
+_NAME = re.compile(r"^\s*--\s*name\s*:\s*(\S+)\s*$", re.MULTILINE)
+
+
+def _queries(files: Mapping[str, bytes]) -> dict:
+    """FILE.NAME -> the text of that query (its headers and SQL), for queries/FILE.sql:
+    the names fsapp.store.queries gives them. A change in a query's comment counts."""
+    found = {}
+    for name, content in files.items():
+        if not (name.startswith("queries/") and name.endswith(".sql")):
+            continue
+        text = content.decode("utf-8", "replace")
+        stem = name[len("queries/"):-len(".sql")]
+        starts = list(_NAME.finditer(text))
+        for i, m in enumerate(starts):
+            end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+            found[f"{stem}.{m.group(1)}"] = text[m.end():end].strip()
+    return found
+
+
 def _compare(old: Mapping, new: Mapping) -> Changes:
     return Changes(added=sorted(set(new) - set(old)),
                    changed=sorted(k for k in set(old) & set(new) if old[k] != new[k]),
@@ -115,4 +138,5 @@ def diff(old: Mapping[str, bytes], new: Mapping[str, bytes]) -> Diff:
                 queues=_compare(_section(old, "routing.yaml", "queues"), _section(new, "routing.yaml", "queues")),
                 prompts=_compare(_section(old, "sounds/catalog.yaml", "prompts"),
                                  _section(new, "sounds/catalog.yaml", "prompts")),
-                campaigns=_compare(_campaigns(old), _campaigns(new)))
+                campaigns=_compare(_campaigns(old), _campaigns(new)),
+                queries=_compare(_queries(old), _queries(new)))

@@ -2,7 +2,8 @@
 
 Logical paths name a file independently of where the configuration puts it:
 flows/NAME ([flows] dir), routing.yaml ([routing] config), calendars.yaml ([flows]
-calendars), sounds/catalog.yaml ([sounds] dir), campaigns/NAME ([campaign] dir).
+calendars), sounds/catalog.yaml ([sounds] dir), campaigns/NAME ([campaign] dir),
+queries/NAME.sql ([store] queries: the named queries the flows and queues run).
 Rendered WAV prompts are not part of a version: they follow from the catalog
 (`fsapp sounds build`).
 """
@@ -21,16 +22,17 @@ class Layout:
     calendars: Path
     catalog: Path
     campaigns: Path
+    queries: Path
 
     @classmethod
     def from_config(cls, cfg) -> "Layout":
         return cls(flows=Path(cfg.get("flows", "dir")), routing=Path(cfg.get("routing", "config")),
                    calendars=Path(cfg.get("flows", "calendars")),
                    catalog=Path(cfg.get("sounds", "dir")) / "catalog.yaml",
-                   campaigns=Path(cfg.get("campaign", "dir")))
+                   campaigns=Path(cfg.get("campaign", "dir")), queries=Path(cfg.get("store", "queries")))
 
     def directories(self) -> dict[str, Path]:
-        return {"flows/": self.flows, "campaigns/": self.campaigns}
+        return {"flows/": self.flows, "campaigns/": self.campaigns, "queries/": self.queries}
 
     def single_files(self) -> dict[str, Path]:
         return {"routing.yaml": self.routing, "calendars.yaml": self.calendars,
@@ -43,7 +45,7 @@ class Layout:
         single = self.single_files()
         if logical in single:
             return single[logical]
-        raise ValueError(f"{logical!r} is not a file of the line (flows/, campaigns/, "
+        raise ValueError(f"{logical!r} is not a file of the line (flows/, campaigns/, queries/, "
                          f"{', '.join(single)})")
 
 
@@ -81,10 +83,28 @@ def _write_atomically(path: Path, content: bytes) -> None:
     tmp.replace(path)
 
 
+def without_queries(files: Mapping[str, bytes]) -> bool:
+    """A file set recorded before the named queries were part of a version (none under
+    queries/): it says nothing about the queries, so they are kept as they are."""
+    return not any(name.startswith("queries/") for name in files)
+
+
+def with_queries_of(files: Mapping[str, bytes], other: Mapping[str, bytes]) -> dict[str, bytes]:
+    """`files`, completed with the queries of `other` when `files` has none (see
+    without_queries): a rollback to such a version keeps today's queries."""
+    out = dict(files)
+    if without_queries(files):
+        out.update({name: content for name, content in other.items() if name.startswith("queries/")})
+    return out
+
+
 def write(layout: Layout, files: Mapping[str, bytes]) -> list[str]:
     """Make the line on disk hold exactly `files`; return the logical paths written or
-    removed. Unchanged files are not touched (their mtime stays)."""
+    removed. Unchanged files are not touched (their mtime stays). A set without any
+    query (without_queries) leaves the queries directory alone."""
     current = read(layout)
+    if without_queries(files):
+        current = {name: content for name, content in current.items() if not name.startswith("queries/")}
     touched = []
     for logical in sorted(files):
         if current.get(logical) != files[logical]:

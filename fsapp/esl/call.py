@@ -1,46 +1,36 @@
 """The Call API: one call on an outbound (`socket ... async full`) Event Socket.
 
-Every blocking method sends `sendmsg` with `event-lock: true` and a fresh `Event-UUID`,
-and waits for the CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` echoes it
-(captures, observations 21-23): `sendmsg`'s `+OK` only means "queued". Each wait has a
-deadline; when it passes the application is stopped with `uuid_break` and
-CommandTimeout is raised. Once the caller hangs up, every pending and later command
-raises CallHangup.
+`Call` is the gevent driver of fsapp.esl.call_session.CallSession, which holds the call's
+rules without I/O (application completion by Application-UUID, hangup, type-ahead, digits'
+outcome; docs/esl.md). The driver sends the frames the session returns, waits for each
+application's completion with a deadline, and when a deadline passes stops the
+application with `uuid_break` and raises CommandTimeout. Once the caller hangs up, every
+pending and later command raises CallHangup.
 
-Digits: FreeSWITCH reports a collect's outcome only in the channel variables of its
-CHANNEL_EXECUTE_COMPLETE (captures pagd_*): the target variable holds the entry, also
-when `read_result` is `timeout` (digits entered, then the caller waited); `failure` with
-no variable is no input; `<var>_invalid` is the last entry the regexp refused.
-
-Type-ahead: digits pressed while no collecting application runs are eaten by the socket
-application's park loop (they arrive only as DTMF events), so the Call keeps them and
-the next play_and_get_digits/read starts with them (see docs/api.md). Two exceptions,
-as on the switch: the key that ends a `record` belongs to the recording, and a
-terminator pressed right after a full-length entry (`1234#` into max 4) is dropped
-(capture pagd_terminator_after_full_entry: FreeSWITCH's park loop eats it).
+The orchestration of a question stays here because it runs applications: a
+play_and_get_digits/read starts with the type-ahead digits (see docs/api.md), and a
+question reached only by the stray terminator of a full-length entry is asked again.
 """
 from __future__ import annotations
 
 import re
 import time
-import uuid as uuid_mod
 from dataclasses import dataclass, field
 
 import gevent
 from gevent.event import AsyncResult
 
-from fsapp.esl import callerid, syntax, wire
+from fsapp.esl import syntax, wire
+from fsapp.esl.call_session import COLLECTING_APPS, CallSession, Collect, DigitsResult, Ended, hangup_frame
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ConnectionLost
 from fsapp.esl.wire import Event, Message
 from fsapp.log import call_context, get_logger
 
+__all__ = ["BridgeResult", "Call", "COLLECTING_APPS", "DigitsResult", "RecordResult", "terminators_value"]
+
 log = get_logger("fsapp.esl.call")
 
-# Applications whose digits FreeSWITCH hands to the app itself, not to the park loop.
-# Apps whose digits are theirs: a collect's answer, the key that ends a recording. Digits
-# during other apps (playback, say, sleep) are kept as type-ahead: barge-in.
-COLLECTING_APPS = frozenset({"play_and_get_digits", "read", "record"})
 BREAK_GRACE_S = 5.0  # how long uuid_break gets to make the overrunning app complete
 
 
@@ -82,55 +72,6 @@ class BridgeResult:
     event: Event | None = field(default=None, repr=False)
 
 
-@dataclass
-class DigitsResult:
-    """What one question got, read from FreeSWITCH's variables (never assumed).
-
-    digits:     the accepted entry ('' when none)
-    entered:    what the caller keyed in the (last) try, accepted or not, without the
-                terminator: too short, or refused by the regexp (`<var>_invalid`)
-    keys:       every key FreeSWITCH dequeued for this question, terminators included
-                (its DTMF events), type-ahead first
-    terminator: the terminator that ended the entry ('' = max digits or a timeout)
-    result:     FreeSWITCH's read_result (success, timeout, failure), or "typeahead"
-                when the buffer answered without running the application
-    invalid:    `<var>_invalid`: the last entry the regexp refused (any try), or None
-    """
-    digits: str
-    entered: str = ""
-    keys: str = ""
-    terminator: str = ""
-    result: str = ""
-    invalid: str | None = None
-
-    @property
-    def no_input(self) -> bool:
-        """Nothing pressed at all (FreeSWITCH's menu counts this as a timeout; a lone
-        terminator is a failure)."""
-        return not self.digits and not self.entered and not self.keys
-
-    @property
-    def accepted(self) -> bool:
-        return bool(self.digits)
-
-
-@dataclass
-class _Collect:
-    """A collecting application in flight: what it asked, what the caller pressed."""
-    app: str
-    var: str = ""
-    max_digits: int = 0
-    terminators: str = ""
-    keys: list[str] = field(default_factory=list)
-    stray: str = ""   # terminators still to drop when it started (the last entry was full)
-
-    def ended_by_stray_terminator(self) -> bool:
-        """The previous entry was full-length and this question's only key is its
-        terminator, pressed late enough to reach this question: the caller ended the
-        previous entry, they did not answer this one."""
-        return len(self.keys) == 1 and self.keys[0] in self.stray
-
-
 # Positional app arguments are space-separated: refuse values that would shift them.
 _word = syntax.word
 
@@ -150,29 +91,15 @@ class Call:
     def __init__(self, conn: Connection, channel_data: dict[str, str], *,
                  app_timeout: float = 120.0, command_timeout: float = 10.0):
         self._conn = conn
+        self.session = session = CallSession(channel_data)
         self.variables = channel_data
-        self.uuid: str = channel_data.get("Unique-ID") or channel_data.get("Channel-Unique-ID", "")
-        # from the network, so untrusted: the caller-id policy of fsapp.esl.callerid (the
-        # raw values stay in self.variables)
-        self.caller_id: str | None = callerid.number(channel_data.get("Caller-Caller-ID-Number"))
-        self.caller_name: str | None = callerid.name(channel_data.get("Caller-Caller-ID-Name"))
-        self.destination: str | None = channel_data.get("Caller-Destination-Number")
-        self.full_control = channel_data.get("Control") == "full"
+        self.uuid: str = session.uuid
+        self.caller_id: str | None = session.caller_id
+        self.caller_name: str | None = session.caller_name
+        self.destination: str | None = session.destination
+        self.full_control = session.full_control
         self.app_timeout = app_timeout
         self.command_timeout = command_timeout
-        self.hangup_cause: str | None = None
-        self._ended: str | None = None        # why the call is over, once it is
-        self._apps: dict[str, AsyncResult] = {}  # Application-UUID -> completion
-        self._collects: dict[str, _Collect] = {}  # Application-UUID -> collecting app sent
-        self._running: _Collect | None = None  # the collecting app executing now
-        self._typeahead: list[str] = []
-        # Terminators dropped if they are the next key: the entry before ended at max
-        # digits, and FreeSWITCH discards such a key (it never reaches the next question).
-        self._drop_next: str = ""
-        # playback_terminators as this Call last set it; None: never set here, so
-        # FreeSWITCH's default (record and playback stop on `*` only) applies.
-        self._playback_terminators: str | None = None
-        self._last_key: str | None = None
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -180,89 +107,41 @@ class Call:
     # -- state fed by the reader greenlet ---------------------------------------------
     @property
     def ended(self) -> bool:
-        return self._ended is not None
+        return self.session.ended is not None
+
+    @property
+    def hangup_cause(self) -> str | None:
+        return self.session.hangup_cause
 
     def _hangup_error(self) -> CallHangup:
-        return CallHangup(self.uuid, self.hangup_cause, self._ended or "")
+        return self.session.hangup_error()
+
+    def _fail_waiters(self, ended: Ended) -> None:
+        """Wake every waiter of an ended call with CallHangup."""
+        with call_context(self.uuid):  # may run in the reader greenlet
+            log.info("call ended", extra={"why": ended.why, "cause": self.session.hangup_cause})
+        for result in ended.waiters:
+            if not result.ready():
+                result.set_exception(self.session.hangup_error())
 
     def _end(self, why: str, cause: str | None = None) -> None:
-        if cause and not self.hangup_cause:
-            self.hangup_cause = cause
-        if self._ended is not None:
-            return
-        self._ended = why
-        with call_context(self.uuid):  # may run in the reader greenlet
-            log.info("call ended", extra={"why": why, "cause": self.hangup_cause})
-        apps, self._apps = self._apps, {}
-        for result in apps.values():
-            if not result.ready():
-                result.set_exception(self._hangup_error())
+        ended = self.session.end(why, cause)
+        if ended is not None:
+            self._fail_waiters(ended)
 
     def _on_message(self, msg: Message) -> None:
-        event = msg.event
-        if event is not None and event.get("Unique-ID") not in (None, "", self.uuid):
-            # Another channel's event: an outbound socket subscribed without `myevents`
-            # (or with a filter sent after `event`) gets every channel's events; their
-            # digits and completions are not this call's.
-            return
-        if event is not None:
-            name = event.get("Event-Name")
-            if name == "CHANNEL_EXECUTE_COMPLETE":
-                app_id = event.get("Application-UUID")
-                collect = self._collects.pop(app_id, None)
-                if collect is not None:
-                    if self._running is collect:
-                        self._running = None
-                    self._after_collect(collect, event)
-                result = self._apps.pop(app_id, None)
-                if result is not None:
-                    result.set(event)
-            elif name == "DTMF":
-                digit = event.get("DTMF-Digit")
-                self._last_key = digit or self._last_key   # record: the key that ended it
-                if digit and self._running is not None:
-                    self._running.keys.append(digit)
-                elif digit:
-                    self._buffer_key(digit)
-            elif name == "CHANNEL_EXECUTE":
-                collect = self._collects.get(event.get("Application-UUID"))
-                if collect is not None:
-                    self._running = collect
-                    # a key from now on reaches this question; remember whether its first
-                    # one may still be the last entry's stray terminator
-                    collect.stray, self._drop_next = self._drop_next, ""
-            elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE"):
-                if event.get("Unique-ID") in (None, self.uuid):
-                    self._end("caller hung up", event.get("Hangup-Cause"))
-        elif msg.content_type == wire.DISCONNECT_NOTICE:
-            if msg.headers.get("Content-Disposition") == "linger":
-                self._end("channel hung up (linger notice)")
+        for out in self.session.receive(msg):
+            if isinstance(out, Ended):
+                self._fail_waiters(out)
             else:
-                self._end("FreeSWITCH ended the session")
-
-    def _after_collect(self, collect: _Collect, event: Event) -> None:
-        """An entry that stopped at max digits leaves its terminator to be dropped."""
-        if collect.app == "record" or not collect.terminators or not collect.var:
-            return
-        entry = event.get(f"variable_{collect.var}") or ""
-        # At max digits FreeSWITCH stops collecting: no terminator was consumed.
-        if event.get("variable_read_result") == "success" and len(entry) >= collect.max_digits:
-            self._drop_next = collect.terminators
-
-    def _buffer_key(self, digit: str) -> None:
-        drop, self._drop_next = self._drop_next, ""
-        if digit in drop:
-            log.debug("terminator after a full-length entry dropped", extra={"digit": digit})
-            return
-        self._typeahead.append(digit)
+                out[0].set(out[1])
 
     def _on_close(self, reason: str) -> None:
         self._end(f"socket closed: {reason}")
 
     # -- plumbing ----------------------------------------------------------------------
     def _check(self) -> None:
-        if self._ended is not None:
-            raise self._hangup_error()
+        self.session.check()
 
     def _command(self, data: bytes, what: str) -> Message:
         try:
@@ -289,19 +168,15 @@ class Call:
         Returns that event (its headers carry Application-Response and all variables).
         `args` is FreeSWITCH syntax (the channel expands `${...}` in it): build the parts
         that come from callers or databases with fsapp.esl.syntax.literal()."""
-        return self._execute(app, args, timeout, _Collect(app) if app in COLLECTING_APPS else None)
+        return self._execute(app, args, timeout, Collect(app) if app in COLLECTING_APPS else None)
 
-    def _execute(self, app: str, args: str | None, timeout: float | None, collect: _Collect | None) -> Event:
-        self._check()
-        app_id = str(uuid_mod.uuid4())
+    def _execute(self, app: str, args: str | None, timeout: float | None, collect: Collect | None) -> Event:
         result = AsyncResult()
-        self._apps[app_id] = result
-        if collect is not None:
-            self._collects[app_id] = collect
+        app_id, frame = self.session.execute(app, args, result, collect)
         deadline = self.app_timeout if timeout is None else timeout
         started = time.monotonic()
         try:
-            reply = self._command(syntax.sendmsg_execute(app, args, event_uuid=app_id), f"sendmsg {app}")
+            reply = self._command(frame, f"sendmsg {app}")
             if not reply.ok:
                 raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
             try:
@@ -310,9 +185,7 @@ class Call:
                 stopped = self._break(app_id, result)
                 raise CommandTimeout(f"{app} {args or ''}".strip(), deadline, stopped) from None
         except BaseException:
-            self._apps.pop(app_id, None)
-            if self._collects.pop(app_id, None) is self._running:
-                self._running = None
+            self.session.forget(app_id)
             raise
         log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
                                          "response": event.get("Application-Response")})
@@ -373,7 +246,7 @@ class Call:
         """Set a channel variable to exactly `value` (never expanded: see syntax.set_arg)."""
         self.execute("set", syntax.set_arg(name, value), timeout)
         if name == "playback_terminators":
-            self._playback_terminators = str(value) or None
+            self.session.playback_terminators = str(value) or None
 
     def export(self, name: str, value, timeout: float | None = None) -> None:
         self.execute("export", syntax.export_arg(name, value), timeout)
@@ -381,7 +254,7 @@ class Call:
     def unset(self, name: str, timeout: float | None = None) -> None:
         self.execute("unset", syntax.name("variable name", name), timeout)
         if name == "playback_terminators":
-            self._playback_terminators = None
+            self.session.playback_terminators = None
 
     def get(self, name: str) -> str | None:
         """A channel variable now (`uuid_getvar`); None when unset."""
@@ -403,7 +276,7 @@ class Call:
         already. Calling it before the prompt that precedes a recording keeps the round
         trip out of the moment between the beep and the recording."""
         wanted = terminators_value(terminators)
-        if wanted != self._playback_terminators:
+        if wanted != self.session.playback_terminators:
             self.set("playback_terminators", wanted, timeout)
 
     def record(self, path: str, limit_s: int, silence_threshold: int = 200, silence_hits: int = 3,
@@ -418,7 +291,7 @@ class Call:
         args = f"{_word('path', path)} {int(limit_s)} {int(silence_threshold)} {int(silence_hits)}"
         if terminators is not None:
             self.use_terminators(terminators, timeout)
-        self._last_key = None
+        self.session.last_key = None
         event = self.execute("record", args, timeout if timeout is not None else limit_s + 30)
         ms = event.get("variable_record_ms")
         seconds = event.get("variable_record_seconds")
@@ -428,7 +301,7 @@ class Call:
         # this recording's key only if that key's DTMF event came during this recording
         # (the event comes before the completion).
         key = event.get("variable_playback_terminator_used")
-        ended_by_key = bool(key) and key == self._last_key and not exhausted
+        ended_by_key = bool(key) and key == self.session.last_key and not exhausted
         return RecordResult(path=path, duration_s=duration, silence_hits_exhausted=exhausted,
                             response=event.get("Application-Response", ""), event=event,
                             terminator=key if ended_by_key else None)
@@ -455,11 +328,10 @@ class Call:
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up. A no-op once the call has already ended (so clean-up code may call it)."""
-        if self._ended is not None:
+        if self.session.ended is not None:
             return
-        data = wire.encode_command("sendmsg", {"call-command": "hangup", "hangup-cause": _word("cause", cause)})
         try:
-            self._command(data, "sendmsg hangup")
+            self._command(hangup_frame(cause), "sendmsg hangup")
         except CallHangup:
             return
         self._end("hung up by the application", cause)
@@ -467,54 +339,15 @@ class Call:
     # -- digits ------------------------------------------------------------------------------
     def take_typeahead(self) -> str:
         """Digits pressed while no collect ran, oldest first; the buffer is emptied."""
-        digits, self._typeahead = "".join(self._typeahead), []
-        return digits
+        return self.session.take_typeahead()
 
     def flush_typeahead(self) -> str:
         """Discard buffered digits (e.g. before a question the caller must hear first)."""
-        return self.take_typeahead()
+        return self.session.take_typeahead()
 
     @property
     def typeahead(self) -> str:
-        return "".join(self._typeahead)
-
-    def _take_entry(self, max_digits: int, terminators: str) -> tuple[str, str, bool]:
-        """Take one entry's worth of type-ahead: (keys used, digits, complete). An entry
-        is complete at a terminator or at max digits; then a terminator right behind a
-        full-length entry goes too (as on the switch). Keys beyond stay buffered for the
-        next question."""
-        keys = self._typeahead
-        for i, digit in enumerate(keys):
-            if digit in terminators:
-                used, self._typeahead = keys[:i + 1], keys[i + 1:]
-                return "".join(used), "".join(used[:-1]), True
-            if i + 1 == max_digits:
-                used, self._typeahead = keys[:i + 1], keys[i + 1:]
-                if self._typeahead and self._typeahead[0] in terminators:
-                    self._typeahead = self._typeahead[1:]
-                elif terminators:
-                    self._drop_next = terminators
-                return "".join(used), "".join(used), True
-        used, self._typeahead = list(keys), []
-        return "".join(used), "".join(used), False
-
-    @staticmethod
-    def _outcome(event: Event, var: str, collect: _Collect, terminators: str) -> DigitsResult:
-        """FreeSWITCH's verdict from the CHANNEL_EXECUTE_COMPLETE: the variable decides.
-        `success` or `timeout` with the variable set is an accepted entry; `failure` with it
-        set is a too-short entry; the variable unset is no entry (or a refused one, in
-        `<var>_invalid`)."""
-        read_result = event.get("variable_read_result", "")
-        value = event.get(f"variable_{var}") or ""
-        invalid = event.get(f"variable_{var}_invalid") or None
-        keys = "".join(collect.keys)
-        accepted = value if read_result in ("success", "timeout") else ""
-        # <var>_invalid is cleared when the application starts (fsapp always passes a
-        # regexp), so it belongs to this question.
-        entered = value or invalid or ""
-        last = keys[-1:] if keys and keys[-1] in terminators else ""
-        return DigitsResult(digits=accepted, entered=entered, keys=keys, terminator=last,
-                            result=read_result, invalid=invalid)
+        return self.session.typeahead
 
     def get_digits(self, min_digits: int, max_digits: int, tries: int, timeout_ms: int,
                    terminators: str, prompt: str, invalid_prompt: str | None = None,
@@ -528,8 +361,8 @@ class Call:
         def ok(digits: str) -> bool:
             return min_digits <= len(digits) <= max_digits and (pattern is None or bool(pattern.fullmatch(digits)))
 
-        if self._typeahead:
-            keys, digits, complete = self._take_entry(max_digits, terminators)
+        if self.session.typeahead:
+            keys, digits, complete = self.session.take_entry(max_digits, terminators)
             term = keys[-1] if complete and keys and keys[-1] in terminators else ""
             if complete and ok(digits):
                 log.debug("answered from type-ahead", extra={"digits": digits})
@@ -569,9 +402,9 @@ class Call:
                          str(int(digit_timeout_ms or timeout_ms))])
         if timeout is None:
             timeout = max(self.app_timeout, tries * (timeout_ms / 1000 + 30))
-        collect = _Collect("play_and_get_digits", var, int(max_digits), terminators or "")
+        collect = Collect("play_and_get_digits", var, int(max_digits), terminators or "")
         event = self._execute("play_and_get_digits", args, timeout, collect)
-        result = self._outcome(event, var, collect, terminators or "")
+        result = collect.outcome(event)
         if collect.ended_by_stray_terminator() and not result.entered:
             log.info("a terminator after a full-length entry reached the next question; asking again")
             return self._pgd(min_digits, max_digits, tries, timeout_ms, terminators, prompt, invalid_prompt,
@@ -585,8 +418,8 @@ class Call:
         terminators = terminators or ""
         wanted = min_digits
         digits = ""
-        if self._typeahead:
-            _, digits, complete = self._take_entry(max_digits, terminators)
+        if self.session.typeahead:
+            _, digits, complete = self.session.take_entry(max_digits, terminators)
             if complete:
                 return digits if len(digits) >= wanted else ""
             min_digits, max_digits = max(0, min_digits - len(digits)), max_digits - len(digits)
@@ -594,13 +427,13 @@ class Call:
                 f"{int(timeout_ms)} {_word('terminators', terminators or 'none')}")
         if timeout is None:
             timeout = max(self.app_timeout, timeout_ms / 1000 + 30)
-        collect = _Collect("read", var, int(max_digits), terminators)
+        collect = Collect("read", var, int(max_digits), terminators)
         event = self._execute("read", args, timeout, collect)
-        result = self._outcome(event, var, collect, terminators)
+        result = collect.outcome(event)
         if collect.ended_by_stray_terminator() and not result.entered:
             log.info("a terminator after a full-length entry reached the next question; asking again")
-            collect = _Collect("read", var, int(max_digits), terminators)
+            collect = Collect("read", var, int(max_digits), terminators)
             event = self._execute("read", args, timeout, collect)
-            result = self._outcome(event, var, collect, terminators)
+            result = collect.outcome(event)
         digits += result.entered
         return digits if len(digits) >= wanted else ""

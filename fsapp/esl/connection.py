@@ -1,20 +1,17 @@
-"""One Event Socket TCP connection on gevent: a reader greenlet that feeds
-fsapp.esl.wire.Parser, and a FIFO of pending command replies.
+"""One Event Socket TCP connection on gevent: the driver of fsapp.esl.session.CommandSession.
 
-fsapp's own runtime, not a greenswitch ESLProtocol: it reads bytes in chunks into the
-incremental parser, dispatches inline from one greenlet, and every `send()` has a
-deadline. docs/esl.md, "fsapp's runtime replaces greenswitch", says why, with figures.
+A reader greenlet reads the socket, feeds the session, and wakes the waiter of each reply
+it pairs (the reply FIFO rule lives in the session, observation 13); `send()` writes what
+the session returns and waits with a deadline. A command whose deadline passed keeps its
+place in the FIFO, so the late reply is handed to its abandoned waiter, not the next one.
 
-Correlation (captures, observation 13): the reply to a command is the next
-command/reply or api/response on the same connection, whatever events come between,
-so pending replies are a FIFO. A command whose deadline passed keeps its place in the
-FIFO (marked abandoned) so the late reply cannot be handed to the next command.
+fsapp's own runtime, not a greenswitch ESLProtocol: docs/esl.md, "fsapp's runtime replaces
+greenswitch", says why, with figures.
 """
 from __future__ import annotations
 
 import socket
 import time
-from collections import deque
 from typing import Callable
 
 import gevent
@@ -22,7 +19,8 @@ from gevent.event import AsyncResult, Event as GEvent
 from gevent.lock import Semaphore
 
 from fsapp.esl.errors import CommandTimeout, ConnectionLost
-from fsapp.esl.wire import API_RESPONSE, COMMAND_REPLY, DEFAULT_MAX_FRAME_BYTES, Message, Parser, ProtocolError
+from fsapp.esl.session import CommandSession, command_frame
+from fsapp.esl.wire import DEFAULT_MAX_FRAME_BYTES, Message, ProtocolError
 from fsapp.log import get_logger
 
 log = get_logger("fsapp.esl")
@@ -47,12 +45,10 @@ class Connection:
         self.on_message = on_message
         self.on_close = on_close
         self._early: list[Message] = []  # messages that came before on_message was set
-        self.parser = Parser(max_frame_bytes)
-        self._pending: deque[AsyncResult] = deque()
+        self.session = CommandSession(max_frame_bytes, now=time.monotonic())
         self._send_lock = Semaphore()
         self._closed = GEvent()
         self.close_reason: str | None = None
-        self.last_received = time.monotonic()
         try:  # commands and events are small: do not let Nagle hold them back
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
@@ -69,6 +65,11 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
+
+    @property
+    def last_received(self) -> float:
+        """time.monotonic() of the last bytes read."""
+        return self.session.last_received
 
     @property
     def connected(self) -> bool:
@@ -88,8 +89,7 @@ class Connection:
             self.sock.close()
         except OSError:
             pass
-        pending, self._pending = self._pending, deque()
-        for result in pending:
+        for result in self.session.close():
             if not result.ready():
                 result.set_exception(ConnectionLost(f"{self.name}: {reason}"))
         self._closed.set()
@@ -102,18 +102,23 @@ class Connection:
     # -- reading ---------------------------------------------------------------------
     def _read_loop(self) -> None:
         reason = "connection closed by peer"
+        session, recv = self.session, self.sock.recv
         try:
             while True:
-                data = self.sock.recv(READ_SIZE)
+                data = recv(READ_SIZE)
                 if not data:
                     break
-                self.last_received = time.monotonic()
-                messages = self.parser.feed(data)
-                for message in messages:
-                    self._dispatch(message)
+                out = session.receive_data(data, time.monotonic())
+                for waiter, message in out:
+                    if waiter is not None:
+                        waiter.set(message)
+                    elif self.on_message is not None:
+                        self.on_message(message)
+                    else:
+                        self._early.append(message)
                 # Do not hold the last chunk nor the last message (an event can be 6 kB)
                 # while blocked in the next recv(): with 1,000 idle calls that adds up.
-                data = messages = message = None
+                data = out = waiter = message = None
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
             log.error("protocol error, closing", extra={"conn": self.name, "error": str(exc)})
@@ -123,15 +128,6 @@ class Connection:
             reason = self.close_reason or "reader stopped"
         finally:
             self._shutdown(reason)
-
-    def _dispatch(self, message: Message) -> None:
-        if message.content_type in (COMMAND_REPLY, API_RESPONSE) and self._pending:
-            self._pending.popleft().set(message)
-            return
-        if self.on_message is not None:
-            self.on_message(message)
-        else:
-            self._early.append(message)
 
     def set_handlers(self, on_message: Callable[[Message], None],
                      on_close: Callable[[str], None] | None = None) -> None:
@@ -158,9 +154,8 @@ class Connection:
             raise ConnectionLost(f"{self.name}: {self.close_reason}")
         results = [AsyncResult() for _ in frames]
         with self._send_lock:
-            self._pending.extend(results)
             try:
-                self.sock.sendall(b"".join(frames))
+                self.sock.sendall(self.session.send_many(frames, results))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None
@@ -178,16 +173,14 @@ class Connection:
     def send(self, data: bytes | str, timeout: float | None = 10.0, what: str | None = None) -> Message:
         """Send one framed command (bytes from wire.encode_*, or a str command line
         such as "api status") and return its reply Message."""
-        if isinstance(data, str):
-            data = (data + "\n\n").encode("utf-8")
+        data = command_frame(data)
         if self._closed.is_set():
             raise ConnectionLost(f"{self.name}: {self.close_reason}")
         result = AsyncResult()
         sent_at = time.monotonic()
         with self._send_lock:  # FIFO order == byte order on the wire
-            self._pending.append(result)
             try:
-                self.sock.sendall(data)
+                self.sock.sendall(self.session.send(data, result))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None

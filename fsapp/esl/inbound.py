@@ -9,13 +9,16 @@ commands, originate calls and watch events.
 The link is supervised: on loss (or when nothing, not even FreeSWITCH's 20-second
 HEARTBEAT, arrived within heartbeat_timeout) it reconnects with capped exponential
 back-off and restores the subscriptions and filters, once, on the new connection.
+
+The gevent driver of fsapp.esl.inbound_session.InboundSession, which holds the rules
+without I/O (auth, what to restore after a reconnect, bgapi Job-UUID matching); this
+module connects, sends, waits with deadlines, sleeps the back-off and runs user handlers.
 """
 from __future__ import annotations
 
 import json
 import random
 import time
-import uuid as uuid_mod
 from typing import Callable
 
 import gevent
@@ -28,24 +31,13 @@ from fsapp.esl import syntax, wire
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import (AuthError, CommandError, CommandTimeout, ConnectionLost, ESLError,
                               NotConnected, OriginateError)
+from fsapp.esl.inbound_session import InboundSession, checked, reconnect_delay
 from fsapp.esl.wire import Event, Message
 from fsapp.log import get_logger
 
 log = get_logger("fsapp.esl.inbound")
 
-ALWAYS_SUBSCRIBED = ("BACKGROUND_JOB", "HEARTBEAT")
 EventHandler = Callable[[Event], object]
-
-
-def _event_words(names: set[str]) -> str:
-    """Event names for `event`/`nixevent`, CUSTOM and its subclasses last: FreeSWITCH takes
-    every word after CUSTOM as a subclass, so `CUSTOM fsapp::queue HEARTBEAT` would
-    silently drop HEARTBEAT. Subclass names are the ones with '::' (callcenter::info)."""
-    subclasses = sorted(n for n in names if "::" in n)
-    plain = sorted(n for n in names if "::" not in n and n != "CUSTOM")
-    if subclasses or "CUSTOM" in names:
-        plain += ["CUSTOM"] + subclasses
-    return " ".join(plain)
 
 
 class InboundClient:
@@ -61,24 +53,20 @@ class InboundClient:
         if max_frame_bytes < 1:
             raise ValueError(f"[esl] max_frame_bytes must be >= 1, got {max_frame_bytes}")
         self.max_frame_bytes = max_frame_bytes
-        self.host, self.port, self._password = host, int(port), password
+        self.host, self.port = host, int(port)
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.heartbeat_timeout = heartbeat_timeout
         self.reconnect_max_delay = reconnect_max_delay
         self.reconnect_base_delay = reconnect_base_delay
-        self.event_format = event_format
         self.connects = 0                      # successful (re)connections so far
         self._conn: Connection | None = None
         self._ready = gevent.event.Event()
         self._running = False
         self._supervisor: gevent.Greenlet | None = None
         self._dispatcher: gevent.Greenlet | None = None
-        self._events: set[str] = set()         # desired subscriptions
-        self._filters: list[tuple[str, str]] = []
+        self.session = InboundSession(password, event_format)   # wanted state + bgapi jobs
         self._handlers: dict[str, list[EventHandler]] = {}
-        self._jobs: dict[str, AsyncResult] = {}
-        self._orphan_jobs: dict[str, Event] = {}
         self._queue: Queue = Queue()
 
     @classmethod
@@ -133,6 +121,14 @@ class InboundClient:
     def connected(self) -> bool:
         return self._ready.is_set()
 
+    @property
+    def event_format(self) -> str:
+        return self.session.event_format
+
+    @property
+    def _password(self) -> str:   # kept in the session, which builds the auth command
+        return self.session._password
+
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self._ready.wait(timeout)
 
@@ -146,10 +142,13 @@ class InboundClient:
         auth = AsyncResult()
 
         def first_messages(msg: Message) -> None:
-            if msg.content_type == wire.AUTH_REQUEST and not auth.ready():
-                auth.set(msg)
-            elif msg.content_type == "text/rude-rejection" and not auth.ready():
-                auth.set_exception(AuthError(f"FreeSWITCH rejected the connection: {msg.body.strip()}"))
+            if auth.ready():
+                return
+            try:
+                if self.session.greeting(msg):
+                    auth.set(msg)
+            except AuthError as exc:
+                auth.set_exception(exc)
 
         conn = Connection(sock, name=f"inbound {self.host}:{self.port}", on_message=first_messages,
                           max_frame_bytes=self.max_frame_bytes)
@@ -159,11 +158,8 @@ class InboundClient:
                 auth.get(timeout=self.connect_timeout)
             except gevent.Timeout:
                 raise CommandTimeout(f"auth/request from {self.host}:{self.port}", self.connect_timeout) from None
-            reply = conn.send(wire.encode_command(f"auth {self._password}"), timeout=self.connect_timeout,
-                              what="auth")
-            if not reply.reply_text.startswith("+OK"):
-                raise AuthError(f"{self.host}:{self.port} refused the password: {reply.reply_text} "
-                                f"(check [esl] password / FSAPP_ESL_PASSWORD)")
+            reply = conn.send(self.session.auth_command(), timeout=self.connect_timeout, what="auth")
+            self.session.check_auth(reply, f"{self.host}:{self.port}")
             conn.on_message = self._on_message
             self._restore(conn)
         except BaseException:
@@ -176,16 +172,10 @@ class InboundClient:
                                                    "connects": self.connects})
 
     def _restore(self, conn: Connection) -> None:
-        """Filters, then subscriptions, exactly once per connection. Filters first: once
-        `event` is on, every channel's events flow until a filter narrows them, so the
-        other order lets unwanted events in between (mod_event_socket applies filters to
-        whatever is subscribed, in either order)."""
-        for header, value in self._filters:
-            self._checked(conn.send(wire.encode_command(f"filter {header} {value}"),
-                                    timeout=self.command_timeout), "filter")
-        events = _event_words(set(ALWAYS_SUBSCRIBED) | self._events)
-        self._checked(conn.send(wire.encode_command(f"event {self.event_format} {events}"),
-                                timeout=self.command_timeout), "event")
+        """Filters, then subscriptions, exactly once per connection (in that order:
+        InboundSession.restore_commands says why)."""
+        for frame, what in self.session.restore_commands():
+            checked(conn.send(frame, timeout=self.command_timeout), what)
 
     def _supervise(self) -> None:
         attempt = 0
@@ -195,7 +185,7 @@ class InboundClient:
                 # Watchdog: a peer that died silently sends nothing, not even HEARTBEAT.
                 check = min(1.0, self.heartbeat_timeout / 4)
                 conn.wait_closed(check)
-                if not conn.closed and time.monotonic() - conn.last_received > self.heartbeat_timeout:
+                if not conn.closed and conn.session.silent_for(time.monotonic()) > self.heartbeat_timeout:
                     log.warning("no message within heartbeat_timeout, reconnecting",
                                 extra={"heartbeat_timeout": self.heartbeat_timeout})
                     conn.close("heartbeat timeout")
@@ -205,9 +195,9 @@ class InboundClient:
                 log.warning("connection to FreeSWITCH lost", extra={"reason": conn.close_reason})
                 self._fail_jobs(ConnectionLost(conn.close_reason or "connection lost"))
                 attempt = 0
-            delay = min(self.reconnect_max_delay, self.reconnect_base_delay * (2 ** attempt))
             if attempt:
-                gevent.sleep(delay * (0.5 + random.random() / 2))
+                gevent.sleep(reconnect_delay(attempt, self.reconnect_base_delay, self.reconnect_max_delay,
+                                             random.random()))
             attempt += 1
             try:
                 self._connect_once()
@@ -224,16 +214,9 @@ class InboundClient:
             if msg.content_type == wire.DISCONNECT_NOTICE and self._conn is not None:
                 pass  # the close follows; the supervisor reconnects
             return
-        name = event.get("Event-Name")
-        if name == "BACKGROUND_JOB":
-            job = event.get("Job-UUID")
-            result = self._jobs.pop(job, None)
-            if result is not None:
-                result.set(event)
-            elif job:
-                if len(self._orphan_jobs) > 1000:
-                    self._orphan_jobs.clear()
-                self._orphan_jobs[job] = event
+        result = self.session.receive(event)
+        if result is not None:
+            result.set(event)
         if self._handlers:
             self._queue.put(event)
 
@@ -259,44 +242,37 @@ class InboundClient:
 
     def subscribe(self, *event_names: str) -> None:
         """Add event names (`CUSTOM callcenter::info` as two words) to the subscription."""
-        new = {n for name in event_names for n in name.split()}
-        self._events |= new
+        command = self.session.subscribe(*event_names)
         if self.connected:
-            self._checked(self._send(f"event {self.event_format} {_event_words(new)}"), "event")
+            checked(self._send(command), "event")
 
     def unsubscribe(self, *event_names: str) -> None:
-        gone = {n for name in event_names for n in name.split()} - set(ALWAYS_SUBSCRIBED)
-        self._events -= gone
-        if gone and self.connected:
-            self._checked(self._send(f"nixevent {_event_words(gone)}"), "nixevent")
+        command = self.session.unsubscribe(*event_names)
+        if command and self.connected:
+            checked(self._send(command), "nixevent")
 
     def add_filter(self, header: str, value: str) -> None:
         """Only events whose header equals value (FreeSWITCH `filter`)."""
-        self._filters.append((header, value))
+        command = self.session.add_filter(header, value)
         if self.connected:
-            self._checked(self._send(f"filter {header} {value}"), "filter")
+            checked(self._send(command), "filter")
 
     def delete_filter(self, header: str, value: str) -> None:
-        self._filters.remove((header, value))
+        command = self.session.delete_filter(header, value)
         if self.connected:
-            self._checked(self._send(f"filter delete {header} {value}"), "filter delete")
+            checked(self._send(command), "filter delete")
 
     # -- commands ----------------------------------------------------------------------------
-    @staticmethod
-    def _checked(reply: Message, what: str) -> Message:
-        if not reply.ok:
-            raise CommandError(what, reply.reply_text or reply.body)
-        return reply
-
-    def _send(self, command: str, timeout: float | None = None, headers: dict | None = None,
-              body: str | None = None) -> Message:
+    def _send(self, command: str | bytes, timeout: float | None = None, headers: dict | None = None,
+              body: str | None = None, what: str | None = None) -> Message:
         timeout = self.command_timeout if timeout is None else timeout
         if not self._ready.wait(timeout):
             raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port} within {timeout:g} s")
         conn = self._conn
         if conn is None:
             raise NotConnected(f"not connected to FreeSWITCH {self.host}:{self.port}")
-        return conn.send(wire.encode_command(command, headers, body), timeout=timeout, what=command)
+        frame = command if isinstance(command, bytes) else wire.encode_command(command, headers, body)
+        return conn.send(frame, timeout=timeout, what=what or command)
 
     def api(self, command: str, timeout: float | None = None) -> str:
         """Run `api command`; returns the body (which may start with -ERR)."""
@@ -313,32 +289,24 @@ class InboundClient:
         """Run `bgapi command` and wait for its BACKGROUND_JOB (correlated by Job-UUID);
         returns the job's body."""
         timeout = self.command_timeout if timeout is None else timeout
-        job_id = str(uuid_mod.uuid4())
         result = AsyncResult()
-        self._jobs[job_id] = result
+        job_id, frame = self.session.start_job(command, result)
         started = time.monotonic()
         try:
-            reply = self._checked(self._send(f"bgapi {command}", timeout, {"Job-UUID": job_id}),
-                                  f"bgapi {command}")
-            granted = reply.headers.get("Job-UUID") or job_id
-            if granted != job_id:  # a server that ignores our Job-UUID
-                self._jobs.pop(job_id, None)
-                job_id = granted
-                orphan = self._orphan_jobs.pop(job_id, None)
-                if orphan is not None:
-                    return orphan.body
-                self._jobs[job_id] = result
+            reply = checked(self._send(frame, timeout, what=f"bgapi {command}"), f"bgapi {command}")
+            job_id, done = self.session.job_accepted(job_id, reply, result)
+            if done is not None:
+                return done.body
             left = max(0.0, timeout - (time.monotonic() - started))
             try:
                 return result.get(timeout=left).body
             except gevent.Timeout:
                 raise CommandTimeout(f"bgapi {command}", timeout) from None
         finally:
-            self._jobs.pop(job_id, None)
+            self.session.forget_job(job_id)
 
     def _fail_jobs(self, exc: Exception) -> None:
-        jobs, self._jobs = self._jobs, {}
-        for result in jobs.values():
+        for result in self.session.fail_jobs():
             if not result.ready():
                 result.set_exception(exc)
 
@@ -376,7 +344,7 @@ class InboundClient:
         if name.upper() == "CUSTOM" and not any(k.lower() == "event-subclass" for k in fields):
             raise ValueError("sendevent CUSTOM needs an Event-Subclass header (e.g. 'fsapp::queue'): "
                              "listeners subscribe to CUSTOM events by subclass")
-        reply = self._checked(self._send(f"sendevent {name}", timeout, fields, body), f"sendevent {name}")
+        reply = checked(self._send(f"sendevent {name}", timeout, fields, body), f"sendevent {name}")
         return reply.reply_text[3:].strip() if reply.reply_text.startswith("+OK") else ""
 
     # -- helpers ------------------------------------------------------------------------------

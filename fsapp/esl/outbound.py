@@ -22,6 +22,7 @@ from gevent.server import StreamServer
 
 from fsapp.esl import wire
 from fsapp.esl.call import Call
+from fsapp.esl.call_session import CONNECT, EXIT, setup_commands
 from fsapp.esl.connection import Connection
 from fsapp.esl.errors import CallHangup, ConnectionLost, ESLError
 from fsapp.log import call_context, get_logger
@@ -153,7 +154,7 @@ class OutboundServer:
                           max_frame_bytes=self.max_frame_bytes)
         conn.start()
         try:
-            reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")
+            reply = conn.send(CONNECT, timeout=self.command_timeout, what="connect")
         except ESLError as exc:  # a port probe, or not FreeSWITCH at all
             log.info("connection closed before connect", extra={"peer": address[0], "error": str(exc)})
             conn.close()
@@ -194,7 +195,7 @@ class OutboundServer:
         conn = Connection(sock, name=f"refused {address[0]}:{address[1]}", max_frame_bytes=self.max_frame_bytes)
         conn.start()
         try:
-            reply = conn.send(b"connect\n\n", timeout=self.command_timeout, what="connect")
+            reply = conn.send(CONNECT, timeout=self.command_timeout, what="connect")
         except ESLError as exc:   # a port probe
             log.info("connection closed before connect", extra={"peer": address[0], "error": str(exc)})
             conn.close()
@@ -212,8 +213,7 @@ class OutboundServer:
 
     def _setup(self, call: Call, conn: Connection) -> None:
         # myevents and linger do not depend on each other: one write, one round trip.
-        events = "myevents" if self.event_format == "plain" else f"myevents {self.event_format}"
-        commands = (events, f"linger {self.linger}")
+        commands = setup_commands(self.event_format, self.linger)
         try:
             replies = conn.send_pipelined([wire.encode_command(c) for c in commands], timeout=self.command_timeout)
         except ConnectionLost:
@@ -226,7 +226,7 @@ class OutboundServer:
     def _finish(self, conn: Connection) -> None:
         if not conn.closed:
             try:
-                conn.send(b"exit\n\n", timeout=2.0, what="exit")
+                conn.send(EXIT, timeout=2.0, what="exit")
             except ESLError:
                 pass
         conn.close("session finished")

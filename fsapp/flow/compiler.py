@@ -46,7 +46,7 @@ class Environment:
     """What the validator may check references against; None means "not known, not checked".
 
     Built by the CLI from the prompt catalog, the store's query files, the routing config
-    and calendars (fsapp.flow.environment); tests build it directly.
+    and calendars (fsapp.app.environment); tests build it directly.
     """
     has_prompt: Callable[[str, str], bool] | None = None
     queries: frozenset[str] | None = None

@@ -210,12 +210,14 @@ def _shown(value, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def run_case(flow: Flow, case: Case, flows: dict[str, Flow]) -> CaseResult:
+def run_case(flow: Flow, case: Case, flows: dict[str, Flow], say=None) -> CaseResult:
+    """One case on a ScriptedCall with fake services; `say` renders say prompts
+    (fsapp.say.render, handed in: the flow package does not build its services)."""
     fx = case.fixtures
     store = FakeStore(fx.get("queries"))
     recorder = Recorder()
     now = case.now
-    services = Services(store=store, router=FakeRouter(fx.get("queues")),
+    services = Services(store=store, router=FakeRouter(fx.get("queues")), say=say,
                         calendars=fake_calendars(fx.get("calendars")), tracer=recorder,
                         recordings=Path("/tmp/fsapp-flow-tests"),
                         tts="test|voice",

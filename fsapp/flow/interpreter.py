@@ -40,7 +40,7 @@ class Services:
     """What the interpreter needs from the rest of fsapp; each part is optional until a
     node needs it (a flow without sql nodes runs without a store)."""
     catalog: Any = None                  # fsapp.sounds.Catalog: .path(name, lang)
-    say: Callable[[str, str, Any], list[str]] | None = None   # fsapp.say.render
+    say: Callable[[str, str, Any], list[str]] | None = None   # fsapp.say.render (fsapp.app hands it in)
     store: Any = None                    # fsapp.store.Store: query, query_one, write
     router: Any = None                   # fsapp.routing.Router: enqueue
     calendars: Mapping[str, Any] | None = None
@@ -51,6 +51,7 @@ class Services:
     tts_render: Callable[[str, str], Any] | None = None   # fsapp.sounds.tts: (lang, text) -> WAV path
     clock: Callable[[], dt.datetime] = dt.datetime.now
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
+    notes: list[str] = field(default_factory=list)   # what building them did (a reload's answer says it)
 
     def need(self, name: str, node: str):
         value = getattr(self, name)
@@ -91,11 +92,6 @@ class _Return(Exception):
 class _Frame:
     flow: Flow
     vars: dict
-
-
-def _say_render(lang: str, kind: str, value, **options) -> list[str]:
-    from fsapp.say import render
-    return render(lang, kind, value, **options)
 
 
 def _say_options(item) -> dict:
@@ -313,7 +309,7 @@ class Session:
                 names.append(name)
             elif "say" in item:
                 value = self.render(item["value"])
-                say = self.s.say or _say_render
+                say = self.s.need("say", self.node.name if self.node else "on_hangup")
                 for name in say(lang, item["say"], value, **_say_options(item)):
                     paths.append(self.s.prompt_path(name, lang))
                     names.append(name)

@@ -1,14 +1,15 @@
 """Running flows: pick the flow by the number dialled, run it, always run on_hangup;
 reload flows while calls are running.
 
-    handler = FlowHandler("ivr_flows", cfg, build_services=...)   # fsapp.app.flow_handler wires it
+    handler = FlowHandler("ivr_flows", env=..., build_services=...)   # fsapp.app.flow_handler wires it
     handler(call)
     handler.reload()                              # validate DIR again; swap only if clean
 
-The handler only interprets: the services a flow uses (store, prompt catalog, calendars,
-router, say renderer) are built outside the flow package and handed in, either fixed
-(`services=`) or rebuilt per reload (`build_services(flows, tracer, previous)`);
-fsapp.app.services builds them from the configuration.
+The handler only interprets: what a flow is validated against (the Environment) and the
+services a call uses (store, prompt catalog, calendars, router, say renderer) are built
+outside the flow package and handed in, either fixed (`env=`, `services=`) or rebuilt
+per reload (`env=` a callable, `build_services(flows, tracer, previous)`); fsapp.app
+builds both from the configuration (fsapp.app.environment, fsapp.app.services).
 
 A reload builds new immutable Flow objects and swaps the registry in one assignment.
 A call takes the registry as it is when the call starts (its flow and every subflow it may
@@ -23,6 +24,7 @@ import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import gevent
 from gevent.lock import Semaphore
@@ -60,12 +62,13 @@ class Registry:
 class FlowHandler:
     """callable(call): runs the flow that answers call.destination."""
 
-    def __init__(self, flows_dir, cfg=None, services: Services | None = None,
-                 env: Environment | None = None, tracers=(), build_services=None):
+    def __init__(self, flows_dir, services: Services | None = None,
+                 env: Environment | Callable[[], Environment] | None = None, tracers=(), build_services=None):
         # a directory (serve), or a list of flow files (simulate: the good files of a directory)
         self.paths = [Path(p) for p in flows_dir] if isinstance(flows_dir, (list, tuple)) else [Path(flows_dir)]
         self.flows_dir = self.paths[0] if len(self.paths) == 1 else self.paths[0].parent
-        self.cfg = cfg
+        # what the flows are checked against: fixed, or built again by each reload (a
+        # deploy may have changed the catalog, calendars or queues); structure only if None
         self.env = env
         self._lock = Semaphore()
         self.registry = Registry()
@@ -82,12 +85,9 @@ class FlowHandler:
         self.reload(initial=True)
 
     def _environment(self) -> Environment:
-        if self.env is not None:
-            return self.env
-        if self.cfg is None:
+        if self.env is None:
             return Environment(tts=True)
-        from fsapp.flow.environment import from_config
-        return from_config(self.cfg)
+        return self.env() if callable(self.env) else self.env
 
     def reload(self, initial: bool = False) -> dict:
         """Compile the directory again; install it only if it has no problem at all."""
@@ -123,7 +123,8 @@ class FlowHandler:
             log.info("flows loaded", extra={"generation": self.registry.generation,
                                             "flows": len(result.flows), "changed": ",".join(changed) or "-"})
             return {"ok": True, "generation": self.registry.generation, "flows": self.registry.describe(),
-                    "changed": changed}
+                    "changed": changed, "notes": list(getattr(services, "notes", [])),
+                    "warnings": list(self.warnings)}
 
     def __call__(self, call) -> Outcome | None:
         registry = self.registry  # one snapshot for the whole call: flows and the services built with them

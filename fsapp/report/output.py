@@ -26,20 +26,22 @@ def _cell(value) -> str:
     return str(value)
 
 
-def to_table(report: Report, console=None) -> str:
-    """The report as a rich table (returned as text; printed when a console is given)."""
+def to_table(report: Report, console=None, columns=None) -> str:
+    """The report as a rich table (returned as text; printed when a console is given).
+    `columns`: only these of the report's columns, in its order (a narrow terminal)."""
     from rich.console import Console
     from rich.table import Table
     out = io.StringIO()
     console = console or Console(file=out, width=240, force_terminal=False, color_system=None)
     for part, title in _parts(report):
         table = Table(title=title, title_justify="left")
-        for col in part.columns:
+        shown = [c for c in part.columns if columns is None or c in columns]
+        for col in shown:
             table.add_column(HEADINGS.get(col, col), justify="left" if col in ("period", *part.keys) else "right")
         for row in part.rows:
-            table.add_row(*(_cell(row.get(c)) for c in part.columns))
+            table.add_row(*(_cell(row.get(c)) for c in shown))
         if part.total and len(part.rows) != 1:
-            table.add_row(*(_cell(part.total.get(c)) for c in part.columns), style="bold")
+            table.add_row(*(_cell(part.total.get(c)) for c in shown), style="bold")
         console.print(table)
     return out.getvalue()
 

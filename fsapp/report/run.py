@@ -73,8 +73,8 @@ def check_schema(store, needed: int, what: str) -> int:
 def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rules | None = None,
                compare: str | None = None, now: dt.datetime | None = None, timeout: float = 120,
                summaries: bool = True) -> Report:
-    """The report of `rng`: from the interval summaries where `fsapp report rollup` has
-    written them (and summaries=True), from the records elsewhere; the same figures."""
+    """The report of `rng`: from the daily and interval summaries where `fsapp report
+    rollup` has written them (and summaries=True), from the records elsewhere; the same figures."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"report by {dimension!r}: one of {', '.join(DIMENSIONS)}")
     rules = rules or Rules()
@@ -87,17 +87,26 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
         text, params = statement
         return store.execute(text, params, timeout=timeout)
 
-    def parts(part: str) -> tuple[Range | None, list[Range]]:
+    def parts(part: str) -> tuple[list[tuple[Range, bool]], list[Range]]:
+        """The parts of the range the summaries answer, each with daily=True when the
+        daily sums do, and the parts left to the records."""
         covered = rollup.coverage(store, rollup.summary_names(rules)[part], timeout) if summaries else None
-        return rollup.split(rng, covered)
+        summed, raw = rollup.split(rng, covered)
+        if summed is None:
+            return [], raw
+        days = (rollup.coverage(store, rollup.day_names(rules)[part], timeout)
+                if version >= rollup.DAILY_SCHEMA else None)
+        whole, intervals = rollup.split_days(summed, days, rng, by)
+        return [(whole, True)] * (whole is not None) + [(r, False) for r in intervals], raw
 
     labels = [b.label for b in rng.buckets(by)]
     report = Report(dimension, rng, by, rules)
     if dimension in ("queue", "total"):
         key = "queue_name" if dimension == "queue" else "'all'"
         summed, raw = parts("queue")
-        rows = [] if summed is None else ask(sql.queue_summary_sql(dialect, rng, by, rollup.rules_key(rules),
-                                                                   dimension == "queue", summed))
+        rows = [r for within, daily in summed
+                for r in ask(sql.queue_summary_sql(dialect, rng, by, rollup.rules_key(rules), dimension == "queue",
+                                                   within, daily))]
         offers_rows = [r for r in rows if r["offers"]]
         for part in raw:
             rows += ask(sql.queue_sql(dialect, rng, by, rules, key, part))
@@ -112,7 +121,7 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
                             **figures.queue_figures(_sum(sums), _sum(offers.values()) or None, rules)}
     elif dimension == "agent":
         summed, raw = parts("agent")
-        rows = [] if summed is None else ask(sql.agent_summary_sql(dialect, rng, by, summed))
+        rows = [r for within, daily in summed for r in ask(sql.agent_summary_sql(dialect, rng, by, within, daily))]
         offers_rows = [r for r in rows if r["offers"]]
         handled_rows = [r for r in rows if r["handled"]]
         staffed_rows = [r for r in rows if r["staffed_s"]]
@@ -134,7 +143,8 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
         per_node = dimension == "node"
         keys = ("flow", "node") if per_node else ("flow",)
         summed, raw = parts("node")
-        rows = [] if summed is None else ask(sql.node_summary_sql(dialect, rng, by, per_node, summed))
+        rows = [r for within, daily in summed
+                for r in ask(sql.node_summary_sql(dialect, rng, by, per_node, within, daily))]
         for part in raw:
             rows += ask(sql.node_sql(dialect, rng, by, per_node, part))
         merged = _merge(rows, keys, sql.NODE_SUMS)

@@ -210,32 +210,34 @@ HANDLED_SUMS = ("handled", "talk_ms", "hold_ms", "wrap_up_ms")
 NODE_SUMS = ("visits", "node_calls", "flow_calls", "no_inputs", "invalid_inputs", "hangups")
 
 
-def _summary(d: Dialect, rng: Range, by: str, within: Range, table: str, keys: str, groups: str,
+def _summary(d: Dialect, rng: Range, by: str, within: Range, daily: bool, part: str, keys: str, groups: str,
              sums: tuple[str, ...], where: str = "", where_params: tuple = ()) -> tuple[str, list]:
     """SUM(sums) per bucket of `rng` and `groups` (named by `keys`, expressions over the
-    table) of the summary rows whose interval lies `within` a part of the range."""
-    bucket, params = bucket_expr(d, rng, by, "interval_start")
+    table) of the summary rows (15-minute, or daily) whose start lies `within` a part of the range."""
+    table, start = (f"fsapp_{part}_days", "day_start") if daily else (f"fsapp_{part}_intervals", "interval_start")
+    bucket, params = bucket_expr(d, rng, by, start)
     sql = f"""
 SELECT b AS bucket, {groups}, {", ".join(f"SUM({c}) AS {c}" for c in sums)}
 FROM (SELECT {bucket} AS b, {keys}, {", ".join(sums)} FROM {table}
-      WHERE {where}interval_start >= ? AND interval_start < ?) x
+      WHERE {where}{start} >= ? AND {start} < ?) x
 GROUP BY b, {groups}"""
     return sql, [*params, *where_params, within.start, within.end]
 
 
 def queue_summary_sql(d: Dialect, rng: Range, by: str, rules_key: str, per_queue: bool,
-                      within: Range) -> tuple[str, list]:
-    """The queue sums of the intervals `within` the range, per bucket of `rng` (and queue)."""
+                      within: Range, daily: bool = False) -> tuple[str, list]:
+    """The queue sums of the intervals (or days) `within` the range, per bucket of `rng` (and queue)."""
     key = "queue_name" if per_queue else "'all'"
-    return _summary(d, rng, by, within, "fsapp_queue_intervals", f"{key} AS dim", "dim", LEG_SUMS + OFFER_SUMS,
+    return _summary(d, rng, by, within, daily, "queue", f"{key} AS dim", "dim", LEG_SUMS + OFFER_SUMS,
                     "rules_key = ? AND ", (rules_key,))
 
 
-def agent_summary_sql(d: Dialect, rng: Range, by: str, within: Range) -> tuple[str, list]:
-    return _summary(d, rng, by, within, "fsapp_agent_intervals", "agent_id AS dim", "dim",
+def agent_summary_sql(d: Dialect, rng: Range, by: str, within: Range, daily: bool = False) -> tuple[str, list]:
+    return _summary(d, rng, by, within, daily, "agent", "agent_id AS dim", "dim",
                     OFFER_SUMS + HANDLED_SUMS + ("staffed_s",))
 
 
-def node_summary_sql(d: Dialect, rng: Range, by: str, per_node: bool, within: Range) -> tuple[str, list]:
+def node_summary_sql(d: Dialect, rng: Range, by: str, per_node: bool, within: Range,
+                     daily: bool = False) -> tuple[str, list]:
     keys = "flow, node" if per_node else "flow"
-    return _summary(d, rng, by, within, "fsapp_node_intervals", keys, keys, NODE_SUMS)
+    return _summary(d, rng, by, within, daily, "node", keys, keys, NODE_SUMS)

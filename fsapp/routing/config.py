@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,9 +360,13 @@ def add_sql_queues(cfg: RoutingConfig, rows: list[dict], source: str) -> None:
 
 
 def seed_backend(cfg: RoutingConfig, backend, now: float) -> None:
-    """Make the backend know the file's agents and tiers. Agents already known keep their
-    status and counters. Tiers are (re)applied when the file's tiers changed since the
-    last seeding, so `fsapp tier remove` sticks until routing.yaml itself changes."""
+    """Make the backend know the file's agents and tiers: reconciled, never wiped (a
+    worker starting, a deploy's new routing.yaml). Agents already known keep their status,
+    state and counters (an agent on a call stays busy); their settings are the file's.
+    Tiers are (re)applied when the file's tiers changed since the last seeding, so `fsapp
+    tier remove` sticks until routing.yaml itself changes; then the tiers the previous
+    file had and this one has not are removed (tiers added with `fsapp tier add` stay).
+    An agent no longer in the file keeps its record but loses the file's tiers."""
     for agent in cfg.agents.values():
         backend.put_agent(agent, now)
     digest = hashlib.sha256(repr(sorted((t.queue, t.agent, t.level, t.position)
@@ -372,4 +377,10 @@ def seed_backend(cfg: RoutingConfig, backend, now: float) -> None:
     for tier in cfg.tiers:
         if existing.get((tier.queue, tier.agent)) != tier:
             backend.add_tier(tier)
+    pairs = {(t.queue, t.agent) for t in cfg.tiers}
+    seeded_before = backend.get_meta("tiers_seeded_pairs")
+    for queue, agent in json.loads(seeded_before) if seeded_before else []:
+        if (queue, agent) in existing and (queue, agent) not in pairs:
+            backend.remove_tier(queue, agent)
+    backend.set_meta("tiers_seeded_pairs", json.dumps(sorted(pairs)))
     backend.set_meta("tiers_seeded", digest)

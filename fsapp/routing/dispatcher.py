@@ -64,18 +64,23 @@ class Ticket:
 
 class _Local:
     """This worker's members of one queue, active (may be offered agents) or not (leaving,
-    overflowing: skipped): a view, so a decision does not copy every ticket into a set."""
+    overflowing: skipped): a view, so a decision does not copy every ticket into a set.
+    With `queue`, only the members holding that Queue (one routing version's)."""
 
-    def __init__(self, tickets: dict[str, Ticket], active: bool):
+    def __init__(self, tickets: dict[str, Ticket], active: bool, queue: Queue | None = None):
         self.tickets = tickets
         self.active = active
+        self.queue = queue
+
+    def _counts(self, ticket: Ticket) -> bool:
+        return ticket.active == self.active and (self.queue is None or ticket.queue is self.queue)
 
     def __contains__(self, member_id: str) -> bool:
         ticket = self.tickets.get(member_id)
-        return ticket is not None and ticket.active == self.active
+        return ticket is not None and self._counts(ticket)
 
     def __iter__(self):
-        return (m for m, t in self.tickets.items() if t.active == self.active)
+        return (m for m, t in self.tickets.items() if self._counts(t))
 
 
 class Dispatcher:
@@ -138,10 +143,11 @@ class Dispatcher:
             self._wake.set()
 
     # -- members -------------------------------------------------------------------------
-    def join(self, member: Member, adopt: bool = False) -> Ticket:
+    def join(self, member: Member, adopt: bool = False, queue: Queue | None = None) -> Ticket:
         """Register a member of this worker (adopt=True: take over an existing record,
-        e.g. a callback whose worker died)."""
-        queue = self.config.queue(member.queue)
+        e.g. a callback whose worker died). `queue`: the queue as the caller's routing
+        version defines it (default: the current routing's); the member keeps it."""
+        queue = queue or self.config.queue(member.queue)
         member.owner = self.worker_id
         member.state = MemberState.WAITING
         member.expires = self.clock() + self.lease
@@ -225,10 +231,22 @@ class Dispatcher:
         next_times: list[float] = []
         self.delivered = []
         for name in sorted(q for q, tickets in self._queue_tickets.items() if tickets):
-            next_at = self._dispatch_queue(self.config.queue(name), now)
-            if next_at is not None:
-                next_times.append(next_at)
+            # one decision per routing version of the queue among its members (a deploy
+            # changed it while some waited: each keeps the strategy and rules it entered with)
+            for queue in self._versions_of(name):
+                next_at = self._dispatch_queue(queue, now)
+                if next_at is not None:
+                    next_times.append(next_at)
         return min(next_times) if next_times else None
+
+    def _versions_of(self, name: str) -> list[Queue]:
+        """The distinct Queue objects this worker's members of `name` hold (by identity:
+        one per routing version; almost always one)."""
+        found: list[Queue] = []
+        for ticket in self._queue_tickets.get(name, {}).values():
+            if not any(ticket.queue is q for q in found):
+                found.append(ticket.queue)
+        return found
 
     def _snapshot(self, queue: Queue, decision: QueueDecision, now: float) -> QueueSnapshot:
         if decision.logged_in:
@@ -248,7 +266,7 @@ class Dispatcher:
         """One decision (one backend call: order the members, claim agents for ours),
         then the overflow rules and exits for our members, then the offers."""
         tickets = self._queue_tickets.get(queue.name, {})
-        decision = self.backend.decide(queue, _Local(tickets, True), _Local(tickets, False), self.worker_id,
+        decision = self.backend.decide(queue, _Local(tickets, True, queue), _Local(tickets, False), self.worker_id,
                                        self.lease, now)
         offers = dict(decision.offers)
         snap = self._snapshot(queue, decision, now)
@@ -257,7 +275,7 @@ class Dispatcher:
         # overflow / exits for local members, in order
         for position, member_id in enumerate(decision.order, start=1):
             ticket = self.tickets.get(member_id)
-            if ticket is None or not ticket.active or ticket.member.callback_number:
+            if ticket is None or not ticket.active or ticket.queue is not queue or ticket.member.callback_number:
                 continue
             member = ticket.member
             overflow = overflow_decision(queue, member, position, snap, now)

@@ -61,12 +61,15 @@ class Overflow:
 
     # -- the front: a caller asks for a queue ---------------------------------------------------
     def serve(self, call, queue: Queue, wait_in: Callable[[Queue, Place | None], object],
-              place: Place | None = None):
+              place: Place | None = None, routing=None):
         """Wait in `queue` (through `wait_in`, the router's member greenlet) and follow
-        the moves the rules make; returns the final Outcome for the flow."""
+        the moves the rules make; returns the final Outcome for the flow. `routing`: the
+        call's RoutingVersion (its queues, sites and calendars); default: the current."""
+        config = routing.config if routing is not None else self.config
+        calendars = routing.calendars if routing is not None else self.calendars
         moves = 0
         while True:
-            outcome = self.closed(queue) or wait_in(queue, place)
+            outcome = self.closed(queue, calendars) or wait_in(queue, place)
             if outcome.kind != "overflow" or not outcome.target:
                 return outcome
             kind, _, target = outcome.target.partition(":")
@@ -77,19 +80,20 @@ class Overflow:
                     return outcome
                 moves += 1
                 log.info("overflow: caller moves", extra={"from": queue.name, "to": target})
-                queue = self.config.queue(target)
+                queue = config.queue(target)
                 place = Place(outcome.joined_at or self.clock(), getattr(outcome, "priority", 0))
                 continue
             if kind == "number":
                 return self.bridge_number(call, queue, target, outcome)
             if kind == "site_queue":
-                return self.hand_to_site(call, target, outcome)
+                return self.hand_to_site(call, target, outcome, config.sites)
             return outcome          # flow:NAME (and tier_level:L) are the flow's to follow
 
-    def closed(self, queue: Queue):
+    def closed(self, queue: Queue, calendars: dict | None = None):
         """An Outcome sending the caller to the queue's closed-target while its calendar is
         closed; None when open or without a calendar."""
-        calendar = self.calendars.get(queue.calendar) if queue.calendar else None
+        calendars = self.calendars if calendars is None else calendars
+        calendar = calendars.get(queue.calendar) if queue.calendar else None
         if calendar is None:
             return None
         if calendar.is_open(dt.datetime.fromtimestamp(self.calendar_clock(), tz=calendar.tz)):
@@ -109,9 +113,9 @@ class Overflow:
             "origination_caller_id_number": call.caller_id or "0000000000"}, outcome)
 
     # -- site_queue:SITE/X ----------------------------------------------------------------------
-    def hand_to_site(self, call, target: str, outcome):
+    def hand_to_site(self, call, target: str, outcome, sites: dict | None = None):
         site_name, _, queue_name = target.partition("/")
-        site = self.config.sites[site_name]
+        site = (self.config.sites if sites is None else sites)[site_name]
         handoff = uuid_mod.uuid4().hex
         self.backend.remember(f"handoff:{handoff}", json.dumps({
             "queue": queue_name, "joined_at": outcome.joined_at, "priority": getattr(outcome, "priority", 0),

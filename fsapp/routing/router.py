@@ -19,12 +19,24 @@ originate results. The parts, each in its own module:
   legs.Legs, records.QueueRecords   hangup events and kills; the reports' rows and events
 
 One clock (the injected `clock`) times everything.
+
+Deploys (`reconfigure`, `pinned`): a new routing.yaml reaches the running router without a
+restart, and each call keeps the routing of the version it started under. What a call
+keeps (a RoutingVersion: the queues, sites and calendars of that routing.yaml): the queue
+it asked for and every queue an overflow rule moves it to, with their settings at entry
+(strategy, overflow rules and exits, timeouts, announcements, leave key, VIP list,
+priority query, calendar and closed target). What is shared and always current: the
+agents and tiers (people, in the shared state of every worker: the deploy reconciles
+them, an agent on a call stays on it and busy), and agents' settings (contact, wrap-up).
+So a caller already waiting when the deploy lands is ordered and offered agents by its
+own queue's strategy and leaves by its own overflow rules, among the agents the queue
+has now; callers who enter afterwards get the new settings.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fsapp.esl import callerid
 from fsapp.esl.errors import CallHangup, CommandError, CommandTimeout, ESLError
@@ -63,6 +75,29 @@ class Outcome:
     priority: int = 0         # the caller's priority in the queue (kept by an overflow move)
 
 
+@dataclass(frozen=True, eq=False)
+class RoutingVersion:
+    """One routing.yaml as loaded: what a call keeps from its start to its end (see the
+    module docstring). Compared by identity: tickets of one version share its Queues."""
+    config: RoutingConfig
+    calendars: dict = field(default_factory=dict)
+
+
+class PinnedRouter:
+    """The router as one RoutingVersion sees it: what the flows' calls use. The flow
+    handler's registry holds one per reload, so a call keeps the routing of the version it
+    started under; everything but enqueue is the router's own (current) state."""
+
+    def __init__(self, router: "Router", version: RoutingVersion):
+        self.base, self.version = router, version
+
+    def enqueue(self, call, queue: str, **kwargs) -> "Outcome":
+        return self.base.enqueue(call, queue, routing=self.version, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+
 class Router:
     def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
                  lease: float = 30.0, clock=time.time, store=None, node: str = "",
@@ -89,10 +124,8 @@ class Router:
         self.callbacks = Callbacks(config=config, dispatcher=self.dispatcher, esl=esl, legs=self.legs,
                                    records=self.records, backend=backend, clock=clock, calendars=self.calendars,
                                    quietly=self._quietly, set_affinity=self.set_affinity)
-        for q in config.queues.values():
-            if q.calendar and q.calendar not in self.calendars:
-                raise ValueError(f"queue {q.name!r}: calendar {q.calendar!r} is not loaded; "
-                                 f"set 'calendars:' in {config.path or 'routing.yaml'} to the calendars file")
+        _check_calendars(config, self.calendars)
+        self.version = RoutingVersion(config, self.calendars)
         # Prompt resolvers, injected because routing may not import say/sounds
         # (docs/architecture.md): announce-agent-id, (queue, agent, lang) -> paths, e.g.
         # fsapp.routing.announce.AgentIdPrompts(catalog, fsapp.say.render); announce-position,
@@ -107,23 +140,52 @@ class Router:
         self.reconciler = None
 
     @classmethod
-    def from_config(cls, cfg, esl=None, store=None) -> "Router":
+    def from_config(cls, cfg, esl=None, store=None, clock=time.time) -> "Router":
         """A Router for the config's [routing] and [esl] sections. Without `esl` an
         InboundClient is made from [esl]. It starts itself on the first enqueue if
-        start() was not called."""
+        start() was not called. `clock` (epoch seconds) times and stamps everything,
+        the agents' seeded states included."""
         from fsapp.routing.state import load_calendars_for, open_state
         if esl is None:
             from fsapp.esl.inbound import InboundClient
             esl = InboundClient.from_config(cfg)
-        routing, backend = open_state(cfg, store=store)
+        routing, backend = open_state(cfg, now=clock(), store=store)
         section = cfg.section("routing")
         router = cls(routing, backend, esl, worker_id=section.get("worker_id") or None,
-                     lease=section["claim_lease"], store=store, calendars=load_calendars_for(routing),
+                     lease=section["claim_lease"], clock=clock, store=store, calendars=load_calendars_for(routing),
                      backoff=Backoff(cap=section["reconnect_max"]), outage_grace=section["outage_grace"])
         router.reconcile_interval = section.get("reconcile_interval", 60.0)
         return router
 
     reconcile_interval = 60.0
+
+    @property
+    def base(self) -> "Router":
+        return self
+
+    def pinned(self) -> PinnedRouter:
+        """This router as its current routing version sees it, for the calls that start now."""
+        return PinnedRouter(self, self.version)
+
+    def reconfigure(self, config: RoutingConfig, calendars: dict | None = None) -> bool:
+        """Apply a new routing.yaml (a deploy) without a restart: the shared state is
+        reconciled, not wiped (seed_backend: agents keep their status and calls, tiers
+        follow the file), and calls that start from now on get the new queues. Calls in
+        progress keep the RoutingVersion they hold. False when nothing changed."""
+        calendars = calendars if calendars is not None else {}
+        _check_calendars(config, calendars)
+        if config == self.config and calendars == self.calendars:
+            return False
+        from fsapp.routing.config import seed_backend
+        seed_backend(config, self.backend, self.clock())
+        self.version = RoutingVersion(config, calendars)
+        self.config = self.dispatcher.config = self.callbacks.config = self.overflow.config = config
+        self.calendars = self.callbacks.calendars = self.overflow.calendars = calendars
+        self.legs.agents = config.agents          # the current agents' contacts, for new offers
+        self.dispatcher.wake()                    # tiers may have changed: decide again
+        log.info("routing reconfigured", extra={"queues": len(config.queues), "agents": len(config.agents),
+                                                "tiers": len(config.tiers)})
+        return True
 
     def start(self, reconcile_interval: float | None = None) -> "Router":
         from fsapp.routing.reconciler import Reconciler
@@ -168,12 +230,15 @@ class Router:
     # -- the queue node's call -----------------------------------------------------------------
     def enqueue(self, call, queue: str, priority: int = 0, skills: dict | list | None = None,
                 announce: bool | None = None, timeout: float | None = None,
-                caller_id: str | None = None, lang: str | None = None) -> Outcome:
+                caller_id: str | None = None, lang: str | None = None,
+                routing: RoutingVersion | None = None) -> Outcome:
         """`skills`: {name: minimum level}, or a list of names ("cantonese") or
         "name:level" strings (a name alone means level 1 or more). `lang`: the caller's
         language, for the position announcements and announce-agent-id (else the
-        queue's `language`, and `agent-id-language` for the agent's id)."""
-        q = self.config.queue(queue)
+        queue's `language`, and `agent-id-language` for the agent's id). `routing`: the
+        version the call started under (PinnedRouter passes it; default: the current)."""
+        routing = routing or self.version
+        q = routing.config.queue(queue)
         self.guard.check()              # Redis known down: RoutingUnavailable at once
         if not self._started:
             try:
@@ -191,7 +256,7 @@ class Router:
                 outcome = self.overflow.serve(call, q, lambda queue, place: self._enqueue(
                     call, queue, priority, normalize_skills(skills), announce,
                     None if deadline is None else max(0.01, deadline - self.clock()), caller_id, place),
-                    place=self.overflow.arriving(call, q.name))
+                    place=self.overflow.arriving(call, q.name), routing=routing)
                 if outcome.kind == "answered" and outcome.target.startswith("attended"):
                     # att_xfer put the caller through to the consulted colleague: that talk is
                     # the rest of the call (the agent is already free); the flow must not go
@@ -273,7 +338,7 @@ class Router:
         priority, skills = self._caller_profile(q, caller, max(int(priority), place.priority if place else 0), skills)
         member = Member(call.uuid, q.name, caller, joined_at, priority, skills,
                         last_agent, last_at, node=self.node)
-        ticket = self.dispatcher.join(member)
+        ticket = self.dispatcher.join(member, queue=q)
         hold = None
         outcome: Outcome | None = None
         # From here on, whatever happens (an outcome, the caller gone, an exception in a
@@ -503,3 +568,10 @@ class Router:
         days = max((q.affinity_days for q in self.config.queues.values()), default=0.0)
         if caller and days:
             self.backend.remember(f"affinity:{caller}", f"{agent}|{at:.3f}", days * 86400)
+
+
+def _check_calendars(config: RoutingConfig, calendars: dict) -> None:
+    for q in config.queues.values():
+        if q.calendar and q.calendar not in calendars:
+            raise ValueError(f"queue {q.name!r}: calendar {q.calendar!r} is not loaded; "
+                             f"set 'calendars:' in {config.path or 'routing.yaml'} to the calendars file")

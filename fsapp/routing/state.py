@@ -22,16 +22,23 @@ def open_state(cfg, now: float | None = None, store=None) -> tuple[RoutingConfig
     of routing.yaml's `queues_query` are read through the store (made from [store] when
     none is given)."""
     section = cfg.section("routing")
-    routing = load_routing(section["config"])
+    routing = load_config(cfg, store)
+    backend = make_backend(section["backend"], section["redis_url"], section.get("redis_prefix", "fsapp:"))
+    seed_backend(routing, backend, time.time() if now is None else now)
+    return routing, backend
+
+
+def load_config(cfg, store=None) -> RoutingConfig:
+    """routing.yaml ([routing] config) plus the queues of its `queues_query`, read through
+    the store (made from [store] when none is given)."""
+    routing = load_routing(cfg.section("routing")["config"])
     if routing.queues_query:
         from fsapp.routing.config import add_sql_queues
         if store is None:
             from fsapp.store import Store
             store = Store.from_config(cfg)
         add_sql_queues(routing, store.query(routing.queues_query, {}), f"query {routing.queues_query}")
-    backend = make_backend(section["backend"], section["redis_url"], section.get("redis_prefix", "fsapp:"))
-    seed_backend(routing, backend, time.time() if now is None else now)
-    return routing, backend
+    return routing
 
 
 def load_calendars_for(routing: RoutingConfig) -> dict:

@@ -67,7 +67,7 @@ class AgentEndpoint:
 
     def ring(self, leg: Channel) -> None:
         record = {"uuid": leg.uuid, "offered_at": leg.clock.now(), "answered_at": None,
-                  "ended_at": None, "result": None, "caller_id": leg.cid_num,
+                  "ended_at": None, "result": None, "caller_id": leg.profile.cid_num,
                   "variables": dict(leg.vars)}   # what the dialler set (tests check them)
         self.calls.append(record)
         gevent.spawn(self._run, leg, record)
@@ -77,7 +77,7 @@ class AgentEndpoint:
         leg.set_call_state("RINGING")
         reason, _ = leg.wait_media(self.ring_s, nested=False)
         if reason == "hangup":
-            record["result"] = leg.hangup_cause
+            record["result"] = leg.status.hangup_cause
             record["ended_at"] = clock.now()
             return
         if self.answer is not True:
@@ -101,13 +101,13 @@ class AgentEndpoint:
         for at, digits in sorted(self.press):
             if at >= self.talk_s:
                 break
-            clock.wait([leg.ended], at - talked)
+            clock.wait([leg.status.ended], at - talked)
             talked = at
-            if leg.hungup:
+            if leg.status.hungup:
                 break
             leg.queue_dtmf(digits, source="RTP")
-        clock.wait([leg.ended], max(0.0, self.talk_s - talked))
-        if not leg.hungup:
+        clock.wait([leg.status.ended], max(0.0, self.talk_s - talked))
+        if not leg.status.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered"
         record["ended_at"] = clock.now()
@@ -116,27 +116,27 @@ class AgentEndpoint:
         """The phone's hold key, at the scripted moments of the talk."""
         clock, start = leg.clock, leg.clock.now()
         for at, seconds in sorted(self.hold):
-            clock.wait([leg.ended], max(0.0, start + at - clock.now()))
-            if leg.hungup:
+            clock.wait([leg.status.ended], max(0.0, start + at - clock.now()))
+            if leg.status.hungup:
                 return
             leg.mark_hold(True)
-            clock.wait([leg.ended], seconds)
-            if leg.hungup:
+            clock.wait([leg.status.ended], seconds)
+            if leg.status.hungup:
                 return
             leg.mark_hold(False)
 
     def _blind_transfer(self, leg: Channel) -> None:
         """The phone's transfer key: REFER to the extension, then BYE."""
         at, exten = self.transfer
-        leg.clock.wait([leg.ended], at)
-        partner = leg.bridged_to
-        if leg.hungup or partner is None or partner.hungup:
+        leg.clock.wait([leg.status.ended], at)
+        partner = leg.links.bridged_to
+        if leg.status.hungup or partner is None or partner.status.hungup:
             return
         leg.set_var("sip_refer_to", f"<sip:{exten}@{leg.services.ipv4}>")
         leg.set_var("TRANSFER_FALLBACK", self.agent_id)
         # switch_ivr_session_transfer(b_session, exten, dialplan, context)
-        partner.transfer_to = (str(exten), partner.context)
-        partner.times["Channel-Transfer-Time"] = partner.now_us()
+        partner.run.transfer_to = (str(exten), partner.profile.context)
+        partner.profile.times["Channel-Transfer-Time"] = partner.now_us()
         partner.queue.wake.set()
         leg.set_var("endpoint_disposition", "BLIND_TRANSFER")
         leg.hangup("NORMAL_CLEARING")
@@ -146,18 +146,18 @@ class AgentEndpoint:
         leg, in its bridge); the agent consults, then hangs up to complete the transfer."""
         at, dial, consult_s = self.attended
         clock = leg.clock
-        clock.wait([leg.ended], at)
-        partner = leg.bridged_to
-        if leg.hungup or partner is None or partner.hungup:
+        clock.wait([leg.status.ended], at)
+        partner = leg.links.bridged_to
+        if leg.status.hungup or partner is None or partner.status.hungup:
             return
         done = gevent.event.Event()
         gevent.spawn(leg.execute, "att_xfer", str(dial)).link(lambda _g: done.set())
         # the consultation starts when the colleague answers: att_xfer bridges the agent's
         # leg to them (an emulated phone watches its own line, a few frames at a time)
-        while not (leg.hungup or done.is_set()) and leg.bridged_to in (None, partner):
-            clock.wait([leg.ended, done], 0.05)
-        if leg.hungup or done.is_set():
+        while not (leg.status.hungup or done.is_set()) and leg.links.bridged_to in (None, partner):
+            clock.wait([leg.status.ended, done], 0.05)
+        if leg.status.hungup or done.is_set():
             return
-        clock.wait([leg.ended, done], consult_s)
-        if not leg.hungup and not done.is_set():
+        clock.wait([leg.status.ended, done], consult_s)
+        if not leg.status.hungup and not done.is_set():
             leg.hangup("NORMAL_CLEARING")

@@ -92,12 +92,12 @@ class Api:
     # ---- channels ---------------------------------------------------------------------
     def uuid_exists(self, args: str) -> str:
         ch = self._ch(args)
-        return "true" if ch is not None and not ch.hungup else "false"
+        return "true" if ch is not None and not ch.status.hungup else "false"
 
     def uuid_kill(self, args: str) -> str:
         parts = args.split()
         ch = self._ch(parts[0]) if parts else None
-        if ch is None or ch.hungup:
+        if ch is None or ch.status.hungup:
             return NO_CHANNEL
         # Deferred, so the +OK reply goes out before CHANNEL_HANGUP (observation 13).
         gevent.spawn(ch.hangup, parts[1] if len(parts) > 1 else "NORMAL_CLEARING")
@@ -115,9 +115,9 @@ class Api:
         parts = args.split()
         mode = parts.pop(0) if parts and parts[0] in ("off", "toggle") else "on"
         ch = self._ch(parts[0]) if parts else None
-        if ch is None or ch.hungup:
+        if ch is None or ch.status.hungup:
             return NO_CHANNEL
-        ch.mark_hold(not ch.holding if mode == "toggle" else mode == "on")
+        ch.mark_hold(not ch.status.holding if mode == "toggle" else mode == "on")
         return "+OK Success\n"
 
     def uuid_recv_dtmf(self, args: str) -> str:
@@ -147,7 +147,7 @@ class Api:
     @staticmethod
     def _deliver_dtmf(far, digits: str) -> None:
         far.clock.sleep(FRAME_S)
-        if not far.hungup:
+        if not far.status.hungup:
             far.queue_dtmf(digits, source="UNKNOWN")
 
     def uuid_setvar(self, args: str) -> str:
@@ -176,7 +176,7 @@ class Api:
             return NO_CHANNEL
         if "all" in parts[1:]:
             ch.queue.msgs.clear()
-        ch.break_requested = bool(ch.app_stack and ch.app_stack[-1] not in ("socket", "park"))
+        ch.run.break_requested = bool(ch.run.app_stack and ch.run.app_stack[-1] not in ("socket", "park"))
         ch.queue.wake.set()
         return "+OK\n"
 
@@ -207,9 +207,9 @@ class Api:
             return NO_CHANNEL
         rest = [p for p in parts[1:] if p not in ("-bleg", "-both")]
         dest = rest[0]
-        ctx = rest[2] if len(rest) > 2 else ch.context
-        ch.transfer_to = (dest, ctx)
-        ch.times["Channel-Transfer-Time"] = ch.now_us()
+        ctx = rest[2] if len(rest) > 2 else ch.profile.context
+        ch.run.transfer_to = (dest, ctx)
+        ch.profile.times["Channel-Transfer-Time"] = ch.now_us()
         ch.queue.wake.set()
         return "+OK\n"
 
@@ -218,7 +218,7 @@ class Api:
         if len(parts) < 2:
             return "-USAGE: <uuid> <other_uuid>\n"
         a, b = self._ch(parts[0]), self._ch(parts[1])
-        if a is None or b is None or a.hungup or b.hungup:
+        if a is None or b is None or a.status.hungup or b.status.hungup:
             return "-ERR Invalid uuid\n"
         self.switch.join(a, b)
         return f"+OK {b.uuid}\n"
@@ -240,7 +240,7 @@ class Api:
         as_json = parts[1:3] == ["as", "json"]
         if what not in ("channels", "calls"):
             return "-USAGE: show channels|calls [as json]\n"
-        rows = [self._row(ch) for ch in self.switch.channels.values() if not ch.hungup]
+        rows = [self._row(ch) for ch in self.switch.channels.values() if not ch.status.hungup]
         if as_json:
             if not rows:
                 return '{"row_count": 0}\n'
@@ -252,21 +252,21 @@ class Api:
         return "\n".join(lines) + f"\n\n{len(rows)} total.\n"
 
     def _row(self, ch) -> dict:
-        created = ch.times["Channel-Created-Time"] / 1e6
-        app = ch.app_stack[-1] if ch.app_stack else ""
+        created = ch.profile.times["Channel-Created-Time"] / 1e6
+        app = ch.run.app_stack[-1] if ch.run.app_stack else ""
         return {"uuid": ch.uuid, "direction": ch.direction, "created": local_stamp(created),
-                "created_epoch": str(int(created)), "name": ch.name, "state": ch.state,
-                "cid_name": ch.cid_name, "cid_num": ch.cid_num, "ip_addr": "", "dest": ch.destination,
+                "created_epoch": str(int(created)), "name": ch.name, "state": ch.status.state,
+                "cid_name": ch.profile.cid_name, "cid_num": ch.profile.cid_num, "ip_addr": "", "dest": ch.profile.destination,
                 "application": app, "application_data": ch.get_var("current_application_data", "") if app else "",
-                "dialplan": "xml", "context": ch.context, "read_codec": "L16", "read_rate": "8000",
+                "dialplan": "xml", "context": ch.profile.context, "read_codec": "L16", "read_rate": "8000",
                 "read_bit_rate": "128000", "write_codec": "L16", "write_rate": "8000",
                 "write_bit_rate": "128000", "secure": "", "hostname": self.switch.hostname,
-                "presence_id": "", "presence_data": "", "accountcode": "", "callstate": ch.call_state,
-                "callee_name": ch.callee_name, "callee_num": ch.callee_num,
+                "presence_id": "", "presence_data": "", "accountcode": "", "callstate": ch.status.call_state,
+                "callee_name": ch.profile.callee_name, "callee_num": ch.profile.callee_num,
                 "callee_direction": "", "call_uuid": ch.uuid, "sent_callee_name": "",
-                "sent_callee_num": "", "initial_cid_name": ch.cid_name, "initial_cid_num": ch.cid_num,
-                "initial_ip_addr": "", "initial_dest": ch.destination, "initial_dialplan": "xml",
-                "initial_context": ch.context}
+                "sent_callee_num": "", "initial_cid_name": ch.profile.cid_name, "initial_cid_num": ch.profile.cid_num,
+                "initial_ip_addr": "", "initial_dest": ch.profile.destination, "initial_dialplan": "xml",
+                "initial_context": ch.profile.context}
 
     # ---- originate --------------------------------------------------------------------
     def originate(self, args: str) -> str:
@@ -304,9 +304,9 @@ class Api:
         if target.startswith("&"):
             app, _, app_arg = target[1:].partition("(")
             app_arg = app_arg[:-1] if app_arg.endswith(")") else app_arg
-            leg.program = lambda c, a=app, g=app_arg: c.execute(a, g)
+            leg.run.program = lambda c, a=app, g=app_arg: c.execute(a, g)
         else:
             ctx = rest[1] if len(rest) > 1 else "default"
-            leg.transfer_to = (target, ctx)
+            leg.run.transfer_to = (target, ctx)
         leg.queue.wake.set()
         return f"+OK {leg.uuid}\n"

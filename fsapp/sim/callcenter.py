@@ -330,7 +330,7 @@ class CallCenter:
             log.warning("sim: callcenter: queue %r not found", name)
             return
         epoch = self._epoch()
-        member = CCMember(q.name, ch, str(uuidlib.uuid4()), ch.cid_num, ch.cid_name, epoch,
+        member = CCMember(q.name, ch, str(uuidlib.uuid4()), ch.profile.cid_num, ch.profile.cid_name, epoch,
                           joined_at=self.switch.clock.now())
         for k, v in (("cc_side", "member"), ("cc_member_uuid", member.uuid),
                      ("cc_queue_joined_epoch", str(epoch)), ("cc_queue", q.name)):
@@ -343,9 +343,9 @@ class CallCenter:
         self._members_count(q)
         self._ensure_dispatcher()
         # Wait until an agent is bridged (the agent thread sends us to uuid_bridge) or hangup.
-        while not ch.hungup and not ch.transfer_to:
+        while not ch.status.hungup and not ch.run.transfer_to:
             ch.wait_media(float("inf"), dtmf="consume", wake_returns=True, nested=False)
-        if ch.transfer_to:
+        if ch.run.transfer_to:
             return    # bridged: CHANNEL_EXECUTE_COMPLETE now (observation 36), then uuid_bridge
         # The member hung up while waiting. Its media thread notices on the next frame; by
         # then its loopback partner has left its app (still answered) and ended (captured).
@@ -354,7 +354,7 @@ class CallCenter:
         if b is not None:
             # the agent leg's app, cancelled in the same frame, returns first
             deadline = self.switch.clock.now() + 5 * FRAME_S
-            while b.app_stack and self.switch.clock.now() < deadline:
+            while b.run.app_stack and self.switch.clock.now() < deadline:
                 self.switch.clock.sleep(0.002)
         member.state = "Abandoned"
         member.abandoned_epoch = self._epoch()
@@ -372,8 +372,8 @@ class CallCenter:
             ("CC-Cause", "Cancel"), ("CC-Cancel-Reason", "BREAK_OUT"), ("CC-Member-UUID", member.uuid),
             ("CC-Member-Session-UUID", ch.uuid), ("CC-Member-CID-Number", member.cid_number)],
             channel=ch, calling_key="member-queue-end-cancel")
-        if b is not None and b.finish_gate is not None:
-            b.finish_gate.set()
+        if b is not None and b.run.finish_gate is not None:
+            b.run.finish_gate.set()
             gevent.sleep(0)
         ch.set_var("cc_queue_canceled_epoch", str(member.abandoned_epoch))
         ch.set_var("cc_cause", "cancel")
@@ -389,7 +389,7 @@ class CallCenter:
             self._kick.clear()
             for q in list(self.queues.values()):
                 now, now_s = self._epoch(), self.switch.clock.now()
-                for member in [m for m in q.members if m.state == "Waiting" and not m.channel.hungup
+                for member in [m for m in q.members if m.state == "Waiting" and not m.channel.status.hungup
                                and m.joined_epoch < now and m.retry_at <= now_s]:
                     agent = self._pick_agent(q)
                     if agent is None:
@@ -405,7 +405,7 @@ class CallCenter:
     def _next_due(self) -> float | None:
         """The next moment a waiting member or an agent becomes eligible by time alone."""
         waiting = [m for q in self.queues.values() for m in q.members
-                   if m.state == "Waiting" and not m.channel.hungup]
+                   if m.state == "Waiting" and not m.channel.status.hungup]
         if not waiting:
             return None
         times = [t for m in waiting for t in (m.joined_epoch + 1, m.retry_at)]
@@ -449,10 +449,10 @@ class CallCenter:
                       "cc_member_pre_answer_uuid": member.uuid, "cc_agent": agent.name,
                       "cc_agent_type": agent.type, "cc_side": "agent", "loopback_bowout": "false",
                       "loopback_bowout_on_execute": "false", "ignore_early_media": "true",
-                      "origination_caller_id_number": mch.cid_num})
+                      "origination_caller_id_number": mch.profile.cid_num})
         agent_ch = None
         try:
-            leg = new_leg(sw, agent.contact, ovars, mch.cid_num, mch.cid_name)
+            leg = new_leg(sw, agent.contact, ovars, mch.profile.cid_num, mch.profile.cid_name)
         except DialError as exc:
             leg, cause = None, exc.cause
         if leg is not None:
@@ -461,12 +461,12 @@ class CallCenter:
             if b is not None:
                 # Captured timing of the agent's loopback B leg: its app notices a cancel
                 # on the next frame, and it reports its end after the member's thread.
-                b.frame_notice = True
-                b.finish_gate = gevent.event.Event()
+                b.run.frame_notice = True
+                b.run.finish_gate = gevent.event.Event()
                 member.offer_b = b
             failed = gevent.event.Event()
             # The agent thread reacts as soon as the agent leg has reported its end.
-            leg.reporting_hooks = (lambda c: self._offer_failed(q, member, agent, called, cc_member, failed, c),)
+            leg.run.reporting_hooks = (lambda c: self._offer_failed(q, member, agent, called, cc_member, failed, c),)
             start_leg(sw, leg)
             cause = wait_answer(leg, 60.0, early_ok=False, dialler=mch)
             if cause is None:
@@ -475,27 +475,27 @@ class CallCenter:
                 else:
                     # The loopback rule (observation 35): the agent is what the B leg bridges to.
                     deadline = sw.clock.now() + ORIGINATE_RETURN_S + LOOPBACK_BRIDGE_WAIT_S
-                    while b.bridged_to is None and not b.hungup and not leg.hungup and not mch.hungup \
+                    while b.links.bridged_to is None and not b.status.hungup and not leg.status.hungup and not mch.status.hungup \
                             and sw.clock.now() < deadline:
                         # the deadline is a clock timer (a VirtualClock jumps to it); the
                         # bridge itself is noticed by polling every frame of real time
                         sw.clock.wait([b.queue.wake, leg.queue.wake], max(0.0, deadline - sw.clock.now()), poll=FRAME_S)
-                    if b.bridged_to is not None and not mch.hungup and not leg.hungup:
-                        agent_ch = b.bridged_to
-                    elif not leg.hungup:
-                        b.finish_gate.set()
+                    if b.links.bridged_to is not None and not mch.status.hungup and not leg.status.hungup:
+                        agent_ch = b.links.bridged_to
+                    elif not leg.status.hungup:
+                        b.run.finish_gate.set()
                         log.info("sim: callcenter: timeout while waiting for the loopback-b channel "
                                  "of %s to be bridged", agent.name)
-                        leg.hangup("ORIGINATOR_CANCEL" if mch.hungup else "DESTINATION_OUT_OF_ORDER")
+                        leg.hangup("ORIGINATOR_CANCEL" if mch.status.hungup else "DESTINATION_OUT_OF_ORDER")
             self._offering.pop(agent.name, None)
             if agent_ch is None:
                 gevent.wait([failed], timeout=5.0)
                 return
-            leg.reporting_hooks = ()
+            leg.run.reporting_hooks = ()
             b = getattr(leg, "loopback_b", None)
             if b is not None:
-                b.finish_gate.set()
-                b.frame_notice = False
+                b.run.finish_gate.set()
+                b.run.frame_notice = False
             member.offer_b = None
             self._bridge(q, member, agent, agent_ch, leg, called, cc_member, cc_vars)
             return
@@ -505,23 +505,23 @@ class CallCenter:
         """The agent left Available while being offered a call: the originate is cancelled
         (captured: HANGUP of the loopback B leg, then the A leg, ORIGINATOR_CANCEL)."""
         leg = self._offering.pop(agent.name, None)
-        if leg is None or leg.hungup:
+        if leg is None or leg.status.hungup:
             return
         b = getattr(leg, "loopback_b", None)
-        if b is not None and not b.hungup:
+        if b is not None and not b.status.hungup:
             b.hangup("ORIGINATOR_CANCEL")
         leg.hangup("ORIGINATOR_CANCEL")
 
     def _offer_failed(self, q, member, agent, called, cc_member, done, leg=None) -> None:
-        cause_timeout = leg is not None and leg.hangup_cause == "DESTINATION_OUT_OF_ORDER"
+        cause_timeout = leg is not None and leg.status.hangup_cause == "DESTINATION_OUT_OF_ORDER"
         agent.no_answer_count += 1
         self._event("bridge-agent-fail", [
             ("CC-Queue", q.name), ("CC-Action", "bridge-agent-fail"), ("CC-Hangup-Cause", "SUCCESS"),
             ("CC-Agent", agent.name), ("CC-Agent-System", SYSTEM), ("CC-Agent-Called-Time", str(called)),
             ("CC-Agent-Aborted-Time", str(self._epoch()))] + cc_member +
             [("CC-Member-Joined-Time", str(member.joined_epoch))])
-        if cause_timeout and member.offer_b is not None and member.offer_b.finish_gate is not None:
-            member.offer_b.finish_gate.set()
+        if cause_timeout and member.offer_b is not None and member.offer_b.run.finish_gate is not None:
+            member.offer_b.run.finish_gate.set()
         if agent.max_no_answer and agent.no_answer_count >= agent.max_no_answer:
             # Not in the captures (seen in a trial run only): headers as for the other agent events.
             self._event("agent-max-no-answer", [("CC-Agent", agent.name), ("CC-Action", "agent-max-no-answer")])
@@ -529,7 +529,7 @@ class CallCenter:
         if agent.no_answer_delay_time:
             agent.ready_time = self._epoch() + agent.no_answer_delay_time
         self._set_state(agent, "Waiting")
-        if member.state == "Trying" and not member.channel.hungup:
+        if member.state == "Trying" and not member.channel.status.hungup:
             member.state = "Waiting"
             member.serving_agent = ""
             member.retry_at = self.switch.clock.now() + DISPATCH_S
@@ -541,8 +541,8 @@ class CallCenter:
         the member and the agent before the member's `callcenter` app returns, in the
         captured order."""
         mch = member.channel
-        mch.other, mch.other_type = agent_ch, "originatee"
-        agent_ch.other, agent_ch.other_type = mch, "originator"
+        mch.links.other, mch.links.other_type = agent_ch, "originatee"
+        agent_ch.links.other, agent_ch.links.other_type = mch, "originator"
         mch.set_var("cc_agent_uuid", agent_ch.uuid)
         mch.set_var("uuid_bridge", agent_ch.uuid)   # removed again when uuid_bridge runs
         agent_ch.set_var("bridge_to", None)
@@ -551,11 +551,11 @@ class CallCenter:
             ch.set_var("bridge_uuid", other.uuid)
             ch.set_var("signal_bond", other.uuid)
             history = f"{self._epoch()}:{uuidlib.uuid4()}:uuid_br:{other.uuid}"
-            ch.set_var("original_destination_number", ch.destination)
-            ch.set_var("original_caller_id_number", ch.cid_num)
+            ch.set_var("original_destination_number", ch.profile.destination)
+            ch.set_var("original_caller_id_number", ch.profile.cid_num)
             ch.set_var("transfer_history", history)
             ch.set_var("transfer_source", history)
-            ch.transfer_source = history
+            ch.profile.transfer_source = history
             ch.set_var("cc_agent_bridged", "true")
         agent_ch.set_var("last_bridge_hangup_cause", "NORMAL_CLEARING")
         agent_ch.set_var("call_uuid", agent_ch.uuid)
@@ -592,29 +592,29 @@ class CallCenter:
             # Take the real agent channel out of the loopback B leg's bridge; the loopback
             # pair then ends (its extension has nothing after `bridge`). The agent thread
             # sees the B leg's end at once: "In a queue call" right after its HANGUP_COMPLETE.
-            b.reporting_hooks = (lambda _c: self._set_state(agent, "In a queue call"),)
-            agent_ch.transfer_to = ("__joined__", mch.uuid)
-            b.break_requested = True
+            b.run.reporting_hooks = (lambda _c: self._set_state(agent, "In a queue call"),)
+            agent_ch.run.transfer_to = ("__joined__", mch.uuid)
+            b.run.break_requested = True
             b.queue.wake.set()
-            gevent.wait([b.ended], timeout=5.0)
+            gevent.wait([b.status.ended], timeout=5.0)
         else:
             self._set_state(agent, "In a queue call")
         if leg is not None and leg is not agent_ch:
-            gevent.wait([leg.ended], timeout=5.0)
+            gevent.wait([leg.status.ended], timeout=5.0)
         self._members_count(q)
         self._uuid_bridge_vars(member, agent, agent_ch, answered)
-        if agent_ch.transfer_to is None:
-            agent_ch.transfer_to = ("__joined__", mch.uuid)
+        if agent_ch.run.transfer_to is None:
+            agent_ch.run.transfer_to = ("__joined__", mch.uuid)
             agent_ch.queue.wake.set()
-        mch.transfer_to = ("__join__", agent_ch.uuid)
+        mch.run.transfer_to = ("__join__", agent_ch.uuid)
         mch.queue.wake.set()
-        gevent.wait([mch.ended, agent_ch.ended], count=2)
+        gevent.wait([mch.status.ended, agent_ch.status.ended], count=2)
         end = self._epoch()
         agent.last_bridge_end = end
         agent.talk_time += end - answered
         agent.uuid = ""
         gevent.sleep(0.08)   # the agent thread notices the end of the bridge (~80 ms, as captured)
-        agent_ch.set_var("bridge_hangup_cause", mch.hangup_cause or "NORMAL_CLEARING")
+        agent_ch.set_var("bridge_hangup_cause", mch.status.hangup_cause or "NORMAL_CLEARING")
         agent_ch.set_var("call_uuid", agent_ch.uuid)
         mch.set_var("cc_queue_terminated_epoch", str(end))
         self._event("bridge-agent-end", [

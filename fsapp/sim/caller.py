@@ -159,11 +159,11 @@ class Caller:
 
     def on_hangup(self, ch) -> None:
         if ch is self.leg:
-            self.report.hangup_cause = ch.hangup_cause
-            self.report.answered = bool(ch.times["Channel-Answered-Time"])
+            self.report.hangup_cause = ch.status.hangup_cause
+            self.report.answered = bool(ch.profile.times["Channel-Answered-Time"])
             if self.report.hung_up_by is None:
                 self.report.hung_up_by = "switch"
-            self._note("hangup", ch.hangup_cause or "")
+            self._note("hangup", ch.status.hangup_cause or "")
             self.voice.end()
             self._changed.set()
 
@@ -184,18 +184,18 @@ class Caller:
         that prompt did not end within `timeout` emulated seconds or the call ended first."""
         deadline = self._elapsed() + timeout
         after = self._plays if after is None else after
-        while not self.leg.hungup and self._elapsed() < deadline:
+        while not self.leg.status.hungup and self._elapsed() < deadline:
             play = next((n for ph, p, n in self._prompt_log if ph == "start" and n > after and match in p), None)
             if play is not None and any(ph == "end" and n == play for ph, _, n in self._prompt_log):
                 self._sleep_until(self._elapsed() + pause)
-                if self.leg.hungup:
+                if self.leg.status.hungup:
                     return False
                 self.voice.begin(True)
                 self._note("speak", f"{seconds}s")
                 started = self.clock.now()
                 self._sleep_until(self._elapsed() + seconds)
                 self.voice.end(at=started + seconds)
-                return not self.leg.hungup
+                return not self.leg.status.hungup
             self._wait_change(deadline - self._elapsed())
         return False
 
@@ -204,7 +204,7 @@ class Caller:
     @property
     def in_call(self) -> bool:
         """The call was placed and neither side has hung up yet."""
-        return self.leg is not None and not self.leg.hungup
+        return self.leg is not None and not self.leg.status.hungup
 
     def press(self, digits: str, gap_s: float = 0.1) -> bool:
         """Press keys on the caller's phone now (in-band, as a Press step does), gap_s
@@ -221,9 +221,9 @@ class Caller:
         return True
 
     def _press(self, digits: str, pause) -> bool:
-        target = self.leg.peer or self.leg   # the leg fsapp controls hears the keys
+        target = self.leg.links.peer or self.leg   # the leg fsapp controls hears the keys
         for i, digit in enumerate(digits):
-            if self.leg.hungup:
+            if self.leg.status.hungup:
                 return False
             if i:
                 pause()
@@ -235,33 +235,33 @@ class Caller:
     def start(self, leg) -> None:
         self.leg = leg
         self.report.caller_uuid = leg.uuid
-        self.report.uuid = leg.peer.uuid if leg.peer is not None else leg.uuid
+        self.report.uuid = leg.links.peer.uuid if leg.links.peer is not None else leg.uuid
         self._greenlet = gevent.spawn(self._run)
 
     def _run(self) -> None:
         try:
             for step in self.script.steps:
-                if self.leg.hungup:
+                if self.leg.status.hungup:
                     break
                 self._step(step)
-            while not self.leg.hungup:
+            while not self.leg.status.hungup:
                 self._wait_change(None)
         except _ScriptError as exc:
             self.report.error = str(exc)
             log.info("sim caller %s: %s", self.script.dial, exc)
-            if not self.leg.hungup:
+            if not self.leg.status.hungup:
                 self.report.hung_up_by = "caller"
                 self.leg.hangup("NORMAL_CLEARING")
         finally:
             self.voice.end()
-            self.leg.ended.wait(timeout=30)
+            self.leg.status.ended.wait(timeout=30)
             self._done.set()
 
     def _elapsed(self) -> float:
         return self.clock.now() - self._t0
 
     def _sleep_until(self, t_rel: float) -> None:
-        while not self.leg.hungup:
+        while not self.leg.status.hungup:
             remaining = t_rel - self._elapsed()
             if remaining <= 0:
                 return
@@ -286,7 +286,7 @@ class Caller:
                         self._matched.add(play)
                         self._cursor = i + 1
                         return
-                if self.leg.hungup:
+                if self.leg.status.hungup:
                     return
                 if self._elapsed() >= deadline:
                     raise _ScriptError(f"WaitPrompt({step.match!r}) not heard within {step.timeout} s; "

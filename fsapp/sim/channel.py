@@ -1,9 +1,13 @@
 """One emulated call leg: its variables, states, answer state, queues and events.
 
+A Channel is a composition: its state (`status`: CS_*, call state, answer state,
+hangup), caller profile (`profile`), the legs it is tied to (`links`), what runs on its
+greenlet (`run`), its variables (`vars`; all fsapp/sim/channelparts.py) and the media
+queue other greenlets push to (`queue`, fsapp/sim/mediaqueue.py). The Channel itself
+changes them as FreeSWITCH does and fires the events that report each change.
+
 Everything a FreeSWITCH channel shows on the wire comes from here, so the header set
 and order of every channel event is decided in one place (`_channel_headers`).
-Variables keep insertion order and a re-set moves a variable to the end, as
-switch_channel_set_variable() does (it deletes, then appends).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from gevent.event import Event as GEvent
 
 from . import fsstrings
 from .events import local_stamp
+from .channelparts import TIME_FIELDS, CallerProfile, ChannelState, Links, Run, Variables
 from .mediaqueue import MediaQueue, Message
 from .voice import VoiceLog
 
@@ -35,9 +40,6 @@ Q850 = {"NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSW
 PROFILE_FIELDS = ["Direction", "Logical-Direction", "Dialplan", "Caller-ID-Name", "Caller-ID-Number",
                   "Orig-Caller-ID-Name", "Orig-Caller-ID-Number", "Callee-ID-Name", "Callee-ID-Number",
                   "ANI", "Destination-Number", "Unique-ID", "Source", "Transfer-Source", "Context", "Channel-Name"]
-TIME_FIELDS = ["Channel-Created-Time", "Channel-Answered-Time", "Channel-Progress-Time",
-               "Channel-Progress-Media-Time", "Channel-Hangup-Time", "Channel-Transfer-Time",
-               "Channel-Resurrect-Time", "Channel-Bridged-Time", "Channel-Last-Hold", "Channel-Hold-Accum"]
 
 
 FRAME_S = 0.02  # one media frame
@@ -54,24 +56,15 @@ class Channel:
         self.uuid = uuid or str(uuidlib.uuid4())
         self.name = name
         self.direction = direction
-        self.destination = destination
-        self.context = context
-        self.cid_num, self.cid_name = cid_num, cid_name
-        self.orig_cid_num, self.orig_cid_name = cid_num, cid_name
-        self.callee_name, self.callee_num = callee_name, callee_num
-        self.source = source
-        self.hit_dialplan = hit_dialplan
-        self.state, self.state_number = "CS_NEW", 0
-        self.call_state = "DOWN"
-        self.answer_state = "ringing"
-        self.hangup_cause: str | None = None
         now_us = self.now_us()
-        self.times = dict.fromkeys(TIME_FIELDS, 0)
-        self.holding = False          # CF_LEG_HOLDING: put on hold by its phone or uuid_hold
-        self.times["Channel-Created-Time"] = now_us
-        self.profile_created = now_us
+        self.profile = CallerProfile(destination, context, cid_num, cid_name, callee_name, callee_num, source,
+                                     created=now_us, hit_dialplan=hit_dialplan)
+        self.links = Links()
+        self.run = Run()
+        self.queue = MediaQueue()     # messages, DTMF and the wake-up (other greenlets push there)
+        self.status = ChannelState(answered=GEvent(), ended=GEvent())
         self.session_id = services.next_session_id()
-        self.vars: dict[str, str] = {}
+        self.vars = Variables()
         codecs = [("read_codec", "L16"), ("read_rate", "8000"), ("write_codec", "L16"), ("write_rate", "8000")]
         if direction == "outbound":   # the order FreeSWITCH's originate creates them in
             base = [("direction", direction), ("is_outbound", "true"), ("uuid", self.uuid),
@@ -82,36 +75,18 @@ class Channel:
                     ("session_id", str(self.session_id)), ("channel_name", name)] + codecs
         for k, v in base + list(variables or []):
             self.set_var(k, v)
-        self.peer: Channel | None = None          # loopback partner
-        self.other: Channel | None = None         # Other-Leg-* of events (bridge partner)
-        self.other_type = "originatee"
-        self.bridged_to: Channel | None = None
-        self.originator: Channel | None = None    # leg that dialled this one (bridge)
-        self.queue = MediaQueue()     # messages, DTMF and the wake-up (other greenlets push there)
-        self.digits_dialed: list[str] = []
-        self.app_stack: list[str] = []
-        self.answered = GEvent()      # set on answer or pre-answer (media up)
-        self.ended = GEvent()         # set after CHANNEL_HANGUP_COMPLETE
-        self.hungup = False
-        self.break_requested = False
-        self.transfer_to: tuple[str, str] | None = None
-        self.caller = None            # scripted caller attached to this leg (it hears what the far side plays)
-        self.voice = None             # VoiceLog of the caller on this leg
-        self.sessions: list = []      # outbound socket sessions controlling this channel
-        self.program = None           # callable(channel) run by the channel's greenlet
-        self.extension: list[tuple[str, str]] = []   # dialplan apps not yet run (run_extension)
-        self._greenlet = None
-        self.park_fired = False
-        self.awaiting_app = False     # parked, an outbound socket app's turn to send a command
+        # what is attached to this leg from outside: the scripted caller (it hears what the
+        # far side plays), its VoiceLog, the outbound socket sessions controlling the channel
+        self.caller = None
+        self.voice = None
+        self.sessions: list = []
 
     # ---- time and variables ---------------------------------------------------------
     def now_us(self) -> int:
         return int(self.clock.now() * 1_000_000)
 
     def set_var(self, name: str, value) -> None:
-        self.vars.pop(name, None)
-        if value is not None and value != "":
-            self.vars[name] = str(value)
+        self.vars.set(name, value)
 
     def get_var(self, name: str, default=None):
         return self.vars.get(name, default)
@@ -125,43 +100,43 @@ class Channel:
     @property
     def far(self) -> "Channel | None":
         """The leg that hears this one: the loopback partner."""
-        return self.peer
+        return self.links.peer
 
     # ---- events ---------------------------------------------------------------------
     def _profile(self, prefix: str, with_index: bool) -> list[tuple[str, str]]:
         values = {"Direction": self.direction,
-                  "Logical-Direction": "inbound" if self.peer and self.direction == "outbound" and self.other_type == "originatee" and prefix == "Other-Leg" else self.direction,
-                  "Dialplan": "xml", "Caller-ID-Name": self.cid_name, "Caller-ID-Number": self.cid_num,
-                  "Orig-Caller-ID-Name": self.orig_cid_name, "Orig-Caller-ID-Number": self.orig_cid_num,
-                  "Callee-ID-Name": self.callee_name, "Callee-ID-Number": self.callee_num,
-                  "ANI": self.cid_num, "Destination-Number": self.destination, "Unique-ID": self.uuid,
-                  "Source": self.source, "Transfer-Source": self.transfer_source if prefix == "Caller" else "",
-                  "Context": self.context, "Channel-Name": self.name}
+                  "Logical-Direction": "inbound" if self.links.peer and self.direction == "outbound" and self.links.other_type == "originatee" and prefix == "Other-Leg" else self.direction,
+                  "Dialplan": "xml", "Caller-ID-Name": self.profile.cid_name, "Caller-ID-Number": self.profile.cid_num,
+                  "Orig-Caller-ID-Name": self.profile.orig_cid_name, "Orig-Caller-ID-Number": self.profile.orig_cid_num,
+                  "Callee-ID-Name": self.profile.callee_name, "Callee-ID-Number": self.profile.callee_num,
+                  "ANI": self.profile.cid_num, "Destination-Number": self.profile.destination, "Unique-ID": self.uuid,
+                  "Source": self.profile.source, "Transfer-Source": self.profile.transfer_source if prefix == "Caller" else "",
+                  "Context": self.profile.context, "Channel-Name": self.name}
         out = [(f"{prefix}-{k}", values[k]) for k in PROFILE_FIELDS if values[k] not in ("", None)]
         if with_index:
             out.append((f"{prefix}-Profile-Index", "1"))
-        out.append((f"{prefix}-Profile-Created-Time", str(self.profile_created)))
-        out += [(f"{prefix}-{k}", str(self.times[k])) for k in TIME_FIELDS]
+        out.append((f"{prefix}-Profile-Created-Time", str(self.profile.created)))
+        out += [(f"{prefix}-{k}", str(self.profile.times[k])) for k in TIME_FIELDS]
         out += [(f"{prefix}-Screen-Bit", "true"), (f"{prefix}-Privacy-Hide-Name", "false"),
                 (f"{prefix}-Privacy-Hide-Number", "false")]
         return out
 
     def channel_headers(self, with_vars: bool = True) -> list[tuple[str, str]]:
-        h = [("Channel-State", self.state), ("Channel-Call-State", self.call_state),
-             ("Channel-State-Number", str(self.state_number)), ("Channel-Name", self.name),
+        h = [("Channel-State", self.status.state), ("Channel-Call-State", self.status.call_state),
+             ("Channel-State-Number", str(self.status.state_number)), ("Channel-Name", self.name),
              ("Unique-ID", self.uuid), ("Call-Direction", self.direction),
              ("Presence-Call-Direction", self.direction),
-             ("Channel-HIT-Dialplan", "true" if self.hit_dialplan else "false"),
-             ("Channel-Call-UUID", self.uuid), ("Answer-State", self.answer_state)]
-        if self.hangup_cause:
-            h.append(("Hangup-Cause", self.hangup_cause))
+             ("Channel-HIT-Dialplan", "true" if self.profile.hit_dialplan else "false"),
+             ("Channel-Call-UUID", self.uuid), ("Answer-State", self.status.answer_state)]
+        if self.status.hangup_cause:
+            h.append(("Hangup-Cause", self.status.hangup_cause))
         h += [("Channel-Read-Codec-Name", "L16"), ("Channel-Read-Codec-Rate", "8000"),
               ("Channel-Read-Codec-Bit-Rate", "128000"), ("Channel-Write-Codec-Name", "L16"),
               ("Channel-Write-Codec-Rate", "8000"), ("Channel-Write-Codec-Bit-Rate", "128000")]
         h += self._profile("Caller", True)
-        if self.other is not None:
-            h.append(("Other-Type", self.other_type))
-            h += self.other._profile("Other-Leg", False)
+        if self.links.other is not None:
+            h.append(("Other-Type", self.links.other_type))
+            h += self.links.other._profile("Other-Leg", False)
         if with_vars:
             h += [(f"variable_{k}", v) for k, v in self.vars.items()]
         return h
@@ -177,12 +152,12 @@ class Channel:
 
     # ---- states -----------------------------------------------------------------------
     def set_state(self, state: str, fire: bool = True) -> None:
-        self.state, self.state_number = state, STATE_NUMBERS[state]
+        self.status.state, self.status.state_number = state, STATE_NUMBERS[state]
         if fire:
             self.fire("CHANNEL_STATE", with_vars=False)
 
     def set_call_state(self, call_state: str) -> None:
-        old, self.call_state = self.call_state, call_state
+        old, self.status.call_state = self.status.call_state, call_state
         self.fire("CHANNEL_CALLSTATE", pre=[("Original-Channel-Call-State", old),
                                              ("Channel-Call-State-Number", str(
                                                  ["DOWN", "DIALING", "RINGING", "EARLY", "ACTIVE", "HELD",
@@ -190,123 +165,123 @@ class Channel:
                   with_vars=False)
 
     def mark_pre_answered(self) -> None:
-        if self.hungup or self.answer_state in ("early", "answered"):
+        if self.status.hungup or self.status.answer_state in ("early", "answered"):
             return
-        self.answer_state = "early"
+        self.status.answer_state = "early"
         now = self.now_us()
-        self.times["Channel-Progress-Media-Time"] = now
+        self.profile.times["Channel-Progress-Media-Time"] = now
         self.set_var("endpoint_disposition", "EARLY MEDIA")
         self.fire("CHANNEL_PROGRESS_MEDIA")
-        self.call_state = "EARLY"
-        self.answered.set()
-        if self.peer is not None and not self.peer.hungup:
-            self.peer.mark_pre_answered()
+        self.status.call_state = "EARLY"
+        self.status.answered.set()
+        if self.links.peer is not None and not self.links.peer.status.hungup:
+            self.links.peer.mark_pre_answered()
 
     def flip_cid(self) -> None:
         """An originated A leg that runs an app shows the far end as its caller (FreeSWITCH
         sets channel_cid_flipped)."""
-        self.set_var("pre_transfer_caller_id_number", self.cid_num)
+        self.set_var("pre_transfer_caller_id_number", self.profile.cid_num)
         self.set_var("channel_cid_flipped", "yes")
         self.set_var("call_uuid", self.uuid)
-        self.callee_num = self.cid_num
-        self.cid_name, self.cid_num = self.callee_name, self.destination
-        self.callee_name = ""
+        self.profile.callee_num = self.profile.cid_num
+        self.profile.cid_name, self.profile.cid_num = self.profile.callee_name, self.profile.destination
+        self.profile.callee_name = ""
 
     def mark_answered(self) -> None:
-        if self.hungup or self.answer_state == "answered":
+        if self.status.hungup or self.status.answer_state == "answered":
             return
-        self.answer_state = "answered"
-        self.times["Channel-Answered-Time"] = self.now_us()
+        self.status.answer_state = "answered"
+        self.profile.times["Channel-Answered-Time"] = self.now_us()
         # A loopback pair: the other leg's CHANNEL_ANSWER comes first (as captured).
-        if self.peer is not None and not self.peer.hungup:
-            self.peer.mark_answered()
+        if self.links.peer is not None and not self.links.peer.status.hungup:
+            self.links.peer.mark_answered()
         self.fire("CHANNEL_ANSWER")
-        self.call_state = "ACTIVE"
+        self.status.call_state = "ACTIVE"
         self.set_var("endpoint_disposition", "ANSWER")
-        self.answered.set()
+        self.status.answered.set()
 
     @property
     def is_answered(self) -> bool:
-        return self.answer_state == "answered"
+        return self.status.answer_state == "answered"
 
     def mark_hold(self, on: bool) -> None:
         """switch_channel_mark_hold: this leg's phone put the call on hold (re-INVITE with
         a=sendonly) or took it off, or uuid_hold named it. As FreeSWITCH: the call state
         HELD (UNHELD after), Channel-Last-Hold / Channel-Hold-Accum in the profile times,
         then CHANNEL_HOLD (CHANNEL_UNHOLD)."""
-        if self.hungup or on == self.holding:
+        if self.status.hungup or on == self.status.holding:
             return
-        self.holding = on
+        self.status.holding = on
         if self.is_answered:
             now = self.now_us()
             if on:
-                self.times["Channel-Last-Hold"] = now
+                self.profile.times["Channel-Last-Hold"] = now
                 self.set_call_state("HELD")
             else:
-                if self.times["Channel-Last-Hold"]:
-                    self.times["Channel-Hold-Accum"] += now - self.times["Channel-Last-Hold"]
+                if self.profile.times["Channel-Last-Hold"]:
+                    self.profile.times["Channel-Hold-Accum"] += now - self.profile.times["Channel-Last-Hold"]
                 self.set_call_state("UNHELD")
         self.fire("CHANNEL_HOLD" if on else "CHANNEL_UNHOLD")
 
     # ---- lifecycle ------------------------------------------------------------------
     def start(self, announce: bool = True) -> None:
-        """Register, fire CHANNEL_CREATE and run self.program in the channel's greenlet."""
+        """Register, fire CHANNEL_CREATE and run self.run.program in the channel's greenlet."""
         self.services.channels[self.uuid] = self
-        self.state, self.state_number = "CS_INIT", 2
+        self.status.state, self.status.state_number = "CS_INIT", 2
         if announce:
             self.fire("CHANNEL_CREATE")
-        self._greenlet = gevent.spawn(self._lifecycle)
+        self.run.greenlet = gevent.spawn(self._lifecycle)
 
     def _lifecycle(self) -> None:
         try:
-            while self.program is not None and not self.hungup:
-                program, self.program = self.program, None
+            while self.run.program is not None and not self.status.hungup:
+                program, self.run.program = self.run.program, None
                 program(self)
                 # a transfer may come while the one before is being routed (a phone's
                 # blind transfer of a uuid_bridge'd leg): each goes through the dialplan
-                while self.transfer_to and not self.hungup and self.program is None:
-                    ext, ctx = self.transfer_to
-                    self.transfer_to = None
+                while self.run.transfer_to and not self.status.hungup and self.run.program is None:
+                    ext, ctx = self.run.transfer_to
+                    self.run.transfer_to = None
                     self.services.route_transfer(self, ext, ctx)
-            if not self.hungup:
+            if not self.status.hungup:
                 self.hangup("NORMAL_CLEARING")
         except Exception:  # a bug in the emulator must not leave the call hanging forever
             log.exception("sim channel %s crashed", self.uuid)
-            if not self.hungup:
+            if not self.status.hungup:
                 self.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
             self._finish()
 
     def _finish(self) -> None:
-        if self.finish_gate is not None:
+        if self.run.finish_gate is not None:
             # Reporting held until a related party caught up (bounded: one or two frames).
-            self.finish_gate.wait(timeout=self.clock.to_wall(5 * FRAME_S))
+            self.run.finish_gate.wait(timeout=self.clock.to_wall(5 * FRAME_S))
         # The loopback partner goes down once this leg's apps have unwound (capture order:
         # HANGUP a, EXECUTE_COMPLETE a, HANGUP b, HANGUP_COMPLETE a, ...).
-        if self.peer is not None and not self.peer.hungup:
-            self.peer.hangup(self.hangup_cause or "NORMAL_CLEARING")
+        if self.links.peer is not None and not self.links.peer.status.hungup:
+            self.links.peer.hangup(self.status.hangup_cause or "NORMAL_CLEARING")
         self.set_state("CS_HANGUP")
-        self.call_state = "HANGUP"
+        self.status.call_state = "HANGUP"
         self.set_state("CS_REPORTING")
         self._set_report_vars()
-        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.hangup_cause or "NORMAL_CLEARING")])
-        for hook in self.reporting_hooks:   # e.g. mod_callcenter's agent thread reacting at once
+        self.fire("CHANNEL_HANGUP_COMPLETE", pre=[("Hangup-Cause", self.status.hangup_cause or "NORMAL_CLEARING")])
+        for hook in self.run.reporting_hooks:   # e.g. mod_callcenter's agent thread reacting at once
             hook(self)
         self.set_state("CS_DESTROY", fire=False)
         self.fire("CHANNEL_DESTROY", with_vars=True)
         self.services.channels.pop(self.uuid, None)
-        self.ended.set()
+        self.status.ended.set()
         for s in list(self.sessions):
             s.channel_destroyed(self)
 
     def _set_report_vars(self) -> None:
-        t = self.times
+        t = self.profile.times
         created = t["Channel-Created-Time"]
         end = t["Channel-Hangup-Time"] or self.now_us()
         answered = t["Channel-Answered-Time"]
-        self.set_var("hangup_cause", self.hangup_cause)
-        self.set_var("hangup_cause_q850", str(Q850.get(self.hangup_cause or "", 0)))
-        self.set_var("digits_dialed", "".join(self.digits_dialed) or "none")
+        self.set_var("hangup_cause", self.status.hangup_cause)
+        self.set_var("hangup_cause_q850", str(Q850.get(self.status.hangup_cause or "", 0)))
+        self.set_var("digits_dialed", "".join(self.run.digits_dialed) or "none")
         self.set_var("start_stamp", local_stamp(created / 1e6))
         if answered:
             self.set_var("answer_stamp", local_stamp(answered / 1e6))
@@ -317,10 +292,10 @@ class Channel:
         self.set_var("answer_uepoch", str(answered))
         self.set_var("end_epoch", str(end // 1_000_000))
         self.set_var("end_uepoch", str(end))
-        if self.app_last:
-            self.set_var("last_app", self.app_last[0])
-            self.set_var("last_arg", self.app_last[1])
-        self.set_var("caller_id", self.cid_num)
+        if self.run.app_last:
+            self.set_var("last_app", self.run.app_last[0])
+            self.set_var("last_arg", self.run.app_last[1])
+        self.set_var("caller_id", self.profile.cid_num)
         self.set_var("duration", str((end - created) // 1_000_000))
         self.set_var("billsec", str((end - answered) // 1_000_000 if answered else 0))
         self.set_var("answersec", str((answered - created) // 1_000_000 if answered else 0))
@@ -329,43 +304,34 @@ class Channel:
         self.set_var("answermsec", str((answered - created) // 1000 if answered else 0))
         self.set_var("uduration", str(end - created))
         self.set_var("billusec", str(end - answered if answered else 0))
-        if getattr(self, "is_loopback", False):
+        if self.links.loopback:
             self.set_var("is_loopback", "1")
-
-    app_last: tuple[str, str] | None = None
-    transfer_source = ""   # Caller-Transfer-Source once transferred (e.g. by uuid_bridge)
-    reporting_hooks: tuple = ()   # callables(channel) run right after CHANNEL_HANGUP_COMPLETE
-    # A hangup from another thread reaches a running app on its next 20 ms media frame.
-    # Off by default (the emulator's apps return at once); mod_callcenter's agent legs use
-    # it, as captured (callcenter_queue_loopback_agent_fail).
-    frame_notice = False
-    finish_gate = None            # gevent Event: CS_HANGUP/HANGUP_COMPLETE wait for it (bounded)
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """Hang up now: CHANNEL_HANGUP fires at once; the channel's greenlet finishes."""
-        if self.hungup:
+        if self.status.hungup:
             return False
-        self.hungup = True
-        self.hangup_cause = cause or "NORMAL_CLEARING"
-        self.answer_state = "hangup"
-        self.state_number = STATE_NUMBERS["CS_HANGUP"]
-        self.times["Channel-Hangup-Time"] = self.now_us()
+        self.status.hungup = True
+        self.status.hangup_cause = cause or "NORMAL_CLEARING"
+        self.status.answer_state = "hangup"
+        self.status.state_number = STATE_NUMBERS["CS_HANGUP"]
+        self.profile.times["Channel-Hangup-Time"] = self.now_us()
         self.fire("CHANNEL_HANGUP")
         for s in list(self.sessions):
             s.channel_hungup(self)
-        self.answered.set()
+        self.status.answered.set()
         self.queue.wake.set()
-        if self._greenlet is None and self.peer is not None and not self.peer.hungup:
-            gevent.spawn(self.peer.hangup, cause)
-        if self.bridged_to is not None and not self.bridged_to.hungup:
-            partner = self.bridged_to
-            if partner.originator is self:   # we dialled it: the called leg goes too
+        if self.run.greenlet is None and self.links.peer is not None and not self.links.peer.status.hungup:
+            gevent.spawn(self.links.peer.hangup, cause)
+        if self.links.bridged_to is not None and not self.links.bridged_to.status.hungup:
+            partner = self.links.bridged_to
+            if partner.links.originator is self:   # we dialled it: the called leg goes too
                 gevent.spawn(partner.hangup, cause)
             else:
                 partner.queue.wake.set()           # its bridge app returns
         if self.caller is not None:
             self.caller.on_hangup(self)
-        if self._greenlet is None:
+        if self.run.greenlet is None:
             gevent.spawn(self._finish)
         return True
 
@@ -376,7 +342,7 @@ class Channel:
     def take_dtmf(self) -> str:
         """Dequeue one digit, firing DTMF like switch_channel_dequeue_dtmf()."""
         digit, duration, source = self.queue.dtmf.popleft()
-        self.digits_dialed.append(digit)
+        self.run.digits_dialed.append(digit)
         self.fire("DTMF", post=[("DTMF-Digit", digit), ("DTMF-Duration", str(duration)),
                                 ("DTMF-Source", source)], with_vars=False)
         return digit
@@ -397,14 +363,14 @@ class Channel:
         """
         deadline = self.clock.now() + seconds
         while True:
-            if self.hungup:
-                if self.frame_notice:
+            if self.status.hungup:
+                if self.run.frame_notice:
                     # This app notices the hangup on its next media frame (see frame_notice).
-                    self.frame_notice = False
+                    self.run.frame_notice = False
                     self.clock.sleep(FRAME_S)
                 return "hangup", ""
-            if self.break_requested or self.transfer_to:
-                self.break_requested = False
+            if self.run.break_requested or self.run.transfer_to:
+                self.run.break_requested = False
                 return "break", ""
             if dtmf == "collect" and self.queue.dtmf:
                 return "dtmf", ""
@@ -426,7 +392,7 @@ class Channel:
             if remaining <= 0:
                 return "done", ""
             self.queue.wake.clear()
-            if self.hungup or self.break_requested or (self.queue.dtmf and dtmf != "keep") or \
+            if self.status.hungup or self.run.break_requested or (self.queue.dtmf and dtmf != "keep") or \
                     (nested and self.queue.nested_message_ready()):
                 continue
             # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
@@ -443,7 +409,7 @@ class Channel:
             log.info("sim: invalid application %r on %s", app, self.uuid)
             self.hangup("DESTINATION_OUT_OF_ORDER")
             return
-        if self.hungup:
+        if self.status.hungup:
             return
         arg = self.expand(arg)
         app_uuid = app_uuid or str(uuidlib.uuid4())
@@ -458,12 +424,12 @@ class Channel:
         # The captures show data before app in every later event: FreeSWITCH sets the
         # application name once more when it starts running it.
         self.set_var("current_application", app)
-        self.app_stack.append(app)
-        self.app_last = (app, arg)
+        self.run.app_stack.append(app)
+        self.run.app_last = (app, arg)
         try:
             fn(self, arg)
         finally:
-            self.app_stack.pop()
+            self.run.app_stack.pop()
         resp = self.vars.get("current_application_response") or "_none_"
         self.fire("CHANNEL_EXECUTE_COMPLETE",
                   post=tail + [("Application-Response", resp), ("Application-UUID", app_uuid)])
@@ -481,17 +447,17 @@ class Channel:
 
     def run_extension(self) -> None:
         """Run the rest of the channel's extension (CS_EXECUTE). Stops when the channel is
-        hung up, transferred or sent elsewhere (self.program set, e.g. park_after_bridge);
+        hung up, transferred or sent elsewhere (self.run.program set, e.g. park_after_bridge);
         a uuid_bridge that ends without park/hangup_after_bridge comes back here and goes
         on with the application after the one it interrupted, as FreeSWITCH does."""
-        while self.extension and not (self.hungup or self.transfer_to or self.program is not None):
-            app, arg = self.extension.pop(0)
+        while self.run.extension and not (self.status.hungup or self.run.transfer_to or self.run.program is not None):
+            app, arg = self.run.extension.pop(0)
             self.execute(app, arg)
 
     def run_message(self, msg: Message) -> None:
         h = msg.headers
         cmd = (h.get("call-command") or msg.command or "").lower()
-        if self.hungup:
+        if self.status.hungup:
             return  # observation 29: after hangup sendmsg gets +OK and nothing happens
         if cmd == "execute":
             app = h.get("execute-app-name", "")
@@ -511,11 +477,11 @@ class Channel:
 
     def park_loop(self) -> None:
         """What park (and the socket app in async mode) does: run messages, eat DTMF."""
-        if not self.park_fired:
-            self.park_fired = True
+        if not self.run.park_fired:
+            self.run.park_fired = True
             self.fire("CHANNEL_PARK")
         fresh = False
-        while not self.hungup:
+        while not self.status.hungup:
             if (self.queue.msgs or self.queue.dtmf) and fresh:
                 # Input that arrives while parked is handled on the next media frame
                 # (20 ms), so FreeSWITCH's reply always precedes the events it causes.
@@ -534,17 +500,15 @@ class Channel:
                 self.run_message(self.queue.msgs.popleft())
                 continue
             fresh = True
-            if self.transfer_to or self.break_out:
+            if self.run.transfer_to or self.run.break_out:
                 break
             self.queue.wake.clear()
-            if self.queue.dtmf or self.queue.msgs or self.hungup or self.transfer_to or self.break_out:
+            if self.queue.dtmf or self.queue.msgs or self.status.hungup or self.run.transfer_to or self.run.break_out:
                 continue
-            self.awaiting_app = any(not s.closed for s in self.sessions)
+            self.run.awaiting_app = any(not s.closed for s in self.sessions)
             try:
                 self.queue.wake.wait(timeout=POLL_S)
             finally:
-                self.awaiting_app = False
+                self.run.awaiting_app = False
         self.fire("CHANNEL_UNPARK")
-        self.park_fired = False   # parked again later (park_after_bridge): CHANNEL_PARK again
-
-    break_out = False  # set when the controlling socket closes: leave the park loop
+        self.run.park_fired = False   # parked again later (park_after_bridge): CHANNEL_PARK again

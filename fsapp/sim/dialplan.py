@@ -142,15 +142,15 @@ def run_dialplan(ch, dialplan: Dialplan) -> None:
     it the leg's program (Switch.route)."""
     ch.set_state("CS_ROUTING")
     ch.set_var("call_uuid", ch.uuid)   # re-set when routing starts (moves to the end)
-    if ch.call_state == "DOWN":
+    if ch.status.call_state == "DOWN":
         ch.set_call_state("RINGING")
-    route = dialplan.match(ch.destination, ch)
+    route = dialplan.match(ch.profile.destination, ch)
     if route is None:
         known = ", ".join(p.pattern for p, _ in dialplan.routes) or "none"
-        ch.services.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.destination!r} "
+        ch.services.note_unreachable(f"{ch.name}: no dialplan entry matches {ch.profile.destination!r} "
                                    f"(the emulator's dialplan: {known}; add one with dialplan.add)")
         ch.hangup("NO_ROUTE_DESTINATION")
         return
     ch.set_state("CS_EXECUTE")
-    ch.extension = list(dialplan.preamble + route.apps())
+    ch.run.extension = list(dialplan.preamble + route.apps())
     ch.run_extension()

@@ -85,8 +85,8 @@ def new_leg(services, endpoint: str, vars_: dict[str, str], cid_num: str, cid_na
             a.set_var(k, v)
         a.set_var("other_loopback_leg_uuid", b.uuid)
         a.set_var("loopback_leg", "A")
-        a.is_loopback = b.is_loopback = True
-        a.peer, b.peer = b, a
+        a.links.loopback = b.links.loopback = True
+        a.links.peer, b.links.peer = b, a
         a.loopback_b = b
         return a
     if kind == "user":
@@ -133,7 +133,7 @@ def _trunk_leg(services, other, gateway: str, number: str, var_list, cid_num: st
     b = Channel(other, name=f"sofia/external/{number}@{other.ipv4}", direction="inbound", destination=number,
                 context="default", cid_num=cid_num, cid_name=cid_name, callee_num=number,
                 source="mod_sofia", variables=headers)
-    a.peer, b.peer = b, a
+    a.links.peer, b.links.peer = b, a
     a.loopback_b = b
     return a
 
@@ -141,10 +141,10 @@ def _trunk_leg(services, other, gateway: str, number: str, var_list, cid_num: st
 def start_leg(services, leg: Channel) -> None:
     """Start the leg's lifecycle (and its loopback partner's dialplan)."""
     b = getattr(leg, "loopback_b", None)
-    leg.program = _wait_until_hangup
+    leg.run.program = _wait_until_hangup
     leg.start()
     if b is not None:
-        b.program = b.services.route   # through the dialplan (of the other node, over a trunk)
+        b.run.program = b.services.route   # through the dialplan (of the other node, over a trunk)
         b.start()
     elif getattr(leg, "auto_answer", False):
         gevent.spawn(leg.mark_answered)
@@ -153,12 +153,12 @@ def start_leg(services, leg: Channel) -> None:
 
 
 def _wait_until_hangup(ch: Channel) -> None:
-    while not ch.hungup and not ch.transfer_to and ch.program is None:
+    while not ch.status.hungup and not ch.run.transfer_to and ch.run.program is None:
         ch.queue.wake.clear()
         if ch.queue.msgs:
             ch.run_message(ch.queue.msgs.popleft())
             continue
-        if ch.hungup or ch.transfer_to or ch.program is not None:
+        if ch.status.hungup or ch.run.transfer_to or ch.run.program is not None:
             break
         ch.queue.wake.wait(timeout=0.5)
 
@@ -168,21 +168,21 @@ def wait_answer(leg: Channel, timeout_s: float, early_ok: bool, dialler: Channel
     clock = leg.clock
     deadline = clock.now() + timeout_s
     while True:
-        if leg.hungup:
-            return leg.hangup_cause or "NORMAL_CLEARING"
-        if leg.answer_state == "answered" or (early_ok and leg.answer_state == "early"):
+        if leg.status.hungup:
+            return leg.status.hangup_cause or "NORMAL_CLEARING"
+        if leg.status.answer_state == "answered" or (early_ok and leg.status.answer_state == "early"):
             return None
-        if dialler is not None and dialler.hungup:
+        if dialler is not None and dialler.status.hungup:
             leg.hangup("ORIGINATOR_CANCEL")
             return "ORIGINATOR_CANCEL"
         remaining = deadline - clock.now()
         if remaining <= 0:
-            leg.hangup("NO_ANSWER" if leg.answer_state != "early" else "NO_ANSWER")
+            leg.hangup("NO_ANSWER" if leg.status.answer_state != "early" else "NO_ANSWER")
             return "NO_ANSWER"
-        leg.answered.clear()
-        if leg.hungup or leg.answer_state == "answered":
+        leg.status.answered.clear()
+        if leg.status.hungup or leg.status.answer_state == "answered":
             continue
-        waiters = [leg.answered] + ([dialler.queue.wake] if dialler is not None else [])
+        waiters = [leg.status.answered] + ([dialler.queue.wake] if dialler is not None else [])
         clock.wait(waiters, remaining)
 
 

@@ -54,7 +54,7 @@ def build_event(services, first_line: str, rest: str, headers: list[tuple[str, s
     lower = {k.lower(): v for k, v in headers}
     subclass = lower.get("event-subclass") if name == "CUSTOM" else None
     target = lower.get("unique-id")
-    if target and target in services.channels and not services.channels[target].hungup:
+    if target and target in services.channels and not services.channels[target].status.hungup:
         log.debug("sim: sendevent %s for channel %s goes to its endpoint, not to listeners", name, target)
         return f"+OK {event_uuid}", None
     own = [(k, v) for k, v in headers

@@ -134,7 +134,7 @@ class Switch:
             module.stop()
         for ch in list(self.channels.values()):
             ch.hangup("SYSTEM_SHUTDOWN")
-        gevent.wait([ch.ended for ch in list(self.channels.values())], timeout=timeout)
+        gevent.wait([ch.status.ended for ch in list(self.channels.values())], timeout=timeout)
         if self._heartbeat is not None:
             self._heartbeat.kill(block=False)
         if self._server is not None:
@@ -196,7 +196,7 @@ class Switch:
                 del self._uuid_listeners[uuid]
 
     def app_turn(self) -> bool:
-        return any(ch.awaiting_app for ch in self.channels.values())
+        return any(ch.run.awaiting_app for ch in self.channels.values())
 
     def fire(self, ev) -> None:
         self.clock.touch()
@@ -267,10 +267,10 @@ class Switch:
         leg.caller = caller
         leg.voice = caller.voice
         self.callers[leg.uuid] = caller
-        self.callers[leg.peer.uuid] = caller
+        self.callers[leg.links.peer.uuid] = caller
         caller.start(leg)
         start_leg(self, leg)
-        leg.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.peer.uuid, None)))
+        leg.status.ended.rawlink(lambda _e: (self.callers.pop(leg.uuid, None), self.callers.pop(leg.links.peer.uuid, None)))
         return caller
 
     # ---- what channels and applications use (fsapp/sim/services.py) --------------------
@@ -288,7 +288,7 @@ class Switch:
         """Continue a transferred channel: normal extensions go back through the dialplan."""
         if ext == "__join__":
             other = self.channels.get(ctx)
-            if other is not None and not other.hungup:
+            if other is not None and not other.status.hungup:
                 # uuid_bridge_on_soft_execute fires these ("show channels" data) on both legs
                 ch.set_var("uuid_bridge", None)   # set by switch_ivr_uuid_bridge, consumed here
                 ch.fire("CHANNEL_EXECUTE", post=[("Application", "uuid_bridge"), ("Application-Data", other.uuid)])
@@ -297,18 +297,18 @@ class Switch:
                 after_bridge(ch, other, uuid_bridge=True)
             return
         if ext == "__joined__":
-            while not ch.hungup and (ch.bridged_to is not None or self.channels.get(ctx) is not None
-                                     and ch.bridged_to is None and not self.channels[ctx].hungup
-                                     and self.channels[ctx].transfer_to is not None):
+            while not ch.status.hungup and (ch.links.bridged_to is not None or self.channels.get(ctx) is not None
+                                     and ch.links.bridged_to is None and not self.channels[ctx].status.hungup
+                                     and self.channels[ctx].run.transfer_to is not None):
                 ch.queue.wake.clear()
                 ch.queue.wake.wait(timeout=0.5)
             return
-        ch.destination, ch.context = ext, ctx
-        ch.program = self.route
+        ch.profile.destination, ch.profile.context = ext, ctx
+        ch.run.program = self.route
 
     def join(self, a, b) -> None:
         """uuid_bridge: take both legs out of what they run and bridge them."""
-        b.transfer_to = ("__joined__", a.uuid)
-        a.transfer_to = ("__join__", b.uuid)
+        b.run.transfer_to = ("__joined__", a.uuid)
+        a.run.transfer_to = ("__join__", b.uuid)
         a.queue.wake.set()
         b.queue.wake.set()

@@ -58,7 +58,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "report interval summaries (15-minute sums per queue, agent and node) and their coverage", (
         schema.QUEUE_INTERVALS, schema.AGENT_INTERVALS, schema.NODE_INTERVALS, schema.REPORT_ROLLUPS,
     )),
-    # 5 is another branch's (merged separately); numbers only have to grow
+    Migration(5, "report daily summaries (the interval sums per day, queue, agent and node)", (
+        schema.QUEUE_DAYS, schema.AGENT_DAYS, schema.NODE_DAYS,
+    )),
     Migration(6, "call records written by the flow runtime: how the flow part ended and the node path", (
         _extend(schema.CALL_RECORDS_V2, schema.CALL_RECORDS),
     )),

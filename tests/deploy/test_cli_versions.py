@@ -75,11 +75,11 @@ def test_rollback_restores_the_previous_hash_verified_by_a_call(project, tmp_pat
     import gevent
 
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
     from tests.flow.test_runtime import fake_services
 
-    handler = FlowHandler(tmp_path / "flows", project, services=fake_services(project))
+    handler = flow_handler(tmp_path / "flows", project, services=fake_services(project))
     handler.listen(project.get("flows", "control"), sighup=False)
     switch = Switch(esl=("127.0.0.1", 0), clock=RealClock(scale=5)).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
@@ -159,3 +159,44 @@ def test_versions_in_redis(project, tmp_path):
         keys = list(r.scan_iter(match=prefix + "*"))
         if keys:
             r.delete(*keys)
+
+
+def test_named_queries_are_part_of_a_version(project, tmp_path):
+    """Queries are files of the line: hashed, diffed by name, validated, restored by a rollback."""
+    sql = tmp_path / "queries" / "hotline.sql"
+    original = sql.read_bytes()
+    assert fsapp(project, "deploy", "-m", "first").exit_code == 0
+    assert "queries/hotline.sql" in on_disk(project)
+    sql.write_bytes(original.replace(b"ORDER BY accepted_at DESC, serial DESC", b"ORDER BY serial DESC")
+                    + b"\n-- name: open_count\n-- params: caller_number\n"
+                      b"SELECT COUNT(*) AS n FROM fsapp_tickets WHERE caller_number = ?;\n")
+    result = fsapp(project, "deploy", "-m", "queries edited")
+    assert result.exit_code == 0, result.output
+    assert "  queries   + hotline.open_count" in result.output
+    assert "  queries   ~ hotline.open_tickets_of_caller" in result.output
+    assert "queries   + hotline.open_count" in fsapp(project, "diff").output
+    # a query that does not parse stops the deploy: the flows are checked against the queries
+    edited = sql.read_bytes()
+    sql.write_bytes(edited + b"\n-- name: broken\n-- params: a, b\nSELECT ?;\n")
+    result = fsapp(project, "deploy", "-m", "broken query")
+    assert result.exit_code == 1 and "nothing installed" in result.output
+    sql.write_bytes(edited)
+    result = fsapp(project, "rollback")
+    assert result.exit_code == 0, result.output
+    assert sql.read_bytes() == original
+    assert "queries   - hotline.open_count" in fsapp(project, "diff").output
+
+
+def test_rollback_to_a_version_without_queries_keeps_todays(project, tmp_path):
+    """Versions recorded before queries were part of a version hold none: rolling back to
+    one keeps the queries on disk instead of deleting them."""
+    from fsapp.deploy.store import LocalStore
+    store = LocalStore(project.get("deploy", "dir"))
+    legacy = {k: v for k, v in on_disk(project).items() if not k.startswith("queries/")}
+    store.record(legacy, "old", "before queries were versioned")
+    assert fsapp(project, "deploy", "-m", "now").exit_code == 0
+    queries = {k: v for k, v in on_disk(project).items() if k.startswith("queries/")}
+    result = fsapp(project, "rollback")
+    assert result.exit_code == 0, result.output
+    assert "today's queries are kept" in result.output
+    assert {k: v for k, v in on_disk(project).items() if k.startswith("queries/")} == queries

@@ -48,3 +48,16 @@ def test_no_changes_and_unparsable_files_still_count():
     d = diff(files, {"flows/live.yaml": b"flow: [unclosed"})
     assert d.files.changed == ["flows/live.yaml"] and not d.empty
     assert d.flows.removed == ["live"]   # the new text names no flow
+
+
+def test_diff_names_queries_added_changed_removed():
+    old = {"queries/crm.sql": b"-- name: lookup\n-- params: n\nSELECT 1 WHERE x = ?;\n\n"
+                              b"-- name: gone\nSELECT 2;\n",
+           "queries/other.sql": b"-- name: same\nSELECT 3;\n"}
+    new = {"queries/crm.sql": b"-- name: lookup\n-- params: n\nSELECT 1 WHERE y = ?;\n",
+           "queries/other.sql": b"-- name: same\nSELECT 3;\n\n-- name: fresh\nSELECT 4;\n"}
+    d = diff(old, new)
+    assert (d.queries.added, d.queries.changed, d.queries.removed) == (["other.fresh"], ["crm.lookup"], ["crm.gone"])
+    lines = d.lines()
+    assert "queries   + other.fresh" in lines and "queries   ~ crm.lookup" in lines
+    assert "queries   - crm.gone" in lines and "files     ~ queries/crm.sql" in lines

@@ -6,13 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import gevent
 import pytest
 
 from tests.fsapp_toml import write_fsapp_toml
+
+from deploy_helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,16 +43,6 @@ def _refused(port: int) -> bool:
         return False
 
 
-def _wait(predicate, what: str, limit: float = 60.0) -> None:
-    """Wait for a condition a subprocess or the emulator brings about (the limit only
-    stops a hung test; nothing here depends on how fast the machine is)."""
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        gevent.sleep(0.05)
-
-
 @pytest.fixture
 def worker(tmp_path):
     (tmp_path / "flows").mkdir()
@@ -70,8 +60,8 @@ def worker(tmp_path):
     proc = subprocess.Popen([str(Path(sys.executable).parent / "fsapp"), "--config", str(tmp_path / "fsapp.toml"),
                              "serve", "--flows", "flows"], cwd=tmp_path, env=env, stdout=log, stderr=log)
     try:
-        _wait(lambda: "fsapp serve: listening" in (tmp_path / "serve.log").read_text() or proc.poll() is not None,
-              "fsapp serve to listen")
+        wait_until(lambda: "fsapp serve: listening" in (tmp_path / "serve.log").read_text()
+                   or proc.poll() is not None, "fsapp serve to listen", limit=60.0)
         assert proc.poll() is None, (tmp_path / "serve.log").read_text()
         yield proc, port, tmp_path / "serve.log"
     finally:
@@ -93,7 +83,8 @@ def _call_in_menu(switch, port):
     from fsapp.sim import CallerScript, Socket
     switch.dialplan.add(r"^20000$", Socket(f"127.0.0.1:{port} async full"))
     caller = switch.place_call(CallerScript(dial="20000", steps=[]))
-    _wait(lambda: any(p.endswith("welcome.wav") for p in caller.report.heard), "the caller to hear the menu")
+    wait_until(lambda: any(p.endswith("welcome.wav") for p in caller.report.heard), "the caller to hear the menu",
+               limit=60.0)
     return caller
 
 
@@ -101,7 +92,7 @@ def test_sigterm_stops_accepting_and_finishes_the_running_call(worker, switch):
     proc, port, log = worker
     caller = _call_in_menu(switch, port)
     proc.send_signal(signal.SIGTERM)
-    _wait(lambda: _refused(port), "the listening socket to close")
+    wait_until(lambda: _refused(port), "the listening socket to close", limit=60.0)
     assert proc.poll() is None          # still running: the call is not over
     report = caller.wait(60)
     prompts = [Path(p).stem for p in report.heard if p.endswith(".wav")]
@@ -114,7 +105,7 @@ def test_a_second_signal_stops_at_once(worker, switch):
     proc, port, log = worker
     caller = _call_in_menu(switch, port)
     proc.send_signal(signal.SIGTERM)
-    _wait(lambda: _refused(port), "the listening socket to close")
+    wait_until(lambda: _refused(port), "the listening socket to close", limit=60.0)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 0
     text = Path(log).read_text()

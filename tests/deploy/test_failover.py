@@ -26,7 +26,7 @@ def node(project, tmp_path):
     """An emulated node reading its conf/ directory, two fsapp workers (outbound servers
     with their own flow handlers on the same line), deployed with `fsapp deploy`."""
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.flow.runtime import FlowHandler
+    from fsapp.app.services import flow_handler
     from fsapp.sim import Apps, RealClock, Switch
 
     from tests.flow.test_runtime import fake_services
@@ -36,7 +36,7 @@ def node(project, tmp_path):
     # the operator line the fallback transfers to
     switch.dialplan.add(r"^1000$", Apps([("answer", ""), ("playback", str(SOUNDS / "welcome.wav")),
                                          ("hangup", "")]))
-    handlers = [FlowHandler(tmp_path / "flows", project, services=fake_services(project)) for _ in range(2)]
+    handlers = [flow_handler(tmp_path / "flows", project, services=fake_services(project)) for _ in range(2)]
     servers = [OutboundServer(h, ("127.0.0.1", 0), linger=5).start() for h in handlers]
     text = project.path.read_text(encoding="utf-8") + f"""
 [deploy.nodes.a]

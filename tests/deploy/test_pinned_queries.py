@@ -2,12 +2,9 @@
 queries are read again at each reload, and a call started before it runs its later sql
 nodes on the old queries while a new call runs on the new ones. Before, a running worker
 never read its queries again: a deploy's edited query reached no call until a restart."""
-import time
-
-import gevent
-import pytest
-
 from fsapp import config
+
+from deploy_helpers import wait_until
 
 FLOW = """flow: pinned
 numbers: ["20001"]
@@ -27,21 +24,13 @@ nodes:
 QUERY = "-- name: word\nSELECT '{word}' AS word;\n"
 
 
-def _wait(predicate, what: str, limit: float = 120.0) -> None:
-    deadline = time.monotonic() + limit       # only stops a hung test
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what}")
-        gevent.sleep(0.05)
-
-
 def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project, tmp_path):
     from fsapp.esl.outbound import OutboundServer
     from fsapp.app.services import flow_handler
     from fsapp.sim import CallerScript, RealClock, Socket, Switch
 
     queries = tmp_path / "queries"
-    queries.mkdir()
+    queries.mkdir(exist_ok=True)     # the project fixture copies the repository's queries there
     (queries / "pin.sql").write_text(QUERY.format(word="old"), encoding="utf-8")
     # the line's own queries directory and SQLite database
     lines = [ln for ln in project.path.read_text().splitlines() if not ln.startswith("queries = ")]
@@ -60,21 +49,21 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
         return lambda: any(p.endswith("welcome.wav") for p in caller.report.heard)
 
     def press_1(caller):
-        for uuid in (caller.leg.uuid, caller.leg.peer.uuid):
+        for uuid in (caller.leg.uuid, caller.leg.links.peer.uuid):
             ch = switch.channels.get(uuid)
             if ch is not None and ch.sessions:
                 assert switch.api.execute("uuid_recv_dtmf", f"{uuid} 1").startswith("+OK")
 
     try:
         before = switch.place_call(CallerScript(dial="20001", steps=[]))
-        _wait(in_menu(before), "the first caller in the menu")
+        wait_until(in_menu(before), "the first caller in the menu", limit=120.0)
         (queries / "pin.sql").write_text(QUERY.format(word="new"), encoding="utf-8")
         assert handler.reload()["ok"]
         after = switch.place_call(CallerScript(dial="20001", steps=[]))
-        _wait(in_menu(after), "the second caller in the menu")
+        wait_until(in_menu(after), "the second caller in the menu", limit=120.0)
         press_1(before)
         press_1(after)
-        _wait(lambda: len(handler.outcomes) == 2, "both calls to end")
+        wait_until(lambda: len(handler.outcomes) == 2, "both calls to end", limit=120.0)
         words = sorted((o.vars["a"]["word"], o.vars["b"]["word"]) for o in handler.outcomes)
         assert words == [("new", "new"), ("old", "old")]
     finally:

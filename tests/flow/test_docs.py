@@ -13,8 +13,9 @@ from fsapp import config
 from fsapp.cli import main
 from fsapp.flow import docgen
 from fsapp.flow.compiler import compile_text
-from fsapp.flow.environment import from_config
+from fsapp.app.environment import from_config
 from fsapp.flow.flowtests import load_cases, run_case
+from fsapp.say import render
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "flows.md"
@@ -61,7 +62,7 @@ def test_every_flow_in_the_doc_compiles_and_its_tests_pass(env, tmp_path):
             path.write_text(body, encoding="utf-8")
             _, cases = load_cases(path)
             for case in cases:
-                result = run_case(target, case, {target.name: target})
+                result = run_case(target, case, {target.name: target}, say=render)
                 assert result.ok, f"docs/flows.md:{line}: {case.name}: {result.failures}"
             continue
         flow, problems = compile_text(body, f"docs/flows.md:{line}", env)
@@ -79,7 +80,6 @@ def run_once(flow):
     data services: it must end without an error (a subflow gets empty inputs)."""
     from fsapp.flow.interpreter import Services, Session
     from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
-    from fsapp.say import render
     from fsapp.sounds.catalog import Catalog
     services = Services(catalog=Catalog.load(ROOT / "sounds" / "catalog.yaml"), say=render, store=FakeStore(),
                         router=FakeRouter(), calendars=fake_calendars({"office_hours": "open"}),

@@ -644,3 +644,14 @@ def test_the_edge_taken_is_the_compiled_nodes_label_and_target():
     outcome = run_call(ScriptedCall([]), broken, Services(tracer=Recorder(), say=lambda *a: []),
                        {flow.name: broken})
     assert outcome.reason == "error" and "node 'done' has no 'next' edge" in outcome.error
+
+
+def test_a_say_prompt_without_a_say_renderer_is_named():
+    """The flow package keeps no default renderer (fsapp.app hands fsapp.say.render in):
+    a say prompt on services without one fails with the node and the missing service."""
+    flow = compiled(flow_text("""
+        welcome: {play: [{say: digits, value: "42"}], next: bye}
+        bye: {hangup: {}}
+    """), ANY)
+    outcome = run_call(ScriptedCall([]), flow, Services(tracer=Recorder()), {flow.name: flow})
+    assert outcome.reason == "error" and "node 'welcome' needs the say (not configured)" in outcome.error

@@ -12,7 +12,7 @@ from fsapp import config
 from fsapp.cli import main
 from fsapp.flow.interpreter import Services
 from fsapp.app.services import flow_handler
-from fsapp.flow.runtime import FlowHandler, FlowLoadError, request
+from fsapp.flow.runtime import FlowLoadError, request
 from fsapp.app.simulate import simulate
 from fsapp.flow.testing import FakeRouter, FakeStore, fake_calendars
 from tests.fsapp_toml import line_sections, write_fsapp_toml
@@ -91,7 +91,7 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "live.yaml").write_text(MENU_V1, encoding="utf-8")
-    handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    handler = flow_handler(flows, cfg, services=fake_services(cfg))
     handler.services.tracer = handler.counter   # what services_from_config wires in production
     handler.listen(cfg.get("flows", "control"), sighup=False)
     v1 = handler.registry.flows["live"].version
@@ -134,7 +134,7 @@ def test_reload_while_a_call_waits_keeps_its_version(cfg, tmp_path):
 def test_handler_refuses_a_bad_directory(cfg, tmp_path):
     (tmp_path / "bad.yaml").write_text("flow: x\n", encoding="utf-8")
     with pytest.raises(FlowLoadError, match="missing required field"):
-        FlowHandler(tmp_path, cfg, services=fake_services(cfg))
+        flow_handler(tmp_path, cfg, services=fake_services(cfg))
 
 
 def test_a_call_no_flow_answers_is_refused_and_still_has_its_call_record(cfg, tmp_path):
@@ -147,7 +147,7 @@ def test_a_call_no_flow_answers_is_refused_and_still_has_its_call_record(cfg, tm
     store = FakeStore()
     services = fake_services(cfg, store)
     services.clock = lambda: dt.datetime(2026, 11, 30, 9, 0)
-    handler = FlowHandler(flows, cfg, services=services)
+    handler = flow_handler(flows, cfg, services=services)
     call = ScriptedCall([], caller_id="13800138000", destination="99999")
     assert handler(call) is None
     assert ("hangup", "UNALLOCATED_NUMBER") in call.actions
@@ -161,7 +161,7 @@ def test_deploy_and_reload_cli(cfg, tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "live.yaml").write_text(MENU_V1, encoding="utf-8")
-    handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    handler = flow_handler(flows, cfg, services=fake_services(cfg))
     handler.listen(cfg.get("flows", "control"), sighup=False)
     runner = CliRunner()
     try:
@@ -298,7 +298,7 @@ def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush,
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "confirm.yaml").write_text(CONFIRM.replace("FLUSH", flush), encoding="utf-8")
-    handler = FlowHandler(flows, cfg, services=fake_services(cfg))
+    handler = flow_handler(flows, cfg, services=fake_services(cfg))
     clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
     switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
@@ -351,9 +351,9 @@ tiers:
             leg = esl.originate("loopback/7100/default", "&park", timeout=10)
             with gevent.Timeout(10):
                 while sw.channels[leg].get_var("loopback_leg") == "A" and \
-                        sw.channels[leg].peer.answer_state != "answered":
+                        sw.channels[leg].links.peer.status.answer_state != "answered":
                     gevent.sleep(0.02)
-            assert sw.channels[leg].peer.answer_state == "answered"
+            assert sw.channels[leg].links.peer.status.answer_state == "answered"
             assert esl.originate("user/1001", "&park", timeout=10)
             with pytest.raises(OriginateError):
                 esl.originate("loopback/7999/default", "&park", timeout=10)

@@ -283,7 +283,7 @@ def test_project_flows_are_valid_against_the_real_environment(monkeypatch):
     """The example flow in ivr_flows/ passes the same checks `fsapp validate` runs."""
     from pathlib import Path
     from fsapp import config
-    from fsapp.flow.environment import from_config
+    from fsapp.app.environment import from_config
     root = Path(__file__).resolve().parents[2]
     monkeypatch.chdir(root)
     env = from_config(config.load(env={}))
@@ -296,7 +296,7 @@ def test_a_broken_catalog_fails_validation_with_its_own_positions(tmp_path, monk
     """A catalog that exists but is wrong is a problem, not a skipped check."""
     from pathlib import Path
     from fsapp import config
-    from fsapp.flow.environment import from_config
+    from fsapp.app.environment import from_config
     root = Path(__file__).resolve().parents[2]
     text = (root / "sounds" / "catalog.yaml").read_text(encoding="utf-8")
     broken = text.replace("    en-US: Thank you.\n", "", 1)

@@ -8,7 +8,7 @@ from fsapp import config
 from fsapp.cli import main
 from fsapp.flow import flowtests
 from fsapp.flow.compiler import compile_text
-from fsapp.flow.environment import from_config
+from fsapp.app.environment import from_config
 
 BIG = "9" * 400
 

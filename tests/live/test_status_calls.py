@@ -66,7 +66,7 @@ def test_calls_transfer_validates_the_destination(line):
     for hostile in ("1001 XML evil", "${system(rm -rf /)}", "1001\nbgapi", "a,b"):
         result = fsapp(line, "calls", "transfer", uuid, hostile)
         assert result.exit_code == 1 and "destination" in result.output, (hostile, result.output)
-    assert not line.switch.channels[uuid].times.get("Channel-Transfer-Time")    # nothing reached the switch
+    assert not line.switch.channels[uuid].profile.times.get("Channel-Transfer-Time")    # nothing reached the switch
     result = fsapp(line, "calls", "transfer", uuid, "9999", "--context", "default XML")
     assert result.exit_code == 1 and "context" in result.output, result.output
     result = fsapp(line, "calls", "transfer", "not a uuid!", "9999")
@@ -75,7 +75,7 @@ def test_calls_transfer_validates_the_destination(line):
     assert result.exit_code == 1 and "no live call" in result.output
     result = fsapp(line, "calls", "transfer", uuid, "9999")
     assert result.exit_code == 0 and "+OK" in result.output, result.output
-    assert line.switch.channels[uuid].times.get("Channel-Transfer-Time")        # uuid_transfer ran
+    assert line.switch.channels[uuid].profile.times.get("Channel-Transfer-Time")        # uuid_transfer ran
     line.router.esl.uuid_kill(uuid)
     caller.wait(30)
 

@@ -132,7 +132,7 @@ class Line:
     def __init__(self, services: Services, clock=None):
         self.recorder = Recorder()
         services.tracer = self.recorder
-        self.handler = FlowHandler(str(FLOWS), None, services=services, env=Environment(tts=True))
+        self.handler = FlowHandler(str(FLOWS), services=services, env=Environment(tts=True))
         self.line = EmulatedLine(clock or VirtualClock()).serve(self.handler, self.handler.registry.numbers)
         self.switch = self.line.switch
 

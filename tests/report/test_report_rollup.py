@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from fsapp.report import Range, Rules, run_report
-from fsapp.report.rollup import RollupError, Coverage, rollup, split
+from fsapp.report.rollup import RollupError, Coverage, coverage, rollup, rules_key, split, split_days
 
 NOW = dt.datetime(2026, 12, 9, 12, 0)        # every interval up to 2026-12-08 12:00 is closed
 DAY = Range.parse("day", "2026-12-07")
@@ -93,3 +93,81 @@ def test_split():
     assert raw == [Range(WEEK.start, dt.datetime(2026, 11, 30, 8)), Range(dt.datetime(2026, 12, 7, 10), WEEK.end)]
     assert split(DAY, None) == (None, [DAY])
     assert split(Range.parse("day", "2026-12-20"), covered) == (None, [Range.parse("day", "2026-12-20")])
+
+
+def _count(store, table):
+    return int(store.execute(f"SELECT COUNT(*) AS n FROM {table}")[0]["n"])
+
+
+def test_daily_sums_are_the_days_intervals(records_store):
+    rollup(records_store, Rules(), now=NOW)
+    # intervals 2026-11-30 09:00 .. 2026-12-08 12:00: the whole days 12-01 .. 12-07
+    days = coverage(records_store, "day agent")
+    assert (days.start, days.end) == (dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 8))
+    assert coverage(records_store, f"day queue {rules_key(Rules())}") == days
+    hotline = records_store.execute(
+        "SELECT offered, answered, abandoned, short_abandoned, answered_in_sl, fcr_calls, fcr_resolved, offers "
+        "FROM fsapp_queue_days WHERE queue_name = 'hotline' AND day_start = ?", [dt.datetime(2026, 12, 7)])
+    # docs/reports.md: offered 7, answered 3, abandoned 2 (1 short), SL 1, FCR 2 / 3, offers 7 decided + 1 cancelled
+    assert [int(v or 0) for v in hotline[0].values()] == [7, 3, 2, 1, 1, 3, 2, 8]
+    agent = records_store.execute("SELECT staffed_s, handled FROM fsapp_agent_days WHERE agent_id = '1001' "
+                                  "AND day_start = ?", [dt.datetime(2026, 12, 7)])[0]
+    assert (float(agent["staffed_s"]), int(agent["handled"])) == (35100.0, 3)        # c1 c5 cb1
+    before = {dimension: both(records_store, dimension, WEEK, "day")[1] for dimension in ("queue", "agent", "node")}
+    # with the intervals and records of 12-07 gone, its figures by day still come (from the daily sums)
+    for table, column in (("fsapp_queue_intervals", "interval_start"), ("fsapp_agent_intervals", "interval_start"),
+                          ("fsapp_node_intervals", "interval_start"), ("fsapp_queue_events", "event_at"),
+                          ("fsapp_offers", "ring_at"), ("fsapp_node_visits", "entered_at")):
+        records_store.execute(f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?",
+                              [dt.datetime(2026, 12, 7), dt.datetime(2026, 12, 8)])
+    for dimension, raw in before.items():
+        summed = run_report(records_store, dimension, WEEK, "day", now=NOW)
+        assert summed.rows == raw.rows and summed.total == raw.total, dimension
+    # hours cut no day: they are read from the intervals, which are gone
+    assert run_report(records_store, "queue", DAY, "60", now=NOW).rows == []
+
+
+def test_days_intervals_and_records_together(records_store):
+    # closed up to 2026-12-07 10:00: whole days to 12-07, then 12-07's intervals to 10:00, then records
+    rollup(records_store, Rules(), now=dt.datetime(2026, 12, 8, 10, 7))
+    assert coverage(records_store, "day node").end == dt.datetime(2026, 12, 7)
+    odd = Range(dt.datetime(2026, 11, 30, 10, 30), dt.datetime(2026, 12, 8))      # starts inside a day
+    for dimension in ("queue", "total", "agent", "flow", "node"):
+        for rng, by in ((WEEK, "day"), (WEEK, "total"), (WEEK, "week"), (odd, "total"), (odd, "day"), (odd, "60")):
+            summed, raw = both(records_store, dimension, rng, by)
+            assert summed.rows == raw.rows and summed.total == raw.total, (dimension, rng, by)
+
+
+def test_daily_sums_filled_for_intervals_rolled_up_before_them(records_store):
+    rollup(records_store, Rules(), now=NOW)
+    written = {t: _count(records_store, t) for t in ("fsapp_queue_days", "fsapp_agent_days", "fsapp_node_days")}
+    assert all(written.values())
+    # a database whose intervals were rolled up under schema 4: no daily sums, no daily coverage
+    for table in written:
+        records_store.execute(f"DELETE FROM {table}")
+    records_store.execute("DELETE FROM fsapp_report_rollups WHERE name LIKE 'day %'")
+    summed, raw = both(records_store, "agent", WEEK, "day")
+    assert summed.rows == raw.rows
+    assert "nothing to roll up" in rollup(records_store, Rules(), now=NOW).summary
+    assert {t: _count(records_store, t) for t in written} == written
+    assert coverage(records_store, "day queue " + rules_key(Rules())).start == dt.datetime(2026, 12, 1)
+    # rolled up again from a day on: the same rows, not twice
+    rollup(records_store, Rules(), now=NOW, since=dt.datetime(2026, 12, 3, 9))
+    assert {t: _count(records_store, t) for t in written} == written
+    for dimension in ("queue", "agent", "node"):
+        summed, raw = both(records_store, dimension, WEEK, "day")
+        assert summed.rows == raw.rows and summed.total == raw.total, dimension
+
+
+def test_split_days():
+    days = Coverage(dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 7))
+    summed = Range(dt.datetime(2026, 11, 30, 9), dt.datetime(2026, 12, 7, 10))
+    assert split_days(summed, days, WEEK, "day") == (
+        Range(dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 7)),
+        [Range(dt.datetime(2026, 11, 30, 9), dt.datetime(2026, 12, 1)),
+         Range(dt.datetime(2026, 12, 7), dt.datetime(2026, 12, 7, 10))])
+    assert split_days(summed, days, WEEK, "60") == (None, [summed])          # hours cut days
+    assert split_days(summed, None, WEEK, "day") == (None, [summed])
+    shifted = Range(dt.datetime(2026, 11, 30, 6), dt.datetime(2026, 12, 8, 6))
+    assert split_days(summed, days, shifted, "day")[0] is None               # days from 06:00
+    assert split_days(summed, days, shifted, "total")[0] == Range(dt.datetime(2026, 12, 1), dt.datetime(2026, 12, 7))

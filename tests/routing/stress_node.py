@@ -51,7 +51,7 @@ def hangup_time(leg) -> float:
     """When the leg hung up, as the emulator stamped it before CHANNEL_HANGUP went out:
     causally before any router could release the agent (a stamp taken when this greenlet
     next runs could be late by a whole scheduling delay on a busy machine)."""
-    return leg.times["Channel-Hangup-Time"] / 1_000_000
+    return leg.profile.times["Channel-Hangup-Time"] / 1_000_000
 
 
 class ConnectedTalker(AgentEndpoint):
@@ -70,20 +70,20 @@ class ConnectedTalker(AgentEndpoint):
         clock = leg.clock
         leg.set_call_state("RINGING")
         gevent.sleep(self.ring_s)
-        if leg.hungup:
-            record["result"], record["ended_at"] = leg.hangup_cause, hangup_time(leg)
+        if leg.status.hungup:
+            record["result"], record["ended_at"] = leg.status.hangup_cause, hangup_time(leg)
             return
         leg.mark_answered()
         record["answered_at"] = clock.now()
         with gevent.Timeout(HANG_GUARD_S, False):
-            while leg.bridged_to is None and not leg.hungup:
+            while leg.links.bridged_to is None and not leg.status.hungup:
                 gevent.sleep(0.01)
-        if leg.bridged_to is not None:
+        if leg.links.bridged_to is not None:
             record["bridged_at"] = clock.now()
             until = time.monotonic() + self.talk_s
-            while not leg.hungup and time.monotonic() < until:
+            while not leg.status.hungup and time.monotonic() < until:
                 gevent.sleep(0.01)
-        if not leg.hungup:
+        if not leg.status.hungup:
             leg.hangup("NORMAL_CLEARING")
         record["result"] = "answered" if record["bridged_at"] is not None else "not-bridged"
         record["ended_at"] = hangup_time(leg)

@@ -62,3 +62,26 @@ def test_errors_name_the_line(text, line, words):
         loads_routing(text, "r.yaml")
     assert str(err.value).startswith(f"r.yaml:{line}: "), str(err.value)
     assert words in str(err.value)
+
+
+def test_seeding_a_changed_file_reconciles_the_state_instead_of_wiping_it(backend):
+    """A deploy's routing.yaml on a running state: agents keep their status, tiers follow
+    the file (the previous file's tiers it dropped go), a tier added by hand stays."""
+    from fsapp.routing.config import seed_backend
+    from fsapp.routing.model import Tier
+
+    v1 = loads_routing("queues: {sales: {}, vip: {}}\n"
+                       "agents:\n  a: {contact: user/a, status: Available}\n  b: {contact: user/b}\n"
+                       "tiers:\n  - {queue: sales, agent: a}\n  - {queue: sales, agent: b}\n")
+    v2 = loads_routing("queues: {sales: {}, vip: {}}\n"
+                       "agents:\n  a: {contact: user/a, status: Available, wrap-up-time: 9}\n"
+                       "  b: {contact: user/b}\n  c: {contact: user/c, status: Available}\n"
+                       "tiers:\n  - {queue: sales, agent: b, level: 2}\n  - {queue: vip, agent: c}\n")
+    seed_backend(v1, backend, 100.0)
+    backend.set_status("a", AgentStatus.ON_BREAK, 101.0)
+    backend.add_tier(Tier("vip", "a"))                    # `fsapp tier add vip a`
+    seed_backend(v2, backend, 102.0)
+    a = backend.get_agent("a")
+    assert a.status == AgentStatus.ON_BREAK and a.wrap_up_time == 9
+    assert sorted((t.queue, t.agent, t.level) for t in backend.tiers()) == [
+        ("sales", "b", 2), ("vip", "a", 1), ("vip", "c", 1)]

@@ -161,13 +161,13 @@ class AnswersWhenLetGo(AgentEndpoint):
     def _answer_when_let_go(self, leg, record) -> None:
         leg.set_call_state("RINGING")
         self.go.wait()
-        if not leg.hungup:
+        if not leg.status.hungup:
             leg.mark_answered()
             record["answered_at"] = leg.clock.now()
             leg.wait_media(self.talk_s, nested=False)
-        if not leg.hungup:
+        if not leg.status.hungup:
             leg.hangup("NORMAL_CLEARING")
-        record["result"], record["ended_at"] = leg.hangup_cause, leg.clock.now()
+        record["result"], record["ended_at"] = leg.status.hangup_cause, leg.clock.now()
 
 
 def test_a_claim_lost_before_the_bridge_is_not_bridged(acd):

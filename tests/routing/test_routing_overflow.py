@@ -255,7 +255,7 @@ def test_flow_target_continues_in_that_flow(node, tmp_path):
     for name, text in FLOWS.items():
         (tmp_path / f"{name}.yaml").write_text(text, encoding="utf-8")
     catalog = Catalog.load(ROOT / "sounds" / "catalog.yaml")
-    handler = FlowHandler(tmp_path, None, services=Services(catalog=catalog, say=render, router=node.router))
+    handler = FlowHandler(tmp_path, services=Services(catalog=catalog, say=render, router=node.router))
     results = {}
     server = OutboundServer(lambda call: results.setdefault(call.uuid, handler(call)), ("127.0.0.1", 0),
                             linger=1).start()

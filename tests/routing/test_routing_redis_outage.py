@@ -150,7 +150,7 @@ def test_redis_killed_mid_routing_and_restarted(tmp_path, persistence, moment):
     from fsapp.say import render
     from fsapp.sounds.catalog import Catalog
     services = Services(catalog=Catalog.load(ROOT / "sounds" / "catalog.yaml"), say=render, router=router)
-    handler = FlowHandler(flows, None, services=services)
+    handler = FlowHandler(flows, services=services)
     outcomes = {}
 
     def run(call):

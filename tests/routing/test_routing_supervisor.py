@@ -89,7 +89,7 @@ def wait_for(predicate, timeout=10.0):
 def test_listen_then_force_release_puts_the_agent_in_wrap_up(acd):
     sw, router, backend, outcomes, events = acd
     caller, call = on_call(sw, backend)
-    assert sw.channels[call.leg].bridged_to.uuid == call.member      # the state names the bridged leg
+    assert sw.channels[call.leg].links.bridged_to.uuid == call.member      # the state names the bridged leg
     sw.add_agent("2001", ring_s=0.1, talk_s=60)
     published = []
     backend.subscribe(published.append)
@@ -137,7 +137,7 @@ def test_whisper_and_barge_set_the_eavesdrop_variables(acd, mode, expected):
     # the supervisor hangs up: the bug goes, the call goes on
     router.esl.uuid_kill(result.supervisor_leg)
     wait_for(lambda: not spies(sw, call.leg))
-    assert not sw.channels[call.leg].hungup
+    assert not sw.channels[call.leg].status.hungup
     router.supervisor().release("1001")
     assert outcomes.get(caller.wait(20).uuid).kind == "answered"
 

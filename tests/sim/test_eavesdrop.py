@@ -26,7 +26,7 @@ def bridged_agent_leg(switch, agent="1001", wait_s=20):
         while not endpoint.calls or endpoint.calls[0]["answered_at"] is None:
             gevent.sleep(0.05)
         leg = switch.channels[endpoint.calls[0]["uuid"]]
-        while leg.bridged_to is None:
+        while leg.links.bridged_to is None:
             gevent.sleep(0.05)
     return caller, leg.uuid
 
@@ -56,7 +56,7 @@ def test_eavesdrop_listen_then_dtmf_modes_then_leave(switch):
     assert stop["Media-Bug-Target"] == target
     c.wait_event("CHANNEL_HANGUP", **{"Unique-ID": sup})
     assert spies(switch) == []
-    assert not switch.channels[target].hungup          # the agent's call goes on
+    assert not switch.channels[target].status.hungup          # the agent's call goes on
     c.close()
 
 

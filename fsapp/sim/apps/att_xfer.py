@@ -31,7 +31,7 @@ from ..registry import application
 
 @application("att_xfer")
 def att_xfer(ch: Channel, arg: str) -> None:
-    bond = ch.bridged_to                                  # switch_channel_get_partner_uuid
+    bond = ch.links.bridged_to                                  # switch_channel_get_partner_uuid
     bond_uuid = bond.uuid if bond is not None else ""
     ch.set_var("soft_holding_uuid", bond_uuid or None)
     try:
@@ -43,13 +43,13 @@ def att_xfer(ch: Channel, arg: str) -> None:
         if bond is None:
             return
         ch.set_var("signal_bond", bond_uuid)
-        if not peer.hungup and ch.hungup:
+        if not peer.status.hungup and ch.status.hungup:
             # the transferer left while talking to C: the caller goes to C
             peer.set_var("att_xfer_result", _uuid_bridge(ch, peer.uuid, bond_uuid))
             return
-        if not ch.hungup:
+        if not ch.status.hungup:
             # C is gone (or the bridge broke): back to the caller
-            ch.bridged_to = bond if not bond.hungup else None
+            ch.links.bridged_to = bond if not bond.status.hungup else None
             ch.set_var("att_xfer_result", _uuid_bridge(ch, ch.uuid, bond_uuid))
     finally:
         ch.set_var("soft_holding_uuid", None)
@@ -59,14 +59,14 @@ def _dial(ch: Channel, arg: str) -> Channel | None:
     """switch_ivr_originate(session, ...) with the dial string: the answered leg, or None."""
     try:
         vars_, endpoint = parse_vars(arg)
-        peer = new_leg(ch.services, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.cid_num,
-                       vars_.get("origination_caller_id_name") or ch.cid_name)
+        peer = new_leg(ch.services, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.profile.cid_num,
+                       vars_.get("origination_caller_id_name") or ch.profile.cid_name)
     except DialError:
         return None
     ch.services.record_originate("att_xfer", arg, vars_, endpoint)
-    # not peer.originator: the consultation is an inner bridge (CF_INNER_BRIDGE), so the
+    # not peer.links.originator: the consultation is an inner bridge (CF_INNER_BRIDGE), so the
     # transferer's hangup does not take the consulted leg with it (the bridge app's would)
-    peer.other, peer.other_type = ch, "originator"
+    peer.links.other, peer.links.other_type = ch, "originator"
     start_leg(ch.services, peer)
     timeout = originate_timeout({**ch.vars, **vars_})
     if wait_answer(peer, timeout, early_ok=False, dialler=ch) is not None:

@@ -32,21 +32,21 @@ def bridge(ch: Channel, arg: str) -> None:
         try:
             # switch_ivr_originate: origination_caller_id_* of the leg's variables win over
             # the bridging channel's own caller id
-            leg = new_leg(ch.services, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.cid_num,
-                          vars_.get("origination_caller_id_name") or ch.cid_name)
+            leg = new_leg(ch.services, endpoint.strip(), vars_, vars_.get("origination_caller_id_number") or ch.profile.cid_num,
+                          vars_.get("origination_caller_id_name") or ch.profile.cid_name)
         except DialError as exc:
             cause, leg = exc.cause, None
             continue
-        leg.originator = ch
-        leg.other, leg.other_type = ch, "originator"
-        if leg.source == "mod_null":
+        leg.links.originator = ch
+        leg.links.other, leg.links.other_type = ch, "originator"
+        if leg.profile.source == "mod_null":
             _originatee_vars(ch, leg)
         start_leg(ch.services, leg)
         failure = wait_answer(leg, timeout, early_ok=False, dialler=ch)
         if failure is None:
             break
         cause, leg = failure, None
-        if ch.hungup:
+        if ch.status.hungup:
             break
     if leg is None:
         ch.set_var("originate_disposition", cause)
@@ -54,9 +54,9 @@ def bridge(ch: Channel, arg: str) -> None:
         ch.set_var("originate_failed_cause", cause)
         ch.set_var("originate_causes", cause)
         return
-    if not ch.is_answered and not ch.hungup:
+    if not ch.is_answered and not ch.status.hungup:
         ch.mark_answered()
-    ch.set_var("originated_legs", f"{leg.uuid};Outbound Call;{leg.destination}")
+    ch.set_var("originated_legs", f"{leg.uuid};Outbound Call;{leg.profile.destination}")
     ch.set_var("originate_disposition", "SUCCESS")
     ch.set_var("DIALSTATUS", "SUCCESS")
     ch.set_var("originate_causes", f"{leg.uuid};NONE")

@@ -286,7 +286,7 @@ def app_play_and_get_digits(ch: Channel, arg: str) -> None:
     # switch_play_and_get_digits(), step by step.
     if regex and var:
         ch.set_var(f"{var}_invalid", None)
-    while tries > 0 and not ch.hungup:
+    while tries > 0 and not ch.status.hungup:
         status = _read(ch, min_d, max_d, prompt, var, timeout, terms, digit_timeout)
         digits = ch._last_read_digits
         if status == "timeout" and len(digits) >= min_d:
@@ -299,7 +299,7 @@ def app_play_and_get_digits(ch: Channel, arg: str) -> None:
                     return
                 ch.set_var(var, None)
                 ch.set_var(f"{var}_invalid", digits)
-        if ch.hungup:
+        if ch.status.hungup:
             break
         if invalid:
             for path in _files(invalid):
@@ -390,7 +390,7 @@ def app_send_dtmf(ch: Channel, arg: str) -> None:
     digits, _, dur = arg.strip().partition("@")
     per_digit = (int(dur) if dur.isdigit() else 100) / 1000.0
     ch.wait_media(per_digit * len(digits), dtmf="keep")
-    if ch.far is not None and ch.far.caller is not None and not ch.hungup:
+    if ch.far is not None and ch.far.caller is not None and not ch.status.hungup:
         ch.far.caller.on_dtmf_sent(digits)
 
 
@@ -400,8 +400,8 @@ def app_transfer(ch: Channel, arg: str) -> None:
     if not a:
         return
     ext = a[0]
-    ctx = a[2] if len(a) > 2 else ch.context
-    ch.transfer_to = (ext, ctx)
-    ch.times["Channel-Transfer-Time"] = ch.now_us()
+    ctx = a[2] if len(a) > 2 else ch.profile.context
+    ch.run.transfer_to = (ext, ctx)
+    ch.profile.times["Channel-Transfer-Time"] = ch.now_us()
     ch.queue.wake.set()
 

@@ -115,17 +115,17 @@ def _group_ok(target: Channel, required: str) -> bool:
 
 
 def _media_up(ch: Channel) -> bool:
-    return ch.answer_state in ("answered", "early") and not ch.hungup
+    return ch.status.answer_state in ("answered", "early") and not ch.status.hungup
 
 
 def _wait_media_up(ch: Channel, target: Channel) -> bool:
     deadline = ch.clock.now() + MEDIA_UP_WAIT_S
-    while not _media_up(target) and not target.hungup and not ch.hungup:
+    while not _media_up(target) and not target.status.hungup and not ch.status.hungup:
         remaining = deadline - ch.clock.now()
         if remaining <= 0:
             return False
-        ch.clock.wait([target.answered], min(remaining, 0.5))
-    return _media_up(target) and not ch.hungup
+        ch.clock.wait([target.status.answered], min(remaining, 0.5))
+    return _media_up(target) and not ch.status.hungup
 
 
 @application("eavesdrop")
@@ -138,7 +138,7 @@ def app_eavesdrop(ch: Channel, arg: str) -> None:
         log.info("sim: eavesdrop all is not emulated; %s returns at once", ch.uuid)
         return
     target = ch.services.channels.get(target_uuid)
-    if target is None or target is ch or target.hungup:
+    if target is None or target is ch or target.status.hungup:
         return                                   # switch_core_session_locate failed
     if not _wait_media_up(ch, target):
         return
@@ -161,7 +161,7 @@ def app_eavesdrop(ch: Channel, arg: str) -> None:
     target.eavesdrop_bugs.append(spy)
     target.fire("MEDIA_BUG_START", post=[("Media-Bug-Function", "eavesdrop"), ("Media-Bug-Target", target.uuid)])
     try:
-        while not ch.hungup and not target.hungup:
+        while not ch.status.hungup and not target.status.hungup:
             # wake_returns: re-check the target every wake-up or poll (its hangup does not
             # wake this channel)
             reason, _ = ch.wait_media(math.inf, dtmf="collect" if spy.dtmf else "keep", wake_returns=True)
@@ -172,5 +172,5 @@ def app_eavesdrop(ch: Channel, arg: str) -> None:
     finally:
         ch.spy = None
         target.eavesdrop_bugs.remove(spy)
-        if not target.ended.is_set():
+        if not target.status.ended.is_set():
             _detach(target, spy)

@@ -145,7 +145,7 @@ class _Run:
         self.fall_to_main = False
 
     def ready(self) -> bool:
-        return not (self.ch.hungup or self.ch.transfer_to)
+        return not (self.ch.status.hungup or self.ch.run.transfer_to)
 
     def event(self, subclass: str, menu: Menu) -> None:
         ch = self.ch

@@ -46,15 +46,15 @@ def run_socket_app(ch, arg: str) -> None:
     gevent.spawn(session.run)
     # Park once the app starts talking (the captures show CHANNEL_PARK after the first
     # sendmsg reply), or at once if the call ends or the app goes away first.
-    while not (session.started or ch.hungup or session.closed or ch.transfer_to):
+    while not (session.started or ch.status.hungup or session.closed or ch.run.transfer_to):
         ch.queue.wake.clear()
-        if session.started or ch.hungup or session.closed or ch.transfer_to:
+        if session.started or ch.status.hungup or session.closed or ch.run.transfer_to:
             break
-        ch.awaiting_app = True
+        ch.run.awaiting_app = True
         try:
             ch.queue.wake.wait(timeout=0.5)
         finally:
-            ch.awaiting_app = False
+            ch.run.awaiting_app = False
     # The app went away without `connect`: FreeSWITCH's socket application waits for the
     # connect or the session's end, then parks the channel anyway, and nothing ends that
     # park (the session's end, which would, already happened): the caller waits until
@@ -63,10 +63,10 @@ def run_socket_app(ch, arg: str) -> None:
     # the real switch; connect and an immediate close raced the park).
     stranded = session.closed and not session.connected and not ch.queue.msgs
     if stranded:
-        ch.break_out = False
-    if not ch.hungup and not ch.transfer_to and (stranded or not (session.closed and not ch.queue.msgs)):
+        ch.run.break_out = False
+    if not ch.status.hungup and not ch.run.transfer_to and (stranded or not (session.closed and not ch.queue.msgs)):
         ch.park_loop()
-    ch.break_out = False
+    ch.run.break_out = False
 
 
 class OutboundSession(Listener):
@@ -93,10 +93,10 @@ class OutboundSession(Listener):
         self.close()
         if self in self.ch.sessions:
             self.ch.sessions.remove(self)
-        if not self.ch.hungup:
+        if not self.ch.status.hungup:
             # The app hung up on us: leave the park loop; with nothing after `socket`
             # in the dialplan the call ends (FreeSWITCH does the same).
-            self.ch.break_out = True
+            self.ch.run.break_out = True
             self.ch.queue.wake.set()
 
     def handle(self, name: str, rest: str, headers, body, first: str = "") -> None:

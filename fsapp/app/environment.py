@@ -6,14 +6,23 @@ flow author without a database or a routing config can still validate the flow's
 structure. A source that exists but is broken (a catalog entry without its English text,
 a bad calendar) is a problem: the flows cannot be checked against it, so validation fails
 with that source's own file:line messages.
+
+Setup, so it lives in fsapp.app: the flow language (fsapp.flow) takes the Environment it
+is handed (`compile_paths(paths, env)`, `FlowHandler(..., env=...)`) and reads no
+configuration itself.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from fsapp.calendar import load_calendars
 from fsapp.flow.compiler import Environment
 from fsapp.flow.model import Problem
+from fsapp.routing.config import load_routing
+from fsapp.sounds.catalog import Catalog, CatalogError
+from fsapp.store.queries import QueryCatalog
+from fsapp.store.schema import WRITE_KINDS
 
 _WHERE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<message>.*)$", re.S)
 
@@ -26,7 +35,7 @@ def from_config(cfg) -> Environment:
     calendars = _calendars(cfg, notes, problems)
     queues = _queues(cfg, notes, problems)
     return Environment(has_prompt=has_prompt, queries=queries, queues=queues, calendars=calendars,
-                       tts=bool(cfg.get("flows", "tts")), write_kinds=_write_kinds(notes),
+                       tts=bool(cfg.get("flows", "tts")), write_kinds=_write_kinds(),
                        max_yaml_values=cfg.get("flows", "max_yaml_values"),
                        notes=tuple(notes), problems=tuple(problems))
 
@@ -44,7 +53,6 @@ def _prompts(cfg, notes, problems):
     if not path.is_file():
         notes.append(f"prompts not checked: {path} not found ([sounds] dir)")
         return None
-    from fsapp.sounds.catalog import Catalog, CatalogError
     try:
         catalog = Catalog.load(path)
     except CatalogError as exc:
@@ -59,7 +67,6 @@ def _queries(cfg, notes, problems):
     if not Path(directory).is_dir():
         notes.append(f"query names not checked: {directory}/ not found ([store] queries)")
         return None
-    from fsapp.store.queries import QueryCatalog
     try:
         return frozenset(QueryCatalog(directory).names())
     except ValueError as exc:  # StoreConfigError: a bad .sql header, with its file:line
@@ -72,7 +79,6 @@ def _calendars(cfg, notes, problems):
     if not Path(path).is_file():
         notes.append(f"calendar names not checked: {path} not found ([flows] calendars)")
         return None
-    from fsapp.calendar import load_calendars
     try:
         return frozenset(load_calendars(path))
     except ValueError as exc:  # SourceError, with its file:line
@@ -86,7 +92,6 @@ def _queues(cfg, notes, problems):
     if not path.is_file():
         notes.append(f"queue names not checked: {path} not found ([routing] config)")
         return None
-    from fsapp.routing.config import load_routing
     try:
         return frozenset(load_routing(path).queues)
     except ValueError as exc:
@@ -94,12 +99,7 @@ def _queues(cfg, notes, problems):
         return None
 
 
-def _write_kinds(notes):
+def _write_kinds():
     """Columns a `write` row may name, per kind: the store's own tables."""
-    try:
-        from fsapp.store.schema import WRITE_KINDS
-    except ImportError as exc:
-        notes.append(f"write kinds not checked: {exc}")
-        return None
     return {kind: frozenset(c.name for c in table.columns if c.name not in ("id", "idem_key"))
             for kind, table in WRITE_KINDS.items()}
