@@ -347,7 +347,13 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
     pressed, and where the call ended.
 
-    Example: fsapp simulate ivr_flows/hotline_12345.yaml --press 3 --press 12345678#
+    Example (Mandarin, the status lookup, a ticket number; --fixtures answers the
+    queries from the flow's test file, so no database is needed):
+
+    \b
+    fsapp simulate ivr_flows/hotline_12345.yaml \\
+        --fixtures ivr_flows/hotline_12345.test.yaml \\
+        --press 1 --press 3 --press 20000014
     """
     from pathlib import Path
 
