@@ -368,6 +368,8 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     import logging
     if logging.getLogger("fsapp").level > logging.DEBUG:
         logging.getLogger("fsapp").setLevel(logging.WARNING)  # the transcript is the output
+        # ... and it shows the flow's error (`error  QueryError: ...`): not again with a traceback
+        logging.getLogger("fsapp.flow.interpreter").setLevel(logging.CRITICAL)
     services = None
     if fixtures:
         services = _fixture_services(cfg, Path(fixtures))

@@ -230,3 +230,15 @@ def test_the_example_in_simulate_help_does_what_it_says(monkeypatch):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "heard    hotline/status/closed" in result.output and "error" not in result.output
+
+
+def test_a_flow_error_is_one_transcript_line_not_a_traceback(project):
+    (project / "flows" / "first.yaml").write_text(MENU.replace(
+        "  bye: {hangup: {prompt: common/goodbye}}",
+        "  bye: {set: {n: 'trail | length // (trail | length - trail | length)'}, next: end}\n"
+        "  end: {hangup: {prompt: common/goodbye}}"), encoding="utf-8")
+    result = run(project, "simulate", str(project / "flows" / "first.yaml"), "--press", "1")
+    assert result.exit_code == 0, result.output
+    assert "  error    " in result.output and "ZeroDivisionError" in result.output
+    assert "ended: error in first.bye" in result.output
+    assert "Traceback" not in result.output and " WARNING " not in result.output
