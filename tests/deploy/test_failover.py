@@ -141,3 +141,39 @@ def test_native_fallback_ivr_plays_and_routes_with_every_worker_down(node, proje
     assert heard == ["welcome", "invalid_choice", "welcome", "invalid_choice"]
     assert report.hangup_cause == "NORMAL_CLEARING"
     assert not any(h.outcomes for h in handlers)   # fsapp never saw these calls
+
+
+def test_fsapp_call_reports_the_worker_then_the_fallback(node):
+    """`fsapp call NUMBER` (originate loopback/NUMBER/default &park over the event
+    socket) says which worker took the call, and the fallback once none answers."""
+    switch, handlers, servers, conf = node
+    esl = ["--esl", f"127.0.0.1:{switch.esl_port}", "--password", "ClueCon"]
+    workers = [f"127.0.0.1:{s.port}" for s in servers]
+
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    took = [w for w in workers if f"answered by worker {w}" in result.output]
+    assert len(took) == 1, result.output
+    assert "worker ran answer" in result.output
+
+    servers[0].stop(timeout=1)
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    assert f"answered by worker {workers[1]}" in result.output, result.output
+
+    servers[1].stop(timeout=1)
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"socket {workers[0]} async full: no worker took the call" in lines
+    assert f"socket {workers[1]} async full: no worker took the call" in lines
+    assert "answer, playback " in result.output and "transfer 1000 XML default" in result.output
+    assert "answered by worker" not in result.output
+
+    # a number no fsapp extension matches: the call never reaches a socket, exit 1
+    result = CliRunner().invoke(main, ["call", "55555", "--hold", "0", *esl])
+    assert result.exit_code == 1, result.output
+    assert "no socket application ran" in result.output
+    # caller-supplied values never become FreeSWITCH syntax
+    result = CliRunner().invoke(main, ["call", "2000 &park", *esl])
+    assert result.exit_code == 2 and "not a phone number" in result.output
