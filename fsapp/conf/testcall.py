@@ -18,7 +18,7 @@ from typing import Mapping
 @dataclass
 class Attempt:
     socket: str                                     # the `socket` application's data
-    apps: list[str] = field(default_factory=list)   # what the worker ran inside it
+    apps: list[str] = field(default_factory=list)   # the applications the worker ran inside it
 
 
 @dataclass
@@ -50,7 +50,7 @@ class CallTrace:
                 self._in_socket = Attempt(data)
                 self.attempts.append(self._in_socket)
             elif self._in_socket is not None:
-                self._in_socket.apps.append(step)
+                self._in_socket.apps.append(app)
             elif self.attempts:
                 self.fallback.append(step)
             else:
@@ -81,7 +81,7 @@ class CallTrace:
         fallback is left to run to its own end, within the deadline). A worker's `set`
         alone does not count: a worker at max_calls sets fsapp_refused and hands back."""
         return bool(self._in_socket is not None
-                    and any(not app.startswith("set ") for app in self._in_socket.apps))
+                    and any(app != "set" for app in self._in_socket.apps))
 
     def report(self) -> list[str]:
         lines = [f"call on {self.channel or 'loopback'} {self.b_uuid or '(no B leg seen)'}"]
