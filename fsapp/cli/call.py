@@ -3,11 +3,13 @@ API command over the inbound event socket (what `fs_cli -x CMD` does). Both talk
 real FreeSWITCH or the emulator (`fsapp sim`) alike, through [esl] or --esl/--password."""
 from __future__ import annotations
 
+import re
 import uuid as uuid_mod
 
 import click
 
-CALL_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP_COMPLETE")
+CALL_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "PLAYBACK_START", "CHANNEL_HANGUP_COMPLETE")
+DTMF = re.compile(r"[0-9*#A-D]{1,32}")
 
 
 def _client(cfg, esl: str | None, password: str | None):
@@ -71,12 +73,15 @@ def api(cfg, command, args, esl, password):
 @click.option("--hold", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Seconds to stay on the line once a worker runs the call, then hang up (the "
                    "fallback runs to its own end, within --timeout).")
+@click.option("--press", "presses", multiple=True, metavar="DIGITS",
+              help="Keys the caller presses, one --press per prompt: each is sent (uuid_recv_dtmf on "
+                   "the leg running the dialplan) when the next prompt starts playing.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=60.0, show_default=True,
               help="Deadline for the whole call, seconds: then it is hung up and reported as is.")
 @esl_option
 @password_option
 @click.pass_obj
-def call(cfg, number, context, caller, hold, timeout, esl, password):
+def call(cfg, number, context, caller, hold, presses, timeout, esl, password):
     """Place a test call to NUMBER through the switch's dialplan (`originate
     loopback/NUMBER/CONTEXT &park`) and print what happened: each worker tried, the one
     that took the call or the fallback, and the hangup cause. Exit 1 if neither a worker
@@ -90,6 +95,9 @@ def call(cfg, number, context, caller, hold, timeout, esl, password):
     try:
         dial = f"loopback/{syntax.number(number)}/{syntax.word('context', context)}"
         caller = syntax.number(caller, "caller")
+        for digits in presses:
+            if not DTMF.fullmatch(digits):
+                raise ValueError(f"--press {digits!r}: keys are 0-9 * # A-D, at most 32")
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     a_uuid = str(uuid_mod.uuid4())
@@ -106,11 +114,17 @@ def call(cfg, number, context, caller, hold, timeout, esl, password):
                            timeout=timeout)
         deadline = gevent.get_hub().loop.now() + timeout
         hang_up_at = None
+        to_press, prompts_seen = list(presses), 0
         while not tracker.done:
             now = gevent.get_hub().loop.now()
             if job.ready() and not job.successful():
                 break
-            if hang_up_at is None and tracker.in_worker:
+            if to_press and len(tracker.played) > prompts_seen and tracker.b_uuid:
+                prompts_seen = len(tracker.played)   # a prompt started: the caller presses
+                digits = to_press.pop(0)
+                tracker.pressed(digits, client.api(syntax.api_command("uuid_recv_dtmf", tracker.b_uuid, digits)))
+                continue
+            if hang_up_at is None and tracker.in_worker and not to_press:
                 hang_up_at = min(now + hold, deadline)
             if now >= (hang_up_at if hang_up_at is not None else deadline):
                 break

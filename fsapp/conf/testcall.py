@@ -29,6 +29,9 @@ class CallTrace:
     attempts: list[Attempt] = field(default_factory=list)
     fallback: list[str] = field(default_factory=list)   # dialplan apps after every socket
     before: list[str] = field(default_factory=list)     # dialplan apps before the first socket
+    after_transfer: list[str] = field(default_factory=list)  # where a worker's transfer led
+    played: list[str] = field(default_factory=list)     # PLAYBACK_START file paths
+    keys: list[str] = field(default_factory=list)       # what the caller pressed, and when
     hangup_cause: str | None = None
     _in_socket: Attempt | None = None
 
@@ -51,15 +54,26 @@ class CallTrace:
                 self.attempts.append(self._in_socket)
             elif self._in_socket is not None:
                 self._in_socket.apps.append(app)
+            elif self.attempts and "transfer" in self.attempts[-1].apps:
+                self.after_transfer.append(step)   # the worker sent the call on: not a fallback
             elif self.attempts:
                 self.fallback.append(step)
             else:
                 self.before.append(step)
         elif name == "CHANNEL_EXECUTE_COMPLETE" and app == "socket" and self._in_socket is not None:
             self._in_socket = None
+        elif name == "PLAYBACK_START":
+            self.played.append(headers.get("Playback-File-Path") or "")
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.hangup_cause = headers.get("Hangup-Cause") or "UNKNOWN"
         return self.done
+
+    def pressed(self, digits: str, answer: str) -> None:
+        """The caller pressed `digits` while the latest prompt played; `answer` is the
+        switch's reply to uuid_recv_dtmf."""
+        prompt = self.played[-1].rsplit("/", 1)[-1] if self.played else "?"
+        self.keys.append(f"pressed {digits} during {prompt}"
+                         + ("" if answer.startswith("+OK") else f": {answer.strip()}"))
 
     @property
     def done(self) -> bool:
@@ -91,8 +105,11 @@ class CallTrace:
         if not self.attempts:
             lines.append("no socket application ran: the number did not reach an fsapp extension"
                          + (f" (the dialplan ran {', '.join(self.before)})" if self.before else ""))
+        lines += self.keys
         if self.worker:
             lines.append(f"answered by worker {self.worker}")
+            if self.after_transfer:
+                lines.append(f"after the worker's transfer: {', '.join(self.after_transfer)}")
         elif self.fallback:
             lines.append(f"fallback: {', '.join(self.fallback)}")
         lines.append(f"hangup: {self.hangup_cause}" if self.hangup_cause else "hangup: not seen")

@@ -177,3 +177,25 @@ def test_fsapp_call_reports_the_worker_then_the_fallback(node):
     # caller-supplied values never become FreeSWITCH syntax
     result = CliRunner().invoke(main, ["call", "2000 &park", *esl])
     assert result.exit_code == 2 and "not a phone number" in result.output
+
+
+def test_fsapp_call_presses_keys_when_a_prompt_plays(node, project, tmp_path):
+    """`--press 0` is sent when the menu's prompt starts: the worker's flow routes the
+    call to the operator line (1000), which the report shows after the worker."""
+    switch, handlers, servers, conf = node
+    new = tmp_path / "info.yaml"
+    new.write_text(INFO, encoding="utf-8")
+    result = fsapp(config.load(project.path, env={}), "deploy", str(new))
+    assert result.exit_code == 0, result.output
+    for h in handlers:
+        h.reload()
+    esl = ["--esl", f"127.0.0.1:{switch.esl_port}", "--password", "ClueCon"]
+    result = CliRunner().invoke(main, ["call", "30000", "--press", "0", *esl])
+    assert result.exit_code == 0, result.output
+    assert "pressed 0 during welcome.wav" in result.output
+    assert "answered by worker 127.0.0.1:" in result.output
+    assert "after the worker's transfer: answer, playback " in result.output
+    assert "hangup: NORMAL_CLEARING" in result.output
+    assert [o for h in handlers for o in h.outcomes][-1:], "the flow ran in a worker"
+    result = CliRunner().invoke(main, ["call", "30000", "--press", "1;hangup", *esl])
+    assert result.exit_code == 2 and "keys are 0-9" in result.output
