@@ -33,18 +33,17 @@ class PromptRef:
     line: int
 
 
-class FlowReadError(ValueError):
-    pass
-
-
 def prompt_refs(path: Path, keys: frozenset[str] = PROMPT_KEYS) -> tuple[list[PromptRef], list[str] | None]:
-    """(references in file order, the flow's own `languages:` list if it declares one)."""
+    """(references in file order, the flow's own `languages:` list if it declares one).
+
+    A file that cannot be read or parsed raises yamlsrc's SourceError, as the flow
+    validator reports it: file:line:col, message and hint."""
     try:
         root = compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise FlowReadError(f"{path}: cannot read: {exc.strerror}") from None
+        raise SourceError.in_file(path, None, f"cannot read: {exc.strerror}") from None
     except SourceError as exc:
-        raise FlowReadError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
+        raise exc.placed(path) from None
     refs: list[PromptRef] = []
     languages = None
     if isinstance(root, yaml.MappingNode):

@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from fsapp.cli import main
-from fsapp.sounds.flowrefs import FlowReadError, prompt_refs
+from fsapp.sounds.flowrefs import prompt_refs
+from fsapp.yamlsrc import SourceError
 from tests.fsapp_toml import write_fsapp_toml
 
 CATALOG = """\
@@ -68,8 +69,18 @@ def test_flow_refs_with_lines(project):
 def test_flow_refs_bad_yaml(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [\n", encoding="utf-8")
-    with pytest.raises(FlowReadError, match=r"bad.yaml:2: not valid YAML"):
+    with pytest.raises(SourceError, match=r"bad\.yaml:2:1: YAML syntax: .*did not find expected node") as caught:
         prompt_refs(bad)
+    assert "hint: check indentation" in caught.value.report()
+
+
+def test_check_shows_a_broken_flow_with_line_column_and_hint(project):
+    bad = project / "flows" / "broken.yaml"
+    bad.write_text("a: [\n", encoding="utf-8")
+    result = run(project, "check", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:2:1: YAML syntax: " in result.output
+    assert "\n    hint: check indentation, quoting" in result.output
 
 
 def test_check_lists_missing_prompts_with_file_line(project):
