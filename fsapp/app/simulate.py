@@ -30,6 +30,7 @@ class Transcript:
     report: object = None
     events: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)   # what to do about the call's errors
 
     @property
     def heard(self) -> list[str]:
@@ -163,4 +164,23 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         report = caller.wait(timeout)
         outcome = line.outcome(report.uuid, timeout=10.0)
     return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
-                      notes=notes + list(handler.warnings) + line.switch.unreachable)
+                      notes=notes + list(handler.warnings) + line.switch.unreachable,
+                      advice=[] if services is not None else _database_advice(handler.services, recorder.events))
+
+
+def _database_advice(services: Services, events: list[dict]) -> list[str]:
+    """A query failed and the database has no fsapp tables: a new user's first run without
+    `fsapp db init`, whose transcript alone says only 'no such table' (each driver its own
+    wording, so the schema is asked, not the message)."""
+    store = services.store
+    failed = any(e["event"] == "error" and str(e.get("error", "")).startswith("QueryError") for e in events)
+    if not failed or store is None or not hasattr(store, "schema_version"):
+        return []
+    try:
+        if store.schema_version() is not None:
+            return []
+    except Exception:  # noqa: BLE001 - unreachable: the transcript's own error says so
+        return []
+    return [f"the database {store.describe()} has no fsapp tables, so the flow's queries failed: "
+            f"run `fsapp db init` to create them, or pass --fixtures FILE (a flow test file) to "
+            f"answer the queries from its fixtures"]

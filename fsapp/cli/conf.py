@@ -35,6 +35,7 @@ def render(cfg, out_dir, variables, templates_dir, flows_dir, workers, dry_run, 
     A variable a template needs but nobody set is an error naming template, line and variable.
     """
     from fsapp.conf import ConfError, build_context, default_templates_dir, parse_var, render_tree
+    from fsapp.yamlsrc import SourceError
 
     try:
         overrides = dict(parse_var(v) for v in variables)
@@ -44,6 +45,8 @@ def render(cfg, out_dir, variables, templates_dir, flows_dir, workers, dry_run, 
         written = [] if dry_run else result.write(out_dir)
     except ConfError as exc:
         raise click.ClickException(str(exc)) from None
+    except SourceError as exc:   # a flow file that is not YAML: where, what and the hint
+        raise click.ClickException(exc.report()) from None
     targets = written or [Path(out_dir) / name for name in sorted(result.files)]
     if as_json:
         click.echo(json.dumps({

@@ -42,6 +42,7 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
     from fsapp.deploy.nodes import nodes_from_config, render_for
     from fsapp.deploy.rollout import NodeFiles, RolloutError, reloadxml, roll_out
     from fsapp.deploy.store import VersionError
+    from fsapp.yamlsrc import SourceError
 
     layout = line.Layout.from_config(cfg)
     problems, notes = check(cfg, files, layout, origin)
@@ -56,8 +57,9 @@ def install(cfg, files: Mapping[str, bytes], author: str | None, message: str,
     try:
         nodes = nodes_from_config(cfg)
         rendered = {node.name: render_for(cfg, node, files) for node in nodes}
-    except ConfError as exc:
-        click.echo(f"{exc}\nnothing changed on any node", err=True)
+    except (ConfError, SourceError) as exc:
+        text = exc.report() if isinstance(exc, SourceError) else str(exc)
+        click.echo(f"{text}\nnothing changed on any node", err=True)
         sys.exit(1)
     before = line.read(layout)
     store = _store(cfg)

@@ -395,6 +395,8 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
                    f"{', '.join(missing)}; `fsapp sounds build` renders them", err=True)
     if getattr(report, "error", None):
         click.echo(f"note: caller script: {report.error}", err=True)
+    for advice in transcript.advice:
+        click.echo(f"note: {advice}", err=True)
 
 
 def _fixture_services(cfg, path):

@@ -9,7 +9,8 @@ import click
 from fsapp import say
 from fsapp.sounds import Catalog, CatalogError, RenderError
 from fsapp.sounds.build import build as build_prompts, output_size, plan
-from fsapp.sounds.flowrefs import PROMPT_KEYS, FlowReadError, prompt_refs
+from fsapp.sounds.flowrefs import PROMPT_KEYS, prompt_refs
+from fsapp.yamlsrc import SourceError
 
 
 def _config(ctx):
@@ -122,9 +123,9 @@ def check(ctx, catalog_path, langs, built, as_json, flows):
     for file in files:
         try:
             refs, flow_langs = prompt_refs(file, keys)
-        except FlowReadError as exc:
+        except SourceError as exc:  # the file is named in the text: file:line:col: message
             problems.append({"file": str(file), "line": None, "name": None, "lang": None,
-                             "problem": str(exc)})
+                             "problem": str(exc), "hint": exc.hint, "report": exc.report()})
             continue
         wanted = [lang for lang in langs if flow_langs is None or lang in flow_langs]
         for ref in refs:
@@ -141,7 +142,7 @@ def check(ctx, catalog_path, langs, built, as_json, flows):
                               ensure_ascii=False))
     else:
         for p in problems:
-            click.echo(f"{p['file']}:{p['line']}: {p['problem']}" if p["line"] else p["problem"])
+            click.echo(f"{p['file']}:{p['line']}: {p['problem']}" if p["line"] else p.get("report", p["problem"]))
         click.echo(f"{len(files)} flow file(s), {checked} prompt reference(s), {len(problems)} problem(s)",
                    err=bool(problems))
     if problems:

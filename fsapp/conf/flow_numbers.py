@@ -4,7 +4,8 @@ ivr_flows/*.yaml.
 Only these two keys are read, named by the flow language's spec (fsapp.flowspec FLOW_KEY,
 NUMBERS_KEY, and flow_files for which files are flows), so this module stays independent
 of the compiler (fsapp.flow owns the rest of the file). Parsing is fsapp.yamlsrc, the YAML layer every
-file reader shares, so a bad number is reported as file:line.
+file reader shares, so a bad number is reported as file:line, and a YAML syntax error is
+yamlsrc's SourceError (file:line:col and a hint), not a ConfError.
 """
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ class FlowNumbers:
 def _top_level_nodes(path: Path, text: str) -> dict[str, yaml.Node]:
     try:
         root = compose(text)
-    except SourceError as exc:
-        raise ConfError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
+    except SourceError as exc:  # not a ConfError: file:line:col and hint, as the flow validator reports it
+        raise exc.placed(path) from None
     if root is None:
         return {}
     if not isinstance(root, yaml.MappingNode):

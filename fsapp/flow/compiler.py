@@ -85,6 +85,18 @@ def _suggest(word: str, choices) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
+def _prompt_field_hint(value_node: YNode, spec: tuple[Field, ...], drop: tuple[str, ...]) -> str:
+    """For an unknown field holding a catalog prompt name (greeting: hotline/hi, kept from
+    another IVR script's spelling): which of the spec's prompt fields of this node take it."""
+    values = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+    names = [v.value for v in values if isinstance(v, ScalarNode) and isinstance(v.value, str)]
+    prompt_fields = [f.name for f in spec if f.type == "prompts" and f.name not in drop]
+    if not prompt_fields or not names or not all("/" in n and PROMPT_RE.match(n) for n in names):
+        return ""
+    return (f"{names[0]} looks like a prompt; this node's prompt field(s): "
+            f"{', '.join(prompt_fields)} (fsapp sounds check reads prompts only from these). ")
+
+
 def _type_name(node: YNode) -> str:
     if isinstance(node, MappingNode):
         return "a mapping"
@@ -401,7 +413,8 @@ class FlowCompiler:
             if f is None or name in drop:
                 known = [n for n in by_name if n not in drop]
                 self.problem(key_node, f"{what}: unknown field {name!r}",
-                             _suggest(name, known) + "fields: " + ", ".join(known))
+                             (_suggest(name, known) or _prompt_field_hint(value_node, spec, drop))
+                             + "fields: " + ", ".join(known))
                 continue
             try:
                 args[name] = getattr(self.conv, f.type)(value_node, f, facts,

@@ -175,7 +175,7 @@ class _Parser:
         try:
             root = compose(text)
         except SourceError as exc:
-            raise CatalogError([f"{self.path}:{exc.line}: not valid YAML: {exc.message}"]) from None
+            raise CatalogError([exc.placed(self.path).report()]) from None
         if root is None:
             raise CatalogError([f"{self.path}:1: empty catalog; it needs 'languages' and 'prompts'"])
         top = dict(self.mapping(root, "catalog"))

@@ -18,18 +18,12 @@ from fsapp.yamlsrc import SourceError, compose
 from fsapp import flowspec
 from fsapp.sounds.catalog import NAME
 
-# Keys whose values are prompts: the prompt fields of the flow language's spec
-# (fsapp.flowspec, a leaf package; fsapp.flow itself depends on sounds, not the reverse),
-# plus spellings the flow language does not have but flows being converted from other
-# IVR scripts carry (invalid_prompt is FreeSWITCH play_and_get_digits' own name, greeting
-# and greet_long/greet_short mod_ivr's). The compiler rejects those as unknown fields;
-# sounds check still checks their prompts, so a half-converted flow loses no check.
-FOREIGN_PROMPT_KEYS = frozenset({
-    "prompts", "invalid_prompt", "no_input_prompt", "timeout_prompt", "confirm_prompt",
-    "exit_prompt", "greeting", "greet_long", "greet_short", "invalid_sound", "exit_sound",
-    "announce", "files", "beep",
-})
-PROMPT_KEYS = flowspec.PROMPT_KEYS | FOREIGN_PROMPT_KEYS
+# Keys whose values are prompts: exactly the prompt fields of the flow language's spec
+# (fsapp.flowspec, a leaf package; fsapp.flow itself depends on sounds, not the reverse).
+# A key the spec does not define (greeting, invalid_prompt, ... from other IVR scripts)
+# is not read here: `fsapp validate` rejects it as an unknown field, naming the spec's
+# prompt fields to use instead.
+PROMPT_KEYS = flowspec.PROMPT_KEYS
 
 
 @dataclass(frozen=True)
@@ -39,18 +33,17 @@ class PromptRef:
     line: int
 
 
-class FlowReadError(ValueError):
-    pass
-
-
 def prompt_refs(path: Path, keys: frozenset[str] = PROMPT_KEYS) -> tuple[list[PromptRef], list[str] | None]:
-    """(references in file order, the flow's own `languages:` list if it declares one)."""
+    """(references in file order, the flow's own `languages:` list if it declares one).
+
+    A file that cannot be read or parsed raises yamlsrc's SourceError, as the flow
+    validator reports it: file:line:col, message and hint."""
     try:
         root = compose(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise FlowReadError(f"{path}: cannot read: {exc.strerror}") from None
+        raise SourceError.in_file(path, None, f"cannot read: {exc.strerror}") from None
     except SourceError as exc:
-        raise FlowReadError(f"{path}:{exc.line}: not valid YAML: {exc.message}") from None
+        raise exc.placed(path) from None
     refs: list[PromptRef] = []
     languages = None
     if isinstance(root, yaml.MappingNode):

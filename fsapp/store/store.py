@@ -34,7 +34,7 @@ from .connections import parse_connection, sqlite_path, sqlite_prepare
 from .dialects import Dialect, Table, dialect_from_connection_string, get_dialect
 from .errors import QueryError, StoreConfigError, StoreError, StoreUnavailable
 from .outbox import Outbox, Record, ReplayReport
-from .pool import Conn, ConnectionPool
+from .pool import Conn, ConnectionPool, describe_odbc
 from .queries import NamedQuery, QueryCatalog
 from .rows import now as _now
 from .rows import prepare_row
@@ -230,6 +230,11 @@ class Store:
         return rows[0] if rows else None
 
     # --- fsapp's own tables ------------------------------------------------------------
+    def describe(self, connection: str | None = None) -> str:
+        """A connection for messages: its name and connection string, passwords masked."""
+        name = connection or self.default
+        return f"{name!r} ({describe_odbc(self.specs[name].odbc)})"
+
     def schema_version(self, connection: str | None = None) -> int | None:
         """The applied migration version, or None when fsapp's tables do not exist yet."""
         def work(conn: Conn, _t):

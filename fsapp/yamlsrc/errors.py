@@ -35,6 +35,16 @@ class SourceError(ValueError):
         """A line of a named file (configuration files whose values keep lines only)."""
         return cls(message, file=file, line=line, hint=hint)
 
+    def placed(self, file: str | Path) -> "SourceError":
+        """This error in a named file: compose(text) knows line and column, the caller
+        that read the text knows the file."""
+        return SourceError(self.message, file=file, line=self.line, col=self.col, hint=self.hint)
+
+    def report(self) -> str:
+        """As the flow validator prints a problem: 'file:line:col: message', then the hint
+        on its own line."""
+        return str(self) + (f"\n    hint: {self.hint}" if self.hint else "")
+
     def _text(self) -> str:
         if self.file is None:
             return self.message

@@ -37,6 +37,15 @@ def test_error_is_one_line_and_nonzero(tmp_path, flows_dir):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_flow_that_is_not_yaml_shows_line_column_and_hint(tmp_path, flows_dir):
+    (flows_dir / "broken.yaml").write_text("flow: broken\nnumbers: [1\n")
+    result = invoke(tmp_path, flows_dir, "--out", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert f"Error: {flows_dir / 'broken.yaml'}:3:1: YAML syntax: " in result.output
+    assert "\n    hint: check indentation, quoting" in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_var_syntax(tmp_path, flows_dir):
     result = invoke(tmp_path, flows_dir, "--var", "oops")
     assert result.exit_code == 1 and "expected NAME=VALUE" in result.output

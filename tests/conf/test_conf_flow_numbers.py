@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from fsapp.conf import ConfError, read_flow_numbers
+from fsapp.yamlsrc import SourceError
 
 
 def flows(tmp_path, **files):
@@ -40,12 +41,20 @@ def test_bad_number_is_reported_with_its_line(tmp_path):
     ("flow: a\nnumbers: [[1]]\n", 2, "not a dialable number"),
     ("flow: 'has space'\n", 1, "flow: must be a name"),
     ("- a\n- b\n", 1, "must be a mapping"),
-    ("flow: a\nnumbers: [1\n", 3, "not valid YAML"),
 ])
 def test_malformed_files(tmp_path, text, line, what):
     d = flows(tmp_path, bad=text)
     with pytest.raises(ConfError, match=rf"bad\.yaml:{line}: .*{what}"):
         read_flow_numbers(d)
+
+
+def test_a_file_that_is_not_yaml_is_yamlsrcs_error_with_column_and_hint(tmp_path):
+    """The flow validator's error type and text: file:line:col, the reason, the hint."""
+    d = flows(tmp_path, bad="flow: a\nnumbers: [1\n")
+    with pytest.raises(SourceError, match=r"bad\.yaml:3:1: YAML syntax: .*expected ',' or ']'") as caught:
+        read_flow_numbers(d)
+    assert caught.value.line == 3 and caught.value.col == 1 and caught.value.file.endswith("bad.yaml")
+    assert caught.value.report().endswith("\n    hint: " + caught.value.hint) and "quoted" in caught.value.hint
 
 
 def test_a_number_claimed_twice_names_both_flows(tmp_path):

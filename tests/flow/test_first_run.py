@@ -242,3 +242,49 @@ def test_a_flow_error_is_one_transcript_line_not_a_traceback(project):
     assert "  error    " in result.output and "ZeroDivisionError" in result.output
     assert "ended: error in first.bye" in result.output
     assert "Traceback" not in result.output and " WARNING " not in result.output
+
+
+STATUS = """flow: status
+numbers: ["30001"]
+languages: [zh-CN]
+start: lookup
+nodes:
+  lookup:
+    sql: {query: hotline.ticket_status, params: {serial: "20000014"}, into: ticket}
+    next: bye
+    on_error: sorry
+  sorry: {hangup: {prompt: common/db_unavailable}}
+  bye: {hangup: {prompt: common/goodbye}}
+"""
+
+
+def _with_database(project: Path) -> Path:
+    """The project's config with its own SQLite file (not yet created) under tmp_path."""
+    db = project / "var" / "fsapp.db"
+    write_fsapp_toml(project, {
+        "flows": {"dir": project / "flows", "recordings": project / "recordings",
+                  "calendars": ROOT / "calendars.yaml"},
+        "sounds": {"dir": project / "sounds"},
+        "store": {"queries": ROOT / "queries", "spool": project / "var" / "spool",
+                  "connections": {"main": {"odbc": f"Driver={{SQLite3}};Database={db}"}}}})
+    (project / "flows" / "status.yaml").write_text(STATUS, encoding="utf-8")
+    return db
+
+
+def test_simulate_before_db_init_says_to_run_it(project):
+    """A new user's first `fsapp simulate` of a flow with queries, without `fsapp db init`
+    and without --fixtures: the transcript's 'no such table' comes with what to do."""
+    db = _with_database(project)
+    flow = str(project / "flows" / "status.yaml")
+    result = run(project, "simulate", flow)
+    assert result.exit_code == 0, result.output
+    assert "no such table" in result.output  # the driver's own words stay in the transcript
+    note = next(line for line in result.output.splitlines() if "fsapp db init" in line)
+    assert note.startswith("note: the database 'main' (") and str(db) in note
+    assert "has no fsapp tables" in note and "--fixtures" in note
+    # once the tables exist the query runs (no ticket, no error) and there is nothing to advise
+    assert run(project, "db", "init").exit_code == 0
+    result = run(project, "simulate", flow)
+    assert result.exit_code == 0, result.output
+    assert "no such table" not in result.output and "fsapp db init" not in result.output
+    assert "ended: " in result.output and "in status.bye" in result.output

@@ -121,7 +121,7 @@ def test_every_problem_reported_at_once_with_lines(tmp_path):
     ("languages: [zh_CN]\nprompts: {}\n", ":1: language 'zh_CN' is not a tag"),
     ("languages: [zh-CN]\nprompt: {}\nprompts: {}\n", ":2: unknown top-level key 'prompt'"),
     ("languages: [zh-CN]\nscoped: {say/en/: en-US}\nprompts: {}\n", ":2: scoped 'say/en/': 'en-US' is not in languages"),
-    ("languages: [zh-CN]\nprompts:\n  a: {zh-CN: [x\n", ": not valid YAML"),
+    ("languages: [zh-CN]\nprompts:\n  a: {zh-CN: [x\n", ":4:1: YAML syntax: "),
     ("", ":1: empty catalog"),
 ])
 def test_structure_errors(tmp_path, text, message):

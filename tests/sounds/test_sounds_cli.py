@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from fsapp.cli import main
-from fsapp.sounds.flowrefs import FlowReadError, prompt_refs
+from fsapp.sounds.flowrefs import prompt_refs
+from fsapp.yamlsrc import SourceError
 from tests.fsapp_toml import write_fsapp_toml
 
 CATALOG = """\
@@ -33,7 +34,7 @@ nodes:
   main:
     menu:
       prompt: hotline/main_menu
-      invalid_prompt: hotline/invalid
+      invalid: hotline/invalid
       options: {"1": bye}
   bye:
     play: [common/goodbye, "{{ custom }}", /var/lib/x.wav, "tone_stream://%(500,0,800)"]
@@ -68,8 +69,18 @@ def test_flow_refs_with_lines(project):
 def test_flow_refs_bad_yaml(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("a: [\n", encoding="utf-8")
-    with pytest.raises(FlowReadError, match=r"bad.yaml:2: not valid YAML"):
+    with pytest.raises(SourceError, match=r"bad\.yaml:2:1: YAML syntax: .*did not find expected node") as caught:
         prompt_refs(bad)
+    assert "hint: check indentation" in caught.value.report()
+
+
+def test_check_shows_a_broken_flow_with_line_column_and_hint(project):
+    bad = project / "flows" / "broken.yaml"
+    bad.write_text("a: [\n", encoding="utf-8")
+    result = run(project, "check", str(bad))
+    assert result.exit_code == 1
+    assert f"{bad}:2:1: YAML syntax: " in result.output
+    assert "\n    hint: check indentation, quoting" in result.output
 
 
 def test_check_lists_missing_prompts_with_file_line(project):
@@ -168,12 +179,25 @@ def test_prompt_keys_are_the_specs_prompt_fields():
     """sounds check reads exactly the keys the flow language declares as prompts (nested
     struct fields and prompt shorthands included), not a list of its own."""
     from fsapp.flowspec import KINDS, PROMPT_KEYS
-    from fsapp.sounds.flowrefs import FOREIGN_PROMPT_KEYS
     from fsapp.sounds.flowrefs import PROMPT_KEYS as used
-    assert used == PROMPT_KEYS | FOREIGN_PROMPT_KEYS
-    assert not FOREIGN_PROMPT_KEYS & PROMPT_KEYS  # each spec prompt field is derived, not listed
+    assert used == PROMPT_KEYS
     declared = {f.name for k in KINDS.values() for f in k.fields if f.type == "prompts"}
     assert declared <= PROMPT_KEYS
     assert {"prompt", "repeat_prompt", "invalid", "no_input", "too_short", "play"} <= PROMPT_KEYS
     assert "confirm" not in PROMPT_KEYS and "greeting" not in PROMPT_KEYS  # not flow language
+
+
+def test_keys_the_spec_does_not_define_are_not_read_but_validation_names_the_field(tmp_path):
+    """A half-converted flow's `greeting:` is no prompt reference for sounds check; the
+    validator rejects it at file:line:col and names the spec's prompt field to use."""
+    path = tmp_path / "half.yaml"
+    path.write_text("flow: half\nlanguages: [en-US]\nstart: hi\nnodes:\n"
+                    "  hi: {play: common/goodbye, greeting: hotline/hi, next: end}\n"
+                    "  end: {hangup: {}}\n", encoding="utf-8")
+    refs, _ = prompt_refs(path)
+    assert [r.name for r in refs] == ["common/goodbye"]
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 1
+    assert f"{path}:5:30: node 'hi' (play): unknown field 'greeting'" in result.output
+    assert "hint: hotline/hi looks like a prompt; this node's prompt field(s): prompt " in result.output
 
