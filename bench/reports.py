@@ -8,13 +8,14 @@ month read from the records alone.
 
     .venv/bin/python bench/reports.py --odbc "$FSAPP_TEST_PG_ODBC" [--agents 1000]
         [--calls-per-day 100000] [--days 30] [--nodes 10] [--repeat 3] [--raw-repeat 1]
-        [--database NAME] [--keep] [--reuse]
+        [--database NAME] [--keep] [--reuse] [--today-only]
 
 The defaults are the issue's full scale: 1,000 agents, 100,000 calls a day (3 million a
 month) and 10 node visits a call (30 million rows). The records are generated inside
 PostgreSQL (generate_series, setseed; INSERT ... SELECT with the indexes built after)
 into a throwaway database (--database, default fsapp_bench_reports_<pid>), dropped at the
-end unless --keep; --reuse reports again on the records a --keep run left.
+end unless --keep; --reuse reports again on the records a --keep run left; --today-only
+stops after the day reports read from the records (no rollup: minutes instead of ten).
 Each figure is printed as wall-clock seconds and as CPU seconds: the bench's own process
 plus the database backends serving it (read from /proc; PostgreSQL's parallel query
 workers are turned off for the bench database so that all of a query's work is in its
@@ -203,6 +204,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--raw-repeat", type=int, default=1, help="runs of the month reports from the records alone")
     ap.add_argument("--keep", action="store_true", help="do not drop the database at the end")
+    ap.add_argument("--today-only", action="store_true", help="only the day reports from the records (no rollup)")
     args = ap.parse_args()
     if not args.odbc:
         sys.exit("give --odbc (a PostgreSQL ODBC connection string) or set FSAPP_TEST_PG_ODBC")
@@ -253,6 +255,8 @@ def run(store: Store, cpu, args) -> None:
         "day per node, records": report("node", day_range, "total"),
     }
     measure(sides, {k: args.repeat for k in sides}, cpu)
+    if args.today_only:
+        return
 
     c, t = cpu(), time.perf_counter()
     done = rollup(store, rules, until=last, timeout=7200)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from .periods import Range
 from .rules import Rules
 from fsapp.store import schema
+from fsapp.store.sqlexec import fetch
 
 from . import sql
 
@@ -301,6 +302,8 @@ def _transaction(store, statements, timeout: float) -> None:
         conn.raw.autocommit = False
         try:
             cur = conn.raw.cursor()
+            for text in sql.session_settings(d):
+                cur.execute(text)
             for text, params in statements(d):
                 cur.execute(text, d.adapt_params(params)) if params else cur.execute(text)
             conn.raw.commit()
@@ -310,3 +313,28 @@ def _transaction(store, statements, timeout: float) -> None:
         finally:
             conn.raw.autocommit = True
     store.run(work, timeout=timeout)
+
+
+def select(store, statement: tuple[str, list], timeout: float) -> list[dict]:
+    """The rows of one report statement, run after sql.session_settings in a transaction
+    of its own (a SET LOCAL ends with it)."""
+    text, params = statement
+
+    def work(conn, _t):
+        settings = sql.session_settings(conn.dialect)
+        if not settings:
+            return fetch(conn, text, params)
+        conn.raw.autocommit = False
+        try:
+            cur = conn.raw.cursor()
+            for setting in settings:
+                cur.execute(setting)
+            rows = fetch(conn, text, params)
+            conn.raw.commit()
+            return rows
+        except BaseException:
+            conn.raw.rollback()
+            raise
+        finally:
+            conn.raw.autocommit = True
+    return store.run(work, timeout=timeout)

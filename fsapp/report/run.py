@@ -84,8 +84,7 @@ def run_report(store, dimension: str, rng: Range, by: str = "total", rules: Rule
     summaries = summaries and version >= rollup.SUMMARY_SCHEMA
 
     def ask(statement: tuple[str, list]) -> list[dict]:
-        text, params = statement
-        return store.execute(text, params, timeout=timeout)
+        return rollup.select(store, statement, timeout)
 
     def parts(part: str) -> tuple[list[tuple[Range, bool]], list[Range]]:
         """The parts of the range the summaries answer, each with daily=True when the
