@@ -11,6 +11,7 @@ they pressed, where the call ended.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from fsapp.app.emulated import SIM_PASSWORD, EmulatedLine
 from fsapp.app.services import flow_handler
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.model import Flow
-from fsapp.flow.trace import Recorder, fan_out
+from fsapp.flow.trace import Recorder, fan_out, log_tracer
 
 
 @dataclass
@@ -155,8 +156,10 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
             notes = add_emulated_agents(line.switch, cfg)
         # services built from the config, as serve does, unless given (a test's fakes)
         handler = flow_handler(flows_dir, cfg, services=services)
-        # the transcript is the trace: its errors are not logged again (no node-visit rows either)
-        handler.services.tracer = fan_out(recorder, answering)
+        # the transcript is the trace: its errors are not logged again (no node-visit rows
+        # either), unless DEBUG asks for every step in the log as `fsapp serve` writes it
+        debug = logging.getLogger("fsapp.flow.trace").isEnabledFor(logging.DEBUG)
+        handler.services.tracer = fan_out(recorder, answering, *([log_tracer] if debug else []))
         line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
         steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
         caller = line.place_call(flow.numbers[0], steps, caller_id=caller_id)
