@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     # live operations read routing's, the store's and the switch's state; nothing imports live
     "live": {"esl", "routing", "store"},
     # versions of the whole line: validates flows and campaigns, renders and loads node config
-    "deploy": {"app", "campaign", "conf", "esl", "flow"},
+    "deploy": {"app", "campaign", "conf", "esl", "flow", "yamlsrc"},
     "cli": {"app", "calendar", "campaign", "conf", "demo", "deploy", "esl", "flow", "flowspec", "live", "loadsim",
             "report", "routing", "say", "sim", "sounds", "staffing", "store", "yamlsrc"},
 }

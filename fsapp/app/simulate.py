@@ -19,7 +19,7 @@ from fsapp.app.emulated import SIM_PASSWORD, EmulatedLine
 from fsapp.app.services import flow_handler
 from fsapp.flow.interpreter import Outcome, Services
 from fsapp.flow.model import Flow
-from fsapp.flow.trace import Recorder, fan_out, log_tracer
+from fsapp.flow.trace import Recorder, fan_out
 
 
 @dataclass
@@ -154,7 +154,8 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
             notes = add_emulated_agents(line.switch, cfg)
         # services built from the config, as serve does, unless given (a test's fakes)
         handler = flow_handler(flows_dir, cfg, services=services)
-        handler.services.tracer = fan_out(recorder, answering, log_tracer)  # no node-visit rows from a simulation
+        # the transcript is the trace: its errors are not logged again (no node-visit rows either)
+        handler.services.tracer = fan_out(recorder, answering)
         line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
         steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
         caller = line.place_call(flow.numbers[0], steps, caller_id=caller_id)

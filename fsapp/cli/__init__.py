@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("fsapp.cli.report:report", "Call-center figures: service level, ASA, AHT, occupancy, FCR, per node."),
     "simulate-load": ("fsapp.cli.loadsim:simulate_load", "Run a day of calls through the routing on a virtual clock (what if)."),
     "staffing": ("fsapp.cli.staffing:staffing", "Agents needed for a call volume and service level (Erlang C/A)."),
+    "call": ("fsapp.cli.call:call", "Place a test call through the switch's dialplan: which worker took it, or the fallback."),
+    "api": ("fsapp.cli.call:api", "Run one FreeSWITCH API command over the event socket (like fs_cli -x)."),
     "conf": ("fsapp.cli.conf:conf", "Render FreeSWITCH configuration from freeswitch-conf/ templates."),
 }
 

@@ -347,7 +347,13 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     """Call FLOW on the built-in FreeSWITCH emulator and print what the caller heard and
     pressed, and where the call ended.
 
-    Example: fsapp simulate ivr_flows/hotline_12345.yaml --press 3 --press 12345678#
+    Example (Mandarin, the status lookup, a ticket number; --fixtures answers the
+    queries from the flow's test file, so no database is needed):
+
+    \b
+    fsapp simulate ivr_flows/hotline_12345.yaml \\
+        --fixtures ivr_flows/hotline_12345.test.yaml \\
+        --press 1 --press 3 --press 20000014
     """
     from pathlib import Path
 
@@ -362,6 +368,8 @@ def simulate(cfg, flow_path, presses, caller_id, fixtures, delay, hangup_after, 
     import logging
     if logging.getLogger("fsapp").level > logging.DEBUG:
         logging.getLogger("fsapp").setLevel(logging.WARNING)  # the transcript is the output
+        # ... and it shows the flow's error (`error  QueryError: ...`): not again with a traceback
+        logging.getLogger("fsapp.flow.interpreter").setLevel(logging.CRITICAL)
     services = None
     if fixtures:
         services = _fixture_services(cfg, Path(fixtures))

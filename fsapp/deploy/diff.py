@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import yaml
+from fsapp.yamlsrc import SourceError, compose, plain
 
 
 @dataclass
@@ -61,9 +61,13 @@ class Diff:
 
 
 def _yaml(content: bytes):
+    """The file as plain values, read by fsapp.yamlsrc as every fsapp file is: what the
+    validator refuses (duplicate keys, merge keys, custom tags, alias bombs) does not
+    parse here either."""
     try:
-        doc = yaml.safe_load(content.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError):
+        root = compose(content.decode("utf-8"))
+        doc = plain(root) if root is not None else None
+    except (SourceError, UnicodeDecodeError):
         return None
     return doc if isinstance(doc, dict) else None
 

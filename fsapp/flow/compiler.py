@@ -23,6 +23,7 @@ from fsapp import yamlsrc
 from fsapp.flow import analysis, expr
 from fsapp.flowspec import flow_files
 from fsapp.yamlsrc import SourceError, position
+from fsapp.flow.callrecord import KIND as RECORD_KIND, SETTABLE as RECORD_SETTABLE
 from fsapp.flow.model import Edge, Flow, FlowSet, Node, Problem, freeze
 from fsapp.flowspec.kinds import BUILTIN_VARS, FLOW_FIELDS, KINDS, NODE_COMMON, ON_HANGUP_WHEN, PROMPT_ITEMS, \
     SAY_KINDS, CURRENCIES, Field, Kind, case_label, mode_label, option_label
@@ -36,7 +37,7 @@ LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 DIGITS_RE = re.compile(r"^[0-9*#]+$")
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "h": 3600.0}
-SETTABLE_BUILTINS = {"lang"}
+SETTABLE_BUILTINS = {"lang", *RECORD_SETTABLE}   # outcome: the call record's data
 COMMON_KEYS = frozenset(f.name for f in NODE_COMMON)  # allowed beside any kind (note:)
 
 
@@ -492,7 +493,15 @@ class FlowCompiler:
             if isinstance(args.get("max"), float) and args["min_length"] >= args["max"]:
                 self.problem(kind_key, f"{what}: min_length ({args['min_length']:g} s) is not shorter "
                              f"than max ({args['max']:g} s)")
-        if kind_name == "write" and self.env.write_kinds is not None:
+        if kind_name == "write" and args.get("kind") == RECORD_KIND:
+            # one record per call, written by the runtime (fsapp.flow.callrecord): a second
+            # writer would double it or race it
+            where = {key: value for key, _, value in fields_items}
+            self.problem(where.get("kind", kind_key), f"{what}: the runtime writes the call record of "
+                         "every call itself (docs/reports.md); a flow does not write call_record",
+                         "remove this step; to give the record an outcome, set it during the call: "
+                         "set: {outcome: \"'resolved'\"}")
+        elif kind_name == "write" and self.env.write_kinds is not None:
             self._check_write(args, fields_items, kind_key)
         if kind_name == "subflow" and isinstance(args.get("returns"), dict):
             for var in args["returns"]:

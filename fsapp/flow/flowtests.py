@@ -14,7 +14,7 @@
         expect:
           path: [welcome, main_menu, status, lookup, decide, say_result, goodbye]
           heard: [hotline/main_menu, hotline/enter_ticket, ...]
-          stored: [{kind: call_record, row: {caller: "13800138000"}}]
+          stored: [{kind: call_record, row: {caller_number: "13800138000"}}]
           vars: {ticket_no: "12345678"}
           end: hangup
 

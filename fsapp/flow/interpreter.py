@@ -17,6 +17,8 @@ from typing import Any, Callable, Mapping
 from fsapp.esl import syntax
 from fsapp.esl.errors import CallHangup
 from fsapp.flow import expr
+from fsapp.flow.callrecord import KIND as RECORD_KIND, SETTABLE as RECORD_SETTABLE, CallFacts, \
+    call_record_row, record_key
 from fsapp.flow.model import Flow, Node, thaw
 from fsapp.flow.trace import Tracer
 from fsapp.flowspec import WAITING_KINDS, case_label, mode_label, option_label
@@ -125,6 +127,9 @@ class Session:
         self.s = services
         self.flows = dict(flows or {}) or {flow.name: flow}  # the registry as the call began
         self.trail: list[str] = []
+        self.path: list[str] = []       # flow.node of every node entered: the call record's node path
+        self.record: dict = {}          # the call record's data set during the call (outcome, queue, agent)
+        self.answered: dt.datetime | None = None
         self.error = ""
         self.hangup_cause = ""
         self.visits: dict[str, int] = {}
@@ -145,6 +150,7 @@ class Session:
             try:
                 if answer:
                     self.call.answer()
+                self.answered = wall_time(self.s.clock())   # the IVR answered (an outbound call: already answered)
                 self._run(self.frame)
                 reason = "hangup"  # a main flow's `return` ends the call like a hangup
                 self.call.hangup()
@@ -163,8 +169,33 @@ class Session:
             end_node = self.node.name if self.node else None
             end_flow = self.frame.flow
             self._on_hangup()
+            self._write_record(reason)
         return Outcome(reason, end_node, end_flow.name, end_flow.version,
                        cause=self.hangup_cause, error=error, vars=self.main_vars, trail=list(self.trail))
+
+    def _write_record(self, reason: str) -> None:
+        """The call's one record, after on_hangup (which may still set its outcome). The
+        outbox keeps it through a database outage; a store that refuses it is logged, the
+        worker goes on."""
+        store = self.s.store
+        if store is None:
+            return
+        call = self.call
+        facts = CallFacts(getattr(call, "uuid", None), getattr(call, "caller_id", None),
+                          getattr(call, "destination", None), self.flow.name, self.flow.version,
+                          self.started, self.answered, wall_time(self.s.clock()), reason, self.hangup_cause,
+                          self.main_vars.get("lang") or self.flow.languages[0], self.path, self.record)
+        # a call sent on from an agent (e.g. to the satisfaction survey) names its agent in
+        # fsapp_agent_id (export fsapp_agent_id=1001 on the transferring side)
+        facts.fields.setdefault("agent_id", (getattr(call, "variables", None) or {}).get("variable_fsapp_agent_id"))
+        key = record_key(facts.uuid)
+        try:
+            store.write(RECORD_KIND, call_record_row(facts), key=key)
+        except Exception as exc:
+            log.exception("call record not written", extra={"flow": self.flow.name})
+            self._trace("error", error=f"{type(exc).__name__}: {exc}", stage="call_record")
+            return
+        self._trace("store", kind=RECORD_KIND, key=key)
 
     def _hangup_quietly(self, cause: str) -> None:
         try:
@@ -175,6 +206,9 @@ class Session:
     # ---- the node loop --------------------------------------------------------------------
     def _initial_vars(self, flow: Flow) -> dict:
         values = thaw(flow.vars)
+        for name in RECORD_SETTABLE:   # `vars: {outcome: ...}`: the record's outcome until set
+            if name in values:
+                self.record.setdefault(name, values.pop(name))
         values.setdefault("lang", flow.languages[0])
         return values
 
@@ -193,6 +227,7 @@ class Session:
             node = frame.flow.nodes[name]
             self.node = node
             self.trail.append(name)
+            self.path.append(f"{frame.flow.name}.{name}")
             self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
             self._trace("enter", kind=node.kind)
             self._guard_loop(node)
@@ -240,7 +275,8 @@ class Session:
                          "variables": getattr(call, "variables", {})},
                 "flow": {"name": frame.flow.name, "version": frame.flow.version},
                 "trail": list(self.trail), "now": wall_time(self.s.clock()), "error": self.error,
-                "hangup_cause": self.hangup_cause, "ticket_serial": self._ticket_serial}
+                "hangup_cause": self.hangup_cause, "ticket_serial": self._ticket_serial,
+                "outcome": self.record.get("outcome", "")}
 
     def _ticket_serial(self) -> str:
         return self.s.need("store", self.node.name if self.node else "?").next_ticket_serial()
@@ -272,6 +308,9 @@ class Session:
         if name == "lang" and value not in frame.flow.languages:
             raise FlowRuntimeError(f"node {self.node.name!r}: language {value!r} is not one of the flow's "
                                    f"languages ({', '.join(frame.flow.languages)})")
+        if name in RECORD_SETTABLE:     # the call record's data, not a flow variable
+            self.record[name] = value
+            return
         frame.vars[name] = value
 
     # ---- prompts --------------------------------------------------------------------------
@@ -591,6 +630,11 @@ class Session:
             raise
         kind, target = getattr(outcome, "kind", str(outcome)), getattr(outcome, "target", None)
         self._trace("input", queue=a["queue"], outcome=kind, agent=target, valid=True)
+        self.record["queue_name"] = a["queue"]     # the call record names the last queue and its agent
+        if kind in ("answered", "transferred") and getattr(outcome, "agent", ""):
+            self.record["agent_id"] = outcome.agent     # transferred: by this agent (att_xfer)
+        elif kind == "answered":
+            self.record["agent_id"] = target
         if a["into"]:
             self._set(frame, a["into"], {"kind": kind, "target": target})
         if kind == "abandoned":

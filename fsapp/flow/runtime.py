@@ -30,9 +30,10 @@ import gevent
 from gevent.lock import Semaphore
 from gevent.server import StreamServer
 
+from fsapp.flow.callrecord import KIND as RECORD_KIND, record_key, unrouted_row
 from fsapp.flow.compiler import Environment, compile_paths
 from fsapp.flow.control_socket import bind_control_socket
-from fsapp.flow.interpreter import Outcome, Services, run_call
+from fsapp.flow.interpreter import Outcome, Services, run_call, wall_time
 from fsapp.flow.model import Flow, Problem
 from fsapp.flow.trace import NodeCounter, fan_out, log_tracer
 from fsapp.log import get_logger
@@ -131,10 +132,22 @@ class FlowHandler:
         if flow is None:
             log.warning("no flow answers this number", extra={"destination": call.destination})
             call.hangup("UNALLOCATED_NUMBER")
+            self._record_unrouted(call, registry.services or self.services)
             return None
         outcome = run_call(call, flow, registry.services or self.services, registry.flows)
         self.outcomes = (self.outcomes + [outcome])[-100:]
         return outcome
+
+    @staticmethod
+    def _record_unrouted(call, services: Services) -> None:
+        """A call no flow answers still has its call record (every call has one)."""
+        if services is None or services.store is None:
+            return
+        try:
+            services.store.write(RECORD_KIND, unrouted_row(call, wall_time(services.clock()), "UNALLOCATED_NUMBER"),
+                                 key=record_key(getattr(call, "uuid", None)))
+        except Exception:  # reporting never breaks the worker; the outbox already keeps outages
+            log.exception("call record not written", extra={"destination": call.destination})
 
     # ---- control: SIGHUP and a Unix socket --------------------------------------------------
     def listen(self, socket_path: str | os.PathLike | None = None, sighup: bool = True,

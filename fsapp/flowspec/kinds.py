@@ -195,8 +195,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
         F("on_error", "target", "Node when the database fails; without it the call fails.",
           assigns=False),
     ), primary="query", after_hangup=True),
-    Kind("write", "Store a row through the store's durable outbox (survey answers, messages, "
-         "call records).", (
+    Kind("write", "Store a row through the store's durable outbox (tickets, recordings, survey "
+         "answers; the runtime writes the call record itself).", (
         F("kind", "text", "Record kind, e.g. survey_answer.", required=True),
         F("row", "params", "Columns (templates).", required=True),
         F("key", "template", "Idempotency key; default: call uuid, node and visit count."),
@@ -301,6 +301,8 @@ BUILTIN_VARS = {
     "now": "the current local time (a datetime)",
     "hangup_cause": "why the call ended (on_hangup only; empty before)",
     "error": "the last error message (after an on_error/on_fail edge)",
+    "outcome": "the call record's outcome (docs/reports.md); set it: set: {outcome: \"'resolved'\"}; "
+               "empty until set, and the record then takes the last node entered",
     "ticket_serial": "a function: ticket_serial() allocates a new ticket serial number from the "
                      "store (8 digits, the last a check digit)",
 }

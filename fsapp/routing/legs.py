@@ -58,6 +58,15 @@ class Legs:
             except ESLError:
                 continue
 
+    def wait_gone(self, uuid: str) -> None:
+        """Until the leg hangs up (its CHANNEL_HANGUP, or uuid_exists false at a check: a
+        hangup before this call began to watch is found there)."""
+        gone = self.watch(uuid)
+        try:
+            self.wait_either(uuid, gone, uuid, gone)
+        finally:
+            self.unwatch(uuid)
+
     # -- commands ------------------------------------------------------------------------------
     def kill(self, uuid: str, cause: str = "NORMAL_CLEARING") -> bool:
         try:

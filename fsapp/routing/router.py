@@ -3,6 +3,8 @@
     router = Router.from_config(cfg, esl=InboundClient.from_config(cfg)).start()
     outcome = router.enqueue(call, "hotline", priority=1, skills={"cantonese": 5})
     outcome.kind in {"answered", "abandoned", "overflow", "timeout", "callback", "transferred"}; outcome.target
+    (answered: the agent's transfer, e.g. blind:2000; transferred: a bridged overflow number,
+    or attended:1003 when the agent's att_xfer put the caller through and that talk ended)
 
 A caller's time in the queue is one greenlet reading one inbox (its Ticket): the
 Dispatcher's Assignment or Decision, the hold's news (hung up, leave key), the agents'
@@ -32,6 +34,7 @@ has now; callers who enter afterwards get the new settings.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -250,10 +253,17 @@ class Router:
                 # targets (queue moves, numbers, other sites, the calendar's closed target);
                 # the node's timeout covers every queue the caller moves through
                 deadline = self.clock() + timeout if timeout else None
-                return self.overflow.serve(call, q, lambda queue, place: self._enqueue(
+                outcome = self.overflow.serve(call, q, lambda queue, place: self._enqueue(
                     call, queue, priority, normalize_skills(skills), announce,
                     None if deadline is None else max(0.01, deadline - self.clock()), caller_id, place),
                     place=self.overflow.arriving(call, q.name), routing=routing)
+                if outcome.kind == "answered" and outcome.target.startswith("attended"):
+                    # att_xfer put the caller through to the consulted colleague: that talk is
+                    # the rest of the call (the agent is already free); the flow must not go
+                    # on over it, so its queue node ends with the call (like a bridged number)
+                    self.legs.wait_gone(call.uuid)
+                    return dataclasses.replace(outcome, kind="transferred")
+                return outcome
         except self.backend.unavailable_errors as exc:
             raise self.guard.unavailable(exc) from exc
         finally:
@@ -529,9 +539,10 @@ class Router:
             self.records.event("completed", member, agent=agent, wait_s=waited, talk_s=talk,
                                wrap_up_s=agent_rec.wrap_up_time if agent_rec else 0.0,
                                hold_s=self.legs.holds.done(on_hold))
-            if transfer := self.legs.transfer_of(leg):     # the agent's phone transferred the caller
+            transfer = self.legs.transfer_of(leg)
+            if transfer:     # the agent's phone (or att_xfer on the agent's leg) transferred the caller
                 self.records.event("transfer", member, agent=agent, target=transfer)
-            return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3))
+            return Outcome("answered", agent=agent, waited_s=waited, talk_s=round(talk, 3), target=transfer or "")
         finally:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here
             # fails, Dispatcher.leave still releases it (MemberClaims.close)

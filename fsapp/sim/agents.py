@@ -8,12 +8,17 @@ agent's leg held: CHANNEL_HOLD, CHANNEL_UNHOLD). `transfer` makes the agent's ph
 blind-transfer the caller, e.g. (30.0, "2000"): 30 s after answering, a REFER to 2000,
 as mod_sofia handles it (sofia_handle_sip_i_refer): sip_refer_to and TRANSFER_FALLBACK
 on the agent's leg, the bridged partner transferred to the extension in the dialplan,
-endpoint_disposition BLIND_TRANSFER; then the phone hangs up (BYE)."""
+endpoint_disposition BLIND_TRANSFER; then the phone hangs up (BYE). `attended` makes the
+agent transfer the caller after consulting a colleague, e.g. (30.0, "user/1003", 10.0):
+30 s after answering, the phone's transfer key runs att_xfer user/1003 on the agent's
+leg (a bind_meta_app key, fsapp/sim/apps/att_xfer.py); once 1003 answered, the agent
+talks with them 10 s and hangs up, which puts the caller through to 1003."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import gevent
+import gevent.event
 
 from .channel import Channel
 
@@ -30,6 +35,7 @@ class AgentEndpoint:
     press: tuple = ()       # ((seconds after answer, digits), ...), in order
     hold: tuple = ()        # ((seconds after answer, seconds on hold), ...), in order
     transfer: tuple = ()    # (seconds after answer, extension): a blind transfer from the phone
+    attended: tuple = ()    # (seconds after answer, dial string, seconds consulting): att_xfer
 
     def __post_init__(self):
         for at, digits in self.press:
@@ -43,6 +49,10 @@ class AgentEndpoint:
         if self.transfer and (len(self.transfer) != 2 or self.transfer[0] < 0 or not str(self.transfer[1])):
             raise ValueError(f"agent {self.agent_id}: transfer {self.transfer!r}: (seconds after answer >= 0, "
                              f"extension)")
+        if self.attended and (len(self.attended) != 3 or self.attended[0] < 0 or not str(self.attended[1])
+                              or self.attended[2] < 0):
+            raise ValueError(f"agent {self.agent_id}: attended {self.attended!r}: (seconds after answer >= 0, "
+                             f"dial string, seconds consulting >= 0)")
         if self.answer not in (True, False, "busy", "reject"):
             raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
                              f"got {self.answer!r}")
@@ -81,6 +91,8 @@ class AgentEndpoint:
             gevent.spawn(self._hold, leg)
         if self.transfer:
             gevent.spawn(self._blind_transfer, leg)
+        if self.attended:
+            gevent.spawn(self._attended_transfer, leg)
         # talk until the leg ends or talk_s is up (pressing the scripted digits on the
         # way); waiting on the leg's end, not wait_media, which returns (and so hung up
         # the agent) when uuid_bridge takes the leg out of park (transfer_to) whenever
@@ -128,3 +140,24 @@ class AgentEndpoint:
         partner.queue.wake.set()
         leg.set_var("endpoint_disposition", "BLIND_TRANSFER")
         leg.hangup("NORMAL_CLEARING")
+
+    def _attended_transfer(self, leg: Channel) -> None:
+        """The phone's transfer key bound to att_xfer (bind_meta_app runs it on the agent's
+        leg, in its bridge); the agent consults, then hangs up to complete the transfer."""
+        at, dial, consult_s = self.attended
+        clock = leg.clock
+        clock.wait([leg.status.ended], at)
+        partner = leg.links.bridged_to
+        if leg.status.hungup or partner is None or partner.status.hungup:
+            return
+        done = gevent.event.Event()
+        gevent.spawn(leg.execute, "att_xfer", str(dial)).link(lambda _g: done.set())
+        # the consultation starts when the colleague answers: att_xfer bridges the agent's
+        # leg to them (an emulated phone watches its own line, a few frames at a time)
+        while not (leg.status.hungup or done.is_set()) and leg.links.bridged_to in (None, partner):
+            clock.wait([leg.status.ended, done], 0.05)
+        if leg.status.hungup or done.is_set():
+            return
+        clock.wait([leg.status.ended, done], consult_s)
+        if not leg.status.hungup and not done.is_set():
+            leg.hangup("NORMAL_CLEARING")

@@ -13,9 +13,12 @@ from .channel import Channel
 from .fsstrings import switch_true as is_true
 
 
-def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
+def connect(ch: Channel, leg: Channel, joined: bool = False, inner: bool = False, on_dtmf=None) -> None:
     """Bridge two up legs until one ends (or ch's bridge is broken); ch is the A side.
-    joined: the legs were joined by uuid_bridge (no originator relation between them)."""
+    joined: the legs were joined by uuid_bridge (no originator relation between them).
+    inner: CF_INNER_BRIDGE (att_xfer's consultation): afterwards neither leg is parked or
+    hung up, the application that bridged decides. on_dtmf(digit) -> bool: ch's digits
+    during the bridge (the bridge's DTMF callback); False ends the bridge."""
     ch.links.other, ch.links.other_type = leg, "originatee"
     leg.links.other, leg.links.other_type = ch, "originator"
     ch.links.bridged_to, leg.links.bridged_to = leg, ch
@@ -38,7 +41,10 @@ def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
     if ch.far is not None and ch.far.caller is not None:
         ch.far.caller.on_bridge(leg)
     while not ch.status.hungup and not leg.status.hungup:
-        reason, _ = ch.wait_media(math.inf, dtmf="keep", nested=False, wake_returns=True)
+        reason, _ = ch.wait_media(math.inf, dtmf="collect" if on_dtmf else "keep", nested=False,
+                                  wake_returns=True)
+        if reason == "dtmf" and on_dtmf is not None and not on_dtmf(ch.take_dtmf()):
+            break
         if reason == "break":
             break
     if joined and ch.status.hungup and not leg.status.hungup:
@@ -51,7 +57,7 @@ def connect(ch: Channel, leg: Channel, joined: bool = False) -> None:
     ch.fire("CHANNEL_UNBRIDGE", pre=[("Bridge-A-Unique-ID", ch.uuid), ("Bridge-B-Unique-ID", leg.uuid)])
     ch.links.bridged_to = None
     leg.links.bridged_to = None
-    if not leg.status.hungup and not leg.run.transfer_to:   # a leg uuid_bridge'd away lives on
+    if not leg.status.hungup and not leg.run.transfer_to and not inner:   # a leg uuid_bridge'd away lives on
         if is_true(leg.get_var("park_after_bridge")):
             # audio_bridge_on_exchange_media: the bridged-to leg parks instead of hanging up
             leg.run.program = park_after_bridge

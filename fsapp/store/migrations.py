@@ -49,7 +49,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(2, "complete call records for the reports: offers, agent states, talk and wrap-up "
                  "times, node inputs, report indexes", (
-        _extend(schema.CALL_RECORDS_V1, schema.CALL_RECORDS),
+        _extend(schema.CALL_RECORDS_V1, schema.CALL_RECORDS_V2),
         _extend(schema.QUEUE_EVENTS_V1, schema.QUEUE_EVENTS),
         _extend(schema.NODE_VISITS_V1, schema.NODE_VISITS),
         schema.OFFERS, schema.AGENT_STATES,
@@ -60,6 +60,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
     Migration(5, "report daily summaries (the interval sums per day, queue, agent and node)", (
         schema.QUEUE_DAYS, schema.AGENT_DAYS, schema.NODE_DAYS,
+    )),
+    Migration(6, "call records written by the flow runtime: how the flow part ended and the node path", (
+        _extend(schema.CALL_RECORDS_V2, schema.CALL_RECORDS),
     )),
 )
 

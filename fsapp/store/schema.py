@@ -107,9 +107,8 @@ NODE_VISITS_V1 = Table("fsapp_node_visits", "nv", (
 
 # --- migration 2: what the reports need (fsapp report, docs/reports.md) ----------------------
 # Added columns are nullable; the *_V1 tables above stay what migration 1 created.
-# the flows write call records (a `write: {kind: call_record}` in on_hangup, see
-# ivr_flows/hotline_12345.yaml); first-call resolution looks callers up by number and time
-CALL_RECORDS = CALL_RECORDS_V1.extended((), (("caller_number", "started_at"), ("flow", "started_at")))
+# first-call resolution looks callers up by number and time
+CALL_RECORDS_V2 = CALL_RECORDS_V1.extended((), (("caller_number", "started_at"), ("flow", "started_at")))
 
 QUEUE_EVENTS_ADDED = (
     C("caller_number", "str", 40),
@@ -119,7 +118,8 @@ QUEUE_EVENTS_ADDED = (
     C("wrap_up_ms", "int"),                        # completed: the agent's wrap-up time after it
 )
 # events: enter | answered | completed | abandoned | overflow | timeout | callback | transfer
-# (transfer: the agent's phone transferred the caller; target blind:EXTENSION or attended)
+# (transfer: the agent transferred the caller; target blind:EXTENSION or attended from the
+# phone, attended:NUMBER by att_xfer on the agent's leg)
 QUEUE_EVENTS = QUEUE_EVENTS_V1.extended(QUEUE_EVENTS_ADDED, (("agent_id", "event_at"), ("call_uuid",),
                                                              ("caller_number", "event_at"), ("event_at",)))
 
@@ -150,6 +150,14 @@ AGENT_STATES = Table("fsapp_agent_states", "ast", (
     C("changed_at", "datetime", nullable=False),   # the status holds from here to the agent's next row
     CREATED,
 ), unique=("idem_key",), indexes=(("agent_id", "changed_at"), ("changed_at",)))
+
+# --- migration 6: the call record the flow runtime writes at the end of every call -----------
+# (fsapp.flow.callrecord; a flow no longer writes it): how the flow part ended and the nodes
+# the call passed, so a record alone says where a caller left.
+CALL_RECORDS = CALL_RECORDS_V2.extended((
+    C("end_reason", "str", 20),                    # hangup | transfer | queue | caller_hangup | error | no_flow
+    C("node_path", "text", 4000),                  # flow.node>flow.node>... (the start cut when longer)
+))
 
 CAMPAIGN_ATTEMPTS = Table("fsapp_campaign_attempts", "ca", (
     ID, KEY, CALL_UUID,

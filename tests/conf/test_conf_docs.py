@@ -52,3 +52,17 @@ def test_doc_examples_run_as_written(tmp_path, monkeypatch):
         else:
             pytest.fail(f"unknown doc-example kind {kind!r}")
     assert ran >= 3
+
+
+def test_install_lines_are_those_the_operations_doc_test_runs():
+    """freeswitch.md's install block is not run on its own: each of its lines must be in
+    the operations.md doc-test that runs them into a scratch FREESWITCH_CONF, reloads the
+    emulator reading it and places test calls through the installed dialplan."""
+    install = re.search(r"## Install into FreeSWITCH\n.*?```sh\n(.*?)```", DOC.read_text(), re.S).group(1)
+    ops = (ROOT / "docs" / "operations.md").read_text()
+    block = re.search(r"```sh\n(# doc-test\n# --- stand-in for the FreeSWITCH host.*?)```", ops, re.S).group(1)
+    assert "fsapp api reloadxml" in block and "fsapp call 10000" in block
+    lines = install.strip().splitlines()
+    assert len(lines) == 4 and lines[0] == "CONF=${FREESWITCH_CONF:-/etc/freeswitch}"
+    for line in lines:
+        assert line in block.splitlines(), f"{line!r} is not run by the operations.md doc-test"

@@ -61,3 +61,14 @@ def test_diff_names_queries_added_changed_removed():
     lines = d.lines()
     assert "queries   + other.fresh" in lines and "queries   ~ crm.lookup" in lines
     assert "queries   - crm.gone" in lines and "files     ~ queries/crm.sql" in lines
+
+
+def test_diff_reads_yaml_as_the_validator_does():
+    """fsapp.yamlsrc, not a YAML parser of its own: an alias bomb or a duplicate key does not
+    parse here either (the file still counts as changed), and is never expanded."""
+    files = {"flows/live.yaml": FLOW}
+    bomb = b'flow: live\nnodes:\n  a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]\n' + b"".join(
+        f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n".encode() for i in range(8))
+    for text in (bomb, FLOW + b"flow: other\n"):
+        d = diff(files, {"flows/live.yaml": text})
+        assert d.files.changed == ["flows/live.yaml"] and d.flows.removed == ["live"], text

@@ -141,3 +141,61 @@ def test_native_fallback_ivr_plays_and_routes_with_every_worker_down(node, proje
     assert heard == ["welcome", "invalid_choice", "welcome", "invalid_choice"]
     assert report.hangup_cause == "NORMAL_CLEARING"
     assert not any(h.outcomes for h in handlers)   # fsapp never saw these calls
+
+
+def test_fsapp_call_reports_the_worker_then_the_fallback(node):
+    """`fsapp call NUMBER` (originate loopback/NUMBER/default &park over the event
+    socket) says which worker took the call, and the fallback once none answers."""
+    switch, handlers, servers, conf = node
+    esl = ["--esl", f"127.0.0.1:{switch.esl_port}", "--password", "ClueCon"]
+    workers = [f"127.0.0.1:{s.port}" for s in servers]
+
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    took = [w for w in workers if f"answered by worker {w}" in result.output]
+    assert len(took) == 1, result.output
+    assert "worker ran answer" in result.output
+
+    servers[0].stop(timeout=1)
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    assert f"answered by worker {workers[1]}" in result.output, result.output
+
+    servers[1].stop(timeout=1)
+    result = CliRunner().invoke(main, ["call", "20000", "--hold", "0", *esl])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert f"socket {workers[0]} async full: no worker took the call" in lines
+    assert f"socket {workers[1]} async full: no worker took the call" in lines
+    assert "answer, playback " in result.output and "transfer 1000 XML default" in result.output
+    assert "answered by worker" not in result.output
+
+    # a number no fsapp extension matches: the call never reaches a socket, exit 1
+    result = CliRunner().invoke(main, ["call", "55555", "--hold", "0", *esl])
+    assert result.exit_code == 1, result.output
+    assert "no socket application ran" in result.output
+    # caller-supplied values never become FreeSWITCH syntax
+    result = CliRunner().invoke(main, ["call", "2000 &park", *esl])
+    assert result.exit_code == 2 and "not a phone number" in result.output
+
+
+def test_fsapp_call_presses_keys_when_a_prompt_plays(node, project, tmp_path):
+    """`--press 0` is sent when the menu's prompt starts: the worker's flow routes the
+    call to the operator line (1000), which the report shows after the worker."""
+    switch, handlers, servers, conf = node
+    new = tmp_path / "info.yaml"
+    new.write_text(INFO, encoding="utf-8")
+    result = fsapp(config.load(project.path, env={}), "deploy", str(new))
+    assert result.exit_code == 0, result.output
+    for h in handlers:
+        h.reload()
+    esl = ["--esl", f"127.0.0.1:{switch.esl_port}", "--password", "ClueCon"]
+    result = CliRunner().invoke(main, ["call", "30000", "--press", "0", *esl])
+    assert result.exit_code == 0, result.output
+    assert "pressed 0 during welcome.wav" in result.output
+    assert "answered by worker 127.0.0.1:" in result.output
+    assert "after the worker's transfer: answer, playback " in result.output
+    assert "hangup: NORMAL_CLEARING" in result.output
+    assert [o for h in handlers for o in h.outcomes][-1:], "the flow ran in a worker"
+    result = CliRunner().invoke(main, ["call", "30000", "--press", "1;hangup", *esl])
+    assert result.exit_code == 2 and "keys are 0-9" in result.output

@@ -17,7 +17,7 @@ def fences(lang: str) -> list[str]:
 @pytest.mark.slow
 def test_operations_shell_examples(doc_runner):
     outputs = doc_runner.run_doc(DOC)
-    assert len(outputs) == 8, "operations.md doc-test blocks changed: update this test"
+    assert len(outputs) == 9, "operations.md doc-test blocks changed: update this test"
 
 
 def test_systemd_unit_commands_exist():

@@ -214,3 +214,31 @@ def test_compile_and_graph_name_a_bad_output_in_one_line(tmp_path):
         assert result.exit_code == 1, (args, result.output)
         assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.exception)
         assert expected in result.output and "Traceback" not in result.output, (args, result.output)
+
+
+def test_the_example_in_simulate_help_does_what_it_says(monkeypatch):
+    """`fsapp simulate --help`'s example, run as printed from the project directory: the
+    caller reaches the status lookup and hears the ticket's status (was: --press 3 at the
+    language question, which the flow refused, and a mailbox call that needed a database)."""
+    import re
+    import shlex
+    help_text = CliRunner().invoke(main, ["simulate", "--help"], terminal_width=80).output
+    assert all(len(row) <= 80 for row in help_text.splitlines())
+    command = re.search(r"(fsapp simulate .*?)\n\n", help_text.replace("\\\n", " "), re.S).group(1)
+    args = shlex.split(command)[1:]
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "heard    hotline/status/closed" in result.output and "error" not in result.output
+
+
+def test_a_flow_error_is_one_transcript_line_not_a_traceback(project):
+    (project / "flows" / "first.yaml").write_text(MENU.replace(
+        "  bye: {hangup: {prompt: common/goodbye}}",
+        "  bye: {set: {n: 'trail | length // (trail | length - trail | length)'}, next: end}\n"
+        "  end: {hangup: {prompt: common/goodbye}}"), encoding="utf-8")
+    result = run(project, "simulate", str(project / "flows" / "first.yaml"), "--press", "1")
+    assert result.exit_code == 0, result.output
+    assert "  error    " in result.output and "ZeroDivisionError" in result.output
+    assert "ended: error in first.bye" in result.output
+    assert "Traceback" not in result.output and " WARNING " not in result.output

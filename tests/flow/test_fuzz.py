@@ -144,7 +144,7 @@ def random_graph_flow(draw):
         nodes[name] = body
     doc = {"flow": "g", "numbers": ["1"], "languages": ["zh-CN", "en-US"], "start": "n0",
            "vars": {"x": "", "row": None}, "nodes": nodes,
-           "on_hangup": [{"write": {"kind": "call_record", "row": {"x": "{{ x }}", "c": "{{ hangup_cause }}"}}}]}
+           "on_hangup": [{"write": {"kind": "survey_answer", "row": {"answer": "{{ x }}", "question": "{{ hangup_cause }}"}}}]}
     return yaml.safe_dump(doc)
 
 
@@ -172,7 +172,9 @@ def test_random_graphs_run_to_a_clean_end(text, presses, queue_outcome, calendar
     # the flow itself may fail at run time (x | length of a number): FlowRuntimeError, never a bug
     assert outcome.reason in ("hangup", "transfer", "queue", "caller_hangup") or \
         outcome.error.startswith(("FlowRuntimeError", "SayError")), outcome.error
-    assert store.writes and store.writes[-1]["kind"] == "call_record"  # on_hangup always ran
+    # on_hangup always ran, then the runtime wrote the call's one record
+    assert [w["kind"] for w in store.writes[-2:]] == ["survey_answer", "call_record"]
+    assert [w["kind"] for w in store.writes].count("call_record") == 1
 
 
 # -- value extremes (issue 10): every field that converts a value, every extreme --------------

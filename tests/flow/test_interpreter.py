@@ -38,7 +38,7 @@ def test_play_plays_prompt_sequences_and_hangup_ends():
     assert outcome.reason == "hangup" and outcome.node == "bye" and outcome.trail == ["welcome", "bye"]
     assert ("hangup", "NORMAL_CLEARING") in call.actions
     kinds = [e["event"] for e in rec.events]
-    assert kinds[:3] == ["enter", "prompt", "edge"] and kinds[-1] == "end"
+    assert kinds[:3] == ["enter", "prompt", "edge"] and kinds[-2:] == ["end", "store"]   # store: the call record
 
 
 MENU = """
@@ -131,23 +131,30 @@ def test_caller_hangup_mid_menu_still_runs_on_hangup():
     store = FakeStore()
     outcome, call, _, _ = run(MENU, [], store=store, tail="""
         on_hangup:
-          - write: {kind: call_record, row: {trail: "{{ trail | join('>') }}", cause: "{{ hangup_cause }}"}}
+          - write: {kind: survey_answer, row: {question: "{{ trail | join('>') }}", answer: "{{ hangup_cause }}"}}
     """)
     assert outcome.reason == "caller_hangup"
-    assert store.writes == [{"kind": "call_record", "row": {"trail": "welcome", "cause": "NORMAL_CLEARING"},
-                             "key": f"{call.uuid}:on_hangup.1:1"}]
+    assert store.writes[0] == {"kind": "survey_answer", "row": {"question": "welcome", "answer": "NORMAL_CLEARING"},
+                               "key": f"{call.uuid}:on_hangup.1:1"}
+    # then the runtime's own record of the call: hung up mid-menu, at welcome
+    assert [w["kind"] for w in store.writes] == ["survey_answer", "call_record"]
+    record = store.writes[1]
+    assert record["key"] == f"{call.uuid}:call"
+    assert {k: record["row"][k] for k in ("outcome", "end_reason", "hangup_cause", "node_path", "flow")} == {
+        "outcome": "welcome", "end_reason": "caller_hangup", "hangup_cause": "NORMAL_CLEARING",
+        "node_path": "t.welcome", "flow": "t"}
 
 
 def test_on_hangup_steps_run_only_when_their_condition_holds():
     store = FakeStore()
     outcome, call, _, _ = run(MENU, [], store=store, tail="""
         on_hangup:
-          - write: {kind: call_record, row: {cause: "{{ hangup_cause }}"}}
+          - write: {kind: ticket, row: {summary: "{{ hangup_cause }}"}}
             when: "hangup_cause == 'NORMAL_CLEARING'"
           - write: {kind: survey_answer, row: {question: status, answer: incomplete}}
             when: "trail | length > 5"
     """)
-    assert [w["kind"] for w in store.writes] == ["call_record"]
+    assert [w["kind"] for w in store.writes] == ["ticket", "call_record"]
 
 
 def test_when_is_only_for_on_hangup_steps():
@@ -392,6 +399,73 @@ nodes:
     assert outcome.vars["got"] == "42" and outcome.vars["lang"] == "en-US"
     assert outcome.trail == ["welcome", "q", "lang", "done", "bye"]
     assert call.heard == ["hotline/enter_ticket", "common/goodbye"]
+
+
+def test_the_runtime_writes_one_call_record_with_the_outcome_the_flow_set():
+    """The flow sets the record's outcome as data; the runtime writes the record once, at
+    the end, with what it saw: queue and agent, IVR answer, node path across a subflow."""
+    sub = compiled("""flow: ask
+languages: [zh-CN, en-US]
+start: lang
+nodes:
+  lang: {set: {lang: "'en-US'"}, next: done}
+  done: {return: {}}
+""", ANY)
+    store = FakeStore()
+    outcome, call, _, _ = run("""
+        welcome: {subflow: {flow: ask}, next: agent}
+        agent: {queue: hotline, next: solved}
+        solved: {set: {outcome: "'resolved_by_agent'"}, next: bye}
+        bye: {hangup: {prompt: "{{ outcome }}"}}
+    """, store=store, flows={"ask": sub}, caller_id="13800138000")
+    assert call.heard == ["resolved_by_agent"]          # a flow reads back what it set
+    assert "outcome" not in outcome.vars                # the record's data, not a flow variable
+    assert [w["kind"] for w in store.writes] == ["call_record"]
+    (record,) = store.writes
+    at = dt.datetime(2026, 11, 30, 10, 0)
+    assert record == {"kind": "call_record", "key": f"{call.uuid}:call", "row": {
+        "call_uuid": call.uuid, "caller_number": "13800138000", "destination": call.destination,
+        "flow": "t", "flow_version": outcome.version, "started_at": at, "answered_at": at, "ended_at": at,
+        "duration_ms": 0, "hangup_cause": "NORMAL_CLEARING", "outcome": "resolved_by_agent",
+        "queue_name": "hotline", "agent_id": "1001", "language": "en-US", "end_reason": "hangup",
+        "node_path": "t.welcome>ask.lang>ask.done>t.agent>t.solved>t.bye"}}
+
+
+def test_a_declared_outcome_is_the_records_outcome_until_the_flow_sets_another():
+    store = FakeStore()
+    run("""
+        welcome: {menu: {prompt: a/b, options: {"1": solved}, on_fail: bye}}
+        solved: {set: {outcome: "'solved'"}, next: bye}
+        bye: {hangup: {}}
+    """, [""], header="vars: {outcome: unsolved}\n", store=store)
+    run("""
+        welcome: {menu: {prompt: a/b, options: {"1": solved}, on_fail: bye}}
+        solved: {set: {outcome: "'solved'"}, next: bye}
+        bye: {hangup: {}}
+    """, ["1"], header="vars: {outcome: unsolved}\n", store=store)
+    assert [w["row"]["outcome"] for w in store.writes if w["kind"] == "call_record"] == ["unsolved", "solved"]
+
+
+def test_a_call_left_in_a_queue_has_a_record_too():
+    store = FakeStore()
+    outcome, call, _, _ = run("""
+        welcome: {queue: hotline, next: bye}
+        bye: {hangup: {}}
+    """, store=store, router=FakeRouter({"hotline": "abandoned"}))
+    assert outcome.reason == "caller_hangup"
+    (record,) = [w["row"] for w in store.writes if w["kind"] == "call_record"]
+    assert (record["outcome"], record["queue_name"], record["agent_id"], record["end_reason"]) == \
+        ("welcome", "hotline", None, "caller_hangup")
+
+
+def test_a_call_transferred_out_of_the_flow_has_a_record_too():
+    store = FakeStore()
+    outcome, call, _, _ = run("""
+        welcome: {transfer: {extension: "2000"}}
+    """, store=store)
+    assert outcome.reason == "transfer"
+    (record,) = [w["row"] for w in store.writes if w["kind"] == "call_record"]
+    assert (record["outcome"], record["end_reason"], record["node_path"]) == ("welcome", "transfer", "t.welcome")
 
 
 def test_running_call_keeps_its_version():

@@ -137,6 +137,26 @@ def test_handler_refuses_a_bad_directory(cfg, tmp_path):
         flow_handler(tmp_path, cfg, services=fake_services(cfg))
 
 
+def test_a_call_no_flow_answers_is_refused_and_still_has_its_call_record(cfg, tmp_path):
+    import datetime as dt
+
+    from fsapp.flow.testing import ScriptedCall
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    shutil.copy(EXAMPLE, flows / EXAMPLE.name)
+    store = FakeStore()
+    services = fake_services(cfg, store)
+    services.clock = lambda: dt.datetime(2026, 11, 30, 9, 0)
+    handler = flow_handler(flows, cfg, services=services)
+    call = ScriptedCall([], caller_id="13800138000", destination="99999")
+    assert handler(call) is None
+    assert ("hangup", "UNALLOCATED_NUMBER") in call.actions
+    assert store.writes == [{"kind": "call_record", "key": f"{call.uuid}:call", "row": {
+        "call_uuid": call.uuid, "caller_number": "13800138000", "destination": "99999",
+        "started_at": dt.datetime(2026, 11, 30, 9, 0), "ended_at": dt.datetime(2026, 11, 30, 9, 0),
+        "duration_ms": 0, "hangup_cause": "UNALLOCATED_NUMBER", "outcome": "no_flow", "end_reason": "no_flow"}}]
+
+
 def test_deploy_and_reload_cli(cfg, tmp_path):
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -178,7 +198,7 @@ languages: [zh-CN]
 start: s
 nodes:
   s: {schedule: office_hours, open: w, closed: w}
-  w: {write: {kind: call_record, row: {flow: f}}, next: bye}
+  w: {write: {kind: survey_answer, row: {survey: f, question: q}}, next: bye}
   bye: {hangup: {}}
 """, encoding="utf-8")
     handler = flow_handler(flows, cfg)

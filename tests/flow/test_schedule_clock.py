@@ -13,7 +13,7 @@ from flow_helpers import compiled, flow_text
 from fsapp.calendar.model import Calendar, Closure, Window
 from fsapp.flow.compiler import Environment
 from fsapp.flow.interpreter import Services, run_call
-from fsapp.flow.testing import ScriptedCall
+from fsapp.flow.testing import FakeStore, ScriptedCall
 from fsapp.flow.trace import Recorder
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -44,11 +44,10 @@ def closed_around(moment: dt.datetime) -> Calendar:
                     closures=[Closure(moment - dt.timedelta(hours=1), moment + dt.timedelta(hours=1))])
 
 
-def run(calendar: Calendar, **services):
+def run(calendar: Calendar, store=None, **services):
     flow = compiled(flow_text(NODES), Environment(calendars=frozenset({"line"})))
-    recorder = Recorder()
-    outcome = run_call(ScriptedCall([]), flow, Services(calendars={"line": calendar}, tracer=recorder, **services),
-                       {flow.name: flow})
+    services = Services(calendars={"line": calendar}, tracer=Recorder(), store=store or FakeStore(), **services)
+    outcome = run_call(ScriptedCall([]), flow, services, {flow.name: flow})
     assert outcome.reason == "hangup", outcome.error
     return outcome
 
@@ -56,13 +55,18 @@ def run(calendar: Calendar, **services):
 def test_the_real_clock_asks_about_the_true_instant_on_a_utc_host(host_in_utc):
     # closed for the hour either side of the true instant; the host's naive clock read
     # as Shanghai time is 8 hours away, in the open part
-    outcome = run(closed_around(dt.datetime.now(dt.timezone.utc)))
+    store = FakeStore()
+    outcome = run(closed_around(dt.datetime.now(dt.timezone.utc)), store=store)
     assert outcome.trail[:2] == ["welcome", "shut"]
     # expressions keep seeing the host's naive wall-clock time (as rows store it), so they
     # still compare with database values and with each other
     seen, started = outcome.vars["seen"], outcome.vars["started"]
     assert seen.tzinfo is None and started.tzinfo is None and outcome.vars["took"] >= 0
     assert abs(seen - dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) < dt.timedelta(hours=1)
+    # and so does the call record (started, answered, ended: one kind of time, a duration)
+    record = [w["row"] for w in store.writes if w["kind"] == "call_record"][-1]
+    assert all(record[k].tzinfo is None for k in ("started_at", "answered_at", "ended_at"))
+    assert record["duration_ms"] >= 0 and record["outcome"] == "bye"
 
 
 def test_a_pinned_aware_time_is_that_instant_and_a_naive_one_is_calendar_local(host_in_utc):

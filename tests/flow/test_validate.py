@@ -172,10 +172,25 @@ def test_unknown_environment_parts_are_not_checked():
     assert problems(text, Environment()) == []
 
 
+def test_a_flow_does_not_write_the_call_record_the_runtime_writes():
+    text = flow_text("welcome: {hangup: {}}\n", tail="""
+        on_hangup:
+          - write: {kind: call_record, row: {caller_number: "{{ call.caller_id }}"}}
+    """)
+    found = problems(text)
+    assert len(found) == 1 and found[0].startswith("9:19: on_hangup step 1 (write): the runtime writes the call "
+                                                  "record of every call itself")
+    flow, (problem,) = compile_text(text, "f.yaml", ENV)
+    assert "set: {outcome:" in str(problem)     # the fix: give the record its outcome as data
+    # the outcome is a built-in a flow may set and read
+    assert problems(flow_text("welcome: {set: {outcome: \"'x'\"}, next: bye}\nbye: {hangup: {prompt: "
+                              "\"{{ outcome }}\"}}\n")) == []
+
+
 def test_on_hangup_steps_run_without_the_caller():
     text = flow_text("welcome: {hangup: {}}\n", tail="""
         on_hangup:
-          - write: {kind: call_record, row: {caller: "{{ call.caller_id }}", msg: "{{ message }}"}}
+          - write: {kind: survey_answer, row: {survey: s, question: "{{ call.caller_id }}", answer: "{{ message }}"}}
           - play: hotline/welcome
     """)
     found = problems(text)

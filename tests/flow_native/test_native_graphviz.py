@@ -62,7 +62,7 @@ def test_on_hangup_steps_are_drawn_in_a_cluster(flow_from):
         languages: [en-US]
         start: h
         on_hangup:
-          - write: {kind: call_record, row: {uuid: "{{ call.uuid }}"}}
+          - write: {kind: survey_answer, row: {call_uuid: "{{ call.uuid }}"}}
           - set: {done: "true"}
         nodes:
           h: {hangup: NORMAL_CLEARING}

@@ -45,3 +45,19 @@ def test_a_transfer_from_the_agents_phone_is_read_from_its_hangup():
     hostile = {"variable_endpoint_disposition": "BLIND_TRANSFER",
                "variable_sip_refer_to": "<sip:20'00;DROP TABLE x@h>"}
     assert phone_transfer(hostile) == "blind:2000"          # only dial-string characters kept
+
+
+def test_an_att_xfer_is_read_from_the_agent_legs_hangup_in_the_consultation():
+    from fsapp.routing.transfers import phone_transfer
+    done = {"variable_current_application": "att_xfer", "variable_current_application_data": "{a=b}user/1003",
+            "variable_soft_holding_uuid": "caller", "variable_last_bridge_to": "colleague"}
+    assert phone_transfer(done) == "attended:1003"
+    via_gateway = {**done, "variable_current_application_data": "sofia/gateway/pstn/95598@x;y"}
+    assert phone_transfer(via_gateway) == "attended:95598"
+    # back with the caller (# or the colleague hung up): att_xfer cleared soft_holding_uuid
+    assert phone_transfer({**done, "variable_soft_holding_uuid": ""}) is None
+    # hung up while the colleague's phone still rang: last bridged to the caller
+    assert phone_transfer({**done, "variable_last_bridge_to": "caller"}) is None
+    assert phone_transfer({**done, "variable_current_application": "bridge"}) is None
+    hostile = {**done, "variable_current_application_data": "user/10'03;DROP TABLE x"}
+    assert phone_transfer(hostile) == "attended:1003DROPTABLEx"   # dial-string characters only

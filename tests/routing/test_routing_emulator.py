@@ -485,6 +485,86 @@ def test_blind_transfer_from_the_agents_phone_is_recorded_as_a_transfer(acd):
             gevent.sleep(0.02)
 
 
+def test_attended_transfer_by_att_xfer_is_recorded_and_counted_by_the_report(acd, sqlite_odbc, tmp_path):
+    """The agent's transfer key runs att_xfer user/1003 on the agent's leg (as mod_dptools
+    does it): 1001 consults 1003, hangs up, and the caller is bridged to 1003. The router
+    reads the transfer from 1001's CHANNEL_HANGUP and stores it (who, to whom, when) in
+    the real SQLite tables; `fsapp report` counts it as the queue's transfer."""
+    import datetime as dt
+
+    from fsapp.report import Range, run_report
+    from fsapp.store import Store
+    store = Store({"main": sqlite_odbc}, spool_dir=tmp_path / "spool", start=False)
+    store.migrate()
+    acd.router.records.store = store
+    bridges, hangups = [], {}
+    acd.esl.subscribe("CHANNEL_BRIDGE")
+    acd.esl.on("CHANNEL_BRIDGE", bridges.append)
+    acd.esl.on("CHANNEL_HANGUP", lambda e: hangups.setdefault(e.get("Unique-ID"), e))
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=30.0)
+    agent.attended = (0.3, "user/1003", 0.5)     # 0.3 s into the talk; consults 1003 for 0.5 s
+    colleague = acd.sw.add_agent("1003", ring_s=0.1, talk_s=1.0)
+    day = dt.datetime.combine(dt.date.today(), dt.time())
+    try:
+        report, outcome = acd.call("sales", [Wait(20)])
+        # the queue's outcome comes when the caller's talk with 1003 is over: a flow does
+        # not go on over it (its queue node ends the call)
+        assert (outcome.kind, outcome.agent, outcome.target) == ("transferred", "1001", "attended:1003"), outcome
+        with gevent.Timeout(HANG_GUARD_S):
+            while not store.execute("SELECT 1 FROM fsapp_queue_events WHERE event = 'transfer'"):
+                gevent.sleep(0.05)
+            while not colleague.calls or colleague.calls[0]["ended_at"] is None:
+                gevent.sleep(0.05)
+        agent_leg, consulted = agent.calls[0]["uuid"], colleague.calls[0]["uuid"]
+        # 1001's leg: in att_xfer, still holding the caller, last bridged to the colleague
+        gone = hangups[agent_leg]
+        assert (gone["variable_current_application"], gone["variable_current_application_data"],
+                gone["variable_soft_holding_uuid"], gone["variable_last_bridge_to"]) == \
+            ("att_xfer", "user/1003", report.uuid, consulted)
+        # the consultation (1001 with 1003), then uuid_bridge of 1003 with the caller
+        pairs = [(e.get("Bridge-A-Unique-ID"), e.get("Bridge-B-Unique-ID")) for e in bridges]
+        assert (agent_leg, consulted) in pairs and (consulted, report.uuid) in pairs
+        assert colleague.calls[0]["answered_at"] is not None
+        rows = store.execute("SELECT event, agent_id, target, event_at FROM fsapp_queue_events "
+                             "WHERE call_uuid = ? ORDER BY id", [report.uuid])
+        assert [(r["event"], r["agent_id"], r["target"]) for r in rows] == [
+            ("enter", None, None), ("answered", "1001", None), ("completed", "1001", None),
+            ("transfer", "1001", "attended:1003")]
+        transfer_at = rows[-1]["event_at"]
+        assert str(transfer_at)[:10] == day.date().isoformat()
+        queue = run_report(store, "queue", Range(day, day + dt.timedelta(days=1)), summaries=False)
+        (sales,) = [r for r in queue.rows if r["queue"] == "sales"]
+        assert (sales["offered"], sales["answered"], sales["transferred"]) == (1, 1, 1)
+        assert queue.total["transferred"] == 1
+    finally:
+        store.close()
+
+
+def test_an_att_xfer_the_agent_cancels_with_hash_takes_the_agent_back_to_the_caller(acd):
+    """`#` during the consultation hangs up the colleague; att_xfer bridges the agent back
+    to the caller (uuid_bridge), the talk goes on and ends as a plain answered call."""
+    store = RecordingStore()
+    acd.router.records.store = store
+    bridges = []
+    acd.esl.subscribe("CHANNEL_BRIDGE")
+    acd.esl.on("CHANNEL_BRIDGE", bridges.append)
+    agent = acd.sw.add_agent("1001", ring_s=0.1, talk_s=2.0, press=((1.0, "#"),))
+    agent.attended = (0.3, "user/1003", 30.0)
+    colleague = acd.sw.add_agent("1003", ring_s=0.1, talk_s=30.0)
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert outcome.kind == "answered" and outcome.agent == "1001" and not outcome.target, outcome
+    with gevent.Timeout(HANG_GUARD_S):
+        while not any(row["event"] == "completed" for kind, row, key in store.rows if kind == "queue_event"):
+            gevent.sleep(0.02)
+    agent_leg, consulted = agent.calls[0]["uuid"], colleague.calls[0]["uuid"]
+    assert colleague.calls[0]["result"] == "answered" and colleague.calls[0]["ended_at"] is not None
+    pairs = [(e.get("Bridge-A-Unique-ID"), e.get("Bridge-B-Unique-ID")) for e in bridges]
+    assert pairs == [(report.uuid, agent_leg), (agent_leg, consulted), (agent_leg, report.uuid)]
+    assert [row["event"] for kind, row, key in store.rows if kind == "queue_event"] == [
+        "enter", "answered", "completed"]
+    assert outcome.talk_s >= 1.9
+
+
 PROGRESSIVE = f"""
 queues:
   prog:
