@@ -32,7 +32,7 @@ from typing import Any
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from fsapp import yamlsrc
-from fsapp.flow.interpreter import Services, run_call
+from fsapp.flow.interpreter import Services, real_clock, run_call
 from fsapp.flow.model import Flow, Problem
 from fsapp.flow.testing import FakeRouter, FakeStore, ScriptedCall, fake_calendars
 from fsapp.flow.trace import Recorder
@@ -221,7 +221,7 @@ def run_case(flow: Flow, case: Case, flows: dict[str, Flow], say=None) -> CaseRe
                         calendars=fake_calendars(fx.get("calendars")), tracer=recorder,
                         recordings=Path("/tmp/fsapp-flow-tests"),
                         tts="test|voice",
-                        clock=(lambda: now) if now else dt.datetime.now)
+                        clock=(lambda: now) if now else real_clock)
     call = ScriptedCall(case.press, caller_id=case.caller_id,
                         destination=case.destination or (flow.numbers[0] if flow.numbers else ""),
                         record_seconds=fx.get("record_seconds", 5.0),

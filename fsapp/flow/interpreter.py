@@ -31,6 +31,20 @@ MAX_STEPS_WITHOUT_INPUT = 1000  # a runtime guard behind the validator's loop ch
 MAX_STEPS_PER_CALL = 20000      # e.g. queue -> next -> queue against a router that answers at once
 
 
+def real_clock() -> dt.datetime:
+    """The flow clock of a running line: the true instant, timezone-aware (in the host's
+    zone), so a schedule node asks a calendar in any zone about the real moment whatever
+    the server's TZ. A clock a test or the demo pins may give a naive time instead: a
+    calendar takes that as its own local time (docs/calendars.md, "Which moment")."""
+    return dt.datetime.now().astimezone()
+
+
+def wall_time(moment: dt.datetime) -> dt.datetime:
+    """`moment` as the naive host-local wall-clock time flows have always seen (`now`,
+    call.started, the recordings' day) and rows store; a naive time is that already."""
+    return moment if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
+
+
 class FlowRuntimeError(RuntimeError):
     """The flow cannot go on (bad value at run time, missing service); names flow and node."""
 
@@ -49,7 +63,9 @@ class Services:
     tts: str = ""                        # {text: ...} prompts: "" off, "espeak-ng" (tts_render),
     #                                      or "engine|voice" of FreeSWITCH's own speak (say: files)
     tts_render: Callable[[str, str], Any] | None = None   # fsapp.sounds.tts: (lang, text) -> WAV path
-    clock: Callable[[], dt.datetime] = dt.datetime.now
+    # the moment schedule nodes ask calendars about: aware (real_clock), or a naive time a
+    # test or the demo pins, taken as the calendar's local time; expressions see wall_time
+    clock: Callable[[], dt.datetime] = real_clock
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
     notes: list[str] = field(default_factory=list)   # what building them did (a reload's answer says it)
 
@@ -120,7 +136,7 @@ class Session:
         self.steps_without_input = 0
         self.node: Node | None = None
         self.in_on_hangup = False
-        self.started = services.clock()
+        self.started = wall_time(services.clock())
         self.frame = _Frame(flow, self._initial_vars(flow))
         # values for variables the flow declares (an outbound campaign's contact fields);
         # undeclared names are ignored: a flow only ever sees the variables it declared
@@ -134,7 +150,7 @@ class Session:
             try:
                 if answer:
                     self.call.answer()
-                self.answered = self.s.clock()   # the IVR answered (an outbound call: already answered)
+                self.answered = wall_time(self.s.clock())   # the IVR answered (an outbound call: already answered)
                 self._run(self.frame)
                 reason = "hangup"  # a main flow's `return` ends the call like a hangup
                 self.call.hangup()
@@ -167,7 +183,7 @@ class Session:
         call = self.call
         facts = CallFacts(getattr(call, "uuid", None), getattr(call, "caller_id", None),
                           getattr(call, "destination", None), self.flow.name, self.flow.version,
-                          self.started, self.answered, self.s.clock(), reason, self.hangup_cause,
+                          self.started, self.answered, wall_time(self.s.clock()), reason, self.hangup_cause,
                           self.main_vars.get("lang") or self.flow.languages[0], self.path, self.record)
         # a call sent on from an agent (e.g. to the satisfaction survey) names its agent in
         # fsapp_agent_id (export fsapp_agent_id=1001 on the transferring side)
@@ -258,7 +274,7 @@ class Session:
                          "destination": getattr(call, "destination", None), "started": self.started,
                          "variables": getattr(call, "variables", {})},
                 "flow": {"name": frame.flow.name, "version": frame.flow.version},
-                "trail": list(self.trail), "now": self.s.clock(), "error": self.error,
+                "trail": list(self.trail), "now": wall_time(self.s.clock()), "error": self.error,
                 "hangup_cause": self.hangup_cause, "ticket_serial": self._ticket_serial,
                 "outcome": self.record.get("outcome", "")}
 
@@ -464,7 +480,7 @@ class Session:
     def _k_record(self, node: Node, frame: _Frame):
         a = node.args
         count = self.visits.get(f"{frame.flow.name}.{node.name}", 1)
-        day = self.s.clock().strftime("%Y%m%d")
+        day = wall_time(self.s.clock()).strftime("%Y%m%d")
         path = Path(self.s.recordings).absolute() / frame.flow.name / day / \
             f"{getattr(self.call, 'uuid', 'call')}-{node.name}-{count}.wav"
         try:  # FreeSWITCH writes the file; on the same host the directory must exist
@@ -665,7 +681,7 @@ class Session:
         calendar = self.s.need("calendars", node.name).get(a["calendar"])
         if calendar is None:
             raise FlowRuntimeError(f"node {node.name!r}: calendar {a['calendar']!r} is not loaded")
-        now = self.s.clock()
+        now = self.s.clock()   # not wall_time: a naive host time is not the calendar's local time
         mode = calendar.mode(now)
         if node.target(mode_label(mode)):
             return mode_label(mode)

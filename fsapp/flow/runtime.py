@@ -33,7 +33,7 @@ from gevent.server import StreamServer
 from fsapp.flow.callrecord import KIND as RECORD_KIND, record_key, unrouted_row
 from fsapp.flow.compiler import Environment, compile_paths
 from fsapp.flow.control_socket import bind_control_socket
-from fsapp.flow.interpreter import Outcome, Services, run_call
+from fsapp.flow.interpreter import Outcome, Services, run_call, wall_time
 from fsapp.flow.model import Flow, Problem
 from fsapp.flow.trace import NodeCounter, fan_out, log_tracer
 from fsapp.log import get_logger
@@ -144,7 +144,7 @@ class FlowHandler:
         if services is None or services.store is None:
             return
         try:
-            services.store.write(RECORD_KIND, unrouted_row(call, services.clock(), "UNALLOCATED_NUMBER"),
+            services.store.write(RECORD_KIND, unrouted_row(call, wall_time(services.clock()), "UNALLOCATED_NUMBER"),
                                  key=record_key(getattr(call, "uuid", None)))
         except Exception:  # reporting never breaks the worker; the outbox already keeps outages
             log.exception("call record not written", extra={"destination": call.destination})
