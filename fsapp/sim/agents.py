@@ -36,6 +36,10 @@ class AgentEndpoint:
     hold: tuple = ()        # ((seconds after answer, seconds on hold), ...), in order
     transfer: tuple = ()    # (seconds after answer, extension): a blind transfer from the phone
     attended: tuple = ()    # (seconds after answer, dial string, seconds consulting): att_xfer
+    # when talk_s starts: "answer", or "bridge" (the person talks once the caller is put
+    # through; a leg never bridged still hangs up after bridge_wait_s, then talk_s)
+    talk_from: str = "answer"
+    bridge_wait_s: float = 60.0
 
     def __post_init__(self):
         for at, digits in self.press:
@@ -53,6 +57,8 @@ class AgentEndpoint:
                               or self.attended[2] < 0):
             raise ValueError(f"agent {self.agent_id}: attended {self.attended!r}: (seconds after answer >= 0, "
                              f"dial string, seconds consulting >= 0)")
+        if self.talk_from not in ("answer", "bridge"):
+            raise ValueError(f"agent {self.agent_id}: talk_from must be 'answer' or 'bridge', got {self.talk_from!r}")
         if self.answer not in (True, False, "busy", "reject"):
             raise ValueError(f"agent {self.agent_id}: answer must be True, False, 'busy' or 'reject', "
                              f"got {self.answer!r}")
@@ -97,6 +103,8 @@ class AgentEndpoint:
         # way); waiting on the leg's end, not wait_media, which returns (and so hung up
         # the agent) when uuid_bridge takes the leg out of park (transfer_to) whenever
         # this greenlet woke before the park program did
+        if self.talk_from == "bridge":
+            clock.wait([leg.status.ended, leg.links.bridged], self.bridge_wait_s)
         talked = 0.0
         for at, digits in sorted(self.press):
             if at >= self.talk_s:

@@ -22,6 +22,8 @@ def connect(ch: Channel, leg: Channel, joined: bool = False, inner: bool = False
     ch.links.other, ch.links.other_type = leg, "originatee"
     leg.links.other, leg.links.other_type = ch, "originator"
     ch.links.bridged_to, leg.links.bridged_to = leg, ch
+    ch.links.bridged.set()
+    leg.links.bridged.set()
     now = ch.now_us()
     ch.profile.times["Channel-Bridged-Time"] = leg.profile.times["Channel-Bridged-Time"] = now
     leg.set_var("bridge_uuid", ch.uuid)

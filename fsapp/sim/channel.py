@@ -59,7 +59,7 @@ class Channel:
         now_us = self.now_us()
         self.profile = CallerProfile(destination, context, cid_num, cid_name, callee_name, callee_num, source,
                                      created=now_us, hit_dialplan=hit_dialplan)
-        self.links = Links()
+        self.links = Links(bridged=GEvent())
         self.run = Run()
         self.queue = MediaQueue()     # messages, DTMF and the wake-up (other greenlets push there)
         self.status = ChannelState(answered=GEvent(), ended=GEvent())

@@ -77,6 +77,7 @@ class Links:
     bridged_to: Any = None
     originator: Any = None         # leg that dialled this one (bridge)
     loopback: bool = False         # one of a loopback/ pair (is_loopback=1 in its report)
+    bridged: Any = None            # gevent Event: set once a bridge joins this leg (bridging.connect)
 
 
 @dataclass

@@ -244,9 +244,9 @@ class Switch:
 
     # ---- calls ------------------------------------------------------------------------
     def add_agent(self, agent_id: str, ring_s: float = 1.0, talk_s: float = 30.0, answer=True,
-                  press: tuple = ()) -> AgentEndpoint:
+                  press: tuple = (), talk_from: str = "answer") -> AgentEndpoint:
         """A scripted endpoint: user/<agent_id>, and sofia/gateway/<any gateway>/<agent_id>."""
-        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer, press=tuple(press))
+        agent = AgentEndpoint(str(agent_id), ring_s, talk_s, answer, press=tuple(press), talk_from=talk_from)
         self.agents[agent.agent_id] = agent
         return agent
 
