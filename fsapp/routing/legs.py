@@ -25,7 +25,6 @@ class Legs:
         self._hangups: dict[str, AsyncResult] = {}
         self.holds = HoldTimes(clock)        # CHANNEL_HOLD/UNHOLD during talks: the AHT's hold time
         self._transfers: dict[str, str] = {}  # leg -> 'blind:2000' when its phone transferred the call
-        self._bridges: dict[str, AsyncResult] = {}   # leg -> set at its CHANNEL_BRIDGE
 
     # -- hangups (events, not polling) -----------------------------------------------------
     def on_hangup(self, event) -> None:
@@ -34,31 +33,6 @@ class Legs:
             if transfer := phone_transfer(event):
                 self._transfers[event.get("Unique-ID")] = transfer
             result.set(event.get("Hangup-Cause") or "NORMAL_CLEARING")
-
-    # -- bridges: uuid_bridge's +OK only means the transfer was scheduled ----------------
-    def on_bridge(self, event) -> None:
-        for uuid in (event.get("Bridge-A-Unique-ID"), event.get("Bridge-B-Unique-ID"), event.get("Unique-ID")):
-            result = self._bridges.get(uuid or "")
-            if result is not None and not result.ready():
-                result.set(True)
-
-    def watch_bridge(self, uuid: str) -> AsyncResult:
-        """Set at the leg's CHANNEL_BRIDGE: watched before uuid_bridge is sent, as the
-        event can come before the command's reply."""
-        return self._bridges.setdefault(uuid, AsyncResult())
-
-    def unwatch_bridge(self, uuid: str) -> None:
-        self._bridges.pop(uuid, None)
-
-    def bridged(self, bridged: AsyncResult, *gone: AsyncResult, deadline: float) -> bool:
-        """After uuid_bridge's +OK: did the legs meet? On FreeSWITCH the bridge is made
-        later by the caller's own thread (switch_ivr_bridge.c uuid_bridge_on_soft_execute),
-        which gives up when the other leg has hung up meanwhile (an agent hanging up at
-        once): False when a leg's CHANNEL_HANGUP comes first (events come in order, so a
-        bridge made before it came first). True at the deadline with neither event (one
-        lost across a reconnect): the legs still exist, so they are taken as talking."""
-        gevent.wait([bridged, *gone], timeout=deadline, count=1)
-        return bridged.ready() or not any(g.ready() for g in gone)
 
     def transfer_of(self, uuid: str) -> str | None:
         """'blind:2000' / 'attended' when the watched leg ended by its phone's transfer."""
