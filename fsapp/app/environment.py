@@ -64,25 +64,27 @@ def _prompts(cfg, notes, problems):
 
 def _queries(cfg, notes, problems):
     directory = cfg.get("store", "queries")
-    if not Path(directory).is_dir():
-        notes.append(f"query names not checked: {directory}/ not found ([store] queries)")
-        return None
-    try:
-        return frozenset(QueryCatalog(directory).names())
-    except ValueError as exc:  # StoreConfigError: a bad .sql header, with its file:line
-        problems.append(_problem(str(exc), directory, "fix the named query: flows are checked against it"))
-        return None
+    return _names(directory, Path(directory).is_dir(), "query", "[store] queries", "named query",
+                  lambda: QueryCatalog(directory).names(), notes, problems)
 
 
 def _calendars(cfg, notes, problems):
     path = cfg.get("flows", "calendars")
-    if not Path(path).is_file():
-        notes.append(f"calendar names not checked: {path} not found ([flows] calendars)")
+    return _names(path, Path(path).is_file(), "calendar", "[flows] calendars", "calendar",
+                  lambda: load_calendars(path), notes, problems)
+
+
+def _names(where, present: bool, what: str, setting: str, fix: str, load, notes, problems):
+    """The names a source defines, for checking flows against; a missing source is a note (the
+    names are not checked), a broken one a problem with its file:line (ValueError carries it:
+    StoreConfigError for a bad .sql header, SourceError for YAML)."""
+    if not present:
+        notes.append(f"{what} names not checked: {where}{'/' if what == 'query' else ''} not found ({setting})")
         return None
     try:
-        return frozenset(load_calendars(path))
-    except ValueError as exc:  # SourceError, with its file:line
-        problems.append(_problem(str(exc), path, "fix the calendar: flows are checked against it"))
+        return frozenset(load())
+    except ValueError as exc:
+        problems.append(_problem(str(exc), str(where), f"fix the {fix}: flows are checked against it"))
         return None
 
 
