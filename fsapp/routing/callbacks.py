@@ -90,7 +90,7 @@ class Callbacks:
             try:
                 while True:
                     msg = ticket.wait(None)
-                    if isinstance(msg, Assignment) and self._attempt(ticket, msg):
+                    if isinstance(msg, Assignment) and (finished := self._attempt(ticket, msg)):
                         break
             except BaseException as exc:
                 # worker stopping, or an unexpected error: the agents are let go at once, the
@@ -103,12 +103,16 @@ class Callbacks:
                 raise
             else:
                 self.quietly("callback done", self.dispatcher.leave, member.id)
+                # published once the request has left the queue: whoever reacts to the
+                # event reads a state where it is gone
+                self.quietly("callback event", self.backend.publish, finished)
             finally:
                 self.running.pop(member.id, None)
 
-    def _attempt(self, ticket, assignment: Assignment) -> bool:
-        """Ring the agent, then the customer. True when the callback is finished (served or
-        out of attempts), False when it waits again."""
+    def _attempt(self, ticket, assignment: Assignment) -> dict | None:
+        """Ring the agent, then the customer. When the callback is finished (served or out
+        of attempts): the event to publish once it has left the queue; None when it waits
+        again."""
         member, q, claims = ticket.member, ticket.queue, ticket.claims
         agent, others = assignment.agents[0], assignment.agents[1:]
         for other in others:
@@ -121,7 +125,7 @@ class Callbacks:
         except ESLError as exc:
             claims.release(agent.name, result_of(getattr(exc, "cause", "DESTINATION_OUT_OF_ORDER")))
             self.dispatcher.requeue(member.id)
-            return False
+            return None
         agent_gone = self.legs.watch(agent_leg)
         self.quietly("talking phase", claims.mark, agent.name, "talking", agent_leg)
         try:
@@ -131,20 +135,19 @@ class Callbacks:
                 "origination_caller_id_number": q.name, "fsapp_callback": member.id,
                 "ignore_early_media": "true"}, timeout=max(q.offer_timeout, 30.0))
         except ESLError as exc:
-            self.legs.kill(agent_leg)
+            self.legs.end(agent_leg)           # the agent is let go once the leg is down
             self.legs.unwatch(agent_leg)
             claims.release(agent.name, OfferResult.CANCELLED)
             attempts = member.callback_attempts + 1
             log.info("callback: customer not reached", extra={"attempt": attempts, "error": str(exc)})
             if attempts >= q.callback_max_attempts:
                 self.records.event("abandoned", member, agent=agent.name)
-                self.backend.publish({"event": "callback-failed", "queue": q.name, "member": member.id,
-                                   "attempts": attempts, "at": self.clock()})
-                return True
+                return {"event": "callback-failed", "queue": q.name, "member": member.id,
+                        "attempts": attempts, "at": self.clock()}
             retry_at = self.clock() + q.callback_retry_delay
             self.dispatcher.requeue(member.id, callback_attempts=attempts,
                                  not_before=max(retry_at, self.business_time(q, retry_at)))
-            return False
+            return None
         answered_at = self.clock()
         self.records.event("answered", member, agent=agent.name, wait_s=answered_at - member.joined_at)
         customer_gone = self.legs.watch(customer_leg)
@@ -164,13 +167,11 @@ class Callbacks:
             log.warning("callback bridge failed", extra={"error": str(exc)})
         finally:
             for leg in (agent_leg, customer_leg):
-                self.legs.kill(leg)
+                self.legs.end(leg)            # the agent is let go once its leg is down
             self.legs.unwatch(agent_leg, customer_leg)
             self.quietly("agent call", forget_agent_call, self.backend, agent.name, agent_leg)
             self.quietly("release", claims.release, agent.name, OfferResult.COMPLETED, talk)
             self.quietly("handle time", self.backend.record_handle_time, q.name, talk + agent.wrap_up_time)
             self.quietly("affinity", self.set_affinity, member.callback_number, agent.name, answered_at)
-        self.quietly("callback event", self.backend.publish, {
-            "event": "callback-completed", "queue": q.name, "member": member.id,
-            "agent": agent.name, "at": self.clock()})
-        return True
+        return {"event": "callback-completed", "queue": q.name, "member": member.id,
+                "agent": agent.name, "at": self.clock()}

@@ -99,6 +99,10 @@ class PinnedRouter:
 
 
 class Router:
+    # how long the legs may take to meet after uuid_bridge's +OK (FreeSWITCH's caller thread
+    # waits up to 1000 x 20 ms for the other leg to settle before it gives up)
+    BRIDGE_DEADLINE = 20.0
+
     def __init__(self, config: RoutingConfig, backend: StateBackend, esl, *, worker_id: str | None = None,
                  lease: float = 30.0, clock=time.time, store=None, node: str = "",
                  calendars: dict | None = None, agent_id_prompts=None, queue_prompts=None,
@@ -194,10 +198,12 @@ class Router:
         if hasattr(self.esl, "start"):
             self.esl.start()          # idempotent; connects a client made by from_config
         self.esl.subscribe("CHANNEL_HANGUP")
+        self.esl.subscribe("CHANNEL_BRIDGE")
         self.esl.subscribe("CHANNEL_HOLD")
         self.esl.subscribe("CHANNEL_UNHOLD")
         self.dispatcher.start()       # subscribes to the state's events: fails first if Redis is down
         self.esl.on("CHANNEL_HANGUP", self.legs.on_hangup)
+        self.esl.on("CHANNEL_BRIDGE", self.legs.on_bridge)
         self.esl.on("CHANNEL_HOLD", self.legs.holds.on_event)
         self.esl.on("CHANNEL_UNHOLD", self.legs.holds.on_event)
         self._started = True
@@ -221,6 +227,7 @@ class Router:
         if self._started:
             try:
                 self.esl.off("CHANNEL_HANGUP", self.legs.on_hangup)
+                self.esl.off("CHANNEL_BRIDGE", self.legs.on_bridge)
                 self.esl.off("CHANNEL_HOLD", self.legs.holds.on_event)
                 self.esl.off("CHANNEL_UNHOLD", self.legs.holds.on_event)
             except ValueError:
@@ -481,6 +488,8 @@ class Router:
         q, claims = ticket.queue, ticket.claims
         answered_at = self.clock()
         agent_gone = self.legs.watch(leg)
+        caller_gone = self.legs.watch(call.uuid)
+        bridged = self.legs.watch_bridge(call.uuid)
         waited = answered_at - member.joined_at
         talk = 0.0
         result = OfferResult.COMPLETED
@@ -491,7 +500,7 @@ class Router:
                           state=MemberState.ANSWERED, serving_agent=agent)
             hold.stop()
             if not self._announce_agent(call, q, agent):
-                self.legs.kill(leg)
+                self.legs.end(leg)
                 return Outcome("abandoned", agent=agent, reason="hangup-during-agent-id", waited_s=waited)
             if self._quietly("talking phase", claims.mark, agent, "talking", leg) is False:
                 # Our claim on the agent lapsed (this worker was too slow to renew it, e.g.
@@ -499,7 +508,7 @@ class Router:
                 # offered to another caller: bridging now could put the agent on two calls
                 # at once. (A renewal answered late used to drop a live claim too: fixed
                 # in MemberClaims.renew_all.)
-                self.legs.kill(leg)
+                self.legs.end(leg)
                 log.warning("claim on the agent lapsed before the bridge; the caller waits again",
                             extra={"agent": agent})
                 result = OfferResult.CANCELLED
@@ -509,8 +518,10 @@ class Router:
                 # flow's socket) so the flow can go on, e.g. to the satisfaction survey
                 self.esl.uuid_setvar(call.uuid, "park_after_bridge", "true")
                 self.esl.uuid_bridge(call.uuid, leg)
+                if not self.legs.bridged(bridged, agent_gone, caller_gone, deadline=self.BRIDGE_DEADLINE):
+                    raise CommandError("uuid_bridge", "-ERR a leg hung up before the bridge was made")
             except (CommandError, ESLError) as exc:
-                self.legs.kill(leg)
+                self.legs.end(leg)
                 if self.legs.exists(call.uuid):
                     # the agent's leg ended between answer and bridge (hung up at once): the
                     # caller has lost nothing and waits again at the same place
@@ -530,10 +541,10 @@ class Router:
             # wait for either leg to hang up: CHANNEL_HANGUP events, with a periodic
             # uuid_exists as the safety net for an event lost across a reconnect
             on_hold = self.legs.holds.watch(leg, call.uuid)
-            self.legs.wait_either(leg, agent_gone, call.uuid, self.legs.watch(call.uuid))
+            self.legs.wait_either(leg, agent_gone, call.uuid, caller_gone)
             if not agent_gone.ready():
                 # the caller hung up first: end the agent's leg too
-                self.legs.kill(leg)
+                self.legs.end(leg)
             talk = self.clock() - answered_at
             agent_rec = self.config.agents.get(agent)
             self.records.event("completed", member, agent=agent, wait_s=waited, talk_s=talk,
@@ -547,6 +558,7 @@ class Router:
             # the agent's claim goes with its result (wrap-up, talk time); if anything here
             # fails, Dispatcher.leave still releases it (MemberClaims.close)
             self.legs.unwatch(leg)
+            self.legs.unwatch_bridge(call.uuid)
             self._quietly("agent call", forget_agent_call, self.backend, agent, leg)
             self._quietly("release", claims.release, agent, result, talk)
             if result is OfferResult.COMPLETED:

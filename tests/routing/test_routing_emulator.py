@@ -145,6 +145,55 @@ def test_agent_leaving_between_answer_and_bridge_puts_the_caller_back_in_line(ac
     assert a1.calls_answered == 0 and a1.no_answer_count == 1
 
 
+def test_agent_leaving_between_uuid_bridge_and_the_bridge_is_not_an_answered_call(acd):
+    # uuid_bridge answers +OK once the transfer is scheduled; the caller's own thread makes
+    # the bridge later (switch_ivr_bridge.c uuid_bridge_on_soft_execute) and, when the agent
+    # has hung up meanwhile, gives up and hangs the caller up. 1001 hangs up in that window:
+    # no bridge (no CHANNEL_BRIDGE), so the outcome is not "answered" (it was: the flake of
+    # tests/deploy/test_routing_deploy.py on a busy machine, a caller answered with no bridge).
+    acd.sw.add_agent("1001", ring_s=0.2, talk_s=60)
+    join = acd.sw.join
+
+    def join_then_1001_hangs_up(a, b):
+        join(a, b)
+        b.hangup("NORMAL_CLEARING")      # before the caller's leg runs the transfer
+    acd.sw.join = join_then_1001_hangs_up
+    report, outcome = acd.call("sales", [Wait(20)])
+    assert (outcome.kind, outcome.agent, outcome.reason) == ("abandoned", "1001", "bridge-failed"), outcome
+    assert report.bridged_to == [] and report.hung_up_by == "switch"
+
+
+def test_an_agent_whose_leg_was_killed_is_let_go_only_once_the_leg_is_down(acd):
+    # uuid_kill answers +OK before the channel is down (the emulator defers the hangup as
+    # FreeSWITCH does, capture observation 13). 1001 answers; the caller hangs up while it
+    # hears 1001's agent id, so the router kills 1001's leg, and must keep 1001 claimed
+    # until that leg's CHANNEL_HANGUP: released at the +OK, 1001 could be offered the next
+    # caller while still on the line (the two-node stress test caught an agent on two legs
+    # at once under load). Here the hangup after the kill is held back until the test looked.
+    acd.router.agent_id_prompts = lambda queue, agent, lang: ["silence_stream://5000"]
+    acd.sw.add_agent("1001", ring_s=0.2, talk_s=60)
+    killed, let_go = gevent.event.Event(), gevent.event.Event()
+    kill = acd.sw.api.commands["uuid_kill"]
+
+    def held_kill(args):
+        uuid, _, cause = args.partition(" ")
+        ch = acd.sw.channels.get(uuid)
+        if ch is None or ch.status.hungup:
+            return kill(args)
+        killed.set()
+        gevent.spawn(lambda: (let_go.wait(), ch.hangup(cause or "NORMAL_CLEARING")))
+        return "+OK\n"
+    acd.sw.api.commands["uuid_kill"] = held_kill
+    call = gevent.spawn(acd.call, "announced", [Wait(1.0), Hangup()])
+    assert killed.wait(HANG_GUARD_S), "the router never killed the agent's leg"
+    gevent.sleep(0.3)     # time for a release that should not come (there is no event to wait for)
+    assert acd.backend.get_agent("1001").live_claims(time.time()), "1001 let go while its killed leg is up"
+    let_go.set()
+    report, outcome = call.get(timeout=HANG_GUARD_S)
+    assert (outcome.kind, outcome.reason) == ("abandoned", "hangup-during-agent-id"), outcome
+    assert not acd.backend.get_agent("1001").live_claims(time.time())
+
+
 class AnswersWhenLetGo(AgentEndpoint):
     """An agent phone that rings until the test lets it answer (no timing involved)."""
 

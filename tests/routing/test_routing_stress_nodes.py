@@ -109,7 +109,8 @@ def _busy_spans(results):
         for agent, calls in res["agents"].items():
             for c in calls:
                 assert c["ended_at"] is not None, f"agent {agent} leg for {c['member']} on {res['worker']} never ended"
-                spans[agent].append((c["offered_at"], c["ended_at"], c["member"], res["worker"], c["result"]))
+                spans[agent].append((c["offered_at"], c["ended_at"], c["member"], res["worker"], c["result"],
+                                     c.get("answered_at"), c.get("bridged_at")))
     return {a: sorted(s) for a, s in spans.items()}
 
 
@@ -117,8 +118,16 @@ def assert_no_double_booking(results):
     for agent, spans in _busy_spans(results).items():
         for first, second in zip(spans, spans[1:]):
             assert second[0] >= first[1] - OVERLAP_SLACK_S, (
-                f"agent {agent} double-booked: {first[2]} on {first[3]} {first[0]:.3f}-{first[1]:.3f} "
-                f"and {second[2]} on {second[3]} {second[0]:.3f}-{second[1]:.3f}")
+                f"agent {agent} double-booked: {_leg(first)} and {_leg(second)}")
+
+
+def _leg(span) -> str:
+    """One agent leg for a failure message: who, where, when it rang / answered / was
+    bridged / ended, and how it ended."""
+    offered, ended, member, worker, result, answered, bridged = span
+    at = lambda t: "-" if t is None else f"{t:.3f}"     # noqa: E731
+    return (f"{member} on {worker} (offered {at(offered)}, answered {at(answered)}, bridged {at(bridged)}, "
+            f"ended {at(ended)}: {result})")
 
 
 def assert_served_once(results, expected_callers):
