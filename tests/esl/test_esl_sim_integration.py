@@ -36,7 +36,8 @@ def place(rig, handler, steps, caller_id="13800138000", timeout=30):
     return report
 
 
-def test_every_call_method(rig):
+def test_every_call_method(rig, tmp_path):
+    recording = str(tmp_path / "rec.wav")
     seen = {}
 
     def handler(call):
@@ -53,7 +54,7 @@ def test_every_call_method(rig):
         seen["unset"] = call.get("fsapp_test")
         call.say("en", "number", "pronounced", 12)
         call.sleep(100)
-        seen["record"] = call.record("/tmp/fsapp_sim_rec.wav", 2, 200, 3)
+        seen["record"] = call.record(recording, 2, 200, 3)
         seen["bridge"] = call.bridge("loopback/7300")
         seen["exists"] = call.api(f"uuid_exists {call.uuid}")
         seen["execute"] = call.execute("log", "INFO fsapp").get("Application")
@@ -65,7 +66,7 @@ def test_every_call_method(rig):
     assert seen["playback"] == "FILE PLAYED"
     assert seen["pgd"] == "42" and seen["read"] == "7"
     assert seen["get"] == "yes" and seen["unset"] is None
-    assert seen["record"].path == "/tmp/fsapp_sim_rec.wav"
+    assert seen["record"].path == recording
     assert seen["bridge"].ok, seen["bridge"]
     assert seen["exists"].strip() == "true"
     assert seen["execute"] == "log"

@@ -25,20 +25,21 @@ def test_real_clock_scale_and_bad_scale():
         RealClock(scale=0)
 
 
-def _long_flow(call):
+def _long_flow(call, recording):
     call.answer()
     call.playback("tone_stream://%(10000,0,440)")            # 10 s prompt
     call.play_and_get_digits(1, 4, 3, 5000, "#", "tone_stream://%(400,0,440)", var="pin")  # no input: 3 x 5.4 s
     call.set("fsapp_pin", call.get("pin") or "none")
-    call.record("/tmp/fsapp-vclock.wav", 30, silence_threshold=200, silence_hits=3)
+    call.record(recording, 30, silence_threshold=200, silence_hits=3)
     call.hangup()
 
 
-def test_virtual_clock_runs_long_scenarios_fast_with_fsapp():
+def test_virtual_clock_runs_long_scenarios_fast_with_fsapp(tmp_path):
     from fsapp.esl.outbound import OutboundServer
+    recording = str(tmp_path / "vclock.wav")
     clock = VirtualClock()
     sw = Switch(esl=("127.0.0.1", 0), clock=clock).start()
-    app = OutboundServer(_long_flow, ("127.0.0.1", 0), linger=5).start()
+    app = OutboundServer(lambda call: _long_flow(call, recording), ("127.0.0.1", 0), linger=5).start()
     try:
         sw.dialplan.add(r"^1$", Socket(f"127.0.0.1:{app.port} async full"))
         wall0, emu0 = time.monotonic(), clock.now()
@@ -50,13 +51,13 @@ def test_virtual_clock_runs_long_scenarios_fast_with_fsapp():
         app.stop()
         sw.stop()
     assert report.error is None and report.hangup_cause == "NORMAL_CLEARING"
-    assert report.recordings == ["/tmp/fsapp-vclock.wav"]
+    assert report.recordings == [recording]
     # 10 s prompt + 3 x (0.4 s prompt + 5 s timeout + invalid prompt) + 0.25 s before the
     # caller speaks + 8 s of speech + 3 s of silence hits: about 38 s of emulated time
     assert emulated >= 35, emulated
     assert wall < emulated / 3, (wall, emulated)
     import wave
-    with wave.open("/tmp/fsapp-vclock.wav") as w:
+    with wave.open(recording) as w:
         # only what the caller sent is written: 8 s of voice (idle time has no media)
         assert 7.9 <= w.getnframes() / 8000 <= 8.1
 
