@@ -56,7 +56,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_config(workdir: Path, odbc: str, listen: str = "127.0.0.1:0") -> Path:
+def write_config(workdir: Path, odbc: str, listen: str = "127.0.0.1:0", query_timeout: float = 5) -> Path:
     """fsapp.toml for these tests. Short database timeouts and a 0.5 s breaker cooldown keep
     each outage and its recovery to a few seconds; everything else is the default."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -69,7 +69,7 @@ linger = 5
 queries = {_toml_str(QUERIES)}
 spool = {_toml_str(workdir / "spool")}
 connect_timeout = 2
-query_timeout = 5
+query_timeout = {query_timeout:g}
 breaker_cooldown = 0.5
 
 [store.connections.main]
@@ -155,8 +155,8 @@ class ItLine:
         return self.line.switch
 
     @classmethod
-    def open(cls, workdir: Path, odbc: str, scale: float) -> "ItLine":
-        cfg = load_config(write_config(workdir, odbc))
+    def open(cls, workdir: Path, odbc: str, scale: float, query_timeout: float = 5) -> "ItLine":
+        cfg = load_config(write_config(workdir, odbc, query_timeout=query_timeout))
         handler = flow_handler(str(FLOWS), cfg)
         assert not handler.warnings, handler.warnings   # e.g. the store could not be built
         line = cls(cfg, handler, EmulatedLine(RealClock(scale=scale), password=PASSWORD))
