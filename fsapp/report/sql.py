@@ -17,12 +17,22 @@ from .rules import Rules
 
 EPOCH = dt.datetime(1970, 1, 1)
 STAFFED = ("Available", "Available (On Demand)")
-SPAN_SLACK = dt.timedelta(days=1)      # a queue call lasts less than this (calls across midnight)
+# A queue leg (from its first event, mostly `enter`, to its last, mostly `completed` when
+# the talk ends) lasts less than this. A report of [start, end) groups the events of
+# [start - LEG_SPAN, end + LEG_SPAN): enough to see every event of the legs that began in
+# it, and whether a leg seen in it began before it. A shift, not a day: the events of a
+# day either side were two thirds of a day report's rows (docs/reports.md, "Queue legs").
+LEG_SPAN = dt.timedelta(hours=8)
 # PostgreSQL's memory for one sort or hash of a report statement. A day read from the
-# records groups ~300,000 queue legs (the events of the day and the day either side): with
-# the server's default 4 MB the grouping spills to disk and takes most of the report's time.
-# Set per transaction (SET LOCAL), so the server's own setting holds for everything else.
+# records groups ~130,000-170,000 queue legs (the events of the day and of LEG_SPAN either
+# side): with the server's default 4 MB the grouping spills to disk and takes most of the
+# report's time. The legs are grouped by hashing: with hash_mem_multiplier 4 a hash may use
+# 4 x work_mem (256 MB) while a sort keeps 64 MB, so the planner hashes them rather than
+# sorting ~400,000 rows by call and queue (text compared under the database's collation:
+# 0.3-0.5 s more on the bench). Set per transaction (SET LOCAL), so the server's own
+# settings hold for everything else; hash_mem_multiplier needs PostgreSQL 13 or later.
 REPORT_WORK_MEM = "64MB"
+REPORT_HASH_MEM_MULTIPLIER = 4
 
 
 def _epoch(t: dt.datetime) -> float:
@@ -31,7 +41,9 @@ def _epoch(t: dt.datetime) -> float:
 
 def session_settings(d: Dialect) -> list[str]:
     """Statements run first in the transaction of each report statement (and rollup)."""
-    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"] if d.name == "postgresql" else []
+    if d.name != "postgresql":
+        return []
+    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'", f"SET LOCAL hash_mem_multiplier = {REPORT_HASH_MEM_MULTIPLIER}"]
 
 
 def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list]:
@@ -52,7 +64,7 @@ def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list
 def queue_legs(rng: Range) -> tuple[str, list]:
     """One row per (call, queue): how the call's time in that queue went. A leg belongs to
     the period in which its first event happened (a call entering at 23:59 and answered
-    after midnight counts on the first day)."""
+    after midnight counts on the first day). A leg lasts less than LEG_SPAN."""
     sql = """
 SELECT call_uuid, queue_name,
   MIN(event_at) AS started_at,
@@ -73,7 +85,7 @@ FROM fsapp_queue_events
 WHERE event_at >= ? AND event_at < ?
 GROUP BY call_uuid, queue_name
 HAVING MIN(event_at) >= ? AND MIN(event_at) < ?"""
-    return sql, [rng.start - SPAN_SLACK, rng.end + SPAN_SLACK, rng.start, rng.end]
+    return sql, [rng.start - LEG_SPAN, rng.end + LEG_SPAN, rng.start, rng.end]
 
 
 def _counted(d: Dialect, rules: Rules) -> str:
