@@ -21,7 +21,7 @@ STAFFED = ("Available", "Available (On Demand)")
 # the talk ends) lasts less than this. A report of [start, end) groups the events of
 # [start - LEG_SPAN, end + LEG_SPAN): enough to see every event of the legs that began in
 # it, and whether a leg seen in it began before it. A shift, not a day: the events of a
-# day either side were two thirds of a day report's rows (docs/reports.md, "Queue legs").
+# day either side were two thirds of a day report's rows (docs/performance.md, reports).
 LEG_SPAN = dt.timedelta(hours=8)
 # PostgreSQL's memory for one sort or hash of a report statement. A day read from the
 # records groups ~130,000-170,000 queue legs (the events of the day and of LEG_SPAN either
@@ -102,9 +102,19 @@ def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str, within: R
               order: bool = True) -> tuple[str, list]:
     """Per bucket of `rng` and queue (key 'queue_name') or over all queues (key "'all'"),
     of the legs that began `within` a part of the range (default: all of it)."""
-    legs, legs_params = queue_legs(within or rng)
+    part = within or rng
+    legs, legs_params = queue_legs(part)
     bucket, bucket_params = bucket_expr(d, rng, by, "l.started_at")
     window = int(rules.fcr_window_h) * 3600
+    # First-call resolution: no `enter` of another call from the same number within the
+    # window after the leg began. Most numbers enter a queue once in [part.start, part.end
+    # + window), the span every leg's window lies in: for them `single` (one hash join)
+    # already says so, and only the legs of numbers seen more than once, or of another
+    # call, are looked up one by one (`repeat`, on the caller_number index).
+    single = ("SELECT caller_number AS single_caller, MIN(call_uuid) AS single_call FROM fsapp_queue_events "
+              "WHERE event = 'enter' AND event_at >= ? AND event_at < ? AND caller_number IS NOT NULL "
+              "GROUP BY caller_number HAVING COUNT(*) = 1")
+    single_params = [part.start, part.end + dt.timedelta(seconds=window)]
     repeat = (f"SELECT 1 FROM fsapp_queue_events n WHERE n.caller_number = l.caller_number "
               f"AND n.event = 'enter' AND n.call_uuid <> l.call_uuid AND n.event_at > l.started_at "
               f"AND n.event_at <= {d.add_seconds('l.started_at', str(window))}")
@@ -133,12 +143,13 @@ SELECT b AS bucket, k AS dim,
 FROM (
   SELECT l.*, {bucket} AS b, {key} AS k,
     CASE WHEN l.entered = 1 AND l.completed = 1 AND l.caller_number IS NOT NULL
-              AND NOT EXISTS ({repeat}) THEN 1 ELSE 0 END AS resolved
+              AND (s.single_call = l.call_uuid OR NOT EXISTS ({repeat})) THEN 1 ELSE 0 END AS resolved
   FROM ({legs}) l
+  LEFT JOIN ({single}) s ON s.single_caller = l.caller_number
   WHERE {_counted(d, rules)}
 ) x
 GROUP BY b, k{_order(order, "b, k")}"""
-    return sql, [*bucket_params, *legs_params]
+    return sql, [*bucket_params, *legs_params, *single_params]
 
 
 def offers_sql(d: Dialect, rng: Range, by: str, key: str, within: Range | None = None,

@@ -95,6 +95,24 @@ def test_counting_rules(records_store, rules, offered, service_level):
     assert (hotline["offered"], hotline["service_level"]) == (offered, service_level)
 
 
+def test_fcr_a_number_seen_once_in_the_window_may_be_another_calls(records_store):
+    # c30's `enter` row carries no number (its answered and completed rows do); the number's
+    # only `enter` in the window is c31's, the next morning: c30 is not resolved
+    columns = "idem_key, call_uuid, queue_name, event, agent_id, wait_ms, caller_number, talk_ms, hold_ms, wrap_up_ms"
+    for call, queue, event, number, at, talk_ms in (
+            ("c30", "hotline", "enter", None, "2026-12-07 14:00:00", None),
+            ("c30", "hotline", "answered", "13800000030", "2026-12-07 14:00:10", None),
+            ("c30", "hotline", "completed", "13800000030", "2026-12-07 14:02:10", 120_000),
+            ("c31", "billing", "enter", "13800000030", "2026-12-08 09:00:00", None)):
+        records_store.execute(
+            f"INSERT INTO fsapp_queue_events ({columns}, event_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f"{call}:{queue}:{event}", call, queue, event, "1001" if event != "enter" else None,
+             10_000 if event != "enter" else None, number, talk_ms, 0 if talk_ms else None,
+             10_000 if talk_ms else None, at, at])
+    hotline = by_key(run_report(records_store, "queue", DAY, "total", Rules(), now=NOW), "queue")["hotline"]
+    assert hotline["fcr"] == 50.0          # c2 c6 resolved, c1 and c30 called again: 2 / 4
+
+
 def test_fcr_window(records_store):
     # c5 came 1 h after c1: with a window of 0 hours nothing is a repeat, c1 counts as resolved
     hotline = by_key(run_report(records_store, "queue", DAY, "total", Rules(fcr_window_h=0), now=NOW), "queue")
