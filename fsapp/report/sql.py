@@ -29,8 +29,9 @@ LEG_SPAN = dt.timedelta(hours=8)
 # report's time. The legs are grouped by hashing: with hash_mem_multiplier 4 a hash may use
 # 4 x work_mem (256 MB) while a sort keeps 64 MB, so the planner hashes them rather than
 # sorting ~400,000 rows by call and queue (text compared under the database's collation:
-# 0.3-0.5 s more on the bench). Set per transaction (SET LOCAL), so the server's own
-# settings hold for everything else; hash_mem_multiplier needs PostgreSQL 13 or later.
+# 0.3-0.5 s more on the bench). Set per transaction (SET LOCAL, set_config(..., true)),
+# so the server's own settings hold for everything else; hash_mem_multiplier came with
+# PostgreSQL 13, so it is set through pg_settings: on an older server nothing happens.
 REPORT_WORK_MEM = "64MB"
 REPORT_HASH_MEM_MULTIPLIER = 4
 
@@ -43,7 +44,9 @@ def session_settings(d: Dialect) -> list[str]:
     """Statements run first in the transaction of each report statement (and rollup)."""
     if d.name != "postgresql":
         return []
-    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'", f"SET LOCAL hash_mem_multiplier = {REPORT_HASH_MEM_MULTIPLIER}"]
+    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'",
+            f"SELECT set_config(name, '{REPORT_HASH_MEM_MULTIPLIER}', true) FROM pg_settings "
+            f"WHERE name = 'hash_mem_multiplier'"]
 
 
 def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list]:
