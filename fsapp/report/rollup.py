@@ -12,10 +12,11 @@ its intervals, in SQL): every figure the summaries keep is a sum of per-record c
 a day's sums are exactly its intervals' sums, and a report may read either.
 
 An interval is rolled up once it is closed: every record that can still change its sums
-has arrived. A queue leg belongs to the interval it began in and may end up to a day
-later (sql.SPAN_SLACK); first-call resolution looks `fcr_window_h` hours ahead. So an
-interval is closed `settle_time(rules)` after its end. Records that arrive later still
-(an outbox replayed after a long outage) are taken in by `fsapp report rollup --from`.
+has arrived. A queue leg belongs to the interval it began in and ends less than
+sql.LEG_SPAN (8 hours) later; first-call resolution looks `fcr_window_h` hours ahead. So
+an interval is closed `settle_time(rules)` after its end (by default a day: the FCR
+window). Records that arrive later still (an outbox replayed after a long outage) are
+taken in by `fsapp report rollup --from`.
 
 How far the summaries go is kept per summary in fsapp_report_rollups as [covered_from,
 covered_to); a report reads summaries inside it and the records outside it (split()).
@@ -66,7 +67,7 @@ def day_names(rules: Rules) -> dict[str, str]:
 
 
 def settle_time(rules: Rules) -> dt.timedelta:
-    return max(sql.SPAN_SLACK, dt.timedelta(hours=rules.fcr_window_h))
+    return max(sql.LEG_SPAN, dt.timedelta(hours=rules.fcr_window_h))
 
 
 def floor_interval(t: dt.datetime) -> dt.datetime:

@@ -17,12 +17,23 @@ from .rules import Rules
 
 EPOCH = dt.datetime(1970, 1, 1)
 STAFFED = ("Available", "Available (On Demand)")
-SPAN_SLACK = dt.timedelta(days=1)      # a queue call lasts less than this (calls across midnight)
+# A queue leg (from its first event, mostly `enter`, to its last, mostly `completed` when
+# the talk ends) lasts less than this. A report of [start, end) groups the events of
+# [start - LEG_SPAN, end + LEG_SPAN): enough to see every event of the legs that began in
+# it, and whether a leg seen in it began before it. A shift, not a day: the events of a
+# day either side were two thirds of a day report's rows (docs/performance.md, reports).
+LEG_SPAN = dt.timedelta(hours=8)
 # PostgreSQL's memory for one sort or hash of a report statement. A day read from the
-# records groups ~300,000 queue legs (the events of the day and the day either side): with
-# the server's default 4 MB the grouping spills to disk and takes most of the report's time.
-# Set per transaction (SET LOCAL), so the server's own setting holds for everything else.
+# records groups ~130,000-170,000 queue legs (the events of the day and of LEG_SPAN either
+# side): with the server's default 4 MB the grouping spills to disk and takes most of the
+# report's time. The legs are grouped by hashing: with hash_mem_multiplier 4 a hash may use
+# 4 x work_mem (256 MB) while a sort keeps 64 MB, so the planner hashes them rather than
+# sorting ~400,000 rows by call and queue (text compared under the database's collation:
+# 0.3-0.5 s more on the bench). Set per transaction (SET LOCAL, set_config(..., true)),
+# so the server's own settings hold for everything else; hash_mem_multiplier came with
+# PostgreSQL 13, so it is set through pg_settings: on an older server nothing happens.
 REPORT_WORK_MEM = "64MB"
+REPORT_HASH_MEM_MULTIPLIER = 4
 
 
 def _epoch(t: dt.datetime) -> float:
@@ -31,7 +42,11 @@ def _epoch(t: dt.datetime) -> float:
 
 def session_settings(d: Dialect) -> list[str]:
     """Statements run first in the transaction of each report statement (and rollup)."""
-    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"] if d.name == "postgresql" else []
+    if d.name != "postgresql":
+        return []
+    return [f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'",
+            f"SELECT set_config(name, '{REPORT_HASH_MEM_MULTIPLIER}', true) FROM pg_settings "
+            f"WHERE name = 'hash_mem_multiplier'"]
 
 
 def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list]:
@@ -52,7 +67,7 @@ def bucket_expr(d: Dialect, rng: Range, by: str, column: str) -> tuple[str, list
 def queue_legs(rng: Range) -> tuple[str, list]:
     """One row per (call, queue): how the call's time in that queue went. A leg belongs to
     the period in which its first event happened (a call entering at 23:59 and answered
-    after midnight counts on the first day)."""
+    after midnight counts on the first day). A leg lasts less than LEG_SPAN."""
     sql = """
 SELECT call_uuid, queue_name,
   MIN(event_at) AS started_at,
@@ -73,7 +88,7 @@ FROM fsapp_queue_events
 WHERE event_at >= ? AND event_at < ?
 GROUP BY call_uuid, queue_name
 HAVING MIN(event_at) >= ? AND MIN(event_at) < ?"""
-    return sql, [rng.start - SPAN_SLACK, rng.end + SPAN_SLACK, rng.start, rng.end]
+    return sql, [rng.start - LEG_SPAN, rng.end + LEG_SPAN, rng.start, rng.end]
 
 
 def _counted(d: Dialect, rules: Rules) -> str:
@@ -90,9 +105,19 @@ def queue_sql(d: Dialect, rng: Range, by: str, rules: Rules, key: str, within: R
               order: bool = True) -> tuple[str, list]:
     """Per bucket of `rng` and queue (key 'queue_name') or over all queues (key "'all'"),
     of the legs that began `within` a part of the range (default: all of it)."""
-    legs, legs_params = queue_legs(within or rng)
+    part = within or rng
+    legs, legs_params = queue_legs(part)
     bucket, bucket_params = bucket_expr(d, rng, by, "l.started_at")
     window = int(rules.fcr_window_h) * 3600
+    # First-call resolution: no `enter` of another call from the same number within the
+    # window after the leg began. Most numbers enter a queue once in [part.start, part.end
+    # + window), the span every leg's window lies in: for them `single` (one hash join)
+    # already says so, and only the legs of numbers seen more than once, or of another
+    # call, are looked up one by one (`repeat`, on the caller_number index).
+    single = ("SELECT caller_number AS single_caller, MIN(call_uuid) AS single_call FROM fsapp_queue_events "
+              "WHERE event = 'enter' AND event_at >= ? AND event_at < ? AND caller_number IS NOT NULL "
+              "GROUP BY caller_number HAVING COUNT(*) = 1")
+    single_params = [part.start, part.end + dt.timedelta(seconds=window)]
     repeat = (f"SELECT 1 FROM fsapp_queue_events n WHERE n.caller_number = l.caller_number "
               f"AND n.event = 'enter' AND n.call_uuid <> l.call_uuid AND n.event_at > l.started_at "
               f"AND n.event_at <= {d.add_seconds('l.started_at', str(window))}")
@@ -121,12 +146,13 @@ SELECT b AS bucket, k AS dim,
 FROM (
   SELECT l.*, {bucket} AS b, {key} AS k,
     CASE WHEN l.entered = 1 AND l.completed = 1 AND l.caller_number IS NOT NULL
-              AND NOT EXISTS ({repeat}) THEN 1 ELSE 0 END AS resolved
+              AND (s.single_call = l.call_uuid OR NOT EXISTS ({repeat})) THEN 1 ELSE 0 END AS resolved
   FROM ({legs}) l
+  LEFT JOIN ({single}) s ON s.single_caller = l.caller_number
   WHERE {_counted(d, rules)}
 ) x
 GROUP BY b, k{_order(order, "b, k")}"""
-    return sql, [*bucket_params, *legs_params]
+    return sql, [*bucket_params, *legs_params, *single_params]
 
 
 def offers_sql(d: Dialect, rng: Range, by: str, key: str, within: Range | None = None,

@@ -61,6 +61,27 @@ def test_hourly_buckets_and_the_call_across_midnight(records_store):
     assert next_day.rows == []             # counted once, on the day it arrived
 
 
+def test_legs_of_almost_eight_hours_across_midnight(records_store):
+    # each 7 h 59 min 59 s from entering to the end of the talk, just under sql.LEG_SPAN:
+    # c20 enters at 23:59:00 and talks until 07:58:59 (the day's report must look that far
+    # ahead), c21 enters at 16:00:01 and talks until midnight (the next day's report must
+    # look that far back to see that c21 is not its call). Both are 2026-12-07 calls.
+    columns = "idem_key, call_uuid, queue_name, event, agent_id, wait_ms, caller_number, talk_ms, hold_ms, wrap_up_ms"
+    for call, enter, answer, end in (("c20", "2026-12-07 23:59:00", "2026-12-07 23:59:30", "2026-12-08 07:58:59"),
+                                     ("c21", "2026-12-07 16:00:01", "2026-12-07 16:00:31", "2026-12-08 00:00:00")):
+        for event, at, wait_ms, talk_ms in (("enter", enter, None, None), ("answered", answer, 30_000, None),
+                                            ("completed", end, 30_000, 28_769_000)):
+            records_store.execute(
+                f"INSERT INTO fsapp_queue_events ({columns}, event_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [f"{call}:hotline:{event}", call, "hotline", event, "1001" if wait_ms else None, wait_ms,
+                 f"1380000{call[1:]}00", talk_ms, 0 if talk_ms else None, 10_000 if talk_ms else None, at, at])
+    hotline = by_key(run_report(records_store, "queue", DAY, "total", Rules(), now=NOW), "queue")["hotline"]
+    assert (hotline["offered"], hotline["answered"], hotline["handled"]) == (9, 5, 6)
+    assert hotline["aht_s"] == 9700.7      # (310 + 136 + 130 + 70 + 2 x (28769 + 10)) / 6
+    next_day = run_report(records_store, "queue", Range.parse("day", "2026-12-08"), "total", Rules(), now=NOW)
+    assert next_day.rows == []
+
+
 @pytest.mark.parametrize("rules, offered, service_level", [
     (Rules(sl_denominator="offered"), 7, 14.3),                      # 1 / 7
     (Rules(sl_denominator="answered+long-abandoned"), 7, 25.0),      # 1 / (3 + 2 - 1)
@@ -72,6 +93,24 @@ def test_hourly_buckets_and_the_call_across_midnight(records_store):
 def test_counting_rules(records_store, rules, offered, service_level):
     hotline = by_key(run_report(records_store, "queue", DAY, "total", rules, now=NOW), "queue")["hotline"]
     assert (hotline["offered"], hotline["service_level"]) == (offered, service_level)
+
+
+def test_fcr_a_number_seen_once_in_the_window_may_be_another_calls(records_store):
+    # c30's `enter` row carries no number (its answered and completed rows do); the number's
+    # only `enter` in the window is c31's, the next morning: c30 is not resolved
+    columns = "idem_key, call_uuid, queue_name, event, agent_id, wait_ms, caller_number, talk_ms, hold_ms, wrap_up_ms"
+    for call, queue, event, number, at, talk_ms in (
+            ("c30", "hotline", "enter", None, "2026-12-07 14:00:00", None),
+            ("c30", "hotline", "answered", "13800000030", "2026-12-07 14:00:10", None),
+            ("c30", "hotline", "completed", "13800000030", "2026-12-07 14:02:10", 120_000),
+            ("c31", "billing", "enter", "13800000030", "2026-12-08 09:00:00", None)):
+        records_store.execute(
+            f"INSERT INTO fsapp_queue_events ({columns}, event_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [f"{call}:{queue}:{event}", call, queue, event, "1001" if event != "enter" else None,
+             10_000 if event != "enter" else None, number, talk_ms, 0 if talk_ms else None,
+             10_000 if talk_ms else None, at, at])
+    hotline = by_key(run_report(records_store, "queue", DAY, "total", Rules(), now=NOW), "queue")["hotline"]
+    assert hotline["fcr"] == 50.0          # c2 c6 resolved, c1 and c30 called again: 2 / 4
 
 
 def test_fcr_window(records_store):
