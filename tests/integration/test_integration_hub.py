@@ -52,6 +52,13 @@ def ticker(gaps: list[float], interval: float = 0.01) -> None:
         last = now
 
 
+def _calls_with_visits(conn, uuids: list[str]) -> int:
+    """How many of these calls have node_visit rows in the database."""
+    marks = ", ".join("?" * len(uuids))
+    return conn.execute(f"SELECT COUNT(DISTINCT call_uuid) FROM fsapp_node_visits WHERE call_uuid IN ({marks})",
+                        *uuids).fetchone()[0]
+
+
 def test_fifty_calls_go_through_while_one_waits_on_a_query_that_does_not_return(it_database, tmp_path):
     held = pyodbc.connect(it_database, autocommit=True)
     held.execute(f"SELECT pg_advisory_lock({LOCK})")     # the slow query waits on it
@@ -66,7 +73,11 @@ def test_fifty_calls_go_through_while_one_waits_on_a_query_that_does_not_return(
                    for i in range(ORDINARY_CALLS)]
         reports = [c.wait(HANG_GUARD_S) for c in callers]
         outcomes = [line.outcome(r.uuid, HANG_GUARD_S) for r in reports]
-        # every ordinary call has ended, and the slow query is still waiting for the lock
+        # every ordinary call has ended and its node visits are in the database, while the
+        # slow query still waits for the lock
+        ordinary = [r.uuid for r in reports]
+        stored = wait_for(lambda: _calls_with_visits(held, ordinary) == ORDINARY_CALLS, HANG_GUARD_S,
+                          "the ordinary calls' node visits in the database")
         still_running = line.first("store", "lookup") is None
         held.execute(f"SELECT pg_advisory_unlock({LOCK})")
         slow_report = slow.wait(HANG_GUARD_S)
@@ -85,12 +96,10 @@ def test_fifty_calls_go_through_while_one_waits_on_a_query_that_does_not_return(
             problems.append(f"call {i}: error={report.error} heard={tones_heard(report)} "
                             f"outcome={outcome.reason}/{outcome.node} vars={outcome.vars}")
     assert not problems, "\n".join(problems)
-    # ... while the query ran: each node an ordinary call leaves is one node_visit row
-    # written through the same Store before the flow moves on (our tracer runs after the
-    # production one), so all their steps inside the query's window means the calls moved
-    # on AND their database writes got through.
-    assert still_running, "the slow query returned before the test let it"
-    ordinary = {r.uuid for r in reports}
+    # ... while the query ran: all their steps fall inside the query's window, and their
+    # node_visit rows, written through the same Store, were in the database before it
+    # returned.
+    assert still_running and stored, "the slow query returned before the test let it"
     moved = [e for e in line.events if e.event["event"] == "edge" and e.event.get("uuid") in ordinary
              and query_started.at < e.at < query_done.at]
     assert len(moved) == ORDINARY_CALLS * STEPS_PER_CALL, len(moved)
