@@ -28,7 +28,7 @@ from gevent.threadpool import ThreadPool
 from fsapp.log import get_logger
 
 from .dialects import Dialect, dialect_from_dbms
-from .errors import QueryError, QueryTimeout, StoreUnavailable
+from .errors import QueryError, QueryTimeout, StoreError, StoreUnavailable
 
 pyodbc.pooling = False
 log = get_logger("fsapp.store.pool")
@@ -221,16 +221,23 @@ def _guarded(conn: Conn, work: Callable[[Conn, float], Any], timeout: float) -> 
         set_timeout(conn, timeout)
         return work(conn, timeout)
     except pyodbc.Error as exc:
-        state, msg = _sqlstate(exc), _message(exc)
-        if conn.dialect.is_timeout(state, msg):
-            raise QueryTimeout(f"query timed out after {timeout:g}s: {msg}") from None
-        if state.startswith("08") or _MYSQL_GONE.search(msg) or state in ("57P01", "57P02", "57P03"):
-            conn.broken = True
-            raise StoreUnavailable(f"connection lost: {msg}") from None
-        # Is it the statement or the link? Ask the link.
-        try:
-            conn.raw.cursor().execute(conn.dialect.ping_sql).fetchall()
-        except pyodbc.Error:
-            conn.broken = True
-            raise StoreUnavailable(f"connection lost: {msg}") from None
-        raise QueryError(f"[{state}] {msg}") from None
+        raise classify(conn, exc, timeout) from None
+
+
+def classify(conn: Conn, exc: pyodbc.Error, timeout: float) -> StoreError:
+    """In the worker thread: what a driver error means. QueryTimeout, StoreUnavailable
+    (the link is gone: conn is marked broken) or QueryError (the statement was refused on
+    a live link)."""
+    state, msg = _sqlstate(exc), _message(exc)
+    if conn.dialect.is_timeout(state, msg):
+        return QueryTimeout(f"query timed out after {timeout:g}s: {msg}")
+    if state.startswith("08") or _MYSQL_GONE.search(msg) or state in ("57P01", "57P02", "57P03"):
+        conn.broken = True
+        return StoreUnavailable(f"connection lost: {msg}")
+    # Is it the statement or the link? Ask the link.
+    try:
+        conn.raw.cursor().execute(conn.dialect.ping_sql).fetchall()
+    except pyodbc.Error:
+        conn.broken = True
+        return StoreUnavailable(f"connection lost: {msg}")
+    return QueryError(f"[{state}] {msg}")

@@ -655,3 +655,31 @@ def test_a_say_prompt_without_a_say_renderer_is_named():
     """), ANY)
     outcome = run_call(ScriptedCall([]), flow, Services(tracer=Recorder()), {flow.name: flow})
     assert outcome.reason == "error" and "node 'welcome' needs the say (not configured)" in outcome.error
+
+
+def test_node_visits_wait_for_the_end_of_the_call_or_a_full_batch():
+    """A call's visits go to the store in one write_many when its flow part ends (one
+    database trip, one commit), or whenever `batch` of them are waiting."""
+    from fsapp.flow.trace import NodeVisitWriter
+
+    class CountingStore(FakeStore):
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def write_many(self, rows):
+            self.batches.append(len(rows))
+            return super().write_many(rows)
+
+    store = CountingStore()
+    writer = NodeVisitWriter(store, batch=2)
+    for event in [{"event": "enter", "node": "a"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "b"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "c"}, {"event": "edge", "label": "next"}]:
+        writer({"uuid": "u1", "flow": "f", "version": "1", **event})
+    assert store.batches == [2] and [w["row"]["node"] for w in store.writes] == ["a", "b"]
+    writer({"uuid": "u1", "flow": "f", "version": "1", "event": "enter", "node": "d"})
+    writer({"uuid": "u1", "flow": "f", "version": "1", "event": "end", "reason": "hangup"})
+    assert store.batches == [2, 2] and [w["row"]["node"] for w in store.writes] == ["a", "b", "c", "d"]
+    assert [w["key"] for w in store.writes] == [f"u1:visit:{n}" for n in (1, 2, 3, 4)]
+    assert writer.waiting == {} and writer.open == {} and writer.seen == {}
