@@ -79,7 +79,8 @@ class Services:
     def prompt_path(self, name: str, lang: str) -> str:
         if self.catalog is None:
             return name
-        return str(self.catalog.path(name, lang))
+        played = getattr(self.catalog, "played", None)    # fsapp.sounds.Catalog remembers them
+        return played(name, lang) if played is not None else str(self.catalog.path(name, lang))
 
 
 @dataclass
@@ -282,13 +283,22 @@ class Session:
         return self.s.need("store", self.node.name if self.node else "?").next_ticket_serial()
 
     def render(self, value, frame: _Frame | None = None):
-        scope = self.scope(frame)
+        # most fields are plain text (prompt names): no scope to build for those
         if isinstance(value, Mapping):
+            if not any(_is_template(v) for v in value.values()):
+                return dict(value)
+            scope = self.scope(frame)
             return {k: self._guarded(expr.render, v, scope) for k, v in value.items()}
-        return self._guarded(expr.render, value, scope)
+        if not _is_template(value):
+            return value
+        return self._guarded(expr.render, value, self.scope(frame))
 
-    def evaluate(self, value, frame: _Frame | None = None):
-        return self._guarded(expr.evaluate, value, self.scope(frame))
+    def evaluate(self, value, frame: _Frame | None = None, scope: dict | None = None):
+        """An expression's value; `scope`: one self.scope() shared by several expressions
+        read at the same moment (a branch's cases)."""
+        if not isinstance(value, str):
+            return value       # a YAML literal (true, 3): its own value
+        return self._guarded(expr.evaluate, value, self.scope(frame) if scope is None else scope)
 
     def _guarded(self, function, value, scope):
         """Errors inside a flow's expression are the flow's: name the node and the text."""
@@ -585,8 +595,9 @@ class Session:
         return "next" if node.target("next") else None
 
     def _k_branch(self, node: Node, frame: _Frame):
+        scope = self.scope(frame)      # the cases only read: one scope for all of them
         for i, case in enumerate(node.args["cases"]):
-            if self.evaluate(case["when"], frame):
+            if self.evaluate(case["when"], frame, scope):
                 return case_label(i)
         return "else"
 
@@ -715,6 +726,10 @@ class Session:
                 message = f"{type(exc).__name__}: {exc}"
                 log.warning("on_hangup step failed", extra={"step": step.name, "error": message})
                 self._trace("error", error=message, stage="on_hangup")
+
+
+def _is_template(value) -> bool:
+    return isinstance(value, str) and expr.is_template(value)
 
 
 def _input_fields(got, valid: bool, problem: str) -> dict:
