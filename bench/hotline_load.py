@@ -79,7 +79,7 @@ def main() -> int:
     from fsapp.flow.compiler import Environment
     from fsapp.flow.interpreter import Services
     from fsapp.flow.runtime import FlowHandler
-    from fsapp.flow.trace import NodeVisitWriter, fan_out, log_tracer
+    from fsapp.flow.trace import fan_out, log_tracer, record_node_visits
     from fsapp.say import render
     from fsapp.sounds import Catalog
 
@@ -92,8 +92,9 @@ def main() -> int:
                             clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
         handler = FlowHandler(str(ROOT / "ivr_flows"), services=services, env=Environment(tts=True))
         # the tracers fsapp.app.services_from_config gives `fsapp serve`
-        services.tracer = fan_out(handler.counter, log_tracer,
-                                  None if args.no_visits else NodeVisitWriter(store))
+        services.tracer = fan_out(handler.counter, log_tracer)
+        if not args.no_visits:
+            record_node_visits(services)
         srv = OutboundServer(handler, ("127.0.0.1", 0), linger=5, max_calls=args.calls + 10,
                              command_timeout=60, app_timeout=120).start()
         try:

@@ -66,6 +66,9 @@ class Services:
     # the moment schedule nodes ask calendars about: aware (real_clock), or a naive time a
     # test or the demo pins, taken as the calendar's local time; expressions see wall_time
     clock: Callable[[], dt.datetime] = real_clock
+    # fn(call uuid) -> rows (kind, row, key) a tracer kept for the call's end, written with
+    # its call record in one store trip (fsapp.flow.trace.record_node_visits: node visits)
+    held_rows: Callable[[Any], list] | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
     notes: list[str] = field(default_factory=list)   # what building them did (a reload's answer says it)
 
@@ -179,6 +182,7 @@ class Session:
         outbox keeps it through a database outage; a store that refuses it is logged, the
         worker goes on."""
         store = self.s.store
+        held = self.s.held_rows(getattr(self.call, "uuid", None)) if self.s.held_rows is not None else []
         if store is None:
             return
         call = self.call
@@ -191,12 +195,25 @@ class Session:
         facts.fields.setdefault("agent_id", (getattr(call, "variables", None) or {}).get("variable_fsapp_agent_id"))
         key = record_key(facts.uuid)
         try:
-            store.write(RECORD_KIND, call_record_row(facts), key=key)
+            if held:    # the rows a tracer kept for the call's end: one trip, one commit with them
+                store.write_many([(RECORD_KIND, call_record_row(facts), key), *held])
+            else:
+                store.write(RECORD_KIND, call_record_row(facts), key=key)
         except Exception as exc:
             log.exception("call record not written", extra={"flow": self.flow.name})
             self._trace("error", error=f"{type(exc).__name__}: {exc}", stage="call_record")
+            self._write_held(held)
             return
         self._trace("store", kind=RECORD_KIND, key=key)
+
+    def _write_held(self, rows: list) -> None:
+        """The held rows without the record that could not be written (its row was refused)."""
+        if not rows:
+            return
+        try:
+            self.s.store.write_many(rows)
+        except Exception:  # reporting never breaks the worker; the outbox already keeps outages
+            log.exception("held rows not written", extra={"flow": self.flow.name, "rows": len(rows)})
 
     def _hangup_quietly(self, cause: str) -> None:
         try:

@@ -90,10 +90,12 @@ class NodeVisitWriter:
 
     A call's rows are kept until its flow part ends (or `batch` of them are waiting, for a
     call that loops long) and then go in one store.write_many: one trip to the database
-    and one commit for the lot, instead of one per node. They go through the store's
-    durable outbox like any write; a failing write is logged, never raised, so reporting
-    can not break a call. (A worker killed mid-call loses that call's waiting rows, as it
-    loses the call record, which is written at the end too.)
+    and one commit for the lot, instead of one per node. Installed by record_node_visits,
+    the last ones wait a little longer, for the call record: the Session takes them
+    (take) and writes them with it, one trip and one commit for the whole call's end.
+    They go through the store's durable outbox like any write; a failing write is
+    logged, never raised, so reporting can not break a call. (A worker killed mid-call
+    loses that call's waiting rows, as it loses the call record, written at the end too.)
     """
 
     def __init__(self, store, clock=None, batch: int = 50):
@@ -105,6 +107,7 @@ class NodeVisitWriter:
         self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
         self.count: collections.Counter = collections.Counter()
         self.waiting: dict[str, list] = {}      # uuid -> rows left to write: (kind, row, key)
+        self.handed_over = False                # True: the Session takes a call's last rows (take)
 
     def __call__(self, event: dict) -> None:
         uuid, kind = event.get("uuid"), event["event"]
@@ -130,7 +133,8 @@ class NodeVisitWriter:
         elif kind == "end":
             for open_key in [k for k in self.open if k[0] == uuid]:
                 self._left(self.open.pop(open_key), str(event.get("reason")), flush=False)
-            self._flush(uuid)
+            if not self.handed_over:
+                self._flush(uuid)
             self.count.pop(uuid, None)
             self.seen.pop(uuid, None)
 
@@ -145,6 +149,10 @@ class NodeVisitWriter:
         if flush and len(waiting) >= self.batch:
             self._flush(uuid)
 
+    def take(self, uuid) -> list[tuple[str, dict, str]]:
+        """The call's rows not written yet, for its Session to write with the call record."""
+        return self.waiting.pop(uuid, None) or []
+
     def _flush(self, uuid) -> None:
         rows = self.waiting.pop(uuid, None)
         if not rows:
@@ -154,3 +162,13 @@ class NodeVisitWriter:
         except Exception as exc:  # see the class docstring
             log.warning("node visits not stored", extra={"rows": len(rows), "node": rows[0][1]["node"],
                                                          "error": str(exc)})
+
+
+def record_node_visits(services) -> NodeVisitWriter:
+    """What `[flows] node_visits = true` does to a flow's Services: one node_visit row per
+    node a call leaves, in services.store; the call's last rows go with its call record."""
+    writer = NodeVisitWriter(services.store)
+    services.tracer = fan_out(services.tracer, writer)
+    services.held_rows = writer.take
+    writer.handed_over = True
+    return writer
