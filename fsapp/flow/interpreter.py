@@ -29,6 +29,8 @@ log = get_logger("fsapp.flow.interpreter")
 BEEP = "tone_stream://%(500,0,1000)"
 MAX_STEPS_WITHOUT_INPUT = 1000  # a runtime guard behind the validator's loop check
 MAX_STEPS_PER_CALL = 20000      # e.g. queue -> next -> queue against a router that answers at once
+_SPACE = re.compile(r"\s")              # str.isspace(), one character at a time
+_SPACE_OR_BANG = re.compile(r"[\s!]")   # ... or file_string's separator
 
 
 def real_clock() -> dt.datetime:
@@ -404,9 +406,9 @@ class Session:
         cannot be one word (TTS text with spaces) are played first instead."""
         paths, names = self._playable(items)
         self._trace("prompt", prompts=names, question=True)
-        if len(paths) == 1 and not any(c.isspace() for c in paths[0]):
+        if len(paths) == 1 and not _SPACE.search(paths[0]):
             return paths[0]
-        if paths and not any(c.isspace() or c == "!" for p in paths for c in p):
+        if paths and not any(_SPACE_OR_BANG.search(p) for p in paths):
             return "file_string://" + "!".join(paths)
         self.call.playback(paths)
         return "silence_stream://250"

@@ -21,6 +21,7 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
 from __future__ import annotations
 
 import collections
+import logging
 from typing import Callable
 
 from fsapp.log import get_logger
@@ -67,8 +68,11 @@ class NodeCounter:
 
 def log_tracer(event: dict) -> None:
     """Trace events as DEBUG log lines (errors as WARNING), carrying the call uuid."""
+    error = event["event"] == "error"
+    if not log.isEnabledFor(logging.WARNING if error else logging.DEBUG):
+        return       # the usual case for all but errors: no fields built for a line never written
     fields = {k: v for k, v in event.items() if k not in ("event", "t", "uuid")}
-    if event["event"] == "error":
+    if error:
         log.warning("flow error", extra=fields)
     else:
         log.debug(f"flow {event['event']}", extra=fields)

@@ -378,8 +378,11 @@ class Store:
             if len(items) == 1:
                 return [_insert_row(conn, *items[0])]
             conn.raw.autocommit = False
+            # one cursor for the lot: pyodbc prepares a statement once and reuses it while
+            # the SQL stays the same (a call's node visits all have the same columns)
+            cur = conn.raw.cursor()
             try:
-                results = [_refusal(lambda: _insert_row(conn, *item)) for item in items]
+                results = [_refusal(lambda: _insert_row(conn, *item, cur=cur)) for item in items]
                 conn.raw.commit()
                 return results
             except pyodbc.Error:
@@ -443,12 +446,12 @@ class Store:
 
 
 
-def _insert_row(conn: Conn, table: Table, row: dict, key: str) -> bool:
+def _insert_row(conn: Conn, table: Table, row: dict, key: str, cur=None) -> bool:
     """In the worker thread: insert if no row has this key. True if inserted, False if it
     was already there."""
     columns = ["idem_key", *row]
     values = [key, *row.values()]
-    cur = conn.raw.cursor()
+    cur = cur or conn.raw.cursor()
     sql = conn.dialect.insert_ignore(table.name, columns)
     try:
         cur.execute(sql, conn.dialect.adapt_params(values))
