@@ -444,8 +444,6 @@ class Store:
         return status
 
 
-
-
 def _insert_row(conn: Conn, table: Table, row: dict, key: str, cur=None) -> bool:
     """In the worker thread: insert if no row has this key. True if inserted, False if it
     was already there."""
