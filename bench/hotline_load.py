@@ -8,9 +8,12 @@ counted).
 
 Each call: greeting, language offer (no key), main menu 3, a closed ticket's 8-digit
 serial, the status read out (SQL lookup), the after-status menu, hang up (the path of
-bench/call_cost.py). Printed per run: completed and lost calls, this process's CPU per
+bench/call_cost.py). The flow's trace goes where `fsapp serve` sends it (the node counter,
+the log, and with `[flows] node_visits = true`, the default, one node_visit row per node
+through the store; --no-visits leaves those rows out). Printed per run: completed and lost calls, this process's CPU per
 completed call (time.process_time: the worker's own CPU, including the store's threads);
-then min / median / max. Emulated time runs --scale times faster than wall time.
+then min / median / max and the rows the calls left (written, or spooled to the
+outbox). Emulated time runs --scale times faster than wall time.
 """
 from gevent import monkey
 
@@ -61,6 +64,7 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--scale", type=float, default=20.0)
     p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--no-visits", action="store_true", help="as [flows] node_visits = false")
     p.add_argument("--sim-child", nargs=2, metavar=("PORT", "SERIAL"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.sim_child:
@@ -75,6 +79,7 @@ def main() -> int:
     from fsapp.flow.compiler import Environment
     from fsapp.flow.interpreter import Services
     from fsapp.flow.runtime import FlowHandler
+    from fsapp.flow.trace import fan_out, log_tracer, record_node_visits
     from fsapp.say import render
     from fsapp.sounds import Catalog
 
@@ -86,6 +91,10 @@ def main() -> int:
                             calendars=load_calendars(ROOT / "calendars.yaml"), recordings=Path(tmpdir) / "rec",
                             clock=lambda: dt.datetime(2026, 11, 30, 10, 0))
         handler = FlowHandler(str(ROOT / "ivr_flows"), services=services, env=Environment(tts=True))
+        # the tracers fsapp.app.services_from_config gives `fsapp serve`
+        services.tracer = fan_out(handler.counter, log_tracer)
+        if not args.no_visits:
+            record_node_visits(services)
         srv = OutboundServer(handler, ("127.0.0.1", 0), linger=5, max_calls=args.calls + 10,
                              command_timeout=60, app_timeout=120).start()
         try:
@@ -107,6 +116,11 @@ def main() -> int:
                 print(f"run {run + 1}: {r['completed']}/{args.calls} completed in {r['seconds']:.1f} s, "
                       f"worker CPU {cpu_per_call[-1]:.2f} ms per completed call")
                 sys.stdout.flush()
+            # what the calls left in the database (rows written or still spooled, none lost)
+            stored = {t: store.execute(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"]
+                      for t in ("fsapp_call_records", "fsapp_node_visits")}
+            print(f"rows stored: {stored['fsapp_call_records']} call records, {stored['fsapp_node_visits']} "
+                  f"node visits; spooled {store.outbox_status()['pending']}")
         finally:
             srv.stop(timeout=5)
             store.close()

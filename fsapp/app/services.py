@@ -19,7 +19,7 @@ from fsapp.calendar import load_calendars
 from fsapp.flow.interpreter import Services
 from fsapp.flow.model import Flow
 from fsapp.flow.runtime import FlowHandler, FlowLoadError
-from fsapp.flow.trace import NodeVisitWriter, fan_out, log_tracer
+from fsapp.flow.trace import log_tracer, record_node_visits
 from fsapp.log import get_logger
 from fsapp.routing import Router  # the contract in docs/architecture.md
 from fsapp.routing.announce import AgentIdPrompts, QueuePrompts
@@ -95,7 +95,7 @@ def services_from_config(cfg, flows: dict[str, Flow], tracer=None, previous: Ser
             warnings.append(f"{name} unavailable, nodes that need it will fail: {type(exc).__name__}: {exc}")
             services.unavailable[name] = str(exc)
     if visits and services.store is not None:
-        services.tracer = fan_out(services.tracer, NodeVisitWriter(services.store))
+        record_node_visits(services)
     return services, warnings
 
 

@@ -76,6 +76,9 @@ def _control(text: str) -> str | None:
     return f"contains the control character {m.group(0)!r}"
 
 
+_SPACE = re.compile(r"\s")    # in a str pattern exactly str.isspace() (both Py_UNICODE_ISSPACE)
+
+
 def _refuse_control(field: str, value: str) -> None:
     why = _control(value)
     if why:
@@ -104,7 +107,7 @@ def word(field: str, value) -> str:
     """One space-free positional argument of an application or api command."""
     text = str(value)
     _refuse_control(field, text)
-    if not text or any(c.isspace() for c in text):
+    if not text or _SPACE.search(text):
         raise UnsafeValue(field, text, "must be one non-empty word without spaces")
     return text
 

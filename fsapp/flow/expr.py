@@ -76,7 +76,7 @@ def evaluate(expr: Any, scope: Mapping[str, Any]) -> Any:
     """Evaluate an expression field; non-string YAML values are literals."""
     if not isinstance(expr, str):
         return expr
-    return _compiled_expression(expr)(**scope)
+    return _compiled_expression(expr)(scope)    # scope as one mapping: one copy fewer than **scope
 
 
 def render(template: Any, scope: Mapping[str, Any]) -> Any:
@@ -86,4 +86,4 @@ def render(template: Any, scope: Mapping[str, Any]) -> Any:
     single = _SINGLE.match(template)
     if single and "{{" not in single.group(1) and "}}" not in single.group(1):
         return evaluate(single.group(1).strip(), scope)
-    return _compiled_template(template).render(**scope)
+    return _compiled_template(template).render(scope)

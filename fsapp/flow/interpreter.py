@@ -29,6 +29,8 @@ log = get_logger("fsapp.flow.interpreter")
 BEEP = "tone_stream://%(500,0,1000)"
 MAX_STEPS_WITHOUT_INPUT = 1000  # a runtime guard behind the validator's loop check
 MAX_STEPS_PER_CALL = 20000      # e.g. queue -> next -> queue against a router that answers at once
+_SPACE = re.compile(r"\s")              # str.isspace(), one character at a time
+_SPACE_OR_BANG = re.compile(r"[\s!]")   # ... or file_string's separator
 
 
 def real_clock() -> dt.datetime:
@@ -66,6 +68,9 @@ class Services:
     # the moment schedule nodes ask calendars about: aware (real_clock), or a naive time a
     # test or the demo pins, taken as the calendar's local time; expressions see wall_time
     clock: Callable[[], dt.datetime] = real_clock
+    # fn(call uuid) -> rows (kind, row, key) a tracer kept for the call's end, written with
+    # its call record in one store trip (fsapp.flow.trace.record_node_visits: node visits)
+    held_rows: Callable[[Any], list] | None = None
     unavailable: dict[str, str] = field(default_factory=dict)  # service -> why it could not be built
     notes: list[str] = field(default_factory=list)   # what building them did (a reload's answer says it)
 
@@ -79,7 +84,8 @@ class Services:
     def prompt_path(self, name: str, lang: str) -> str:
         if self.catalog is None:
             return name
-        return str(self.catalog.path(name, lang))
+        played = getattr(self.catalog, "played", None)    # fsapp.sounds.Catalog remembers them
+        return played(name, lang) if played is not None else str(self.catalog.path(name, lang))
 
 
 @dataclass
@@ -178,6 +184,7 @@ class Session:
         outbox keeps it through a database outage; a store that refuses it is logged, the
         worker goes on."""
         store = self.s.store
+        held = self.s.held_rows(getattr(self.call, "uuid", None)) if self.s.held_rows is not None else []
         if store is None:
             return
         call = self.call
@@ -190,12 +197,25 @@ class Session:
         facts.fields.setdefault("agent_id", (getattr(call, "variables", None) or {}).get("variable_fsapp_agent_id"))
         key = record_key(facts.uuid)
         try:
-            store.write(RECORD_KIND, call_record_row(facts), key=key)
+            if held:    # the rows a tracer kept for the call's end: one trip, one commit with them
+                store.write_many([(RECORD_KIND, call_record_row(facts), key), *held])
+            else:
+                store.write(RECORD_KIND, call_record_row(facts), key=key)
         except Exception as exc:
             log.exception("call record not written", extra={"flow": self.flow.name})
             self._trace("error", error=f"{type(exc).__name__}: {exc}", stage="call_record")
+            self._write_held(held)
             return
         self._trace("store", kind=RECORD_KIND, key=key)
+
+    def _write_held(self, rows: list) -> None:
+        """The held rows without the record that could not be written (its row was refused)."""
+        if not rows:
+            return
+        try:
+            self.s.store.write_many(rows)
+        except Exception:  # reporting never breaks the worker; the outbox already keeps outages
+            log.exception("held rows not written", extra={"flow": self.flow.name, "rows": len(rows)})
 
     def _hangup_quietly(self, cause: str) -> None:
         try:
@@ -282,13 +302,22 @@ class Session:
         return self.s.need("store", self.node.name if self.node else "?").next_ticket_serial()
 
     def render(self, value, frame: _Frame | None = None):
-        scope = self.scope(frame)
+        # most fields are plain text (prompt names): no scope to build for those
         if isinstance(value, Mapping):
+            if not any(_is_template(v) for v in value.values()):
+                return dict(value)
+            scope = self.scope(frame)
             return {k: self._guarded(expr.render, v, scope) for k, v in value.items()}
-        return self._guarded(expr.render, value, scope)
+        if not _is_template(value):
+            return value
+        return self._guarded(expr.render, value, self.scope(frame))
 
-    def evaluate(self, value, frame: _Frame | None = None):
-        return self._guarded(expr.evaluate, value, self.scope(frame))
+    def evaluate(self, value, frame: _Frame | None = None, scope: dict | None = None):
+        """An expression's value; `scope`: one self.scope() shared by several expressions
+        read at the same moment (a branch's cases)."""
+        if not isinstance(value, str):
+            return value       # a YAML literal (true, 3): its own value
+        return self._guarded(expr.evaluate, value, self.scope(frame) if scope is None else scope)
 
     def _guarded(self, function, value, scope):
         """Errors inside a flow's expression are the flow's: name the node and the text."""
@@ -377,9 +406,9 @@ class Session:
         cannot be one word (TTS text with spaces) are played first instead."""
         paths, names = self._playable(items)
         self._trace("prompt", prompts=names, question=True)
-        if len(paths) == 1 and not any(c.isspace() for c in paths[0]):
+        if len(paths) == 1 and not _SPACE.search(paths[0]):
             return paths[0]
-        if paths and not any(c.isspace() or c == "!" for p in paths for c in p):
+        if paths and not any(_SPACE_OR_BANG.search(p) for p in paths):
             return "file_string://" + "!".join(paths)
         self.call.playback(paths)
         return "silence_stream://250"
@@ -585,8 +614,9 @@ class Session:
         return "next" if node.target("next") else None
 
     def _k_branch(self, node: Node, frame: _Frame):
+        scope = self.scope(frame)      # the cases only read: one scope for all of them
         for i, case in enumerate(node.args["cases"]):
-            if self.evaluate(case["when"], frame):
+            if self.evaluate(case["when"], frame, scope):
                 return case_label(i)
         return "else"
 
@@ -715,6 +745,10 @@ class Session:
                 message = f"{type(exc).__name__}: {exc}"
                 log.warning("on_hangup step failed", extra={"step": step.name, "error": message})
                 self._trace("error", error=message, stage="on_hangup")
+
+
+def _is_template(value) -> bool:
+    return isinstance(value, str) and expr.is_template(value)
 
 
 def _input_fields(got, valid: bool, problem: str) -> dict:

@@ -221,6 +221,10 @@ class FakeStore:
             self.writes.append({"kind": kind, "row": dict(row), "key": key})
         return "duplicate" if duplicate else "written"
 
+    def write_many(self, rows: list[tuple[str, dict, str]]) -> list[str]:
+        """As Store.write_many: each (kind, row, key), in order."""
+        return [self.write(kind, row, key) for kind, row, key in rows]
+
     def next_ticket_serial(self) -> str:
         """Serials 1000000x plus a Luhn check digit: deterministic for tests."""
         self.serials += 1

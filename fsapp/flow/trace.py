@@ -21,6 +21,7 @@ An event is a dict with at least `event`, `flow`, `version`, `node`, `uuid` and 
 from __future__ import annotations
 
 import collections
+import logging
 from typing import Callable
 
 from fsapp.log import get_logger
@@ -67,8 +68,11 @@ class NodeCounter:
 
 def log_tracer(event: dict) -> None:
     """Trace events as DEBUG log lines (errors as WARNING), carrying the call uuid."""
+    error = event["event"] == "error"
+    if not log.isEnabledFor(logging.WARNING if error else logging.DEBUG):
+        return       # the usual case for all but errors: no fields built for a line never written
     fields = {k: v for k, v in event.items() if k not in ("event", "t", "uuid")}
-    if event["event"] == "error":
+    if error:
         log.warning("flow error", extra=fields)
     else:
         log.debug(f"flow {event['event']}", extra=fields)
@@ -88,17 +92,26 @@ class NodeVisitWriter:
     outcome = the edge taken or how the call ended, digits = the last input there): the
     per-node figures of the reports ("which menu nodes callers reach, where they give up").
 
-    Rows go through the store's durable outbox; a failing write is logged, never raised,
-    so reporting can not break a call.
+    A call's rows are kept until its flow part ends (or `batch` of them are waiting, for a
+    call that loops long) and then go in one store.write_many: one trip to the database
+    and one commit for the lot, instead of one per node. Installed by record_node_visits,
+    the last ones wait a little longer, for the call record: the Session takes them
+    (take) and writes them with it, one trip and one commit for the whole call's end.
+    They go through the store's durable outbox like any write; a failing write is
+    logged, never raised, so reporting can not break a call. (A worker killed mid-call
+    loses that call's waiting rows, as it loses the call record, written at the end too.)
     """
 
-    def __init__(self, store, clock=None):
+    def __init__(self, store, clock=None, batch: int = 50):
         self.store = store
         # the store's clock unless told otherwise, so visits and the rows they explain agree
         self.clock = clock or (lambda: store.clock())
+        self.batch = batch
         self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
         self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
         self.count: collections.Counter = collections.Counter()
+        self.waiting: dict[str, list] = {}      # uuid -> rows left to write: (kind, row, key)
+        self.handed_over = False                # True: the Session takes a call's last rows (take)
 
     def __call__(self, event: dict) -> None:
         uuid, kind = event.get("uuid"), event["event"]
@@ -120,17 +133,46 @@ class NodeVisitWriter:
             elif event.get("valid") is False:
                 visit["invalid_inputs"] += 1       # ... and invalid input
         elif kind == "edge" and key in self.open:
-            self._write(self.open.pop(key), str(event.get("label")))
+            self._left(self.open.pop(key), str(event.get("label")))
         elif kind == "end":
             for open_key in [k for k in self.open if k[0] == uuid]:
-                self._write(self.open.pop(open_key), str(event.get("reason")))
+                self._left(self.open.pop(open_key), str(event.get("reason")), flush=False)
+            if not self.handed_over:
+                self._flush(uuid)
             self.count.pop(uuid, None)
             self.seen.pop(uuid, None)
 
-    def _write(self, visit: dict, outcome: str) -> None:
-        self.count[visit["call_uuid"]] += 1
-        row = {**visit, "left_at": self.clock(), "outcome": outcome[:40]}
+    def _left(self, visit: dict, outcome: str, flush: bool = True) -> None:
+        uuid = visit["call_uuid"]
+        self.count[uuid] += 1
+        left = self.clock()
+        # created_at as when the row was one write per visit: when the caller left the node
+        row = {**visit, "left_at": left, "outcome": outcome[:40], "created_at": left}
+        waiting = self.waiting.setdefault(uuid, [])
+        waiting.append(("node_visit", row, f"{uuid}:visit:{self.count[uuid]}"))
+        if flush and len(waiting) >= self.batch:
+            self._flush(uuid)
+
+    def take(self, uuid) -> list[tuple[str, dict, str]]:
+        """The call's rows not written yet, for its Session to write with the call record."""
+        return self.waiting.pop(uuid, None) or []
+
+    def _flush(self, uuid) -> None:
+        rows = self.waiting.pop(uuid, None)
+        if not rows:
+            return
         try:
-            self.store.write("node_visit", row, key=f"{visit['call_uuid']}:visit:{self.count[visit['call_uuid']]}")
+            self.store.write_many(rows)
         except Exception as exc:  # see the class docstring
-            log.warning("node visit not stored", extra={"node": visit["node"], "error": str(exc)})
+            log.warning("node visits not stored", extra={"rows": len(rows), "node": rows[0][1]["node"],
+                                                         "error": str(exc)})
+
+
+def record_node_visits(services) -> NodeVisitWriter:
+    """What `[flows] node_visits = true` does to a flow's Services: one node_visit row per
+    node a call leaves, in services.store; the call's last rows go with its call record."""
+    writer = NodeVisitWriter(services.store)
+    services.tracer = fan_out(services.tracer, writer)
+    services.held_rows = writer.take
+    writer.handed_over = True
+    return writer

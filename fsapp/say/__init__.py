@@ -10,6 +10,7 @@ such a module and its "say/<xx>/..." prompts to sounds/catalog.yaml.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -46,9 +47,15 @@ def kinds(lang: str) -> list[str]:
 
 def options(lang: str, kind: str) -> dict[str, object]:
     """Options a kind takes in a language, with their defaults."""
-    function = _function(lang, kind)
-    return {name: p.default for name, p in inspect.signature(function).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    return dict(_keyword_options(_function(lang, kind)))
+
+
+@functools.lru_cache(maxsize=None)
+def _keyword_options(function) -> tuple[tuple[str, object], ...]:
+    # once per say function (there are a few dozen): inspect.signature on every amount a
+    # caller hears read out was a noticeable part of a hotline call's CPU
+    return tuple((name, p.default) for name, p in inspect.signature(function).parameters.items()
+                 if p.kind is inspect.Parameter.KEYWORD_ONLY)
 
 
 def _function(lang: str, kind: str):
@@ -63,7 +70,9 @@ def render(lang: str, kind: str, value, **opts) -> list[str]:
     """Prompt names to play, in order. Raises SayError (a ValueError) for an unknown
     language, kind or option, or a value that cannot be read out."""
     function = _function(lang, kind)
-    known = options(lang, kind)
+    if not opts:
+        return function(value)
+    known = dict(_keyword_options(function))
     unknown = sorted(set(opts) - set(known))
     if unknown:
         raise SayError(f"{lang} {kind}: unknown option(s) {', '.join(unknown)}; "

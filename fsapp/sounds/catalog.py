@@ -58,6 +58,7 @@ class Catalog:
         self.languages = languages
         self.scoped = scoped
         self.prompts = prompts
+        self._played: dict[tuple[str, str], str] = {}   # (name, lang) -> path(), see played()
 
     # ---- loading ---------------------------------------------------------------------
     @classmethod
@@ -108,6 +109,17 @@ class Catalog:
         if not NAME.match(name) or not LANG.match(lang):
             raise ValueError(f"not a prompt name/language: {name!r} {lang!r}")
         return self.base / lang / f"{name}.wav"
+
+    def played(self, name: str, lang: str) -> str:
+        """path() as the string playback gets, remembered: a running line plays the same
+        few prompts on every call. (Bounded: a prompt name a template builds from a
+        caller's digits could otherwise grow it without end.)"""
+        found = self._played.get((name, lang))
+        if found is None:
+            found = str(self.path(name, lang))
+            if len(self._played) < 10000:
+                self._played[(name, lang)] = found
+        return found
 
     def missing(self, names, langs) -> list[tuple[str, str]]:
         """(name, lang) pairs, in the order given, that the catalog cannot play."""

@@ -15,6 +15,7 @@ query timeout is set, and which errors mean "the query took too long".
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -40,7 +41,15 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = field(default=())
 
     def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Column]:
+        # every row written checks its columns here: a dict, not a walk down the tuple
+        by_name: dict[str, Column] = {}
+        for c in self.columns:
+            by_name.setdefault(c.name, c)
+        return by_name
 
     def extended(self, columns: tuple[Column, ...] = (), indexes: tuple[tuple[str, ...], ...] = ()) -> "Table":
         """The table as a later migration leaves it (the earlier definition stays what

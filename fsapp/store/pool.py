@@ -15,6 +15,7 @@ and reason about beats one configured in odbcinst.ini.
 """
 from __future__ import annotations
 
+import collections
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from gevent.threadpool import ThreadPool
 from fsapp.log import get_logger
 
 from .dialects import Dialect, dialect_from_dbms
-from .errors import QueryError, QueryTimeout, StoreUnavailable
+from .errors import QueryError, QueryTimeout, StoreError, StoreUnavailable
 
 pyodbc.pooling = False
 log = get_logger("fsapp.store.pool")
@@ -69,7 +70,10 @@ class ConnectionPool:
         self.dbms_name = ""
         self._idle: list[Conn] = []
         self._count = 0                     # connections open or being opened
-        self._released = Event()
+        # callers waiting for a connection, first come first served: a released connection
+        # wakes one of them, not all (with hundreds of calls waiting, waking every one of
+        # them for each release was a cost that grew with the square of the queue)
+        self._waiters: collections.deque[Event] = collections.deque()
 
     # --- connections -------------------------------------------------------------------
     def _open(self) -> Conn:  # runs in a worker thread
@@ -103,7 +107,7 @@ class ConnectionPool:
                     conn = self._in_thread(self._open, deadline, what="connect")
                 except BaseException:
                     self._count -= 1
-                    self._released.set()
+                    self._wake()
                     raise
                 self.dialect, self.dbms_name = conn.dialect, conn.dbms_name
                 return conn, False
@@ -111,8 +115,22 @@ class ConnectionPool:
             if remaining <= 0:
                 raise QueryTimeout(f"connection {self.name!r}: all {self.size} pooled connections busy "
                                    f"until the deadline; raise pool_size or check for slow queries")
-            self._released.clear()
-            self._released.wait(remaining)
+            waiter = Event()
+            self._waiters.append(waiter)
+            try:
+                waiter.wait(remaining)
+            except BaseException:                  # killed while waiting (a hung-up call)
+                if waiter.is_set():
+                    self._wake()                   # woken, but leaving: the next one's turn
+                else:
+                    self._waiters.remove(waiter)
+                raise
+            if not waiter.is_set():
+                self._waiters.remove(waiter)       # the deadline passed: QueryTimeout above
+
+    def _wake(self, n: int = 1) -> None:
+        for _ in range(min(n, len(self._waiters))):
+            self._waiters.popleft().set()
 
     def _checkin(self, conn: Conn) -> None:
         if conn.broken:
@@ -120,7 +138,7 @@ class ConnectionPool:
             self.threads.spawn(_close_quietly, conn)
         else:
             self._idle.append(conn)
-        self._released.set()
+        self._wake()
 
     def discard_idle(self) -> None:
         """After a lost connection the idle ones are probably dead too (server restart)."""
@@ -128,7 +146,7 @@ class ConnectionPool:
         self._count -= len(stale)
         for conn in stale:
             self.threads.spawn(_close_quietly, conn)
-        self._released.set()
+        self._wake(len(self._waiters))
 
     def close(self) -> None:
         self.discard_idle()
@@ -221,16 +239,23 @@ def _guarded(conn: Conn, work: Callable[[Conn, float], Any], timeout: float) -> 
         set_timeout(conn, timeout)
         return work(conn, timeout)
     except pyodbc.Error as exc:
-        state, msg = _sqlstate(exc), _message(exc)
-        if conn.dialect.is_timeout(state, msg):
-            raise QueryTimeout(f"query timed out after {timeout:g}s: {msg}") from None
-        if state.startswith("08") or _MYSQL_GONE.search(msg) or state in ("57P01", "57P02", "57P03"):
-            conn.broken = True
-            raise StoreUnavailable(f"connection lost: {msg}") from None
-        # Is it the statement or the link? Ask the link.
-        try:
-            conn.raw.cursor().execute(conn.dialect.ping_sql).fetchall()
-        except pyodbc.Error:
-            conn.broken = True
-            raise StoreUnavailable(f"connection lost: {msg}") from None
-        raise QueryError(f"[{state}] {msg}") from None
+        raise classify(conn, exc, timeout) from None
+
+
+def classify(conn: Conn, exc: pyodbc.Error, timeout: float) -> StoreError:
+    """In the worker thread: what a driver error means. QueryTimeout, StoreUnavailable
+    (the link is gone: conn is marked broken) or QueryError (the statement was refused on
+    a live link)."""
+    state, msg = _sqlstate(exc), _message(exc)
+    if conn.dialect.is_timeout(state, msg):
+        return QueryTimeout(f"query timed out after {timeout:g}s: {msg}")
+    if state.startswith("08") or _MYSQL_GONE.search(msg) or state in ("57P01", "57P02", "57P03"):
+        conn.broken = True
+        return StoreUnavailable(f"connection lost: {msg}")
+    # Is it the statement or the link? Ask the link.
+    try:
+        conn.raw.cursor().execute(conn.dialect.ping_sql).fetchall()
+    except pyodbc.Error:
+        conn.broken = True
+        return StoreUnavailable(f"connection lost: {msg}")
+    return QueryError(f"[{state}] {msg}")

@@ -34,7 +34,7 @@ from .connections import parse_connection, sqlite_path, sqlite_prepare
 from .dialects import Dialect, Table, dialect_from_connection_string, get_dialect
 from .errors import QueryError, StoreConfigError, StoreError, StoreUnavailable
 from .outbox import Outbox, Record, ReplayReport
-from .pool import Conn, ConnectionPool, describe_odbc
+from .pool import Conn, ConnectionPool, classify, describe_odbc
 from .queries import NamedQuery, QueryCatalog
 from .rows import now as _now
 from .rows import prepare_row
@@ -344,28 +344,64 @@ class Store:
             log.warning("write spooled to the outbox", extra={"kind": kind, "key": key, "error": str(exc)})
             return "spooled"
 
+    def write_many(self, rows: list[tuple[str, dict, str]]) -> list[WriteStatus]:
+        """Record several rows, each (kind, row, key), in one trip to a pooled connection and
+        one transaction (one commit): what a call's node visits cost at the end of the call.
+        Each row's status is what write() would say; none is lost (a row the database
+        does not take is spooled). A bad row raises ValueError before anything is written."""
+        stamp = self.clock()
+        prepared = [(kind, *prepare_row(kind, row, key, stamp=stamp), key) for kind, row, key in rows]
+        if not prepared:
+            return []
+        try:
+            results = self._insert_many([(table, out, key) for _kind, table, out, key in prepared])
+        except StoreError as exc:
+            results = [exc] * len(prepared)
+        refused = [(kind, key, out, result) for (kind, _table, out, key), result in zip(prepared, results)
+                   if isinstance(result, StoreError)]
+        if refused:
+            self.outbox.append_many([(kind, key, out) for kind, key, out, _ in refused])
+            self._wake.set()
+            log.warning("writes spooled to the outbox", extra={"rows": len(refused), "kind": refused[0][0],
+                                                               "key": refused[0][1], "error": str(refused[0][3])})
+        return ["spooled" if isinstance(r, StoreError) else "written" if r else "duplicate" for r in results]
+
     def _insert(self, table: Table, row: dict, key: str, connection: str | None = None) -> bool:
         """Insert if no row has this key. True if inserted, False if it was already there."""
-        columns = ["idem_key", *row]
-        values = [key, *row.values()]
+        return self.run(lambda conn, _t: _insert_row(conn, table, row, key), connection)
 
-        def work(conn: Conn, _t):
+    def _insert_many(self, items: list[tuple[Table, dict, str]]) -> list[bool | StoreError]:
+        """Each (table, row, key) inserted if absent, in one transaction: per row True
+        (inserted), False (its key was there) or the QueryError that refused that row alone.
+        A lost connection or a timeout raises, for the whole batch."""
+        def work(conn: Conn, timeout: float):
+            if len(items) == 1:
+                return [_insert_row(conn, *items[0])]
+            conn.raw.autocommit = False
+            # one cursor for the lot: pyodbc prepares a statement once and reuses it while
+            # the SQL stays the same (a call's node visits all have the same columns)
             cur = conn.raw.cursor()
-            sql = conn.dialect.insert_ignore(table.name, columns)
             try:
-                cur.execute(sql, conn.dialect.adapt_params(values))
-                if cur.rowcount == 1:
-                    return True
+                results = [_refusal(lambda: _insert_row(conn, *item, cur=cur)) for item in items]
+                conn.raw.commit()
+                return results
             except pyodbc.Error:
-                # A concurrent insert of the same key (a MERGE race)? Only if the row is there.
-                if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
-                    raise
-                return False
-            if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
-                raise QueryError(f"{table.name}: insert of key {key!r} was refused by another unique "
-                                 f"constraint (duplicate serial?)")
-            return False
-        return self.run(work, connection)
+                # A statement error aborts the transaction on some servers (PostgreSQL):
+                # start again row by row, so one bad row does not take the others with it.
+                _rollback_quietly(conn)
+            finally:
+                conn.raw.autocommit = True
+            results = []
+            for item in items:
+                try:
+                    results.append(_refusal(lambda item=item: _insert_row(conn, *item)))
+                except pyodbc.Error as exc:
+                    error = classify(conn, exc, timeout)
+                    if type(error) is not QueryError:
+                        raise error from None    # the link or the deadline: the whole batch
+                    results.append(error)
+            return results
+        return self.run(work)
 
     # --- outbox replay -----------------------------------------------------------------
     def _apply(self, record: Record) -> None:
@@ -408,3 +444,38 @@ class Store:
         return status
 
 
+def _insert_row(conn: Conn, table: Table, row: dict, key: str, cur=None) -> bool:
+    """In the worker thread: insert if no row has this key. True if inserted, False if it
+    was already there."""
+    columns = ["idem_key", *row]
+    values = [key, *row.values()]
+    cur = cur or conn.raw.cursor()
+    sql = conn.dialect.insert_ignore(table.name, columns)
+    try:
+        cur.execute(sql, conn.dialect.adapt_params(values))
+        if cur.rowcount == 1:
+            return True
+    except pyodbc.Error:
+        # A concurrent insert of the same key (a MERGE race)? Only if the row is there.
+        if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
+            raise
+        return False
+    if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
+        raise QueryError(f"{table.name}: insert of key {key!r} was refused by another unique "
+                         f"constraint (duplicate serial?)")
+    return False
+
+
+def _refusal(insert: Callable[[], bool]) -> bool | QueryError:
+    """A row another unique constraint refused is that row's answer, not the batch's."""
+    try:
+        return insert()
+    except QueryError as exc:
+        return exc
+
+
+def _rollback_quietly(conn: Conn) -> None:
+    try:
+        conn.raw.rollback()
+    except pyodbc.Error:  # the link may be gone; the next statement says so
+        pass

@@ -36,3 +36,16 @@ def test_call_cost_counts_below_issue_14s_baseline():
     hotline = re.search(r"^hotline +commands/call min/median/max (\d+)/", proc.stdout, re.M)
     assert simple and int(simple.group(1)) <= 8, proc.stdout
     assert hotline and int(hotline.group(1)) <= 13, proc.stdout
+
+
+def test_hotline_load_runs_and_stores_every_row():
+    """Every call completes and leaves its call record and its node visits (written, or
+    spooled: the count of spooled rows is printed too)."""
+    proc = run("bench/hotline_load.py", "--calls", "2", "--repeat", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^hotline status lookup, 2 calls at once, 3 runs: .* lost 0 / 0 / 0$", proc.stdout, re.M)
+    stored = re.search(r"^rows stored: (\d+) call records, (\d+) node visits; spooled (\d+)$", proc.stdout, re.M)
+    assert stored, proc.stdout
+    records, visits, spooled = map(int, stored.groups())
+    assert records == 6 and spooled == 0, proc.stdout
+    assert visits > 6 * 10, proc.stdout     # the status path passes more than 10 nodes per call

@@ -655,3 +655,69 @@ def test_a_say_prompt_without_a_say_renderer_is_named():
     """), ANY)
     outcome = run_call(ScriptedCall([]), flow, Services(tracer=Recorder()), {flow.name: flow})
     assert outcome.reason == "error" and "node 'welcome' needs the say (not configured)" in outcome.error
+
+
+class TripCountingStore(FakeStore):
+    """A FakeStore that counts its trips: write() and write_many() calls."""
+
+    def __init__(self):
+        super().__init__()
+        self.trips = []
+
+    def write(self, kind, row, key=None):
+        self.trips.append([kind])
+        return super().write(kind, row, key)
+
+    def write_many(self, rows):
+        self.trips.append([kind for kind, _row, _key in rows])
+        return [FakeStore.write(self, kind, row, key) for kind, row, key in rows]
+
+
+def test_node_visits_go_with_the_call_record_in_one_trip():
+    """As `fsapp serve` installs them ([flows] node_visits): a call's visits and its call
+    record reach the store in one write_many, the record first."""
+    from fsapp.flow.trace import record_node_visits
+    store = TripCountingStore()
+    services = Services(store=store)
+    writer = record_node_visits(services)
+    call = ScriptedCall(["7", "2"])
+    run_call(call, compiled(flow_text(MENU), ANY), services)
+    assert store.trips == [["call_record", "node_visit", "node_visit"]]
+    assert [w["key"] for w in store.writes] == [f"{call.uuid}:call", f"{call.uuid}:visit:1",
+                                               f"{call.uuid}:visit:2"]
+    assert writer.waiting == {} and writer.open == {}
+
+
+def test_node_visits_are_written_when_the_call_record_is_refused():
+    from fsapp.flow.trace import record_node_visits
+
+    class RefusingStore(TripCountingStore):
+        def write_many(self, rows):
+            if rows[0][0] == "call_record":
+                raise ValueError("call_record: column hangup_cause is required")
+            return super().write_many(rows)
+    store = RefusingStore()
+    services = Services(store=store)
+    record_node_visits(services)
+    run_call(ScriptedCall(["2"]), compiled(flow_text(MENU), ANY), services)
+    assert store.trips == [["node_visit", "node_visit"]]
+
+
+def test_node_visits_wait_for_the_end_of_the_call_or_a_full_batch():
+    """A call's visits go to the store in one write_many when its flow part ends (one
+    database trip, one commit), or whenever `batch` of them are waiting."""
+    from fsapp.flow.trace import NodeVisitWriter
+
+    store = TripCountingStore()
+    writer = NodeVisitWriter(store, batch=2)
+    for event in [{"event": "enter", "node": "a"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "b"}, {"event": "edge", "label": "next"},
+                  {"event": "enter", "node": "c"}, {"event": "edge", "label": "next"}]:
+        writer({"uuid": "u1", "flow": "f", "version": "1", **event})
+    assert store.trips == [["node_visit"] * 2] and [w["row"]["node"] for w in store.writes] == ["a", "b"]
+    writer({"uuid": "u1", "flow": "f", "version": "1", "event": "enter", "node": "d"})
+    writer({"uuid": "u1", "flow": "f", "version": "1", "event": "end", "reason": "hangup"})
+    assert store.trips == [["node_visit"] * 2] * 2
+    assert [w["row"]["node"] for w in store.writes] == ["a", "b", "c", "d"]
+    assert [w["key"] for w in store.writes] == [f"u1:visit:{n}" for n in (1, 2, 3, 4)]
+    assert writer.waiting == {} and writer.open == {} and writer.seen == {}

@@ -217,7 +217,7 @@ def test_example_flow_writes_to_a_real_sqlite_store(sqlite_odbc, tmp_path):
     from fsapp.flow.compiler import compile_file
     from fsapp.flow.interpreter import run_call
     from fsapp.flow.testing import ScriptedCall
-    from fsapp.flow.trace import NodeVisitWriter
+    from fsapp.flow.trace import record_node_visits
     from fsapp.store import Store
     store = Store({"main": sqlite_odbc}, spool_dir=tmp_path / "spool", start=False)
     try:
@@ -226,7 +226,7 @@ def test_example_flow_writes_to_a_real_sqlite_store(sqlite_odbc, tmp_path):
         assert not problems
         services = Services(store=store, calendars=fake_calendars({"office_hours": "open"}),
                             recordings=tmp_path / "rec")
-        services.tracer = NodeVisitWriter(store)
+        record_node_visits(services)      # as `fsapp serve` ([flows] node_visits): with the record
         call = ScriptedCall(["2", "#"])
         outcome = run_call(call, flow, services)
         assert outcome.reason == "hangup"

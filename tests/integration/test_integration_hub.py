@@ -4,8 +4,9 @@ calls go through their whole flows, their database writes included.
 Real pieces only: scripted callers on the emulated FreeSWITCH, fsapp's outbound socket
 server, the flow interpreter (FlowHandler from a generated fsapp.toml) and a Store on a
 real PostgreSQL. The 50 ordinary calls do not query, but every node they leave is stored
-as a node_visit row through the same Store, whose thread pool and connection pool the
-slow query is holding a part of: the contention a production hotline has.
+as a node_visit row (with the call record, when the call ends) through the same Store,
+whose thread pool and connection pool the slow query is holding a part of: the
+contention a production hotline has.
 
 No wall-clock budget decides it (the suite must pass on a busy machine): the slow query
 waits for an advisory lock the test holds, and the test lets it go only once all 50
@@ -31,7 +32,7 @@ ORDINARY_CALLS = 50
 LOCK = 4242                 # queries/integration.sql: slow_report waits for this advisory lock
 HANG_GUARD_S = 600.0        # only turns a hang into a failure; nothing is timed
 
-# greet -> menu -> ask_account -> thanks -> bye: four edges, each after a node_visit write
+# greet -> menu -> ask_account -> thanks -> bye: four edges, then the call's rows are written
 STEPS_PER_CALL = 4
 ACCOUNT_TONES = [tone(400), tone(440), tone(480), tone(520), tone(560)]
 

@@ -37,6 +37,18 @@ def test_committed_catalog_loads_and_has_common_prompts():
     assert catalog.path("common/goodbye", "zh-CN") == ROOT / "sounds" / "zh-CN" / "common" / "goodbye.wav"
 
 
+def test_played_is_path_as_a_string_and_refuses_what_path_refuses():
+    """What playback gets, remembered per (name, lang); a name that is not a prompt name
+    (a template built it from a caller's keys, say) is refused every time, never kept."""
+    catalog = Catalog.load(ROOT / "sounds" / "catalog.yaml")
+    for _ in range(2):
+        assert catalog.played("common/goodbye", "zh-CN") == str(catalog.path("common/goodbye", "zh-CN"))
+    for bad in ("../etc/passwd", "common/good bye"):
+        with pytest.raises(ValueError, match="not a prompt name"):
+            catalog.played(bad, "zh-CN")
+    assert list(catalog._played) == [("common/goodbye", "zh-CN")]
+
+
 def test_api(tmp_path):
     catalog, path = load(tmp_path, """\
   menu/main:

@@ -44,3 +44,27 @@ def test_fifty_calls_progress_while_one_waits_on_a_slow_query(pg_database, make_
         holder.cursor().execute("SELECT pg_advisory_unlock(4242)").fetchall()
         holder.close()
     assert sorted(slow.get(timeout=120)) == list(range(50))   # all ended while it waited
+
+
+def test_callers_waiting_for_a_pooled_connection_are_served_in_turn(sqlite_odbc, make_store):
+    """One connection, 30 callers: each release wakes the next waiter (first come, first
+    served), and a waiter killed while it waits (a caller hung up) takes no turn away."""
+    store = make_store({"main": {"odbc": sqlite_odbc, "pool_size": 1}}, migrate=False, start=False)
+    store.execute("SELECT 1")                        # the one connection, open ...
+    pool = store.pools["main"]
+    with gevent.Timeout(60, AssertionError("the connection never came back to the pool")):
+        while pool.stats()["idle"] != 1:             # ... and back (a hub callback returns it)
+            gevent.sleep(0.01)
+    done = []
+
+    def query(i):
+        assert store.execute("SELECT CAST(? AS INTEGER) AS n", (i,)) == [{"n": i}]
+        done.append(i)
+
+    callers = [gevent.spawn(query, i) for i in range(30)]
+    gevent.sleep(0)                                  # all started: one runs, 29 wait in turn
+    assert len(pool._waiters) == 29
+    callers[5].kill()                                # hung up while waiting
+    gevent.joinall(callers, timeout=60)
+    assert done == [i for i in range(30) if i != 5]
+    assert not pool._waiters and pool.stats() == {"open": 1, "idle": 1, "size": 1}

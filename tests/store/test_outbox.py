@@ -158,3 +158,15 @@ def test_replay_resumes_from_the_last_whole_progress_record(tmp_path):
     applied.clear()
     box.replay(lambda r: applied.append(r.key))
     assert applied == ["m0", "m1"]
+
+
+def test_write_many_with_the_database_down_spools_every_row_in_one_append(db, make_store, tmp_path):
+    down = make_store({"main": {"odbc": DEAD, "connect_timeout": 2}}, migrate=False, breaker_failures=1,
+                      breaker_cooldown=60, spool=tmp_path / "spool")
+    rows = [("survey_answer", answer(i), f"call-{i}") for i in range(5)]
+    assert down.write_many(rows) == ["spooled"] * 5
+    assert down.outbox.status()["pending"] == 5
+    down.close()
+    up = make_store({"main": db.odbc}, migrate=True, spool=tmp_path / "spool", start=False)
+    assert up.replay_outbox().replayed == 5
+    assert up.execute("SELECT COUNT(*) AS n FROM fsapp_survey_answers")[0]["n"] == 5

@@ -195,3 +195,31 @@ def test_long_text_with_chinese_round_trips_intact(db, make_store):
                        key="long:ticket") == "written"
     row = store.execute("SELECT menu_path, summary FROM fsapp_tickets")[0]
     assert row == {"menu_path": path[:200], "summary": summary[:200]}
+
+
+def visit(n, **kw):
+    return ("node_visit", {"call_uuid": "c1", "flow": "hotline", "node": f"n{n}", "digits": str(n), **kw},
+            f"c1:visit:{n}")
+
+
+def test_write_many_is_one_commit_and_says_what_each_row_became(db, make_store):
+    """A call's node visits in one write_many: each row written, or duplicate when its key
+    is there already; a row another unique constraint refuses (a ticket serial used under
+    another key) is spooled alone and the rest are written, on every database (PostgreSQL
+    aborts the whole transaction on the refused row: the batch is redone row by row)."""
+    store = make_store({"main": db.odbc}, start=False)
+    assert store.write_many([visit(1), visit(2), visit(3)]) == ["written"] * 3
+    assert store.write_many([visit(3), visit(4)]) == ["duplicate", "written"]
+    assert store.write_many([]) == []
+    serial = store.next_ticket_serial()
+    assert store.write("ticket", ticket(serial), key="c1:ticket") == "written"
+    statuses = store.write_many([visit(5), ("ticket", ticket(serial), "c2:ticket"), visit(6)])
+    assert statuses == ["written", "spooled", "written"]
+    assert count(store, "fsapp_node_visits") == 6 and count(store, "fsapp_tickets") == 1
+    assert store.outbox.status()["pending"] == 1
+    rows = store.execute("SELECT node, digits FROM fsapp_node_visits ORDER BY node")
+    assert [(r["node"], r["digits"]) for r in rows] == [(f"n{n}", str(n)) for n in range(1, 7)]
+    # a bad row is a bug to fix: refused before anything is written
+    with pytest.raises(ValueError, match="unknown column"):
+        store.write_many([visit(7), visit(8, colour="red")])
+    assert count(store, "fsapp_node_visits") == 6
