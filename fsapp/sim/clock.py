@@ -150,6 +150,15 @@ class VirtualClock:
                 gevent.sleep(0)
                 continue
             if self._may_jump():
+                # Quiet for idle_s is not enough: on a starved machine (or with other
+                # emulated lines in this process keeping the hub busy) a channel still
+                # being set up may simply not have had its turn yet, and a jump then hands
+                # a caller its 900 s give-up before fsapp even got the call (seen: a whole
+                # line's calls hearing nothing). So everything runnable here runs first;
+                # only if that changed nothing may time jump.
+                gevent.idle()
+                if not self._may_jump():
+                    continue
                 jumpable = [e[0] for e in self._timers if e[3] and not e[4]]
                 if jumpable:
                     target = min(jumpable)
