@@ -30,7 +30,14 @@ def _toml_tables(sections: dict, prefix: str = "") -> list[str]:
 
 def write_fsapp_toml(where: Path, sections: dict, extra: str = "") -> Path:
     """Write where/fsapp.toml from {section: {key: value}} (nested dicts are sub-tables,
-    Paths become strings) plus any raw TOML in `extra`; the one way tests make a config."""
+    Paths become strings) plus any raw TOML in `extra`; the one way tests make a config.
+    The outbox spool defaults to where/spool, not fsapp's default var/spool under the
+    working directory: that one is the repository's, shared by every in-process test
+    (a row one test spooled was replayed, or dead-lettered with an ERROR line in another
+    test's CLI output)."""
+    store = sections.get("store")
+    if "[store]" not in extra and (store is None or "spool" not in store):
+        sections = {**sections, "store": {"spool": where / "spool", **(store or {})}}
     path = where / "fsapp.toml"
     path.write_text("\n".join(_toml_tables(sections)) + "\n" + extra, encoding="utf-8")
     return path

@@ -33,7 +33,7 @@ def test_a_reload_mid_call_old_call_keeps_old_queries_new_call_gets_new(project,
     queries.mkdir(exist_ok=True)     # the project fixture copies the repository's queries there
     (queries / "pin.sql").write_text(QUERY.format(word="old"), encoding="utf-8")
     # the line's own queries directory and SQLite database
-    lines = [ln for ln in project.path.read_text().splitlines() if not ln.startswith("queries = ")]
+    lines = [ln for ln in project.path.read_text().splitlines() if not ln.startswith(("queries = ", "spool = "))]
     text = "\n".join(lines).replace("[store]\n", f'[store]\nqueries = "{queries}"\nspool = "{tmp_path}/spool"\n')
     text += f'\n[store.connections.main]\nodbc = "Driver={{SQLite3}};Database={tmp_path}/fsapp.db"\n'
     project.path.write_text(text)
