@@ -160,15 +160,28 @@ def simulate(flow: Flow, flows_dir, cfg, presses: list[str], caller_id: str = "1
         # either), unless DEBUG asks for every step in the log as `fsapp serve` writes it
         debug = logging.getLogger("fsapp.flow.trace").isEnabledFor(logging.DEBUG)
         handler.services.tracer = fan_out(recorder, answering, *([log_tracer] if debug else []))
-        line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
-        steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
-        caller = line.place_call(flow.numbers[0], steps, caller_id=caller_id)
-        answering.caller = caller
-        report = caller.wait(timeout)
-        outcome = line.outcome(report.uuid, timeout=10.0)
+        try:
+            line.serve(handler, [flow.numbers[0]], app_timeout=120.0, command_timeout=10.0)
+            steps = [Hangup(at=hangup_after)] if hangup_after is not None else []
+            caller = line.place_call(flow.numbers[0], steps, caller_id=caller_id)
+            answering.caller = caller
+            report = caller.wait(timeout)
+            outcome = line.outcome(report.uuid, timeout=10.0)
+        finally:
+            router = handler.services.router
+            if services is None and router is not None and hasattr(router, "stop"):
+                router.stop()          # its ESL client and reconciler, before the emulator goes
+    try:
+        advice = [] if services is not None else _database_advice(handler.services, recorder.events)
+    finally:
+        # The services built here end with the call: the store's outbox replayer must not
+        # live on in the process (a row the database refused, retried and dead-lettered
+        # later, logged its ERROR into whatever ran next in-process). What it spooled stays
+        # in the spool for the next fsapp process with this spool to replay.
+        if services is None and handler.services.store is not None:
+            handler.services.store.close()
     return Transcript(flow, transcript_lines(recorder.events), outcome, report, recorder.events,
-                      notes=notes + list(handler.warnings) + line.switch.unreachable,
-                      advice=[] if services is not None else _database_advice(handler.services, recorder.events))
+                      notes=notes + list(handler.warnings) + line.switch.unreachable, advice=advice)
 
 
 def _database_advice(services: Services, events: list[dict]) -> list[str]:

@@ -291,3 +291,16 @@ def test_simulate_before_db_init_says_to_run_it(project):
     assert result.exit_code == 0, result.output
     assert "no such table" not in result.output and "fsapp db init" not in result.output
     assert "ended: " in result.output and "in status.bye" in result.output
+
+
+def test_simulate_leaves_no_store_running_in_the_process(project):
+    """The services `fsapp simulate` builds end with its call: a store left open kept its
+    outbox replayer running in the process, which retried a refused call record and later
+    logged its dead-lettering into another in-process command's output."""
+    import gc
+    from fsapp.store import Store
+    _with_database(project)
+    assert run(project, "simulate", str(project / "flows" / "status.yaml")).exit_code == 0
+    # an open store stays alive (its replayer holds it); a closed one may already be gone
+    ours = [s for s in gc.get_objects() if isinstance(s, Store) and project in s.spool_dir.parents]
+    assert all(s._closed for s in ours), [(s.spool_dir, s._closed) for s in ours]
