@@ -45,13 +45,33 @@ class RealClock:
         return max(0.0, seconds) / self.scale
 
     def sleep(self, seconds: float, jump: bool = True) -> None:
-        gevent.sleep(self.to_wall(seconds))
+        self.wait([], seconds)
 
     def wait(self, events, seconds: float, poll: float | None = None, jump: bool = True) -> bool:
-        timeout = None if seconds == math.inf else self.to_wall(seconds)
-        if poll is not None:
-            timeout = poll if timeout is None else min(poll, timeout)
-        return bool(gevent.wait(list(events), timeout=timeout, count=1))
+        """Never returns early on the timeout: gevent's timers count from the loop's cached
+        time, which a busy process leaves stale, so gevent.sleep(0.6) may return a little
+        before 0.6 s of monotonic time have passed (a 0.6 s hold measured 599,964 us by
+        the emulator's own timestamps under load). A switch's timers do not end early."""
+        events = list(events)
+        if seconds == math.inf:
+            return bool(gevent.wait(events, timeout=poll, count=1))
+        if self.to_wall(seconds) <= 0:       # a zero wait still yields, as gevent.sleep(0) does
+            if not events:
+                gevent.sleep(0)
+                return False
+            return bool(gevent.wait(events, timeout=0, count=1))
+        end = time.monotonic() + self.to_wall(seconds)
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return any(e.is_set() for e in events) if events else False
+            timeout = left if poll is None else min(poll, left)
+            if not events:
+                gevent.sleep(timeout)
+            elif gevent.wait(events, timeout=timeout, count=1):
+                return True
+            if poll is not None:
+                return any(e.is_set() for e in events)
 
     def touch(self) -> None:
         pass
