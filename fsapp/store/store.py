@@ -335,14 +335,7 @@ class Store:
         When this returns, the row is either committed or fsync'd in the spool. Bad rows
         (unknown kind/column, missing required value) raise ValueError at once.
         """
-        table, out = prepare_row(kind, row, key, stamp=self.clock())
-        try:
-            return "written" if self._insert(table, out, key) else "duplicate"
-        except StoreError as exc:
-            self.outbox.append(kind, key, out)
-            self._wake.set()
-            log.warning("write spooled to the outbox", extra={"kind": kind, "key": key, "error": str(exc)})
-            return "spooled"
+        return self.write_many([(kind, row, key)])[0]
 
     def write_many(self, rows: list[tuple[str, dict, str]]) -> list[WriteStatus]:
         """Record several rows, each (kind, row, key), in one trip to a pooled connection and
@@ -362,7 +355,7 @@ class Store:
         if refused:
             self.outbox.append_many([(kind, key, out) for kind, key, out, _ in refused])
             self._wake.set()
-            log.warning("writes spooled to the outbox", extra={"rows": len(refused), "kind": refused[0][0],
+            log.warning("write spooled to the outbox", extra={"rows": len(refused), "kind": refused[0][0],
                                                                "key": refused[0][1], "error": str(refused[0][3])})
         return ["spooled" if isinstance(r, StoreError) else "written" if r else "duplicate" for r in results]
 
