@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -201,7 +202,28 @@ def _capture(fn: Callable, *args) -> tuple[bool, Any]:
     try:
         return True, fn(*args)
     except Exception as exc:  # noqa: BLE001 - re-raised on the hub by _in_thread
+        _release_frames(exc)
         return False, exc
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the frames an exception from a worker thread carries
+    (its traceback, and those of the exceptions it was raised from or during), here in
+    the worker thread. Those locals hold cursors: carried to the hub, a cursor was freed
+    there, later, whenever the exception was, and if its connection was being closed by
+    another thread at that moment (a broken or idle one, store.close()) pyodbc set
+    "The cursor's connection was closed" during the deallocation, an error that then
+    surfaced in whatever greenlet ran next (seen once in a loaded test run, inside a
+    connect's wait). Freed here, a cursor goes while its connection is still checked out."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        traceback.clear_frames(e.__traceback__)
+        todo += [e.__cause__, e.__context__]
 
 
 def _close_quietly(conn: Conn) -> None:

@@ -68,3 +68,38 @@ def test_callers_waiting_for_a_pooled_connection_are_served_in_turn(sqlite_odbc,
     gevent.joinall(callers, timeout=60)
     assert done == [i for i in range(30) if i != 5]
     assert not pool._waiters and pool.stats() == {"open": 1, "idle": 1, "size": 1}
+
+
+def _cursors_in(exc: BaseException) -> list[str]:
+    """Names of frame locals holding a pyodbc cursor anywhere in exc's traceback chain."""
+    import pyodbc
+    found, todo, seen = [], [exc], set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        tb = e.__traceback__
+        while tb is not None:
+            found += [f"{tb.tb_frame.f_code.co_name}.{name}" for name, value in tb.tb_frame.f_locals.items()
+                      if isinstance(value, pyodbc.Cursor)]
+            tb = tb.tb_next
+        todo += [e.__cause__, e.__context__]
+    return found
+
+
+def test_an_error_from_a_worker_thread_brings_no_cursor_to_the_hub(tmp_path, make_store):
+    """A cursor must be freed in the worker thread that used it, while its connection is
+    still checked out. An exception carried to the hub keeps its frames, and with them
+    their cursors, until whenever the hub drops it; pyodbc freeing such a cursor while
+    another thread closed its connection left "The cursor's connection was closed" set,
+    and it surfaced in an unrelated greenlet (a loaded test run, once)."""
+    store = make_store({"main": f"Driver={{SQLite3}};Database={tmp_path / 'x.db'}"}, migrate=False)
+
+    def work(conn, _timeout):
+        cur = conn.raw.cursor()
+        cur.execute("SELECT no_such_column FROM no_such_table")
+
+    with pytest.raises(Exception) as caught:
+        store.run(work)
+    assert _cursors_in(caught.value) == []
