@@ -210,8 +210,27 @@ class Call:
         return True
 
     # -- simple applications -------------------------------------------------------------
-    def answer(self, timeout: float | None = None) -> None:
-        self.execute("answer", timeout=timeout)
+    def answer(self, timeout: float | None = None, wait: bool = True) -> None:
+        """wait=False: send `answer` and go on without waiting for its completion. The
+        switch runs a channel's queued applications one after another (event-lock), so
+        the next application starts right after the answer, on the switch's side, without
+        a round trip to fsapp in between: on FreeSWITCH each such round trip costs up to a
+        media frame (20 ms) before the session picks the command up and up to 20 ms before
+        mod_event_socket's listener, polling, sends the completion (issue 14). A call that
+        cannot be answered ends, and the next command that waits says so."""
+        if wait:
+            self.execute("answer", timeout=timeout)
+        else:
+            self.queue("answer")
+
+    def queue(self, app: str, args: str | None = None) -> None:
+        """Send one application without waiting for it to finish (see answer(wait=False));
+        only the switch's +OK is waited for. Its completion is not reported."""
+        app_id, frame = self.session.execute(app, args, AsyncResult())
+        reply = self._command(frame, f"sendmsg {app}")
+        if not reply.ok:
+            self.session.forget(app_id)
+            raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
 
     def pre_answer(self, timeout: float | None = None) -> None:
         self.execute("pre_answer", timeout=timeout)

@@ -155,7 +155,9 @@ class Session:
         with call_context(getattr(self.call, "uuid", None)):
             try:
                 if answer:
-                    self.call.answer()
+                    # not waited for: the flow's first application is queued behind it
+                    # and starts on the switch's side right after (Call.answer)
+                    self.call.answer(wait=False)
                 self.answered = wall_time(self.s.clock())   # the IVR answered (an outbound call: already answered)
                 self._run(self.frame)
                 reason = "hangup"  # a main flow's `return` ends the call like a hangup

@@ -75,7 +75,7 @@ class ScriptedCall:
         raise CallHangup(self.uuid, "NORMAL_CLEARING", why)
 
     # ---- Call API -------------------------------------------------------------------------
-    def answer(self, timeout=None) -> None:
+    def answer(self, timeout=None, wait=True) -> None:
         self._check()
         self.actions.append(("answer", ""))
 

@@ -153,6 +153,16 @@ class ReplaySwitch:
                     buf += data
                 raw, buf = buf.split(b"\n\n", 1)
                 command = raw.decode("utf-8") + "\n\n"
+                length = re.search(r"^Content-Length: (\d+)$", command, re.M | re.I)
+                if length:  # an argument sent as the body (syntax.sendmsg_execute)
+                    while len(buf) < int(length.group(1)):
+                        data = sock.recv(65536)
+                        if not data:
+                            self.closed_by_app = True
+                            return
+                        buf += data
+                    body, buf = buf[:int(length.group(1))], buf[int(length.group(1)):]
+                    command += body.decode("utf-8")
                 self.received.append(command)
                 if not self._answer(sock, command):
                     return
@@ -187,6 +197,17 @@ class ReplaySwitch:
             self._send(sock, [api_response("+OK\n")] + held)
             return True
         index = self._find(key)
+        if index is None and verb in ("filter", "event"):
+            # The subscription fsapp sends instead of older captures' `myevents`; FreeSWITCH's
+            # replies as recorded in capture outbound_filtered_pipelined.
+            if verb == "filter":
+                name, _, value = command.strip().split(" ", 1)[1].partition(" ")
+                self._send(sock, [reply(f"+OK filter added. [{name}]=[{value}]")])
+            else:
+                self._send(sock, [reply(f"+OK event listener enabled {command.split()[1]}")])
+                if self.matched < len(self.steps) and self.steps[self.matched].key[0] == "myevents":
+                    self.matched += 1
+            return True
         if index is not None:
             step = self.steps[index]
             self.matched = index + 1
@@ -237,13 +258,33 @@ class ReplaySwitch:
         (no linger asked for yet: FreeSWITCH then says goodbye and closes at once)."""
         self.hung_up = True
         out = []
-        if any(c.startswith("myevents") for c in self.received):
+        if any(c.startswith(("myevents", "event ")) for c in self.received):
             out.append(plain_event("CHANNEL_HANGUP", self.uuid, Hangup_Cause=self.cause))
         if any(c.startswith("linger") for c in self.received):
             self._send(sock, out + [disconnect_notice(self.uuid, "linger")])
             return True
         self._send(sock, out + [disconnect_notice(self.uuid)])
         return False
+
+
+def first_lines(received: list[str]) -> list[str]:
+    """Each command's first line; the subscription's (`filter Unique-ID <uuid>`,
+    `event plain <names>`) shortened to its verb."""
+    lines = [c.split("\n", 1)[0] for c in received]
+    return [line.split(" ", 1)[0] if line.startswith(("filter ", "event ")) else line for line in lines]
+
+
+SETUP = ["connect", "filter", "event", "linger 30"]
+
+
+def app_arg(command: str) -> str | None:
+    """The application argument of a received sendmsg: its execute-app-arg header, or
+    its body (content-type text/plain)."""
+    head, _, body = command.partition("\n\n")
+    found = re.search(r"^execute-app-arg: (.*)$", head, re.M)
+    if found:
+        return found.group(1)
+    return body if re.search(r"^content-type: text/plain$", head, re.M | re.I) else None
 
 
 def parse_all(raw_messages: list[bytes]):

@@ -6,7 +6,7 @@ import re
 import gevent
 import pytest
 
-from esl_replay import ReplaySwitch, load_steps, plain_event
+from esl_replay import SETUP, ReplaySwitch, app_arg, first_lines, load_steps, plain_event
 from fsapp.esl import CallHangup, CommandTimeout, OutboundServer
 from fsapp.log import _CallUuidFilter
 
@@ -57,6 +57,33 @@ def run_call(srv, switch, timeout=20):
             gevent.sleep(0.01)
 
 
+def test_subscription_pipelined_answer_and_body_argument_match_the_real_capture(server, captures_dir):
+    """Capture outbound_filtered_pipelined (FreeSWITCH 1.10.12, fsapp's own build): the
+    subscription is `filter Unique-ID` + `event plain` of the five kinds a Call uses, in
+    one write with linger; answer(wait=False) is followed at once by the next execute
+    (FreeSWITCH ran them back to back: the answer's EXECUTE/EXECUTE_COMPLETE and the
+    playback's EXECUTE came together); play_and_get_digits's argument went as the body
+    and FreeSWITCH read it whole (the digit arrived in bench_digit). fsapp sends exactly
+    the captured commands, in order."""
+    steps = load_steps(captures_dir / "outbound_filtered_pipelined.jsonl")
+    seen = {}
+
+    def ivr(call):
+        call.answer(wait=False)
+        seen["tone"] = call.playback("tone_stream://%(100,0,800)")
+        seen["digit"] = call.play_and_get_digits(1, 1, 1, 3000, "#", "tone_stream://%(100,0,600)",
+                                                 "silence_stream://250", regex="\\d", var="bench_digit")
+        call.hangup()
+
+    switch = ReplaySwitch(steps)
+    run_call(server(ivr, linger=5), switch)
+    assert seen == {"tone": "FILE PLAYED", "digit": "1"}
+    assert switch.matched == len(steps) - 1      # every captured command, in order (exit: answered apart)
+    captured = [s.command for s in steps]
+    assert [first_lines([c])[0] for c in switch.received] == [first_lines([c])[0] for c in captured]
+    assert [app_arg(c) for c in switch.received] == [app_arg(c) for c in captured]
+
+
 @pytest.mark.parametrize("chunk", [None, 7])
 def test_full_session_matches_the_real_capture(server, captures_dir, chunk):
     seen = {}
@@ -86,8 +113,7 @@ def test_full_session_matches_the_real_capture(server, captures_dir, chunk):
     assert "bridge" not in seen  # the caller was killed while bridged
     assert isinstance(seen["hangup"], CallHangup) and seen["hangup"].cause == "NORMAL_CLEARING"
     assert seen["after"] == ["CallHangup", "CallHangup"]
-    verbs = [c.split("\n", 1)[0] for c in switch.received]
-    assert verbs == ["connect", "myevents", "linger 30"] + ["sendmsg"] * 9 + ["exit"]
+    assert first_lines(switch.received) == SETUP + ["sendmsg"] * 9 + ["exit"]
     assert switch.matched == 12  # every captured command matched, in order
     ids = [re.search(r"Event-UUID: (\S+)", c).group(1) for c in switch.received if c.startswith("sendmsg")]
     assert len(set(ids)) == 9
@@ -222,7 +248,7 @@ def test_typeahead_prefixes_a_running_collect_and_can_be_flushed(server, capture
     assert seen["buffer"] == "9"
     assert seen["pgd"] == "912345"
     pgd = next(c for c in switch.received if "play_and_get_digits" in c)
-    assert "execute-app-arg: 0 5 1 4000 #" in pgd  # asks only for the rest
+    assert app_arg(pgd).startswith("0 5 1 4000 #")  # asks only for the rest
 
     flushed = {}
 
@@ -270,7 +296,7 @@ def test_hangup_at_each_point(server, captures_dir, mode):
             raise
 
     srv = server(handler)
-    for k in range(4, len(steps) + 1):  # steps 1-3 are connect/myevents/linger
+    for k in range(4, len(steps) + 1):  # steps 1-3 are connect/myevents/linger (the subscription)
         kw = {"hangup_after": k} if mode == "after" else {"hangup_mid": k}
         switch = ReplaySwitch(steps, **kw)
         orig = srv.handler
@@ -316,7 +342,7 @@ def test_port_probe_and_capacity(server, captures_dir):
     # a `set` run inside the socket application's park, then exit (not a bare close,
     # which strands the caller on a real switch: capture outbound_refused_close)
     assert srv2.refused_calls == 1
-    assert [c.split("\n")[0] for c in second.received][:3] == ["connect", "myevents", "linger 30"], second.received
+    assert first_lines(second.received)[:4] == SETUP, second.received
     assert any("execute-app-name: set" in c and "fsapp_refused=max_calls" in c for c in second.received), \
         second.received
     assert second.received[-1] == "exit\n\n"

@@ -17,8 +17,17 @@ LOW = "tone_stream://%(100,0,600)"
 
 
 def commands_written(chunks):
+    """(first line, headers) of each command, a body-borne application argument
+    (content-type text/plain) folded in as execute-app-arg, as the switch reads it."""
     framer = sim_wire.CommandFramer()
-    return [(first, dict(headers)) for chunk in chunks for first, headers, _ in framer.feed(chunk)]
+    out = []
+    for chunk in chunks:
+        for first, headers, body in framer.feed(chunk):
+            h = dict(headers)
+            if h.get("content-type") == "text/plain" and "execute-app-arg" not in h:
+                h["execute-app-arg"] = body
+            out.append((first, h))
+    return out
 
 
 @pytest.fixture
@@ -72,13 +81,14 @@ def test_prompts_that_cannot_be_joined_play_one_by_one(rig):
 
 
 def test_session_setup_commands(rig):
-    """connect, myevents, linger (written together), the handler's commands, exit."""
+    """connect, the subscription (filter + event) and linger written together, the
+    handler's commands, exit."""
     def handler(call):
         call.hangup()
 
     _, sent = run(rig, handler, [])
     names = collections.Counter(first.split(" ", 1)[0] for first, _ in sent)
-    assert names == {"connect": 1, "myevents": 1, "linger": 1, "sendmsg": 1, "exit": 1}
+    assert names == {"connect": 1, "filter": 1, "event": 1, "linger": 1, "sendmsg": 1, "exit": 1}
 
 
 def test_backlog_is_capped_by_somaxconn(tmp_path):
@@ -125,3 +135,35 @@ def test_a_burst_of_connections_is_queued_not_refused():
         for s, _ in socks:
             s.close()
         srv.stop(timeout=1)
+
+
+def test_a_socket_without_full_subscribes_with_myevents_and_does_not_linger():
+    """`socket host:port async` (no `full`): FreeSWITCH 1.10.12 answers `event` and `linger`
+    with -ERR command not found (it takes connect, exit, filter, resume, myevents, getvar,
+    divert_events, sendmsg only), and fsapp used to send linger to every session: on a
+    real switch such a call failed before its handler ran. The emulator now refuses them
+    as the switch does."""
+    seen = {}
+
+    def handler(call):
+        seen["full"] = call.full_control
+        call.answer()
+        seen["played"] = call.playback(TONE)
+        call.hangup()
+
+    srv = OutboundServer(handler, "127.0.0.1:0", command_timeout=5, app_timeout=20).start()
+    sw = Switch(password="ClueCon", esl=("127.0.0.1", 0)).start()
+    try:
+        sw.dialplan.add(r"^7000$", Socket(f"127.0.0.1:{srv.port} async"))
+        log = sw.record_wire()
+        sw.place_call(CallerScript(dial="7000", steps=[])).wait(30)
+        with gevent.Timeout(10):
+            while srv.active_calls:
+                gevent.sleep(0.02)
+        verbs = [first.split(" ", 1)[0] for first, _ in commands_written(log)]
+    finally:
+        sw.stop()
+        srv.stop(timeout=2)
+    assert seen == {"full": False, "played": "FILE PLAYED"}
+    assert verbs == ["connect", "myevents", "sendmsg", "sendmsg", "sendmsg", "exit"]
+

@@ -27,6 +27,19 @@ def entries(name: str, conn: str):
             yield entry["dir"], entry["raw"].encode("utf-8")
 
 
+def as_read(raw: bytes) -> tuple[str, dict[str, str]]:
+    """A command as the switch reads it: its first line and headers, the application's
+    argument under execute-app-arg whether it came as that header or as the body
+    (syntax.sendmsg_execute sends a long one as the body)."""
+    head, _, body = raw.decode("utf-8").partition("\n\n")
+    lines = head.split("\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    if headers.get("content-type") == "text/plain" and "Content-Length" in headers:
+        del headers["content-type"], headers["Content-Length"]
+        headers["execute-app-arg"] = body
+    return lines[0], headers
+
+
 def sendmsg_fields(raw: bytes) -> dict[str, str]:
     head = raw.decode("utf-8").strip("\n").split("\n")
     return dict(line.split(": ", 1) for line in head[1:])
@@ -95,7 +108,8 @@ class OutboundReplay:
             frame, waiter = hangup_frame(sendmsg_fields(raw)["hangup-cause"]), n
         else:
             frame, waiter = raw, n
-        assert self.conn.send(frame, waiter) == raw     # the session's command is the capture's
+        # the session's command is the capture's, as the switch reads it
+        assert as_read(self.conn.send(frame, waiter)) == as_read(raw)
 
 
 def test_a_whole_outbound_session_pairs_every_reply_and_every_completion():
@@ -220,7 +234,12 @@ def test_a_disconnect_notice_ends_the_call_and_hands_back_every_waiter(dispositi
 
 
 def test_setup_and_teardown_frames():
-    assert setup_commands("plain", 30) == ("myevents", "linger 30")
+    uuid = "0f3c2b1a-1111-4222-8333-944455556666"
+    events = "CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE DTMF CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE"
+    assert setup_commands("plain", 30, uuid) == (f"filter Unique-ID {uuid}", f"event plain {events}", "linger 30")
+    assert setup_commands("json", 5, uuid) == (f"filter Unique-ID {uuid}", f"event json {events}", "linger 5")
+    # a channel "uuid" that is not one word (origination_uuid is free text): no filter on it
+    assert setup_commands("plain", 30, "my uuid\nevent plain ALL") == ("myevents", "linger 30")
     assert setup_commands("json", 5) == ("myevents json", "linger 5")
     assert EXIT == b"exit\n\n"
 

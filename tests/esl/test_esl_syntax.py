@@ -172,6 +172,25 @@ def test_sendmsg_moves_a_multiline_argument_to_the_body():
         syntax.sendmsg_execute("playback", "%[a=b]file.wav")
 
 
+def test_a_long_argument_travels_as_the_body_a_short_one_as_a_header():
+    """mod_event_socket reads a command's head one byte per recv() and its body in one:
+    an argument longer than ARG_BODY_MIN goes in the body (switch_ivr.c reads it there
+    when execute-app-arg is absent; capture outbound_filtered_pipelined, on FreeSWITCH
+    1.10.12). The frame is exactly this, and shorter than the header form's head."""
+    short = "x" * syntax.ARG_BODY_MIN
+    assert syntax.sendmsg_execute("playback", short) == (
+        b"sendmsg\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: " + short.encode()
+        + b"\nevent-lock: true\n\n")
+    long = "1 1 1 3000 # tone_stream://%(100,0,600) silence_stream://250 bench_digit \\d 3000"
+    frame = syntax.sendmsg_execute("play_and_get_digits", long, event_uuid="0d2b3f4e-1111")
+    assert frame == (b"sendmsg\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
+                     b"content-type: text/plain\nevent-lock: true\nEvent-UUID: 0d2b3f4e-1111\n"
+                     b"Content-Length: " + str(len(long)).encode() + b"\n\n" + long.encode())
+    head = frame.partition(b"\n\n")[0]
+    assert len(head) < len(b"sendmsg\ncall-command: execute\nexecute-app-name: play_and_get_digits\n"
+                           b"execute-app-arg: " + long.encode() + b"\nevent-lock: true\nEvent-UUID: 0d2b3f4e-1111")
+
+
 def test_sendevent_headers_are_one_line_each():
     assert syntax.event_headers("CUSTOM", {"Caller-ID": "张伟 ${x}", "Agent": ""}) == \
         {"Caller-ID": "张伟 ${x}", "Agent": ""}

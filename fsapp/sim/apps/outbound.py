@@ -21,9 +21,10 @@ from ..sendevent import run_sendevent
 log = logging.getLogger("fsapp.sim")
 
 CONNECT_TIMEOUT_S = 5.0
-# Commands a not-full (single-channel) session may use; everything else: -ERR command not found.
-SINGLE_CHANNEL_OK = {"connect", "myevents", "linger", "nolinger", "sendmsg", "exit", "resume",
-                     "divert_events", "log", "nolog"}
+# Commands a not-full (single-channel) session may use; everything else: -ERR command not
+# found. mod_event_socket.c's parse_command handles these before its "outbound and not
+# full" check; checked on FreeSWITCH 1.10.12: `event`, `linger`, `nolinger` answer -ERR.
+SINGLE_CHANNEL_OK = {"connect", "exit", "filter", "resume", "myevents", "getvar", "divert_events", "sendmsg"}
 
 
 @application("socket")
