@@ -71,13 +71,17 @@ class Counter:
     def __init__(self):
         self.commands: collections.Counter = collections.Counter()
         self.events: collections.Counter = collections.Counter()
+        self.head_bytes = 0     # command lines and headers: FreeSWITCH reads them a byte per recv()
+        self.body_bytes = 0     # Content-Length bodies: read in one recv()
 
 
-def count_commands(chunks: list[bytes]) -> collections.Counter:
+def count_commands(chunks: list[bytes], into: Counter) -> None:
     framer = sim_wire.CommandFramer()
-    out: collections.Counter = collections.Counter()
+    out = into.commands
+    into.body_bytes = 0
     for chunk in chunks:
-        for first, headers, _body in framer.feed(chunk):
+        for first, headers, body in framer.feed(chunk):
+            into.body_bytes += len(body.encode("utf-8"))
             h = dict(headers)
             if first.startswith("sendmsg"):
                 cmd = h.get("call-command", "?")
@@ -85,7 +89,7 @@ def count_commands(chunks: list[bytes]) -> collections.Counter:
             else:
                 label = first.split(" ", 1)[0]
             out[label] += 1
-    return out
+    into.head_bytes = sum(len(chunk) for chunk in chunks) - into.body_bytes
 
 
 def install_event_tap():
@@ -126,7 +130,7 @@ def run_path(switch: Switch, number: str, steps, calls: int, events_by_session) 
             while not events_by_session or not all(s.closed for s in events_by_session):
                 gevent.sleep(0.02)
         c = Counter()
-        c.commands = count_commands(list(wire_log))
+        count_commands(list(wire_log), c)
         for counts in events_by_session.values():
             c.events.update(counts)
         out.append(c)
@@ -139,6 +143,11 @@ def summary(name: str, runs: list[Counter]) -> None:
     print(f"{name:8} commands/call min/median/max {min(cmds)}/{statistics.median(cmds):g}/{max(cmds)}   "
           f"events/call {min(evs)}/{statistics.median(evs):g}/{max(evs)}   ({len(runs)} calls)")
     last = runs[-1]
+    heads = [r.head_bytes for r in runs]
+    bodies = [r.body_bytes for r in runs]
+    print(f"         bytes sent/call: headers {min(heads)}/{statistics.median(heads):g}/{max(heads)} "
+          f"(FreeSWITCH reads these one recv() per byte), bodies {min(bodies)}/{statistics.median(bodies):g}/"
+          f"{max(bodies)} (one recv() each)")
     print("         commands: " + ", ".join(f"{k} {v}" for k, v in sorted(last.commands.items())))
     print("         events:   " + ", ".join(f"{k} {v}" for k, v in sorted(last.events.items())))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""The same IVR natively (dialplan) and through fsapp (outbound socket), on a real
-FreeSWITCH: calls/s, and FreeSWITCH's CPU per call when it runs on this host.
+"""The same IVR natively (dialplan), through the leanest socket client and through fsapp
+(outbound socket), on a real FreeSWITCH: calls/s, and FreeSWITCH's CPU per call when it
+runs on this host.
 
     .venv/bin/python bench/real_switch.py --print-dialplan          # install this first
     .venv/bin/python bench/real_switch.py --host 127.0.0.1 --port 8021 --password ClueCon \\
@@ -8,15 +9,17 @@ FreeSWITCH: calls/s, and FreeSWITCH's CPU per call when it runs on this host.
     .venv/bin/python bench/real_switch.py --emulator --calls 20 --concurrency 5 --runs 3
 
 The IVR (issue 14): answer, a 100 ms tone, play_and_get_digits (the caller presses 1),
-hang up. Calls are `originate loopback/<ext>/<context> &park` over the inbound socket;
+hang up. Three sides: `native` (extension 9914, the dialplan), `lean` (9916,
+bench/lean_ivr.py: connect, filter + event, three executes each waited for, hangup; the
+floor of a socket client that waits for each application) and `fsapp` (9915, fsapp's Call API under OutboundServer). Calls are `originate loopback/<ext>/<context> &park` over the inbound socket;
 the "caller" presses 1 with `uuid_recv_dtmf` when play_and_get_digits starts (its
 CHANNEL_EXECUTE). A call counts as completed when its CHANNEL_HANGUP_COMPLETE carries
-bench_digit=1. Sides alternate (native, fsapp, fsapp, native, ...); each figure is
-min/median/max over --runs. FreeSWITCH's CPU per call is utime+stime of its process
+bench_digit=1. Sides alternate (native lean fsapp, fsapp lean native, ...); each figure
+is min/median/max over --runs. FreeSWITCH's CPU per call is utime+stime of its process
 (/proc/<pid>/stat; --fs-pid, or `pidof freeswitch`) over the completed calls. Against a
-real switch fsapp's outbound server runs in a child process (this script with
---serve-only), so its CPU per completed call is read the same way and printed as the
-worker's CPU.
+real switch fsapp's outbound server and the lean one run in child processes (this
+script with --serve-only / --lean-only), so their CPU per completed call is read the same
+way and printed as the worker's CPU.
 
 --emulator runs the same thing against fsapp's emulator (fsapp.sim) in this process: it
 checks that the benchmark works, nothing more. Figures against the emulator say NOTHING
@@ -38,17 +41,26 @@ import gevent  # noqa: E402
 import gevent.pool  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
 
 from fsapp.esl import InboundClient, OutboundServer  # noqa: E402
 from fsapp.esl.outbound import parse_listen  # noqa: E402
 
+from lean_ivr import LeanServer  # noqa: E402  (bench/, beside this script)
+
 TONE = "tone_stream://%(100,0,800)"
 MENU = "tone_stream://%(100,0,600)"
-NATIVE_EXT, FSAPP_EXT = "9914", "9915"
+NATIVE_EXT, FSAPP_EXT, LEAN_EXT, BEFORE_EXT = "9914", "9915", "9916", "9918"
 VAR = "bench_digit"
 PAGD = f"1 1 1 3000 # {MENU} silence_stream://250 {VAR} \\d 3000"
 NATIVE_APPS = [("answer", ""), ("playback", TONE), ("play_and_get_digits", PAGD), ("hangup", "")]
+
+
+def lean_listen(listen: str, offset: int = 1) -> str:
+    """The lean server listens on the port after fsapp's; --compare's worker on the next."""
+    host, port = parse_listen(listen)
+    return f"{host}:{port + offset}"
 
 
 def dialplan_snippet(listen: str, context: str) -> str:
@@ -66,12 +78,22 @@ def dialplan_snippet(listen: str, context: str) -> str:
       <action application="socket" data="{listen} async full"/>
     </condition>
   </extension>
+  <extension name="fsapp_bench_lean">
+    <condition field="destination_number" expression="^{LEAN_EXT}$">
+      <action application="socket" data="{lean_listen(listen)} async full"/>
+    </condition>
+  </extension>
+  <extension name="fsapp_bench_before">
+    <condition field="destination_number" expression="^{BEFORE_EXT}$">
+      <action application="socket" data="{lean_listen(listen, 2)} async full"/>
+    </condition>
+  </extension>
 </include>"""
 
 
 def fsapp_ivr(call) -> None:
     """The same IVR through fsapp's Call API."""
-    call.answer()
+    call.answer(wait=False)
     call.playback(TONE)
     call.play_and_get_digits(1, 1, 1, 3000, "#", MENU, "silence_stream://250", regex="\\d", var=VAR)
     call.hangup()
@@ -165,25 +187,38 @@ def main() -> int:
     p.add_argument("--fs-pid", type=int, help="FreeSWITCH's pid (default: pidof freeswitch, if local)")
     p.add_argument("--print-dialplan", action="store_true")
     p.add_argument("--emulator", action="store_true", help="run against fsapp.sim (checks the bench only)")
+    p.add_argument("--compare", metavar="CHECKOUT",
+                   help="a fourth side, `before`: fsapp of another checkout (its bench/real_switch.py "
+                        "--serve-only, on the port after the lean one, extension 9918)")
     p.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)   # the worker child
+    p.add_argument("--lean-only", action="store_true", help=argparse.SUPPRESS)    # the lean child
     args = p.parse_args()
     if args.serve_only:
         OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).serve_forever()
+        return 0
+    if args.lean_only:
+        LeanServer(parse_listen(lean_listen(args.listen)), NATIVE_APPS).serve_forever()
         return 0
     if args.print_dialplan:
         print(dialplan_snippet(args.listen, args.context))
         return 0
     if args.runs < 3:
         p.error("--runs must be >= 3 (min/median/max)")
+    if args.compare and args.emulator:
+        p.error("--compare needs a real switch")
+    sides = ("native", "lean", "fsapp") + (("before",) if args.compare else ())
 
-    switch = server = worker = None
+    switch = server = lean = None
+    workers: dict[str, subprocess.Popen] = {}
     pid = args.fs_pid
     if args.emulator:
         server = OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).start()
+        lean = LeanServer(("127.0.0.1", 0), NATIVE_APPS).start()
         from fsapp.sim import Apps, Socket, Switch
         switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
         switch.dialplan.add(rf"^{NATIVE_EXT}$", Apps(steps=list(NATIVE_APPS)))
         switch.dialplan.add(rf"^{FSAPP_EXT}$", Socket(f"127.0.0.1:{server.port} async full"))
+        switch.dialplan.add(rf"^{LEAN_EXT}$", Socket(f"127.0.0.1:{lean.port} async full"))
         args.host, args.port, pid = "127.0.0.1", switch.esl_port, None
         print("AGAINST THE EMULATOR (fsapp.sim): checks that this benchmark works; the figures say "
               "nothing about FreeSWITCH's CPU or throughput.")
@@ -191,62 +226,77 @@ def main() -> int:
         if pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
             found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
             pid = int(found[0]) if found else None
-        worker = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
+        workers["fsapp"] = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
+        workers["lean"] = subprocess.Popen([sys.executable, __file__, "--lean-only", "--listen", args.listen])
         wait_listening(parse_listen(args.listen))
+        wait_listening(parse_listen(lean_listen(args.listen)))
+        if args.compare:
+            other = Path(args.compare).resolve()
+            workers["before"] = subprocess.Popen([sys.executable, str(other / "bench" / "real_switch.py"),
+                                                  "--serve-only", "--listen", lean_listen(args.listen, 2)],
+                                                 cwd=other, env={**os.environ, "PYTHONPATH": str(other)})
+            wait_listening(parse_listen(lean_listen(args.listen, 2)))
     client = InboundClient(args.host, args.port, args.password).start()
     driver = Driver(client, args.context)
-    rates = {"native": [], "fsapp": []}
-    cpu = {"native": [], "fsapp": []}
-    worker_cpu = []
-    lost = {"native": [], "fsapp": []}
+    extension = {"native": NATIVE_EXT, "lean": LEAN_EXT, "fsapp": FSAPP_EXT, "before": BEFORE_EXT}
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    cpu: dict[str, list[float]] = {side: [] for side in sides}
+    worker_cpu: dict[str, list[float]] = {side: [] for side in sides if side != "native"}
+    lost: dict[str, list[int]] = {side: [] for side in sides}
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     try:
         for run in range(args.runs):
-            order = ("native", "fsapp") if run % 2 == 0 else ("fsapp", "native")
-            for side in order:
-                ext = NATIVE_EXT if side == "native" else FSAPP_EXT
+            for side in (sides if run % 2 == 0 else sides[::-1]):
+                worker = workers.get(side)
                 before = cpu_ticks(pid)
                 worker_before = cpu_ticks(worker.pid if worker else None)
-                done, seconds = driver.batch(ext, args.calls, args.concurrency, args.timeout)
+                done, seconds = driver.batch(extension[side], args.calls, args.concurrency, args.timeout)
                 after = cpu_ticks(pid)
-                if worker is not None and side == "fsapp" and done:
-                    worker_cpu.append((cpu_ticks(worker.pid) - worker_before) / os.sysconf("SC_CLK_TCK")
-                                      * 1000 / done)
+                if worker is not None and done:
+                    worker_cpu[side].append((cpu_ticks(worker.pid) - worker_before) * tick_ms / done)
                 rates[side].append(done / seconds if seconds else 0.0)
                 lost[side].append(args.calls - done)
                 if before is not None and done:
-                    cpu[side].append((after - before) / os.sysconf("SC_CLK_TCK") * 1000 / done)
+                    cpu[side].append((after - before) * tick_ms / done)
                 print(f"run {run + 1} {side:6}: {done}/{args.calls} completed in {seconds:.2f} s"
                       + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else "")
-                      + (f", worker CPU {worker_cpu[-1]:.2f} ms/call" if worker and side == "fsapp" and done else ""))
+                      + (f", worker CPU {worker_cpu[side][-1]:.2f} ms/call" if worker and done else ""))
                 sys.stdout.flush()
     finally:
         client.stop()
         if server is not None:
             server.stop(timeout=2)
-        if worker is not None:
+        if lean is not None:
+            lean.stop()
+        for worker in workers.values():
             worker.terminate()
             worker.wait(10)
         if switch is not None:
             switch.stop()
     print(f"\n{args.calls} calls per batch, {args.concurrency} originates at once, {args.runs} runs "
           f"({'emulator' if args.emulator else f'FreeSWITCH at {args.host}:{args.port}'}); min / median / max")
-    for side in ("native", "fsapp"):
+    for side in sides:
         line = f"{side:6} calls/s {spread(rates[side])}   lost {min(lost[side])}/{max(lost[side])}"
         if cpu[side]:
             line += f"   FreeSWITCH CPU ms/call {spread(cpu[side])}"
         print(line)
-    ratios = [f / n for f, n in zip(rates["fsapp"], rates["native"]) if n]
-    if ratios:
-        print(f"fsapp / native calls/s: {spread(ratios)}")
-    if cpu["native"] and cpu["fsapp"]:
-        print(f"FreeSWITCH CPU per call, fsapp / native: "
-              f"{spread([f / n for f, n in zip(cpu['fsapp'], cpu['native']) if n])}")
-    elif not args.emulator:
+    pairs = [("fsapp", "native"), ("lean", "native"), ("fsapp", "lean")] + \
+        ([("before", "native"), ("fsapp", "before")] if args.compare else [])
+    for num, den in pairs:
+        ratios = [a / b for a, b in zip(rates[num], rates[den]) if b]
+        if ratios:
+            print(f"calls/s, {num} / {den}: {spread(ratios)}")
+    for num, den in pairs:
+        if cpu[num] and cpu[den]:
+            print(f"FreeSWITCH CPU per call, {num} / {den}: "
+                  f"{spread([a / b for a, b in zip(cpu[num], cpu[den]) if b])}")
+    if not cpu["native"] and not args.emulator:
         print("FreeSWITCH CPU per call: not measured (not on this host; pass --fs-pid when it is)")
-    if worker_cpu:
-        print(f"fsapp worker CPU ms/call: {spread(worker_cpu)}"
-              + (f"   (worker / FreeSWITCH: {spread([w / f for w, f in zip(worker_cpu, cpu['fsapp']) if f])})"
-                 if cpu["fsapp"] else ""))
+    for side, values in worker_cpu.items():
+        if values:
+            print(f"{side} worker CPU ms/call: {spread(values)}"
+                  + (f"   (worker / FreeSWITCH: {spread([w / f for w, f in zip(values, cpu[side]) if f])})"
+                     if cpu[side] else ""))
     return 0 if all(x == 0 for side in lost.values() for x in side) else 1
 
 
