@@ -138,15 +138,24 @@ class Listener:
                 return "-ERR invalid syntax"
             if rest[0] == "all":
                 self.filters.clear()
+                self._relisten()
                 return "+OK filter deleted. [all]"
             header, value = rest[0], " ".join(rest[1:])
             self.filters = [(h, v) for h, v in self.filters if not (h == header and (not value or v == value))]
+            self._relisten()
             return f"+OK filter deleted. [{header}][{value}]"
         if len(args) < 2:
             return "-ERR invalid syntax"
         header, value = args[0], " ".join(args[1:])
         self.filters.append((header, value))
+        self._relisten()
         return f"+OK filter added. [{header}]=[{value}]"
+
+    def _relisten(self) -> None:
+        """A subscribed listener's filters decide which events the switch offers it
+        (Switch.listen indexes Unique-ID-only filters): register it again."""
+        if self.format is not None:
+            self.services.listen(self)
 
     def wants(self, ev) -> bool:
         if self.format is None or self.closed:

@@ -65,6 +65,9 @@ class Switch:
         self.listeners: set = set()               # every subscribed connection
         self._global_listeners: set = set()       # ... that want events of all channels
         self._uuid_listeners: dict[str, set] = {} # ... that want one channel's (myevents)
+        # ... whose only filters are `Unique-ID <value>` (an outbound session's subscription):
+        # they can only want events with one of those Unique-IDs
+        self._filter_listeners: dict[str, set] = {}
         self.agents: dict[str, AgentEndpoint] = {}
         # sofia/gateway/<name>/<number> to another emulated node: its dialplan takes the call
         self.trunks: dict[str, "Switch"] = {}
@@ -181,8 +184,16 @@ class Switch:
         self.unlisten(listener)
         self.listeners.add(listener)
         listener.indexed_uuid = listener.myevents_uuid
+        filters = getattr(listener, "filters", None)
+        listener.indexed_filters = ()
         if listener.myevents_uuid is not None:
             self._uuid_listeners.setdefault(listener.myevents_uuid, set()).add(listener)
+        elif filters and all(header == "Unique-ID" for header, _ in filters):
+            # an exact index, not a shortcut: such a listener's filters (wants()) pass only
+            # events whose Unique-ID is one of these values
+            listener.indexed_filters = tuple({value for _, value in filters})
+            for value in listener.indexed_filters:
+                self._filter_listeners.setdefault(value, set()).add(listener)
         else:
             self._global_listeners.add(listener)
 
@@ -194,6 +205,11 @@ class Switch:
             self._uuid_listeners[uuid].discard(listener)
             if not self._uuid_listeners[uuid]:
                 del self._uuid_listeners[uuid]
+        for value in getattr(listener, "indexed_filters", ()):
+            if value in self._filter_listeners:
+                self._filter_listeners[value].discard(listener)
+                if not self._filter_listeners[value]:
+                    del self._filter_listeners[value]
 
     def app_turn(self) -> bool:
         return any(ch.run.awaiting_app for ch in self.channels.values())
@@ -204,6 +220,9 @@ class Switch:
             listener.offer(ev)
         if ev.uuid is not None:
             for listener in list(self._uuid_listeners.get(ev.uuid, ())):
+                listener.offer(ev)
+        if self._filter_listeners:
+            for listener in list(self._filter_listeners.get(ev.get("Unique-ID"), ())):
                 listener.offer(ev)
         if ev.uuid and self.callers:
             caller = self.callers.get(ev.uuid)
