@@ -66,28 +66,20 @@ def lean_listen(listen: str, offset: int = 1) -> str:
 def dialplan_snippet(listen: str, context: str) -> str:
     native = "\n".join(f'      <action application="{app}"' + (f' data="{arg}"' if arg else "") + "/>"
                        for app, arg in NATIVE_APPS)
+    sockets = "".join(f"""
+  <extension name="fsapp_bench_{name}">
+    <condition field="destination_number" expression="^{ext}$">
+      <action application="socket" data="{lean_listen(listen, offset)} async full"/>
+    </condition>
+  </extension>""" for name, ext, offset in (("socket", FSAPP_EXT, 0), ("lean", LEAN_EXT, 1),
+                                          ("before", BEFORE_EXT, 2)))
     return f"""<!-- conf/dialplan/{context}/fsapp_bench.xml (then: fs_cli -x reloadxml) -->
 <include>
   <extension name="fsapp_bench_native">
     <condition field="destination_number" expression="^{NATIVE_EXT}$">
 {native}
     </condition>
-  </extension>
-  <extension name="fsapp_bench_socket">
-    <condition field="destination_number" expression="^{FSAPP_EXT}$">
-      <action application="socket" data="{listen} async full"/>
-    </condition>
-  </extension>
-  <extension name="fsapp_bench_lean">
-    <condition field="destination_number" expression="^{LEAN_EXT}$">
-      <action application="socket" data="{lean_listen(listen)} async full"/>
-    </condition>
-  </extension>
-  <extension name="fsapp_bench_before">
-    <condition field="destination_number" expression="^{BEFORE_EXT}$">
-      <action application="socket" data="{lean_listen(listen, 2)} async full"/>
-    </condition>
-  </extension>
+  </extension>{sockets}
 </include>"""
 
 
