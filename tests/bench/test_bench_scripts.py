@@ -20,6 +20,25 @@ def test_real_switch_runs_against_the_emulator():
     assert re.search(r"^fsapp  calls/s .* lost 0/0", proc.stdout, re.M)
 
 
+def test_real_switch_lean_side_completes_its_calls_on_the_emulator():
+    proc = run("bench/real_switch.py", "--emulator", "--calls", "4", "--concurrency", "2", "--runs", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^lean   calls/s .* lost 0/0", proc.stdout, re.M), proc.stdout
+
+
+def test_switch_probes_run_against_the_emulator():
+    """The timeline of a pipelined answer: the playback is sent before the answer completed."""
+    proc = run("bench/switch_probes.py", "timeline", "--emulator", "--calls", "3", "--pipelined",
+               "--listen", "127.0.0.1:0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "answer pipelined" in proc.stdout and re.search(r"^  socket closed ", proc.stdout, re.M), proc.stdout
+    sent = {m.group(1): float(m.group(2)) for m in re.finditer(r"^  (.+?) +([0-9.]+) / ", proc.stdout, re.M)}
+    assert sent["answer sent (not waited for)"] <= sent["playback sent"] < sent["playback CHANNEL_EXECUTE_COMPLETE"]
+    proc = run("bench/switch_probes.py", "bytes", "--emulator", "--commands", "20")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 x 20 commands of 10 and 410 bytes sent" in proc.stdout
+
+
 def test_real_switch_prints_the_dialplan():
     proc = run("bench/real_switch.py", "--print-dialplan", "--listen", "10.0.0.5:8094")
     assert proc.returncode == 0

@@ -1,0 +1,220 @@
+#!/usr/bin/env python
+"""Two probes of what a FreeSWITCH charges a socket client, behind the design choices of
+fsapp's outbound runtime (docs/performance.md, "On a real FreeSWITCH"):
+
+  bytes     FreeSWITCH's CPU per command as a function of the command's head size:
+            `noevents` with and without a 400-byte header nobody reads, on an inbound
+            connection, alternating (mod_event_socket reads a command's head with one
+            recv() per byte; a Content-Length body in one).
+  timeline  one call at a time through the lean client (bench/lean_ivr.py's commands):
+            when each reply and event arrives, from `connect` on, median over the calls;
+            with --pipelined, `answer` goes without waiting (as the flow runtime sends it).
+
+    .venv/bin/python bench/switch_probes.py bytes --commands 3000 --runs 3
+    .venv/bin/python bench/switch_probes.py timeline --calls 20 [--pipelined] --listen 127.0.0.1:8095
+
+`timeline` needs extension 9916 of `bench/real_switch.py --print-dialplan` (a socket to
+--listen). FreeSWITCH's CPU is read from /proc/<pid>/stat (--fs-pid, or `pidof
+freeswitch`). --emulator runs either against fsapp.sim, which checks the script and says
+nothing about FreeSWITCH.
+"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.server import StreamServer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
+
+from fsapp.esl import InboundClient  # noqa: E402
+from fsapp.esl.outbound import parse_listen  # noqa: E402
+from lean_ivr import SUBSCRIBE_EVENTS, _channel_uuid, _execute, _Frames  # noqa: E402
+from real_switch import LEAN_EXT, NATIVE_APPS, cpu_ticks, spread  # noqa: E402
+
+PAD = 400
+
+
+def fs_pid(args) -> int | None:
+    if args.fs_pid or args.emulator:
+        return args.fs_pid
+    found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
+
+
+def inbound(host: str, port: int, password: str):
+    sock = socket.create_connection((host, port), timeout=30)
+    frames = _Frames(sock)
+    frames.next()
+    sock.sendall(f"auth {password}\n\n".encode())
+    frames.next()
+    return sock, frames
+
+
+def probe_bytes(args, host: str, port: int, pid: int | None) -> None:
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    plain = b"noevents\n\n"
+    padded = b"noevents\nX-Pad: " + b"a" * (PAD - 8) + b"\n\n"
+    cost: dict[int, list[float]] = {len(plain): [], len(padded): []}
+    for run in range(args.runs):
+        for command in ((plain, padded) if run % 2 == 0 else (padded, plain)):
+            sock, frames = inbound(host, port, args.password)
+            before = cpu_ticks(pid)
+            for _ in range(args.commands):
+                sock.sendall(command)
+                frames.next()
+            if pid is not None:
+                cost[len(command)].append((cpu_ticks(pid) - before) * tick_us / args.commands)
+            sock.close()
+    if pid is None:
+        print(f"{args.runs} x {args.commands} commands of {len(plain)} and {len(padded)} bytes sent; "
+              "FreeSWITCH's CPU not measured (no pid)")
+        return
+    for size, values in cost.items():
+        print(f"command of {size:4} bytes: FreeSWITCH CPU us/command {spread(values)}")
+    extra = [b - a for a, b in zip(cost[len(plain)], cost[len(padded)])]
+    print(f"{len(padded) - len(plain)} more head bytes: +{spread(extra)} us per command "
+          f"({spread([e / (len(padded) - len(plain)) for e in extra])} us per byte)")
+
+
+def lean_timeline(sock, marks, pipelined: bool) -> None:
+    """The lean client's call, each arrival stamped (ms since accept)."""
+    t0 = time.monotonic()
+    frames = _Frames(sock)
+
+    def mark(what: str) -> None:
+        marks[what].append((time.monotonic() - t0) * 1000)
+    sock.sendall(b"connect\n\n")
+    head, _ = frames.next()
+    sock.sendall(b"filter Unique-ID " + _channel_uuid(head) + b"\n\nevent plain "
+                 + SUBSCRIBE_EVENTS.encode() + b"\n\n")
+    for _ in range(2):
+        while not frames.next()[0].startswith(b"Content-Type: command/reply"):
+            pass
+    mark("subscribed")
+    apps = NATIVE_APPS[:-1]
+    if pipelined:
+        sock.sendall(_execute(*apps[0]))
+        mark("answer sent (not waited for)")
+        apps = apps[1:]
+    for app, arg in apps:
+        sock.sendall(_execute(app, arg))
+        mark(f"{app} sent")
+        name = b"\nApplication: " + app.encode() + b"\n"
+        while True:
+            head, body = frames.next()
+            if body.startswith(b"Event-Name: CHANNEL_EXECUTE\n") and name in body:
+                mark(f"{app} CHANNEL_EXECUTE")
+            elif body.startswith(b"Event-Name: CHANNEL_EXECUTE_COMPLETE") and name in body:
+                mark(f"{app} CHANNEL_EXECUTE_COMPLETE")
+                break
+    sock.sendall(b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n")
+    mark("hangup sent")
+    try:
+        while True:
+            _, body = frames.next()
+            if body.startswith(b"Event-Name: CHANNEL_HANGUP\n"):
+                mark("CHANNEL_HANGUP")
+    except (EOFError, OSError):
+        mark("socket closed")
+
+
+class TimelineServer:
+    """The lean client's outbound server, stamping each call into `marks`."""
+
+    def __init__(self, listen: tuple[str, int], pipelined: bool):
+        self.marks: dict[str, list[float]] = collections.defaultdict(list)
+        self.ended = gevent.event.Event()
+        self.pipelined = pipelined
+        self.server = StreamServer(listen, self._handle)
+        self.server.start()
+
+    def _handle(self, sock, _address) -> None:
+        try:
+            lean_timeline(sock, self.marks, self.pipelined)
+        except (EOFError, OSError):
+            pass
+        finally:
+            sock.close()
+            self.ended.set()
+
+
+def probe_timeline(args, host: str, port: int, pid: int | None, timeline: TimelineServer) -> None:
+    marks, ended, server = timeline.marks, timeline.ended, timeline.server
+    client = InboundClient(host, port, args.password).start()
+
+    def press(ev) -> None:
+        if ev.get("Application") == "play_and_get_digits":
+            gevent.spawn(client.api, f"uuid_recv_dtmf {ev.get('Unique-ID')} 1")
+    client.on("CHANNEL_EXECUTE", press)
+    client.subscribe("CHANNEL_EXECUTE")
+    before = cpu_ticks(pid)
+    try:
+        for _ in range(args.calls):
+            ended.clear()
+            client.originate(f"loopback/{LEAN_EXT}/{args.context}", "&park", timeout=30)
+            ended.wait(30)
+    finally:
+        client.stop()
+        server.stop(timeout=2)
+    print(f"{args.calls} calls one at a time, answer {'pipelined' if args.pipelined else 'waited for'}; "
+          "ms since the switch connected, min / median / max:")
+    for what, values in sorted(marks.items(), key=lambda kv: statistics.median(kv[1])):
+        print(f"  {what:46} {spread(values)}")
+    if pid is not None:
+        print(f"FreeSWITCH CPU per call, idle gaps included: {(cpu_ticks(pid) - before) * 1000 / os.sysconf('SC_CLK_TCK') / args.calls:.2f} ms")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("probe", choices=("bytes", "timeline"))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8021)
+    p.add_argument("--password", default="ClueCon")
+    p.add_argument("--context", default="default")
+    p.add_argument("--listen", default="127.0.0.1:8095", help="the lean client's listen address (extension 9916)")
+    p.add_argument("--commands", type=int, default=3000)
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--calls", type=int, default=20)
+    p.add_argument("--pipelined", action="store_true")
+    p.add_argument("--fs-pid", type=int)
+    p.add_argument("--emulator", action="store_true", help="against fsapp.sim (checks the script only)")
+    args = p.parse_args()
+    if args.runs < 3:
+        p.error("--runs must be >= 3 (min/median/max)")
+    timeline = TimelineServer(parse_listen(args.listen), args.pipelined) if args.probe == "timeline" else None
+    host, port, switch = args.host, args.port, None
+    if args.emulator:
+        from fsapp.sim import Socket, Switch
+        switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
+        if timeline is not None:
+            switch.dialplan.add(rf"^{LEAN_EXT}$", Socket(f"127.0.0.1:{timeline.server.server_port} async full"))
+        host, port = "127.0.0.1", switch.esl_port
+        print("AGAINST THE EMULATOR (fsapp.sim): checks that the probe works; the figures say nothing "
+              "about FreeSWITCH.")
+    pid = fs_pid(args)
+    try:
+        if args.probe == "bytes":
+            probe_bytes(args, host, port, pid)
+        else:
+            probe_timeline(args, host, port, pid, timeline)
+    finally:
+        if switch is not None:
+            switch.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
