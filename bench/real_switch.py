@@ -51,14 +51,15 @@ from lean_ivr import LeanServer  # noqa: E402  (bench/, beside this script)
 
 TONE = "tone_stream://%(100,0,800)"
 MENU = "tone_stream://%(100,0,600)"
-NATIVE_EXT, FSAPP_EXT, LEAN_EXT, BEFORE_EXT = "9914", "9915", "9916", "9918"
+NATIVE_EXT, FSAPP_EXT, LEAN_EXT, BEFORE_EXT, MYEVENTS_EXT = "9914", "9915", "9916", "9918", "9919"
 VAR = "bench_digit"
 PAGD = f"1 1 1 3000 # {MENU} silence_stream://250 {VAR} \\d 3000"
 NATIVE_APPS = [("answer", ""), ("playback", TONE), ("play_and_get_digits", PAGD), ("hangup", "")]
 
 
 def lean_listen(listen: str, offset: int = 1) -> str:
-    """The lean server listens on the port after fsapp's; --compare's worker on the next."""
+    """The lean server listens on the port after fsapp's; --compare's worker on the next,
+    --lean-myevents's lean server on the one after."""
     host, port = parse_listen(listen)
     return f"{host}:{port + offset}"
 
@@ -72,7 +73,7 @@ def dialplan_snippet(listen: str, context: str) -> str:
       <action application="socket" data="{lean_listen(listen, offset)} async full"/>
     </condition>
   </extension>""" for name, ext, offset in (("socket", FSAPP_EXT, 0), ("lean", LEAN_EXT, 1),
-                                          ("before", BEFORE_EXT, 2)))
+                                          ("before", BEFORE_EXT, 2), ("lean_myevents", MYEVENTS_EXT, 3)))
     return f"""<!-- conf/dialplan/{context}/fsapp_bench.xml (then: fs_cli -x reloadxml) -->
 <include>
   <extension name="fsapp_bench_native">
@@ -183,13 +184,17 @@ def main() -> int:
                    help="a fourth side, `before`: fsapp of another checkout (its bench/real_switch.py "
                         "--serve-only, on the port after the lean one, extension 9918)")
     p.add_argument("--serve-only", action="store_true", help=argparse.SUPPRESS)   # the worker child
-    p.add_argument("--lean-only", action="store_true", help=argparse.SUPPRESS)    # the lean child
+    p.add_argument("--lean-myevents", action="store_true",
+                   help="a side `myevents`: the lean client subscribed with myevents instead of "
+                        "filter + event (port after --compare's, extension 9919)")
+    p.add_argument("--lean-only", metavar="SUBSCRIBE", help=argparse.SUPPRESS)    # a lean child
     args = p.parse_args()
     if args.serve_only:
         OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).serve_forever()
         return 0
     if args.lean_only:
-        LeanServer(parse_listen(lean_listen(args.listen)), NATIVE_APPS).serve_forever()
+        offset = 1 if args.lean_only == "filter" else 3
+        LeanServer(parse_listen(lean_listen(args.listen, offset)), NATIVE_APPS, args.lean_only).serve_forever()
         return 0
     if args.print_dialplan:
         print(dialplan_snippet(args.listen, args.context))
@@ -198,7 +203,10 @@ def main() -> int:
         p.error("--runs must be >= 3 (min/median/max)")
     if args.compare and args.emulator:
         p.error("--compare needs a real switch")
-    sides = ("native", "lean", "fsapp") + (("before",) if args.compare else ())
+    sides = ("native", "lean", "fsapp") + (("before",) if args.compare else ()) + \
+        (("myevents",) if args.lean_myevents else ())
+    if args.lean_myevents and args.emulator:
+        p.error("--lean-myevents needs a real switch")
 
     switch = server = lean = None
     workers: dict[str, subprocess.Popen] = {}
@@ -219,7 +227,7 @@ def main() -> int:
             found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
             pid = int(found[0]) if found else None
         workers["fsapp"] = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
-        workers["lean"] = subprocess.Popen([sys.executable, __file__, "--lean-only", "--listen", args.listen])
+        workers["lean"] = subprocess.Popen([sys.executable, __file__, "--lean-only", "filter", "--listen", args.listen])
         wait_listening(parse_listen(args.listen))
         wait_listening(parse_listen(lean_listen(args.listen)))
         if args.compare:
@@ -228,9 +236,14 @@ def main() -> int:
                                                   "--serve-only", "--listen", lean_listen(args.listen, 2)],
                                                  cwd=other, env={**os.environ, "PYTHONPATH": str(other)})
             wait_listening(parse_listen(lean_listen(args.listen, 2)))
+        if args.lean_myevents:
+            workers["myevents"] = subprocess.Popen([sys.executable, __file__, "--lean-only", "myevents",
+                                                    "--listen", args.listen])
+            wait_listening(parse_listen(lean_listen(args.listen, 3)))
     client = InboundClient(args.host, args.port, args.password).start()
     driver = Driver(client, args.context)
-    extension = {"native": NATIVE_EXT, "lean": LEAN_EXT, "fsapp": FSAPP_EXT, "before": BEFORE_EXT}
+    extension = {"native": NATIVE_EXT, "lean": LEAN_EXT, "fsapp": FSAPP_EXT, "before": BEFORE_EXT,
+                 "myevents": MYEVENTS_EXT}
     rates: dict[str, list[float]] = {side: [] for side in sides}
     cpu: dict[str, list[float]] = {side: [] for side in sides}
     worker_cpu: dict[str, list[float]] = {side: [] for side in sides if side != "native"}
@@ -273,7 +286,8 @@ def main() -> int:
             line += f"   FreeSWITCH CPU ms/call {spread(cpu[side])}"
         print(line)
     pairs = [("fsapp", "native"), ("lean", "native"), ("fsapp", "lean")] + \
-        ([("before", "native"), ("fsapp", "before")] if args.compare else [])
+        ([("before", "native"), ("fsapp", "before")] if args.compare else []) + \
+        ([("lean", "myevents")] if args.lean_myevents else [])
     for num, den in pairs:
         ratios = [a / b for a, b in zip(rates[num], rates[den]) if b]
         if ratios:
