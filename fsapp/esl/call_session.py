@@ -41,38 +41,21 @@ CONNECT = b"connect\n\n"
 EXIT = b"exit\n\n"
 
 
-# The events a Call uses (receive() below); the switch sends an outbound socket nothing else.
-CALL_EVENTS = ("CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")
+def setup_commands(event_format: str, linger: int, full: bool = True) -> tuple[str, ...]:
+    """`myevents` (this channel's events) and `linger N` (a bare `linger` would keep the
+    socket open forever, 30); independent, so the driver pipelines them in one write.
 
-
-def setup_commands(event_format: str, linger: int, channel_uuid: str | None = None,
-                   full: bool = True) -> tuple[str, ...]:
-    """The subscription and `linger N` (a bare `linger` would keep the socket open
-    forever, 30); independent, so the driver pipelines them in one write.
-
-    The subscription is `filter Unique-ID <uuid>` then `event <format> <CALL_EVENTS>`:
-    this channel's events of those kinds only. `myevents` (every event of the channel)
-    costs FreeSWITCH more: mod_event_socket offers every event of the whole switch to
-    every listener, and a `myevents` listener takes them all, then looks up two headers
-    of each (Unique-ID and Job-Owner-UUID, the second absent, so a walk of the whole
-    header list) before keeping its channel's; a listener subscribed to five kinds drops
-    the rest at an array index. Measured on FreeSWITCH 1.10.12, 50 calls in flight: 10-15 %
-    less of the switch's CPU per call (docs/performance.md). The filter goes first, so
-    no other channel's event slips in between. A channel uuid that is not a uuid (an
-    origination_uuid can be any text) falls back to `myevents`, which needs none.
+    (`filter Unique-ID <uuid>` + `event` of the five kinds a Call uses was tried instead:
+    one more command, fewer events, and on FreeSWITCH 1.10.12 no measurable difference to
+    its CPU per call, docs/performance.md, as issue 14 had found.)
 
     A socket without `full` (dialplan `socket host:port async`) takes only connect,
     exit, filter, resume, myevents, getvar, divert_events and sendmsg
-    (mod_event_socket.c parse_command); `event` and `linger` get `-ERR command not
-    found` there (checked on FreeSWITCH 1.10.12): such a session subscribes with
-    `myevents` and does not linger (the switch closes the socket at hangup)."""
-    if not full:
-        return ("myevents" if event_format == "plain" else f"myevents {event_format}",)
-    if channel_uuid is not None and syntax.UUID.match(channel_uuid):
-        events = (f"filter Unique-ID {channel_uuid}", f"event {event_format} {' '.join(CALL_EVENTS)}")
-    else:
-        events = ("myevents" if event_format == "plain" else f"myevents {event_format}",)
-    return (*events, f"linger {int(linger)}")
+    (mod_event_socket.c parse_command); `linger` gets `-ERR command not found` there
+    (checked on FreeSWITCH 1.10.12): such a session does not linger (the switch closes
+    the socket at hangup)."""
+    events = "myevents" if event_format == "plain" else f"myevents {event_format}"
+    return (events, f"linger {int(linger)}") if full else (events,)
 
 
 def hangup_frame(cause: str) -> bytes:

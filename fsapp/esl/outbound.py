@@ -3,12 +3,10 @@
 
 Session set-up, as the captures show it must be:
   connect      -> the reply's header block IS the channel data (observation 7)
-  filter Unique-ID <uuid>, event plain <the five kinds a Call uses>
-               -> this channel's CHANNEL_EXECUTE(_COMPLETE), DTMF and hangup events
-                  (call_session.setup_commands: cheaper for the switch than myevents)
+  myevents     -> this channel's events, incl. CHANNEL_EXECUTE_COMPLETE and DTMF
   linger N     -> after hangup FreeSWITCH keeps the socket N s so clean-up code can run;
                   a bare `linger` would keep it open forever (observation 30)
-(a socket without `full` takes neither `event` nor `linger`: `myevents` only there)
+(a socket without `full` takes no `linger`: `myevents` only there)
 and at the end, whatever the handler did: `exit`, then close.
 
 A call over [serve] max_calls is handed back to the dialplan (the next worker, else the
@@ -215,8 +213,8 @@ class OutboundServer:
                 self._finish(conn)
 
     def _setup(self, call: Call, conn: Connection) -> None:
-        # the subscription and linger do not depend on each other: one write, one round trip.
-        commands = setup_commands(self.event_format, self.linger, call.uuid, call.full_control)
+        # myevents and linger do not depend on each other: one write, one round trip.
+        commands = setup_commands(self.event_format, self.linger, call.full_control)
         try:
             replies = conn.send_pipelined([wire.encode_command(c) for c in commands], timeout=self.command_timeout)
         except ConnectionLost:

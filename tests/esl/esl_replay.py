@@ -197,17 +197,6 @@ class ReplaySwitch:
             self._send(sock, [api_response("+OK\n")] + held)
             return True
         index = self._find(key)
-        if index is None and verb in ("filter", "event"):
-            # The subscription fsapp sends instead of older captures' `myevents`; FreeSWITCH's
-            # replies as recorded in capture outbound_filtered_pipelined.
-            if verb == "filter":
-                name, _, value = command.strip().split(" ", 1)[1].partition(" ")
-                self._send(sock, [reply(f"+OK filter added. [{name}]=[{value}]")])
-            else:
-                self._send(sock, [reply(f"+OK event listener enabled {command.split()[1]}")])
-                if self.matched < len(self.steps) and self.steps[self.matched].key[0] == "myevents":
-                    self.matched += 1
-            return True
         if index is not None:
             step = self.steps[index]
             self.matched = index + 1
@@ -258,7 +247,7 @@ class ReplaySwitch:
         (no linger asked for yet: FreeSWITCH then says goodbye and closes at once)."""
         self.hung_up = True
         out = []
-        if any(c.startswith(("myevents", "event ")) for c in self.received):
+        if any(c.startswith("myevents") for c in self.received):
             out.append(plain_event("CHANNEL_HANGUP", self.uuid, Hangup_Cause=self.cause))
         if any(c.startswith("linger") for c in self.received):
             self._send(sock, out + [disconnect_notice(self.uuid, "linger")])
@@ -268,13 +257,11 @@ class ReplaySwitch:
 
 
 def first_lines(received: list[str]) -> list[str]:
-    """Each command's first line; the subscription's (`filter Unique-ID <uuid>`,
-    `event plain <names>`) shortened to its verb."""
-    lines = [c.split("\n", 1)[0] for c in received]
-    return [line.split(" ", 1)[0] if line.startswith(("filter ", "event ")) else line for line in lines]
+    """Each command's first line."""
+    return [c.split("\n", 1)[0] for c in received]
 
 
-SETUP = ["connect", "filter", "event", "linger 30"]
+SETUP = ["connect", "myevents", "linger 30"]
 
 
 def app_arg(command: str) -> str | None:

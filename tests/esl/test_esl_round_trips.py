@@ -81,14 +81,13 @@ def test_prompts_that_cannot_be_joined_play_one_by_one(rig):
 
 
 def test_session_setup_commands(rig):
-    """connect, the subscription (filter + event) and linger written together, the
-    handler's commands, exit."""
+    """connect, myevents, linger (written together), the handler's commands, exit."""
     def handler(call):
         call.hangup()
 
     _, sent = run(rig, handler, [])
     names = collections.Counter(first.split(" ", 1)[0] for first, _ in sent)
-    assert names == {"connect": 1, "filter": 1, "event": 1, "linger": 1, "sendmsg": 1, "exit": 1}
+    assert names == {"connect": 1, "myevents": 1, "linger": 1, "sendmsg": 1, "exit": 1}
 
 
 def test_backlog_is_capped_by_somaxconn(tmp_path):
@@ -138,8 +137,8 @@ def test_a_burst_of_connections_is_queued_not_refused():
 
 
 def test_a_socket_without_full_subscribes_with_myevents_and_does_not_linger():
-    """`socket host:port async` (no `full`): FreeSWITCH 1.10.12 answers `event` and `linger`
-    with -ERR command not found (it takes connect, exit, filter, resume, myevents, getvar,
+    """`socket host:port async` (no `full`): FreeSWITCH 1.10.12 answers `linger` (and
+    `event`) with -ERR command not found (it takes connect, exit, filter, resume, myevents, getvar,
     divert_events, sendmsg only), and fsapp used to send linger to every session: on a
     real switch such a call failed before its handler ran. The emulator now refuses them
     as the switch does."""

@@ -77,7 +77,7 @@ def test_serve_process_answers_a_replayed_call(captures_dir):
         switch = ReplaySwitch(load_steps(captures_dir / "outbound_full_session.jsonl"))
         switch.dial(port).join(20)
         assert first_lines(switch.received) == SETUP + ["sendmsg", "sendmsg", "sendmsg", "exit"]
-        assert "call-command: hangup\nhangup-cause: NORMAL_CLEARING" in switch.received[6]
+        assert "call-command: hangup\nhangup-cause: NORMAL_CLEARING" in switch.received[5]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -175,7 +175,7 @@ def test_sendmsg_moves_a_multiline_argument_to_the_body():
 def test_a_long_argument_travels_as_the_body_a_short_one_as_a_header():
     """mod_event_socket reads a command's head one byte per recv() and its body in one:
     an argument longer than ARG_BODY_MIN goes in the body (switch_ivr.c reads it there
-    when execute-app-arg is absent; capture outbound_filtered_pipelined, on FreeSWITCH
+    when execute-app-arg is absent; capture outbound_pipelined_body_arg, on FreeSWITCH
     1.10.12). The frame is exactly this, and shorter than the header form's head."""
     short = "x" * syntax.ARG_BODY_MIN
     assert syntax.sendmsg_execute("playback", short) == (

@@ -37,7 +37,7 @@ CHECKED_ELSEWHERE = {
     "outbound_refused_close": "tests/esl/test_esl_outbound_refusal.py",
     "outbound_refused_hand_back": "tests/esl/test_esl_outbound_refusal.py",
     # only its outbound connection was recorded (no inbound originate to replay it from)
-    "outbound_filtered_pipelined": "tests/esl/test_esl_outbound_replay.py",
+    "outbound_pipelined_body_arg": "tests/esl/test_esl_outbound_replay.py",
 }
 
 _results = {}
