@@ -212,7 +212,8 @@ def main() -> int:
     workers: dict[str, subprocess.Popen] = {}
     pid = args.fs_pid
     if args.emulator:
-        server = OutboundServer(fsapp_ivr, parse_listen(args.listen), linger=5, app_timeout=30).start()
+        # ports the system picks: two runs at once (two test suites on one machine) must not clash
+        server = OutboundServer(fsapp_ivr, ("127.0.0.1", 0), linger=5, app_timeout=30).start()
         lean = LeanServer(("127.0.0.1", 0), NATIVE_APPS).start()
         from fsapp.sim import Apps, Socket, Switch
         switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
