@@ -62,8 +62,15 @@ def _channel_uuid(head: bytes) -> bytes:
     raise EOFError
 
 
-def run_call(sock: socket.socket, apps: list[tuple[str, str]], subscribe: str = "filter") -> None:
-    """One call: apps[:-1] executed one after another, then the hangup (apps[-1])."""
+def _ignore(what: str) -> None:
+    pass
+
+
+def run_call(sock: socket.socket, apps: list[tuple[str, str]], subscribe: str = "filter",
+             pipelined: bool = False, mark=_ignore) -> None:
+    """One call: apps[:-1] executed one after another, then the hangup (apps[-1]).
+    pipelined: the first application (answer) is sent without waiting for it.
+    mark(what) is called as each step is sent or arrives (bench/switch_probes.py times them)."""
     frames = _Frames(sock)
     sock.sendall(b"connect\n\n")
     head, _ = frames.next()
@@ -76,21 +83,34 @@ def run_call(sock: socket.socket, apps: list[tuple[str, str]], subscribe: str = 
     for _ in commands:
         while not frames.next()[0].startswith(b"Content-Type: command/reply"):
             pass
-    for app, arg in apps[:-1]:
+    mark("subscribed")
+    waited = apps[:-1]
+    if pipelined:
+        sock.sendall(_execute(*waited[0]))
+        mark(f"{waited[0][0]} sent (not waited for)")
+        waited = waited[1:]
+    for app, arg in waited:
         sock.sendall(_execute(app, arg))
+        mark(f"{app} sent")
         want = b"\nApplication: " + app.encode() + b"\n"
         while True:
             _, body = frames.next()
             if body.startswith(b"Event-Name: CHANNEL_HANGUP"):
                 return
-            if body.startswith(b"Event-Name: CHANNEL_EXECUTE_COMPLETE") and want in body:
+            if body.startswith(b"Event-Name: CHANNEL_EXECUTE\n") and want in body:
+                mark(f"{app} CHANNEL_EXECUTE")
+            elif body.startswith(b"Event-Name: CHANNEL_EXECUTE_COMPLETE") and want in body:
+                mark(f"{app} CHANNEL_EXECUTE_COMPLETE")
                 break
     sock.sendall(b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n")
+    mark("hangup sent")
     try:
         while True:
-            frames.next()
+            _, body = frames.next()
+            if body.startswith(b"Event-Name: CHANNEL_HANGUP\n"):
+                mark("CHANNEL_HANGUP")
     except (EOFError, OSError):
-        pass
+        mark("socket closed")
 
 
 class LeanServer:

@@ -41,7 +41,7 @@ os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
 
 from fsapp.esl import InboundClient  # noqa: E402
 from fsapp.esl.outbound import parse_listen  # noqa: E402
-from lean_ivr import SUBSCRIBE_EVENTS, _channel_uuid, _execute, _Frames  # noqa: E402
+from lean_ivr import _Frames, run_call  # noqa: E402
 from real_switch import LEAN_EXT, NATIVE_APPS, cpu_ticks, spread  # noqa: E402
 
 PAD = 400
@@ -89,48 +89,6 @@ def probe_bytes(args, host: str, port: int, pid: int | None) -> None:
           f"({spread([e / (len(padded) - len(plain)) for e in extra])} us per byte)")
 
 
-def lean_timeline(sock, marks, pipelined: bool) -> None:
-    """The lean client's call, each arrival stamped (ms since accept)."""
-    t0 = time.monotonic()
-    frames = _Frames(sock)
-
-    def mark(what: str) -> None:
-        marks[what].append((time.monotonic() - t0) * 1000)
-    sock.sendall(b"connect\n\n")
-    head, _ = frames.next()
-    sock.sendall(b"filter Unique-ID " + _channel_uuid(head) + b"\n\nevent plain "
-                 + SUBSCRIBE_EVENTS.encode() + b"\n\n")
-    for _ in range(2):
-        while not frames.next()[0].startswith(b"Content-Type: command/reply"):
-            pass
-    mark("subscribed")
-    apps = NATIVE_APPS[:-1]
-    if pipelined:
-        sock.sendall(_execute(*apps[0]))
-        mark("answer sent (not waited for)")
-        apps = apps[1:]
-    for app, arg in apps:
-        sock.sendall(_execute(app, arg))
-        mark(f"{app} sent")
-        name = b"\nApplication: " + app.encode() + b"\n"
-        while True:
-            head, body = frames.next()
-            if body.startswith(b"Event-Name: CHANNEL_EXECUTE\n") and name in body:
-                mark(f"{app} CHANNEL_EXECUTE")
-            elif body.startswith(b"Event-Name: CHANNEL_EXECUTE_COMPLETE") and name in body:
-                mark(f"{app} CHANNEL_EXECUTE_COMPLETE")
-                break
-    sock.sendall(b"sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n")
-    mark("hangup sent")
-    try:
-        while True:
-            _, body = frames.next()
-            if body.startswith(b"Event-Name: CHANNEL_HANGUP\n"):
-                mark("CHANNEL_HANGUP")
-    except (EOFError, OSError):
-        mark("socket closed")
-
-
 class TimelineServer:
     """The lean client's outbound server, stamping each call into `marks`."""
 
@@ -143,7 +101,9 @@ class TimelineServer:
 
     def _handle(self, sock, _address) -> None:
         try:
-            lean_timeline(sock, self.marks, self.pipelined)
+            started = time.monotonic()
+            run_call(sock, NATIVE_APPS, pipelined=self.pipelined,
+                     mark=lambda what: self.marks[what].append((time.monotonic() - started) * 1000))
         except (EOFError, OSError):
             pass
         finally:

@@ -170,15 +170,25 @@ class Call:
         that come from callers or databases with fsapp.esl.syntax.literal()."""
         return self._execute(app, args, timeout, Collect(app) if app in COLLECTING_APPS else None)
 
-    def _execute(self, app: str, args: str | None, timeout: float | None, collect: Collect | None) -> Event:
-        result = AsyncResult()
+    def _send_app(self, app: str, args: str | None, result: AsyncResult, collect: Collect | None = None) -> str:
+        """Send one application; its completion will set `result`. Returns its Event-UUID
+        once the switch said +OK (queued); forgets it if the switch refused."""
         app_id, frame = self.session.execute(app, args, result, collect)
-        deadline = self.app_timeout if timeout is None else timeout
-        started = time.monotonic()
         try:
             reply = self._command(frame, f"sendmsg {app}")
             if not reply.ok:
                 raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
+        except BaseException:
+            self.session.forget(app_id)
+            raise
+        return app_id
+
+    def _execute(self, app: str, args: str | None, timeout: float | None, collect: Collect | None) -> Event:
+        result = AsyncResult()
+        deadline = self.app_timeout if timeout is None else timeout
+        started = time.monotonic()
+        app_id = self._send_app(app, args, result, collect)
+        try:
             try:
                 event = result.get(timeout=deadline)
             except gevent.Timeout:
@@ -226,11 +236,7 @@ class Call:
     def queue(self, app: str, args: str | None = None) -> None:
         """Send one application without waiting for it to finish (see answer(wait=False));
         only the switch's +OK is waited for. Its completion is not reported."""
-        app_id, frame = self.session.execute(app, args, AsyncResult())
-        reply = self._command(frame, f"sendmsg {app}")
-        if not reply.ok:
-            self.session.forget(app_id)
-            raise CommandError(f"sendmsg {app} {args or ''}".strip(), reply.reply_text)
+        self._send_app(app, args, AsyncResult())
 
     def pre_answer(self, timeout: float | None = None) -> None:
         self.execute("pre_answer", timeout=timeout)
