@@ -85,9 +85,11 @@ def dialplan_snippet(listen: str, context: str) -> str:
 
 
 def fsapp_ivr(call) -> None:
-    """The same IVR through fsapp's Call API."""
+    """The same IVR through fsapp's Call API: the answer and the tone go without waiting
+    (the question starts on the switch's side the moment the tone ends), as the flow
+    runtime sends a flow's prompts."""
     call.answer(wait=False)
-    call.playback(TONE)
+    call.playback(TONE, wait=False)
     call.play_and_get_digits(1, 1, 1, 3000, "#", MENU, "silence_stream://250", regex="\\d", var=VAR)
     call.hangup()
 

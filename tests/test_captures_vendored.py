@@ -15,7 +15,8 @@ from .conftest import CAPTURES, SHARED_CAPTURES
 
 # Recorded on fsapp's own FreeSWITCH 1.10.12 build (README.md, "Recorded by fsapp").
 FSAPP_RECORDED = {"fallback_native_ivr_keys", "fallback_native_ivr_failures",
-                  "outbound_refused_close", "outbound_refused_hand_back", "outbound_pipelined_body_arg"}
+                  "outbound_refused_close", "outbound_refused_hand_back", "outbound_pipelined_body_arg",
+                  "outbound_pipelined_goodbye"}
 FSAPP_SECTION = "\n## Recorded by fsapp (not in the shared set)\n"
 
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import gevent
+import gevent.event
 from gevent.event import AsyncResult
 
 from fsapp.esl import syntax, wire
@@ -100,6 +101,10 @@ class Call:
         self.full_control = session.full_control
         self.app_timeout = app_timeout
         self.command_timeout = command_timeout
+        # applications sent with wait=False whose completion has not been seen yet
+        self._queued: list[AsyncResult] = []
+        self._queue_mark = 0    # type-ahead keys buffered when the oldest of them was sent
+        self._over = gevent.event.Event()    # set when the call ends, whatever ends it
 
     def __repr__(self) -> str:
         return f"<Call {self.uuid} from {self.caller_id} to {self.destination}>"
@@ -118,6 +123,7 @@ class Call:
 
     def _fail_waiters(self, ended: Ended) -> None:
         """Wake every waiter of an ended call with CallHangup."""
+        self._over.set()
         with call_context(self.uuid):  # may run in the reader greenlet
             log.info("call ended", extra={"why": ended.why, "cause": self.session.hangup_cause})
         for result in ended.waiters:
@@ -173,6 +179,10 @@ class Call:
     def _send_app(self, app: str, args: str | None, result: AsyncResult, collect: Collect | None = None) -> str:
         """Send one application; its completion will set `result`. Returns its Event-UUID
         once the switch said +OK (queued); forgets it if the switch refused."""
+        if collect is not None and self.queued:
+            # It will start behind applications sent with wait=False: keys pressed while
+            # they run are theirs on the switch (playback takes them), not type-ahead.
+            collect.starts_behind(len(self.session.typeahead))
         app_id, frame = self.session.execute(app, args, result, collect)
         try:
             reply = self._command(frame, f"sendmsg {app}")
@@ -235,17 +245,58 @@ class Call:
 
     def queue(self, app: str, args: str | None = None) -> None:
         """Send one application without waiting for it to finish (see answer(wait=False));
-        only the switch's +OK is waited for. Its completion is not reported."""
-        self._send_app(app, args, AsyncResult())
+        only the switch's +OK is waited for. Its completion is not reported; `drain()`
+        waits for it. What follows runs after it on the switch's side:
+
+        * an application waited for: its completion comes after this one's;
+        * a question (play_and_get_digits, read): keys pressed while queued applications
+          run are theirs, as in a dialplan (playback takes them), not type-ahead;
+        * hangup(): the switch hangs up once the queued applications have run;
+        * the handler's return: fsapp waits for them before it lets the call go.
+        """
+        self._queued = [r for r in self._queued if not r.ready()]
+        if not self._queued:
+            self._queue_mark = len(self.session.typeahead)
+        result = AsyncResult()
+        self._send_app(app, args, result)
+        self._queued.append(result)
+
+    def _keys_of_queued_apps_dropped(self) -> None:
+        """Before a question: keys that came while queued applications ran were theirs."""
+        if self.queued:
+            self.session.drop_typeahead_after(self._queue_mark)
+
+    @property
+    def queued(self) -> bool:
+        """Applications sent with wait=False may still be running."""
+        return any(not r.ready() for r in self._queued)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until every application sent with wait=False has completed (each gets
+        `timeout`, default app_timeout). Raises CallHangup if the call ends first,
+        CommandTimeout (after `uuid_break`) if one overruns."""
+        deadline = self.app_timeout if timeout is None else timeout
+        while self._queued:
+            result = self._queued[0]
+            try:
+                result.get(timeout=deadline)
+            except gevent.Timeout:
+                stopped = self._break("", result)
+                raise CommandTimeout("queued application", deadline, stopped) from None
+            self._queued.pop(0)
 
     def pre_answer(self, timeout: float | None = None) -> None:
         self.execute("pre_answer", timeout=timeout)
 
-    def playback(self, path_or_list, timeout: float | None = None) -> str:
+    def playback(self, path_or_list, timeout: float | None = None, wait: bool = True) -> str:
         """Play one file or several in turn; returns the last Application-Response
         (FILE PLAYED, FILE NOT FOUND, PLAYBACK ERROR). Several one-word paths go as one
         `playback file_string://a!b!c` (one application, one round trip); a key in
-        playback_terminators then stops the rest of the list too."""
+        playback_terminators then stops the rest of the list too.
+
+        wait=False: send it and go on (see queue()); returns ''. The next application
+        then starts on the switch's side the moment this one ends, without a round trip
+        through fsapp (each costs FreeSWITCH up to two media frames, issue 14)."""
         paths = [path_or_list] if isinstance(path_or_list, str) else list(path_or_list)
         if not paths:
             raise ValueError("playback needs at least one path")
@@ -255,7 +306,10 @@ class Call:
             paths = ["file_string://" + "!".join(paths)]
         response = ""
         for path in paths:
-            response = self.execute("playback", path, timeout).get("Application-Response", "")
+            if wait:
+                response = self.execute("playback", path, timeout).get("Application-Response", "")
+            else:
+                self.queue("playback", path)
         return response
 
     def say(self, lang_module: str, say_type: str, say_method: str, text, gender: str | None = None,
@@ -351,14 +405,24 @@ class Call:
                      f"{_word('context', context)}", timeout)
         self._end(f"transferred to {extension}")
 
-    def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
-        """Hang up. A no-op once the call has already ended (so clean-up code may call it)."""
+    def hangup(self, cause: str = "NORMAL_CLEARING", timeout: float | None = None) -> None:
+        """Hang up. A no-op once the call has already ended (so clean-up code may call it).
+
+        Behind applications sent with wait=False (a goodbye prompt) the switch hangs up
+        when they have run: this waits for that (its CHANNEL_HANGUP), at most `timeout`
+        (default app_timeout), because the socket must stay until then: `exit` would end
+        the session with the queued applications unplayed (checked on FreeSWITCH
+        1.10.12)."""
         if self.session.ended is not None:
             return
+        behind = self.queued
+        self.session.hangup_sent = True
         try:
             self._command(hangup_frame(cause), "sendmsg hangup")
         except CallHangup:
             return
+        if behind and not self._over.wait(self.app_timeout if timeout is None else timeout):
+            log.warning("the switch did not hang up after the queued applications", extra={"cause": cause})
         self._end("hung up by the application", cause)
 
     # -- digits ------------------------------------------------------------------------------
@@ -382,6 +446,7 @@ class Call:
         Type-ahead digits count as the start of the answer (see take_typeahead)."""
         terminators = terminators or ""
         pattern = re.compile(regex) if regex else None
+        self._keys_of_queued_apps_dropped()
 
         def ok(digits: str) -> bool:
             return min_digits <= len(digits) <= max_digits and (pattern is None or bool(pattern.fullmatch(digits)))
@@ -442,6 +507,7 @@ class Call:
         Digits ended by the timeout count, as with play_and_get_digits."""
         terminators = terminators or ""
         wanted = min_digits
+        self._keys_of_queued_apps_dropped()
         digits = ""
         if self.session.typeahead:
             _, digits, complete = self.session.take_entry(max_digits, terminators)

@@ -14,7 +14,9 @@ commands are refused before they are sent.
 
 Type-ahead: digits pressed while no collecting application runs are eaten by the socket
 application's park loop (they arrive only as DTMF events), so the session keeps them for
-the next play_and_get_digits/read. Two exceptions, as on the switch: the key that ends a
+the next play_and_get_digits/read; but a question sent behind applications queued
+without waiting (Call.queue) does not get the keys pressed while those ran (on the switch
+they were the playback's, as in a dialplan). Two exceptions, as on the switch: the key that ends a
 `record` belongs to the recording, and a terminator pressed right after a full-length
 entry (`1234#` into max 4) is dropped (capture pagd_terminator_after_full_entry).
 
@@ -103,6 +105,15 @@ class Collect:
     terminators: str = ""
     keys: list[str] = field(default_factory=list)
     stray: str = ""   # terminators still to drop when it started (the last entry was full)
+    # Sent behind applications queued without waiting: the type-ahead keys it may start
+    # with (those buffered when it was sent); None: it was not.
+    keep_typeahead: int | None = None
+
+    def starts_behind(self, buffered: int) -> None:
+        """It was sent while queued applications still run: keys pressed before it starts
+        went to them (FreeSWITCH's playback dequeues and drops them), so they are not
+        type-ahead; only the `buffered` keys already kept when it was sent are."""
+        self.keep_typeahead = buffered
 
     def ended_by_stray_terminator(self) -> bool:
         """The previous entry was full-length and this question's only key is its
@@ -155,6 +166,7 @@ class CallSession:
         self.full_control = channel_data.get("Control") == "full"
         self.hangup_cause: str | None = None
         self.ended: str | None = None           # why the call is over, once it is
+        self.hangup_sent = False                # fsapp asked the switch to hang up
         self._new_id = new_id
         self._apps: dict[str, object] = {}      # Application-UUID -> waiter
         self._collects: dict[str, Collect] = {}  # Application-UUID -> collecting app sent
@@ -243,11 +255,14 @@ class CallSession:
             collect = self._collects.get(event.get("Application-UUID"))
             if collect is not None:
                 self._running = collect
+                if collect.keep_typeahead is not None:
+                    self.drop_typeahead_after(collect.keep_typeahead)
                 # a key from now on reaches this question; remember whether its first
                 # one may still be the last entry's stray terminator
                 collect.stray, self._drop_next = self._drop_next, ""
         elif name in ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE") and event.get("Unique-ID") in (None, self.uuid):
-            ended = self.end("caller hung up", event.get("Hangup-Cause"))
+            ended = self.end("hung up by the application" if self.hangup_sent else "caller hung up",
+                             event.get("Hangup-Cause"))
             if ended:
                 return [ended]
         return _NOTHING
@@ -275,6 +290,11 @@ class CallSession:
         """Digits pressed while no collect ran, oldest first; the buffer is emptied."""
         digits, self._typeahead = "".join(self._typeahead), []
         return digits
+
+    def drop_typeahead_after(self, count: int) -> str:
+        """Keep only the oldest `count` type-ahead keys; returns the ones dropped."""
+        dropped, self._typeahead = self._typeahead[count:], self._typeahead[:count]
+        return "".join(dropped)
 
     def take_entry(self, max_digits: int, terminators: str) -> tuple[str, str, bool]:
         """Take one entry's worth of type-ahead: (keys used, digits, complete). An entry

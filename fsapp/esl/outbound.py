@@ -7,7 +7,8 @@ Session set-up, as the captures show it must be:
   linger N     -> after hangup FreeSWITCH keeps the socket N s so clean-up code can run;
                   a bare `linger` would keep it open forever (observation 30)
 (a socket without `full` takes no `linger`: `myevents` only there)
-and at the end, whatever the handler did: `exit`, then close.
+and at the end, whatever the handler did: the applications it queued without waiting
+(Call.queue) run, then `exit`, then close.
 
 A call over [serve] max_calls is handed back to the dialplan (the next worker, else the
 fallback), not just closed: see OutboundServer._hand_back.
@@ -171,6 +172,8 @@ class OutboundServer:
             try:
                 self._setup(call, conn)
                 self.handler(call)
+                # `exit` would end the session with them unplayed (FreeSWITCH 1.10.12)
+                call.drain()
             except CallHangup as exc:
                 log.info("handler stopped by hangup", extra={"detail": str(exc)})
             except Exception:

@@ -253,6 +253,7 @@ class Session:
             self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
             self._trace("enter", kind=node.kind)
             self._guard_loop(node)
+            self._wait_for_prompts(node)
             try:
                 label = getattr(self, f"_k_{node.kind}")(node, frame)
             except _Return:
@@ -265,6 +266,17 @@ class Session:
                 raise FlowRuntimeError(f"flow {frame.flow.name}: node {node.name!r} has no {label!r} edge")
             self._trace("edge", to=target, label=label)
             name = target
+
+    def _wait_for_prompts(self, node: Node) -> None:
+        """Play and say nodes do not wait for their prompts to end: the switch runs what
+        follows the moment a prompt ends, without a round trip through fsapp (issue 14),
+        so a chain of prompts, the choice between them (goto, branch: they only read
+        variables) and the goodbye before a hang-up cost no waiting. Any other node waits
+        first, so nothing changes for the caller: a key pressed during the prompts is
+        type-ahead for the next question, and a caller who hangs up during them gets no
+        ticket written, no database lookup and no place in a queue."""
+        if node.kind not in _NEEDS_NO_WAIT and self.call.queued:
+            self.call.drain()
 
     def _guard_loop(self, node: Node) -> None:
         if len(self.trail) > MAX_STEPS_PER_CALL:
@@ -391,7 +403,9 @@ class Session:
         author's own FreeSWITCH syntax (e.g. `$${sounds_dir}/x.wav`) and goes as written."""
         return syntax.literal(rendered) if isinstance(source, str) and expr.is_template(source) else rendered
 
-    def play(self, items, **trace) -> None:
+    def play(self, items, wait: bool = True, **trace) -> None:
+        """wait=False: the prompt goes without waiting for it to end (Call.playback); see
+        _wait_for_prompts for when the flow waits after all."""
         paths, names = self._playable(items)
         if not paths:
             return
@@ -401,7 +415,10 @@ class Session:
             if voice:
                 self.call.set("tts_voice", voice)
         self._trace("prompt", prompts=names, **trace)
-        self.call.playback(paths)
+        if wait:
+            self.call.playback(paths)
+        else:
+            self.call.playback(paths, wait=False)
 
     def _prompt_arg(self, items) -> str:
         """One word for play_and_get_digits: a file, or file_string://a!b!c. Prompts that
@@ -429,12 +446,12 @@ class Session:
     # ---- node kinds: each returns the label of the edge taken (its target is the compiled
     # node's: Node.target), or None when the flow part ends ---------------------------------
     def _k_play(self, node: Node, frame: _Frame):
-        self.play(node.args["prompt"])
+        self.play(node.args["prompt"], wait=self.in_on_hangup)
         return "next"
 
     def _k_say(self, node: Node, frame: _Frame):
         self.play([{"say": node.args["type"], "value": node.args["value"],
-                    "currency": node.args["currency"]}])
+                    "currency": node.args["currency"]}], wait=self.in_on_hangup)
         return "next"
 
     def _k_menu(self, node: Node, frame: _Frame):
@@ -721,7 +738,8 @@ class Session:
 
     def _k_hangup(self, node: Node, frame: _Frame):
         if node.args["prompt"]:
-            self.play(node.args["prompt"])
+            # not waited for: the switch hangs up when the goodbye has played (Call.hangup)
+            self.play(node.args["prompt"], wait=self.in_on_hangup)
         self.call.hangup(node.args["cause"])
         raise _Ended("hangup", node.args["cause"])
 
@@ -747,6 +765,10 @@ class Session:
                 message = f"{type(exc).__name__}: {exc}"
                 log.warning("on_hangup step failed", extra={"step": step.name, "error": message})
                 self._trace("error", error=message, stage="on_hangup")
+
+
+# Node kinds that run without waiting for the prompts before them (Session._wait_for_prompts).
+_NEEDS_NO_WAIT = frozenset({"play", "say", "hangup", "goto", "branch"})
 
 
 def _is_template(value) -> bool:

@@ -82,7 +82,12 @@ class ScriptedCall:
     def pre_answer(self, timeout=None) -> None:
         self._check()
 
-    def playback(self, path_or_list, timeout=None) -> str:
+    queued = False   # every prompt "ends" at once here: nothing is ever left to wait for
+
+    def drain(self, timeout=None) -> None:
+        return None
+
+    def playback(self, path_or_list, timeout=None, wait=True) -> str:
         self._check()
         for path in [path_or_list] if isinstance(path_or_list, str) else list(path_or_list):
             self._hear(path)
@@ -153,7 +158,7 @@ class ScriptedCall:
         self.actions.append(("transfer", f"{extension} {dialplan} {context}"))
         self.ended = f"transferred to {extension}"
 
-    def hangup(self, cause="NORMAL_CLEARING") -> None:
+    def hangup(self, cause="NORMAL_CLEARING", timeout=None) -> None:
         if self.ended:
             return
         self.actions.append(("hangup", cause))

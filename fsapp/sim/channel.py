@@ -383,7 +383,7 @@ class Channel:
                     d = self.take_dtmf()
                     if d in terminators:
                         return "terminator", d
-            if nested and self.queue.nested_message_ready():
+            if nested and self.queue.nested_message_ready(self.run.event_locks > 0):
                 t0 = self.clock.now()
                 self.run_message(self.queue.msgs.popleft())
                 deadline += self.clock.now() - t0
@@ -393,7 +393,7 @@ class Channel:
                 return "done", ""
             self.queue.wake.clear()
             if self.status.hungup or self.run.break_requested or (self.queue.dtmf and dtmf != "keep") or \
-                    (nested and self.queue.nested_message_ready()):
+                    (nested and self.queue.nested_message_ready(self.run.event_locks > 0)):
                 continue
             # Capped wait: a missed wake-up costs at most POLL_S, never a hung call.
             self.clock.wait([self.queue.wake], remaining, poll=POLL_S)
@@ -459,6 +459,15 @@ class Channel:
         cmd = (h.get("call-command") or msg.command or "").lower()
         if self.status.hungup:
             return  # observation 29: after hangup sendmsg gets +OK and nothing happens
+        if msg.event_lock:
+            self.run.event_locks += 1
+        try:
+            self._run_command(cmd, h, msg)
+        finally:
+            if msg.event_lock:
+                self.run.event_locks -= 1
+
+    def _run_command(self, cmd: str, h: dict, msg: Message) -> None:
         if cmd == "execute":
             app = h.get("execute-app-name", "")
             arg = h.get("execute-app-arg", "")

@@ -85,6 +85,10 @@ class Run:
     program: Callable | None = None          # callable(channel) run by the channel's greenlet
     extension: list[tuple[str, str]] = field(default_factory=list)   # dialplan apps not yet run
     app_stack: list[str] = field(default_factory=list)   # applications running, innermost last
+    # messages sent with event-lock now running: while one is, no queued message runs
+    # nested (switch_ivr_parse_event sets CF_EVENT_LOCK, which
+    # switch_core_session_dequeue_private_event checks)
+    event_locks: int = 0
     app_last: tuple[str, str] | None = None   # last_app / last_arg of the report
     digits_dialed: list[str] = field(default_factory=list)
     transfer_to: tuple[str, str] | None = None   # (extension, context) asked for by another greenlet

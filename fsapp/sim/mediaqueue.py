@@ -37,6 +37,9 @@ class MediaQueue:
         self.msgs.append(msg)
         self.wake.set()
 
-    def nested_message_ready(self) -> bool:
-        """A message without event-lock is next: it may run inside a running app."""
-        return bool(self.msgs) and not self.msgs[0].event_lock
+    def nested_message_ready(self, locked: bool) -> bool:
+        """A message may run inside the running app: one is queued and no message sent
+        with event-lock is running (FreeSWITCH: CF_EVENT_LOCK, set while such a message
+        runs, stops switch_core_session_dequeue_private_event; an app the dialplan
+        started, or a message without event-lock, lets queued messages run nested)."""
+        return bool(self.msgs) and not locked

@@ -10,7 +10,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 def examples() -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 3, "docs/api.md examples changed: update this test"
+    assert len(blocks) == 4, "docs/api.md examples changed: update this test"
     return blocks
 
 
@@ -40,7 +40,7 @@ def test_inbound_example():
     try:
         sw.dialplan.add(r"^7100$", Echo())
         namespace = {"port": sw.esl_port, "password": "s3cret"}
-        exec(compile(examples()[2], f"{DOC}:inbound", "exec"), namespace)
+        exec(compile(examples()[3], f"{DOC}:inbound", "exec"), namespace)
         assert namespace["status"].startswith("UP")
         assert namespace["cause"]
     finally:
@@ -60,7 +60,7 @@ def test_esl_md_protocol_error_example(capsys):
 def test_digits_example():
     """docs/api.md "Digits": an entry ended by waiting counts; silence is no input."""
     namespace = {}
-    exec(compile(examples()[1], f"{DOC}:account", "exec"), namespace)
+    exec(compile(examples()[2], f"{DOC}:account", "exec"), namespace)
     srv = OutboundServer(namespace["handler"], "127.0.0.1:0").start()
     clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
     sw = Switch(esl=("127.0.0.1", 0), clock=clock).start()
@@ -74,3 +74,26 @@ def test_digits_example():
         srv.stop(timeout=2)
         clock.close()
     assert namespace["answers"] == ["1234", "no input", "refused '12'"]
+
+
+def test_not_waiting_example():
+    """docs/api.md "Not waiting": the 5 pressed during the welcome is the welcome's, the 1
+    answers the menu, the goodbye is heard whole before the hang-up."""
+    namespace = {}
+    exec(compile(examples()[1], f"{DOC}:not-waiting", "exec"), namespace)
+    srv = OutboundServer(namespace["handler"], "127.0.0.1:0").start()
+    clock = VirtualClock(idle_s=0.3)
+    sw = Switch(esl=("127.0.0.1", 0), clock=clock).start()
+    try:
+        sw.dialplan.add(r"^12345$", Socket(f"127.0.0.1:{srv.port} async full"))
+        report = sw.place_call(CallerScript(dial="12345", steps=[
+            WaitPrompt("800", after="start"), Press("5"), WaitPrompt("600", after="start"), Press("1"),
+            WaitPrompt(namespace["GOODBYE"])])).wait(60)
+    finally:
+        sw.stop()
+        srv.stop(timeout=2)
+        clock.close()
+    assert namespace["choices"] == ["1"] and report.error is None, (namespace["choices"], report.error)
+    goodbye = next(t for t, what, detail in report.timeline if what == "prompt" and detail == namespace["GOODBYE"])
+    hung_up = next(t for t, what, _ in report.timeline if what == "hangup")
+    assert hung_up - goodbye >= 0.25, report.timeline

@@ -82,6 +82,31 @@ def test_pipelined_answer_and_body_argument_match_the_real_capture(server, captu
     assert [app_arg(c) for c in switch.received] == [app_arg(c) for c in captured]
 
 
+def test_queued_prompts_keys_and_goodbye_match_the_real_capture(server, captures_dir):
+    """Capture outbound_pipelined_goodbye (FreeSWITCH 1.10.12): a `5` pressed during a
+    prompt sent with wait=False is not type-ahead for the question queued behind it (the
+    switch's playback took it); hangup() behind a queued goodbye waits for the switch's
+    CHANNEL_HANGUP, so the goodbye is played (an `exit` sent at once drops it)."""
+    steps = load_steps(captures_dir / "outbound_pipelined_goodbye.jsonl")
+    seen = {}
+
+    def ivr(call):
+        call.answer(wait=False)
+        call.playback("tone_stream://%(600,0,800)", wait=False)
+        seen["digit"] = call.play_and_get_digits(1, 1, 1, 3000, "#", "tone_stream://%(100,0,600)",
+                                                 "silence_stream://250", regex="\\d", var="bench_digit")
+        seen["typeahead"] = call.typeahead
+        call.playback("tone_stream://%(300,0,400)", wait=False)
+        call.hangup()
+        seen["cause"] = call.hangup_cause
+
+    switch = ReplaySwitch(steps)
+    run_call(server(ivr, linger=5), switch)
+    assert seen == {"digit": "1", "typeahead": "", "cause": "NORMAL_CLEARING"}
+    assert switch.matched == len(steps) - 1      # every captured command, in order (exit: answered apart)
+    assert [first_lines([c])[0] for c in switch.received] == [first_lines([s.command])[0] for s in steps]
+
+
 @pytest.mark.parametrize("chunk", [None, 7])
 def test_full_session_matches_the_real_capture(server, captures_dir, chunk):
     seen = {}

@@ -151,6 +151,49 @@ def test_typeahead_from_the_switch(rig):
     assert seen == {"buffered": "3#", "pgd": "3"}
 
 
+def test_applications_sent_without_waiting_run_in_order_and_keep_their_keys(rig):
+    """playback(wait=False) then a question: the question starts when the prompt ends, and
+    a key pressed during the prompt is the prompt's (FreeSWITCH's playback takes it), not
+    type-ahead; a goodbye prompt queued before hangup() is heard whole, and the socket stays
+    until the switch has hung up (capture outbound_pipelined_goodbye)."""
+    seen = {}
+    goodbye = "tone_stream://%(300,0,400)"
+
+    def handler(call):
+        call.answer(wait=False)
+        call.playback(TONE, wait=False)
+        seen["queued"] = call.queued
+        seen["pgd"] = call.play_and_get_digits(1, 1, 1, 2000, "#", MENU, BAD)
+        seen["typeahead"] = call.typeahead
+        call.playback(goodbye, wait=False)
+        call.hangup()
+        seen["ended"] = call.session.ended
+
+    report = place(rig, handler, [Wait(0.05), Press("5"), WaitPrompt(MENU, after="start"), Press("1"),
+                                  WaitPrompt(goodbye)])
+    assert seen == {"queued": True, "pgd": "1", "typeahead": "", "ended": "hung up by the application"}
+    assert report.error is None and report.heard[-1] == goodbye, (report.error, report.heard)
+    # the hangup waited behind the goodbye (300 ms of emulated media), it did not cut it
+    started = next(t for t, what, detail in report.timeline if what == "prompt" and detail == goodbye)
+    hung_up = next(t for t, what, _ in report.timeline if what == "hangup")
+    assert hung_up - started >= 0.29, report.timeline
+
+
+def test_typeahead_before_a_queued_prompt_still_answers(rig):
+    """Keys buffered before the prompt was queued are type-ahead as ever."""
+    seen = {}
+
+    def handler(call):
+        call.answer()
+        call.sleep(600)
+        call.playback(TONE, wait=False)
+        seen["pgd"] = call.play_and_get_digits(1, 4, 1, 2000, "#", MENU, BAD)
+        call.hangup()
+
+    place(rig, handler, [Wait(0.2), Press("3#")])
+    assert seen == {"pgd": "3"}
+
+
 def test_the_key_that_ends_a_recording_is_not_typeahead(rig, tmp_path):
     seen = {}
 

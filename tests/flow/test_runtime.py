@@ -365,3 +365,78 @@ tiers:
         assert any("no dialplan entry matches '7999'" in n and "^7100$" in n for n in sw.unreachable)
     finally:
         sw.stop()
+
+
+PROMPTS = """flow: prompts
+numbers: ["20300"]
+languages: [zh-CN]
+start: welcome
+nodes:
+  welcome: {play: [{tone: "%(300,0,400)"}], next: pick}
+  pick:
+    branch:
+      - {when: "call.caller_id == '1'", goto: other}
+    else: notice
+  other: {play: [{tone: "%(100,0,500)"}], next: save}
+  notice: {goto: second}
+  second: {play: [{tone: "%(200,0,600)"}], next: NEXT}
+  save:
+    write:
+      kind: ticket
+      row: {caller_number: "{{ call.caller_id }}"}
+    next: bye
+  bye: {hangup: {prompt: [{tone: "%(250,0,700)"}]}}
+"""
+
+
+def _run_prompts(cfg, tmp_path, next_node, steps):
+    from fsapp.esl.outbound import OutboundServer
+    from fsapp.sim import CallerScript, Socket, Switch, VirtualClock
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "prompts.yaml").write_text(PROMPTS.replace("NEXT", next_node), encoding="utf-8")
+    store = FakeStore()
+    handler = flow_handler(flows, cfg, services=fake_services(cfg, store))
+    clock = VirtualClock(idle_s=0.3)
+    switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
+    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
+    try:
+        switch.dialplan.add(r"^20300$", Socket(f"127.0.0.1:{server.port} async full"))
+        report = switch.place_call(CallerScript(dial="20300", steps=steps)).wait(60)
+        with gevent.Timeout(10):
+            while not handler.outcomes:
+                gevent.sleep(0.05)
+    finally:
+        server.stop(timeout=2)
+        switch.stop()
+        clock.close()
+    return report, store, handler.outcomes[-1]
+
+
+def test_prompts_follow_each_other_without_a_round_trip(cfg, tmp_path):
+    """Play nodes, the goto and branch between them and the goodbye before the hang-up do
+    not wait for each prompt to end: each prompt starts the moment the one before it ends
+    (waiting for it would put a media frame or more between them, as on FreeSWITCH), the
+    goodbye is heard whole and only then does the call end."""
+    from fsapp.sim import WaitPrompt
+    report, store, outcome = _run_prompts(cfg, tmp_path, "bye", [WaitPrompt("%(250,0,700)")])
+    assert report.error is None, report.error
+    assert outcome.reason == "hangup" and outcome.trail == ["welcome", "pick", "notice", "second", "bye"]
+    starts = [t for t, what, _ in report.timeline if what == "prompt"]
+    hung_up = next(t for t, what, _ in report.timeline if what == "hangup")
+    # each gap is the prompt's length: less than one 20 ms media frame more (waiting for a
+    # prompt's end first costs the parked session at least a frame)
+    gaps = [b - a - length for a, b, length in zip(starts, starts[1:], (0.3, 0.2))]
+    assert all(0 <= gap < 0.015 for gap in gaps), report.timeline
+    assert round(hung_up - starts[-1], 3) >= 0.25, report.timeline
+
+
+def test_a_caller_gone_during_prompts_gets_nothing_written(cfg, tmp_path):
+    """Before any node other than a prompt, a goto or a branch, fsapp waits for the prompts
+    before it: a caller who hangs up during them has no row written for them."""
+    from fsapp.sim import Hangup, Wait
+    report, store, outcome = _run_prompts(cfg, tmp_path, "save", [Wait(0.4), Hangup()])
+    assert outcome.reason != "hangup" or outcome.node != "bye"
+    assert [w["kind"] for w in store.writes] == ["call_record"], store.writes
+    assert outcome.trail[-1] == "save"

@@ -38,6 +38,7 @@ CHECKED_ELSEWHERE = {
     "outbound_refused_hand_back": "tests/esl/test_esl_outbound_refusal.py",
     # only its outbound connection was recorded (no inbound originate to replay it from)
     "outbound_pipelined_body_arg": "tests/esl/test_esl_outbound_replay.py",
+    "outbound_pipelined_goodbye": "tests/esl/test_esl_outbound_replay.py",
 }
 
 _results = {}

@@ -133,7 +133,14 @@ def frame_all(data: bytes, cuts: list[int]):
                 | st.binary(max_size=8), max_size=30).map(b"".join),
        st.lists(st.integers(min_value=1, max_value=300), max_size=6))
 def test_command_framer_any_bytes_same_commands_however_split(data, cuts):
-    whole = frame_all(data, [])
+    try:
+        whole = frame_all(data, [])
+    except wire.CommandTooLarge:
+        # a Content-Length over the limit (the strategy can build one) is refused
+        # however the bytes arrive
+        with pytest.raises(wire.CommandTooLarge):
+            frame_all(data, sorted({c for c in cuts if c < len(data)}))
+        return
     assert frame_all(data, sorted({c for c in cuts if c < len(data)})) == whole
     for first, headers, body in whole:
         assert isinstance(first, str) and isinstance(body, str)
