@@ -51,6 +51,11 @@ class Table:
             by_name.setdefault(c.name, c)
         return by_name
 
+    @functools.cached_property
+    def writable(self) -> dict[str, Column]:
+        """The columns a written row may give, by name: all but the id and the idempotency key."""
+        return {name: c for name, c in self._by_name.items() if c.type != "id" and name not in ("id", "idem_key")}
+
     def extended(self, columns: tuple[Column, ...] = (), indexes: tuple[tuple[str, ...], ...] = ()) -> "Table":
         """The table as a later migration leaves it (the earlier definition stays what
         the shipped migration created)."""

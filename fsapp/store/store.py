@@ -33,8 +33,10 @@ from .breaker import CircuitBreaker
 from .connections import parse_connection, sqlite_path, sqlite_prepare
 from .dialects import Dialect, Table, dialect_from_connection_string, get_dialect
 from .errors import QueryError, StoreConfigError, StoreError, StoreUnavailable
+from .group_commit import GroupCommitter
+from .inserts import insert_groups, insert_row
 from .outbox import Outbox, Record, ReplayReport
-from .pool import Conn, ConnectionPool, classify, describe_odbc
+from .pool import Conn, ConnectionPool, describe_odbc
 from .queries import NamedQuery, QueryCatalog
 from .rows import now as _now
 from .rows import prepare_row
@@ -90,6 +92,9 @@ class Store:
         # per connection: calls that failed because the server was unavailable (the
         # fsapp_db_errors_total metric; fsapp.live reads it, the store imports nothing of it)
         self.unavailable_errors: dict[str, int] = {}
+        # write_many's rows go through one committer: writes that arrive together share a
+        # transaction (all on the default connection, where write_many writes)
+        self.committer = GroupCommitter(self._write_batch)
         self._replay_lock = RLock()
         self._wake = Event()
         self._replayer: gevent.Greenlet | None = None
@@ -129,6 +134,7 @@ class Store:
 
     def close(self) -> None:
         self._closed = True
+        self.committer.finish(timeout=30)      # writes already queued are written or spooled
         if self._replayer is not None:
             self._replayer.kill(block=True, timeout=5)
         self.serials.stop()
@@ -338,63 +344,42 @@ class Store:
         return self.write_many([(kind, row, key)])[0]
 
     def write_many(self, rows: list[tuple[str, dict, str]]) -> list[WriteStatus]:
-        """Record several rows, each (kind, row, key), in one trip to a pooled connection and
-        one transaction (one commit): what a call's node visits cost at the end of the call.
+        """Record several rows, each (kind, row, key), in one transaction (one commit):
+        what a call's node visits cost at the end of the call. Writes that arrive while
+        the previous one is being committed share the next transaction (group_commit.py).
         Each row's status is what write() would say; none is lost (a row the database
         does not take is spooled). A bad row raises ValueError before anything is written."""
         stamp = self.clock()
         prepared = [(kind, *prepare_row(kind, row, key, stamp=stamp), key) for kind, row, key in rows]
         if not prepared:
             return []
+        return self.committer.submit(prepared)
+
+    def _write_batch(self, groups: list[list[tuple[str, Table, dict, str]]]) -> list[list[WriteStatus]]:
+        """The committer's work, on the hub: every group's rows (each group one write_many's,
+        (kind, table, row, key)) in one transaction in a worker thread; the rows the
+        database did not take spooled, with one fsync for the batch. Per group, per row,
+        its status."""
+        items = [[(table, out, key) for _kind, table, out, key in group] for group in groups]
         try:
-            results = self._insert_many([(table, out, key) for _kind, table, out, key in prepared])
-        except StoreError as exc:
-            results = [exc] * len(prepared)
-        refused = [(kind, key, out, result) for (kind, _table, out, key), result in zip(prepared, results)
-                   if isinstance(result, StoreError)]
+            outcomes = self.run(lambda conn, timeout: insert_groups(conn, items, timeout))
+        except StoreError as exc:       # the database did not answer: the whole batch
+            outcomes = [[exc] * len(group) for group in groups]
+        refused = [(kind, key, out, outcome)
+                   for group, answers in zip(groups, outcomes)
+                   for (kind, _table, out, key), outcome in zip(group, answers)
+                   if isinstance(outcome, StoreError)]
         if refused:
             self.outbox.append_many([(kind, key, out) for kind, key, out, _ in refused])
             self._wake.set()
             log.warning("write spooled to the outbox", extra={"rows": len(refused), "kind": refused[0][0],
                                                                "key": refused[0][1], "error": str(refused[0][3])})
-        return ["spooled" if isinstance(r, StoreError) else "written" if r else "duplicate" for r in results]
+        return [["spooled" if isinstance(o, StoreError) else "written" if o else "duplicate" for o in answers]
+                for answers in outcomes]
 
     def _insert(self, table: Table, row: dict, key: str, connection: str | None = None) -> bool:
         """Insert if no row has this key. True if inserted, False if it was already there."""
-        return self.run(lambda conn, _t: _insert_row(conn, table, row, key), connection)
-
-    def _insert_many(self, items: list[tuple[Table, dict, str]]) -> list[bool | StoreError]:
-        """Each (table, row, key) inserted if absent, in one transaction: per row True
-        (inserted), False (its key was there) or the QueryError that refused that row alone.
-        A lost connection or a timeout raises, for the whole batch."""
-        def work(conn: Conn, timeout: float):
-            if len(items) == 1:
-                return [_insert_row(conn, *items[0])]
-            conn.raw.autocommit = False
-            # one cursor for the lot: pyodbc prepares a statement once and reuses it while
-            # the SQL stays the same (a call's node visits all have the same columns)
-            cur = conn.raw.cursor()
-            try:
-                results = [_refusal(lambda: _insert_row(conn, *item, cur=cur)) for item in items]
-                conn.raw.commit()
-                return results
-            except pyodbc.Error:
-                # A statement error aborts the transaction on some servers (PostgreSQL):
-                # start again row by row, so one bad row does not take the others with it.
-                _rollback_quietly(conn)
-            finally:
-                conn.raw.autocommit = True
-            results = []
-            for item in items:
-                try:
-                    results.append(_refusal(lambda item=item: _insert_row(conn, *item)))
-                except pyodbc.Error as exc:
-                    error = classify(conn, exc, timeout)
-                    if type(error) is not QueryError:
-                        raise error from None    # the link or the deadline: the whole batch
-                    results.append(error)
-            return results
-        return self.run(work)
+        return self.run(lambda conn, _t: insert_row(conn, table, row, key), connection)
 
     # --- outbox replay -----------------------------------------------------------------
     def _apply(self, record: Record) -> None:
@@ -436,39 +421,3 @@ class Store:
         status["breaker"] = self.breakers[self.default].state
         return status
 
-
-def _insert_row(conn: Conn, table: Table, row: dict, key: str, cur=None) -> bool:
-    """In the worker thread: insert if no row has this key. True if inserted, False if it
-    was already there."""
-    columns = ["idem_key", *row]
-    values = [key, *row.values()]
-    cur = cur or conn.raw.cursor()
-    sql = conn.dialect.insert_ignore(table.name, columns)
-    try:
-        cur.execute(sql, conn.dialect.adapt_params(values))
-        if cur.rowcount == 1:
-            return True
-    except pyodbc.Error:
-        # A concurrent insert of the same key (a MERGE race)? Only if the row is there.
-        if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
-            raise
-        return False
-    if not cur.execute(f"SELECT 1 FROM {table.name} WHERE idem_key = ?", key).fetchall():
-        raise QueryError(f"{table.name}: insert of key {key!r} was refused by another unique "
-                         f"constraint (duplicate serial?)")
-    return False
-
-
-def _refusal(insert: Callable[[], bool]) -> bool | QueryError:
-    """A row another unique constraint refused is that row's answer, not the batch's."""
-    try:
-        return insert()
-    except QueryError as exc:
-        return exc
-
-
-def _rollback_quietly(conn: Conn) -> None:
-    try:
-        conn.raw.rollback()
-    except pyodbc.Error:  # the link may be gone; the next statement says so
-        pass
