@@ -55,6 +55,9 @@ NATIVE_EXT, FSAPP_EXT, LEAN_EXT, BEFORE_EXT, MYEVENTS_EXT = "9914", "9915", "991
 VAR = "bench_digit"
 PAGD = f"1 1 1 3000 # {MENU} silence_stream://250 {VAR} \\d 3000"
 NATIVE_APPS = [("answer", ""), ("playback", TONE), ("play_and_get_digits", PAGD), ("hangup", "")]
+# bench/switch_probes.py idle: a call that only lasts (5 s of silence), natively on IDLE_EXT
+IDLE_EXT = "9917"
+IDLE_APPS = [("answer", ""), ("playback", "silence_stream://5000"), ("hangup", "")]
 
 
 def lean_listen(listen: str, offset: int = 1) -> str:
@@ -65,8 +68,9 @@ def lean_listen(listen: str, offset: int = 1) -> str:
 
 
 def dialplan_snippet(listen: str, context: str) -> str:
-    native = "\n".join(f'      <action application="{app}"' + (f' data="{arg}"' if arg else "") + "/>"
-                       for app, arg in NATIVE_APPS)
+    def actions(apps):
+        return "\n".join(f'      <action application="{app}"' + (f' data="{arg}"' if arg else "") + "/>"
+                         for app, arg in apps)
     sockets = "".join(f"""
   <extension name="fsapp_bench_{name}">
     <condition field="destination_number" expression="^{ext}$">
@@ -78,7 +82,12 @@ def dialplan_snippet(listen: str, context: str) -> str:
 <include>
   <extension name="fsapp_bench_native">
     <condition field="destination_number" expression="^{NATIVE_EXT}$">
-{native}
+{actions(NATIVE_APPS)}
+    </condition>
+  </extension>
+  <extension name="fsapp_bench_idle_native">
+    <condition field="destination_number" expression="^{IDLE_EXT}$">
+{actions(IDLE_APPS)}
     </condition>
   </extension>{sockets}
 </include>"""

@@ -9,12 +9,17 @@ fsapp's outbound runtime (docs/performance.md, "On a real FreeSWITCH"):
   timeline  one call at a time through the lean client (bench/lean_ivr.py's commands):
             when each reply and event arrives, from `connect` on, median over the calls;
             with --pipelined, `answer` goes without waiting (as the flow runtime sends it).
+  idle      what a call's length costs over the socket: --calls calls at once, each
+            answered, 5 s of silence, hung up, natively (extension 9917) and through the
+            lean client (9916: three commands, a few events), alternating: FreeSWITCH's CPU
+            per call on each side, and the difference per second of call.
 
     .venv/bin/python bench/switch_probes.py bytes --commands 3000 --runs 3
     .venv/bin/python bench/switch_probes.py timeline --calls 20 [--pipelined] --listen 127.0.0.1:8095
+    .venv/bin/python bench/switch_probes.py idle --calls 20 --runs 3 --listen 127.0.0.1:8095
 
-`timeline` needs extension 9916 of `bench/real_switch.py --print-dialplan` (a socket to
---listen). FreeSWITCH's CPU is read from /proc/<pid>/stat (--fs-pid, or `pidof
+`timeline` and `idle` need extensions 9916 (a socket to --listen) and 9917 of
+`bench/real_switch.py --print-dialplan`. FreeSWITCH's CPU is read from /proc/<pid>/stat (--fs-pid, or `pidof
 freeswitch`). --emulator runs either against fsapp.sim, which checks the script and says
 nothing about FreeSWITCH.
 """
@@ -42,7 +47,7 @@ os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
 from fsapp.esl import InboundClient  # noqa: E402
 from fsapp.esl.outbound import parse_listen  # noqa: E402
 from lean_ivr import _Frames, run_call  # noqa: E402
-from real_switch import LEAN_EXT, NATIVE_APPS, cpu_ticks, spread  # noqa: E402
+from real_switch import IDLE_APPS, IDLE_EXT, LEAN_EXT, NATIVE_APPS, cpu_ticks, spread  # noqa: E402
 
 PAD = 400
 
@@ -92,22 +97,25 @@ def probe_bytes(args, host: str, port: int, pid: int | None) -> None:
 class TimelineServer:
     """The lean client's outbound server, stamping each call into `marks`."""
 
-    def __init__(self, listen: tuple[str, int], pipelined: bool):
+    def __init__(self, listen: tuple[str, int], pipelined: bool, apps=NATIVE_APPS):
         self.marks: dict[str, list[float]] = collections.defaultdict(list)
         self.ended = gevent.event.Event()
         self.pipelined = pipelined
+        self.apps = apps
+        self.calls = 0
         self.server = StreamServer(listen, self._handle)
         self.server.start()
 
     def _handle(self, sock, _address) -> None:
         try:
             started = time.monotonic()
-            run_call(sock, NATIVE_APPS, pipelined=self.pipelined,
+            run_call(sock, self.apps, pipelined=self.pipelined,
                      mark=lambda what: self.marks[what].append((time.monotonic() - started) * 1000))
         except (EOFError, OSError):
             pass
         finally:
             sock.close()
+            self.calls += 1
             self.ended.set()
 
 
@@ -137,9 +145,53 @@ def probe_timeline(args, host: str, port: int, pid: int | None, timeline: Timeli
         print(f"FreeSWITCH CPU per call, idle gaps included: {(cpu_ticks(pid) - before) * 1000 / os.sysconf('SC_CLK_TCK') / args.calls:.2f} ms")
 
 
+def probe_idle(args, host: str, port: int, pid: int | None, server: TimelineServer) -> None:
+    """--calls calls at once per side; a side's batch ends when all its B legs hung up."""
+    client = InboundClient(host, port, args.password).start()
+    ended = gevent.event.Event()
+    count = [0]
+
+    def on_end(ev) -> None:
+        if ev.get("variable_loopback_leg") == "B" or (ev.get("Channel-Name") or "").endswith("-b"):
+            count[0] += 1
+            ended.set()
+    client.on("CHANNEL_HANGUP_COMPLETE", on_end)
+    client.subscribe("CHANNEL_HANGUP_COMPLETE")
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    cost: dict[str, list[float]] = {"native": [], "socket": []}
+    seconds = float(IDLE_APPS[1][1].rsplit("/", 1)[1]) / 1000
+    try:
+        for run in range(args.runs):
+            for side in (("native", "socket") if run % 2 == 0 else ("socket", "native")):
+                count[0] = 0
+                before = cpu_ticks(pid)
+                ext = IDLE_EXT if side == "native" else LEAN_EXT
+                gevent.joinall([gevent.spawn(client.originate, f"loopback/{ext}/{args.context}", "&park",
+                                             timeout=30) for _ in range(args.calls)])
+                deadline = time.monotonic() + seconds + 60
+                while count[0] < args.calls and time.monotonic() < deadline:
+                    ended.clear()
+                    ended.wait(1.0)
+                if count[0] < args.calls:
+                    raise SystemExit(f"{side}: only {count[0]} of {args.calls} calls ended")
+                if pid is not None:
+                    cost[side].append((cpu_ticks(pid) - before) * tick_ms / args.calls)
+    finally:
+        client.stop()
+        server.server.stop(timeout=2)
+    if pid is None:
+        print(f"{args.runs} x {args.calls} calls of {seconds:g} s each side; FreeSWITCH's CPU not measured (no pid)")
+        return
+    for side, values in cost.items():
+        print(f"{side:6} ({seconds:g} s calls, {args.calls} at once): FreeSWITCH CPU ms/call {spread(values)}")
+    extra = [s - n for n, s in zip(cost["native"], cost["socket"])]
+    print(f"socket - native: +{spread(extra)} ms per call, +{spread([e / seconds for e in extra])} ms "
+          f"per second of call")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("probe", choices=("bytes", "timeline"))
+    p.add_argument("probe", choices=("bytes", "timeline", "idle"))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8021)
     p.add_argument("--password", default="ClueCon")
@@ -154,13 +206,20 @@ def main() -> int:
     args = p.parse_args()
     if args.runs < 3:
         p.error("--runs must be >= 3 (min/median/max)")
-    timeline = TimelineServer(parse_listen(args.listen), args.pipelined) if args.probe == "timeline" else None
+    timeline = None
+    if args.probe in ("timeline", "idle"):
+        timeline = TimelineServer(parse_listen(args.listen), args.pipelined,
+                                  IDLE_APPS if args.probe == "idle" else NATIVE_APPS)
     host, port, switch = args.host, args.port, None
     if args.emulator:
-        from fsapp.sim import Socket, Switch
-        switch = Switch(password=args.password, esl=("127.0.0.1", 0)).start()
+        from fsapp.sim import RealClock, Socket, Switch
+        # idle's calls last 5 s of emulated time: run that faster (timeline's times stay real)
+        clock = RealClock(scale=20.0) if args.probe == "idle" else None
+        switch = Switch(password=args.password, esl=("127.0.0.1", 0), clock=clock).start()
         if timeline is not None:
             switch.dialplan.add(rf"^{LEAN_EXT}$", Socket(f"127.0.0.1:{timeline.server.server_port} async full"))
+        from fsapp.sim import Apps
+        switch.dialplan.add(rf"^{IDLE_EXT}$", Apps(steps=list(IDLE_APPS)))
         host, port = "127.0.0.1", switch.esl_port
         print("AGAINST THE EMULATOR (fsapp.sim): checks that the probe works; the figures say nothing "
               "about FreeSWITCH.")
@@ -168,6 +227,8 @@ def main() -> int:
     try:
         if args.probe == "bytes":
             probe_bytes(args, host, port, pid)
+        elif args.probe == "idle":
+            probe_idle(args, host, port, pid, timeline)
         else:
             probe_timeline(args, host, port, pid, timeline)
     finally:

@@ -247,13 +247,15 @@ class Session:
         name = frame.flow.start
         while True:
             node = frame.flow.nodes[name]
+            # before the node is entered: while the caller still hears the prompts, the call
+            # is shown (fsapp calls, the trace, node visits) in the node that played them
+            self._wait_for_prompts(node)
             self.node = node
             self.trail.append(name)
             self.path.append(f"{frame.flow.name}.{name}")
             self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
             self._trace("enter", kind=node.kind)
             self._guard_loop(node)
-            self._wait_for_prompts(node)
             try:
                 label = getattr(self, f"_k_{node.kind}")(node, frame)
             except _Return:

@@ -34,6 +34,37 @@ def test_switch_probes_run_against_the_emulator():
     assert "3 x 20 commands of 10 and 410 bytes sent" in proc.stdout
 
 
+def test_switch_probes_idle_runs_against_the_emulator():
+    proc = run("bench/switch_probes.py", "idle", "--emulator", "--calls", "3", "--listen", "127.0.0.1:0")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 x 3 calls of 5 s each side" in proc.stdout, proc.stdout
+
+
+def test_real_switch_hotline_runs_against_the_emulator():
+    """Both sides complete the hotline's status lookup (the native one replays the
+    applications recorded from the flow)."""
+    proc = run("bench/real_switch_hotline.py", "--emulator", "--calls", "2", "--concurrency", "2", "--runs", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^native lost 0/0", proc.stdout, re.M) and re.search(r"^fsapp  lost 0/0", proc.stdout, re.M), \
+        proc.stdout
+
+
+def test_real_switch_hotline_dialplan_is_what_the_flow_sends():
+    """The native extension holds the applications fsapp sent on the path, in order: the
+    answer, the greeting, the four questions and the status read out (the serial digit by
+    digit), then the hangup; the socket extensions point at --listen and the port after."""
+    proc = run("bench/real_switch_hotline.py", "--print-dialplan", "--listen", "10.0.0.5:8096")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    native = proc.stdout.split('name="fsapp_hotline_native"')[1].split("</extension>")[0]
+    apps = re.findall(r'application="([a-z_]+)"', native)
+    assert apps[0] == "answer" and apps[-1] == "hangup" and apps.count("play_and_get_digits") == 4, apps
+    questions = re.findall(r'play_and_get_digits" data="[^"]*?/([a-z_]+)\.wav', native)
+    assert questions == ["language_offer", "main_menu", "enter_serial", "after_menu"], questions
+    assert "say/zh/2.wav!" in native and "status/closed.wav" in native, native
+    assert '<action application="socket" data="10.0.0.5:8096 async full"/>' in proc.stdout
+    assert '<action application="socket" data="10.0.0.5:8097 async full"/>' in proc.stdout
+
+
 def test_real_switch_prints_the_dialplan():
     proc = run("bench/real_switch.py", "--print-dialplan", "--listen", "10.0.0.5:8094")
     assert proc.returncode == 0

@@ -64,6 +64,14 @@ workers = ["127.0.0.1:{servers[0].port}", "127.0.0.1:{servers[1].port}"]
         switch.stop()
 
 
+def outcomes_reach(handlers, count):
+    """A worker records a call's outcome just after the switch hung up, which is when the
+    caller's report ends: wait for the records, not for a moment."""
+    with gevent.Timeout(30, AssertionError(f"outcomes: {[len(h.outcomes) for h in handlers]}")):
+        while sum(len(h.outcomes) for h in handlers) < count:
+            gevent.sleep(0.02)
+
+
 def calls(switch, count):
     from fsapp.sim import CallerScript
     callers = [switch.place_call(CallerScript(dial="20000", steps=[])) for _ in range(count)]
@@ -81,6 +89,7 @@ def test_rendered_dialplan_tries_each_worker_then_the_fallback(node):
     # both up: every call is answered by a worker, and both take calls
     heard = calls(switch, 20)
     assert heard == [["thanks"]] * 20
+    outcomes_reach(handlers, 20)
     taken = [len(h.outcomes) for h in handlers]
     assert sum(taken) == 20 and min(taken) > 0, taken
 
@@ -88,6 +97,7 @@ def test_rendered_dialplan_tries_each_worker_then_the_fallback(node):
     servers[0].stop(timeout=1)
     heard = calls(switch, 10)
     assert heard == [["thanks"]] * 10
+    outcomes_reach(handlers, 30)
     assert len(handlers[0].outcomes) == taken[0] and len(handlers[1].outcomes) == taken[1] + 10
 
     # both down: the apology, then the operator line

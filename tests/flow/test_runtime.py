@@ -437,6 +437,6 @@ def test_a_caller_gone_during_prompts_gets_nothing_written(cfg, tmp_path):
     before it: a caller who hangs up during them has no row written for them."""
     from fsapp.sim import Hangup, Wait
     report, store, outcome = _run_prompts(cfg, tmp_path, "save", [Wait(0.4), Hangup()])
-    assert outcome.reason != "hangup" or outcome.node != "bye"
     assert [w["kind"] for w in store.writes] == ["call_record"], store.writes
-    assert outcome.trail[-1] == "save"
+    # the call ended in the prompt it was hearing; `save` was never entered
+    assert outcome.trail == ["welcome", "pick", "notice", "second"] and outcome.node == "second", outcome
