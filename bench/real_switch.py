@@ -103,6 +103,15 @@ def fsapp_ivr(call) -> None:
     call.hangup()
 
 
+def freeswitch_pid(host: str, given: int | None) -> int | None:
+    """The switch's pid to read its CPU from: the one given, else `pidof freeswitch` when
+    it runs on this host."""
+    if given is not None or host not in ("127.0.0.1", "localhost", "::1"):
+        return given
+    found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
+
+
 def cpu_ticks(pid: int | None) -> int | None:
     if pid is None:
         return None
@@ -173,21 +182,67 @@ def wait_listening(address: tuple[str, int], seconds: float = 30.0) -> None:
             time.sleep(0.1)
 
 
+def measure_sides(sides, batch, pid: int | None, workers: dict, runs: int, calls: int) -> dict:
+    """Run every side's batch once per run, in alternating order (a b c, c b a, ...):
+    `batch(side)` -> (completed, seconds). Per side, lists over the runs: "cpu"
+    (FreeSWITCH's ms per completed call, when its pid is known), "worker" (the side's
+    worker process, likewise), "lost" and "rate" (completed calls per second)."""
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    out = {key: {side: [] for side in sides} for key in ("cpu", "worker", "lost", "rate")}
+    for run in range(runs):
+        for side in (sides if run % 2 == 0 else sides[::-1]):
+            worker = workers.get(side)
+            before, worker_before = cpu_ticks(pid), cpu_ticks(worker.pid if worker else None)
+            done, seconds = batch(side)
+            after = cpu_ticks(pid)
+            note = ""
+            if before is not None and done:
+                out["cpu"][side].append((after - before) * tick_ms / done)
+                note += f", FreeSWITCH CPU {out['cpu'][side][-1]:.2f} ms/call"
+            if worker is not None and done:
+                out["worker"][side].append((cpu_ticks(worker.pid) - worker_before) * tick_ms / done)
+                note += f", worker CPU {out['worker'][side][-1]:.2f} ms/call"
+            out["rate"][side].append(done / seconds if seconds else 0.0)
+            out["lost"][side].append(calls - done)
+            print(f"run {run + 1} {side:6}: {done}/{calls} completed in {seconds:.2f} s{note}", flush=True)
+    return out
+
+
+def stop_all(client, server, workers: dict, switch) -> None:
+    """After the runs: the inbound client, an in-process outbound server, the worker
+    children, an emulator (the ones that exist)."""
+    client.stop()
+    if server is not None:
+        server.stop(timeout=2)
+    for worker in workers.values():
+        worker.terminate()
+        worker.wait(10)
+    if switch is not None:
+        switch.stop()
+
+
 def spread(values: list[float]) -> str:
     return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def switch_arguments(p: argparse.ArgumentParser, *, listen: str, calls: int, concurrency: int,
+                     timeout: float) -> None:
+    """The options every real-switch benchmark takes: where the switch and the worker are,
+    how many calls, how many runs."""
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8021)
     p.add_argument("--password", default="ClueCon")
     p.add_argument("--context", default="default")
-    p.add_argument("--listen", default="127.0.0.1:8094", help="fsapp's outbound server (reachable by the switch)")
-    p.add_argument("--calls", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--listen", default=listen, help="fsapp's outbound server (reachable by the switch)")
+    p.add_argument("--calls", type=int, default=calls)
+    p.add_argument("--concurrency", type=int, default=concurrency)
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds one batch may take")
+    p.add_argument("--timeout", type=float, default=timeout, help="seconds one batch may take")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    switch_arguments(p, listen="127.0.0.1:8094", calls=200, concurrency=50, timeout=120.0)
     p.add_argument("--fs-pid", type=int, help="FreeSWITCH's pid (default: pidof freeswitch, if local)")
     p.add_argument("--print-dialplan", action="store_true")
     p.add_argument("--emulator", action="store_true", help="run against fsapp.sim (checks the bench only)")
@@ -235,9 +290,7 @@ def main() -> int:
         print("AGAINST THE EMULATOR (fsapp.sim): checks that this benchmark works; the figures say "
               "nothing about FreeSWITCH's CPU or throughput.")
     else:
-        if pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
-            found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
-            pid = int(found[0]) if found else None
+        pid = freeswitch_pid(args.host, pid)
         workers["fsapp"] = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
         workers["lean"] = subprocess.Popen([sys.executable, __file__, "--lean-only", "filter", "--listen", args.listen])
         wait_listening(parse_listen(args.listen))
@@ -256,40 +309,15 @@ def main() -> int:
     driver = Driver(client, args.context)
     extension = {"native": NATIVE_EXT, "lean": LEAN_EXT, "fsapp": FSAPP_EXT, "before": BEFORE_EXT,
                  "myevents": MYEVENTS_EXT}
-    rates: dict[str, list[float]] = {side: [] for side in sides}
-    cpu: dict[str, list[float]] = {side: [] for side in sides}
-    worker_cpu: dict[str, list[float]] = {side: [] for side in sides if side != "native"}
-    lost: dict[str, list[int]] = {side: [] for side in sides}
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     try:
-        for run in range(args.runs):
-            for side in (sides if run % 2 == 0 else sides[::-1]):
-                worker = workers.get(side)
-                before = cpu_ticks(pid)
-                worker_before = cpu_ticks(worker.pid if worker else None)
-                done, seconds = driver.batch(extension[side], args.calls, args.concurrency, args.timeout)
-                after = cpu_ticks(pid)
-                if worker is not None and done:
-                    worker_cpu[side].append((cpu_ticks(worker.pid) - worker_before) * tick_ms / done)
-                rates[side].append(done / seconds if seconds else 0.0)
-                lost[side].append(args.calls - done)
-                if before is not None and done:
-                    cpu[side].append((after - before) * tick_ms / done)
-                print(f"run {run + 1} {side:6}: {done}/{args.calls} completed in {seconds:.2f} s"
-                      + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else "")
-                      + (f", worker CPU {worker_cpu[side][-1]:.2f} ms/call" if worker and done else ""))
-                sys.stdout.flush()
+        figures = measure_sides(sides, lambda side: driver.batch(extension[side], args.calls, args.concurrency,
+                                                                 args.timeout),
+                                pid, workers, args.runs, args.calls)
     finally:
-        client.stop()
-        if server is not None:
-            server.stop(timeout=2)
         if lean is not None:
             lean.stop()
-        for worker in workers.values():
-            worker.terminate()
-            worker.wait(10)
-        if switch is not None:
-            switch.stop()
+        stop_all(client, server, workers, switch)
+    rates, cpu, worker_cpu, lost = figures["rate"], figures["cpu"], figures["worker"], figures["lost"]
     print(f"\n{args.calls} calls per batch, {args.concurrency} originates at once, {args.runs} runs "
           f"({'emulator' if args.emulator else f'FreeSWITCH at {args.host}:{args.port}'}); min / median / max")
     for side in sides:

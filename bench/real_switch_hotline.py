@@ -54,7 +54,8 @@ os.environ.setdefault("FSAPP_LOG_LEVEL", "WARNING")
 from fsapp.esl import InboundClient, OutboundServer  # noqa: E402
 from fsapp.esl.outbound import parse_listen  # noqa: E402
 
-from real_switch import cpu_ticks, spread, wait_listening  # noqa: E402  (bench/, beside this script)
+from real_switch import (freeswitch_pid, measure_sides, spread, stop_all, switch_arguments,  # noqa: E402
+                         wait_listening)  # (bench/, beside this script)
 
 NATIVE_EXT, FSAPP_EXT, BEFORE_EXT = "9924", "9925", "9926"
 SERIAL = "26113001"   # the closed ticket the caller asks about (8 digits, Luhn; seeded on every side)
@@ -227,15 +228,7 @@ def serve_only(listen: str) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8021)
-    p.add_argument("--password", default="ClueCon")
-    p.add_argument("--context", default="default")
-    p.add_argument("--listen", default="127.0.0.1:8096", help="fsapp's outbound server (reachable by the switch)")
-    p.add_argument("--calls", type=int, default=60)
-    p.add_argument("--concurrency", type=int, default=20, help="calls in progress at once")
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--timeout", type=float, default=600.0, help="seconds one batch may take")
+    switch_arguments(p, listen="127.0.0.1:8096", calls=60, concurrency=20, timeout=600.0)   # calls in progress
     p.add_argument("--fs-pid", type=int, help="FreeSWITCH's pid (default: pidof freeswitch, if local)")
     p.add_argument("--print-dialplan", action="store_true")
     p.add_argument("--emulator", action="store_true", help="run against fsapp.sim (checks the bench only)")
@@ -268,9 +261,7 @@ def main() -> int:
         print("AGAINST THE EMULATOR (fsapp.sim): checks that this benchmark works; the figures say "
               "nothing about FreeSWITCH's CPU.")
     else:
-        if pid is None and args.host in ("127.0.0.1", "localhost", "::1"):
-            found = subprocess.run(["pidof", "freeswitch"], capture_output=True, text=True).stdout.split()
-            pid = int(found[0]) if found else None
+        pid = freeswitch_pid(args.host, pid)
         workers["fsapp"] = subprocess.Popen([sys.executable, __file__, "--serve-only", "--listen", args.listen])
         wait_listening(parse_listen(args.listen))
         if args.compare:
@@ -283,36 +274,14 @@ def main() -> int:
     client = InboundClient(args.host, args.port, args.password).start()
     caller = Caller(client, args.context)
     extension = {"native": NATIVE_EXT, "fsapp": FSAPP_EXT, "before": BEFORE_EXT}
-    cpu: dict[str, list[float]] = {side: [] for side in sides}
-    worker_cpu: dict[str, list[float]] = {side: [] for side in sides if side != "native"}
-    lost: dict[str, list[int]] = {side: [] for side in sides}
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     try:
-        for run in range(args.runs):
-            for side in (sides if run % 2 == 0 else sides[::-1]):
-                worker = workers.get(side)
-                before, worker_before = cpu_ticks(pid), cpu_ticks(worker.pid if worker else None)
-                done, seconds = caller.batch(extension[side], args.calls, args.concurrency, args.timeout)
-                after = cpu_ticks(pid)
-                if worker is not None and done:
-                    worker_cpu[side].append((cpu_ticks(worker.pid) - worker_before) * tick_ms / done)
-                lost[side].append(args.calls - done)
-                if before is not None and done:
-                    cpu[side].append((after - before) * tick_ms / done)
-                print(f"run {run + 1} {side:6}: {done}/{args.calls} completed in {seconds:.1f} s"
-                      + (f", FreeSWITCH CPU {cpu[side][-1]:.2f} ms/call" if before is not None and done else "")
-                      + (f", worker CPU {worker_cpu[side][-1]:.2f} ms/call" if worker and done else ""))
-                sys.stdout.flush()
+        figures = measure_sides(sides, lambda side: caller.batch(extension[side], args.calls, args.concurrency,
+                                                                 args.timeout),
+                                pid, workers, args.runs, args.calls)
     finally:
-        client.stop()
-        if server is not None:
-            server.stop(timeout=2)
-        for worker in workers.values():
-            worker.terminate()
-            worker.wait(10)
-        if switch is not None:
-            switch.stop()
+        stop_all(client, server, workers, switch)
         tmp.cleanup()
+    cpu, worker_cpu, lost = figures["cpu"], figures["worker"], figures["lost"]
     print(f"\nhotline status lookup, {args.calls} calls per batch, {args.concurrency} in progress at once, "
           f"{args.runs} runs ({'emulator' if args.emulator else f'FreeSWITCH at {args.host}:{args.port}'}); "
           f"min / median / max")

@@ -295,21 +295,34 @@ nodes:
 def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush, ends_in):
     """The caller keys 1 while the digits are read back: with confirm.flush (the default)
     that key is discarded and the question waits for an answer given to it."""
+    from fsapp.sim import Press, WaitPrompt
+
+    report, _, outcome = call_flow(cfg, tmp_path, CONFIRM.replace("FLUSH", flush), "20200", [
+        WaitPrompt("common/welcome", after="start"), Press("4321"), WaitPrompt("/say/", after="start"), Press("1")])
+    assert report.error is None, report.error
+    assert "/say/" in report.heard[1]  # the 1 came during the readback
+    # flushed: the question is asked and waits; kept: the early 1 answered it unheard
+    assert any("press_pound_to_confirm" in p for p in report.heard) == (flush == "true")
+    assert outcome.node == ends_in
+
+
+def call_flow(cfg, tmp_path, flow_text: str, number: str, steps):
+    """One emulated call to a flow over TCP (its own switch and worker); (the caller's
+    report, the fake store, the call's outcome)."""
     from fsapp.esl.outbound import OutboundServer
-    from fsapp.sim import CallerScript, Press, Socket, Switch, VirtualClock, WaitPrompt
+    from fsapp.sim import CallerScript, Socket, Switch, VirtualClock
 
     flows = tmp_path / "flows"
     flows.mkdir()
-    (flows / "confirm.yaml").write_text(CONFIRM.replace("FLUSH", flush), encoding="utf-8")
-    handler = flow_handler(flows, cfg, services=fake_services(cfg))
+    (flows / "flow.yaml").write_text(flow_text, encoding="utf-8")
+    store = FakeStore()
+    handler = flow_handler(flows, cfg, services=fake_services(cfg, store))
     clock = VirtualClock(idle_s=0.3)   # a loaded machine must not look idle between steps
     switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
     server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
     try:
-        switch.dialplan.add(r"^20200$", Socket(f"127.0.0.1:{server.port} async full"))
-        report = switch.place_call(CallerScript(dial="20200", steps=[
-            WaitPrompt("common/welcome", after="start"), Press("4321"),
-            WaitPrompt("/say/", after="start"), Press("1")])).wait(60)
+        switch.dialplan.add(rf"^{number}$", Socket(f"127.0.0.1:{server.port} async full"))
+        report = switch.place_call(CallerScript(dial=number, steps=steps)).wait(60)
         with gevent.Timeout(10):
             while not handler.outcomes:
                 gevent.sleep(0.05)
@@ -317,11 +330,7 @@ def test_confirm_is_not_answered_by_keys_pressed_before_it(cfg, tmp_path, flush,
         server.stop(timeout=2)
         switch.stop()
         clock.close()
-    assert report.error is None, report.error
-    assert "/say/" in report.heard[1]  # the 1 came during the readback
-    # flushed: the question is asked and waits; kept: the early 1 answered it unheard
-    assert any("press_pound_to_confirm" in p for p in report.heard) == (flush == "true")
-    assert handler.outcomes[-1].node == ends_in
+    return report, store, handler.outcomes[-1]
 
 
 def test_simulate_reaches_loopback_agents_and_names_unreachable_contacts(tmp_path):
@@ -390,28 +399,7 @@ nodes:
 
 
 def _run_prompts(cfg, tmp_path, next_node, steps):
-    from fsapp.esl.outbound import OutboundServer
-    from fsapp.sim import CallerScript, Socket, Switch, VirtualClock
-
-    flows = tmp_path / "flows"
-    flows.mkdir()
-    (flows / "prompts.yaml").write_text(PROMPTS.replace("NEXT", next_node), encoding="utf-8")
-    store = FakeStore()
-    handler = flow_handler(flows, cfg, services=fake_services(cfg, store))
-    clock = VirtualClock(idle_s=0.3)
-    switch = Switch(esl=("127.0.0.1", 0), clock=clock).start()
-    server = OutboundServer(handler, ("127.0.0.1", 0), linger=5).start()
-    try:
-        switch.dialplan.add(r"^20300$", Socket(f"127.0.0.1:{server.port} async full"))
-        report = switch.place_call(CallerScript(dial="20300", steps=steps)).wait(60)
-        with gevent.Timeout(10):
-            while not handler.outcomes:
-                gevent.sleep(0.05)
-    finally:
-        server.stop(timeout=2)
-        switch.stop()
-        clock.close()
-    return report, store, handler.outcomes[-1]
+    return call_flow(cfg, tmp_path, PROMPTS.replace("NEXT", next_node), "20300", steps)
 
 
 def test_prompts_follow_each_other_without_a_round_trip(cfg, tmp_path):
