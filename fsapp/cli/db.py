@@ -130,7 +130,7 @@ def check(ctx):
                 version = store.schema_version(name)
                 if version is None:
                     problems += 1
-                    line += f"; no fsapp tables: run `fsapp db init`"
+                    line += "; no fsapp tables: run `fsapp db init`"
                 elif version < LATEST:
                     problems += 1
                     line += f"; schema version {version} < {LATEST}: run `fsapp db migrate`"
