@@ -102,7 +102,6 @@ class TimelineServer:
         self.ended = gevent.event.Event()
         self.pipelined = pipelined
         self.apps = apps
-        self.calls = 0
         self.server = StreamServer(listen, self._handle)
         self.server.start()
 
@@ -115,7 +114,6 @@ class TimelineServer:
             pass
         finally:
             sock.close()
-            self.calls += 1
             self.ended.set()
 
 

@@ -417,10 +417,7 @@ class Session:
             if voice:
                 self.call.set("tts_voice", voice)
         self._trace("prompt", prompts=names, **trace)
-        if wait:
-            self.call.playback(paths)
-        else:
-            self.call.playback(paths, wait=False)
+        self.call.playback(paths, wait=wait)
 
     def _prompt_arg(self, items) -> str:
         """One word for play_and_get_digits: a file, or file_string://a!b!c. Prompts that
