@@ -182,6 +182,24 @@ class Dialect:
                     f"ON (tgt.{key} = src.{key}) WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})")
         raise AssertionError(self.name)
 
+    @property
+    def multi_row_insert(self) -> bool:
+        """insert_ignore_rows works here (MERGE, as written above, takes one source row)."""
+        return self.name in ("sqlite", "postgresql", "mysql")
+
+    def insert_ignore_rows(self, table: str, columns: list[str], rows: int,
+                           key: str = "idem_key") -> str:
+        """insert_ignore for `rows` rows in one statement (`VALUES (...), (...)`).
+
+        Each row of a statement costs the driver a bind and an execute; a call's node
+        visits are 18 rows with the same columns, so one statement instead of 18.
+        """
+        assert self.multi_row_insert, self.name
+        single = self.insert_ignore(table, columns, key)
+        one = "(" + ", ".join("?" for _ in columns) + ")"
+        head, _, tail = single.partition(f"VALUES {one}")
+        return f"{head}VALUES {', '.join([one] * rows)}{tail}"
+
     def adapt_params(self, values: list) -> list:
         """MariaDB Connector/ODBC drops the fraction of a bound TIMESTAMP: send text instead."""
         if self.name != "mysql":
