@@ -98,3 +98,12 @@ def test_hotline_load_runs_and_stores_every_row():
     records, visits, spooled = map(int, stored.groups())
     assert records == 6 and spooled == 0, proc.stdout
     assert visits > 6 * 10, proc.stdout     # the status path passes more than 10 nodes per call
+
+
+def test_call_end_writes_runs_both_sides():
+    """Both sides write every row (the script asserts each status) and report their figures."""
+    proc = run("bench/call_end_writes.py", "--calls", "5", "--repeat", "3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for side in ("multi", "each"):
+        assert re.search(rf"^sqlite +{side} +CPU ms per call \(5 calls ending at once, 3 runs\): ", proc.stdout, re.M)
+    assert re.search(r"^sqlite +multi / each, per round: [\d.]+ [\d.]+ [\d.]+$", proc.stdout, re.M)
