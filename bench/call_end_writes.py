@@ -16,19 +16,16 @@ from gevent import monkey
 monkey.patch_all()
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import datetime as dt  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
-import pyodbc  # noqa: E402
 
+from databases import KINDS, database  # noqa: E402
 from fsapp.store import Store, inserts  # noqa: E402
 
 logging.getLogger("fsapp").setLevel(logging.ERROR)
@@ -68,33 +65,11 @@ def one_run(store: Store, side: str, run: str, calls: int) -> float:
     return spent / calls * 1e3
 
 
-@contextlib.contextmanager
-def database(kind: str, work: Path):
-    """SQLite in a file of its own; on PostgreSQL and MariaDB a database made for the run
-    (on the servers of FSAPP_TEST_*_ODBC) and dropped after it."""
-    if kind == "sqlite":
-        yield f"Driver={{SQLite3}};Database={work / 'bench.db'}"
-        return
-    variable = {"postgresql": "FSAPP_TEST_PG_ODBC", "mysql": "FSAPP_TEST_MARIADB_ODBC"}[kind]
-    admin_odbc = os.environ.get(variable)
-    if not admin_odbc:
-        raise SystemExit(f"{kind}: set {variable} (source /tmp/fsapp-services/env)")
-    name = f"fsapp_bench_{os.getpid()}"
-    drop = f"DROP DATABASE IF EXISTS {name}" + (" WITH (FORCE)" if kind == "postgresql" else "")
-    admin = pyodbc.connect(admin_odbc, autocommit=True, timeout=10)
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    try:
-        yield re.sub(r"(?i)(Database=)[^;]*", lambda m: m.group(1) + name, admin_odbc)
-    finally:
-        admin.cursor().execute(drop)
-        admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--db", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql", "mysql"])
+    parser.add_argument("--db", nargs="+", default=["sqlite"], choices=KINDS)
     args = parser.parse_args()
     if args.repeat < 3:
         parser.error("--repeat must be >= 3")

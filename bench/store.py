@@ -1,73 +1,106 @@
-"""Store overheads, as ratios against a baseline measured in the same process.
+"""What fsapp.store adds to a query and to a write, against the same statement run with
+pyodbc directly, on SQLite, PostgreSQL and MariaDB.
 
-    source /tmp/fsapp-services/env; .venv/bin/python bench/store.py [N]
+    source /tmp/fsapp-services/env
+    .venv/bin/python bench/store.py --ops 300 --repeat 5 [--db sqlite postgresql mysql]
 
-Prints, per database: the cost of a query through the thread pool + pool + breaker
-against the same pyodbc call made directly (baseline), and writes through the outbox:
-direct vs spooled (fsync'd) per row. Not a test: timings on a shared 2-core machine vary.
+Each pair does the same work in the same process, alternating in order (bench/fair.py),
+CPU time of the process (the hub and the store's worker thread) per operation:
+
+* query: `store.query("fsapp.ticket_status", ...)` (its thread-pool hop, the pool, the
+  breaker, the deadline, the row conversion) against `cursor.execute` of that named
+  query's own SQL and parameters on a pyodbc connection of the bench, rows fetched.
+* write: `store.write("survey_answer", ...)` (row checks, the group committer, the hop,
+  insert-if-absent and its commit) against the same insert-if-absent SQL executed
+  directly in autocommit.
+* spooled: `store.write` with the database down (a server that refuses the connection,
+  the breaker open after the first): the row goes to the outbox with an fsync. Shown on
+  its own, as there is no direct counterpart.
+
+The servers' own CPU (PostgreSQL, MariaDB) is not counted.
 """
 from gevent import monkey
 
 monkey.patch_all()
 
-import os  # noqa: E402
-import sys  # noqa: E402
+import argparse  # noqa: E402
+import logging  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pyodbc  # noqa: E402
 
-import logging  # noqa: E402
+from databases import KINDS, database  # noqa: E402
+from fair import alternate, ratios, spread  # noqa: E402
 
 from fsapp.store import Store  # noqa: E402
+from fsapp.store.rows import prepare_row  # noqa: E402
 
-logging.getLogger("fsapp").setLevel(logging.ERROR)
-
+logging.getLogger("fsapp").setLevel(logging.CRITICAL)
 DEAD = "Driver={PostgreSQL Unicode};Server=127.0.0.1;Port=9;Database=x;Uid=x;Pwd=x"
+ANSWER = {"survey": "bench", "question": "q1", "answer": "5", "call_uuid": "c-1"}
 
 
-def per_op(fn, n):
-    start = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    return (time.perf_counter() - start) / n
-
-
-def bench(label, odbc, n, work):
-    store = Store({"main": odbc}, spool_dir=work / f"spool-{label}", start=False)
+def bench(kind: str, odbc: str, ops: int, repeat: int, work: Path) -> None:
+    store = Store({"main": odbc}, spool_dir=work / f"spool-{kind}", start=False)
     store.migrate()
+    down = Store({"main": DEAD}, spool_dir=work / f"spool-down-{kind}", start=False, breaker_cooldown=600)
     raw = pyodbc.connect(odbc, autocommit=True)
-    base = per_op(lambda i: raw.cursor().execute("SELECT serial FROM fsapp_tickets WHERE serial = ?",
-                                                 "00000018").fetchall(), n)
-    pooled = per_op(lambda i: store.query("fsapp.ticket_status", {"serial": "00000018"}), n)
-    row = {"survey": "bench", "question": "q1", "answer": "5"}
-    written = per_op(lambda i: store.write("survey_answer", row, key=f"w-{label}-{i}"), n)
-    down = Store({"main": DEAD}, spool_dir=work / f"spool-down-{label}", start=False, breaker_cooldown=600)
-    spooled = per_op(lambda i: down.write("survey_answer", row, key=f"s-{label}-{i}"), n)
-    print(f"{label:10s} query direct {base * 1e3:7.3f} ms  via store {pooled * 1e3:7.3f} ms  "
-          f"ratio {pooled / base:5.2f} | write direct {written * 1e3:7.3f} ms  spooled {spooled * 1e3:7.3f} ms  "
-          f"ratio {spooled / written:5.2f}")
+    serial = store.next_ticket_serial()
+    store.write("ticket", {"serial": serial, "kind": "complaint", "summary": "bench"}, key="bench:ticket")
+
+    named = store.named_query("fsapp.ticket_status")
+    args = named.bind({"serial": serial})
+    table, _row = prepare_row("survey_answer", ANSWER, "k")
+    columns = ["idem_key", *prepare_row("survey_answer", ANSWER, "k")[1]]
+    insert_sql = store.dialect().insert_ignore(table.name, columns)
+    counter = iter(range(10**9))
+
+    def queries_direct():
+        for _ in range(ops):
+            raw.cursor().execute(named.sql, args).fetchall()
+
+    def queries_via_store():
+        for _ in range(ops):
+            store.query("fsapp.ticket_status", {"serial": serial})
+
+    def writes_direct():
+        for _ in range(ops):
+            _table, row = prepare_row("survey_answer", ANSWER, "k")
+            raw.cursor().execute(insert_sql, [f"d-{next(counter)}", *row.values()])
+
+    def writes_via_store():
+        for _ in range(ops):
+            assert store.write("survey_answer", ANSWER, key=f"s-{next(counter)}") == "written"
+
+    def writes_spooled():
+        for _ in range(ops):
+            assert down.write("survey_answer", ANSWER, key=f"o-{next(counter)}") == "spooled"
+
+    for what, sides in (("query", {"direct": queries_direct, "store": queries_via_store}),
+                        ("write", {"direct": writes_direct, "store": writes_via_store})):
+        cpu = alternate(sides, repeat)
+        print(f"{kind:10s} {what:7s} CPU ms per op: direct {spread(cpu['direct'], 1e3 / ops, '{:.3f}')}  "
+              f"store {spread(cpu['store'], 1e3 / ops, '{:.3f}')}  store/direct per round "
+              f"{' '.join(f'{r:.2f}' for r in sorted(ratios(cpu['store'], cpu['direct'])))}")
+    spooled = alternate({"spooled": writes_spooled}, repeat)["spooled"]
+    print(f"{kind:10s} spooled CPU ms per op: {spread(spooled, 1e3 / ops, '{:.3f}')} (database down, outbox, fsync)")
     raw.close()
     store.close()
     down.close()
 
 
-def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        bench("sqlite", f"Driver={{SQLite3}};Database={work / 'b.db'}", n, work)
-        for label, env in (("postgresql", "FSAPP_TEST_PG_ODBC"), ("mariadb", "FSAPP_TEST_MARIADB_ODBC")):
-            if os.environ.get(env):
-                admin = pyodbc.connect(os.environ[env], autocommit=True)
-                name = f"fsapp_bench_{os.getpid()}"
-                admin.cursor().execute(f"CREATE DATABASE {name}")
-                try:
-                    bench(label, os.environ[env].replace("Database=fsapp_test", f"Database={name}"), n, work)
-                finally:
-                    force = " WITH (FORCE)" if label == "postgresql" else ""
-                    admin.cursor().execute(f"DROP DATABASE {name}{force}")
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ops", type=int, default=300)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--db", nargs="+", default=list(KINDS), choices=KINDS)
+    args = parser.parse_args()
+    if args.repeat < 3:
+        parser.error("--repeat must be >= 3")
+    for kind in args.db:
+        with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as odbc:
+            bench(kind, odbc, args.ops, args.repeat, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -107,3 +107,12 @@ def test_call_end_writes_runs_both_sides():
     for side in ("multi", "each"):
         assert re.search(rf"^sqlite +{side} +CPU ms per call \(5 calls ending at once, 3 runs\): ", proc.stdout, re.M)
     assert re.search(r"^sqlite +multi / each, per round: [\d.]+ [\d.]+ [\d.]+$", proc.stdout, re.M)
+
+
+def test_store_bench_runs_each_pair():
+    proc = run("bench/store.py", "--ops", "3", "--repeat", "3", "--db", "sqlite")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for what in ("query", "write"):
+        assert re.search(rf"^sqlite +{what} +CPU ms per op: direct [\d.]+ / [\d.]+ / [\d.]+ +store [\d.]+ / [\d.]+ / "
+                         rf"[\d.]+ +store/direct per round [\d.]+ [\d.]+ [\d.]+$", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^sqlite +spooled CPU ms per op: ", proc.stdout, re.M), proc.stdout
