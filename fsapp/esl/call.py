@@ -200,7 +200,7 @@ class Call:
         app_id = self._send_app(app, args, result, collect)
         try:
             try:
-                event = result.get(timeout=deadline)
+                event = self._conn.wait(result, deadline)
             except gevent.Timeout:
                 stopped = self._break(app_id, result)
                 raise CommandTimeout(f"{app} {args or ''}".strip(), deadline, stopped) from None
@@ -224,7 +224,7 @@ class Call:
             log.error("uuid_break failed", extra={"error": body.strip()})
             return False
         try:
-            result.get(timeout=BREAK_GRACE_S)
+            self._conn.wait(result, BREAK_GRACE_S)
         except gevent.Timeout:
             return False
         return True
@@ -279,7 +279,7 @@ class Call:
         while self._queued:
             result = self._queued[0]
             try:
-                result.get(timeout=deadline)
+                self._conn.wait(result, deadline)
             except gevent.Timeout:
                 stopped = self._break("", result)
                 raise CommandTimeout("queued application", deadline, stopped) from None
