@@ -55,15 +55,16 @@ class NodeCounter:
         self.inputs: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
-        key = (event.get("flow"), event.get("node"))
-        if event["event"] == "enter":
-            self.entered[key] += 1
-        elif event["event"] == "input" and event.get("outcome"):
-            self.inputs[key + (event["outcome"],)] += 1
-        elif event["event"] == "edge":
-            self.edges[key + (event.get("label"), event.get("to"))] += 1
-        elif event["event"] == "end":
-            self.ended[key + (event.get("reason"),)] += 1
+        # called for every trace event (about 50 a call): no key built for those not counted
+        kind = event["event"]
+        if kind == "enter":
+            self.entered[event.get("flow"), event.get("node")] += 1
+        elif kind == "edge":
+            self.edges[event.get("flow"), event.get("node"), event.get("label"), event.get("to")] += 1
+        elif kind == "input" and event.get("outcome"):
+            self.inputs[event.get("flow"), event.get("node"), event["outcome"]] += 1
+        elif kind == "end":
+            self.ended[event.get("flow"), event.get("node"), event.get("reason")] += 1
 
 
 def log_tracer(event: dict) -> None:
@@ -156,10 +157,13 @@ class NodeVisitWriter:
         uuid = visit["call_uuid"]
         self.count[uuid] += 1
         left = self.clock()
+        # The visit (no longer open: the callers popped it) becomes the row itself.
         # created_at as when the row was one write per visit: when the caller left the node
-        row = {**visit, "left_at": left, "outcome": outcome[:40], "created_at": left}
+        visit["left_at"] = left
+        visit["outcome"] = outcome[:40]
+        visit["created_at"] = left
         waiting = self.waiting.setdefault(uuid, [])
-        waiting.append(("node_visit", row, f"{uuid}:visit:{self.count[uuid]}"))
+        waiting.append(("node_visit", visit, f"{uuid}:visit:{self.count[uuid]}"))
         if flush and len(waiting) >= self.batch:
             self._flush(uuid)
 
