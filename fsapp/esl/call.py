@@ -13,6 +13,7 @@ question reached only by the stray terminator of a full-length entry is asked ag
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -207,8 +208,9 @@ class Call:
         except BaseException:
             self.session.forget(app_id)
             raise
-        log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
-                                         "response": event.get("Application-Response")})
+        if log.isEnabledFor(logging.DEBUG):    # else no header search (~6 kB) for a line never written
+            log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
+                                             "response": event.get("Application-Response")})
         return event
 
     def _break(self, app_id: str, result: AsyncResult) -> bool:

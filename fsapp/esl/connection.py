@@ -167,10 +167,20 @@ class Connection:
         return value
 
     # -- writing ---------------------------------------------------------------------
+    def _sendall(self, data: bytes) -> None:
+        """sock.sendall(data), for frames that almost always fit the socket's buffer at
+        once: gevent's sendall asks the kernel for SO_SNDBUF (a getsockopt system call)
+        and slices a memoryview on every call before its first send (py-spy of
+        bench/hotline_load.py); one send() writes the whole frame as a rule, and
+        sendall goes on with whatever the kernel did not take."""
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
+
     def write(self, data: bytes) -> None:
         """Send bytes that expect no reply (none in ESL but for tests)."""
         with self._send_lock:
-            self.sock.sendall(data)
+            self._sendall(data)
 
     def send_pipelined(self, frames: list[bytes], timeout: float | None = 10.0) -> list[Message]:
         """Write several framed commands in one write and return their replies in order:
@@ -181,7 +191,7 @@ class Connection:
         results = [AsyncResult() for _ in frames]
         with self._send_lock:
             try:
-                self.sock.sendall(self.session.send_many(frames, results))
+                self._sendall(self.session.send_many(frames, results))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None
@@ -206,7 +216,7 @@ class Connection:
         sent_at = time.monotonic()
         with self._send_lock:  # FIFO order == byte order on the wire
             try:
-                self.sock.sendall(self.session.send(data, result))
+                self._sendall(self.session.send(data, result))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None

@@ -76,3 +76,40 @@ def test_no_deadline_and_a_ready_result_start_no_timer(conn):
     later = AsyncResult()
     gevent.spawn_later(0.01, later.set, 4)
     assert conn.wait(later, None) == 4 and conn._timers == {}
+
+
+def test_a_frame_the_kernel_takes_in_part_is_finished_by_sendall():
+    class Partial:
+        def __init__(self):
+            self.writes = []
+
+        def setsockopt(self, *args):
+            pass
+
+        def send(self, data):
+            self.writes.append(("send", bytes(data[:3])))
+            return 3
+
+        def sendall(self, data):
+            self.writes.append(("sendall", bytes(data)))
+    sock = Partial()
+    Connection(sock).write(b"api status\n\n")
+    assert sock.writes == [("send", b"api"), ("sendall", b" status\n\n")]
+
+
+def test_a_frame_larger_than_the_socket_buffer_arrives_whole():
+    ours, theirs = socket.socketpair()
+    try:
+        data = b"x" * (8 << 20)
+        got = bytearray()
+
+        def drain():
+            while len(got) < len(data):
+                got.extend(theirs.recv(1 << 20))
+        reader = gevent.spawn(drain)
+        Connection(ours).write(data)
+        reader.join(timeout=10)
+        assert bytes(got) == data
+    finally:
+        ours.close()
+        theirs.close()
