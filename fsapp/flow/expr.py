@@ -18,7 +18,6 @@ from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
-
 class _Environment(ImmutableSandboxedEnvironment):
     def make_globals(self, d):
         """A template's globals as a plain dict, not jinja's ChainMap over the

@@ -35,8 +35,8 @@ def test_a_list_literal_is_a_new_list_on_every_evaluation():
 
 
 @pytest.mark.parametrize("text, error", [("1 +", TemplateSyntaxError), ("1 2", TemplateSyntaxError),
-                                          ("missing + 1", UndefinedError),
-                                          ("x.__class__.__mro__", SecurityError)])
+                                         ("missing + 1", UndefinedError),
+                                         ("x.__class__.__mro__", SecurityError)])
 def test_errors_stay_the_same(text, error):
     scope = {"x": 1}
     with pytest.raises(Exception) as raised:
