@@ -13,6 +13,7 @@ question reached only by the stray terminator of a full-length entry is asked ag
 """
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -200,15 +201,16 @@ class Call:
         app_id = self._send_app(app, args, result, collect)
         try:
             try:
-                event = result.get(timeout=deadline)
+                event = self._conn.wait(result, deadline)
             except gevent.Timeout:
                 stopped = self._break(app_id, result)
                 raise CommandTimeout(f"{app} {args or ''}".strip(), deadline, stopped) from None
         except BaseException:
             self.session.forget(app_id)
             raise
-        log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
-                                         "response": event.get("Application-Response")})
+        if log.isEnabledFor(logging.DEBUG):    # else no header search (~6 kB) for a line never written
+            log.debug("app complete", extra={"app": app, "ms": round((time.monotonic() - started) * 1000, 1),
+                                             "response": event.get("Application-Response")})
         return event
 
     def _break(self, app_id: str, result: AsyncResult) -> bool:
@@ -224,7 +226,7 @@ class Call:
             log.error("uuid_break failed", extra={"error": body.strip()})
             return False
         try:
-            result.get(timeout=BREAK_GRACE_S)
+            self._conn.wait(result, BREAK_GRACE_S)
         except gevent.Timeout:
             return False
         return True
@@ -279,7 +281,7 @@ class Call:
         while self._queued:
             result = self._queued[0]
             try:
-                result.get(timeout=deadline)
+                self._conn.wait(result, deadline)
             except gevent.Timeout:
                 stopped = self._break("", result)
                 raise CommandTimeout("queued application", deadline, stopped) from None

@@ -46,6 +46,7 @@ class Connection:
         self.on_close = on_close
         self._early: list[Message] = []  # messages that came before on_message was set
         self.session = CommandSession(max_frame_bytes, now=time.monotonic())
+        self._timers: dict[float, gevent.Timeout] = {}   # idle deadline timers by length (wait)
         self._send_lock = Semaphore()
         self._closed = GEvent()
         self.close_reason: str | None = None
@@ -140,11 +141,46 @@ class Connection:
         if self._closed.is_set() and on_close is not None:
             on_close(self.close_reason or "closed")
 
+    # -- waiting ---------------------------------------------------------------------
+    def wait(self, result: AsyncResult, timeout: float | None):
+        """`result.get(timeout=timeout)`: the value, or gevent.Timeout raised when the
+        deadline passes first (None: no deadline). Same deadline, same exception; but
+        the timer of a wait is kept for this connection's next wait of the same length
+        (gevent.Timeout.cancel() leaves it startable again) instead of a new one each
+        time: creating, starting and closing a gevent Timeout per wait (a libev timer
+        each) cost several times a reused one's start and cancel, and a call waits
+        twice for most commands it sends (reply, completion; bench/hotline_load.py)."""
+        if timeout is None or result.ready():
+            return result.get()
+        timer = self._timers.pop(timeout, None) or gevent.Timeout(timeout)
+        timer.start()
+        try:
+            value = result.get()
+        except BaseException:   # the deadline (this timer, raised), a failed result, a kill:
+            timer.close()       # only a timer that never fired nor was raised is kept
+            raise
+        timer.cancel()
+        # a few lengths per connection (command_timeout, app_timeout, a question's); a wait
+        # in another greenlet meanwhile has made its own
+        if len(self._timers) < 4:
+            self._timers[timeout] = timer
+        return value
+
     # -- writing ---------------------------------------------------------------------
+    def _sendall(self, data: bytes) -> None:
+        """sock.sendall(data), for frames that almost always fit the socket's buffer at
+        once: gevent's sendall asks the kernel for SO_SNDBUF (a getsockopt system call)
+        and slices a memoryview on every call before its first send (py-spy of
+        bench/hotline_load.py); one send() writes the whole frame as a rule, and
+        sendall goes on with whatever the kernel did not take."""
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(data[sent:])
+
     def write(self, data: bytes) -> None:
         """Send bytes that expect no reply (none in ESL but for tests)."""
         with self._send_lock:
-            self.sock.sendall(data)
+            self._sendall(data)
 
     def send_pipelined(self, frames: list[bytes], timeout: float | None = 10.0) -> list[Message]:
         """Write several framed commands in one write and return their replies in order:
@@ -155,7 +191,7 @@ class Connection:
         results = [AsyncResult() for _ in frames]
         with self._send_lock:
             try:
-                self.sock.sendall(self.session.send_many(frames, results))
+                self._sendall(self.session.send_many(frames, results))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None
@@ -180,12 +216,12 @@ class Connection:
         sent_at = time.monotonic()
         with self._send_lock:  # FIFO order == byte order on the wire
             try:
-                self.sock.sendall(self.session.send(data, result))
+                self._sendall(self.session.send(data, result))
             except OSError as exc:
                 self._shutdown(f"socket error: {exc}")
                 raise ConnectionLost(f"{self.name}: {exc}") from None
         try:
-            reply = result.get(timeout=timeout)
+            reply = self.wait(result, timeout)
         except gevent.Timeout:
             label = what or data.split(b"\n", 1)[0].decode("utf-8", "replace")
             raise CommandTimeout(f"{self.name}: reply to {label!r}", timeout) from None

@@ -14,9 +14,22 @@ import re
 from typing import Any, Mapping
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+class _Environment(ImmutableSandboxedEnvironment):
+    def make_globals(self, d):
+        """A template's globals as a plain dict, not jinja's ChainMap over the
+        environment's: every evaluation copies them twice (new_context's dict(), Context's
+        set()), and iterating a ChainMap runs in Python, which made those copies most of an
+        expression's cost (bench/hotline_load.py, issue 14). Nothing adds to ENV.globals
+        after import, so a template's snapshot holds the same names and values; a
+        template's own globals still overlay the environment's."""
+        return {**self.globals, **(d or {})}
+
+
+ENV = _Environment(undefined=StrictUndefined, autoescape=False)
 _GLOBALS = frozenset(ENV.globals)
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
@@ -62,8 +75,26 @@ def parse_template(text: str) -> frozenset[str]:
     return _variables(ast)
 
 
+# Literal values an expression may be: immutable, so one value can serve every call.
+_CONSTANT_TYPES = (str, int, float, bool, type(None))
+
+
+def _constant(value):
+    return lambda scope: value
+
+
 @functools.lru_cache(maxsize=4096)
 def _compiled_expression(text: str):
+    # A literal (`set: {lang: "'en-US'"}`, `true`) is its value whatever the scope: no
+    # jinja context is built for it on every call (that is most of an evaluation's cost).
+    # It is parsed as compile_expression parses it, so both agree on what the text is.
+    parser = Parser(ENV, text, state="variable")
+    try:
+        node = parser.parse_expression()
+    except TemplateSyntaxError:
+        node = None       # compile_expression raises it, with its own message
+    if isinstance(node, nodes.Const) and parser.stream.eos and type(node.value) in _CONSTANT_TYPES:
+        return _constant(node.value)
     return ENV.compile_expression(text, undefined_to_none=False)
 
 

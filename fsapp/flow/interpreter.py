@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import time
+from collections import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -252,8 +253,9 @@ class Session:
             self._wait_for_prompts(node)
             self.node = node
             self.trail.append(name)
-            self.path.append(f"{frame.flow.name}.{name}")
-            self.visits[f"{frame.flow.name}.{name}"] = self.visits.get(f"{frame.flow.name}.{name}", 0) + 1
+            where = f"{frame.flow.name}.{name}"
+            self.path.append(where)
+            self.visits[where] = self.visits.get(where, 0) + 1
             self._trace("enter", kind=node.kind)
             self._guard_loop(node)
             try:
@@ -319,7 +321,7 @@ class Session:
 
     def render(self, value, frame: _Frame | None = None):
         # most fields are plain text (prompt names): no scope to build for those
-        if isinstance(value, Mapping):
+        if isinstance(value, abc.Mapping):     # not typing's alias: its isinstance() runs in Python
             if not any(_is_template(v) for v in value.values()):
                 return dict(value)
             scope = self.scope(frame)

@@ -5,6 +5,7 @@ Flow objects and never mutates old ones, so live calls keep their version.
 """
 from __future__ import annotations
 
+from collections import abc
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -82,7 +83,9 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """A mutable deep copy of a frozen value (initial variables of a new call)."""
-    if isinstance(value, Mapping):
+    # collections.abc's Mapping: isinstance() with typing's alias goes through its
+    # Python-level __instancecheck__ (every call thaws its flow's variables)
+    if isinstance(value, abc.Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return [thaw(v) for v in value]

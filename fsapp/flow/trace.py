@@ -55,15 +55,16 @@ class NodeCounter:
         self.inputs: collections.Counter = collections.Counter()
 
     def __call__(self, event: dict) -> None:
-        key = (event.get("flow"), event.get("node"))
-        if event["event"] == "enter":
-            self.entered[key] += 1
-        elif event["event"] == "input" and event.get("outcome"):
-            self.inputs[key + (event["outcome"],)] += 1
-        elif event["event"] == "edge":
-            self.edges[key + (event.get("label"), event.get("to"))] += 1
-        elif event["event"] == "end":
-            self.ended[key + (event.get("reason"),)] += 1
+        # called for every trace event (about 50 a call): no key built for those not counted
+        kind = event["event"]
+        if kind == "enter":
+            self.entered[event.get("flow"), event.get("node")] += 1
+        elif kind == "edge":
+            self.edges[event.get("flow"), event.get("node"), event.get("label"), event.get("to")] += 1
+        elif kind == "input" and event.get("outcome"):
+            self.inputs[event.get("flow"), event.get("node"), event["outcome"]] += 1
+        elif kind == "end":
+            self.ended[event.get("flow"), event.get("node"), event.get("reason")] += 1
 
 
 def log_tracer(event: dict) -> None:
@@ -107,36 +108,46 @@ class NodeVisitWriter:
         # the store's clock unless told otherwise, so visits and the rows they explain agree
         self.clock = clock or (lambda: store.clock())
         self.batch = batch
-        self.open: dict[tuple, dict] = {}      # (uuid, flow) -> the visit in progress
-        self.seen: dict[str, set] = {}          # uuid -> (flow, node) already visited: revisits
+        # Kept per call, so a call's end touches its own visits only, not those of every
+        # call in progress (with 1,000 calls at once a scan of all of them per call end
+        # showed in bench/hotline_load.py).
+        self.open: dict[str, dict] = {}         # uuid -> {flow: the visit in progress}
+        self.seen: dict[str, dict] = {}         # uuid -> {flow: nodes already visited}: revisits
         self.count: collections.Counter = collections.Counter()
         self.waiting: dict[str, list] = {}      # uuid -> rows left to write: (kind, row, key)
         self.handed_over = False                # True: the Session takes a call's last rows (take)
 
     def __call__(self, event: dict) -> None:
         uuid, kind = event.get("uuid"), event["event"]
-        key = (uuid, event.get("flow"))
         if kind == "enter":
-            seen = self.seen.setdefault(uuid, set())
-            node = (event.get("flow"), event.get("node"))
-            self.open[key] = {"call_uuid": uuid, "flow": event.get("flow"), "node": event.get("node"),
-                              "flow_version": event.get("version"), "entered_at": self.clock(),
-                              "digits": None, "no_inputs": 0, "invalid_inputs": 0,
-                              "revisit": int(node in seen),   # calls per node = visits - revisits
-                              "flow_entry": int(not any(f == node[0] for f, _ in seen))}   # calls per flow
-            seen.add(node)
-        elif kind == "input" and key in self.open and event.get("digits") is not None:
-            visit = self.open[key]
-            visit["digits"] = str(event["digits"])[:40]
-            if event["digits"] == "":
-                visit["no_inputs"] += 1            # the reports' no-input per node
-            elif event.get("valid") is False:
-                visit["invalid_inputs"] += 1       # ... and invalid input
-        elif kind == "edge" and key in self.open:
-            self._left(self.open.pop(key), str(event.get("label")))
+            flow, node = event.get("flow"), event.get("node")
+            seen = self.seen.setdefault(uuid, {})
+            nodes = seen.get(flow)
+            self.open.setdefault(uuid, {})[flow] = {
+                "call_uuid": uuid, "flow": flow, "node": node, "flow_version": event.get("version"),
+                "entered_at": self.clock(), "digits": None, "no_inputs": 0, "invalid_inputs": 0,
+                "revisit": int(nodes is not None and node in nodes),   # calls per node = visits - revisits
+                "flow_entry": int(nodes is None)}                      # calls per flow
+            if nodes is None:
+                seen[flow] = {node}
+            else:
+                nodes.add(node)
+        elif kind == "input":
+            visit = self.open.get(uuid, {}).get(event.get("flow"))
+            if visit is not None and event.get("digits") is not None:
+                visit["digits"] = str(event["digits"])[:40]
+                if event["digits"] == "":
+                    visit["no_inputs"] += 1            # the reports' no-input per node
+                elif event.get("valid") is False:
+                    visit["invalid_inputs"] += 1       # ... and invalid input
+        elif kind == "edge":
+            visits = self.open.get(uuid)
+            visit = visits.pop(event.get("flow"), None) if visits else None
+            if visit is not None:
+                self._left(visit, str(event.get("label")))
         elif kind == "end":
-            for open_key in [k for k in self.open if k[0] == uuid]:
-                self._left(self.open.pop(open_key), str(event.get("reason")), flush=False)
+            for visit in self.open.pop(uuid, {}).values():
+                self._left(visit, str(event.get("reason")), flush=False)
             if not self.handed_over:
                 self._flush(uuid)
             self.count.pop(uuid, None)
@@ -146,10 +157,13 @@ class NodeVisitWriter:
         uuid = visit["call_uuid"]
         self.count[uuid] += 1
         left = self.clock()
+        # The visit (no longer open: the callers popped it) becomes the row itself.
         # created_at as when the row was one write per visit: when the caller left the node
-        row = {**visit, "left_at": left, "outcome": outcome[:40], "created_at": left}
+        visit["left_at"] = left
+        visit["outcome"] = outcome[:40]
+        visit["created_at"] = left
         waiting = self.waiting.setdefault(uuid, [])
-        waiting.append(("node_visit", row, f"{uuid}:visit:{self.count[uuid]}"))
+        waiting.append(("node_visit", visit, f"{uuid}:visit:{self.count[uuid]}"))
         if flush and len(waiting) >= self.batch:
             self._flush(uuid)
 

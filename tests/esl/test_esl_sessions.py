@@ -160,6 +160,55 @@ def test_a_hangup_mid_playback_fails_the_waiting_application_once():
     assert r.refused == ["playback"]
 
 
+def test_application_ids_are_uuid_shaped_unique_and_new_in_a_forked_child():
+    """The Event-UUIDs a call's applications get (AppIds): what FreeSWITCH sees has the
+    shape of a uuid4, ids never repeat in a process, and a forked worker draws its own
+    prefix so two processes never share ids."""
+    import os
+    from fsapp.esl.call_session import AppIds, new_app_id
+    from fsapp.esl.syntax import uuid as checked_uuid
+    ids = AppIds()
+    made = [ids() for _ in range(1000)]
+    shape = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
+    assert all(shape.match(i) for i in made) and len(set(made)) == 1000
+    assert AppIds()()[:24] != made[0][:24]          # another generator, another prefix
+    assert checked_uuid("Event-UUID", made[-1]) == made[-1]
+    assert CallSession({"Unique-ID": "u1"})._new_id is new_app_id
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:   # the child: its first id, then exit at once
+        os.write(write, ids().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.waitpid(pid, 0)
+    assert shape.match(child) and child[:24] != made[0][:24]
+
+
+def test_an_execute_event_needs_no_lookup_when_no_question_is_in_flight():
+    """CHANNEL_EXECUTE of a playback (no collecting app sent) is skipped before its
+    Application-UUID is searched for; a question's still starts it."""
+    call = CallSession({"Unique-ID": "u1"}, new_id=lambda: "a1")
+
+    class Counting(wire.Event):
+        __slots__ = ("asked",)
+
+        def get(self, name, default=None):
+            self.asked.append(name)
+            return super().get(name, default)
+    event = Counting({"Event-Name": "CHANNEL_EXECUTE", "Unique-ID": "u1", "Application-UUID": "a0"})
+    event.asked = []
+    message = wire.Message({"Content-Type": "text/event-plain"}, b"Event-Name: X\n\n")
+    message.event = event
+    assert call.receive(message) == () and "Application-UUID" not in event.asked
+    call.execute("play_and_get_digits", "1 1 1 1000 # x.wav", "waiter", Collect("play_and_get_digits", "v", 1))
+    event.asked, event.headers["Application-UUID"] = [], "a1"
+    call.receive(message)
+    assert "Application-UUID" in event.asked and call._running is not None
+
+
 def test_type_ahead_keys_wait_for_the_next_question():
     call = CallSession({"Unique-ID": "u1"}, new_id=lambda: "a1")
     for key in "12#9":

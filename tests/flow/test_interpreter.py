@@ -544,6 +544,34 @@ def test_node_visit_writer_counts_no_input_and_revisits():
     assert {r["flow_version"] for r in rows} == {"3"} and writer.seen == {}
 
 
+def test_node_visit_writer_keeps_each_calls_visits_apart():
+    """Calls at once: one call's end closes its own open visits (a subflow's too), never
+    another call's, and leaves nothing of it behind."""
+    from fsapp.flow.trace import NodeVisitWriter
+    store = FakeStore()
+    writer = NodeVisitWriter(store)
+
+    def trace(uuid, flow, **event):
+        writer({"uuid": uuid, "flow": flow, "version": "1", **event})
+    trace("u1", "main", event="enter", node="menu")
+    trace("u2", "main", event="enter", node="menu")
+    trace("u1", "sub", event="enter", node="ask")       # u1 is in a subflow, main.menu still open
+    trace("u2", "main", event="input", digits="5", valid=False)
+    trace("u1", "sub", event="end", reason="caller_hangup")
+    assert [(r["row"]["call_uuid"], r["row"]["flow"], r["row"]["node"], r["row"]["outcome"])
+            for r in store.writes] == [("u1", "main", "menu", "caller_hangup"),
+                                       ("u1", "sub", "ask", "caller_hangup")]
+    assert list(writer.open) == ["u2"] and list(writer.seen) == ["u2"]
+    trace("u2", "main", event="edge", label="options.1")
+    trace("u2", "other", event="enter", node="x")
+    trace("u2", "main", event="enter", node="menu")
+    trace("u2", "main", event="end", reason="hangup")
+    rows = [w["row"] for w in store.writes[2:]]
+    assert [(r["node"], r["outcome"], r["invalid_inputs"], r["revisit"], r["flow_entry"]) for r in rows] == \
+        [("menu", "options.1", 1, 0, 1), ("x", "hangup", 0, 0, 1), ("menu", "hangup", 0, 1, 0)]
+    assert writer.open == {} and writer.seen == {} and writer.waiting == {}
+
+
 def test_record_passes_its_terminators_and_keeps_a_long_enough_message():
     outcome, call, rec, _ = run("""
         welcome:
