@@ -30,6 +30,26 @@ def make_store(tmp_path):
         store.close()
 
 
+def note_pg_inserts(store, each: str = "ROW") -> None:
+    """A PostgreSQL trigger on fsapp_node_visits that adds a row to probe_notes, holding the
+    transaction it ran in (txid_current(): the top-level one; not a row's xmin, which
+    psqlodbc's per-statement savepoints make one per statement), for each inserted row
+    (each="ROW") or for each INSERT statement (each="STATEMENT"): what the database itself
+    saw, for tests that count transactions or statements."""
+    assert each in ("ROW", "STATEMENT")
+    store.execute_script(f"""
+        CREATE TABLE probe_notes (xid BIGINT);
+        CREATE FUNCTION probe_note() RETURNS trigger LANGUAGE plpgsql AS
+          'BEGIN INSERT INTO probe_notes VALUES (txid_current()); RETURN NULL; END';
+        CREATE TRIGGER probe_visits AFTER INSERT ON fsapp_node_visits
+          FOR EACH {each} EXECUTE FUNCTION probe_note()""")
+
+
+@pytest.fixture
+def pg_notes():
+    return note_pg_inserts
+
+
 @pytest.fixture
 def services(request):
     """scripts/services.sh stop|start NAME, for the outage tests (the only ones that may).

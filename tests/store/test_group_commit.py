@@ -40,15 +40,6 @@ def sqlite_commits(odbc: str) -> int:
         return int.from_bytes(fh.read(28)[24:28], "big")
 
 
-def note_pg_transactions(store) -> None:
-    store.execute_script("""
-        CREATE TABLE probe_xacts (xid BIGINT);
-        CREATE FUNCTION probe_note_xact() RETURNS trigger LANGUAGE plpgsql AS
-          'BEGIN INSERT INTO probe_xacts VALUES (txid_current()); RETURN NULL; END';
-        CREATE TRIGGER probe_visits AFTER INSERT ON fsapp_node_visits
-          FOR EACH ROW EXECUTE FUNCTION probe_note_xact()""")
-
-
 def all_at_once(store, writes: list[list]) -> list[list[str]]:
     """Each write_many in its own greenlet (a call ending), all started together."""
     callers = [gevent.spawn(store.write_many, rows) for rows in writes]
@@ -56,12 +47,12 @@ def all_at_once(store, writes: list[list]) -> list[list[str]]:
     return [c.value for c in callers]
 
 
-def test_calls_ending_together_share_one_commit(db, make_store):
+def test_calls_ending_together_share_one_commit(db, make_store, pg_notes):
     """20 calls end at once: their 60 rows go in fewer commits than calls (one, as the
     20 queue before the committer first runs), and each call hears about its own rows."""
     store = make_store({"main": db.odbc}, start=False)
     if db.kind == "postgresql":
-        note_pg_transactions(store)
+        pg_notes(store)
     store.write_many(call_rows("warm-up", 1))       # the connection is open, the file exists
     batches = store.committer.batches
     before = sqlite_commits(db.odbc) if db.kind == "sqlite" else None
@@ -74,7 +65,7 @@ def test_calls_ending_together_share_one_commit(db, make_store):
     if db.kind == "sqlite":
         assert sqlite_commits(db.odbc) - before == 1
     if db.kind == "postgresql":
-        xacts = store.execute("SELECT COUNT(*) AS n, COUNT(DISTINCT xid) AS x FROM probe_xacts")[0]
+        xacts = store.execute("SELECT COUNT(*) AS n, COUNT(DISTINCT xid) AS x FROM probe_notes")[0]
         assert xacts == {"n": 1 + 3 * CALLS, "x": 1 + 1}          # the warm-up's and the batch's
 
 

@@ -22,16 +22,6 @@ def visit(call: str, n: int, **extra) -> tuple[str, dict, str]:
             f"{call}:visit:{n}")
 
 
-def note_pg_statements(store) -> None:
-    """A statement-level trigger: one row in probe_statements per INSERT statement."""
-    store.execute_script("""
-        CREATE TABLE probe_statements (at TIMESTAMP);
-        CREATE FUNCTION probe_note_statement() RETURNS trigger LANGUAGE plpgsql AS
-          'BEGIN INSERT INTO probe_statements VALUES (clock_timestamp()); RETURN NULL; END';
-        CREATE TRIGGER probe_visit_statements AFTER INSERT ON fsapp_node_visits
-          FOR EACH STATEMENT EXECUTE FUNCTION probe_note_statement()""")
-
-
 def test_runs_are_cut_where_the_table_or_the_columns_change():
     table = WRITE_KINDS["node_visit"]
     other = WRITE_KINDS["ticket"]
@@ -41,15 +31,15 @@ def test_runs_are_cut_where_the_table_or_the_columns_change():
 
 
 @pytest.mark.postgres
-def test_a_calls_visits_are_one_statement(pg_database, make_store):
+def test_a_calls_visits_are_one_statement(pg_database, make_store, pg_notes):
     """Counted by PostgreSQL itself: a statement-level trigger on the visits' table."""
     pg_store = make_store({"main": pg_database}, start=False)
-    note_pg_statements(pg_store)
+    pg_notes(pg_store, each="STATEMENT")
     rows = [*call_rows("a", 18), ("ticket", {"serial": "00000018", "kind": "mailbox", "category": "x",
                                              "summary": "s"}, "a:ticket"), *call_rows("b", 2)]
     assert pg_store.write_many(rows) == ["written"] * 21
     assert count(pg_store, "fsapp_node_visits") == 20
-    assert count(pg_store, "probe_statements") == 2          # a's 18 visits, then b's 2
+    assert count(pg_store, "probe_notes") == 2          # a's 18 visits, then b's 2
 
 
 def test_every_value_lands_in_its_own_column(db, make_store):
