@@ -271,6 +271,11 @@ class Dialer:
         now = self.clock.now()
         stale = self.states.stale(self.campaign.name, float("inf") if own else now)
         for claim in stale:
+            if claim.worker == self.worker and claim.contact_id in self.active:
+                # this dialer is alive and still on that call (its finish comes when the
+                # call ends): a lease that lapsed under it says the clock moved on while
+                # this process was slow, not that a dialer died
+                continue
             if claim.lease_until <= now or claim.worker == self.worker:
                 self._finish(claim, now, answered=False, cause=WORKER_LOST, outcome="failed")
 

@@ -29,6 +29,23 @@ def line(tmp_path):
     line.close()
 
 
+def test_a_dialer_never_closes_its_own_live_call_as_lost(line):
+    """A lease that lapsed under a live dialer (a busy machine: the clock moved on while this
+    process was slow to finish the call) is not a dead dialer: recover() leaves that claim
+    to the call's own finish. Once the dialer is no longer on it, the claim is lost."""
+    line.load()
+    dialer = line.make_dialer("w1")
+    claim = line.states.claim(line.campaign.name, line.clock.now(), "w1", 30.0)
+    dialer.active[claim.contact_id] = claim
+    line.clock.sleep(60)                      # the lease is over
+    dialer.recover()
+    assert line.attempts(claim.contact_id) == []                            # not closed
+    assert line.states.contact(line.campaign.name, claim.contact_id)["state"] == "in_progress"
+    dialer.active.pop(claim.contact_id)
+    dialer.recover()
+    assert [(a["outcome"], a["hangup_cause"]) for a in line.attempts(claim.contact_id)] == [("failed", "WORKER_LOST")]
+
+
 def test_outcomes_and_retries_exactly_per_outcome(line):
     line.callee("13900000001", ring_s=2, talk_s=300)             # listens to the end
     line.callee("13900000002", ring_s=2, answer="busy")
