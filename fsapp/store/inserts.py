@@ -6,6 +6,7 @@ on the gevent hub (pyodbc blocks).
 """
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import pyodbc
@@ -109,9 +110,10 @@ def _insert_runs(conn: Conn, items: list[Item]) -> list[Outcome]:
     node visits: one statement instead of 18). Only consecutive ones: the batch's order
     is kept, so a row never goes before one that it might reference."""
     outcomes: list[Outcome] = []
+    cursors: dict[tuple, pyodbc.Cursor] = {}      # the lone rows' prepared statements, shared
     for run in _runs(items):
         if len(run) == 1 or not conn.dialect.multi_row_insert:
-            outcomes.extend(_insert_each(conn, run))
+            outcomes.extend(_insert_each(conn, run, cursors))
             continue
         per_statement = max(1, MAX_PARAMS_PER_STATEMENT // (len(run[0][1]) + 1))
         for start in range(0, len(run), per_statement):
@@ -123,15 +125,7 @@ def _insert_runs(conn: Conn, items: list[Item]) -> list[Outcome]:
 
 def _runs(items: list[Item]) -> list[list[Item]]:
     """The items cut where the table or the columns (in their order) change."""
-    runs: list[list[Item]] = []
-    shape = None
-    for item in items:
-        item_shape = (item[0].name, *item[1])
-        if item_shape != shape:
-            runs.append([])
-            shape = item_shape
-        runs[-1].append(item)
-    return runs
+    return [list(run) for _shape, run in itertools.groupby(items, key=lambda item: (item[0].name, *item[1]))]
 
 
 def _insert_all_new(conn: Conn, items: list[Item]) -> None:
@@ -150,11 +144,11 @@ def _insert_all_new(conn: Conn, items: list[Item]) -> None:
         raise _NotAllNew
 
 
-def _insert_each(conn: Conn, items: list[Item]) -> list[Outcome]:
+def _insert_each(conn: Conn, items: list[Item], cursors: dict | None = None) -> list[Outcome]:
     """Row by row, each answered on its own (in the caller's transaction)."""
     # A cursor per statement: pyodbc prepares a statement once and reuses it while the
     # cursor's SQL stays the same, and a batch alternates call records and node visits.
-    cursors: dict[tuple, pyodbc.Cursor] = {}
+    cursors = {} if cursors is None else cursors
 
     def cursor_for(table: Table, row: dict) -> pyodbc.Cursor:
         shape = (table.name, *row)
